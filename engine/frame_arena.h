@@ -1,0 +1,75 @@
+/* frame_arena: memory that lives for a frame (or a few), reset in O(1).
+ *
+ * N page stacks (frames_in_flight, 1..4) are rotated by the frame number:
+ * frame_arena_begin picks the buffer last used N frames ago, resets it and
+ * returns it, so data pushed in frame F stays valid through frame F+N-1. At
+ * frame_arena_end the arena records a per-frame sample (bytes used, peak,
+ * pushes, committed), checks the soft budget, and applies the trim policy:
+ * committed memory above the recent high-water is given back to the OS only
+ * after trim_after quiet frames, never in a steady state.
+ * It knows nothing of SDL or the OS, and is used from one thread at a time
+ * (begin may happen on another thread than the previous end).
+ *
+ *     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){ .budget = 8 << 20 });
+ *     for (;;) {
+ *         PageStack *frame = frame_arena_begin(fa);     // last frame's buffer stays valid
+ *         Vertex *v = push_array(frame, Vertex, count);
+ *         ...
+ *         frame_arena_end(fa);
+ *     }
+ *     frame_arena_destroy(fa);
+ *
+ * Programming errors (fatal, one line): begin twice without end, end without
+ * begin, frames_in_flight above 4.
+ */
+#ifndef FRAME_ARENA_FRAME_ARENA_H
+#define FRAME_ARENA_FRAME_ARENA_H
+
+#include "page_stack.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct FrameArena FrameArena;
+
+typedef struct FrameArenaDesc {
+    const char *name;          /* default "frame"; also the buffers' name unless stack.name is set */
+    uint32_t frames_in_flight; /* 1..4, default 2: data pushed in frame N stays valid through frame N+1 */
+    PageStackDesc stack;       /* used for each buffer (its defaults) */
+    size_t budget;             /* soft per-frame budget in bytes; 0 = none */
+    void (*on_budget)(FrameArena *fa, size_t used, void *user); /* once per frame whose peak crosses budget; may be NULL */
+    void *user;                /* passed to on_budget */
+    uint32_t history;          /* per-frame samples kept; default 240 */
+    uint32_t trim_after;       /* quiet frames before decommitting above the recent high-water; default 300;
+                                  UINT32_MAX = never trim */
+} FrameArenaDesc;
+
+typedef struct FrameSample {
+    uint64_t frame;                 /* the frame number this sample describes */
+    size_t used, peak, committed;   /* used: pos at end; peak: highest pos inside the frame; committed: all buffers */
+    uint32_t pushes, failed_pushes; /* inside the frame */
+} FrameSample;
+
+typedef struct FrameArenaStats {
+    FrameSample last;                    /* last completed frame (zeroed before the first) */
+    size_t used_min, used_avg, used_max; /* over the kept history */
+    size_t peak_all_time, committed, reserved; /* committed and reserved: totals over all buffers now */
+    uint64_t frames, trims, budget_overruns;   /* frames: completed; trims: buffers trimmed */
+} FrameArenaStats;
+
+FrameArena *frame_arena_create(const FrameArenaDesc *desc); /* desc NULL or zeroed: all defaults; NULL if a reservation fails */
+void frame_arena_destroy(FrameArena *fa);                   /* NULL is a no-op */
+PageStack *frame_arena_begin(FrameArena *fa); /* next frame: resets the buffer last used frames_in_flight frames ago */
+void frame_arena_end(FrameArena *fa);         /* records this frame's sample, applies the budget and the trim policy */
+PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago); /* 0 = current (or just ended); NULL if not kept */
+uint64_t frame_arena_frame(const FrameArena *fa); /* number of the current frame, or of the last ended; 0 before the first */
+
+FrameArenaStats frame_arena_stats(const FrameArena *fa);
+size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max); /* newest min(max, kept), oldest first */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

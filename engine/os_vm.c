@@ -1,0 +1,44 @@
+/* The OS-independent part of os_vm: the library's fatal-error line and the
+ * commit-failure injection that tests use to play an out-of-memory OS. */
+#include "os_vm.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static _Atomic uint64_t commit_failure_countdown;
+
+void os_vm_fatal(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n] = '\n';
+    fflush(stdout);
+    fputs("frame_arena: ", stderr);
+    fwrite(line, 1, (size_t)n + 1, stderr);
+    fflush(stderr);
+    abort();
+}
+
+void os_vm_inject_commit_failure(uint64_t k)
+{
+    atomic_store(&commit_failure_countdown, k);
+}
+
+bool os_vm_injected_failure(void)
+{
+    uint64_t left = atomic_load(&commit_failure_countdown);
+    while (left != 0) {
+        if (atomic_compare_exchange_weak(&commit_failure_countdown, &left, left - 1))
+            return left == 1;
+    }
+    return false;
+}

@@ -1,0 +1,77 @@
+/* os_vm: the only part of frame_arena that talks to the operating system.
+ *
+ * It reserves address space (inaccessible until committed), commits and
+ * decommits page ranges inside a reservation, and releases it. It knows
+ * nothing of stacks or frames. One implementation file per OS, picked by the
+ * build: os_vm_posix.c (Linux, macOS), os_vm_win32.c (Windows).
+ *
+ *     size_t page = os_vm_page_size();
+ *     void *base = os_vm_reserve(1 << 30, page);   // nothing committed yet
+ *     if (os_vm_commit(base, 64 << 10)) { ... }     // false: out of memory
+ *     os_vm_decommit(base, 64 << 10);               // back to the OS, inaccessible
+ *     os_vm_release(base, 1 << 30);
+ *
+ * Errors: a commit the OS refuses for lack of memory returns false; any other
+ * failure of an OS call is a bug in the caller or the library and is fatal
+ * (one line on stderr, then abort). Addresses and sizes passed to commit,
+ * decommit and release must be multiples of the page size.
+ */
+#ifndef FRAME_ARENA_OS_VM_H
+#define FRAME_ARENA_OS_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define OS_VM_NORETURN __attribute__((noreturn))
+#define OS_VM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define OS_VM_NORETURN
+#define OS_VM_PRINTF(f, a)
+#endif
+
+typedef enum OsVmFlag {
+    OsVmFlag_HugePages = 1u << 0, /* ask for transparent huge pages; silently ignored where unsupported */
+} OsVmFlag;
+
+size_t os_vm_page_size(void);
+
+/* Reserves size bytes of inaccessible address space whose start is a multiple
+ * of align (a power of two, at least the page size). NULL if the OS refuses. */
+void *os_vm_reserve(size_t size, size_t align, uint32_t flags);
+
+/* Makes [addr, addr+size) readable and writable. Fresh pages read as zero.
+ * false when the OS is out of memory (or a test injected a failure). */
+bool os_vm_commit(void *addr, size_t size);
+
+/* Touches every page of a committed range so that later use takes no fault. */
+void os_vm_prefault(void *addr, size_t size);
+
+/* Returns the pages to the OS at once and makes the range inaccessible;
+ * a later commit of the range reads as zero. */
+void os_vm_decommit(void *addr, size_t size);
+
+/* Gives the whole reservation back. addr and size as returned and passed to reserve. */
+void os_vm_release(void *addr, size_t size);
+
+/* Test seam: the k-th commit from now (1 = the next one) fails as if the OS
+ * were out of memory; 0 turns injection off. Counts commits of all threads. */
+void os_vm_inject_commit_failure(uint64_t k);
+
+/* For the OS backends: true when an injected failure is due for this commit. */
+bool os_vm_injected_failure(void);
+
+/* The library's fatal error: prints "frame_arena: <message>" as one line on
+ * stderr and aborts. Used for programming errors and impossible OS failures. */
+OS_VM_NORETURN OS_VM_PRINTF(1, 2) void os_vm_fatal(const char *fmt, ...);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,114 @@
+/* os_vm for POSIX systems (Linux, macOS).
+ *
+ * A reservation is an anonymous PROT_NONE mapping with MAP_NORESERVE, so it
+ * costs address space only. Commit is mprotect to read/write; decommit drops
+ * the pages with MADV_DONTNEED (Linux: the memory goes back at once and reads
+ * as zero afterwards) and makes the range PROT_NONE again. Every call's result
+ * is checked: ENOMEM from a commit is the caller's to handle, anything else
+ * means a bad argument and stops the program.
+ */
+#define _DEFAULT_SOURCE
+#include "os_vm.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+
+size_t os_vm_page_size(void)
+{
+    static size_t cached;
+    if (!cached) {
+        long page = sysconf(_SC_PAGESIZE);
+        if (page <= 0)
+            os_vm_fatal("os_vm: sysconf(_SC_PAGESIZE) failed: %s", strerror(errno));
+        cached = (size_t)page;
+    }
+    return cached;
+}
+
+void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
+{
+    size_t page = os_vm_page_size();
+    if (align < page)
+        align = page;
+    if (size == 0 || size % page != 0 || (align & (align - 1)) != 0)
+        os_vm_fatal("os_vm: reserve of %zu bytes aligned to %zu: size must be a non-zero multiple "
+                    "of the page size (%zu) and align a power of two",
+                    size, align, page);
+    size_t slack = align - page;
+    if (size > SIZE_MAX - slack)
+        return NULL;
+    size_t span = size + slack;
+    void *raw = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED) {
+        if (errno == ENOMEM)
+            return NULL;
+        os_vm_fatal("os_vm: mmap of %zu bytes of address space failed: %s", span, strerror(errno));
+    }
+    uintptr_t start = (uintptr_t)raw;
+    uintptr_t aligned = (start + (align - 1)) & ~(uintptr_t)(align - 1);
+    size_t head = aligned - start, tail = slack - head;
+    if (head && munmap(raw, head) != 0)
+        os_vm_fatal("os_vm: munmap of reservation head failed: %s", strerror(errno));
+    if (tail && munmap((void *)(aligned + size), tail) != 0)
+        os_vm_fatal("os_vm: munmap of reservation tail failed: %s", strerror(errno));
+#ifdef MADV_HUGEPAGE
+    if (flags & OsVmFlag_HugePages)
+        (void)madvise((void *)aligned, size, MADV_HUGEPAGE); /* EINVAL without THP: plain pages */
+#else
+    (void)flags;
+#endif
+    return (void *)aligned;
+}
+
+bool os_vm_commit(void *addr, size_t size)
+{
+    if (os_vm_injected_failure())
+        return false;
+    if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) {
+        if (errno == ENOMEM || errno == EAGAIN)
+            return false;
+        os_vm_fatal("os_vm: commit (mprotect) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+    }
+    return true;
+}
+
+void os_vm_prefault(void *addr, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(addr, size, MADV_POPULATE_WRITE) == 0)
+        return;
+#endif
+    size_t page = os_vm_page_size();
+    volatile unsigned char *p = addr;
+    for (size_t off = 0; off < size; off += page)
+        p[off] = 0; /* fresh pages are zero already: this only maps them */
+}
+
+void os_vm_decommit(void *addr, size_t size)
+{
+#ifdef __linux__
+    if (madvise(addr, size, MADV_DONTNEED) != 0)
+        os_vm_fatal("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+    if (mprotect(addr, size, PROT_NONE) != 0)
+        os_vm_fatal("os_vm: decommit (mprotect) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+#else
+    /* Elsewhere MADV_DONTNEED may keep the pages: map fresh inaccessible ones over the range. */
+    if (mmap(addr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+        os_vm_fatal("os_vm: decommit (mmap) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+#endif
+}
+
+void os_vm_release(void *addr, size_t size)
+{
+    if (munmap(addr, size) != 0)
+        os_vm_fatal("os_vm: release (munmap) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+}

@@ -1,0 +1,186 @@
+/* page_stack: a stack allocator over one large reservation of address space.
+ *
+ * Pages are committed on demand as the top (pos) rises, push/pop are a pointer
+ * bump, and reset is O(1). It is the building block of frame_arena and scratch.
+ * It is not a general allocator (there is no free of a single block except the
+ * last), not thread-safe (one stack, one thread at a time), and it never
+ * calls malloc: its bookkeeping lives inside its own reservation.
+ *
+ *     PageStack *ps = page_stack_create(NULL);           // 1 GiB reserved, nothing committed
+ *     Particle *p = push_array(ps, Particle, 1000);      // zeroed, aligned, committed on demand
+ *     PageStackMark m = page_stack_mark(ps);
+ *     char *tmp = page_stack_push(ps, 4096, 16);         // uninitialised bytes
+ *     page_stack_pop_to(m);                              // tmp is gone, p stays
+ *     page_stack_reset(ps);                              // everything gone, O(1)
+ *     page_stack_destroy(ps);
+ *
+ * Failure: a push that cannot be served (reservation exhausted, commit refused
+ * by the OS, size overflow) leaves the stack unchanged and usable; try_push
+ * returns NULL and page_stack_last_error says why; push calls desc.on_fail,
+ * whose default prints one line and aborts. Programming errors (an alignment
+ * that is not a power of two, pop_to a mark above the top or taken before the
+ * last reset) print one line and abort in every build.
+ *
+ * Builds: built with AddressSanitizer, the library poisons every byte that is
+ * committed but not handed out, and what pop_to and reset release, so a read
+ * of a released block is reported. Pushes then always take the out-of-line
+ * path. PageStack's fields are visible only so that the push can be inlined;
+ * they are read-only to users and may change between versions.
+ */
+#ifndef FRAME_ARENA_PAGE_STACK_H
+#define FRAME_ARENA_PAGE_STACK_H
+
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PAGE_STACK_LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define PAGE_STACK_LIKELY(x) (x)
+#endif
+
+typedef struct PageStack PageStack;
+
+typedef enum PageStackFlag {
+    PageStackFlag_Prefault = 1u << 0,  /* commit and touch initial_commit at create: the first frame takes no page faults */
+    PageStackFlag_HugePages = 1u << 1, /* 2 MiB-aligned reservation, transparent huge pages where the OS has them;
+                                          commit_size defaults to 2 MiB; silently plain pages elsewhere */
+} PageStackFlag;
+
+typedef struct PageStackDesc {
+    const char *name;      /* in every diagnostic and stat; default "page_stack" */
+    size_t reserve_size;   /* address space reserved; default 1 GiB (64-bit), 64 MiB (32-bit); rounded up to commit_size */
+    size_t commit_size;    /* commit step; default 64 KiB (2 MiB with HugePages); rounded up to the page size */
+    size_t initial_commit; /* committed at create (touched too with Prefault); never trimmed below; default 0 */
+    uint32_t flags;        /* PageStackFlag_*; default 0 */
+    void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user); /* default: one line on stderr, abort */
+    void *user;            /* passed to on_fail; default NULL */
+    uint32_t quarantine;   /* checked build only: resets before released bytes are reused; default 4 */
+} PageStackDesc;
+
+typedef struct PageStackMark {
+    PageStack *stack;
+    size_t pos;
+    uint64_t generation;
+} PageStackMark;
+
+typedef struct PageStackStats {
+    size_t pos;       /* bytes from the base up to the top */
+    size_t peak;      /* highest pos since create */
+    size_t committed; /* bytes from the base that are committed */
+    size_t reserved;  /* bytes from the base a push can reach */
+    uint64_t pushes;  /* successful calls that returned memory */
+    uint64_t failed_pushes, commits, decommits, resets;
+} PageStackStats;
+
+typedef enum PageStackError {
+    PageStackError_None,
+    PageStackError_OutOfReserve, /* the reservation cannot hold the block */
+    PageStackError_CommitFailed, /* the OS refused to commit more memory */
+    PageStackError_SizeOverflow, /* the size, or count * element size, overflows size_t once padded */
+} PageStackError;
+
+/* How page_stack_push_with serves a request; the named pushes below pick these. */
+typedef enum PageStackPush {
+    PageStackPush_Zero = 1u << 0, /* zero the block (only bytes that may be dirty are written) */
+    PageStackPush_Try = 1u << 1,  /* return NULL on failure instead of calling on_fail */
+} PageStackPush;
+
+/* Read-only to users: the fields exist for the inline push below. */
+struct PageStack {
+    uintptr_t cur;   /* address of the top */
+    uintptr_t end;   /* inline pushes must end below this: the commit end, or cur when pushes go out of line */
+    uintptr_t dirty; /* bytes at or above this were never handed out since they were committed (they read zero) */
+    uint64_t pushes;
+    uintptr_t base;
+    size_t committed, reserved, commit_size, initial_commit, peak, high, map_size;
+    uint64_t generation, failed_pushes, commits, decommits, resets;
+    PageStackError last_error;
+    uint32_t flags;
+    const char *name;
+    void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
+    void *user;
+};
+
+PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if the reservation fails */
+void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op */
+
+/* The out-of-line half of every push: commits, failures, checks, poisoning. */
+void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how);
+/* count * size overflowed: records SizeOverflow and fails like a push of SIZE_MAX bytes. */
+void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
+
+/* The push. align: any power of two, applied to the absolute address.
+ * Inside committed memory it is a bump of cur; anything else goes out of line. */
+static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t align, uint32_t how)
+{
+    uintptr_t mask = (uintptr_t)align - 1;
+    uintptr_t cur = ps->cur;
+    uintptr_t p = (cur + mask) & ~mask;
+    /* One branch: align is a power of two (align ^ mask > mask fails for 0 and
+     * non-powers), the padded start lies below end, and the block ends below end. */
+    if (PAGE_STACK_LIKELY(((align ^ mask) > mask) & (p - cur < ps->end - cur) & (size < ps->end - p))) {
+        ps->cur = p + size;
+        ps->pushes++;
+        if ((how & PageStackPush_Zero) && p < ps->dirty)
+            memset((void *)p, 0, (p + size < ps->dirty ? p + size : ps->dirty) - p);
+        return (void *)p;
+    }
+    return page_stack_push_slow(ps, size, align, how);
+}
+
+static inline void *page_stack_push(PageStack *ps, size_t size, size_t align) /* uninitialised bytes */
+{
+    return page_stack_push_with(ps, size, align, 0);
+}
+
+static inline void *page_stack_push_zero(PageStack *ps, size_t size, size_t align) /* zeroed; no memset on never-used pages */
+{
+    return page_stack_push_with(ps, size, align, PageStackPush_Zero);
+}
+
+static inline void *page_stack_try_push(PageStack *ps, size_t size, size_t align) /* NULL on failure, stack unchanged */
+{
+    return page_stack_push_with(ps, size, align, PageStackPush_Try);
+}
+
+/* count elements of size bytes; a product that overflows size_t fails with SizeOverflow. */
+static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how)
+{
+    if (size != 0 && count > SIZE_MAX / size)
+        return page_stack_push_overflow(ps, align, how);
+    return page_stack_push_with(ps, count * size, align, how);
+}
+
+/* ptr NULL: a push. ptr the last push: grows or shrinks in place (same pointer).
+ * Otherwise: ptr itself when shrinking, push + copy when growing. align must be
+ * the block's original alignment. Failure behaves like push; ptr stays valid. */
+void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align);
+
+PageStackMark page_stack_mark(PageStack *ps);
+void page_stack_pop_to(PageStackMark mark);        /* a mark equal to the top is a no-op */
+size_t page_stack_pos(const PageStack *ps);
+void page_stack_reset(PageStack *ps);              /* O(1): pos = 0, generation + 1 */
+void page_stack_trim(PageStack *ps, size_t keep);  /* decommit above max(pos, keep, initial_commit), in commit steps */
+
+PageStackStats page_stack_stats(const PageStack *ps);
+PageStackError page_stack_last_error(const PageStack *ps); /* of the most recent failed push; None if none failed */
+const char *page_stack_error_string(PageStackError err);
+
+#define push_struct(ps, T) ((T *)page_stack_push_zero((ps), sizeof(T), alignof(T)))
+#define push_array(ps, T, n) ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero))
+#define push_array_no_zero(ps, T, n) ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), 0))
+#define try_push_array(ps, T, n) \
+    ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero | PageStackPush_Try))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,102 @@
+/* Test helpers shared by the suites.
+ *
+ * Death tests: Criterion's .signal checks how the test process died; these
+ * helpers also check what it printed. expect_fatal() sends stderr to a
+ * private file and installs a SIGABRT handler that reads it back: if the
+ * expected text is there the handler lets the abort kill the process (the
+ * test passes on .signal = SIGABRT); if not, it prints what it saw and exits
+ * normally, which Criterion reports as a failure of the death test.
+ */
+#ifndef FRAME_ARENA_TESTS_SUPPORT_H
+#define FRAME_ARENA_TESTS_SUPPORT_H
+
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
+static int death_capture_fd = -1;
+static int death_real_stderr = -1;
+static const char *death_expected;
+static bool death_one_line;
+
+static void death_complain(const char *what, const char *seen)
+{
+    if (write(death_real_stderr, what, strlen(what)) < 0 || write(death_real_stderr, seen, strlen(seen)) < 0 ||
+        write(death_real_stderr, "\n", 1) < 0)
+        _exit(4);
+}
+
+static void death_on_abort(int sig)
+{
+    static char seen[8192];
+    ssize_t n = pread(death_capture_fd, seen, sizeof seen - 1, 0);
+    seen[n > 0 ? n : 0] = '\0';
+    const char *newline = strchr(seen, '\n');
+    bool ok = strstr(seen, death_expected) != NULL;
+    if (death_one_line)
+        ok = ok && strncmp(seen, "frame_arena: ", 13) == 0 && newline && newline[1] == '\0';
+    if (!ok) {
+        death_complain(death_one_line ? "expected one line 'frame_arena: ...' containing the expected text; got: "
+                                      : "expected text not found in: ",
+                       seen);
+        _exit(3);
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    signal(sig, SIG_DFL);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+}
+
+static void expect_abort_output(const char *expected, bool one_line)
+{
+    FILE *capture = tmpfile();
+    cr_assert(capture != NULL);
+    fflush(stderr);
+    death_real_stderr = dup(STDERR_FILENO);
+    death_capture_fd = fileno(capture);
+    death_expected = expected;
+    death_one_line = one_line;
+    dup2(death_capture_fd, STDERR_FILENO);
+    signal(SIGABRT, death_on_abort);
+}
+
+/* The next abort must print exactly one line "frame_arena: ...expected...". */
+static inline void expect_fatal(const char *expected)
+{
+    expect_abort_output(expected, true);
+}
+
+/* Tests that the death path was not reached report it on the real stderr. */
+static inline void death_not_reached(void)
+{
+    if (death_real_stderr >= 0)
+        dup2(death_real_stderr, STDERR_FILENO);
+    cr_assert_fail("the call returned; it should have stopped the program");
+}
+
+static inline long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+#endif

@@ -1,0 +1,113 @@
+/* os_vm: reserve, commit, decommit, release, and the failure seam. */
+#include "support.h"
+
+#include "os_vm.h"
+
+#define MiB ((size_t)1 << 20)
+
+Test(os_vm, page_size_is_a_power_of_two)
+{
+    size_t page = os_vm_page_size();
+    cr_assert_geq(page, 4096);
+    cr_assert_eq(page & (page - 1), 0);
+}
+
+Test(os_vm, reserve_honours_alignment)
+{
+    for (size_t align = os_vm_page_size(); align <= 4 * MiB; align <<= 1) {
+        void *p = os_vm_reserve(MiB, align, 0);
+        cr_assert_not_null(p);
+        cr_assert_eq((uintptr_t)p % align, 0, "align %zu", align);
+        os_vm_release(p, MiB);
+    }
+}
+
+Test(os_vm, reserved_memory_is_inaccessible, .signal = SIGSEGV)
+{
+    volatile unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    cr_assert_not_null(p);
+    p[0] = 1;
+    death_not_reached();
+}
+
+Test(os_vm, committed_memory_reads_zero_and_survives_writes)
+{
+    unsigned char *p = os_vm_reserve(4 * MiB, 0, 0);
+    cr_assert(os_vm_commit(p, MiB));
+    for (size_t i = 0; i < MiB; i += 4096)
+        cr_assert_eq(p[i], 0);
+    memset(p, 0xAA, MiB);
+    cr_assert_eq(p[MiB - 1], 0xAA);
+    os_vm_decommit(p, MiB);
+    cr_assert(os_vm_commit(p, MiB));
+    cr_assert_eq(p[0], 0, "a decommitted range reads zero when committed again");
+    cr_assert_eq(p[MiB - 1], 0);
+    os_vm_release(p, 4 * MiB);
+}
+
+Test(os_vm, decommitted_memory_is_inaccessible, .signal = SIGSEGV)
+{
+    volatile unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    cr_assert(os_vm_commit((void *)p, MiB));
+    p[0] = 1;
+    os_vm_decommit((void *)p, MiB);
+    p[0] = 2;
+    death_not_reached();
+}
+
+Test(os_vm, decommit_gives_the_memory_back)
+{
+    const size_t size = 32 * MiB;
+    unsigned char *p = os_vm_reserve(size, 0, 0);
+    cr_assert(os_vm_commit(p, size));
+    memset(p, 1, size);
+    os_vm_decommit(p, size);
+    cr_assert(os_vm_commit(p, size));
+    long before = minor_faults();
+    for (size_t i = 0; i < size; i += os_vm_page_size())
+        p[i] = 2;
+    long faults = minor_faults() - before;
+    cr_assert_gt(faults, (long)(size / os_vm_page_size() / 2), "pages were not dropped (%ld faults)", faults);
+    os_vm_release(p, size);
+}
+
+Test(os_vm, injected_failure_hits_exactly_the_kth_commit)
+{
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    size_t page = os_vm_page_size();
+    os_vm_inject_commit_failure(3);
+    cr_assert(os_vm_commit(p, page));
+    cr_assert(os_vm_commit(p + page, page));
+    cr_assert_not(os_vm_commit(p + 2 * page, page));
+    cr_assert(os_vm_commit(p + 2 * page, page), "one failure only");
+    os_vm_inject_commit_failure(1);
+    os_vm_inject_commit_failure(0);
+    cr_assert(os_vm_commit(p + 3 * page, page), "0 turns injection off");
+    os_vm_release(p, MiB);
+}
+
+Test(os_vm, unexpected_os_error_is_fatal, .signal = SIGABRT)
+{
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    expect_fatal("os_vm: commit (mprotect) of 4096 bytes at");
+    os_vm_commit(p + 1, 4096); /* EINVAL: not page aligned */
+    death_not_reached();
+}
+
+Test(os_vm, bad_reserve_arguments_are_fatal, .signal = SIGABRT)
+{
+    expect_fatal("os_vm: reserve of 100 bytes aligned to");
+    os_vm_reserve(100, 0, 0);
+    death_not_reached();
+}
+
+Test(os_vm, impossible_reservation_returns_null)
+{
+    cr_assert_null(os_vm_reserve(SIZE_MAX / 2 / os_vm_page_size() * os_vm_page_size(), 0, 0));
+}
+
+Test(os_vm, fatal_prints_one_prefixed_line, .signal = SIGABRT)
+{
+    expect_fatal("frame_arena: something went wrong: 42");
+    os_vm_fatal("something went wrong: %d", 42);
+}

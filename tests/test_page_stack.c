@@ -1,0 +1,852 @@
+/* page_stack: the contract in DESIGN.md, through the public API. */
+#include "support.h"
+
+#include "os_vm.h"
+#include "page_stack.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define GiB ((size_t)1 << 30)
+
+static size_t round_up(size_t v, size_t step)
+{
+    return (v + step - 1) / step * step;
+}
+
+static void fill(void *p, size_t n, unsigned seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(seed * 31u + i * 7u);
+}
+
+static bool intact(const void *p, size_t n, unsigned seed)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (unsigned char)(seed * 31u + i * 7u))
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------- defaults */
+
+Test(defaults, null_desc_gives_documented_defaults)
+{
+    PageStack *ps = page_stack_create(NULL);
+    cr_assert_not_null(ps);
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.reserved, 1 * GiB);
+    cr_assert_eq(st.committed, 0, "initial_commit defaults to 0");
+    cr_assert_eq(st.pos, 0);
+    cr_assert_eq(st.commits, 0);
+    cr_assert_str_eq(ps->name, "page_stack");
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_None);
+    /* default commit step: 64 KiB */
+    cr_assert_not_null(page_stack_push(ps, 1, 1));
+    cr_assert_eq(page_stack_stats(ps).committed, 64 * KiB);
+    cr_assert_not_null(page_stack_push(ps, 64 * KiB - 1, 1));
+    cr_assert_eq(page_stack_stats(ps).committed, 64 * KiB);
+    cr_assert_not_null(page_stack_push(ps, 1, 1));
+    cr_assert_eq(page_stack_stats(ps).committed, 128 * KiB);
+    page_stack_destroy(ps);
+}
+
+Test(defaults, zeroed_desc_equals_null_desc)
+{
+    PageStack *a = page_stack_create(&(PageStackDesc){0});
+    PageStack *b = page_stack_create(NULL);
+    PageStackStats sa = page_stack_stats(a), sb = page_stack_stats(b);
+    cr_assert_eq(sa.reserved, sb.reserved);
+    cr_assert_eq(sa.committed, sb.committed);
+    cr_assert_str_eq(a->name, b->name);
+    cr_assert_eq(a->commit_size, b->commit_size);
+    page_stack_destroy(a);
+    page_stack_destroy(b);
+}
+
+Test(defaults, sizes_are_rounded_up)
+{
+    size_t page = os_vm_page_size();
+    PageStack *ps = page_stack_create(&(PageStackDesc){
+        .reserve_size = 100 * KiB + 1, .commit_size = page + 1, .initial_commit = 1});
+    cr_assert_not_null(ps);
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(ps->commit_size, 2 * page, "commit step rounds up to the page size");
+    cr_assert_eq(st.reserved, round_up(100 * KiB + 1, 2 * page), "reserve rounds up to the commit step");
+    cr_assert_eq(st.committed, 2 * page, "initial commit rounds up to the commit step");
+    cr_assert_eq(st.commits, 1);
+    page_stack_destroy(ps);
+}
+
+Test(defaults, destroy_null_is_a_no_op)
+{
+    page_stack_destroy(NULL);
+}
+
+Test(defaults, impossible_reservation_returns_null)
+{
+    cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX / 2}));
+    cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX}), "rounding overflow");
+    cr_assert_null(page_stack_create(&(PageStackDesc){.commit_size = SIZE_MAX}));
+}
+
+Test(defaults, initial_commit_above_reserve_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("initial_commit 1048576 exceeds reserve_size 65536; raise reserve_size");
+    page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB, .initial_commit = MiB});
+    death_not_reached();
+}
+
+/* ---------------------------------------------------------------- alignment and size 0 */
+
+Test(align, every_power_of_two_up_to_2mib_on_the_absolute_address)
+{
+    PageStack *ps = page_stack_create(NULL);
+    for (size_t align = 1; align <= 2 * MiB; align <<= 1) {
+        cr_assert_not_null(page_stack_push(ps, 1, 1)); /* misalign the top */
+        unsigned char *p = page_stack_push(ps, 3, align);
+        cr_assert_not_null(p);
+        cr_assert_eq((uintptr_t)p % align, 0, "align %zu gave %p", align, (void *)p);
+        p[0] = p[2] = 0xAB;
+        unsigned char *z = page_stack_push_zero(ps, 24, align);
+        cr_assert_eq((uintptr_t)z % align, 0);
+        unsigned char *t = page_stack_try_push(ps, 24, align);
+        cr_assert_eq((uintptr_t)t % align, 0);
+    }
+    page_stack_destroy(ps);
+}
+
+Test(align, block_that_cannot_fit_after_padding_is_out_of_reserve)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 256 * KiB});
+    size_t before = page_stack_pos(ps);
+    cr_assert_null(page_stack_try_push(ps, 1, 1 * GiB));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_null(page_stack_try_push(ps, 1, (size_t)1 << (sizeof(size_t) * 8 - 1)));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_eq(page_stack_pos(ps), before);
+    cr_assert_eq(page_stack_stats(ps).failed_pushes, 2);
+    page_stack_destroy(ps);
+}
+
+Test(align, zero_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "aligned"});
+    expect_fatal("page_stack \"aligned\": alignment 0 is not a power of two");
+    page_stack_push(ps, 8, 0);
+    death_not_reached();
+}
+
+Test(align, non_power_of_two_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    expect_fatal("alignment 24 is not a power of two; pass 1, 2, 4, 8, 16");
+    page_stack_push_zero(ps, 8, 24);
+    death_not_reached();
+}
+
+Test(align, non_power_of_two_is_fatal_in_try_push_too, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    expect_fatal("alignment 3 is not a power of two");
+    page_stack_try_push(ps, 8, 3);
+    death_not_reached();
+}
+
+Test(align, bad_alignment_is_fatal_in_realloc, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    void *p = page_stack_push(ps, 8, 8);
+    expect_fatal("alignment 12 is not a power of two");
+    page_stack_realloc(ps, p, 8, 16, 12);
+    death_not_reached();
+}
+
+Test(align, bad_alignment_is_fatal_in_an_overflowing_array, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    expect_fatal("alignment 6 is not a power of two");
+    page_stack_push_array_with(ps, SIZE_MAX, 2, 6, PageStackPush_Try);
+    death_not_reached();
+}
+
+Test(size_zero, returns_an_aligned_pointer_and_moves_pos_by_padding_only)
+{
+    PageStack *ps = page_stack_create(NULL);
+    void *a = page_stack_push(ps, 0, 1);
+    cr_assert_not_null(a);
+    cr_assert_eq(page_stack_pos(ps), 0);
+    page_stack_push(ps, 3, 1);
+    void *b = page_stack_push(ps, 0, 16);
+    cr_assert_not_null(b);
+    cr_assert_eq((uintptr_t)b % 16, 0);
+    cr_assert_eq(page_stack_pos(ps), 16, "3 bytes + padding to 16");
+    cr_assert_not_null(page_stack_try_push(ps, 0, 64));
+    cr_assert_eq(page_stack_pos(ps), 64);
+    cr_assert_eq(page_stack_stats(ps).pushes, 4);
+    page_stack_destroy(ps);
+}
+
+Test(size_zero, at_the_very_end_of_the_reservation)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB});
+    cr_assert_not_null(page_stack_push(ps, 64 * KiB, 1));
+    cr_assert_not_null(page_stack_try_push(ps, 0, 1));
+    cr_assert_null(page_stack_try_push(ps, 0, 2 * MiB), "padding past the end");
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    page_stack_destroy(ps);
+}
+
+/* ---------------------------------------------------------------- commit on demand */
+
+Test(commit, exact_fit_at_a_step_then_one_byte_over)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.commit_size = 64 * KiB});
+    cr_assert_not_null(page_stack_push(ps, 64 * KiB, 1));
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.committed, 64 * KiB);
+    cr_assert_eq(st.commits, 1);
+    cr_assert_not_null(page_stack_push(ps, 0, 1), "size 0 at the commit end needs no commit");
+    cr_assert_eq(page_stack_stats(ps).commits, 1);
+    cr_assert_not_null(page_stack_push(ps, 1, 1));
+    st = page_stack_stats(ps);
+    cr_assert_eq(st.committed, 128 * KiB);
+    cr_assert_eq(st.commits, 2);
+    page_stack_destroy(ps);
+}
+
+Test(commit, one_big_push_commits_whole_steps_at_once)
+{
+    PageStack *ps = page_stack_create(NULL);
+    cr_assert_not_null(page_stack_push(ps, 10 * MiB + 1, 1));
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.committed, 10 * MiB + 64 * KiB);
+    cr_assert_eq(st.commits, 1);
+    page_stack_destroy(ps);
+}
+
+Test(commit, pushes_inside_committed_memory_make_no_commit)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.initial_commit = MiB});
+    cr_assert_eq(page_stack_stats(ps).commits, 1);
+    for (int i = 0; i < 10000; i++)
+        cr_assert_not_null(page_stack_push(ps, 100, 8));
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.commits, 1);
+    cr_assert_eq(st.committed, MiB);
+    cr_assert_eq(st.pushes, 10000);
+    page_stack_reset(ps);
+    page_stack_push(ps, MiB, 1);
+    cr_assert_eq(page_stack_stats(ps).commits, 1, "the commit survives reset");
+    page_stack_destroy(ps);
+}
+
+Test(commit, committed_never_above_high_water_plus_one_step)
+{
+    const size_t step = 64 * KiB;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.commit_size = step, .reserve_size = 64 * MiB});
+    unsigned rng = 12345;
+    PageStackMark marks[64];
+    int depth = 0;
+    for (int i = 0; i < 20000; i++) {
+        rng = rng * 1103515245u + 12345u;
+        unsigned r = rng >> 8;
+        if (r % 10 < 6) {
+            size_t size = (r % 3 == 0) ? (r % (300 * KiB)) : (r % 512);
+            page_stack_push(ps, size, (size_t)1 << (r % 8));
+        } else if (r % 10 < 8 && depth < 64) {
+            marks[depth++] = page_stack_mark(ps);
+        } else if (r % 10 < 9 && depth > 0) {
+            page_stack_pop_to(marks[--depth]);
+        } else if (r % 100 == 99) {
+            page_stack_reset(ps);
+            depth = 0;
+        }
+        PageStackStats st = page_stack_stats(ps);
+        cr_assert_leq(st.pos, st.committed);
+        cr_assert_leq(st.committed, st.reserved);
+        cr_assert_leq(st.committed, round_up(st.peak, step), "step %d: committed %zu, peak %zu", i, st.committed,
+                      st.peak);
+    }
+    page_stack_destroy(ps);
+}
+
+Test(commit, push_zero_skips_never_used_pages)
+{
+    const size_t size = 64 * MiB;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.initial_commit = size});
+    long before = minor_faults();
+    unsigned char *p = page_stack_push_zero(ps, size, 64);
+    long faults = minor_faults() - before;
+    cr_assert_not_null(p);
+    /* a memset would fault in all 16384 pages; (ASan's shadow of the range was faulted in at create) */
+    cr_assert_lt(faults, (long)(size / os_vm_page_size() / 8), "push_zero faulted %ld pages", faults);
+    cr_assert_eq(p[0], 0);
+    cr_assert_eq(p[size - 1], 0);
+    page_stack_destroy(ps);
+}
+
+Test(commit, push_zero_returns_zeros_after_the_memory_was_dirtied_and_reset)
+{
+    PageStack *ps = page_stack_create(NULL);
+    unsigned char *a = page_stack_push(ps, 200 * KiB, 1);
+    memset(a, 0xEE, 200 * KiB);
+    page_stack_reset(ps);
+    unsigned char *b = page_stack_push_zero(ps, 300 * KiB, 1);
+    cr_assert_eq(a, b);
+    for (size_t i = 0; i < 300 * KiB; i++)
+        cr_assert_eq(b[i], 0, "byte %zu", i);
+    /* dirtied by a push that was popped, then zero-pushed at an offset */
+    PageStackMark m = page_stack_mark(ps);
+    unsigned char *c = page_stack_push(ps, 1000, 1);
+    memset(c, 0x77, 1000);
+    page_stack_pop_to(m);
+    int *d = push_array(ps, int, 250);
+    for (int i = 0; i < 250; i++)
+        cr_assert_eq(d[i], 0);
+    struct {
+        double x;
+        char tag[3];
+    } *s = push_struct(ps, __typeof__(*s));
+    cr_assert_eq(s->x, 0.0);
+    page_stack_destroy(ps);
+}
+
+Test(commit, prefault_maps_initial_commit_at_create)
+{
+    const size_t size = 16 * MiB;
+    size_t pages = size / os_vm_page_size();
+    PageStack *warm = page_stack_create(&(PageStackDesc){.initial_commit = size, .flags = PageStackFlag_Prefault});
+    PageStack *cold = page_stack_create(&(PageStackDesc){.initial_commit = size});
+    unsigned char *w = page_stack_push(warm, size, 1);
+    unsigned char *c = page_stack_push(cold, size, 1);
+    long before = minor_faults();
+    for (size_t off = 0; off < size; off += os_vm_page_size())
+        w[off] = 1;
+    long warm_faults = minor_faults() - before;
+    before = minor_faults();
+    for (size_t off = 0; off < size; off += os_vm_page_size())
+        c[off] = 1;
+    long cold_faults = minor_faults() - before;
+    cr_assert_lt(warm_faults, (long)pages / 16, "prefaulted stack took %ld faults", warm_faults);
+    cr_assert_gt(cold_faults, (long)pages / 2, "cold stack took only %ld faults", cold_faults);
+    page_stack_destroy(warm);
+    page_stack_destroy(cold);
+}
+
+Test(commit, huge_pages_reserve_2mib_aligned_and_step_in_2mib)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.flags = PageStackFlag_HugePages, .reserve_size = 64 * MiB});
+    cr_assert_not_null(ps);
+    unsigned char *p = page_stack_push(ps, 1, 1);
+    cr_assert_eq((uintptr_t)p % (2 * MiB), 0);
+    cr_assert_eq(page_stack_stats(ps).committed, 2 * MiB);
+    memset(page_stack_push(ps, 5 * MiB, 64), 1, 5 * MiB);
+    cr_assert_eq(page_stack_stats(ps).committed, 6 * MiB);
+    page_stack_destroy(ps);
+}
+
+/* ---------------------------------------------------------------- failure */
+
+typedef struct FailLog {
+    int calls;
+    size_t size, align;
+    PageStack *ps;
+    PageStackError error;
+} FailLog;
+
+static void record_failure(PageStack *ps, size_t size, size_t align, void *user)
+{
+    FailLog *log = user;
+    log->calls++;
+    log->size = size;
+    log->align = align;
+    log->ps = ps;
+    log->error = page_stack_last_error(ps);
+}
+
+Test(failure, reserve_exhaustion_leaves_the_stack_unchanged_and_usable)
+{
+    FailLog log = {0};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.reserve_size = 256 * KiB, .on_fail = record_failure, .user = &log});
+    void *a = page_stack_push(ps, 100 * KiB, 16);
+    fill(a, 100 * KiB, 1);
+    PageStackStats before = page_stack_stats(ps);
+
+    cr_assert_null(page_stack_try_push(ps, 200 * KiB, 16));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_eq(log.calls, 0, "try_push never calls on_fail");
+    cr_assert_null(page_stack_push(ps, 157 * KiB, 1));
+    cr_assert_eq(log.calls, 1);
+    cr_assert_eq(log.size, 157 * KiB);
+    cr_assert_eq(log.align, 1);
+    cr_assert_eq(log.ps, ps);
+    cr_assert_eq(log.error, PageStackError_OutOfReserve);
+    cr_assert_null(page_stack_push_zero(ps, SIZE_MAX - 64, 1));
+    cr_assert_eq(log.calls, 2);
+
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.pos, before.pos);
+    cr_assert_eq(after.committed, before.committed);
+    cr_assert_eq(after.pushes, before.pushes);
+    cr_assert_eq(after.failed_pushes, before.failed_pushes + 3);
+    cr_assert(intact(a, 100 * KiB, 1));
+
+    void *b = page_stack_push(ps, 156 * KiB, 1); /* exactly what is left */
+    cr_assert_not_null(b);
+    cr_assert_eq(page_stack_stats(ps).pos, 256 * KiB);
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve, "a success does not clear the error");
+    page_stack_reset(ps);
+    cr_assert_not_null(page_stack_push(ps, 256 * KiB, 1));
+    page_stack_destroy(ps);
+}
+
+Test(failure, default_on_fail_prints_one_line_and_aborts, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "tiny", .reserve_size = 64 * KiB});
+    page_stack_push(ps, 1000, 8);
+    expect_fatal("page_stack \"tiny\": push of 70000 bytes (align 16) failed: out of reserved address space "
+                 "(raise reserve_size); pos 1000, committed 65536, reserved 65536");
+    page_stack_push(ps, 70000, 16);
+    death_not_reached();
+}
+
+Test(failure, array_count_overflow_fails_and_never_returns_a_short_block)
+{
+    FailLog log = {0};
+    PageStack *ps = page_stack_create(&(PageStackDesc){.on_fail = record_failure, .user = &log});
+    size_t n = SIZE_MAX / 2 + 1; /* n * 2 wraps to 0 */
+    cr_assert_null(try_push_array(ps, uint16_t, n));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_SizeOverflow);
+    cr_assert_eq(log.calls, 0);
+    cr_assert_null(push_array(ps, uint16_t, n));
+    cr_assert_eq(log.calls, 1);
+    cr_assert_eq(log.size, SIZE_MAX, "on_fail sees SIZE_MAX for an overflowed product");
+    cr_assert_eq(log.align, alignof(uint16_t));
+    cr_assert_null(push_array_no_zero(ps, double, SIZE_MAX / 4));
+    cr_assert_eq(log.calls, 2);
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.pos, 0);
+    cr_assert_eq(st.committed, 0);
+    cr_assert_eq(st.failed_pushes, 3);
+    cr_assert_not_null(push_array(ps, uint16_t, 10), "still usable");
+    page_stack_destroy(ps);
+}
+
+Test(failure, padded_size_overflow_is_size_overflow)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 1, 1);
+    cr_assert_null(page_stack_try_push(ps, SIZE_MAX, 16));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_SizeOverflow);
+    cr_assert_null(page_stack_try_push(ps, SIZE_MAX - 3, 8));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_SizeOverflow);
+    cr_assert_null(page_stack_try_push(ps, SIZE_MAX / 2, 8));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_eq(page_stack_pos(ps), 1);
+    page_stack_destroy(ps);
+}
+
+Test(failure, user_on_fail_that_returns_makes_the_push_return_null)
+{
+    FailLog log = {0};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = record_failure, .user = &log});
+    cr_assert_null(page_stack_push_zero(ps, MiB, 8));
+    cr_assert_eq(log.calls, 1);
+    void *p = page_stack_push(ps, 8, 8);
+    cr_assert_null(page_stack_realloc(ps, p, 8, MiB, 8));
+    cr_assert_eq(log.calls, 2, "realloc fails like push");
+    cr_assert_eq(page_stack_pos(ps), 8);
+    page_stack_destroy(ps);
+}
+
+Test(failure, error_strings_name_each_error)
+{
+    cr_assert_str_eq(page_stack_error_string(PageStackError_None), "no error");
+    cr_assert_not_null(strstr(page_stack_error_string(PageStackError_OutOfReserve), "reserve"));
+    cr_assert_not_null(strstr(page_stack_error_string(PageStackError_CommitFailed), "commit"));
+    cr_assert_not_null(strstr(page_stack_error_string(PageStackError_SizeOverflow), "overflow"));
+    cr_assert_str_eq(page_stack_error_string((PageStackError)99), "unknown error");
+}
+
+/* A scenario of pushes that commits several times. Returns the number of
+ * successful pushes; stops at the first failure, which it checks. */
+typedef struct Block {
+    void *p;
+    size_t size;
+} Block;
+
+static const size_t scenario_sizes[] = {1000, 70 * KiB, 10, 130 * KiB, 64 * KiB, 5, 300 * KiB, 1, 64 * KiB};
+#define SCENARIO_STEPS (sizeof scenario_sizes / sizeof scenario_sizes[0])
+
+static size_t run_scenario(PageStack *ps, Block *blocks, FailLog *log, bool use_try)
+{
+    for (size_t i = 0; i < SCENARIO_STEPS; i++) {
+        PageStackStats before = page_stack_stats(ps);
+        int calls = log->calls;
+        void *p = use_try ? page_stack_try_push(ps, scenario_sizes[i], 16)
+                          : page_stack_push(ps, scenario_sizes[i], 16);
+        if (!p) {
+            PageStackStats after = page_stack_stats(ps);
+            cr_assert_eq(page_stack_last_error(ps), PageStackError_CommitFailed);
+            cr_assert_eq(after.pos, before.pos);
+            cr_assert_eq(after.committed, before.committed);
+            cr_assert_eq(after.failed_pushes, before.failed_pushes + 1);
+            cr_assert_eq(log->calls, calls + (use_try ? 0 : 1), "on_fail exactly once for push");
+            return i;
+        }
+        fill(p, scenario_sizes[i], (unsigned)i);
+        blocks[i] = (Block){p, scenario_sizes[i]};
+    }
+    return SCENARIO_STEPS;
+}
+
+static void check_commit_failure_at_every_index(bool use_try)
+{
+    FailLog log = {0};
+    Block blocks[SCENARIO_STEPS];
+    PageStack *dry = page_stack_create(&(PageStackDesc){.on_fail = record_failure, .user = &log});
+    cr_assert_eq(run_scenario(dry, blocks, &log, use_try), SCENARIO_STEPS);
+    uint64_t commits = page_stack_stats(dry).commits;
+    cr_assert_geq(commits, 4, "the scenario must commit several times");
+    page_stack_destroy(dry);
+
+    for (uint64_t k = 1; k <= commits; k++) {
+        PageStack *ps = page_stack_create(&(PageStackDesc){.on_fail = record_failure, .user = &log});
+        os_vm_inject_commit_failure(k);
+        size_t done = run_scenario(ps, blocks, &log, use_try);
+        os_vm_inject_commit_failure(0);
+        cr_assert_lt(done, SCENARIO_STEPS, "commit %llu was to fail", (unsigned long long)k);
+        for (size_t i = 0; i < done; i++)
+            cr_assert(intact(blocks[i].p, blocks[i].size, (unsigned)i), "block %zu lost after failure %llu", i,
+                      (unsigned long long)k);
+        /* The failed push can be retried once the OS has memory again. */
+        void *retry = page_stack_push(ps, scenario_sizes[done], 16);
+        cr_assert_not_null(retry);
+        page_stack_reset(ps);
+        cr_assert_eq(run_scenario(ps, blocks, &log, use_try), SCENARIO_STEPS, "full service after reset");
+        page_stack_destroy(ps);
+    }
+}
+
+Test(failure, injected_commit_failure_at_every_commit_with_try_push)
+{
+    check_commit_failure_at_every_index(true);
+}
+
+Test(failure, injected_commit_failure_at_every_commit_with_push)
+{
+    check_commit_failure_at_every_index(false);
+}
+
+Test(failure, commit_failure_at_create_returns_null)
+{
+    os_vm_inject_commit_failure(2); /* 1: the header page, 2: initial_commit */
+    PageStack *ps = page_stack_create(&(PageStackDesc){.initial_commit = MiB});
+    os_vm_inject_commit_failure(0);
+    cr_assert_null(ps);
+    os_vm_inject_commit_failure(1);
+    ps = page_stack_create(NULL);
+    os_vm_inject_commit_failure(0);
+    cr_assert_null(ps);
+}
+
+/* ---------------------------------------------------------------- realloc */
+
+Test(realloc, null_ptr_is_a_push)
+{
+    PageStack *ps = page_stack_create(NULL);
+    void *p = page_stack_realloc(ps, NULL, 0, 100, 32);
+    cr_assert_not_null(p);
+    cr_assert_eq((uintptr_t)p % 32, 0);
+    cr_assert_eq(page_stack_pos(ps), 100);
+    cr_assert_eq(page_stack_stats(ps).pushes, 1);
+    page_stack_destroy(ps);
+}
+
+Test(realloc, last_push_grows_and_shrinks_in_place)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 10, 1);
+    char *p = page_stack_push(ps, 100, 16);
+    fill(p, 100, 9);
+    char *q = page_stack_realloc(ps, p, 100, 300 * KiB, 16);
+    cr_assert_eq(q, p, "grown in place");
+    cr_assert(intact(q, 100, 9));
+    cr_assert_eq(page_stack_pos(ps), (size_t)(p - (char *)ps->base) + 300 * KiB);
+    memset(q + 100, 1, 300 * KiB - 100);
+    char *r = page_stack_realloc(ps, q, 300 * KiB, 50, 16);
+    cr_assert_eq(r, p, "shrunk in place");
+    cr_assert_eq(page_stack_pos(ps), (size_t)(p - (char *)ps->base) + 50);
+    cr_assert(intact(r, 50, 9));
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.pushes, 4);
+    cr_assert_eq(st.peak, (size_t)(p - (char *)ps->base) + 300 * KiB, "peak remembers the grown size");
+    page_stack_destroy(ps);
+}
+
+Test(realloc, older_block_is_copied_when_growing_and_kept_when_shrinking)
+{
+    PageStack *ps = page_stack_create(NULL);
+    char *old = page_stack_push(ps, 64, 8);
+    fill(old, 64, 3);
+    page_stack_push(ps, 8, 8);
+    size_t pos = page_stack_pos(ps);
+    cr_assert_eq(page_stack_realloc(ps, old, 64, 32, 8), old);
+    cr_assert_eq(page_stack_pos(ps), pos, "shrinking an older block moves nothing");
+    char *grown = page_stack_realloc(ps, old, 64, 128, 8);
+    cr_assert_neq(grown, old);
+    cr_assert_eq((uintptr_t)grown % 8, 0);
+    cr_assert(intact(grown, 64, 3));
+    cr_assert(intact(old, 64, 3), "the old block is not reclaimed");
+    cr_assert_eq(page_stack_pos(ps), pos + 128);
+    page_stack_destroy(ps);
+}
+
+Test(realloc, failed_in_place_growth_keeps_the_block)
+{
+    FailLog log = {0};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = record_failure, .user = &log});
+    char *p = page_stack_push(ps, 100, 8);
+    fill(p, 100, 5);
+    cr_assert_null(page_stack_realloc(ps, p, 100, 65 * KiB, 8));
+    cr_assert_eq(log.calls, 1);
+    cr_assert_eq(log.error, PageStackError_OutOfReserve);
+    cr_assert_eq(page_stack_pos(ps), 100);
+    cr_assert(intact(p, 100, 5));
+    cr_assert_eq(page_stack_realloc(ps, p, 100, 64 * KiB, 8), p, "still the last push");
+    page_stack_destroy(ps);
+}
+
+/* ---------------------------------------------------------------- marks */
+
+Test(marks, nested_pops_restore_each_level)
+{
+    PageStack *ps = page_stack_create(NULL);
+    char *keep = page_stack_push(ps, 32, 8);
+    fill(keep, 32, 7);
+    PageStackMark outer = page_stack_mark(ps);
+    page_stack_push(ps, 1000, 8);
+    PageStackMark inner = page_stack_mark(ps);
+    page_stack_push(ps, 5000, 8);
+    page_stack_pop_to(inner);
+    cr_assert_eq(page_stack_pos(ps), inner.pos);
+    page_stack_pop_to(inner); /* equal to the top: allowed no-op */
+    cr_assert_eq(page_stack_pos(ps), inner.pos);
+    page_stack_pop_to(outer);
+    cr_assert_eq(page_stack_pos(ps), 32);
+    cr_assert(intact(keep, 32, 7));
+    cr_assert_eq(page_stack_stats(ps).peak, 32 + 1000 + 5000);
+    void *again = page_stack_push(ps, 8, 8);
+    cr_assert_eq((char *)again, keep + 32, "popped bytes are reused");
+    page_stack_destroy(ps);
+}
+
+Test(marks, pop_and_reset_make_no_system_call)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push(ps, 3 * MiB, 8);
+    PageStackStats before = page_stack_stats(ps);
+    page_stack_pop_to(m);
+    page_stack_reset(ps);
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.commits, before.commits);
+    cr_assert_eq(after.decommits, before.decommits);
+    cr_assert_eq(after.committed, before.committed, "reset keeps the commit");
+    cr_assert_eq(after.resets, before.resets + 1);
+    cr_assert_eq(after.pos, 0);
+    page_stack_destroy(ps);
+}
+
+Test(marks, reset_bumps_the_generation)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackMark a = page_stack_mark(ps);
+    page_stack_reset(ps);
+    PageStackMark b = page_stack_mark(ps);
+    cr_assert_eq(b.generation, a.generation + 1);
+    cr_assert_eq(b.stack, ps);
+    page_stack_destroy(ps);
+}
+
+Test(marks, stale_mark_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "level"});
+    page_stack_push(ps, 10, 1);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_reset(ps);
+    page_stack_push(ps, 100, 1);
+    expect_fatal("page_stack \"level\": pop_to a stale mark (taken before the last reset); do not keep marks "
+                 "across a reset");
+    page_stack_pop_to(m);
+    death_not_reached();
+}
+
+Test(marks, out_of_order_pop_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackMark outer = page_stack_mark(ps);
+    page_stack_push(ps, 16, 1);
+    PageStackMark inner = page_stack_mark(ps);
+    page_stack_pop_to(outer);
+    expect_fatal("pop_to a mark above the top (mark 16, top 0): scopes ended out of order; end inner scopes before "
+                 "outer ones");
+    page_stack_pop_to(inner);
+    death_not_reached();
+}
+
+Test(marks, zeroed_mark_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("page_stack_pop_to: the mark has no stack");
+    page_stack_pop_to((PageStackMark){0});
+    death_not_reached();
+}
+
+Test(marks, null_stack_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("page_stack_reset: the stack is NULL; pass a stack from page_stack_create");
+    page_stack_reset(NULL);
+    death_not_reached();
+}
+
+/* ---------------------------------------------------------------- trim and guard */
+
+Test(trim, decommits_above_max_of_pos_keep_and_initial_commit)
+{
+    const size_t step = 64 * KiB;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.initial_commit = 2 * step});
+    unsigned char *p = page_stack_push(ps, 10 * step, 1);
+    memset(p, 0x5A, 10 * step);
+    page_stack_reset(ps);
+    page_stack_push(ps, step + 1, 1);
+    page_stack_trim(ps, 0);
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.committed, 2 * step, "pos rounds up to two steps");
+    cr_assert_eq(st.decommits, 1);
+    page_stack_trim(ps, 5 * step); /* nothing above 5 steps committed that is not already gone */
+    cr_assert_eq(page_stack_stats(ps).committed, 2 * step);
+    cr_assert_eq(page_stack_stats(ps).decommits, 1);
+    page_stack_reset(ps);
+    page_stack_trim(ps, 0);
+    cr_assert_eq(page_stack_stats(ps).committed, 2 * step, "never below initial_commit");
+    /* Recommitted pages read as zero, and push_zero does not need to know. */
+    unsigned char *q = page_stack_push(ps, 10 * step, 1);
+    cr_assert_eq(q, p);
+    cr_assert_eq(q[3 * step], 0);
+    cr_assert_eq(q[10 * step - 1], 0);
+    cr_assert_eq(q[step], 0x5A, "kept pages keep their bytes");
+    page_stack_destroy(ps);
+}
+
+Test(trim, trimmed_pages_are_inaccessible, .signal = SIGSEGV)
+{
+    PageStack *ps = page_stack_create(NULL);
+    volatile unsigned char *p = page_stack_push(ps, MiB, 1);
+    page_stack_reset(ps);
+    page_stack_trim(ps, 0);
+    p[100] = 1;
+    death_not_reached();
+}
+
+Test(guard, write_into_reserved_but_uncommitted_space_faults, .signal = SIGSEGV)
+{
+    PageStack *ps = page_stack_create(NULL);
+    volatile unsigned char *p = page_stack_push(ps, 1, 1);
+    p[page_stack_stats(ps).committed] = 1;
+    death_not_reached();
+}
+
+Test(guard, write_past_the_end_of_the_reservation_faults, .signal = SIGSEGV)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB});
+    volatile unsigned char *p = page_stack_push(ps, 64 * KiB, 1);
+    p[64 * KiB] = 1;
+    death_not_reached();
+}
+
+/* ---------------------------------------------------------------- stats */
+
+Test(stats, pushes_count_every_call_that_returned_memory)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 1, 1);
+    page_stack_push_zero(ps, 1, 1);
+    page_stack_try_push(ps, 1, 1);
+    (void)push_struct(ps, double);
+    (void)push_array(ps, int, 4);
+    (void)push_array_no_zero(ps, int, 4);
+    (void)try_push_array(ps, int, 4);
+    void *p = page_stack_realloc(ps, NULL, 0, 4, 4);
+    page_stack_realloc(ps, p, 4, 8, 4);
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.pushes, 9);
+    cr_assert_eq(st.failed_pushes, 0);
+    page_stack_destroy(ps);
+}
+
+Test(stats, peak_is_the_highest_pos_since_create)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 5000, 1);
+    page_stack_reset(ps);
+    page_stack_push(ps, 100, 1);
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.peak, 5000);
+    cr_assert_eq(st.pos, 100);
+    page_stack_push(ps, 9000, 1);
+    cr_assert_eq(page_stack_stats(ps).peak, 9100);
+    page_stack_destroy(ps);
+}
+
+/* ---------------------------------------------------------------- sanitizer poisoning */
+
+#if TEST_ASAN
+Test(poison, read_after_reset_is_reported, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    volatile int *p = push_array(ps, int, 16);
+    p[3] = 42;
+    page_stack_reset(ps);
+    expect_abort_output("use-after-poison", false);
+    int x = p[3];
+    (void)x;
+    death_not_reached();
+}
+
+Test(poison, read_after_pop_is_reported, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackMark m = page_stack_mark(ps);
+    volatile char *p = page_stack_push(ps, 100, 1);
+    page_stack_pop_to(m);
+    expect_abort_output("use-after-poison", false);
+    char c = p[0];
+    (void)c;
+    death_not_reached();
+}
+
+Test(poison, read_past_a_push_is_reported, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    volatile char *p = page_stack_push(ps, 13, 1);
+    expect_abort_output("use-after-poison", false);
+    char c = p[13];
+    (void)c;
+    death_not_reached();
+}
+#else
+Test(poison, release_build_keeps_reset_memory_committed_and_readable)
+{
+    PageStack *ps = page_stack_create(NULL);
+    int *p = push_array(ps, int, 16);
+    p[3] = 42;
+    page_stack_reset(ps);
+    cr_assert_eq(p[3], 42, "reset is O(1): nothing is cleared or decommitted");
+    page_stack_destroy(ps);
+}
+#endif
