@@ -1,2 +1,414 @@
+/* frame_arena: rotation, samples, budget, trim policy and misuse. */
 #include "support.h"
-Test(x, y) {}
+
+#include "frame_arena.h"
+#include "os_vm.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+/* One frame that pushes `bytes` (and optionally pops part of it, to make the
+ * frame's peak differ from its end pos). */
+static PageStack *run_frame(FrameArena *fa, size_t bytes)
+{
+    PageStack *ps = frame_arena_begin(fa);
+    if (bytes)
+        cr_assert_not_null(page_stack_push(ps, bytes, 16));
+    frame_arena_end(fa);
+    return ps;
+}
+
+Test(defaults, null_desc)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    cr_assert_not_null(fa);
+    cr_assert_null(frame_arena_stack(fa, 0), "no frame happened yet");
+    cr_assert_eq(frame_arena_frame(fa), 0);
+    PageStack *a = run_frame(fa, 100);
+    PageStack *b = run_frame(fa, 100);
+    PageStack *c = run_frame(fa, 100);
+    cr_assert_neq(a, b, "two buffers by default");
+    cr_assert_eq(a, c);
+    cr_assert_eq(frame_arena_stack(fa, 1), b);
+    cr_assert_null(frame_arena_stack(fa, 2), "only two frames in flight");
+    cr_assert_str_eq(a->name, "frame", "buffers take the arena's name");
+    for (int i = 0; i < 300; i++)
+        run_frame(fa, 10);
+    FrameSample samples[400];
+    cr_assert_eq(frame_arena_history(fa, samples, 400), 240, "240 samples kept by default");
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.frames, 303);
+    cr_assert_eq(st.budget_overruns, 0, "no budget by default");
+    cr_assert_eq(st.reserved, 2 * ((size_t)1 << 30), "each buffer reserves the page_stack default");
+    frame_arena_destroy(fa);
+}
+
+Test(defaults, zeroed_desc_and_stack_settings_apply_to_each_buffer)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
+        .name = "render", .frames_in_flight = 3, .stack = {.reserve_size = 4 * MiB, .initial_commit = 128 * KiB}});
+    cr_assert_not_null(fa);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.reserved, 3 * 4 * MiB);
+    cr_assert_eq(st.committed, 3 * 128 * KiB);
+    PageStack *ps = frame_arena_begin(fa);
+    cr_assert_str_eq(ps->name, "render");
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+    frame_arena_destroy(NULL);
+    FrameArena *zero = frame_arena_create(&(FrameArenaDesc){0});
+    cr_assert_not_null(zero);
+    frame_arena_destroy(zero);
+}
+
+Test(defaults, failed_reservation_returns_null)
+{
+    cr_assert_null(frame_arena_create(&(FrameArenaDesc){.stack = {.reserve_size = SIZE_MAX / 2}}));
+    /* Count how many 40 TiB reservations this address space holds (3 in 47 bits,
+     * fewer beside ASan's shadow); one buffer more than that cannot be made, and
+     * the ones made before it must be given back. */
+    const size_t tib40 = (size_t)40 << 40;
+    void *held[4];
+    uint32_t fit = 0;
+    while (fit < 4 && (held[fit] = os_vm_reserve(tib40, 0, 0)) != NULL)
+        fit++;
+    for (uint32_t i = 0; i < fit; i++)
+        os_vm_release(held[i], tib40);
+    cr_assert_lt(fit, 4, "the address space is larger than this test expects");
+    cr_assert_null(frame_arena_create(&(FrameArenaDesc){.frames_in_flight = fit + 1, .stack = {.reserve_size = tib40}}));
+    if (fit > 0) {
+        /* each buffer also needs a guard and a header page: ask for a little less */
+        FrameArena *fa = frame_arena_create(
+            &(FrameArenaDesc){.frames_in_flight = fit, .stack = {.reserve_size = tib40 - ((size_t)1 << 20)}});
+        cr_assert_not_null(fa, "the failed create left its reservations behind");
+        frame_arena_destroy(fa);
+    }
+}
+
+Test(defaults, too_many_frames_in_flight_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("frame_arena \"frame\": frames_in_flight 5 is out of range; use 1 to 4");
+    frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 5});
+    death_not_reached();
+}
+
+Test(rotation, each_frame_resets_only_the_buffer_it_reuses)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 3});
+    int *data[8];
+    PageStack *stacks[8];
+    for (int f = 0; f < 8; f++) {
+        stacks[f] = frame_arena_begin(fa);
+        cr_assert_eq(frame_arena_frame(fa), (uint64_t)f);
+        cr_assert_eq(frame_arena_stack(fa, 0), stacks[f]);
+        cr_assert_eq(page_stack_pos(stacks[f]), 0, "begin resets the reused buffer");
+        data[f] = push_array(stacks[f], int, 1000);
+        for (int i = 0; i < 1000; i++)
+            data[f][i] = f * 1000 + i;
+        /* The two previous frames are still intact and reachable. */
+        for (int back = 1; back <= 2 && back <= f; back++) {
+            cr_assert_eq(frame_arena_stack(fa, (uint32_t)back), stacks[f - back]);
+            cr_assert_eq(page_stack_pos(stacks[f - back]), 1000 * sizeof(int));
+            for (int i = 0; i < 1000; i++)
+                cr_assert_eq(data[f - back][i], (f - back) * 1000 + i);
+        }
+        if (f >= 3)
+            cr_assert_eq(stacks[f], stacks[f - 3], "buffers rotate by frame number");
+        cr_assert_null(frame_arena_stack(fa, 3));
+        frame_arena_end(fa);
+        cr_assert_eq(frame_arena_stack(fa, 0), stacks[f], "between end and begin, 0 is the frame just ended");
+    }
+    frame_arena_destroy(fa);
+}
+
+Test(rotation, previous_frame_stays_valid_with_two_buffers)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    PageStack *ps = frame_arena_begin(fa);
+    char *msg = page_stack_push(ps, 32, 1);
+    strcpy(msg, "left from frame 0");
+    frame_arena_end(fa);
+    cr_assert_null(frame_arena_stack(fa, 1), "frame -1 never happened");
+    PageStack *now = frame_arena_begin(fa);
+    cr_assert_neq(now, ps);
+    cr_assert_eq(frame_arena_stack(fa, 1), ps);
+    cr_assert_str_eq(msg, "left from frame 0");
+    char *more = page_stack_push(now, 1 * MiB, 1);
+    memset(more, 0, MiB);
+    cr_assert_str_eq(msg, "left from frame 0");
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+}
+
+Test(rotation, one_buffer_is_reset_every_frame)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    PageStack *a = run_frame(fa, 100);
+    PageStack *b = frame_arena_begin(fa);
+    cr_assert_eq(a, b);
+    cr_assert_eq(page_stack_pos(b), 0);
+    cr_assert_null(frame_arena_stack(fa, 1));
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+}
+
+Test(samples, describe_each_frame)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    PageStack *ps = frame_arena_begin(fa);
+    page_stack_push(ps, 1000, 8);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push(ps, 5000, 8);
+    page_stack_pop_to(m);
+    page_stack_push(ps, 24, 8);
+    cr_assert_null(page_stack_try_push(ps, SIZE_MAX / 2, 8));
+    frame_arena_end(fa);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.last.frame, 0);
+    cr_assert_eq(st.last.used, 1024);
+    cr_assert_eq(st.last.peak, 6000);
+    cr_assert_eq(st.last.pushes, 3);
+    cr_assert_eq(st.last.failed_pushes, 1);
+    cr_assert_eq(st.last.committed, st.committed);
+    cr_assert_eq(st.last.committed, 64 * KiB);
+    cr_assert_eq(st.peak_all_time, 6000);
+
+    ps = frame_arena_begin(fa);
+    page_stack_push(ps, 100, 8);
+    frame_arena_end(fa);
+    st = frame_arena_stats(fa);
+    cr_assert_eq(st.last.frame, 1);
+    cr_assert_eq(st.last.used, 100);
+    cr_assert_eq(st.last.peak, 100);
+    cr_assert_eq(st.last.pushes, 1, "counts are per frame");
+    cr_assert_eq(st.last.failed_pushes, 0);
+    cr_assert_eq(st.last.committed, 128 * KiB, "committed is the total over all buffers");
+    cr_assert_eq(st.peak_all_time, 6000);
+    cr_assert_eq(st.frames, 2);
+    frame_arena_destroy(fa);
+}
+
+Test(samples, history_is_oldest_first_with_rolling_min_avg_max)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.history = 5});
+    FrameSample out[8];
+    cr_assert_eq(frame_arena_history(fa, out, 8), 0);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.used_min, 0);
+    cr_assert_eq(st.used_max, 0);
+    for (size_t f = 0; f < 8; f++)
+        run_frame(fa, (f + 1) * 100); /* used: 100 .. 800 */
+    size_t n = frame_arena_history(fa, out, 8);
+    cr_assert_eq(n, 5);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(out[i].frame, 3 + i);
+        cr_assert_eq(out[i].used, (4 + i) * 100);
+    }
+    n = frame_arena_history(fa, out, 2);
+    cr_assert_eq(n, 2, "the newest two");
+    cr_assert_eq(out[0].frame, 6);
+    cr_assert_eq(out[1].frame, 7);
+    cr_assert_eq(frame_arena_history(fa, NULL, 0), 0);
+    st = frame_arena_stats(fa);
+    cr_assert_eq(st.used_min, 400);
+    cr_assert_eq(st.used_max, 800);
+    cr_assert_eq(st.used_avg, 600);
+    cr_assert_eq(st.frames, 8);
+    frame_arena_destroy(fa);
+}
+
+Test(samples, history_into_null_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    run_frame(fa, 10);
+    expect_fatal("frame_arena_history with out NULL and max 4");
+    frame_arena_history(fa, NULL, 4);
+    death_not_reached();
+}
+
+typedef struct BudgetLog {
+    int calls;
+    size_t used;
+    FrameArena *fa;
+} BudgetLog;
+
+static void on_budget(FrameArena *fa, size_t used, void *user)
+{
+    BudgetLog *log = user;
+    log->calls++;
+    log->used = used;
+    log->fa = fa;
+}
+
+Test(budget, callback_once_per_frame_whose_peak_crosses_it)
+{
+    BudgetLog log = {0};
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 10000, .on_budget = on_budget, .user = &log});
+    run_frame(fa, 10000);
+    cr_assert_eq(log.calls, 0, "at the budget is not over it");
+    PageStack *ps = frame_arena_begin(fa);
+    for (int i = 0; i < 30; i++)
+        page_stack_push(ps, 1000, 1); /* crosses the budget many times: one call */
+    frame_arena_end(fa);
+    cr_assert_eq(log.calls, 1);
+    cr_assert_eq(log.used, 30000);
+    cr_assert_eq(log.fa, fa);
+    ps = frame_arena_begin(fa);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push(ps, 20000, 1);
+    page_stack_pop_to(m); /* the peak counts, not the end pos */
+    frame_arena_end(fa);
+    cr_assert_eq(log.calls, 2);
+    cr_assert_eq(log.used, 20000);
+    run_frame(fa, 5);
+    cr_assert_eq(log.calls, 2);
+    cr_assert_eq(frame_arena_stats(fa).budget_overruns, 2);
+    frame_arena_destroy(fa);
+}
+
+Test(budget, counted_without_a_callback)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100});
+    run_frame(fa, 101);
+    run_frame(fa, 100);
+    cr_assert_eq(frame_arena_stats(fa).budget_overruns, 1);
+    frame_arena_destroy(fa);
+}
+
+static size_t buffer_committed(FrameArena *fa, uint32_t frames_ago)
+{
+    return page_stack_stats(frame_arena_stack(fa, frames_ago)).committed;
+}
+
+Test(trim, memory_comes_back_trim_after_frames_after_a_spike)
+{
+    const uint32_t trim_after = 10;
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = trim_after});
+    for (int f = 0; f < 20; f++)
+        run_frame(fa, 100 * KiB);
+    size_t steady = frame_arena_stats(fa).committed;
+    cr_assert_eq(steady, 2 * 128 * KiB);
+    run_frame(fa, 10 * MiB); /* frame 20, buffer 0 */
+    cr_assert_geq(frame_arena_stats(fa).committed, 10 * MiB);
+    for (uint32_t k = 1; k < trim_after; k++) {
+        run_frame(fa, 100 * KiB);
+        cr_assert_geq(frame_arena_stats(fa).committed, 10 * MiB, "trimmed %u frames after the spike", k);
+    }
+    run_frame(fa, 100 * KiB); /* frame 30: the spike has left the window */
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.committed, steady, "committed falls back");
+    cr_assert_eq(st.trims, 1);
+    cr_assert_eq(st.last.committed, steady);
+    for (int f = 0; f < 100; f++)
+        run_frame(fa, 100 * KiB);
+    cr_assert_eq(frame_arena_stats(fa).trims, 1, "nothing more to trim");
+    frame_arena_destroy(fa);
+}
+
+Test(trim, never_in_a_steady_state)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 30});
+    static const size_t pattern[] = {300 * KiB, 10 * KiB, 1 * MiB, 64 * KiB, 700 * KiB, 0, 1 * MiB - 1};
+    for (int f = 0; f < 2000; f++)
+        run_frame(fa, pattern[f % 7]);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.trims, 0);
+    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 0)).decommits, 0);
+    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 1)).decommits, 0);
+    frame_arena_destroy(fa);
+}
+
+Test(trim, only_when_it_frees_a_quarter)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 5, .frames_in_flight = 1});
+    run_frame(fa, 1000 * KiB); /* 1024 KiB committed */
+    for (int f = 0; f < 20; f++)
+        run_frame(fa, 800 * KiB); /* T = 832 KiB: would free 192 KiB < 256 KiB */
+    cr_assert_eq(buffer_committed(fa, 0), 1024 * KiB);
+    cr_assert_eq(frame_arena_stats(fa).trims, 0);
+    for (int f = 0; f < 5; f++)
+        run_frame(fa, 700 * KiB); /* T = 704 KiB: frees 320 KiB >= 256 KiB */
+    cr_assert_eq(buffer_committed(fa, 0), 704 * KiB);
+    cr_assert_eq(frame_arena_stats(fa).trims, 1);
+    frame_arena_destroy(fa);
+}
+
+Test(trim, never_below_initial_commit_and_off_with_uint32_max)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
+        .trim_after = 2, .frames_in_flight = 1, .stack = {.initial_commit = 512 * KiB}});
+    run_frame(fa, 4 * MiB);
+    for (int f = 0; f < 5; f++)
+        run_frame(fa, 0);
+    cr_assert_eq(buffer_committed(fa, 0), 512 * KiB);
+    frame_arena_destroy(fa);
+
+    fa = frame_arena_create(&(FrameArenaDesc){.trim_after = UINT32_MAX, .frames_in_flight = 1});
+    run_frame(fa, 4 * MiB);
+    for (int f = 0; f < 1000; f++)
+        run_frame(fa, 0);
+    cr_assert_eq(buffer_committed(fa, 0), 4 * MiB);
+    cr_assert_eq(frame_arena_stats(fa).trims, 0);
+    frame_arena_destroy(fa);
+}
+
+Test(trim, keeps_data_of_frames_still_in_flight)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 1});
+    PageStack *ps = frame_arena_begin(fa);
+    unsigned char *big = page_stack_push(ps, 4 * MiB, 1);
+    memset(big, 0x3C, 4 * MiB);
+    frame_arena_end(fa);
+    run_frame(fa, 10); /* window = this frame only, but frame 0's data is still in flight */
+    cr_assert_eq(big[4 * MiB - 1], 0x3C);
+    cr_assert_geq(page_stack_stats(ps).committed, 4 * MiB);
+    run_frame(fa, 10); /* frame 0's buffer is reused: now it may go */
+    cr_assert_eq(page_stack_stats(ps).committed, 64 * KiB);
+    frame_arena_destroy(fa);
+}
+
+Test(misuse, begin_twice_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game"});
+    frame_arena_begin(fa);
+    expect_fatal("frame_arena \"game\": frame_arena_begin called twice without frame_arena_end; end each frame "
+                 "before beginning the next");
+    frame_arena_begin(fa);
+    death_not_reached();
+}
+
+Test(misuse, end_without_begin_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    expect_fatal("frame_arena \"frame\": frame_arena_end called without frame_arena_begin");
+    frame_arena_end(fa);
+    death_not_reached();
+}
+
+Test(misuse, end_twice_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    run_frame(fa, 1);
+    expect_fatal("frame_arena_end called without frame_arena_begin");
+    frame_arena_end(fa);
+    death_not_reached();
+}
+
+Test(misuse, null_arena_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("frame_arena_begin: the frame arena is NULL");
+    frame_arena_begin(NULL);
+    death_not_reached();
+}
+
+Test(misuse, stale_mark_from_an_earlier_frame_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    PageStack *ps = frame_arena_begin(fa);
+    PageStackMark m = page_stack_mark(ps);
+    frame_arena_end(fa);
+    frame_arena_begin(fa);
+    expect_fatal("pop_to a stale mark");
+    page_stack_pop_to(m);
+    death_not_reached();
+}
