@@ -24,14 +24,10 @@
 
 size_t os_vm_page_size(void)
 {
-    static size_t cached;
-    if (!cached) {
-        long page = sysconf(_SC_PAGESIZE);
-        if (page <= 0)
-            os_vm_fatal("os_vm: sysconf(_SC_PAGESIZE) failed: %s", strerror(errno));
-        cached = (size_t)page;
-    }
-    return cached;
+    long page = sysconf(_SC_PAGESIZE); /* not cached: callers are create paths, and a cache would be shared state */
+    if (page <= 0)
+        os_vm_fatal("os_vm: sysconf(_SC_PAGESIZE) failed: %s", strerror(errno));
+    return (size_t)page;
 }
 
 void *os_vm_reserve(size_t size, size_t align, uint32_t flags)

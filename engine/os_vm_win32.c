@@ -23,10 +23,7 @@ static SYSTEM_INFO system_info(void)
 
 size_t os_vm_page_size(void)
 {
-    static size_t cached;
-    if (!cached)
-        cached = system_info().dwPageSize;
-    return cached;
+    return system_info().dwPageSize;
 }
 
 void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
