@@ -1,5 +1,6 @@
 /* The OS-independent part of os_vm: the library's fatal-error line and the
  * commit-failure injection that tests use to play an out-of-memory OS. */
+#define __USE_MINGW_ANSI_STDIO 1 /* MinGW: %zu in the fatal messages */
 #include "os_vm.h"
 
 #include <stdarg.h>

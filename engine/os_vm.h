@@ -27,7 +27,10 @@
 extern "C" {
 #endif
 
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__MINGW32__)
+#define OS_VM_NORETURN __attribute__((noreturn))
+#define OS_VM_PRINTF(f, a) __attribute__((format(gnu_printf, f, a))) /* os_vm.c uses the C99 printf */
+#elif defined(__GNUC__) || defined(__clang__)
 #define OS_VM_NORETURN __attribute__((noreturn))
 #define OS_VM_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
