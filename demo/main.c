@@ -1,0 +1,411 @@
+/* frame_arena_demo: particles and entities in a game loop that resets its
+ * frame arena every frame.
+ *
+ * Loop shape: Initialization / Update / Draw / De-initialization, all update
+ * before any draw. Each frame begins with frame_arena_begin and ends with
+ * frame_arena_end; everything in between that is not a level entity is frame
+ * memory: the particles (carried from last frame's buffer), the obstacle
+ * grid, spawn lists, sort keys, the vertex and index arrays handed to
+ * SDL_RenderGeometry in one call, and the overlay's text and graphs.
+ */
+#include "overlay.h"
+#include "sim.h"
+#include "transient.h"
+#include "workers.h"
+
+#include "frame_arena.h"
+
+#include <SDL.h>
+#include <SDL_ttf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FONT_PATH "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+#define MAX_THREADS 64
+#define STEP_DT (1.0f / 60.0f)
+
+typedef struct Options {
+    long frames;  /* 0 = until quit */
+    bool headless, stats;
+    uint32_t particles, threads, fps;
+    uint64_t seed;
+    int width, height;
+    Backend backend;
+    const char *screenshot, *report;
+} Options;
+
+static const char usage[] =
+    "usage: frame_arena_demo [options]\n"
+    "  --frames N          run N frames (each a fixed 1/60 s step), then exit 0\n"
+    "  --headless          no window: SDL's dummy video driver and the software renderer\n"
+    "  --particles N       particle target (default 20000)\n"
+    "  --seed S            world seed (default 1)\n"
+    "  --size WxH          window size (default 1280x720)\n"
+    "  --threads N         particle update threads, 1..64 (default 1)\n"
+    "  --backend arena|malloc   where the transient buffers come from (default arena)\n"
+    "  --fps N             frame cap, 0 = none (default 60; vsync does not throttle headless)\n"
+    "  --stats             start with the allocation overlay on (F1 toggles)\n"
+    "  --screenshot PATH   save the last frame as a BMP\n"
+    "  --report PATH       write a CSV row per frame\n"
+    "  --help              this text\n";
+
+static int bad_argument(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "frame_arena_demo: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage);
+    return 2;
+}
+
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Returns -1 when the options are fine, else the exit code. */
+static int parse_options(int argc, char **argv, Options *o)
+{
+    *o = (Options){.particles = 20000, .threads = 1, .fps = 60, .seed = 1, .width = 1280, .height = 720};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t n;
+        if (!strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--headless")) {
+            o->headless = true;
+        } else if (!strcmp(a, "--stats")) {
+            o->stats = true;
+        } else if (!strcmp(a, "--frames")) {
+            if (!parse_u64(v, 1, 100000000, &n))
+                return bad_argument("--frames needs a number of frames from 1 (got '%s')", v ? v : "");
+            o->frames = (long)n, i++;
+        } else if (!strcmp(a, "--particles")) {
+            if (!parse_u64(v, 0, 2000000, &n))
+                return bad_argument("--particles needs a count from 0 to 2000000 (got '%s')", v ? v : "");
+            o->particles = (uint32_t)n, i++;
+        } else if (!strcmp(a, "--seed")) {
+            if (!parse_u64(v, 0, UINT64_MAX, &n))
+                return bad_argument("--seed needs a non-negative number (got '%s')", v ? v : "");
+            o->seed = n, i++;
+        } else if (!strcmp(a, "--threads")) {
+            if (!parse_u64(v, 1, MAX_THREADS, &n))
+                return bad_argument("--threads needs a number from 1 to 64 (got '%s')", v ? v : "");
+            o->threads = (uint32_t)n, i++;
+        } else if (!strcmp(a, "--fps")) {
+            if (!parse_u64(v, 0, 1000, &n))
+                return bad_argument("--fps needs a number from 0 to 1000 (got '%s')", v ? v : "");
+            o->fps = (uint32_t)n, i++;
+        } else if (!strcmp(a, "--size")) {
+            int w = 0, h = 0;
+            char extra;
+            if (!v || sscanf(v, "%dx%d%c", &w, &h, &extra) != 2 || w < 320 || h < 240 || w > 8192 || h > 8192)
+                return bad_argument("--size needs WxH, from 320x240 to 8192x8192 (got '%s')", v ? v : "");
+            o->width = w, o->height = h, i++;
+        } else if (!strcmp(a, "--backend")) {
+            if (v && !strcmp(v, "arena"))
+                o->backend = Backend_Arena;
+            else if (v && !strcmp(v, "malloc"))
+                o->backend = Backend_Malloc;
+            else
+                return bad_argument("--backend is arena or malloc (got '%s')", v ? v : "");
+            i++;
+        } else if (!strcmp(a, "--screenshot") || !strcmp(a, "--report")) {
+            if (!v || !*v)
+                return bad_argument("%s needs a file path", a);
+            *(!strcmp(a, "--report") ? &o->report : &o->screenshot) = v, i++;
+        } else {
+            return bad_argument("unknown option '%s'", a);
+        }
+    }
+    return -1;
+}
+
+static double ms_since(uint64_t start)
+{
+    return (double)(SDL_GetPerformanceCounter() - start) * 1000.0 / (double)SDL_GetPerformanceFrequency();
+}
+
+static void on_budget(FrameArena *fa, size_t used, void *user)
+{
+    (void)fa;
+    uint64_t *count = user;
+    if ((*count)++ == 0)
+        printf("demo: a frame used %.2f MiB, over the frame budget (reported once; the overlay counts them)\n",
+               (double)used / (1024.0 * 1024.0));
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static SDL_Color particle_color(const Particle *p)
+{
+    float speed = sqrtf(p->vel.x * p->vel.x + p->vel.y * p->vel.y);
+    float heat = speed / 400.0f > 1.0f ? 1.0f : speed / 400.0f;
+    float fade = p->life > 1.0f ? 1.0f : p->life;
+    return (SDL_Color){(Uint8)(80 + 175 * heat), (Uint8)(120 + 100 * (1.0f - heat)), (Uint8)(255 - 155 * heat),
+                       (Uint8)(60 + 195 * fade)};
+}
+
+/* Sort keys, vertices and indices for every particle and entity, in frame
+ * memory, drawn with one SDL_RenderGeometry call. */
+static void draw_world(SDL_Renderer *r, Transient *t, const World *w)
+{
+    enum { CircleSegments = 20 };
+    size_t quads = w->count;
+    size_t verts = quads * 4 + (size_t)w->entity_count * (CircleSegments + 1);
+    size_t indices = quads * 6 + (size_t)w->entity_count * CircleSegments * 3;
+    uint64_t *keys = transient_alloc(t, System_Sort, (quads + 1) * sizeof *keys, alignof(uint64_t));
+    SDL_Vertex *v = transient_alloc(t, System_Vertices, (verts + 1) * sizeof *v, alignof(SDL_Vertex));
+    int *idx = transient_alloc(t, System_Vertices, (indices + 1) * sizeof *idx, alignof(int));
+    if (!keys || !v || !idx)
+        return;
+    /* Slow particles first, fast ones on top. */
+    for (size_t i = 0; i < quads; i++) {
+        const Particle *p = &w->particles[i];
+        uint32_t speed = (uint32_t)(p->vel.x * p->vel.x + p->vel.y * p->vel.y);
+        keys[i] = (uint64_t)speed << 32 | i;
+    }
+    qsort(keys, quads, sizeof *keys, compare_keys);
+    size_t nv = 0, ni = 0;
+    for (size_t k = 0; k < quads; k++) {
+        const Particle *p = &w->particles[keys[k] & 0xFFFFFFFFu];
+        SDL_Color c = particle_color(p);
+        float s = 1.5f;
+        int base = (int)nv;
+        v[nv++] = (SDL_Vertex){{p->pos.x - s, p->pos.y - s}, c, {0, 0}};
+        v[nv++] = (SDL_Vertex){{p->pos.x + s, p->pos.y - s}, c, {0, 0}};
+        v[nv++] = (SDL_Vertex){{p->pos.x + s, p->pos.y + s}, c, {0, 0}};
+        v[nv++] = (SDL_Vertex){{p->pos.x - s, p->pos.y + s}, c, {0, 0}};
+        const int quad[6] = {0, 1, 2, 0, 2, 3};
+        for (int q = 0; q < 6; q++)
+            idx[ni++] = base + quad[q];
+    }
+    static const SDL_Color kinds[] = {{255, 210, 60, 255}, {90, 230, 120, 255}, {110, 110, 130, 255}};
+    for (uint32_t e = 0; e < w->entity_count; e++) {
+        const Entity *en = &w->entities[e];
+        int center = (int)nv;
+        v[nv++] = (SDL_Vertex){{en->pos.x, en->pos.y}, kinds[en->kind], {0, 0}};
+        for (int s = 0; s < CircleSegments; s++) {
+            float a = 6.2831853f * (float)s / CircleSegments;
+            SDL_Color rim = kinds[en->kind];
+            rim.a = 200;
+            v[nv++] = (SDL_Vertex){{en->pos.x + cosf(a) * en->radius, en->pos.y + sinf(a) * en->radius}, rim, {0, 0}};
+            idx[ni++] = center;
+            idx[ni++] = center + 1 + s;
+            idx[ni++] = center + 1 + (s + 1) % CircleSegments;
+        }
+    }
+    SDL_RenderGeometry(r, NULL, v, (int)nv, idx, (int)ni);
+}
+
+static bool save_screenshot(SDL_Renderer *r, const char *path)
+{
+    int w, h;
+    SDL_GetRendererOutputSize(r, &w, &h);
+    SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, w, h, 32, SDL_PIXELFORMAT_ARGB8888);
+    bool ok = s && SDL_RenderReadPixels(r, NULL, SDL_PIXELFORMAT_ARGB8888, s->pixels, s->pitch) == 0 &&
+              SDL_SaveBMP(s, path) == 0;
+    if (!ok)
+        fprintf(stderr, "frame_arena_demo: cannot save the screenshot to %s: %s\n", path, SDL_GetError());
+    SDL_FreeSurface(s);
+    return ok;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    /* ---------------------------------------------------------------- Initialization */
+    Options opt;
+    int rc = parse_options(argc, argv, &opt);
+    if (rc >= 0)
+        return rc;
+    if (opt.headless) {
+        SDL_SetHint(SDL_HINT_VIDEODRIVER, "dummy");
+        SDL_SetHint(SDL_HINT_RENDER_DRIVER, "software");
+    }
+    if (SDL_Init(SDL_INIT_VIDEO) != 0) {
+        fprintf(stderr, "frame_arena_demo: no display available (SDL: %s); run with --headless\n", SDL_GetError());
+        return 1;
+    }
+    SDL_Window *window = SDL_CreateWindow("frame_arena demo", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED,
+                                          opt.width, opt.height, opt.headless ? SDL_WINDOW_HIDDEN : 0);
+    SDL_Renderer *renderer = window ? SDL_CreateRenderer(window, -1, SDL_RENDERER_ACCELERATED) : NULL;
+    if (window && !renderer)
+        renderer = SDL_CreateRenderer(window, -1, SDL_RENDERER_SOFTWARE);
+    if (!renderer) {
+        fprintf(stderr, "frame_arena_demo: cannot open a window (SDL: %s); run with --headless\n", SDL_GetError());
+        SDL_Quit();
+        return 1;
+    }
+    SDL_RenderSetLogicalSize(renderer, opt.width, opt.height);
+    if (TTF_Init() != 0)
+        fprintf(stderr, "frame_arena_demo: SDL_ttf: %s\n", TTF_GetError());
+    Overlay overlay;
+    overlay_init(&overlay, FONT_PATH, 13);
+
+    uint64_t overruns = 0;
+    const size_t budget = 8u << 20;
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
+        .name = "frame", .budget = budget, .on_budget = on_budget, .user = &overruns,
+        .stack = {.initial_commit = 1u << 20, .flags = PageStackFlag_Prefault}});
+    PageStack *level = page_stack_create(&(PageStackDesc){.name = "level", .reserve_size = 16u << 20});
+    Workers *workers = workers_create(opt.threads);
+    FILE *report = opt.report ? fopen(opt.report, "w") : NULL;
+    size_t frame_time_cap = opt.frames && opt.frames < 1000000 ? (size_t)opt.frames : 1000000, frame_time_count = 0;
+    double *frame_times = malloc(frame_time_cap * sizeof(double)); /* the summary's percentiles */
+    if (!fa || !level || !workers || (opt.report && !report) || !frame_times) {
+        fprintf(stderr, "frame_arena_demo: cannot set up (%s)\n",
+                opt.report && !report ? "cannot open the report file" : "out of memory");
+        return 1;
+    }
+    if (report)
+        fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles\n");
+
+    World world;
+    world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
+    Transient transient = {.backend = opt.backend};
+    bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false;
+    double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0, last_alloc_ms = 0;
+    uint64_t failed_pushes = 0, frame = 0, previous = SDL_GetPerformanceCounter();
+
+    while (running && (!opt.frames || (long)frame < opt.frames)) {
+        uint64_t frame_start = SDL_GetPerformanceCounter();
+        PageStack *frame_stack = frame_arena_begin(fa);
+        transient_begin(&transient, frame_stack, frame);
+
+        /* ------------------------------------------------------------ Update */
+        SDL_Event ev;
+        while (SDL_PollEvent(&ev)) {
+            if (ev.type == SDL_QUIT) {
+                running = false;
+            } else if (ev.type == SDL_MOUSEBUTTONDOWN) {
+                world.burst_at = (vec2s){{(float)ev.button.x, (float)ev.button.y}};
+                world.burst += 3000;
+            } else if (ev.type == SDL_KEYDOWN) {
+                switch (ev.key.keysym.sym) {
+                case SDLK_ESCAPE: running = false; break;
+                case SDLK_F1: show_stats = !show_stats; break;
+                case SDLK_F2:
+                    transient.backend = transient.backend == Backend_Arena ? Backend_Malloc : Backend_Arena;
+                    break;
+                case SDLK_PLUS:
+                case SDLK_EQUALS:
+                case SDLK_KP_PLUS:
+                    world.target = world.target == 0 ? 1000 : world.target < 1000000 ? world.target * 2 : world.target;
+                    break;
+                case SDLK_MINUS:
+                case SDLK_KP_MINUS: world.target /= 2; break;
+                case SDLK_SPACE: paused = !paused; break;
+                case SDLK_r: world_restart(&world); break;
+                case SDLK_v:
+                    vsync = !vsync;
+                    SDL_RenderSetVSync(renderer, vsync);
+                    break;
+                case SDLK_h: show_help = !show_help; break;
+                default: break;
+                }
+            }
+        }
+        uint64_t now = SDL_GetPerformanceCounter();
+        double elapsed = (double)(now - previous) / (double)SDL_GetPerformanceFrequency();
+        previous = now;
+        /* --frames runs on a fixed clock (one step a frame) so runs repeat exactly. */
+        accumulator += opt.frames ? STEP_DT : (elapsed > 0.25 ? 0.25 : elapsed);
+        uint64_t sim_start = SDL_GetPerformanceCounter();
+        int steps = 0;
+        while (accumulator >= STEP_DT - 1e-6 && steps < 4) {
+            accumulator -= STEP_DT;
+            if (paused)
+                continue;
+            world_step(&world, &transient, workers, STEP_DT);
+            steps++;
+        }
+        if (steps == 0)
+            world_carry(&world, &transient);
+        double sim_ms = ms_since(sim_start);
+
+        /* ------------------------------------------------------------ Draw */
+        SDL_SetRenderDrawColor(renderer, 12, 12, 20, 255);
+        SDL_RenderClear(renderer);
+        SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
+        draw_world(renderer, &transient, &world);
+        OverlayInfo info = {
+            .frame = frame, .fps = last_ms > 0 ? (float)(1000.0 / last_ms) : 0, .frame_ms = (float)last_ms,
+            .sim_ms = (float)last_sim_ms, .alloc_ms = (float)last_alloc_ms, .particles = world.count,
+            .target = world.target, .threads = opt.threads, .backend = transient.backend, .paused = paused,
+            .vsync = vsync, .show_stats = show_stats, .show_help = show_help};
+        overlay_draw(&overlay, renderer, &transient, fa, budget, &info);
+        if (opt.screenshot && opt.frames && (long)frame + 1 == opt.frames)
+            save_screenshot(renderer, opt.screenshot);
+        SDL_RenderPresent(renderer);
+
+        failed_pushes += transient.failed;
+        last_alloc_ms = (double)transient.alloc_ticks * 1000.0 / (double)SDL_GetPerformanceFrequency();
+        frame_arena_end(fa);
+        double frame_ms = ms_since(frame_start);
+        FrameArenaStats st = frame_arena_stats(fa);
+        if (report)
+            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u\n", frame, st.last.used, st.last.peak,
+                    st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count);
+        overlay_record(&overlay, (float)frame_ms);
+        if (frame_time_count < frame_time_cap)
+            frame_times[frame_time_count++] = frame_ms;
+        sum_ms += frame_ms;
+        max_ms = frame_ms > max_ms ? frame_ms : max_ms;
+        last_ms = frame_ms;
+        last_sim_ms = sim_ms;
+        frame++;
+        if (opt.fps) {
+            double left = 1000.0 / opt.fps - ms_since(frame_start);
+            if (left > 1.0)
+                SDL_Delay((Uint32)left);
+        }
+    }
+
+    /* ---------------------------------------------------------------- De-initialization */
+    qsort(frame_times, frame_time_count, sizeof *frame_times, compare_doubles);
+    FrameArenaStats st = frame_arena_stats(fa);
+    size_t p99 = frame_time_count ? (size_t)ceil(0.99 * (double)frame_time_count) - 1 : 0;
+    printf("frames %" PRIu64 "  frame ms: mean %.2f  p99 %.2f  max %.2f\n", frame, frame ? sum_ms / (double)frame : 0,
+           frame_time_count ? frame_times[p99] : 0, max_ms);
+    printf("arena: peak %.2f MiB  committed %.2f MiB  reserved %.0f MiB  trims %" PRIu64 "  over budget %" PRIu64 "\n",
+           (double)st.peak_all_time / 1048576.0, (double)st.committed / 1048576.0, (double)st.reserved / 1048576.0,
+           st.trims, st.budget_overruns);
+    printf("particles %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count,
+           failed_pushes + world.failed, world_checksum(&world));
+    if (report)
+        fclose(report);
+    free(frame_times);
+    transient_shutdown(&transient);
+    workers_destroy(workers);
+    page_stack_destroy(level);
+    frame_arena_destroy(fa);
+    overlay_shutdown(&overlay);
+    TTF_Quit();
+    SDL_DestroyRenderer(renderer);
+    SDL_DestroyWindow(window);
+    SDL_Quit();
+    return 0;
+}

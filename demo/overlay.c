@@ -1,0 +1,211 @@
+/* overlay: stats panel, graphs of the last 240 frames, per-system bars and
+ * the help line (see overlay.h). */
+#include "overlay.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#define PANEL_W 540
+#define GRAPH_H 64
+
+static const SDL_Color white = {235, 235, 235, 255};
+static const SDL_Color dim = {170, 170, 170, 255};
+
+void overlay_init(Overlay *o, const char *font_path, int point_size)
+{
+    *o = (Overlay){0};
+    o->font = TTF_WasInit() ? TTF_OpenFont(font_path, point_size) : NULL;
+    if (o->font) {
+        o->line_height = TTF_FontLineSkip(o->font);
+    } else {
+        o->line_height = point_size + 4;
+        printf("demo: cannot open the overlay font %s (%s); install fonts-dejavu-core. The overlay draws its graphs "
+               "without text and prints its text here once a second.\n",
+               font_path, TTF_GetError());
+    }
+}
+
+void overlay_shutdown(Overlay *o)
+{
+    if (o->font)
+        TTF_CloseFont(o->font);
+    o->font = NULL;
+}
+
+void overlay_record(Overlay *o, float frame_ms)
+{
+    o->frame_ms[o->head] = frame_ms;
+    o->head = (o->head + 1) % OVERLAY_HISTORY;
+    if (o->len < OVERLAY_HISTORY)
+        o->len++;
+}
+
+static void text(Overlay *o, SDL_Renderer *r, int x, int y, const char *s, SDL_Color c)
+{
+    if (!o->font || !*s)
+        return;
+    SDL_Surface *surface = TTF_RenderUTF8_Blended(o->font, s, c);
+    if (!surface)
+        return;
+    SDL_Texture *texture = SDL_CreateTextureFromSurface(r, surface);
+    if (texture) {
+        SDL_RenderCopy(r, texture, NULL, &(SDL_Rect){x, y, surface->w, surface->h});
+        SDL_DestroyTexture(texture);
+    }
+    SDL_FreeSurface(surface);
+}
+
+/* A line of text in frame memory. */
+static char *line(Transient *t, const char *fmt, ...)
+{
+    char *s = transient_alloc(t, System_Overlay, 160, 1);
+    if (!s)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s, 160, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static double mib(size_t bytes)
+{
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* values[0..n) oldest first, scaled so that `top` is the rect's top edge. */
+static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *values, uint32_t n, float top,
+                  float mark, SDL_Color color)
+{
+    SDL_SetRenderDrawColor(r, 60, 60, 70, 200);
+    SDL_RenderDrawRect(r, &box);
+    if (mark > 0 && mark <= top) {
+        float y = (float)box.y + (float)box.h * (1.0f - mark / top);
+        SDL_SetRenderDrawColor(r, 230, 60, 60, 255);
+        SDL_RenderDrawLineF(r, (float)box.x, y, (float)(box.x + box.w), y);
+    }
+    if (n < 2)
+        return;
+    SDL_FPoint *pts = transient_alloc(t, System_Overlay, n * sizeof *pts, alignof(SDL_FPoint));
+    if (!pts)
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        float v = values[i] > top ? top : values[i];
+        pts[i].x = (float)box.x + (float)box.w * (float)(OVERLAY_HISTORY - n + i) / (float)(OVERLAY_HISTORY - 1);
+        pts[i].y = (float)box.y + (float)box.h * (1.0f - v / top);
+    }
+    SDL_SetRenderDrawColor(r, color.r, color.g, color.b, 255);
+    SDL_RenderDrawLinesF(r, pts, (int)n);
+}
+
+static void help_line(Overlay *o, SDL_Renderer *r, const OverlayInfo *info, int h)
+{
+    const char *help = "F1 stats  F2 backend  +/- particles  click burst  Space pause  R restart  V vsync  H help  Esc quit";
+    SDL_SetRenderDrawColor(r, 0, 0, 0, 160);
+    SDL_RenderFillRect(r, &(SDL_Rect){0, h - o->line_height - 6, 4000, o->line_height + 6});
+    text(o, r, 8, h - o->line_height - 3, help, dim);
+    if (!info->show_help)
+        return;
+    static const char *const lines[] = {
+        "F1 / --stats      allocation overlay: bytes, pushes, peak, committed, graphs",
+        "F2 / --backend    transient buffers from the frame arena or from malloc/free",
+        "+ / -             double or halve the particle target",
+        "mouse click       spawn a burst of particles",
+        "Space             pause the simulation (particles still move frame to frame)",
+        "R                 restart the level (resets the level arena)",
+        "V                 vsync on/off",
+        "Esc               quit",
+    };
+    int n = (int)(sizeof lines / sizeof lines[0]);
+    SDL_Rect box = {40, h / 2 - n * o->line_height / 2 - 8, 700, n * o->line_height + 16};
+    SDL_SetRenderDrawColor(r, 10, 10, 20, 220);
+    SDL_RenderFillRect(r, &box);
+    for (int i = 0; i < n; i++)
+        text(o, r, box.x + 10, box.y + 8 + i * o->line_height, lines[i], white);
+}
+
+void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info)
+{
+    int w, h;
+    SDL_GetRendererOutputSize(r, &w, &h);
+    SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
+    if (info->show_stats) {
+        FrameArenaStats st = frame_arena_stats(fa);
+        char *lines[8];
+        int n = 0;
+        lines[n++] = line(t, "frame %llu  %.0f fps  %.2f ms  sim %.2f ms%s%s", (unsigned long long)info->frame,
+                          (double)info->fps, (double)info->frame_ms, (double)info->sim_ms,
+                          info->paused ? "  PAUSED" : "", info->vsync ? "  vsync" : "");
+        lines[n++] = line(t, "backend %s: %.3f ms allocating this frame (F2)",
+                          info->backend == Backend_Arena ? "frame arena" : "malloc/free", (double)info->alloc_ms);
+        lines[n++] = line(t, "particles %u / %u   threads %u", info->particles, info->target, info->threads);
+        lines[n++] = line(t, "last frame: used %.2f MiB  peak %.2f MiB  pushes %u", mib(st.last.used),
+                          mib(st.last.peak), st.last.pushes);
+        lines[n++] = line(t, "committed %.2f MiB  reserved %.0f MiB  all-time peak %.2f MiB", mib(st.committed),
+                          mib(st.reserved), mib(st.peak_all_time));
+        lines[n++] = line(t, "failed pushes %u  trims %llu  over budget %llu", st.last.failed_pushes,
+                          (unsigned long long)st.trims, (unsigned long long)st.budget_overruns);
+
+        size_t total = 0;
+        for (int s = 0; s < System_Count; s++)
+            total += t->bytes[s];
+        int bars_top = 8 + n * o->line_height + 2 * (GRAPH_H + o->line_height + 8) + 8;
+        SDL_Rect panel = {4, 4, PANEL_W, bars_top + System_Count * o->line_height + 8};
+        SDL_SetRenderDrawColor(r, 0, 0, 0, 170);
+        SDL_RenderFillRect(r, &panel);
+        for (int i = 0; i < n; i++)
+            if (lines[i])
+                text(o, r, 12, 8 + i * o->line_height, lines[i], white);
+
+        /* bytes used per frame, with the budget line */
+        FrameSample *hist = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *hist, alignof(FrameSample));
+        float *values = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *values, alignof(float));
+        int y = 8 + n * o->line_height;
+        if (hist && values) {
+            uint32_t count = (uint32_t)frame_arena_history(fa, hist, OVERLAY_HISTORY);
+            float top = (float)budget * 1.25f;
+            for (uint32_t i = 0; i < count; i++) {
+                values[i] = (float)hist[i].used;
+                top = values[i] * 1.1f > top ? values[i] * 1.1f : top;
+            }
+            char *label = line(t, "bytes used per frame (max %.2f MiB, red: budget %.2f MiB)", mib((size_t)top),
+                               mib(budget));
+            if (label)
+                text(o, r, 12, y, label, dim);
+            graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, count, top, (float)budget,
+                  (SDL_Color){90, 200, 255, 255});
+            y += o->line_height + GRAPH_H + 8;
+
+            float worst = 20.0f;
+            for (uint32_t i = 0; i < o->len; i++) {
+                values[i] = o->frame_ms[(o->head + OVERLAY_HISTORY - o->len + i) % OVERLAY_HISTORY];
+                worst = values[i] * 1.1f > worst ? values[i] * 1.1f : worst;
+            }
+            label = line(t, "frame time (max %.1f ms, red: 16.7 ms)", (double)worst);
+            if (label)
+                text(o, r, 12, y, label, dim);
+            graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, o->len, worst, 16.667f,
+                  (SDL_Color){140, 255, 120, 255});
+        }
+
+        /* this frame's bytes per system */
+        for (int s = 0; s < System_Count; s++) {
+            int by = bars_top + s * o->line_height;
+            int bw = total ? (int)((double)(PANEL_W - 200) * (double)t->bytes[s] / (double)total) : 0;
+            SDL_SetRenderDrawColor(r, (Uint8)(80 + 30 * s), (Uint8)(200 - 25 * s), 160, 255);
+            SDL_RenderFillRect(r, &(SDL_Rect){190, by + 3, bw > 1 ? bw : 1, o->line_height - 6});
+            char *label = line(t, "%-9s %8.1f KiB", system_names[s], (double)t->bytes[s] / 1024.0);
+            if (label)
+                text(o, r, 12, by, label, dim);
+        }
+
+        uint64_t now = SDL_GetTicks64();
+        if (!o->font && now - o->last_print_ms >= 1000) {
+            o->last_print_ms = now;
+            for (int i = 0; i < n; i++)
+                if (lines[i])
+                    printf("%s\n", lines[i]);
+        }
+    }
+    help_line(o, r, info, h);
+}

@@ -1,0 +1,41 @@
+/* overlay: the on-screen allocation stats (F1) and the help line.
+ *
+ * Text is drawn with SDL2_ttf and DejaVu Sans Mono. SDL2 has no built-in
+ * font, so when the font cannot be opened the overlay still draws its panels
+ * and graphs, says so once, and prints its text lines to stdout once a
+ * second instead. Every string and point array it builds comes from the
+ * frame's transient memory.
+ */
+#ifndef DEMO_OVERLAY_H
+#define DEMO_OVERLAY_H
+
+#include "transient.h"
+
+#include <SDL.h>
+#include <SDL_ttf.h>
+#include <stdbool.h>
+
+#define OVERLAY_HISTORY 240
+
+typedef struct Overlay {
+    TTF_Font *font;
+    int line_height;
+    float frame_ms[OVERLAY_HISTORY]; /* ring, newest at head - 1 */
+    uint32_t head, len;
+    uint64_t last_print_ms;
+} Overlay;
+
+typedef struct OverlayInfo {
+    uint64_t frame;
+    float fps, frame_ms, sim_ms, alloc_ms;
+    uint32_t particles, target, threads;
+    Backend backend;
+    bool paused, vsync, show_stats, show_help;
+} OverlayInfo;
+
+void overlay_init(Overlay *o, const char *font_path, int point_size);
+void overlay_record(Overlay *o, float frame_ms);
+void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info);
+void overlay_shutdown(Overlay *o);
+
+#endif
