@@ -249,6 +249,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "frame_arena_demo: no display available (SDL: %s); run with --headless\n", SDL_GetError());
         return 1;
     }
+    const char *driver = SDL_GetCurrentVideoDriver();
+    if (!opt.headless && driver && (!strcmp(driver, "offscreen") || !strcmp(driver, "dummy"))) {
+        /* SDL falls back to a driver that shows nothing: a window nobody sees is no demo. */
+        fprintf(stderr, "frame_arena_demo: no display available (SDL found only its '%s' video driver); "
+                        "run with --headless\n", driver);
+        SDL_Quit();
+        return 1;
+    }
     SDL_Window *window = SDL_CreateWindow("frame_arena demo", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED,
                                           opt.width, opt.height, opt.headless ? SDL_WINDOW_HIDDEN : 0);
     SDL_Renderer *renderer = window ? SDL_CreateRenderer(window, -1, SDL_RENDERER_ACCELERATED) : NULL;

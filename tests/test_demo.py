@@ -20,8 +20,8 @@ def check(ok, name, detail=""):
     results.append((bool(ok), name, detail))
 
 
-def run(*args, timeout=600):
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy")
+def run(*args, timeout=600, env=None):
+    env = env or dict(os.environ, SDL_VIDEODRIVER="dummy")
     return subprocess.run([demo, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -103,6 +103,10 @@ for args, what in [
     proc = run(*args, timeout=30)
     check(proc.returncode == 2 and what in proc.stderr and "usage:" in proc.stderr,
           f"bad argument {' '.join(args)} exits 2 with a message", proc.stderr[:500])
+no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+proc = run("--frames", "5", timeout=60, env=no_display)
+check(proc.returncode == 1 and "no display available" in proc.stderr and "--headless" in proc.stderr,
+      "without a display it says so and suggests --headless", proc.stderr[-500:])
 proc = run("--help", timeout=30)
 check(proc.returncode == 0 and "--screenshot PATH" in proc.stdout, "--help prints the usage and exits 0")
 
