@@ -13,6 +13,7 @@
 #include "frame_arena.h"
 
 #include "os_vm.h"
+#include "scratch.h"
 
 #include <stdbool.h>
 
@@ -175,6 +176,12 @@ void frame_arena_end(FrameArena *fa)
         os_vm_fatal("frame_arena \"%s\": frame_arena_end called without frame_arena_begin; call begin at the top "
                     "of each frame and end at the bottom",
                     fa->name);
+#ifdef FRAME_ARENA_CHECKED
+    if (scratch_open_scopes())
+        os_vm_fatal("frame_arena \"%s\": frame_arena_end with %u scratch scope(s) of this thread still open; end "
+                    "scratch scopes before the frame ends",
+                    fa->name, (unsigned)scratch_open_scopes());
+#endif
     uint64_t frame = fa->begun - 1;
     PageStack *ps = fa->buffers[frame % fa->count];
     size_t used = page_stack_pos(ps);

@@ -12,19 +12,31 @@
  *
  * The inline push in page_stack.h handles the common case: the block fits
  * below `end`. Everything else lands here: committing the next steps,
- * failures, alignment errors. `end` is the commit end in a plain build; with
- * AddressSanitizer it is kept equal to `cur`, so every push comes here and
- * unpoisons exactly its bytes.
+ * failures, alignment errors. `end` is the commit end in a plain build; in
+ * the builds that watch every push (AddressSanitizer, checked, or a process
+ * running under valgrind) it is kept equal to `cur`, so every push comes here.
  *
  * Lazy bookkeeping keeps the inline push short: `peak`, `high` (highest pos
  * since the last reset) and `dirty` (highest address ever handed out since it
  * was committed) are brought up to date only before pos goes down, because a
  * push can only raise pos.
+ *
+ * The checked build (FRAME_ARENA_CHECKED) changes where bytes go, not what the
+ * API means: the reservation holds quarantine + 1 regions of its own and each
+ * reset moves to the next, so a released range is not handed out again for
+ * `quarantine` resets; every push is followed by a poisoned 16-byte redzone;
+ * pop_to does not move the physical top down (the next pushes go above the
+ * released range) until the stack is empty again; released bytes are filled
+ * with 0xDD and uninitialised pushes with 0xCD. pos and the stats stay
+ * logical: as if none of that took space. A small private CheckState after
+ * the PageStack in the header pages keeps the logical top and the physical
+ * position of recent marks.
  */
 #include "page_stack.h"
 
 #include "os_vm.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -45,8 +57,61 @@
 #define unpoison(addr, size) ((void)(addr), (void)(size))
 #endif
 
+#ifdef FRAME_ARENA_VALGRIND
+#include <valgrind/memcheck.h>
+#include <valgrind/valgrind.h>
+#define under_valgrind() (RUNNING_ON_VALGRIND != 0)
+#else
+#define under_valgrind() 0
+#define VALGRIND_CREATE_MEMPOOL(pool, rz, zeroed) ((void)0)
+#define VALGRIND_DESTROY_MEMPOOL(pool) ((void)0)
+#define VALGRIND_MEMPOOL_ALLOC(pool, addr, size) ((void)0)
+#define VALGRIND_MEMPOOL_CHANGE(pool, a, b, size) ((void)0)
+#define VALGRIND_MEMPOOL_TRIM(pool, addr, size) ((void)0)
+#define VALGRIND_MAKE_MEM_NOACCESS(addr, size) ((void)0)
+#define VALGRIND_MAKE_MEM_DEFINED(addr, size) ((void)0)
+#endif
+
+#ifdef FRAME_ARENA_CHECKED
+#define CHECKED 1
+#else
+#define CHECKED 0
+#endif
+
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
+#define REDZONE (CHECKED ? (size_t)16 : (size_t)0)
+#define MAX_REGIONS 64
+#define MARK_LOG 64
+#define FILL_PUSH 0xCD
+#define FILL_RELEASE 0xDD
+
+#define Internal_WatchEveryPush (1u << 31) /* in ps->flags: a valgrind-watched stack */
+
+/* Checked build only: lives right after the PageStack in the header pages. */
+typedef struct CheckState {
+    size_t lpos;           /* the logical top: what pos means to the user */
+    uintptr_t region_base; /* the region in use */
+    size_t region_span;    /* distance between region bases (capacity + guard page) */
+    size_t capacity;       /* physical bytes a region can hand out */
+    uint32_t regions, region;
+    uint64_t owner;        /* thread that pushed since the last reset; 0 = none */
+    uintptr_t last_ptr;    /* the last push, for in-place realloc */
+    size_t last_size;
+    uint32_t marks;        /* logical -> physical position of the newest marks */
+    struct {
+        size_t lpos;
+        uintptr_t phys;
+    } mark_log[MARK_LOG];
+    size_t region_committed[MAX_REGIONS];
+} CheckState;
+
+#define HEADER_BYTES (((sizeof(PageStack) + 63) / 64) * 64 + (CHECKED ? sizeof(CheckState) : 0))
+
+static CheckState *check_state(const PageStack *ps)
+{
+    return (CheckState *)((char *)ps + ((sizeof(PageStack) + 63) / 64) * 64);
+}
 
 static bool round_up(size_t value, size_t step, size_t *out)
 {
@@ -61,15 +126,28 @@ static bool round_up(size_t value, size_t step, size_t *out)
     return true;
 }
 
+/* Where the bytes handed out now start: base, or the current checked region. */
+static uintptr_t region_base(const PageStack *ps)
+{
+    return CHECKED ? check_state(ps)->region_base : ps->base;
+}
+
+/* Physical bytes a push can reach from region_base. */
+static size_t capacity(const PageStack *ps)
+{
+    return CHECKED ? check_state(ps)->capacity : ps->reserved;
+}
+
 static size_t pos_of(const PageStack *ps)
 {
-    return ps->cur - ps->base;
+    return CHECKED ? check_state(ps)->lpos : ps->cur - ps->base;
 }
 
 /* Re-arms the inline push after cur or committed changed. */
 static void settle(PageStack *ps)
 {
-    ps->end = PAGE_STACK_POISONING ? ps->cur : ps->base + ps->committed;
+    bool watched = PAGE_STACK_POISONING || CHECKED || (ps->flags & Internal_WatchEveryPush);
+    ps->end = watched ? ps->cur : ps->base + ps->committed;
 }
 
 /* Brings the lazily kept high-water marks up to date; call before pos goes down. */
@@ -116,46 +194,129 @@ static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, 
     return NULL;
 }
 
-/* Commits whole steps so that the first `need` bytes from base are committed. */
+/* Commits whole steps so that the first `need` bytes from region_base are committed. */
 static bool commit_to(PageStack *ps, size_t need)
 {
     size_t target;
-    if (!round_up(need, ps->commit_size, &target) || target > ps->reserved)
-        target = ps->reserved;
+    if (!round_up(need, ps->commit_size, &target) || target > capacity(ps))
+        target = capacity(ps);
+    uintptr_t from = region_base(ps) + ps->committed;
     size_t grow = target - ps->committed;
-    if (!os_vm_commit((void *)(ps->base + ps->committed), grow))
+    if (!os_vm_commit((void *)from, grow))
         return false;
-    poison(ps->base + ps->committed, grow);
+    poison(from, grow);
+    VALGRIND_MAKE_MEM_NOACCESS(from, grow);
     ps->committed = target;
     ps->commits++;
     return true;
 }
 
-static void zero_dirty_part(const PageStack *ps, uintptr_t p, size_t size)
+/* Bytes [from, to) are no longer handed out: make every build see that. */
+static void release(PageStack *ps, uintptr_t from, uintptr_t to)
 {
-    if (p < ps->dirty)
-        memset((void *)p, 0, (size < ps->dirty - p ? size : ps->dirty - p));
+    if (to <= from)
+        return;
+    if (CHECKED) {
+        unpoison(from, to - from); /* redzones and padding inside are poisoned already */
+        memset((void *)from, FILL_RELEASE, to - from);
+    }
+    poison(from, to - from);
+    VALGRIND_MEMPOOL_TRIM(ps, region_base(ps), from - region_base(ps));
+    VALGRIND_MAKE_MEM_NOACCESS(from, to - from);
 }
+
+/* ------------------------------------------------------------------ checked build */
+
+static uint64_t thread_token(void)
+{
+    static _Atomic uint64_t next_token = 1;
+    static _Thread_local uint64_t token;
+    if (!token)
+        token = atomic_fetch_add(&next_token, 1);
+    return token;
+}
+
+static void check_owner(PageStack *ps)
+{
+    CheckState *ck = check_state(ps);
+    uint64_t me = thread_token();
+    if (ck->owner == 0)
+        ck->owner = me;
+    else if (ck->owner != me)
+        os_vm_fatal("page_stack \"%s\": pushed to from thread %llu while thread %llu has pushed to it since its last "
+                    "reset; give each thread its own stack (a frame arena may change threads only at "
+                    "frame_arena_begin)",
+                    ps->name, (unsigned long long)me, (unsigned long long)ck->owner);
+}
+
+/* Moves to the region released `quarantine` resets ago. */
+static void rotate_region(PageStack *ps)
+{
+    CheckState *ck = check_state(ps);
+    ck->region_committed[ck->region] = ps->committed;
+    ck->region = (ck->region + 1) % ck->regions;
+    ck->region_base = ps->base + (uintptr_t)ck->region * ck->region_span;
+    ps->committed = ck->region_committed[ck->region];
+    ps->cur = ck->region_base;
+    ck->marks = 0;
+    ck->last_ptr = 0;
+    VALGRIND_MEMPOOL_TRIM(ps, ck->region_base, 0);
+}
+
+/* The physical top to release from when popping to logical position lpos. */
+static uintptr_t checked_mark_phys(PageStack *ps, size_t lpos)
+{
+    CheckState *ck = check_state(ps);
+    uintptr_t phys = ps->cur;
+    while (ck->marks && ck->mark_log[ck->marks - 1].lpos > lpos)
+        phys = ck->mark_log[--ck->marks].phys;
+    if (ck->marks && ck->mark_log[ck->marks - 1].lpos == lpos)
+        phys = ck->mark_log[ck->marks - 1].phys;
+    else if (lpos == 0)
+        phys = ck->region_base;
+    return phys;
+}
+
+/* ------------------------------------------------------------------ pushes */
 
 void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
     need_stack(ps, "page_stack_push");
     check_align(ps, align);
+    if (CHECKED)
+        check_owner(ps);
     uintptr_t mask = (uintptr_t)align - 1;
     if (ps->cur > UINTPTR_MAX - mask)
         return fail(ps, PageStackError_OutOfReserve, size, align, how);
     uintptr_t p = (ps->cur + mask) & ~mask;
-    if (size > SIZE_MAX - (p - ps->cur))
+    if (size > SIZE_MAX - (p - ps->cur) - REDZONE)
         return fail(ps, PageStackError_SizeOverflow, size, align, how);
-    size_t off = p - ps->base;
-    if (off > ps->reserved || size > ps->reserved - off)
+    if (CHECKED) {
+        /* The logical top must fit the reservation as a plain build would. */
+        size_t lpos = check_state(ps)->lpos, lpad = (size_t)((0 - lpos) & mask);
+        if (align > ps->reserved || lpad > ps->reserved - lpos || size > ps->reserved - lpos - lpad)
+            return fail(ps, PageStackError_OutOfReserve, size, align, how);
+    }
+    size_t off = p - region_base(ps);
+    if (off > capacity(ps) || size + REDZONE > capacity(ps) - off)
         return fail(ps, PageStackError_OutOfReserve, size, align, how);
-    if (off + size > ps->committed && !commit_to(ps, off + size))
+    if (off + size + REDZONE > ps->committed && !commit_to(ps, off + size + REDZONE))
         return fail(ps, PageStackError_CommitFailed, size, align, how);
     unpoison(p, size);
+    VALGRIND_MEMPOOL_ALLOC(ps, p, size);
+    if (CHECKED) {
+        memset((void *)p, (how & PageStackPush_Zero) ? 0 : FILL_PUSH, size);
+        CheckState *ck = check_state(ps);
+        ck->lpos += (size_t)((0 - ck->lpos) & mask) + size;
+        ck->last_ptr = p;
+        ck->last_size = size;
+    } else if (how & PageStackPush_Zero) {
+        if (p < ps->dirty)
+            memset((void *)p, 0, (size < ps->dirty - p ? size : ps->dirty - p));
+    }
     if (how & PageStackPush_Zero)
-        zero_dirty_part(ps, p, size);
-    ps->cur = p + size;
+        VALGRIND_MAKE_MEM_DEFINED(p, size); /* fresh pages are zero: memcheck could not know */
+    ps->cur = p + size + REDZONE;
     ps->pushes++;
     settle(ps);
     return (void *)p;
@@ -168,6 +329,41 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how)
     return fail(ps, PageStackError_SizeOverflow, SIZE_MAX, align, how);
 }
 
+/* ptr is the last push: move the top (and its redzone) to ptr + new_size. */
+static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new_size, size_t align)
+{
+    size_t off = p - region_base(ps);
+    if (new_size > old_size) {
+        if (CHECKED && new_size - old_size > ps->reserved - check_state(ps)->lpos)
+            return fail(ps, PageStackError_OutOfReserve, new_size, align, 0);
+        if (new_size > capacity(ps) - off || new_size + REDZONE > capacity(ps) - off)
+            return fail(ps, PageStackError_OutOfReserve, new_size, align, 0);
+        if (off + new_size + REDZONE > ps->committed && !commit_to(ps, off + new_size + REDZONE))
+            return fail(ps, PageStackError_CommitFailed, new_size, align, 0);
+        unpoison(p + old_size, new_size - old_size);
+        if (CHECKED)
+            memset((void *)(p + old_size), FILL_PUSH, new_size - old_size);
+    } else {
+        note_high(ps);
+        release(ps, p + new_size, p + old_size);
+    }
+    VALGRIND_MEMPOOL_CHANGE(ps, p, p, new_size);
+    if (CHECKED) {
+        CheckState *ck = check_state(ps);
+        ck->lpos = ck->lpos - old_size + new_size;
+        ck->last_size = new_size;
+        if (new_size < old_size)
+            poison(p + new_size, REDZONE); /* the top stays put: monotonic */
+        else
+            ps->cur = p + new_size + REDZONE;
+    } else {
+        ps->cur = p + new_size;
+    }
+    ps->pushes++;
+    settle(ps);
+    return (void *)p;
+}
+
 void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
 {
     need_stack(ps, "page_stack_realloc");
@@ -175,24 +371,11 @@ void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_s
         return page_stack_push(ps, new_size, align);
     check_align(ps, align);
     uintptr_t p = (uintptr_t)ptr;
-    if (p >= ps->base && p <= ps->cur && ps->cur - p == old_size) {
-        /* ptr is the last push: move the top. */
-        size_t off = p - ps->base;
-        if (new_size <= old_size) {
-            note_high(ps);
-            poison(p + new_size, old_size - new_size);
-        } else if (new_size > ps->reserved - off) {
-            return fail(ps, PageStackError_OutOfReserve, new_size, align, 0);
-        } else if (off + new_size > ps->committed && !commit_to(ps, off + new_size)) {
-            return fail(ps, PageStackError_CommitFailed, new_size, align, 0);
-        } else {
-            unpoison(p + old_size, new_size - old_size);
-        }
-        ps->cur = p + new_size;
-        ps->pushes++;
-        settle(ps);
-        return ptr;
-    }
+    bool last = CHECKED ? check_state(ps)->last_ptr == p && check_state(ps)->last_size == old_size &&
+                              p + old_size + REDZONE == ps->cur
+                        : p >= ps->base && p <= ps->cur && ps->cur - p == old_size;
+    if (last)
+        return resize_last(ps, p, old_size, new_size, align);
     if (new_size <= old_size) {
         ps->pushes++;
         return ptr;
@@ -203,9 +386,21 @@ void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_s
     return moved;
 }
 
+/* ------------------------------------------------------------------ marks, reset, trim */
+
 PageStackMark page_stack_mark(PageStack *ps)
 {
     need_stack(ps, "page_stack_mark");
+    if (CHECKED) {
+        CheckState *ck = check_state(ps);
+        if (ck->marks == MARK_LOG) { /* forget the oldest: popping to it releases less, never more */
+            memmove(&ck->mark_log[0], &ck->mark_log[1], (MARK_LOG - 1) * sizeof ck->mark_log[0]);
+            ck->marks--;
+        }
+        ck->mark_log[ck->marks].lpos = ck->lpos;
+        ck->mark_log[ck->marks].phys = ps->cur;
+        ck->marks++;
+    }
     return (PageStackMark){ps, pos_of(ps), ps->generation};
 }
 
@@ -224,8 +419,18 @@ void page_stack_pop_to(PageStackMark mark)
                     "order; end inner scopes before outer ones",
                     ps->name, mark.pos, pos);
     note_high(ps);
-    ps->cur = ps->base + mark.pos;
-    poison(ps->cur, pos - mark.pos);
+    if (CHECKED) {
+        /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
+        release(ps, checked_mark_phys(ps, mark.pos), ps->cur);
+        check_state(ps)->lpos = mark.pos;
+        check_state(ps)->last_ptr = 0;
+        if (mark.pos == 0)
+            rotate_region(ps);
+    } else {
+        uintptr_t top = ps->cur;
+        ps->cur = ps->base + mark.pos;
+        release(ps, ps->cur, top);
+    }
     settle(ps);
 }
 
@@ -239,12 +444,31 @@ void page_stack_reset(PageStack *ps)
 {
     need_stack(ps, "page_stack_reset");
     note_high(ps);
-    poison(ps->base, pos_of(ps));
-    ps->cur = ps->base;
+    release(ps, region_base(ps), ps->cur);
+    if (CHECKED) {
+        check_state(ps)->lpos = 0;
+        check_state(ps)->owner = 0;
+        rotate_region(ps);
+    }
+    ps->cur = region_base(ps);
     ps->high = 0;
     ps->generation++;
     ps->resets++;
     settle(ps);
+}
+
+/* Decommits the committed bytes of one region above `keep` (a commit-step multiple). */
+static size_t trim_region(PageStack *ps, uintptr_t base, size_t committed, size_t keep)
+{
+    if (committed <= keep)
+        return committed;
+    uintptr_t from = base + keep;
+    unpoison(from, committed - keep); /* uncommitted memory faults on its own; keep the shadow clean */
+    os_vm_decommit((void *)from, committed - keep);
+    ps->decommits++;
+    if (ps->dirty > from && ps->dirty <= base + committed)
+        ps->dirty = from;
+    return keep;
 }
 
 void page_stack_trim(PageStack *ps, size_t keep)
@@ -258,28 +482,38 @@ void page_stack_trim(PageStack *ps, size_t keep)
     size_t target;
     if (!round_up(floor, ps->commit_size, &target) || target > ps->reserved)
         target = ps->reserved;
-    if (target >= ps->committed)
-        return;
     note_high(ps);
-    uintptr_t from = ps->base + target;
-    size_t size = ps->committed - target;
-    unpoison(from, size); /* uncommitted memory faults on its own; keep the shadow clean */
-    os_vm_decommit((void *)from, size);
-    ps->committed = target;
-    ps->decommits++;
-    if (ps->dirty > from)
-        ps->dirty = from;
+    if (CHECKED) {
+        /* Quarantined regions hold nothing live; the current one keeps its physical top. */
+        CheckState *ck = check_state(ps);
+        for (uint32_t r = 0; r < ck->regions; r++)
+            if (r != ck->region)
+                ck->region_committed[r] =
+                    trim_region(ps, ps->base + (uintptr_t)r * ck->region_span, ck->region_committed[r], target);
+        size_t phys = ps->cur - ck->region_base, keep_here = target;
+        if (phys > keep_here && !round_up(phys, ps->commit_size, &keep_here))
+            keep_here = ps->committed;
+        ps->committed = trim_region(ps, ck->region_base, ps->committed, keep_here);
+    } else {
+        ps->committed = trim_region(ps, ps->base, ps->committed, target);
+    }
     settle(ps);
 }
 
 PageStackStats page_stack_stats(const PageStack *ps)
 {
     need_stack((PageStack *)ps, "page_stack_stats");
-    size_t pos = pos_of(ps);
+    size_t pos = pos_of(ps), committed = ps->committed;
+    if (CHECKED) {
+        const CheckState *ck = check_state(ps);
+        for (uint32_t r = 0; r < ck->regions; r++)
+            if (r != ck->region)
+                committed += ck->region_committed[r];
+    }
     return (PageStackStats){
         .pos = pos,
         .peak = pos > ps->peak ? pos : ps->peak,
-        .committed = ps->committed,
+        .committed = committed,
         .reserved = ps->reserved,
         .pushes = ps->pushes,
         .failed_pushes = ps->failed_pushes,
@@ -306,6 +540,8 @@ const char *page_stack_error_string(PageStackError err)
     return "unknown error";
 }
 
+/* ------------------------------------------------------------------ create, destroy */
+
 PageStack *page_stack_create(const PageStackDesc *desc)
 {
     PageStackDesc d = desc ? *desc : (PageStackDesc){0};
@@ -319,28 +555,36 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         d.commit_size = huge ? 2 * MiB : 64 * KiB;
     if (!d.reserve_size)
         d.reserve_size = sizeof(void *) >= 8 ? 1024 * MiB : 64 * MiB;
+    if (!d.quarantine)
+        d.quarantine = 4;
     size_t commit_size, reserved, initial, header;
     if (!round_up(d.commit_size, page, &commit_size) || !round_up(d.reserve_size, commit_size, &reserved) ||
-        !round_up(d.initial_commit, commit_size, &initial) || !round_up(sizeof(PageStack), page, &header))
+        !round_up(d.initial_commit, commit_size, &initial) || !round_up(HEADER_BYTES, page, &header))
         return NULL;
     if (initial > reserved)
         os_vm_fatal("page_stack \"%s\": initial_commit %zu exceeds reserve_size %zu; raise reserve_size or "
                     "lower initial_commit",
                     d.name, d.initial_commit, reserved);
-    if (reserved > SIZE_MAX - page - header)
+    /* Checked: quarantine + 1 regions, each with room for redzones and monotonic pops, and a guard. */
+    uint32_t regions = CHECKED ? (d.quarantine < MAX_REGIONS ? d.quarantine + 1 : MAX_REGIONS) : 1;
+    size_t cap = reserved;
+    if (CHECKED && (reserved > (SIZE_MAX - 4 * MiB) / 2 || !round_up(2 * reserved + 64 * KiB, commit_size, &cap)))
         return NULL;
-    size_t map_size = reserved + page + header;
+    size_t span = cap + page;
+    if (span > (SIZE_MAX - header) / regions)
+        return NULL;
+    size_t map_size = span * regions + header;
     char *map = os_vm_reserve(map_size, huge ? 2 * MiB : page, huge ? OsVmFlag_HugePages : 0);
     if (!map)
         return NULL;
-    PageStack *ps = (PageStack *)(map + reserved + page);
+    PageStack *ps = (PageStack *)(map + span * regions);
     if (!os_vm_commit(ps, header) || (initial && !os_vm_commit(map, initial))) {
         os_vm_release(map, map_size);
         return NULL;
     }
     *ps = (PageStack){
         .cur = (uintptr_t)map,
-        .dirty = (uintptr_t)map,
+        .dirty = CHECKED ? UINTPTR_MAX : (uintptr_t)map,
         .base = (uintptr_t)map,
         .committed = initial,
         .reserved = reserved,
@@ -348,14 +592,20 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         .initial_commit = initial,
         .map_size = map_size,
         .commits = initial ? 1 : 0,
-        .flags = d.flags,
+        .flags = d.flags | (under_valgrind() ? Internal_WatchEveryPush : 0),
         .name = d.name,
         .on_fail = d.on_fail,
         .user = d.user,
     };
+    if (CHECKED) {
+        CheckState *ck = check_state(ps);
+        *ck = (CheckState){.region_base = (uintptr_t)map, .region_span = span, .capacity = cap, .regions = regions};
+    }
     if (initial && (d.flags & PageStackFlag_Prefault))
         os_vm_prefault(map, initial);
+    VALGRIND_CREATE_MEMPOOL(ps, 0, 0);
     poison(map, initial);
+    VALGRIND_MAKE_MEM_NOACCESS(map, initial);
     settle(ps);
     return ps;
 }
@@ -366,6 +616,15 @@ void page_stack_destroy(PageStack *ps)
         return;
     void *map = (void *)ps->base;
     size_t map_size = ps->map_size;
-    unpoison(map, ps->committed); /* the address range may be mapped again by anyone */
+    VALGRIND_DESTROY_MEMPOOL(ps);
+    /* The address range may be mapped again by anyone: clear the shadow of what was poisoned. */
+    if (CHECKED) {
+        CheckState *ck = check_state(ps);
+        ck->region_committed[ck->region] = ps->committed;
+        for (uint32_t r = 0; r < ck->regions; r++)
+            unpoison(ps->base + (uintptr_t)r * ck->region_span, ck->region_committed[r]);
+    } else {
+        unpoison(map, ps->committed);
+    }
     os_vm_release(map, map_size);
 }

@@ -17,6 +17,7 @@ typedef struct ScratchPair {
 } ScratchPair;
 
 static _Thread_local ScratchPair thread_scratch;
+static _Thread_local uint32_t open_scopes;
 static tss_t scratch_key;
 static once_flag scratch_once = ONCE_FLAG_INIT;
 static int scratch_key_status = thrd_error;
@@ -67,8 +68,10 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
         os_vm_fatal("scratch_begin: conflicts is NULL but count is %zu; pass an array or count 0", count);
     ScratchPair *pair = thread_pair();
     for (int i = 0; i < 2; i++)
-        if (!in_conflicts(pair->stacks[i], conflicts, count))
+        if (!in_conflicts(pair->stacks[i], conflicts, count)) {
+            open_scopes++;
             return page_stack_mark(pair->stacks[i]);
+        }
     os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
                 "(the arena the result goes to)");
 }
@@ -76,6 +79,13 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
 void scratch_end(PageStackMark mark)
 {
     page_stack_pop_to(mark);
+    if (open_scopes)
+        open_scopes--;
+}
+
+uint32_t scratch_open_scopes(void)
+{
+    return open_scopes;
 }
 
 void scratch_thread_release(void)

@@ -19,7 +19,8 @@
  *     }
  *
  * Scopes nest like any marks: end inner ones first. Both stacks of a thread
- * in `conflicts` is a programming error (fatal, one line). The stacks use the
+ * in `conflicts` is a programming error (fatal, one line). In the checked
+ * build, frame_arena_end with a scope of the same thread still open is fatal. The stacks use the
  * page_stack defaults (1 GiB of address space each, committed on demand).
  */
 #ifndef FRAME_ARENA_SCRATCH_H
@@ -34,6 +35,7 @@ extern "C" {
 PageStackMark scratch_begin(PageStack *const *conflicts, size_t count); /* a thread-local stack not in conflicts */
 void scratch_end(PageStackMark mark);
 void scratch_thread_release(void); /* optional; thread exit releases too. No scope of this thread may be open. */
+uint32_t scratch_open_scopes(void); /* scopes of this thread begun and not yet ended */
 
 #ifdef __cplusplus
 }

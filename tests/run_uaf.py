@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Runs every uaf_case in its own process and reports TAP.
+
+usage: run_uaf.py checked UAF_CASE      every case must be stopped: ASan report or SIGSEGV
+       run_uaf.py valgrind UAF_CASE     under memcheck, every case whose bytes are not
+                                        handed out again must be reported
+"""
+import os
+import signal
+import subprocess
+import sys
+
+mode, binary = sys.argv[1], sys.argv[2]
+listing = subprocess.run([binary, "--list"], capture_output=True, text=True, check=True).stdout.split("\n")
+cases = [line.split() for line in listing if line.strip()]
+results = []
+for fields in cases:
+    name, reuse = fields[0], len(fields) > 1
+    if mode == "valgrind":
+        if reuse:
+            continue
+        cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--exit-on-first-error=yes", binary, name]
+    else:
+        cmd = [binary, name]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    rc = proc.returncode
+    if mode == "valgrind":
+        caught = rc == 99 or rc == -signal.SIGSEGV
+        how = "memcheck error" if rc == 99 else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
+    else:
+        asan = rc == -signal.SIGABRT and "AddressSanitizer" in proc.stderr
+        caught = asan or rc == -signal.SIGSEGV
+        how = "ASan report" if asan else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
+    results.append((caught, f"{name}: {how}", proc.stdout + proc.stderr))
+
+print("TAP version 13")
+print(f"1..{len(results)}")
+for i, (ok, name, out) in enumerate(results, 1):
+    print(f"{'ok' if ok else 'not ok'} {i} - {name}")
+    if not ok:
+        for line in out.splitlines()[-15:]:
+            print(f"  # {line}")
+sys.exit(0 if results and all(ok for ok, _, _ in results) else 1)

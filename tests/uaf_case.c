@@ -1,0 +1,165 @@
+/* One use-after-frame bug per case, run in its own process by run_uaf.py.
+ *
+ *     uaf_case NAME      runs the case; exit 0 means the bug went unnoticed
+ *     uaf_case --list    prints the case names, one per line, "reuse" marked
+ *
+ * Each case does exactly one bad access through `volatile` pointers, so the
+ * compiler keeps it. The checked build must stop every case (an ASan report
+ * or SIGSEGV); a plain build under valgrind must stop every case whose bytes
+ * were not handed out again (the reuse cases are live memory again there).
+ */
+#include "frame_arena.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define KiB ((size_t)1 << 10)
+
+static volatile unsigned char sink;
+
+static PageStack *stack(void)
+{
+    return page_stack_create(&(PageStackDesc){.name = "uaf", .reserve_size = 16 * 1024 * KiB});
+}
+
+static void read_after_reset(void)
+{
+    PageStack *ps = stack();
+    volatile unsigned char *p = page_stack_push(ps, 64, 8);
+    p[10] = 1;
+    page_stack_reset(ps);
+    sink = p[10];
+}
+
+static void write_after_reset(void)
+{
+    PageStack *ps = stack();
+    volatile unsigned char *p = page_stack_push(ps, 64, 8);
+    page_stack_reset(ps);
+    p[10] = 2;
+}
+
+/* The next frame pushes the same sizes: in a plain build the stale pointer
+ * now points at live bytes of the new frame. */
+static void read_after_reset_address_reused(void)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 64, 8);
+    frame_arena_end(fa);
+    memset(page_stack_push(frame_arena_begin(fa), 64, 8), 7, 64);
+    sink = p[10];
+}
+
+static void write_after_reuse(void)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 64, 8);
+    frame_arena_end(fa);
+    page_stack_push(frame_arena_begin(fa), 64, 8);
+    p[10] = 3;
+}
+
+static void read_frames_later(int frames)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 256, 16);
+    frame_arena_end(fa);
+    for (int i = 0; i < frames; i++) {
+        PageStack *ps = frame_arena_begin(fa);
+        memset(page_stack_push(ps, 256, 16), 9, 256);
+        if (i + 1 < frames)
+            frame_arena_end(fa);
+    }
+    sink = p[100];
+}
+
+static void read_2_frames_later(void)
+{
+    read_frames_later(2);
+}
+
+static void read_4_frames_later(void)
+{
+    read_frames_later(4);
+}
+
+static void read_after_pop(void)
+{
+    PageStack *ps = stack();
+    page_stack_push(ps, 32, 8);
+    PageStackMark m = page_stack_mark(ps);
+    volatile unsigned char *p = page_stack_push(ps, 64, 8);
+    page_stack_pop_to(m);
+    sink = p[0];
+}
+
+static void read_after_pop_and_repush(void)
+{
+    PageStack *ps = stack();
+    page_stack_push(ps, 32, 8);
+    PageStackMark m = page_stack_mark(ps);
+    volatile unsigned char *p = page_stack_push(ps, 64, 8);
+    page_stack_pop_to(m);
+    memset(page_stack_push(ps, 64, 8), 5, 64);
+    sink = p[0];
+}
+
+static void overflow_into_neighbour(void)
+{
+    PageStack *ps = stack();
+    volatile unsigned char *a = page_stack_push(ps, 13, 1);
+    page_stack_push(ps, 13, 1);
+    a[13] = 4;
+}
+
+static void overflow_past_the_top(void)
+{
+    PageStack *ps = stack();
+    page_stack_push(ps, 40, 8);
+    volatile unsigned char *p = page_stack_push(ps, 13, 1);
+    p[13] = 5;
+}
+
+static void touch_past_the_reservation(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB});
+    volatile unsigned char *p = page_stack_push(ps, 64 * KiB, 1);
+    p[64 * KiB + 100] = 6;
+}
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+    int reuse; /* the bytes are handed out again in a plain build */
+} cases[] = {
+    {"read_after_reset", read_after_reset, 0},
+    {"write_after_reset", write_after_reset, 0},
+    {"read_after_reset_address_reused", read_after_reset_address_reused, 1},
+    {"write_after_reuse", write_after_reuse, 1},
+    {"read_2_frames_later", read_2_frames_later, 1},
+    {"read_4_frames_later", read_4_frames_later, 1},
+    {"read_after_pop", read_after_pop, 0},
+    {"read_after_pop_and_repush", read_after_pop_and_repush, 1},
+    {"overflow_into_neighbour", overflow_into_neighbour, 1},
+    {"overflow_past_the_top", overflow_past_the_top, 0},
+    {"touch_past_the_reservation", touch_past_the_reservation, 0},
+};
+
+int main(int argc, char **argv)
+{
+    size_t n = sizeof cases / sizeof cases[0];
+    if (argc == 2 && !strcmp(argv[1], "--list")) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s%s\n", cases[i].name, cases[i].reuse ? " reuse" : "");
+        return 0;
+    }
+    for (size_t i = 0; argc == 2 && i < n; i++) {
+        if (!strcmp(argv[1], cases[i].name)) {
+            cases[i].run();
+            printf("uaf_case: %s went unnoticed\n", cases[i].name);
+            return 0;
+        }
+    }
+    fprintf(stderr, "usage: uaf_case NAME | --list\n");
+    return 2;
+}
