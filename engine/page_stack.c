@@ -289,16 +289,18 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
     if (ps->cur > UINTPTR_MAX - mask)
         return fail(ps, PageStackError_OutOfReserve, size, align, how);
     uintptr_t p = (ps->cur + mask) & ~mask;
-    if (size > SIZE_MAX - (p - ps->cur) - REDZONE)
-        return fail(ps, PageStackError_SizeOverflow, size, align, how);
     if (CHECKED) {
-        /* The logical top must fit the reservation as a plain build would. */
+        /* Errors are decided on the logical top, as a plain build would decide them. */
         size_t lpos = check_state(ps)->lpos, lpad = (size_t)((0 - lpos) & mask);
+        if (size > SIZE_MAX - lpad)
+            return fail(ps, PageStackError_SizeOverflow, size, align, how);
         if (align > ps->reserved || lpad > ps->reserved - lpos || size > ps->reserved - lpos - lpad)
             return fail(ps, PageStackError_OutOfReserve, size, align, how);
+    } else if (size > SIZE_MAX - (p - ps->cur)) {
+        return fail(ps, PageStackError_SizeOverflow, size, align, how);
     }
     size_t off = p - region_base(ps);
-    if (off > capacity(ps) || size + REDZONE > capacity(ps) - off)
+    if (off > capacity(ps) || size > capacity(ps) - off || size + REDZONE > capacity(ps) - off)
         return fail(ps, PageStackError_OutOfReserve, size, align, how);
     if (off + size + REDZONE > ps->committed && !commit_to(ps, off + size + REDZONE))
         return fail(ps, PageStackError_CommitFailed, size, align, how);
@@ -352,9 +354,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
         CheckState *ck = check_state(ps);
         ck->lpos = ck->lpos - old_size + new_size;
         ck->last_size = new_size;
-        if (new_size < old_size)
-            poison(p + new_size, REDZONE); /* the top stays put: monotonic */
-        else
+        if (p + new_size + REDZONE > ps->cur) /* a shrink leaves the top where it was: monotonic */
             ps->cur = p + new_size + REDZONE;
     } else {
         ps->cur = p + new_size;
@@ -371,8 +371,7 @@ void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_s
         return page_stack_push(ps, new_size, align);
     check_align(ps, align);
     uintptr_t p = (uintptr_t)ptr;
-    bool last = CHECKED ? check_state(ps)->last_ptr == p && check_state(ps)->last_size == old_size &&
-                              p + old_size + REDZONE == ps->cur
+    bool last = CHECKED ? check_state(ps)->last_ptr == p && check_state(ps)->last_size == old_size
                         : p >= ps->base && p <= ps->cur && ps->cur - p == old_size;
     if (last)
         return resize_last(ps, p, old_size, new_size, align);

@@ -1,0 +1,430 @@
+/* A byte stream read as operations on a page stack, a frame arena and the
+ * scratch stacks, checked after every operation against a reference model:
+ *
+ *  - every returned pointer is aligned as asked and no two live blocks overlap;
+ *  - every live block still holds the pattern written into it (blocks of the
+ *    previous frame included, while it is in flight);
+ *  - push_zero blocks read zero; pos is exactly what the model computes;
+ *    pos <= committed <= reserved; pushes and failed pushes are counted;
+ *  - a failed push names the right error and leaves pos and committed alone.
+ *
+ * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
+ * fuzzer reports it as a crash and the replay as a failed test.
+ */
+#include "fuzz_ops.h"
+
+#include "frame_arena.h"
+#include "os_vm.h"
+#include "scratch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_BLOCKS 96
+#define MAX_MARKS 16
+#define MAX_SCOPES 6
+#define RESERVE ((size_t)4 << 20)
+
+typedef enum Owner { Owner_Stack, Owner_Frame, Owner_Scratch } Owner;
+
+typedef struct Block {
+    unsigned char *p;
+    size_t size;
+    uint32_t seed;
+    Owner owner;
+    uint64_t frame;   /* Owner_Frame: the frame it was pushed in */
+    uint32_t scope;   /* Owner_Scratch: the scope depth it belongs to */
+    uint64_t seq;     /* order of the push, to know which marks it is above */
+    int zero;         /* pushed zeroed and not written since */
+} Block;
+
+typedef struct Model {
+    PageStack *ps;
+    FrameArena *fa;
+    Block blocks[MAX_BLOCKS];
+    uint32_t nblocks;
+    struct {
+        PageStackMark mark;
+        uint64_t seq;
+    } marks[MAX_MARKS];
+    uint64_t seq;
+    int last_tracked; /* the stack's last push is the newest block */
+    uint32_t nmarks;
+    size_t pos; /* the stack's expected pos */
+    uint64_t pushes, failed;
+    int in_frame;
+    uint64_t frame; /* the frame in progress or last ended */
+    PageStackMark scopes[MAX_SCOPES];
+    uint32_t nscopes;
+    const uint8_t *data;
+    size_t size, at;
+    int failures_expected;
+} Model;
+
+static void violation(const char *what, unsigned long long a, unsigned long long b)
+{
+    fprintf(stderr, "fuzz_ops: %s (%llu, %llu)\n", what, a, b);
+    fflush(stderr);
+    abort();
+}
+
+static uint32_t take(Model *m, int bytes)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | (m->at < m->size ? m->data[m->at++] : 0);
+    return v;
+}
+
+static void on_fail_count(PageStack *ps, size_t size, size_t align, void *user)
+{
+    (void)ps, (void)size, (void)align;
+    ((Model *)user)->failures_expected--;
+}
+
+/* The bytes of a block that carry its pattern: all of a block up to 64 KiB;
+ * the first and last 4 KiB and every 65537th byte of a larger one (some are
+ * 4 MiB, and the model checks them after every operation). */
+static size_t next_index(size_t size, size_t i)
+{
+    if (size <= 65536 || i + 1 < 4096 || i + 1 >= size - 4096)
+        return i + 1;
+    return i + 65537 < size - 4096 ? i + 65537 : size - 4096;
+}
+
+static void pattern(unsigned char *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i = next_index(n, i))
+        p[i] = (unsigned char)(seed + i * 13u);
+}
+
+static void verify_byte(const Block *b, size_t i)
+{
+    unsigned char want = b->zero ? 0 : (unsigned char)(b->seed + i * 13u);
+    if (b->p[i] != want)
+        violation("live block changed: size, offset", b->size, i);
+}
+
+/* After every operation the ends of each block and a stride through it; the
+ * whole of every block every 16 operations, before a block is dropped, and at
+ * the end of a run. */
+static void verify_block(const Block *b, int whole)
+{
+    if (whole || b->size <= 64) {
+        for (size_t i = 0; i < b->size; i = next_index(b->size, i))
+            verify_byte(b, i);
+        return;
+    }
+    for (size_t i = 0; i < 16; i++) {
+        verify_byte(b, i);
+        verify_byte(b, b->size - 1 - i);
+    }
+    for (size_t i = 16; b->size <= 65536 && i < b->size; i += 257)
+        verify_byte(b, i);
+}
+
+static void verify_all(Model *m, int whole)
+{
+    for (uint32_t i = 0; i < m->nblocks; i++)
+        verify_block(&m->blocks[i], whole);
+    PageStackStats st = page_stack_stats(m->ps);
+    if (st.pos != m->pos)
+        violation("pos differs from the model: pos, model", st.pos, m->pos);
+    if (!(st.pos <= st.reserved) || !(st.committed <= st.reserved * 16))
+        violation("pos <= committed <= reserved broken: committed, reserved", st.committed, st.reserved);
+    if (st.pushes != m->pushes)
+        violation("pushes miscounted: stats, model", st.pushes, m->pushes);
+    if (st.failed_pushes != m->failed)
+        violation("failed pushes miscounted: stats, model", st.failed_pushes, m->failed);
+#ifndef FRAME_ARENA_CHECKED
+    if (st.pos > st.committed)
+        violation("pos above committed", st.pos, st.committed);
+#endif
+}
+
+static void add_block(Model *m, unsigned char *p, size_t size, size_t align, Owner owner, int zero)
+{
+    if ((uintptr_t)p % align)
+        violation("misaligned block: address, align", (uintptr_t)p, align);
+    for (uint32_t i = 0; i < m->nblocks; i++) {
+        const Block *b = &m->blocks[i];
+        if (size && b->size && p < b->p + b->size && b->p < p + size)
+            violation("new block overlaps a live one: sizes", size, b->size);
+    }
+    Block b = {p, size, (uint32_t)m->at * 2654435761u, owner, m->frame, m->nscopes, m->seq++, zero};
+    if (zero) {
+        for (size_t i = 0; i < size; i = next_index(size, i))
+            if (p[i])
+                violation("push_zero block not zero: offset, size", i, size);
+    } else {
+        pattern(p, size, b.seed);
+    }
+    m->last_tracked = owner == Owner_Stack && m->nblocks < MAX_BLOCKS;
+    if (m->nblocks < MAX_BLOCKS)
+        m->blocks[m->nblocks++] = b;
+}
+
+static void drop_blocks(Model *m, int (*dead)(const Model *, const Block *))
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < m->nblocks; i++)
+        if (!dead(m, &m->blocks[i]))
+            m->blocks[kept++] = m->blocks[i];
+        else
+            verify_block(&m->blocks[i], 0); /* called before the release: it was intact until now */
+    m->nblocks = kept;
+}
+
+static size_t pick_size(Model *m)
+{
+    static const size_t edges[] = {0, 1, 7, 16, 4095, 4096, 65535, 65536, 65537, (size_t)1 << 20};
+    uint32_t r = take(m, 2);
+    if (r % 16 == 0)
+        return edges[(r >> 4) % (sizeof edges / sizeof edges[0])];
+    return r % 3 ? r % 256 : r % 8192;
+}
+
+/* The model's verdict for a push of size at `pos` on a stack of RESERVE bytes. */
+static PageStackError expected_error(size_t pos, size_t size, size_t align)
+{
+    size_t pad = (size_t)(0 - pos) & (align - 1);
+    if (size > SIZE_MAX - pad)
+        return PageStackError_SizeOverflow;
+    if (pos + pad > RESERVE || size > RESERVE - pos - pad)
+        return PageStackError_OutOfReserve;
+    return PageStackError_None;
+}
+
+static void stack_push(Model *m, uint32_t how, size_t size, size_t align)
+{
+    PageStackStats before = page_stack_stats(m->ps);
+    PageStackError want = expected_error(m->pos, size, align);
+    int inject = take(m, 1) % 16 == 0;
+    if (inject)
+        os_vm_inject_commit_failure(1);
+    if (!(how & PageStackPush_Try))
+        m->failures_expected = 1;
+    unsigned char *p = page_stack_push_with(m->ps, size, align, how);
+    os_vm_inject_commit_failure(0);
+    if (p) {
+        if (want != PageStackError_None)
+            violation("push succeeded where it must fail: size, align", size, align);
+        m->pos += ((size_t)(0 - m->pos) & (align - 1)) + size;
+        m->pushes++;
+        add_block(m, p, size, align, Owner_Stack, (how & PageStackPush_Zero) != 0);
+        return;
+    }
+    PageStackError got = page_stack_last_error(m->ps);
+    if (want == PageStackError_None ? !(inject && got == PageStackError_CommitFailed) : got != want)
+        violation("wrong failure: error, expected", got, want);
+    if (!(how & PageStackPush_Try) && m->failures_expected != 0)
+        violation("on_fail not called exactly once", (unsigned long long)m->failures_expected, 0);
+    PageStackStats after = page_stack_stats(m->ps);
+    if (after.pos != before.pos || after.committed != before.committed)
+        violation("a failed push changed the stack: pos, committed", after.pos, after.committed);
+    m->failed++;
+}
+
+static int above_mark(const Model *m, const Block *b)
+{
+    return b->owner == Owner_Stack && b->seq >= m->marks[m->nmarks - 1].seq;
+}
+
+static int stack_block(const Model *m, const Block *b)
+{
+    (void)m;
+    return b->owner == Owner_Stack;
+}
+
+static int frame_block_reused(const Model *m, const Block *b)
+{
+    /* begin of frame m->frame resets the buffer of frame m->frame - 2 */
+    return b->owner == Owner_Frame && b->frame + 2 <= m->frame;
+}
+
+static int scope_block_ended(const Model *m, const Block *b)
+{
+    return b->owner == Owner_Scratch && b->scope > m->nscopes;
+}
+
+static void op(Model *m, uint32_t code)
+{
+    size_t align = (size_t)1 << (take(m, 1) % 13);
+    switch (code % 14) {
+    case 0: stack_push(m, 0, pick_size(m), align); break;
+    case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
+    case 2: {
+        static const size_t huge[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX / 2, SIZE_MAX / 2 + 1,
+                                      (size_t)1 << 32, RESERVE, RESERVE + 1};
+        stack_push(m, PageStackPush_Try, huge[take(m, 1) % 7], align);
+        break;
+    }
+    case 3: { /* realloc the newest stack block (in place) */
+        if (!m->last_tracked)
+            break;
+        Block *b = &m->blocks[m->nblocks - 1];
+        if (m->nmarks && m->marks[m->nmarks - 1].seq > b->seq)
+            break; /* a mark sits on top of it */
+        size_t new_size = pick_size(m);
+        m->failures_expected = 1;
+        unsigned char *q = page_stack_realloc(m->ps, b->p, b->size, new_size, 1);
+        if (!q) {
+            m->failed++;
+            break;
+        }
+        if (q != b->p)
+            violation("realloc of the last push moved it: old, new size", b->size, new_size);
+        m->pos = m->pos - b->size + new_size;
+        m->pushes++;
+        size_t keep = b->size < new_size ? b->size : new_size;
+        for (size_t i = 0; i < keep; i = next_index(b->size, i))
+            if (q[i] != (b->zero ? 0 : (unsigned char)(b->seed + i * 13u)))
+                violation("realloc lost bytes: offset, size", i, keep);
+        b->size = new_size;
+        b->zero = 0;
+        pattern(q, new_size, b->seed);
+        break;
+    }
+    case 4:
+        if (m->nmarks < MAX_MARKS) {
+            m->marks[m->nmarks].mark = page_stack_mark(m->ps);
+            m->marks[m->nmarks].seq = m->seq;
+            if (m->marks[m->nmarks].mark.pos != m->pos)
+                violation("mark.pos differs from pos", m->marks[m->nmarks].mark.pos, m->pos);
+            m->nmarks++;
+        }
+        break;
+    case 5:
+        if (m->nmarks) {
+            m->nmarks -= take(m, 1) % m->nmarks; /* pop to a random open mark, inner ones end too */
+            drop_blocks(m, above_mark);
+            page_stack_pop_to(m->marks[m->nmarks - 1].mark);
+            m->pos = m->marks[m->nmarks - 1].mark.pos;
+            m->last_tracked = 0;
+            m->nmarks--;
+        }
+        break;
+    case 6:
+        drop_blocks(m, stack_block);
+        page_stack_reset(m->ps);
+        m->pos = 0;
+        m->nmarks = 0;
+        m->last_tracked = 0;
+        break;
+    case 7:
+        if (m->in_frame) {
+            while (m->nscopes) { /* the checked build wants scratch scopes closed at frame end */
+                m->nscopes--;
+                drop_blocks(m, scope_block_ended);
+                scratch_end(m->scopes[m->nscopes]);
+            }
+            frame_arena_end(m->fa);
+            m->in_frame = 0;
+        } else {
+            m->frame = frame_arena_stats(m->fa).frames == 0 ? 0 : frame_arena_frame(m->fa) + 1;
+            drop_blocks(m, frame_block_reused);
+            frame_arena_begin(m->fa);
+            if (frame_arena_frame(m->fa) != m->frame)
+                violation("frame number: got, expected", frame_arena_frame(m->fa), m->frame);
+            m->in_frame = 1;
+        }
+        break;
+    case 8:
+        if (m->in_frame) {
+            size_t size = pick_size(m);
+            PageStack *frame = frame_arena_stack(m->fa, 0);
+            size_t pos = page_stack_pos(frame);
+            unsigned char *p = page_stack_try_push(frame, size, align);
+            if (p)
+                add_block(m, p, size, align, Owner_Frame, 0);
+            else if (expected_error(pos, size, align) == PageStackError_None)
+                violation("frame push that fits failed: size, align", size, align);
+        }
+        break;
+    case 9:
+        if (m->nscopes < MAX_SCOPES) {
+            PageStack *avoid = m->in_frame ? frame_arena_stack(m->fa, 0) : m->ps;
+            m->scopes[m->nscopes++] = scratch_begin(&avoid, take(m, 1) % 2);
+        }
+        break;
+    case 10:
+        if (m->nscopes) {
+            m->nscopes--;
+            drop_blocks(m, scope_block_ended);
+            scratch_end(m->scopes[m->nscopes]);
+        }
+        break;
+    case 11:
+        if (m->nscopes) {
+            size_t size = pick_size(m) % 4096;
+            unsigned char *p = page_stack_push_zero(m->scopes[m->nscopes - 1].stack, size, align);
+            add_block(m, p, size, align, Owner_Scratch, 1);
+        }
+        break;
+    case 12:
+        page_stack_trim(m->ps, (size_t)take(m, 2) << 6);
+        break;
+    case 13: { /* count * size with overflowing products */
+        static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
+        size_t count = counts[take(m, 1) % 6], elem = (size_t)1 << (take(m, 1) % 4);
+        PageStackStats before = page_stack_stats(m->ps);
+        unsigned char *p = page_stack_push_array_with(m->ps, count, elem, align, PageStackPush_Try | PageStackPush_Zero);
+        int overflow = count > SIZE_MAX / elem;
+        PageStackError want = overflow ? PageStackError_SizeOverflow : expected_error(m->pos, count * elem, align);
+        if (p) {
+            if (want != PageStackError_None)
+                violation("array push succeeded where it must fail: count, size", count, elem);
+            m->pos += ((size_t)(0 - m->pos) & (align - 1)) + count * elem;
+            m->pushes++;
+            add_block(m, p, count * elem, align, Owner_Stack, 1);
+        } else {
+            if (page_stack_last_error(m->ps) != want || want == PageStackError_None)
+                violation("array push: wrong failure: error, expected", page_stack_last_error(m->ps), want);
+            if (page_stack_stats(m->ps).pos != before.pos)
+                violation("failed array push moved pos", page_stack_stats(m->ps).pos, before.pos);
+            m->failed++;
+        }
+        break;
+    }
+    }
+}
+
+/* One stack and one frame arena serve every run: creating them per run costs
+ * more than the run. Each run starts them from an empty top, takes the
+ * counters as they are, and ends every scope and frame it opened. */
+static PageStack *shared_stack;
+static FrameArena *shared_frames;
+static Model *shared_model;
+
+void fuzz_ops_run(const uint8_t *data, size_t size)
+{
+    if (!shared_model) {
+        shared_model = calloc(1, sizeof *shared_model);
+        shared_stack = page_stack_create(&(PageStackDesc){
+            .name = "fuzz", .reserve_size = RESERVE, .on_fail = on_fail_count, .user = shared_model,
+            .quarantine = 2});
+        shared_frames = frame_arena_create(&(FrameArenaDesc){
+            .name = "fuzz frame", .stack = {.reserve_size = RESERVE, .quarantine = 2}, .history = 8,
+            .trim_after = 8});
+        if (!shared_model || !shared_stack || !shared_frames)
+            violation("cannot create the stacks", 0, 0);
+    }
+    Model *m = shared_model;
+    page_stack_reset(shared_stack);
+    PageStackStats st = page_stack_stats(shared_stack);
+    *m = (Model){.ps = shared_stack, .fa = shared_frames, .data = data, .size = size, .pushes = st.pushes,
+                 .failed = st.failed_pushes, .frame = frame_arena_frame(shared_frames)};
+    for (uint32_t n = 1; m->at < m->size; n++) {
+        op(m, take(m, 1));
+        verify_all(m, n % 16 == 0);
+    }
+    verify_all(m, 1);
+    while (m->nscopes) {
+        m->nscopes--;
+        drop_blocks(m, scope_block_ended);
+        scratch_end(m->scopes[m->nscopes]);
+    }
+    if (m->in_frame)
+        frame_arena_end(m->fa);
+}
