@@ -1,0 +1,192 @@
+/* Long runs of the engine, reported as TAP.
+ *
+ *     stress threads [FRAMES]   4 threads, each with its own frame arena and
+ *                               scratch, FRAMES frames (default 10000) of 64-256
+ *                               pushes; every block is verified before its
+ *                               buffer is reset and every scratch block before
+ *                               its scope ends
+ *     stress soak [FRAMES]      one frame arena, FRAMES frames (default
+ *                               1000000) of varying load with a spike every
+ *                               100000 frames: RSS stays within RSS at frame 1000
+ *                               plus the peak committed plus one commit step,
+ *                               and committed memory comes back within
+ *                               trim_after frames of each spike
+ */
+#include "frame_arena.h"
+#include "scratch.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <threads.h>
+#include <unistd.h>
+
+#define THREADS 4
+#define MAX_PUSHES 256
+
+typedef struct Block {
+    unsigned char *p;
+    uint32_t size, seed;
+} Block;
+
+typedef struct ThreadRun {
+    long frames;
+    uint64_t corruptions, pushes;
+    uint32_t seed;
+} ThreadRun;
+
+static uint32_t rnd(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static void fill(const Block *b)
+{
+    for (uint32_t i = 0; i < b->size; i++)
+        b->p[i] = (unsigned char)(b->seed + i);
+}
+
+static uint64_t bad_bytes(const Block *b)
+{
+    uint64_t bad = 0;
+    for (uint32_t i = 0; i < b->size; i++)
+        bad += b->p[i] != (unsigned char)(b->seed + i);
+    return bad != 0;
+}
+
+static int thread_main(void *arg)
+{
+    ThreadRun *run = arg;
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "stress", .stack = {.reserve_size = 64u << 20}});
+    Block *blocks[2] = {calloc(MAX_PUSHES, sizeof(Block)), calloc(MAX_PUSHES, sizeof(Block))};
+    uint32_t counts[2] = {0, 0};
+    if (!fa || !blocks[0] || !blocks[1]) {
+        run->corruptions = UINT64_MAX;
+        return 1;
+    }
+    for (long f = 0; f < run->frames; f++) {
+        /* This frame's begin resets the buffer of frame f-2: verify it first, and frame f-1 too. */
+        for (int k = 0; k < 2; k++)
+            for (uint32_t i = 0; i < counts[k]; i++)
+                run->corruptions += bad_bytes(&blocks[k][i]);
+        PageStack *frame = frame_arena_begin(fa);
+        Block *mine = blocks[f % 2];
+        uint32_t n = 64 + rnd(&run->seed) % (MAX_PUSHES - 64 + 1);
+        for (uint32_t i = 0; i < n; i++) {
+            Block b = {NULL, 1 + rnd(&run->seed) % 256, rnd(&run->seed)};
+            b.p = page_stack_push(frame, b.size, (size_t)1 << (rnd(&run->seed) % 7));
+            fill(&b);
+            mine[i] = b;
+        }
+        counts[f % 2] = n;
+        run->pushes += n;
+        PageStackMark tmp = scratch_begin(&frame, 1);
+        Block s = {NULL, 512, rnd(&run->seed)};
+        s.p = page_stack_push(tmp.stack, s.size, 16);
+        fill(&s);
+        run->corruptions += bad_bytes(&s);
+        scratch_end(tmp);
+        frame_arena_end(fa);
+    }
+    frame_arena_destroy(fa);
+    free(blocks[0]);
+    free(blocks[1]);
+    return 0;
+}
+
+static int run_threads(long frames)
+{
+    ThreadRun runs[THREADS];
+    thrd_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        runs[i] = (ThreadRun){.frames = frames, .seed = 0x1234567u * (uint32_t)(i + 1)};
+        if (thrd_create(&threads[i], thread_main, &runs[i]) != thrd_success) {
+            printf("TAP version 13\n1..1\nnot ok 1 - cannot start thread %d\n", i);
+            return 1;
+        }
+    }
+    uint64_t corruptions = 0, pushes = 0;
+    for (int i = 0; i < THREADS; i++) {
+        thrd_join(threads[i], NULL);
+        corruptions += runs[i].corruptions;
+        pushes += runs[i].pushes;
+    }
+    printf("TAP version 13\n1..1\n%s 1 - %d threads x %ld frames, %" PRIu64 " pushes verified: %" PRIu64
+           " corrupted blocks\n",
+           corruptions ? "not ok" : "ok", THREADS, frames, pushes, corruptions);
+    return corruptions != 0;
+}
+
+static size_t rss_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int run_soak(long frames)
+{
+    const uint32_t trim_after = 300;
+    const size_t step = 64u << 10, spike = 48u << 20;
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "soak", .trim_after = trim_after});
+    uint32_t seed = 99;
+    size_t rss_base = 0, rss_max = 0, committed_max = 0, steady_committed = 0;
+    long spikes = 0, late_returns = 0, last_spike = -1;
+    for (long f = 0; f < frames; f++) {
+        PageStack *frame = frame_arena_begin(fa);
+        uint32_t n = 20 + (uint32_t)(f * 7919 % 180);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t size = 16 + rnd(&seed) % 2048;
+            unsigned char *p = page_stack_push(frame, size, 16);
+            p[0] = p[size - 1] = (unsigned char)i;
+        }
+        if (f % 100000 == 50000) {
+            unsigned char *big = page_stack_push(frame, spike, 64);
+            memset(big, 1, spike);
+            spikes++;
+            last_spike = f;
+        }
+        frame_arena_end(fa);
+        FrameArenaStats st = frame_arena_stats(fa);
+        committed_max = st.committed > committed_max ? st.committed : committed_max;
+        if (f >= 1000 && f < 50000 && st.committed > steady_committed)
+            steady_committed = st.committed; /* the most the varying load needs before any spike */
+        /* trim_after frames after a spike, and at every later frame, the spike is gone again */
+        if (last_spike >= 0 && f >= last_spike + (long)trim_after && st.committed > steady_committed + step)
+            late_returns++;
+        if (f % 100 == 99 || f == last_spike) { /* the spike frame itself too */
+            size_t rss = rss_bytes();
+            if (f == 999)
+                rss_base = rss;
+            rss_max = rss > rss_max ? rss : rss_max;
+        }
+    }
+    size_t bound = rss_base + committed_max + step;
+    frame_arena_destroy(fa);
+    printf("TAP version 13\n1..2\n");
+    printf("%s 1 - RSS max %zu <= RSS at frame 1000 (%zu) + peak committed (%zu) + one step over %ld frames\n",
+           rss_max <= bound ? "ok" : "not ok", rss_max, rss_base, committed_max, frames);
+    printf("%s 2 - committed back at steady (%zu) within %u frames of each of %ld spikes (%ld late frames)\n",
+           late_returns == 0 && spikes > 0 ? "ok" : "not ok", steady_committed, trim_after, spikes, late_returns);
+    return !(rss_max <= bound && late_returns == 0 && spikes > 0);
+}
+
+int main(int argc, char **argv)
+{
+    long frames = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+    if (argc > 1 && !strcmp(argv[1], "threads"))
+        return run_threads(frames > 0 ? frames : 10000);
+    if (argc > 1 && !strcmp(argv[1], "soak"))
+        return run_soak(frames > 0 ? frames : 1000000);
+    fprintf(stderr, "usage: stress threads|soak [FRAMES]\n");
+    return 2;
+}
