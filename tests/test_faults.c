@@ -1,0 +1,258 @@
+/* Failures from outside: every commit of a multi-frame scenario failing in
+ * turn, real RLIMIT_DATA and RLIMIT_AS limits, and size arithmetic at the
+ * edges of size_t. Nothing may crash, lose data or leak. */
+#include "support.h"
+
+#include "frame_arena.h"
+#include "os_vm.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+typedef struct FailCount {
+    int calls;
+} FailCount;
+
+static void count_failure(PageStack *ps, size_t size, size_t align, void *user)
+{
+    (void)ps, (void)size, (void)align;
+    ((FailCount *)user)->calls++;
+}
+
+typedef struct Kept {
+    unsigned char *p;
+    size_t size;
+    unsigned char tag;
+} Kept;
+
+static bool kept_intact(const Kept *k)
+{
+    for (size_t i = 0; i < k->size; i += 4093)
+        if (k->p[i] != k->tag)
+            return false;
+    return k->size == 0 || k->p[k->size - 1] == k->tag;
+}
+
+/* Six frames of growing pushes, two frames in flight. Returns how many pushes failed. */
+static int run_frames(FrameArena *fa, FailCount *fails, bool use_try)
+{
+    Kept kept[2][8];
+    int counts[2] = {0, 0}, failed = 0;
+    for (int f = 0; f < 6; f++) {
+        PageStack *ps = frame_arena_begin(fa);
+        int slot = f % 2;
+        counts[slot] = 0;
+        for (int i = 0; i < 8; i++) {
+            size_t size = (size_t)(f + 1) * 40 * KiB + (size_t)i * 7 * KiB;
+            PageStackStats before = page_stack_stats(ps);
+            int calls = fails->calls;
+            unsigned char *p = use_try ? page_stack_try_push(ps, size, 64) : page_stack_push(ps, size, 64);
+            if (!p) {
+                PageStackStats after = page_stack_stats(ps);
+                cr_assert_eq(page_stack_last_error(ps), PageStackError_CommitFailed);
+                cr_assert_eq(after.pos, before.pos, "a failed push moved pos");
+                cr_assert_eq(after.committed, before.committed, "a failed push changed committed");
+                cr_assert_eq(fails->calls, calls + (use_try ? 0 : 1), "on_fail exactly once per failed push");
+                failed++;
+                continue;
+            }
+            memset(p, (unsigned char)(16 * f + i), size);
+            kept[slot][counts[slot]++] = (Kept){p, size, (unsigned char)(16 * f + i)};
+        }
+        /* Last frame's data is still in flight and must be intact, as must this frame's. */
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < (f > 0 || s == slot ? counts[s] : 0); i++)
+                cr_assert(kept_intact(&kept[s][i]), "frame data lost (frame %d, block %d)", f, i);
+        frame_arena_end(fa);
+    }
+    return failed;
+}
+
+static void fail_every_commit_in_turn(bool use_try)
+{
+    int k;
+    for (k = 1; k < 500; k++) {
+        FailCount fails = {0};
+        FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
+            .stack = {.on_fail = count_failure, .user = &fails, .commit_size = 64 * KiB}, .trim_after = 2});
+        cr_assert_not_null(fa);
+        os_vm_inject_commit_failure((uint64_t)k);
+        int failed = run_frames(fa, &fails, use_try);
+        os_vm_inject_commit_failure(0);
+        /* Full service afterwards: the same scenario runs clean. */
+        cr_assert_eq(run_frames(fa, &fails, use_try), 0);
+        frame_arena_destroy(fa);
+        if (failed == 0)
+            break; /* k is past the scenario's last commit */
+        cr_assert_eq(failed, 1, "one injected failure, one failed push (k = %d)", k);
+    }
+    cr_assert_gt(k, 8, "the scenario should commit many times (%d)", k - 1);
+    cr_assert_lt(k, 500);
+}
+
+Test(inject, every_commit_of_a_multi_frame_scenario_fails_in_turn_with_try_push)
+{
+    fail_every_commit_in_turn(true);
+}
+
+Test(inject, every_commit_of_a_multi_frame_scenario_fails_in_turn_with_push)
+{
+    fail_every_commit_in_turn(false);
+}
+
+/* ---------------------------------------------------------------- real limits */
+
+/* Sanitizers map their own memory as they go: a tight limit breaks them, not us. */
+#if !TEST_ASAN && !defined(__SANITIZE_THREAD__)
+static size_t status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t value = 0, n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n))
+            value = strtoull(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return value;
+}
+
+Test(limits, rlimit_data_makes_commits_fail_cleanly)
+{
+    FailCount fails = {0};
+    PageStack *ps = page_stack_create(&(PageStackDesc){.on_fail = count_failure, .user = &fails});
+    unsigned char *first = page_stack_push(ps, 64 * KiB, 16);
+    memset(first, 0x5A, 64 * KiB);
+    struct rlimit old;
+    getrlimit(RLIMIT_DATA, &old);
+    struct rlimit tight = {(status_kib("VmData:") + 8 * 1024) * 1024, old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_DATA, &tight), 0);
+
+    size_t pushes = 0;
+    unsigned char *p;
+    while ((p = page_stack_try_push(ps, 256 * KiB, 16)) != NULL && pushes < 1000) {
+        p[0] = p[256 * KiB - 1] = 1;
+        pushes++;
+    }
+    cr_assert_null(p, "RLIMIT_DATA never stopped a commit");
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_CommitFailed);
+    PageStackStats at_limit = page_stack_stats(ps);
+    cr_assert_null(page_stack_push(ps, 256 * KiB, 16));
+    cr_assert_eq(fails.calls, 1, "push reaches on_fail exactly once");
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.pos, at_limit.pos);
+    cr_assert_eq(after.committed, at_limit.committed);
+    for (size_t i = 0; i < 64 * KiB; i++)
+        cr_assert_eq(first[i], 0x5A);
+    /* After a reset the committed memory serves again, still under the limit. */
+    page_stack_reset(ps);
+    cr_assert_not_null(page_stack_try_push(ps, after.committed / 2, 16));
+    cr_assert_eq(setrlimit(RLIMIT_DATA, &old), 0);
+    cr_assert_not_null(page_stack_try_push(ps, 8 * MiB, 16), "more memory once the limit is lifted");
+    page_stack_destroy(ps);
+}
+
+Test(limits, rlimit_as_makes_create_return_null_without_leaking)
+{
+    struct rlimit old;
+    getrlimit(RLIMIT_AS, &old);
+    struct rlimit tight = {(status_kib("VmSize:") + 256 * 1024) * 1024, old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
+    size_t before = status_kib("VmSize:");
+    for (int i = 0; i < 20; i++) {
+        cr_assert_null(page_stack_create(NULL), "a 1 GiB reservation under a 256 MiB limit");
+        cr_assert_null(frame_arena_create(NULL));
+        cr_assert_null(frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 3,
+                                                            .stack = {.reserve_size = 100 * MiB}}),
+                       "the third buffer does not fit: the first two must go back");
+    }
+    cr_assert_eq(status_kib("VmSize:"), before, "failed creates leaked address space");
+    PageStack *small = page_stack_create(&(PageStackDesc){.reserve_size = 16 * MiB});
+    cr_assert_not_null(small, "a reservation that fits still works");
+    page_stack_destroy(small);
+    cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+}
+#endif
+
+/* ---------------------------------------------------------------- size arithmetic */
+
+static const size_t edge_values[] = {
+    0, 1, 2, (size_t)1 << 31, ((size_t)1 << 32) - 1, (size_t)1 << 32, ((size_t)1 << 32) + 1, (size_t)1 << 63,
+    SIZE_MAX / 2, SIZE_MAX / 2 + 1, SIZE_MAX - 1, SIZE_MAX,
+};
+#define EDGES (sizeof edge_values / sizeof edge_values[0])
+
+static void check_outcome(PageStack *ps, unsigned char *p, size_t before_pos, size_t bytes, bool overflowed,
+                          size_t align)
+{
+    size_t pos = page_stack_pos(ps);
+    if (!p) {
+        PageStackError err = page_stack_last_error(ps);
+        cr_assert(err == PageStackError_OutOfReserve || err == PageStackError_SizeOverflow, "error %d", err);
+        if (overflowed)
+            cr_assert_eq(err, PageStackError_SizeOverflow);
+        cr_assert_eq(pos, before_pos, "a failure moved pos");
+        return;
+    }
+    cr_assert_not(overflowed, "an overflowing product returned a block");
+    cr_assert_eq((uintptr_t)p % align, 0);
+    cr_assert_geq(pos - before_pos, bytes, "the block is shorter than asked");
+    if (bytes) {
+        p[0] = 1;
+        p[bytes - 1] = 2;
+    }
+}
+
+Test(sizes, every_edge_size_and_count_fails_correctly_or_gives_a_whole_block)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB});
+    static const size_t elems[] = {1, 2, 3, 8, 16, 4096};
+    for (size_t align = 1; align <= 4096; align <<= 1) {
+        for (size_t i = 0; i < EDGES; i++) {
+            size_t size = edge_values[i];
+            size_t before = page_stack_pos(ps);
+            check_outcome(ps, page_stack_try_push(ps, size, align), before, size, false, align);
+            before = page_stack_pos(ps);
+            check_outcome(ps, page_stack_push_with(ps, size, align, PageStackPush_Try | PageStackPush_Zero), before,
+                          size, false, align);
+            for (size_t e = 0; e < sizeof elems / sizeof elems[0]; e++) {
+                size_t count = size, elem = elems[e];
+                bool overflowed = count > SIZE_MAX / elem;
+                before = page_stack_pos(ps);
+                unsigned char *p = page_stack_push_array_with(ps, count, elem, align, PageStackPush_Try);
+                check_outcome(ps, p, before, overflowed ? 0 : count * elem, overflowed, align);
+            }
+            if (page_stack_pos(ps) > 32 * MiB)
+                page_stack_reset(ps);
+        }
+    }
+    page_stack_destroy(ps);
+}
+
+Test(sizes, realloc_to_edge_sizes_fails_like_push_and_keeps_the_block)
+{
+    FailCount fails = {0};
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 8 * MiB, .on_fail = count_failure,
+                                                       .user = &fails});
+    unsigned char *p = page_stack_push(ps, 100, 8);
+    memset(p, 7, 100);
+    int expected_calls = 0;
+    for (size_t i = 0; i < EDGES; i++) {
+        size_t size = edge_values[i];
+        unsigned char *q = page_stack_realloc(ps, p, 100, size, 8);
+        if (!q) {
+            expected_calls++;
+            cr_assert_eq(page_stack_pos(ps), 100);
+            continue;
+        }
+        cr_assert_eq(q, p, "the last push is resized in place");
+        p = page_stack_realloc(ps, q, size, 100, 8);
+        cr_assert_eq(p, q);
+        memset(p, 7, 100); /* a shrink below 100 bytes gave the tail up */
+    }
+    cr_assert_eq(fails.calls, expected_calls);
+    cr_assert_gt(expected_calls, 5);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(p[i], 7);
+    page_stack_destroy(ps);
+}
