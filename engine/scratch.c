@@ -10,6 +10,7 @@
 
 #include "os_vm.h"
 
+#include <stdatomic.h>
 #include <threads.h>
 
 typedef struct ScratchPair {
@@ -20,7 +21,9 @@ static _Thread_local ScratchPair thread_scratch;
 static _Thread_local uint32_t open_scopes;
 static tss_t scratch_key;
 static once_flag scratch_once = ONCE_FLAG_INIT;
-static int scratch_key_status = thrd_error;
+/* Atomic although call_once orders it: ThreadSanitizer cannot see inside
+ * glibc's call_once, and the explicit release/acquire costs nothing here. */
+static _Atomic int scratch_key_status = thrd_error;
 
 static void release_pair(void *p)
 {
@@ -34,7 +37,7 @@ static void release_pair(void *p)
 
 static void create_key(void)
 {
-    scratch_key_status = tss_create(&scratch_key, release_pair);
+    atomic_store_explicit(&scratch_key_status, tss_create(&scratch_key, release_pair), memory_order_release);
 }
 
 static ScratchPair *thread_pair(void)
@@ -43,7 +46,7 @@ static ScratchPair *thread_pair(void)
     if (pair->stacks[0])
         return pair;
     call_once(&scratch_once, create_key);
-    if (scratch_key_status != thrd_success)
+    if (atomic_load_explicit(&scratch_key_status, memory_order_acquire) != thrd_success)
         os_vm_fatal("scratch: tss_create failed; cannot keep per-thread scratch stacks");
     pair->stacks[0] = page_stack_create(&(PageStackDesc){.name = "scratch 0"});
     pair->stacks[1] = page_stack_create(&(PageStackDesc){.name = "scratch 1"});
