@@ -321,13 +321,18 @@ static void op(Model *m, uint32_t code)
             m->nmarks--;
         }
         break;
-    case 6:
+    case 6: {
+        PageStackMark before = page_stack_mark(m->ps);
         drop_blocks(m, stack_block);
         page_stack_reset(m->ps);
+        PageStackMark after = page_stack_mark(m->ps);
+        if (after.generation != before.generation + 1 || after.pos != 0)
+            violation("reset: generation, pos", after.generation - before.generation, after.pos);
         m->pos = 0;
         m->nmarks = 0;
         m->last_tracked = 0;
         break;
+    }
     case 7:
         if (m->in_frame) {
             while (m->nscopes) { /* the checked build wants scratch scopes closed at frame end */

@@ -5,10 +5,24 @@
  */
 #include "fuzz_ops.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static uint64_t state;
+static volatile unsigned long current;
+
+/* Names the failing sequence, so that it can be replayed alone (COUNT 1, SEED n). */
+static void on_crash(int sig)
+{
+    char line[96];
+    int n = snprintf(line, sizeof line, "fuzz_replay: sequence %lu failed (signal %d)\n", current, sig);
+    if (write(STDERR_FILENO, line, (size_t)n) < 0)
+        _exit(3);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 static uint64_t next(void)
 {
@@ -25,7 +39,10 @@ int main(int argc, char **argv)
     state = state * 0x9E3779B97F4A7C15ull + 1;
     uint8_t buf[320];
     size_t ops = 0;
+    signal(SIGABRT, on_crash);
+    signal(SIGSEGV, on_crash);
     for (unsigned long i = 0; i < count; i++) {
+        current = i + 1;
         size_t len = 1 + next() % sizeof buf;
         for (size_t k = 0; k < len; k++)
             buf[k] = (uint8_t)next();
