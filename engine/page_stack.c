@@ -333,16 +333,16 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how)
 }
 
 /* ptr is the last push: move the top (and its redzone) to ptr + new_size. */
-static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new_size, size_t align)
+static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new_size, size_t align, uint32_t how)
 {
     size_t off = p - region_base(ps);
     if (new_size > old_size) {
         if (CHECKED && new_size - old_size > ps->reserved - check_state(ps)->lpos)
-            return fail(ps, PageStackError_OutOfReserve, new_size, align, 0);
+            return fail(ps, PageStackError_OutOfReserve, new_size, align, how);
         if (new_size > capacity(ps) - off || new_size + REDZONE > capacity(ps) - off)
-            return fail(ps, PageStackError_OutOfReserve, new_size, align, 0);
+            return fail(ps, PageStackError_OutOfReserve, new_size, align, how);
         if (off + new_size + REDZONE > ps->committed && !commit_to(ps, off + new_size + REDZONE))
-            return fail(ps, PageStackError_CommitFailed, new_size, align, 0);
+            return fail(ps, PageStackError_CommitFailed, new_size, align, how);
         unpoison(p + old_size, new_size - old_size);
         if (CHECKED)
             memset((void *)(p + old_size), FILL_PUSH, new_size - old_size);
@@ -365,25 +365,58 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
     return (void *)p;
 }
 
-void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
+/* Whether [p, p + size) is the last push, so that it can move in place. */
+static bool is_last(const PageStack *ps, uintptr_t p, size_t size)
 {
-    need_stack(ps, "page_stack_realloc");
+    return CHECKED ? check_state(ps)->last_ptr == p && check_state(ps)->last_size == size
+                   : p >= ps->base && p <= ps->cur && ps->cur - p == size;
+}
+
+static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how)
+{
     if (!ptr)
-        return page_stack_push(ps, new_size, align);
+        return page_stack_push_with(ps, new_size, align, how);
     check_align(ps, align);
     uintptr_t p = (uintptr_t)ptr;
-    bool last = CHECKED ? check_state(ps)->last_ptr == p && check_state(ps)->last_size == old_size
-                        : p >= ps->base && p <= ps->cur && ps->cur - p == old_size;
-    if (last)
-        return resize_last(ps, p, old_size, new_size, align);
+    if (is_last(ps, p, old_size))
+        return resize_last(ps, p, old_size, new_size, align, how);
     if (new_size <= old_size) {
         ps->pushes++;
         return ptr;
     }
-    void *moved = page_stack_push(ps, new_size, align);
+    void *moved = page_stack_push_with(ps, new_size, align, how);
     if (moved)
         memcpy(moved, ptr, old_size);
     return moved;
+}
+
+void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
+{
+    return realloc_with(need_stack(ps, "page_stack_realloc"), ptr, old_size, new_size, align, 0);
+}
+
+void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
+{
+    return realloc_with(need_stack(ps, "page_stack_try_realloc"), ptr, old_size, new_size, align,
+                        PageStackPush_Try);
+}
+
+bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
+{
+    need_stack(ps, "page_stack_free_last");
+    uintptr_t p = (uintptr_t)ptr;
+    if (!ptr || !is_last(ps, p, size))
+        return false;
+    note_high(ps);
+    release(ps, p, p + size);
+    if (CHECKED) {
+        check_state(ps)->lpos -= size; /* the top stays put: monotonic */
+        check_state(ps)->last_ptr = 0;
+    } else {
+        ps->cur = p;
+    }
+    settle(ps);
+    return true;
 }
 
 /* ------------------------------------------------------------------ marks, reset, trim */

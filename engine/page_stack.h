@@ -31,6 +31,7 @@
 #define FRAME_ARENA_PAGE_STACK_H
 
 #include <stdalign.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -162,6 +163,11 @@ static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size
  * Otherwise: ptr itself when shrinking, push + copy when growing. align must be
  * the block's original alignment. Failure behaves like push; ptr stays valid. */
 void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align);
+/* The same, but NULL on failure without calling on_fail; ptr stays valid. */
+void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align);
+/* Gives the block back if it is the last push (the top moves down to ptr) and
+ * returns true; any other block stays until a pop or reset: false. */
+bool page_stack_free_last(PageStack *ps, void *ptr, size_t size);
 
 PageStackMark page_stack_mark(PageStack *ps);
 void page_stack_pop_to(PageStackMark mark);        /* a mark equal to the top is a no-op */

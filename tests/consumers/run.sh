@@ -57,7 +57,7 @@ report $? "pkg-config: installed library, headers and frame_arena.pc build a gam
     cp -r "$src/engine" "$work/copy/engine"
     cd "$work/copy"
     "$cc" -std=c11 -O2 -Wall -Wextra -Werror -Iengine "$src/tests/consumers/game.c" engine/os_vm.c \
-        engine/os_vm_posix.c engine/page_stack.c engine/frame_arena.c engine/scratch.c -o game
+        engine/os_vm_posix.c engine/page_stack.c engine/frame_arena.c engine/scratch.c engine/allocator.c -o game
     ./game
 ) >"$work/copy.log" 2>&1
 report $? "copy-in: engine/ compiled into the game with plain cc" "$work/copy.log"
