@@ -226,6 +226,8 @@ static void release(PageStack *ps, uintptr_t from, uintptr_t to)
     VALGRIND_MAKE_MEM_NOACCESS(from, to - from);
 }
 
+static void run_cleanups(PageStack *ps, size_t pos);
+
 /* ------------------------------------------------------------------ checked build */
 
 static uint64_t thread_token(void)
@@ -407,6 +409,8 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
     uintptr_t p = (uintptr_t)ptr;
     if (!ptr || !is_last(ps, p, size))
         return false;
+    if (ps->cleanups) /* a block with a cleanup record after it is never the last push */
+        run_cleanups(ps, pos_of(ps) - size);
     note_high(ps);
     release(ps, p, p + size);
     if (CHECKED) {
@@ -417,6 +421,38 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
     }
     settle(ps);
     return true;
+}
+
+/* ------------------------------------------------------------------ cleanups */
+
+typedef struct PageStackCleanup {
+    void (*fn)(void *object, size_t count);
+    void *object;
+    size_t count;
+    size_t pos; /* the top when it was registered: it runs when the top goes below */
+    struct PageStackCleanup *prev;
+} PageStackCleanup;
+
+bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count)
+{
+    need_stack(ps, "page_stack_push_cleanup");
+    size_t pos = pos_of(ps);
+    PageStackCleanup *c = page_stack_try_push(ps, sizeof *c, alignof(PageStackCleanup));
+    if (!c)
+        return false;
+    *c = (PageStackCleanup){fn, object, count, pos, ps->cleanups};
+    ps->cleanups = c;
+    return true;
+}
+
+/* Runs, newest first, every cleanup registered at a top above `pos`. */
+static void run_cleanups(PageStack *ps, size_t pos)
+{
+    while (ps->cleanups && ps->cleanups->pos > pos) {
+        PageStackCleanup *c = ps->cleanups;
+        ps->cleanups = c->prev;
+        c->fn(c->object, c->count);
+    }
 }
 
 /* ------------------------------------------------------------------ marks, reset, trim */
@@ -451,6 +487,8 @@ void page_stack_pop_to(PageStackMark mark)
         os_vm_fatal("page_stack \"%s\": pop_to a mark above the top (mark %zu, top %zu): scopes ended out of "
                     "order; end inner scopes before outer ones",
                     ps->name, mark.pos, pos);
+    if (ps->cleanups)
+        run_cleanups(ps, mark.pos);
     note_high(ps);
     if (CHECKED) {
         /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
@@ -476,6 +514,9 @@ size_t page_stack_pos(const PageStack *ps)
 void page_stack_reset(PageStack *ps)
 {
     need_stack(ps, "page_stack_reset");
+    if (ps->cleanups)
+        run_cleanups(ps, 0);
+    ps->cleanups = NULL;
     note_high(ps);
     release(ps, region_base(ps), ps->cur);
     if (CHECKED) {
@@ -647,6 +688,8 @@ void page_stack_destroy(PageStack *ps)
 {
     if (!ps)
         return;
+    if (ps->cleanups)
+        run_cleanups(ps, 0);
     void *map = (void *)ps->base;
     size_t map_size = ps->map_size;
     VALGRIND_DESTROY_MEMPOOL(ps);

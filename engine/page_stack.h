@@ -107,6 +107,7 @@ struct PageStack {
     const char *name;
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
     void *user;
+    struct PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
 };
 
 PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if the reservation fails */
@@ -168,6 +169,14 @@ void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t n
 /* Gives the block back if it is the last push (the top moves down to ptr) and
  * returns true; any other block stays until a pop or reset: false. */
 bool page_stack_free_last(PageStack *ps, void *ptr, size_t size);
+
+/* Registers fn(object, count) to run when a pop_to, reset or destroy takes
+ * the stack below the current top (the object was pushed just before). The
+ * record lives in the stack; cleanups run newest first, before the bytes are
+ * released. A stack without cleanups pays one pointer test per pop or reset.
+ * Returns false (nothing registered) if the record cannot be pushed. This is
+ * what frame_arena.hpp uses to run C++ destructors. */
+bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count);
 
 PageStackMark page_stack_mark(PageStack *ps);
 void page_stack_pop_to(PageStackMark mark);        /* a mark equal to the top is a no-op */

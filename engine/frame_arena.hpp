@@ -1,0 +1,142 @@
+// frame_arena.hpp: C++17 on top of the C library. Header-only.
+//
+// Objects are constructed in place in a page stack; those whose type has a
+// non-trivial destructor get it run, newest first, when the stack pops past
+// them or resets (the record lives in the stack: page_stack_push_cleanup).
+// Trivially destructible types cost exactly a push. RAII guards end marks and
+// scratch scopes, and PageStackResource lets std::pmr containers allocate
+// from a frame.
+//
+//     PageStack *frame = frame_arena_begin(fa);
+//     auto *names = frame_arena::push_new<std::vector<std::string>>(frame);   // destroyed at the reset
+//     frame_arena::PageStackResource mem(frame);
+//     std::pmr::vector<Vertex> verts(&mem);                                   // storage in the frame
+//     {
+//         frame_arena::ScratchScope tmp({frame});   // never the frame itself
+//         char *buf = static_cast<char *>(page_stack_push(tmp.stack(), 4096, 1));
+//     }                                             // scratch_end here
+//
+// push_new returns nullptr when the stack cannot serve the push and its
+// on_fail returns (the default on_fail aborts); a constructor that throws
+// leaves no cleanup behind.
+#ifndef FRAME_ARENA_FRAME_ARENA_HPP
+#define FRAME_ARENA_FRAME_ARENA_HPP
+
+#include "allocator.h"
+#include "frame_arena.h"
+#include "scratch.h"
+
+#include <cstddef>
+#include <initializer_list>
+#include <memory_resource>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace frame_arena {
+
+namespace detail {
+template <class T>
+void destroy_array(void *object, size_t count)
+{
+    T *first = static_cast<T *>(object);
+    for (size_t i = count; i > 0; i--)
+        first[i - 1].~T();
+}
+} // namespace detail
+
+// One T constructed from args, in ps. Over-aligned types get their alignment.
+template <class T, class... Args>
+T *push_new(PageStack *ps, Args &&...args)
+{
+    void *memory = page_stack_push(ps, sizeof(T), alignof(T));
+    if (!memory)
+        return nullptr;
+    T *object = ::new (memory) T(std::forward<Args>(args)...);
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+        if (!page_stack_push_cleanup(ps, detail::destroy_array<T>, object, 1)) {
+            object->~T();
+            return nullptr;
+        }
+    }
+    return object;
+}
+
+// count value-initialised T, in ps; destroyed in reverse order.
+template <class T>
+T *push_new_array(PageStack *ps, size_t count)
+{
+    T *first = static_cast<T *>(page_stack_push_array_with(ps, count, sizeof(T), alignof(T), 0));
+    if (!first)
+        return nullptr;
+    size_t built = 0;
+    try {
+        for (; built < count; built++)
+            ::new (static_cast<void *>(first + built)) T();
+    } catch (...) {
+        detail::destroy_array<T>(first, built);
+        throw;
+    }
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+        if (!page_stack_push_cleanup(ps, detail::destroy_array<T>, first, count)) {
+            detail::destroy_array<T>(first, count);
+            return nullptr;
+        }
+    }
+    return first;
+}
+
+// Pops back to where it was taken when it goes out of scope.
+class StackScope {
+public:
+    explicit StackScope(PageStack *ps) : mark_(page_stack_mark(ps)) {}
+    ~StackScope() { page_stack_pop_to(mark_); }
+    StackScope(const StackScope &) = delete;
+    StackScope &operator=(const StackScope &) = delete;
+    PageStack *stack() const { return mark_.stack; }
+
+private:
+    PageStackMark mark_;
+};
+
+// A scratch scope on a stack not in `conflicts`, ended when it goes out of scope.
+class ScratchScope {
+public:
+    explicit ScratchScope(std::initializer_list<PageStack *> conflicts = {})
+        : mark_(scratch_begin(conflicts.begin(), conflicts.size()))
+    {
+    }
+    ~ScratchScope() { scratch_end(mark_); }
+    ScratchScope(const ScratchScope &) = delete;
+    ScratchScope &operator=(const ScratchScope &) = delete;
+    PageStack *stack() const { return mark_.stack; }
+
+private:
+    PageStackMark mark_;
+};
+
+// std::pmr::memory_resource over a page stack: allocate pushes (std::bad_alloc
+// when the stack cannot serve it), deallocate gives back the last push only;
+// everything else goes with the next pop or reset.
+class PageStackResource : public std::pmr::memory_resource {
+public:
+    explicit PageStackResource(PageStack *ps) : ps_(ps) {}
+    PageStack *stack() const { return ps_; }
+
+private:
+    void *do_allocate(size_t bytes, size_t alignment) override
+    {
+        void *p = page_stack_try_push(ps_, bytes, alignment);
+        if (!p)
+            throw std::bad_alloc();
+        return p;
+    }
+    void do_deallocate(void *p, size_t bytes, size_t) override { page_stack_free_last(ps_, p, bytes); }
+    bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override { return this == &other; }
+
+    PageStack *ps_;
+};
+
+} // namespace frame_arena
+
+#endif
