@@ -32,6 +32,7 @@ struct FrameArena {
     const char *name;
     size_t budget;
     void (*on_budget)(FrameArena *fa, size_t used, void *user);
+    void (*on_frame)(FrameArena *fa, const FrameSample *sample, void *user);
     void *user;
     uint64_t begun; /* frames begun; the current frame is begun - 1 */
     uint64_t pushes_at_begin, failed_at_begin;
@@ -96,6 +97,7 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
         .name = d.name,
         .budget = d.budget,
         .on_budget = d.on_budget,
+        .on_frame = d.on_frame,
         .user = d.user,
         .ring = ring,
         .ring_cap = d.history,
@@ -210,6 +212,8 @@ void frame_arena_end(FrameArena *fa)
     }
     fa->last = s;
     fa->in_frame = false;
+    if (fa->on_frame)
+        fa->on_frame(fa, &fa->last, fa->user);
 }
 
 PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago)

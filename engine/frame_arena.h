@@ -33,23 +33,25 @@ extern "C" {
 
 typedef struct FrameArena FrameArena;
 
+typedef struct FrameSample {
+    uint64_t frame;                 /* the frame number this sample describes */
+    size_t used, peak, committed;   /* used: pos at end; peak: highest pos inside the frame; committed: all buffers */
+    uint32_t pushes, failed_pushes; /* inside the frame */
+} FrameSample;
+
 typedef struct FrameArenaDesc {
     const char *name;          /* default "frame"; also the buffers' name unless stack.name is set */
     uint32_t frames_in_flight; /* 1..4, default 2: data pushed in frame N stays valid through frame N+1 */
     PageStackDesc stack;       /* used for each buffer (its defaults) */
     size_t budget;             /* soft per-frame budget in bytes; 0 = none */
     void (*on_budget)(FrameArena *fa, size_t used, void *user); /* once per frame whose peak crosses budget; may be NULL */
-    void *user;                /* passed to on_budget */
+    void *user;                /* passed to on_budget and on_frame */
+    void (*on_frame)(FrameArena *fa, const FrameSample *sample, void *user); /* at each end, with the frame's sample; may be NULL */
     uint32_t history;          /* per-frame samples kept; default 240 */
     uint32_t trim_after;       /* quiet frames before decommitting above the recent high-water; default 300;
                                   UINT32_MAX = never trim */
 } FrameArenaDesc;
 
-typedef struct FrameSample {
-    uint64_t frame;                 /* the frame number this sample describes */
-    size_t used, peak, committed;   /* used: pos at end; peak: highest pos inside the frame; committed: all buffers */
-    uint32_t pushes, failed_pushes; /* inside the frame */
-} FrameSample;
 
 typedef struct FrameArenaStats {
     FrameSample last;                    /* last completed frame (zeroed before the first) */

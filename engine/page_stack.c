@@ -324,6 +324,8 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
     ps->cur = p + size + REDZONE;
     ps->pushes++;
     settle(ps);
+    if (ps->on_push)
+        ps->on_push(ps, (void *)p, size, ps->user);
     return (void *)p;
 }
 
@@ -337,7 +339,7 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how)
 /* ptr is the last push: move the top (and its redzone) to ptr + new_size. */
 static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new_size, size_t align, uint32_t how)
 {
-    size_t off = p - region_base(ps);
+    size_t off = p - region_base(ps), block_pos = pos_of(ps) - old_size;
     if (new_size > old_size) {
         if (CHECKED && new_size - old_size > ps->reserved - check_state(ps)->lpos)
             return fail(ps, PageStackError_OutOfReserve, new_size, align, how);
@@ -364,6 +366,10 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
     }
     ps->pushes++;
     settle(ps);
+    if (ps->on_pop) /* to a tool, a resize is the block given back and pushed again */
+        ps->on_pop(ps, block_pos, ps->user);
+    if (ps->on_push)
+        ps->on_push(ps, (void *)p, new_size, ps->user);
     return (void *)p;
 }
 
@@ -411,6 +417,8 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
         return false;
     if (ps->cleanups) /* a block with a cleanup record after it is never the last push */
         run_cleanups(ps, pos_of(ps) - size);
+    if (ps->on_pop)
+        ps->on_pop(ps, pos_of(ps) - size, ps->user);
     note_high(ps);
     release(ps, p, p + size);
     if (CHECKED) {
@@ -489,6 +497,8 @@ void page_stack_pop_to(PageStackMark mark)
                     ps->name, mark.pos, pos);
     if (ps->cleanups)
         run_cleanups(ps, mark.pos);
+    if (ps->on_pop && mark.pos < pos)
+        ps->on_pop(ps, mark.pos, ps->user);
     note_high(ps);
     if (CHECKED) {
         /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
@@ -517,6 +527,8 @@ void page_stack_reset(PageStack *ps)
     if (ps->cleanups)
         run_cleanups(ps, 0);
     ps->cleanups = NULL;
+    if (ps->on_reset)
+        ps->on_reset(ps, ps->user);
     note_high(ps);
     release(ps, region_base(ps), ps->cur);
     if (CHECKED) {
@@ -666,10 +678,13 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         .initial_commit = initial,
         .map_size = map_size,
         .commits = initial ? 1 : 0,
-        .flags = d.flags | (under_valgrind() ? Internal_WatchEveryPush : 0),
+        .flags = d.flags | (under_valgrind() || d.on_push ? Internal_WatchEveryPush : 0),
         .name = d.name,
         .on_fail = d.on_fail,
         .user = d.user,
+        .on_push = d.on_push,
+        .on_pop = d.on_pop,
+        .on_reset = d.on_reset,
     };
     if (CHECKED) {
         CheckState *ck = check_state(ps);
@@ -690,6 +705,8 @@ void page_stack_destroy(PageStack *ps)
         return;
     if (ps->cleanups)
         run_cleanups(ps, 0);
+    if (ps->on_reset)
+        ps->on_reset(ps, ps->user);
     void *map = (void *)ps->base;
     size_t map_size = ps->map_size;
     VALGRIND_DESTROY_MEMPOOL(ps);

@@ -61,7 +61,12 @@ typedef struct PageStackDesc {
     size_t initial_commit; /* committed at create (touched too with Prefault); never trimmed below; default 0 */
     uint32_t flags;        /* PageStackFlag_*; default 0 */
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user); /* default: one line on stderr, abort */
-    void *user;            /* passed to on_fail; default NULL */
+    void *user;            /* passed to on_fail and the hooks; default NULL */
+    /* Tool hooks (profilers, leak trackers); NULL = none, and then they cost nothing.
+     * A stack with on_push set sends every push through the out-of-line path. */
+    void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user); /* after each push that returned memory */
+    void (*on_pop)(PageStack *ps, size_t pos, void *user);  /* the top went down to pos: pop_to, free_last, realloc */
+    void (*on_reset)(PageStack *ps, void *user);            /* before a reset (or destroy) releases everything */
     uint32_t quarantine;   /* checked build only: resets before released bytes are reused; default 4 */
 } PageStackDesc;
 
@@ -107,6 +112,9 @@ struct PageStack {
     const char *name;
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
     void *user;
+    void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
+    void (*on_pop)(PageStack *ps, size_t pos, void *user);
+    void (*on_reset)(PageStack *ps, void *user);
     struct PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
 };
 
