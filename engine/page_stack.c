@@ -99,10 +99,14 @@ typedef struct CheckState {
     uint64_t owner;        /* thread that pushed since the last reset; 0 = none */
     uintptr_t last_ptr;    /* the last push, for in-place realloc */
     size_t last_size;
+    size_t last_end;       /* the logical top right after it */
     uint32_t marks;        /* logical -> physical position of the newest marks */
     struct {
         size_t lpos;
         uintptr_t phys;
+        uintptr_t last_ptr; /* the last push when the mark was taken, */
+        size_t last_size;   /* the top again once popped back to it */
+        size_t last_end;
     } mark_log[MARK_LOG];
     size_t region_committed[MAX_REGIONS];
 } CheckState;
@@ -273,9 +277,14 @@ static uintptr_t checked_mark_phys(PageStack *ps, size_t lpos)
     uintptr_t phys = ps->cur;
     while (ck->marks && ck->mark_log[ck->marks - 1].lpos > lpos)
         phys = ck->mark_log[--ck->marks].phys;
-    if (ck->marks && ck->mark_log[ck->marks - 1].lpos == lpos)
+    if (ck->marks && ck->mark_log[ck->marks - 1].lpos == lpos) {
         phys = ck->mark_log[ck->marks - 1].phys;
-    else if (lpos == 0)
+        if (ck->mark_log[ck->marks - 1].last_end == lpos) { /* that push is the top again */
+            ck->last_ptr = ck->mark_log[ck->marks - 1].last_ptr;
+            ck->last_size = ck->mark_log[ck->marks - 1].last_size;
+            ck->last_end = lpos;
+        }
+    } else if (lpos == 0)
         phys = ck->region_base;
     return phys;
 }
@@ -315,6 +324,7 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
         ck->lpos += (size_t)((0 - ck->lpos) & mask) + size;
         ck->last_ptr = p;
         ck->last_size = size;
+        ck->last_end = ck->lpos;
     } else if (how & PageStackPush_Zero) {
         if (p < ps->dirty)
             memset((void *)p, 0, (size < ps->dirty - p ? size : ps->dirty - p));
@@ -359,6 +369,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
         CheckState *ck = check_state(ps);
         ck->lpos = ck->lpos - old_size + new_size;
         ck->last_size = new_size;
+        ck->last_end = ck->lpos;
         if (p + new_size + REDZONE > ps->cur) /* a shrink leaves the top where it was: monotonic */
             ps->cur = p + new_size + REDZONE;
     } else {
@@ -476,6 +487,9 @@ PageStackMark page_stack_mark(PageStack *ps)
         }
         ck->mark_log[ck->marks].lpos = ck->lpos;
         ck->mark_log[ck->marks].phys = ps->cur;
+        ck->mark_log[ck->marks].last_ptr = ck->last_ptr;
+        ck->mark_log[ck->marks].last_size = ck->last_size;
+        ck->mark_log[ck->marks].last_end = ck->last_end;
         ck->marks++;
     }
     return (PageStackMark){ps, pos_of(ps), ps->generation};
@@ -504,7 +518,8 @@ void page_stack_pop_to(PageStackMark mark)
         /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
         release(ps, checked_mark_phys(ps, mark.pos), ps->cur);
         check_state(ps)->lpos = mark.pos;
-        check_state(ps)->last_ptr = 0;
+        if (mark.pos != check_state(ps)->last_end) /* popped back to its end: still the top */
+            check_state(ps)->last_ptr = 0;
         if (mark.pos == 0)
             rotate_region(ps);
     } else {
