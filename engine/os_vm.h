@@ -39,7 +39,12 @@ extern "C" {
 #endif
 
 typedef enum OsVmFlag {
-    OsVmFlag_HugePages = 1u << 0, /* ask for transparent huge pages; silently ignored where unsupported */
+    /* Linux: transparent huge pages where enabled. Windows: large pages where
+     * the process holds SeLockMemoryPrivilege; Windows cannot commit those in
+     * steps, so the whole reservation is committed at reserve (size rounded up
+     * to the large-page size) and decommit only zeroes it. Elsewhere, or when
+     * the OS says no, normal pages: the flag never makes a reserve fail. */
+    OsVmFlag_HugePages = 1u << 0,
 } OsVmFlag;
 
 size_t os_vm_page_size(void);
@@ -61,6 +66,21 @@ void os_vm_decommit(void *addr, size_t size);
 
 /* Gives the whole reservation back. addr and size as returned and passed to reserve. */
 void os_vm_release(void *addr, size_t size);
+
+/* True when [addr, addr+size) lies in a reservation that got large pages
+ * (Windows); false for normal pages and on POSIX, where the kernel decides. */
+bool os_vm_is_large(const void *addr);
+
+/* Thread-exit slots, for per-thread state that must be freed when its thread
+ * ends: pthread keys on POSIX, fiber-local storage on Windows. A slot is made
+ * once per process with the function to call; each thread stores its own
+ * value, and on_exit(value) runs when that thread exits with a non-NULL value
+ * stored. Not for the thread that returns from main. */
+#define OS_VM_THREAD_SLOTS 4
+/* A slot number, or -1 when the OS (or OS_VM_THREAD_SLOTS) has none left. */
+int os_vm_thread_slot_create(void (*on_exit)(void *value));
+/* Stores value for the calling thread; NULL means nothing to do at exit. */
+void os_vm_thread_slot_set(int slot, void *value);
 
 /* Test seam: the k-th commit from now (1 = the next one) fails as if the OS
  * were out of memory; 0 turns injection off. Counts commits of all threads. */

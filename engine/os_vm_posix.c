@@ -11,6 +11,8 @@
 #include "os_vm.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -107,4 +109,32 @@ void os_vm_release(void *addr, size_t size)
 {
     if (munmap(addr, size) != 0)
         os_vm_fatal("os_vm: release (munmap) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+}
+
+bool os_vm_is_large(const void *addr)
+{
+    (void)addr; /* transparent huge pages are the kernel's choice, page by page */
+    return false;
+}
+
+/* ------------------------------------------------------------------ thread-exit slots */
+
+static pthread_key_t slot_keys[OS_VM_THREAD_SLOTS];
+static _Atomic int slots_used;
+
+int os_vm_thread_slot_create(void (*on_exit)(void *value))
+{
+    int slot = atomic_fetch_add(&slots_used, 1);
+    if (slot >= OS_VM_THREAD_SLOTS || pthread_key_create(&slot_keys[slot], on_exit) != 0)
+        return -1;
+    return slot;
+}
+
+void os_vm_thread_slot_set(int slot, void *value)
+{
+    if (slot < 0 || slot >= OS_VM_THREAD_SLOTS || slot >= atomic_load(&slots_used))
+        os_vm_fatal("os_vm: thread slot %d was never created", slot);
+    int err = pthread_setspecific(slot_keys[slot], value);
+    if (err != 0)
+        os_vm_fatal("os_vm: pthread_setspecific failed: %s", strerror(err));
 }

@@ -5,14 +5,27 @@
  * oversized reservation finds an aligned spot, is freed, and the aligned spot
  * is reserved again (retried if another thread took it meanwhile). Commit and
  * decommit are MEM_COMMIT / MEM_DECOMMIT on page ranges; decommitted pages go
- * back to the OS at once and read as zero when committed again. Huge pages
- * need SeLockMemoryPrivilege and cannot be committed in steps, so the flag is
- * accepted and ignored here: normal pages are the fallback.
+ * back to the OS at once and read as zero when committed again.
+ *
+ * Large pages (OsVmFlag_HugePages) need SeLockMemoryPrivilege, which the
+ * process enables once (it must hold it: an administrator grants "Lock pages
+ * in memory"). Windows maps large pages only with MEM_RESERVE | MEM_COMMIT
+ * together, so such a reservation is committed whole, commit is a no-op
+ * inside it and decommit zeroes the range instead of returning it. Without
+ * the privilege, or when the OS has no contiguous memory left, the same
+ * reserve falls back to normal pages. A small table remembers which
+ * reservations are large.
+ *
+ * Thread-exit slots are fiber-local storage: FlsAlloc's callback runs when a
+ * thread (or fiber) ends with a non-NULL value stored.
  */
 #include "os_vm.h"
 
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
+
+#include <stdatomic.h>
+#include <string.h>
 
 static SYSTEM_INFO system_info(void)
 {
@@ -26,9 +39,84 @@ size_t os_vm_page_size(void)
     return system_info().dwPageSize;
 }
 
+/* ------------------------------------------------------------------ large pages */
+
+#define MAX_LARGE 64
+
+static SRWLOCK large_lock = SRWLOCK_INIT;
+static struct {
+    uintptr_t base;
+    size_t size;
+} large[MAX_LARGE];
+
+static INIT_ONCE privilege_once = INIT_ONCE_STATIC_INIT;
+static bool have_privilege;
+
+static BOOL CALLBACK enable_lock_memory_privilege(PINIT_ONCE once, PVOID param, PVOID *context)
+{
+    (void)once, (void)param, (void)context;
+    HANDLE token;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &token))
+        return TRUE;
+    TOKEN_PRIVILEGES tp = {.PrivilegeCount = 1};
+    tp.Privileges[0].Attributes = SE_PRIVILEGE_ENABLED;
+    /* AdjustTokenPrivileges succeeds without granting: ERROR_NOT_ALL_ASSIGNED says so. */
+    if (LookupPrivilegeValueA(NULL, "SeLockMemoryPrivilege", &tp.Privileges[0].Luid) &&
+        AdjustTokenPrivileges(token, FALSE, &tp, 0, NULL, NULL) && GetLastError() == ERROR_SUCCESS)
+        have_privilege = true;
+    CloseHandle(token);
+    return TRUE;
+}
+
+static bool find_large(uintptr_t addr, size_t *index)
+{
+    for (size_t i = 0; i < MAX_LARGE; i++)
+        if (large[i].size && addr >= large[i].base && addr - large[i].base < large[i].size) {
+            *index = i;
+            return true;
+        }
+    return false;
+}
+
+static void *reserve_large(size_t size, size_t align)
+{
+    size_t large_page = GetLargePageMinimum();
+    if (large_page == 0)
+        return NULL;
+    InitOnceExecuteOnce(&privilege_once, enable_lock_memory_privilege, NULL, NULL);
+    if (!have_privilege || (large_page & (large_page - 1)) != 0 || align > large_page)
+        return NULL;
+    size_t rounded = (size + large_page - 1) & ~(large_page - 1);
+    if (rounded < size)
+        return NULL;
+    AcquireSRWLockExclusive(&large_lock);
+    void *p = NULL;
+    size_t i = 0;
+    while (i < MAX_LARGE && large[i].size)
+        i++;
+    if (i < MAX_LARGE) /* else: table full, normal pages */
+        p = VirtualAlloc(NULL, rounded, MEM_RESERVE | MEM_COMMIT | MEM_LARGE_PAGES, PAGE_READWRITE);
+    if (p) {
+        large[i].base = (uintptr_t)p;
+        large[i].size = rounded;
+    }
+    ReleaseSRWLockExclusive(&large_lock);
+    return p;
+}
+
+bool os_vm_is_large(const void *addr)
+{
+    size_t i;
+    AcquireSRWLockShared(&large_lock);
+    bool found = find_large((uintptr_t)addr, &i);
+    ReleaseSRWLockShared(&large_lock);
+    return found;
+}
+
+/* ------------------------------------------------------------------ reserve, commit, release */
+
 void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
 {
-    (void)flags;
     size_t page = os_vm_page_size();
     size_t granularity = system_info().dwAllocationGranularity;
     if (align < granularity)
@@ -39,6 +127,11 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
                     size, align, page);
     if (size > SIZE_MAX - align)
         return NULL;
+    if (flags & OsVmFlag_HugePages) {
+        void *p = reserve_large(size, align);
+        if (p)
+            return p;
+    }
     for (int attempt = 0; attempt < 16; attempt++) {
         char *probe = VirtualAlloc(NULL, size + align, MEM_RESERVE, PAGE_NOACCESS);
         if (!probe)
@@ -57,6 +150,8 @@ bool os_vm_commit(void *addr, size_t size)
 {
     if (os_vm_injected_failure())
         return false;
+    if (os_vm_is_large(addr))
+        return true; /* committed at reserve */
     if (!VirtualAlloc(addr, size, MEM_COMMIT, PAGE_READWRITE)) {
         DWORD err = GetLastError();
         if (err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_COMMITMENT_LIMIT || err == ERROR_OUTOFMEMORY)
@@ -76,6 +171,10 @@ void os_vm_prefault(void *addr, size_t size)
 
 void os_vm_decommit(void *addr, size_t size)
 {
+    if (os_vm_is_large(addr)) {
+        memset(addr, 0, size); /* large pages stay; the range must still read as zero when "committed" again */
+        return;
+    }
     if (!VirtualFree(addr, size, MEM_DECOMMIT))
         os_vm_fatal("os_vm: decommit (VirtualFree) of %zu bytes at %p failed: error %lu", size, addr,
                     GetLastError());
@@ -86,4 +185,48 @@ void os_vm_release(void *addr, size_t size)
     (void)size;
     if (!VirtualFree(addr, 0, MEM_RELEASE))
         os_vm_fatal("os_vm: release (VirtualFree) at %p failed: error %lu", addr, GetLastError());
+    size_t i;
+    AcquireSRWLockExclusive(&large_lock);
+    if (find_large((uintptr_t)addr, &i))
+        large[i].base = 0, large[i].size = 0;
+    ReleaseSRWLockExclusive(&large_lock);
+}
+
+/* ------------------------------------------------------------------ thread-exit slots */
+
+static DWORD slot_index[OS_VM_THREAD_SLOTS];
+static void (*slot_exit[OS_VM_THREAD_SLOTS])(void *);
+static _Atomic int slots_used;
+
+/* FLS callbacks get only the value, so each slot has its own trampoline. */
+#define SLOT_TRAMPOLINE(n)                                                                                   \
+    static VOID WINAPI slot_trampoline_##n(PVOID value)                                                    \
+    {                                                                                                      \
+        if (value)                                                                                         \
+            slot_exit[n](value);                                                                           \
+    }
+SLOT_TRAMPOLINE(0)
+SLOT_TRAMPOLINE(1)
+SLOT_TRAMPOLINE(2)
+SLOT_TRAMPOLINE(3)
+static PFLS_CALLBACK_FUNCTION const trampolines[OS_VM_THREAD_SLOTS] = {
+    slot_trampoline_0, slot_trampoline_1, slot_trampoline_2, slot_trampoline_3,
+};
+
+int os_vm_thread_slot_create(void (*on_exit)(void *value))
+{
+    int slot = atomic_fetch_add(&slots_used, 1);
+    if (slot >= OS_VM_THREAD_SLOTS)
+        return -1;
+    slot_exit[slot] = on_exit;
+    slot_index[slot] = FlsAlloc(trampolines[slot]);
+    return slot_index[slot] == FLS_OUT_OF_INDEXES ? -1 : slot;
+}
+
+void os_vm_thread_slot_set(int slot, void *value)
+{
+    if (slot < 0 || slot >= OS_VM_THREAD_SLOTS || slot >= atomic_load(&slots_used))
+        os_vm_fatal("os_vm: thread slot %d was never created", slot);
+    if (!FlsSetValue(slot_index[slot], value))
+        os_vm_fatal("os_vm: FlsSetValue failed: error %lu", GetLastError());
 }

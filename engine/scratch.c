@@ -1,8 +1,9 @@
 /* scratch: two lazily created page stacks per thread.
  *
- * The pair is _Thread_local for a fast lookup; a C11 thread-specific key
- * pointing at it gives the hook that releases the stacks when the thread
- * exits. The key is created once for the process. On a failed
+ * The pair is _Thread_local for a fast lookup; an os_vm thread-exit slot
+ * pointing at it releases the stacks when the thread exits (pthread keys,
+ * Windows fiber-local storage: no C11 <threads.h>, which MinGW and macOS
+ * lack). The slot is created once for the process. On a failed
  * creation of a scratch stack (address space exhausted) the program stops:
  * scratch_begin has no way to return failure and a caller cannot go on.
  */
@@ -11,7 +12,6 @@
 #include "os_vm.h"
 
 #include <stdatomic.h>
-#include <threads.h>
 
 typedef struct ScratchPair {
     PageStack *stacks[2];
@@ -19,11 +19,9 @@ typedef struct ScratchPair {
 
 static _Thread_local ScratchPair thread_scratch;
 static _Thread_local uint32_t open_scopes;
-static tss_t scratch_key;
-static once_flag scratch_once = ONCE_FLAG_INIT;
-/* Atomic although call_once orders it: ThreadSanitizer cannot see inside
- * glibc's call_once, and the explicit release/acquire costs nothing here. */
-static _Atomic int scratch_key_status = thrd_error;
+enum { Slot_Unmade, Slot_Making, Slot_Made };
+static _Atomic int slot_state = Slot_Unmade;
+static int scratch_slot = -1; /* written once, before slot_state becomes Slot_Made */
 
 static void release_pair(void *p)
 {
@@ -35,9 +33,20 @@ static void release_pair(void *p)
     pair->stacks[0] = pair->stacks[1] = NULL;
 }
 
-static void create_key(void)
+/* The first thread makes the slot; any racing one waits the few
+ * microseconds that takes. */
+static void make_slot_once(void)
 {
-    atomic_store_explicit(&scratch_key_status, tss_create(&scratch_key, release_pair), memory_order_release);
+    int state = atomic_load_explicit(&slot_state, memory_order_acquire);
+    if (state == Slot_Unmade &&
+        atomic_compare_exchange_strong_explicit(&slot_state, &state, Slot_Making, memory_order_acquire,
+                                                memory_order_acquire)) {
+        scratch_slot = os_vm_thread_slot_create(release_pair);
+        atomic_store_explicit(&slot_state, Slot_Made, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&slot_state, memory_order_acquire) != Slot_Made)
+        ;
 }
 
 static ScratchPair *thread_pair(void)
@@ -45,15 +54,15 @@ static ScratchPair *thread_pair(void)
     ScratchPair *pair = &thread_scratch;
     if (pair->stacks[0])
         return pair;
-    call_once(&scratch_once, create_key);
-    if (atomic_load_explicit(&scratch_key_status, memory_order_acquire) != thrd_success)
-        os_vm_fatal("scratch: tss_create failed; cannot keep per-thread scratch stacks");
+    make_slot_once();
+    if (scratch_slot < 0)
+        os_vm_fatal("scratch: no thread-exit slot left (thread keys exhausted); cannot keep per-thread "
+                    "scratch stacks");
     pair->stacks[0] = page_stack_create(&(PageStackDesc){.name = "scratch 0"});
     pair->stacks[1] = page_stack_create(&(PageStackDesc){.name = "scratch 1"});
     if (!pair->stacks[0] || !pair->stacks[1])
         os_vm_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?)");
-    if (tss_set(scratch_key, pair) != thrd_success)
-        os_vm_fatal("scratch: tss_set failed; cannot keep per-thread scratch stacks");
+    os_vm_thread_slot_set(scratch_slot, pair);
     return pair;
 }
 
@@ -95,6 +104,6 @@ void scratch_thread_release(void)
 {
     if (!thread_scratch.stacks[0])
         return;
-    tss_set(scratch_key, NULL);
+    os_vm_thread_slot_set(scratch_slot, NULL);
     release_pair(&thread_scratch);
 }

@@ -3,6 +3,9 @@
 
 #include "os_vm.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #define MiB ((size_t)1 << 20)
 
 Test(os_vm, page_size_is_a_power_of_two)
@@ -110,4 +113,60 @@ Test(os_vm, fatal_prints_one_prefixed_line, .signal = SIGABRT)
 {
     expect_fatal("frame_arena: something went wrong: 42");
     os_vm_fatal("something went wrong: %d", 42);
+}
+
+static _Atomic int exits_seen;
+static void *last_exit_value;
+
+static void count_exit(void *value)
+{
+    last_exit_value = value;
+    atomic_fetch_add(&exits_seen, 1);
+}
+
+static int exit_slot = -1;
+
+static void *store_and_exit(void *value)
+{
+    os_vm_thread_slot_set(exit_slot, value);
+    return NULL;
+}
+
+static void *store_then_clear(void *value)
+{
+    os_vm_thread_slot_set(exit_slot, value);
+    os_vm_thread_slot_set(exit_slot, NULL);
+    return NULL;
+}
+
+Test(os_vm, thread_slot_runs_at_thread_exit_for_non_null_values)
+{
+    exit_slot = os_vm_thread_slot_create(count_exit);
+    cr_assert_geq(exit_slot, 0);
+    static int token;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, store_and_exit, &token), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&exits_seen), 1);
+    cr_assert_eq(last_exit_value, &token, "the exiting thread's own value");
+    cr_assert_eq(pthread_create(&t, NULL, store_then_clear, &token), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&exits_seen), 1, "a cleared slot runs nothing");
+}
+
+Test(os_vm, thread_slots_run_out_cleanly)
+{
+    /* Every test runs in its own process: the scratch slot may or may not exist yet. */
+    int made = 0;
+    for (int i = 0; i < OS_VM_THREAD_SLOTS + 2; i++)
+        made += os_vm_thread_slot_create(count_exit) >= 0;
+    cr_assert_leq(made, OS_VM_THREAD_SLOTS);
+    cr_assert_eq(os_vm_thread_slot_create(count_exit), -1, "-1 once the slots are gone");
+}
+
+Test(os_vm, setting_a_slot_never_created_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("frame_arena: os_vm: thread slot 3 was never created");
+    os_vm_thread_slot_set(3, &exits_seen);
+    death_not_reached();
 }

@@ -1,0 +1,496 @@
+/* engine_check: the engine's tests as one plain C11 program, for platforms
+ * where Criterion is not available (Windows, cross-built with MinGW-w64 and
+ * run under wine in CI). It runs on Linux too, so every lane keeps it honest.
+ *
+ * Output is TAP. Each check is a function; a failed expectation prints a
+ * diagnostic and marks the check "not ok" but lets the others run. Death
+ * checks run this program again as a child ("engine_check --die NAME") with
+ * stderr sent to a file, and pass when the child aborted and its stderr holds
+ * the expected fatal line.
+ */
+#define _DEFAULT_SOURCE /* mincore */
+#define __USE_MINGW_ANSI_STDIO 1
+#include "frame_arena.h"
+#include "os_vm.h"
+#include "page_stack.h"
+#include "scratch.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#else
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+#define KiB ((size_t)1024)
+#define MiB (1024 * KiB)
+
+#ifdef FRAME_ARENA_CHECKED
+#define CHECKED 1 /* pops never reuse bytes and resets move to a fresh region */
+#else
+#define CHECKED 0
+#endif
+
+static int failures_in_check;
+
+#define EXPECT(cond, ...)                                                                                    \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            failures_in_check++;                                                                             \
+            printf("# %s:%d: expected %s: ", __FILE__, __LINE__, #cond);                                     \
+            printf(__VA_ARGS__);                                                                             \
+            printf("\n");                                                                                    \
+        }                                                                                                    \
+    } while (0)
+
+static const char *self_path;
+
+/* ------------------------------------------------------------------ platform helpers */
+
+/* Whether the page holding addr belongs to any mapping or reservation. */
+static bool address_in_use(const void *addr)
+{
+#ifdef _WIN32
+    MEMORY_BASIC_INFORMATION info;
+    return VirtualQuery(addr, &info, sizeof info) == sizeof info && info.State != MEM_FREE;
+#else
+    unsigned char vec;
+    uintptr_t page = (uintptr_t)addr & ~(uintptr_t)(os_vm_page_size() - 1);
+    return mincore((void *)page, 1, &vec) == 0 || errno != ENOMEM;
+#endif
+}
+
+typedef void *(*ThreadFn)(void *);
+
+#ifdef _WIN32
+typedef struct {
+    ThreadFn fn;
+    void *arg;
+} ThreadStart;
+
+static DWORD WINAPI thread_entry(LPVOID p)
+{
+    ThreadStart *start = p;
+    start->fn(start->arg);
+    return 0;
+}
+#endif
+
+/* Runs fn(arg) on a new OS thread and waits for it to exit. */
+static bool run_thread(ThreadFn fn, void *arg)
+{
+#ifdef _WIN32
+    ThreadStart start = {fn, arg};
+    HANDLE h = CreateThread(NULL, 0, thread_entry, &start, 0, NULL);
+    if (!h)
+        return false;
+    WaitForSingleObject(h, INFINITE);
+    CloseHandle(h);
+    return true;
+#else
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, arg) != 0)
+        return false;
+    return pthread_join(t, NULL) == 0;
+#endif
+}
+
+/* Runs "self --die name" with stderr in a file; returns what it wrote (static
+ * buffer) and whether it ended abnormally (a signal, or a non-zero exit). */
+static const char *run_death(const char *name, bool *died)
+{
+    static char text[4096];
+    char path[512];
+    text[0] = '\0';
+    *died = false;
+#ifdef _WIN32
+    GetTempPathA(sizeof path - 64, path);
+    snprintf(path + strlen(path), 64, "engine_check_%lu.err", GetCurrentProcessId());
+    SECURITY_ATTRIBUTES sa = {.nLength = sizeof sa, .bInheritHandle = TRUE};
+    HANDLE err = CreateFileA(path, GENERIC_WRITE, FILE_SHARE_READ, &sa, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (err == INVALID_HANDLE_VALUE)
+        return text;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "\"%s\" --die %s", self_path, name);
+    STARTUPINFOA si = {.cb = sizeof si, .dwFlags = STARTF_USESTDHANDLES};
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = err;
+    si.hStdError = err;
+    PROCESS_INFORMATION pi;
+    if (CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+        WaitForSingleObject(pi.hProcess, INFINITE);
+        DWORD code = 0;
+        GetExitCodeProcess(pi.hProcess, &code);
+        *died = code != 0;
+        CloseHandle(pi.hProcess);
+        CloseHandle(pi.hThread);
+    }
+    CloseHandle(err);
+#else
+    snprintf(path, sizeof path, "/tmp/engine_check_%ld.err", (long)getpid());
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0)
+            _exit(99);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(self_path, self_path, "--die", name, (char *)NULL);
+        _exit(98);
+    }
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid)
+        *died = WIFSIGNALED(status) ? WTERMSIG(status) == SIGABRT : WIFEXITED(status) && WEXITSTATUS(status) != 0;
+#endif
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+    }
+    remove(path);
+    return text;
+}
+
+/* ------------------------------------------------------------------ os_vm */
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+static void check_os_vm_reserve_commit_decommit(void)
+{
+    size_t page = os_vm_page_size();
+    EXPECT(page >= 4096 && (page & (page - 1)) == 0, "page size %zu", page);
+    unsigned char *base = os_vm_reserve(4 * MiB, 64 * KiB, 0);
+    EXPECT(base != NULL, "a 4 MiB reservation");
+    if (!base)
+        return;
+    EXPECT((uintptr_t)base % (64 * KiB) == 0, "aligned to 64 KiB, got %p", (void *)base);
+    EXPECT(os_vm_commit(base, 128 * KiB), "commit");
+    EXPECT(all_zero(base, 128 * KiB), "fresh pages read zero");
+    memset(base, 0xAB, 128 * KiB);
+    os_vm_decommit(base, 128 * KiB);
+    EXPECT(os_vm_commit(base, 128 * KiB), "commit again");
+    EXPECT(all_zero(base, 128 * KiB), "decommitted pages read zero when committed again");
+    os_vm_release(base, 4 * MiB);
+    EXPECT(!address_in_use(base), "released address space is free");
+}
+
+static void check_os_vm_large_alignment(void)
+{
+    unsigned char *base = os_vm_reserve(8 * MiB, 2 * MiB, 0);
+    EXPECT(base && (uintptr_t)base % (2 * MiB) == 0, "2 MiB alignment, got %p", (void *)base);
+    if (base)
+        os_vm_release(base, 8 * MiB);
+}
+
+static void check_os_vm_huge_pages_or_fallback(void)
+{
+    /* Large pages where the OS grants them, normal pages otherwise: the same behaviour either way. */
+    unsigned char *base = os_vm_reserve(4 * MiB, 2 * MiB, OsVmFlag_HugePages);
+    EXPECT(base != NULL, "a huge-page reserve never fails for want of the privilege");
+    if (!base)
+        return;
+    printf("# huge-page reserve got %s pages\n", os_vm_is_large(base) ? "large" : "normal (fallback)");
+    EXPECT(os_vm_commit(base, 2 * MiB), "commit");
+    EXPECT(all_zero(base, 2 * MiB), "fresh pages read zero");
+    memset(base, 0x5A, 2 * MiB);
+    os_vm_decommit(base, 2 * MiB);
+    EXPECT(os_vm_commit(base, 2 * MiB), "commit again");
+    EXPECT(all_zero(base, 2 * MiB), "decommitted range reads zero again");
+    os_vm_release(base, 4 * MiB);
+    EXPECT(!os_vm_is_large(base), "a released range is no longer large");
+}
+
+static void check_os_vm_injected_commit_failure(void)
+{
+    unsigned char *base = os_vm_reserve(1 * MiB, 0, 0);
+    os_vm_inject_commit_failure(2);
+    EXPECT(os_vm_commit(base, 64 * KiB), "the first commit still works");
+    EXPECT(!os_vm_commit(base + 64 * KiB, 64 * KiB), "the second one fails as injected");
+    EXPECT(os_vm_commit(base + 64 * KiB, 64 * KiB), "injection fires once");
+    os_vm_release(base, 1 * MiB);
+}
+
+/* ------------------------------------------------------------------ page_stack */
+
+static void check_page_stack_push_align_grow(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 16 * MiB, .commit_size = 64 * KiB});
+    EXPECT(ps != NULL, "create");
+    if (!ps)
+        return;
+    size_t aligns[] = {1, 8, 16, 64, 4096};
+    for (size_t i = 0; i < 2000; i++) {
+        size_t align = aligns[i % 5], size = 1 + (i * 37) % 3000;
+        unsigned char *p = page_stack_push(ps, size, align);
+        EXPECT(p && (uintptr_t)p % align == 0, "push %zu aligned %zu", size, align);
+        if (p)
+            p[0] = p[size - 1] = (unsigned char)i;
+    }
+    PageStackStats st = page_stack_stats(ps);
+    EXPECT(st.pushes == 2000, "2000 pushes counted, got %llu", (unsigned long long)st.pushes);
+    EXPECT(st.committed >= st.pos && st.committed - st.pos < 64 * KiB + 4096, "committed %zu for pos %zu",
+           st.committed, st.pos);
+    page_stack_reset(ps);
+    EXPECT(page_stack_pos(ps) == 0, "reset empties the stack");
+    unsigned char *z = page_stack_push_zero(ps, 100 * KiB, 16);
+    EXPECT(z && all_zero(z, 100 * KiB), "push_zero over used bytes zeroes them");
+    page_stack_destroy(ps);
+}
+
+static void check_page_stack_marks(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    char *a = page_stack_push(ps, 10, 1);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push(ps, 1000, 8);
+    PageStackMark inner = page_stack_mark(ps);
+    page_stack_push(ps, 5000, 8);
+    page_stack_pop_to(inner);
+    page_stack_pop_to(m);
+    EXPECT(page_stack_pos(ps) == m.pos, "pos back at the mark");
+    char *b = page_stack_push(ps, 1, 1);
+    EXPECT(CHECKED ? b > a + 10 : b == a + 10, "the next push reuses the popped bytes (checked: never)");
+    page_stack_destroy(ps);
+}
+
+static void check_page_stack_errors(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 1 * MiB});
+    void *big = page_stack_try_push(ps, 2 * MiB, 8);
+    EXPECT(big == NULL && page_stack_last_error(ps) == PageStackError_OutOfReserve, "out of reserve, error %d",
+           (int)page_stack_last_error(ps));
+    EXPECT(page_stack_pos(ps) == 0, "a failed push leaves the stack unchanged");
+    void *wide = page_stack_push_array_with(ps, SIZE_MAX / 2 + 1, 2, 2, PageStackPush_Try); /* wraps to 0 */
+    EXPECT(wide == NULL && page_stack_last_error(ps) == PageStackError_SizeOverflow, "size overflow, error %d",
+           (int)page_stack_last_error(ps));
+    os_vm_inject_commit_failure(1);
+    void *refused = page_stack_try_push(ps, 100 * KiB, 8);
+    EXPECT(refused == NULL && page_stack_last_error(ps) == PageStackError_CommitFailed, "commit failed, error %d",
+           (int)page_stack_last_error(ps));
+    void *ok = page_stack_try_push(ps, 100 * KiB, 8);
+    EXPECT(ok != NULL, "works again once the OS commits");
+    EXPECT(page_stack_stats(ps).failed_pushes == 3, "three failed pushes counted");
+    page_stack_destroy(ps);
+}
+
+static void check_page_stack_trim_and_huge_pages(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 8 * MiB, .flags = PageStackFlag_HugePages});
+    EXPECT(ps != NULL, "a huge-page stack is created, large pages or not");
+    if (!ps)
+        return;
+    unsigned char *p = page_stack_push(ps, 3 * MiB, 64);
+    memset(p, 0xEE, 3 * MiB);
+    page_stack_reset(ps);
+    page_stack_trim(ps, 0);
+    PageStackStats st = page_stack_stats(ps);
+    EXPECT(st.committed == 0, "trimmed to nothing, committed %zu", st.committed);
+    unsigned char *q = page_stack_push_zero(ps, 3 * MiB, 64);
+    EXPECT(q && (CHECKED || q == p) && all_zero(q, 3 * MiB), "trimmed memory reads zero when pushed again");
+    page_stack_destroy(ps);
+}
+
+/* ------------------------------------------------------------------ frame_arena */
+
+static void check_frame_arena_rotation_and_stats(void)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 2, .history = 8});
+    EXPECT(fa != NULL, "create");
+    if (!fa)
+        return;
+    int *kept = NULL;
+    for (int frame = 1; frame <= 10; frame++) {
+        PageStack *ps = frame_arena_begin(fa);
+        if (kept)
+            EXPECT(*kept == frame - 1, "last frame's data survives one frame, got %d", *kept);
+        kept = page_stack_push(ps, sizeof *kept, sizeof *kept);
+        *kept = frame;
+        page_stack_push(ps, (size_t)frame * KiB, 16);
+        frame_arena_end(fa);
+    }
+    FrameSample samples[8];
+    size_t n = frame_arena_history(fa, samples, 8);
+    EXPECT(n == 8 && samples[7].frame == 9, "8 samples, newest frame 9 (frames count from 0), got %zu, %llu", n,
+           (unsigned long long)samples[n ? n - 1 : 0].frame);
+    EXPECT(samples[7].pushes == 2, "two pushes in the last frame, got %u", samples[7].pushes);
+    EXPECT(frame_arena_stats(fa).frames == 10, "10 frames");
+    frame_arena_destroy(fa);
+}
+
+static void check_frame_arena_budget(void)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 1 * MiB});
+    for (int i = 0; i < 3; i++) {
+        page_stack_push(frame_arena_begin(fa), 2 * MiB, 16);
+        frame_arena_end(fa);
+    }
+    EXPECT(frame_arena_stats(fa).budget_overruns == 3, "each frame over budget counted");
+    frame_arena_destroy(fa);
+}
+
+/* ------------------------------------------------------------------ scratch */
+
+typedef struct {
+    PageStack *stacks[2];
+    uintptr_t bases[2];
+    bool distinct;
+} ScratchProbe;
+
+static void *scratch_thread(void *arg)
+{
+    ScratchProbe *probe = arg;
+    PageStackMark a = scratch_begin(NULL, 0);
+    PageStackMark b = scratch_begin(&a.stack, 1);
+    probe->stacks[0] = a.stack;
+    probe->stacks[1] = b.stack;
+    char *x = page_stack_push(a.stack, 64, 8), *y = page_stack_push(b.stack, 64, 8);
+    probe->bases[0] = (uintptr_t)x;
+    probe->bases[1] = (uintptr_t)y;
+    probe->distinct = a.stack != b.stack;
+    scratch_end(b);
+    scratch_end(a);
+    return NULL;
+}
+
+static void check_scratch_per_thread_released_at_exit(void)
+{
+    ScratchProbe mine = {0}, theirs = {0};
+    scratch_thread(&mine);
+    EXPECT(mine.distinct, "two stacks on this thread");
+    EXPECT(run_thread(scratch_thread, &theirs), "thread started");
+    EXPECT(theirs.distinct, "two stacks on the other thread");
+    EXPECT(theirs.stacks[0] != mine.stacks[0] && theirs.stacks[0] != mine.stacks[1], "stacks are per thread");
+    EXPECT(!address_in_use((void *)theirs.bases[0]) && !address_in_use((void *)theirs.bases[1]),
+           "the other thread's scratch stacks were released when it exited");
+    EXPECT(address_in_use((void *)mine.bases[0]), "this thread's stacks live on");
+    EXPECT(scratch_open_scopes() == 0, "no scope left open");
+}
+
+/* ------------------------------------------------------------------ misuse: fatal one-line errors */
+
+static void die_bad_alignment(void)
+{
+    page_stack_push(page_stack_create(NULL), 8, 3);
+}
+
+static void die_out_of_reserve(void)
+{
+    page_stack_push(page_stack_create(&(PageStackDesc){.name = "tiny", .reserve_size = 64 * KiB}), 1 * MiB, 8);
+}
+
+static void die_stale_mark(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_reset(ps);
+    page_stack_pop_to(m);
+}
+
+static void die_begin_twice(void)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    frame_arena_begin(fa);
+    frame_arena_begin(fa);
+}
+
+static void die_both_scratch_conflict(void)
+{
+    PageStackMark a = scratch_begin(NULL, 0);
+    PageStackMark b = scratch_begin(&a.stack, 1);
+    PageStack *both[] = {a.stack, b.stack};
+    scratch_begin(both, 2);
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+    const char *message;
+} deaths[] = {
+    {"bad_alignment", die_bad_alignment, "alignment 3 is not a power of two"},
+    {"out_of_reserve", die_out_of_reserve, "page_stack \"tiny\": push of 1048576 bytes (align 8) failed"},
+    {"stale_mark", die_stale_mark, "pop_to a stale mark"},
+    {"begin_twice", die_begin_twice, "frame_arena_begin called twice without frame_arena_end"},
+    {"both_scratch_conflict", die_both_scratch_conflict, "both scratch stacks of this thread are in conflicts"},
+};
+
+static void check_misuse_is_fatal_with_one_line(void)
+{
+    for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++) {
+        bool died;
+        const char *err = run_death(deaths[i].name, &died);
+        const char *line = strstr(err, "frame_arena: ");
+        EXPECT(died, "%s: the program stopped", deaths[i].name);
+        EXPECT(line && strstr(line, deaths[i].message), "%s: stderr holds \"%s\"; it was: %s", deaths[i].name,
+               deaths[i].message, err);
+    }
+}
+
+/* ------------------------------------------------------------------ driver */
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} checks[] = {
+    {"os_vm reserve, commit, decommit, release", check_os_vm_reserve_commit_decommit},
+    {"os_vm 2 MiB alignment", check_os_vm_large_alignment},
+    {"os_vm huge pages or fallback", check_os_vm_huge_pages_or_fallback},
+    {"os_vm injected commit failure", check_os_vm_injected_commit_failure},
+    {"page_stack push, align, grow, reset, zero", check_page_stack_push_align_grow},
+    {"page_stack marks", check_page_stack_marks},
+    {"page_stack errors leave the stack unchanged", check_page_stack_errors},
+    {"page_stack trim and huge pages", check_page_stack_trim_and_huge_pages},
+    {"frame_arena rotation and stats", check_frame_arena_rotation_and_stats},
+    {"frame_arena budget", check_frame_arena_budget},
+    {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
+    {"misuse is fatal with one line", check_misuse_is_fatal_with_one_line},
+};
+
+int main(int argc, char **argv)
+{
+#ifdef _WIN32
+    static char module[MAX_PATH];
+    GetModuleFileNameA(NULL, module, sizeof module);
+    self_path = module;
+#else
+    self_path = argv[0];
+#endif
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc == 3 && strcmp(argv[1], "--die") == 0) {
+        for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++)
+            if (strcmp(argv[2], deaths[i].name) == 0) {
+                deaths[i].fn();
+                fprintf(stderr, "engine_check: %s did not stop the program\n", argv[2]);
+                return 0;
+            }
+        fprintf(stderr, "engine_check: no death case %s\n", argv[2]);
+        return 0;
+    }
+    size_t count = sizeof checks / sizeof checks[0];
+    int failed = 0;
+    printf("TAP version 13\n1..%zu\n", count);
+    for (size_t i = 0; i < count; i++) {
+        failures_in_check = 0;
+        checks[i].fn();
+        failed += failures_in_check != 0;
+        printf("%s %zu - %s\n", failures_in_check ? "not ok" : "ok", i + 1, checks[i].name);
+    }
+    return failed ? 1 : 0;
+}
