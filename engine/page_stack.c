@@ -13,8 +13,9 @@
  * The inline push in page_stack.h handles the common case: the block fits
  * below `end`. Everything else lands here: committing the next steps,
  * failures, alignment errors. `end` is the commit end in a plain build; in
- * the builds that watch every push (AddressSanitizer, checked, or a process
- * running under valgrind) it is kept equal to `cur`, so every push comes here.
+ * the builds that watch every push (AddressSanitizer, checked, a process
+ * running under valgrind, or an on_push hook) it is 0, so every push comes
+ * here. The top is kept as `last` (top - 1): see page_stack.h for why.
  *
  * Lazy bookkeeping keeps the inline push short: `peak`, `high` (highest pos
  * since the last reset) and `dirty` (highest address ever handed out since it
@@ -143,16 +144,27 @@ static size_t capacity(const PageStack *ps)
     return CHECKED ? check_state(ps)->capacity : ps->reserved;
 }
 
-static size_t pos_of(const PageStack *ps)
+/* The inline push keeps `last`, the address just below the top. */
+static uintptr_t top(const PageStack *ps)
 {
-    return CHECKED ? check_state(ps)->lpos : ps->cur - ps->base;
+    return ps->last + 1;
 }
 
-/* Re-arms the inline push after cur or committed changed. */
+static void set_top(PageStack *ps, uintptr_t top)
+{
+    ps->last = top - 1;
+}
+
+static size_t pos_of(const PageStack *ps)
+{
+    return CHECKED ? check_state(ps)->lpos : top(ps) - ps->base;
+}
+
+/* Re-arms the inline push after the top or committed changed. */
 static void settle(PageStack *ps)
 {
     bool watched = PAGE_STACK_POISONING || CHECKED || (ps->flags & Internal_WatchEveryPush);
-    ps->end = watched ? ps->cur : ps->base + ps->committed;
+    ps->end = watched ? 0 : ps->base + ps->committed;
 }
 
 /* Brings the lazily kept high-water marks up to date; call before pos goes down. */
@@ -163,8 +175,8 @@ static void note_high(PageStack *ps)
         ps->peak = pos;
     if (pos > ps->high)
         ps->high = pos;
-    if (ps->cur > ps->dirty)
-        ps->dirty = ps->cur;
+    if (top(ps) > ps->dirty)
+        ps->dirty = top(ps);
 }
 
 static PageStack *need_stack(PageStack *ps, const char *fn)
@@ -264,7 +276,7 @@ static void rotate_region(PageStack *ps)
     ck->region = (ck->region + 1) % ck->regions;
     ck->region_base = ps->base + (uintptr_t)ck->region * ck->region_span;
     ps->committed = ck->region_committed[ck->region];
-    ps->cur = ck->region_base;
+    set_top(ps, ck->region_base);
     ck->marks = 0;
     ck->last_ptr = 0;
     VALGRIND_MEMPOOL_TRIM(ps, ck->region_base, 0);
@@ -274,7 +286,7 @@ static void rotate_region(PageStack *ps)
 static uintptr_t checked_mark_phys(PageStack *ps, size_t lpos)
 {
     CheckState *ck = check_state(ps);
-    uintptr_t phys = ps->cur;
+    uintptr_t phys = top(ps);
     while (ck->marks && ck->mark_log[ck->marks - 1].lpos > lpos)
         phys = ck->mark_log[--ck->marks].phys;
     if (ck->marks && ck->mark_log[ck->marks - 1].lpos == lpos) {
@@ -298,9 +310,9 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
     if (CHECKED)
         check_owner(ps);
     uintptr_t mask = (uintptr_t)align - 1;
-    if (ps->cur > UINTPTR_MAX - mask)
+    if (top(ps) > UINTPTR_MAX - mask)
         return fail(ps, PageStackError_OutOfReserve, size, align, how);
-    uintptr_t p = (ps->cur + mask) & ~mask;
+    uintptr_t p = (top(ps) + mask) & ~mask;
     if (CHECKED) {
         /* Errors are decided on the logical top, as a plain build would decide them. */
         size_t lpos = check_state(ps)->lpos, lpad = (size_t)((0 - lpos) & mask);
@@ -308,7 +320,7 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
             return fail(ps, PageStackError_SizeOverflow, size, align, how);
         if (align > ps->reserved || lpad > ps->reserved - lpos || size > ps->reserved - lpos - lpad)
             return fail(ps, PageStackError_OutOfReserve, size, align, how);
-    } else if (size > SIZE_MAX - (p - ps->cur)) {
+    } else if (size > SIZE_MAX - (p - top(ps))) {
         return fail(ps, PageStackError_SizeOverflow, size, align, how);
     }
     size_t off = p - region_base(ps);
@@ -331,7 +343,7 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
     }
     if (how & PageStackPush_Zero)
         VALGRIND_MAKE_MEM_DEFINED(p, size); /* fresh pages are zero: memcheck could not know */
-    ps->cur = p + size + REDZONE;
+    set_top(ps, p + size + REDZONE);
     ps->pushes++;
     settle(ps);
     if (ps->on_push)
@@ -370,10 +382,10 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
         ck->lpos = ck->lpos - old_size + new_size;
         ck->last_size = new_size;
         ck->last_end = ck->lpos;
-        if (p + new_size + REDZONE > ps->cur) /* a shrink leaves the top where it was: monotonic */
-            ps->cur = p + new_size + REDZONE;
+        if (p + new_size + REDZONE > top(ps)) /* a shrink leaves the top where it was: monotonic */
+            set_top(ps, p + new_size + REDZONE);
     } else {
-        ps->cur = p + new_size;
+        set_top(ps, p + new_size);
     }
     ps->pushes++;
     settle(ps);
@@ -388,7 +400,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
 static bool is_last(const PageStack *ps, uintptr_t p, size_t size)
 {
     return CHECKED ? check_state(ps)->last_ptr == p && check_state(ps)->last_size == size
-                   : p >= ps->base && p <= ps->cur && ps->cur - p == size;
+                   : p >= ps->base && p <= top(ps) && top(ps) - p == size;
 }
 
 static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how)
@@ -436,7 +448,7 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
         check_state(ps)->lpos -= size; /* the top stays put: monotonic */
         check_state(ps)->last_ptr = 0;
     } else {
-        ps->cur = p;
+        set_top(ps, p);
     }
     settle(ps);
     return true;
@@ -486,7 +498,7 @@ PageStackMark page_stack_mark(PageStack *ps)
             ck->marks--;
         }
         ck->mark_log[ck->marks].lpos = ck->lpos;
-        ck->mark_log[ck->marks].phys = ps->cur;
+        ck->mark_log[ck->marks].phys = top(ps);
         ck->mark_log[ck->marks].last_ptr = ck->last_ptr;
         ck->mark_log[ck->marks].last_size = ck->last_size;
         ck->mark_log[ck->marks].last_end = ck->last_end;
@@ -516,16 +528,16 @@ void page_stack_pop_to(PageStackMark mark)
     note_high(ps);
     if (CHECKED) {
         /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
-        release(ps, checked_mark_phys(ps, mark.pos), ps->cur);
+        release(ps, checked_mark_phys(ps, mark.pos), top(ps));
         check_state(ps)->lpos = mark.pos;
         if (mark.pos != check_state(ps)->last_end) /* popped back to its end: still the top */
             check_state(ps)->last_ptr = 0;
         if (mark.pos == 0)
             rotate_region(ps);
     } else {
-        uintptr_t top = ps->cur;
-        ps->cur = ps->base + mark.pos;
-        release(ps, ps->cur, top);
+        uintptr_t old_top = top(ps);
+        set_top(ps, ps->base + mark.pos);
+        release(ps, top(ps), old_top);
     }
     settle(ps);
 }
@@ -545,13 +557,13 @@ void page_stack_reset(PageStack *ps)
     if (ps->on_reset)
         ps->on_reset(ps, ps->user);
     note_high(ps);
-    release(ps, region_base(ps), ps->cur);
+    release(ps, region_base(ps), top(ps));
     if (CHECKED) {
         check_state(ps)->lpos = 0;
         check_state(ps)->owner = 0;
         rotate_region(ps);
     }
-    ps->cur = region_base(ps);
+    set_top(ps, region_base(ps));
     ps->high = 0;
     ps->generation++;
     ps->resets++;
@@ -591,7 +603,7 @@ void page_stack_trim(PageStack *ps, size_t keep)
             if (r != ck->region)
                 ck->region_committed[r] =
                     trim_region(ps, ps->base + (uintptr_t)r * ck->region_span, ck->region_committed[r], target);
-        size_t phys = ps->cur - ck->region_base, keep_here = target;
+        size_t phys = top(ps) - ck->region_base, keep_here = target;
         if (phys > keep_here && !round_up(phys, ps->commit_size, &keep_here))
             keep_here = ps->committed;
         ps->committed = trim_region(ps, ck->region_base, ps->committed, keep_here);
@@ -684,7 +696,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         return NULL;
     }
     *ps = (PageStack){
-        .cur = (uintptr_t)map,
+        .last = (uintptr_t)map - 1,
         .dirty = CHECKED ? UINTPTR_MAX : (uintptr_t)map,
         .base = (uintptr_t)map,
         .committed = initial,

@@ -140,6 +140,28 @@ Test(align, zero_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+Test(align, zero_with_size_zero_is_fatal_too, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "aligned"});
+    page_stack_push(ps, 64, 8); /* committed memory: the inline push sees it first */
+    expect_fatal("page_stack \"aligned\": alignment 0 is not a power of two");
+    page_stack_push(ps, 0, 0);
+    death_not_reached();
+}
+
+Test(align, sizes_that_wrap_the_address_space_never_take_the_inline_path)
+{
+    PageStack *ps = page_stack_create(NULL);
+    uintptr_t top = (uintptr_t)page_stack_push(ps, 64, 1) + 64;
+    size_t wraps[] = {SIZE_MAX, SIZE_MAX - 62, (size_t)0 - top, (size_t)0 - top + 1, (size_t)0 - top - 1};
+    for (size_t i = 0; i < sizeof wraps / sizeof wraps[0]; i++)
+        for (size_t align = 1; align <= 4096; align <<= 1) {
+            cr_assert_null(page_stack_try_push(ps, wraps[i], align), "size %zu align %zu", wraps[i], align);
+            cr_assert_eq(page_stack_pos(ps), 64);
+        }
+    page_stack_destroy(ps);
+}
+
 Test(align, non_power_of_two_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(NULL);

@@ -1,0 +1,1193 @@
+/* frame_bench: frame_arena against the allocators a game would use instead,
+ * side by side in one process, frames interleaved in a shuffled order.
+ *
+ *     frame_bench [--quick] [--out DIR]   the timing run: table on stdout,
+ *                                         DIR/frame_bench.csv and .json
+ *     frame_bench --ir                    regions for callgrind (see bench/ir.py)
+ *     frame_bench --check                 the deterministic subset, as TAP
+ *     frame_bench --isolated NAME K       one competitor alone; prints its peak RSS
+ *     frame_bench --memops [--out DIR]    bench/mem_ops.h against memset/memcpy
+ *
+ * Competitors: glibc malloc/free (resolved inside libc.so.6 with dlsym),
+ * mimalloc (mi_malloc/mi_free, and a heap destroyed each frame), jemalloc
+ * (mallocx/dallocx), tcmalloc-minimal (tc_malloc/tc_free), a naive bump
+ * pointer over one malloc'd buffer, the harness floor (no allocator: the
+ * pointers were laid out beforehand), and page_stack: the inline push,
+ * through an out-of-line call, and with huge pages. mimalloc, jemalloc and
+ * tcmalloc are dlopen'ed RTLD_LOCAL so none of them replaces the process's
+ * malloc; a competitor whose library is missing is reported as absent.
+ * jemalloc needs static TLS that dlopen only finds when glibc reserves more:
+ * the program re-executes itself once with GLIBC_TUNABLES set for that.
+ */
+#define _GNU_SOURCE
+#include "frame_arena.h"
+#include "mem_ops.h"
+#include "page_stack.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND 1
+#else
+#define CALLGRIND_TOGGLE_COLLECT
+#define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
+#define HAVE_CALLGRIND 0
+#endif
+
+extern char **environ;
+
+#define KiB ((size_t)1024)
+#define MiB (1024 * KiB)
+#define NOINLINE __attribute__((noinline))
+
+/* ------------------------------------------------------------------ time, faults, rng */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt + ru.ru_majflt;
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static uint64_t rng(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return rng_state = x;
+}
+
+/* ------------------------------------------------------------------ workloads */
+
+/* One frame's allocations: sizes and alignments decided beforehand, so every
+ * competitor sees the same sequence. */
+typedef struct Workload {
+    size_t k;
+    uint32_t *sizes;
+    uint32_t *aligns;
+    size_t bytes; /* sum of sizes plus worst-case padding */
+} Workload;
+
+/* Mostly 16-256 B, about 8% 257 B-4 KiB, four 64 KiB-1 MiB buffers per
+ * frame; alignments 8 (60%), 16 (30%), 64 (10%). */
+static Workload make_mixed(size_t k)
+{
+    Workload w = {.k = k, .sizes = malloc(k * sizeof(uint32_t)), .aligns = malloc(k * sizeof(uint32_t))};
+    rng_state = 0x9E3779B97F4A7C15u ^ k;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t r = rng() % 1000, a = rng() % 10;
+        size_t size = r < 80 ? 257 + rng() % (4 * KiB - 256) : 16 + rng() % 241;
+        if (k >= 8 && i % (k / 4) == k / 8)
+            size = 64 * KiB + rng() % (1 * MiB - 64 * KiB + 1);
+        w.sizes[i] = (uint32_t)size;
+        w.aligns[i] = a < 6 ? 8 : a < 9 ? 16 : 64;
+        w.bytes += size + w.aligns[i];
+    }
+    return w;
+}
+
+static void free_workload(Workload *w)
+{
+    free(w->sizes);
+    free(w->aligns);
+}
+
+/* ------------------------------------------------------------------ the competitors' libraries */
+
+static struct {
+    void *(*malloc)(size_t);
+    void *(*memalign)(size_t, size_t);
+    void (*free)(void *);
+} glibc;
+
+typedef struct mi_heap_s mi_heap_t;
+static struct {
+    bool ok;
+    int version;
+    void *(*malloc)(size_t);
+    void *(*malloc_aligned)(size_t, size_t);
+    void (*free)(void *);
+    mi_heap_t *(*heap_new)(void);
+    void *(*heap_malloc)(mi_heap_t *, size_t);
+    void *(*heap_malloc_aligned)(mi_heap_t *, size_t, size_t);
+    void (*heap_destroy)(mi_heap_t *);
+} mi;
+
+static struct {
+    bool ok;
+    void *(*mallocx)(size_t, int);
+    void (*dallocx)(void *, int);
+    int (*mallctl)(const char *, void *, size_t *, void *, size_t);
+    char config[256];
+} je;
+
+static struct {
+    bool ok;
+    void *(*malloc)(size_t);
+    void *(*memalign)(size_t, size_t);
+    void (*free)(void *);
+    const char *(*version)(int *, int *, const char **);
+} tc;
+
+static void *open_lib(const char *const *names)
+{
+    for (; *names; names++) {
+        void *h = dlopen(*names, RTLD_NOW | RTLD_LOCAL);
+        if (h)
+            return h;
+    }
+    return NULL;
+}
+
+#define SYM(handle, var, name) (*(void **)&(var) = dlsym((handle), (name)))
+
+static void load_libraries(void)
+{
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    if (!libc || !SYM(libc, glibc.malloc, "malloc") || !SYM(libc, glibc.memalign, "memalign") ||
+        !SYM(libc, glibc.free, "free")) {
+        fprintf(stderr, "frame_bench: cannot resolve malloc inside libc.so.6\n");
+        exit(1);
+    }
+    void *h = open_lib((const char *const[]){"libmimalloc.so.2", "libmimalloc.so", NULL});
+    int (*mi_version)(void) = NULL;
+    mi.ok = h && SYM(h, mi.malloc, "mi_malloc") && SYM(h, mi.malloc_aligned, "mi_malloc_aligned") &&
+            SYM(h, mi.free, "mi_free") && SYM(h, mi.heap_new, "mi_heap_new") &&
+            SYM(h, mi.heap_malloc, "mi_heap_malloc") && SYM(h, mi.heap_malloc_aligned, "mi_heap_malloc_aligned") &&
+            SYM(h, mi.heap_destroy, "mi_heap_destroy") && SYM(h, mi_version, "mi_version");
+    if (mi.ok)
+        mi.version = mi_version();
+    h = open_lib((const char *const[]){"libjemalloc.so.2", "libjemalloc.so", NULL});
+    je.ok = h && SYM(h, je.mallocx, "mallocx") && SYM(h, je.dallocx, "dallocx") && SYM(h, je.mallctl, "mallctl");
+    if (je.ok) {
+        const char *version = "?";
+        unsigned narenas = 0;
+        bool tcache = false, background = false;
+        ssize_t dirty_decay = 0;
+        size_t len = sizeof version;
+        je.mallctl("version", &version, &len, NULL, 0);
+        len = sizeof narenas;
+        je.mallctl("arenas.narenas", &narenas, &len, NULL, 0);
+        len = sizeof tcache;
+        je.mallctl("opt.tcache", &tcache, &len, NULL, 0);
+        len = sizeof background;
+        je.mallctl("opt.background_thread", &background, &len, NULL, 0);
+        len = sizeof dirty_decay;
+        je.mallctl("opt.dirty_decay_ms", &dirty_decay, &len, NULL, 0);
+        snprintf(je.config, sizeof je.config, "jemalloc %s: %u arenas, tcache %s, background_thread %s, "
+                 "dirty_decay_ms %zd", version, narenas, tcache ? "on" : "off", background ? "on" : "off",
+                 dirty_decay);
+    }
+    h = open_lib((const char *const[]){"libtcmalloc_minimal.so.4", "libtcmalloc_minimal.so", NULL});
+    tc.ok = h && SYM(h, tc.malloc, "tc_malloc") && SYM(h, tc.memalign, "tc_memalign") && SYM(h, tc.free, "tc_free");
+    if (tc.ok)
+        SYM(h, tc.version, "tc_version");
+}
+
+/* ------------------------------------------------------------------ the frame loops */
+
+typedef struct Bench {
+    const Workload *w;
+    void **ptrs;          /* every pointer of the frame, as a game would keep them */
+    unsigned char *floor; /* the floor's buffer; floor_ptrs were laid out in it */
+    void **floor_ptrs;
+    unsigned char *bump_base, *bump_cur;
+    PageStack *ours, *ours_huge;
+    mi_heap_t *heap;
+} Bench;
+
+static volatile uintptr_t sink;
+
+/* The allocation expression of each competitor, for the macro below. */
+#define ALLOC_FLOOR(size, align) floor_alloc(b, i, (align))
+#define ALLOC_BUMP(size, align) bump_alloc(b, (size), (align))
+#define ALLOC_OURS(size, align) ((unsigned char *)page_stack_push(b->ours, (size), (align)))
+#define ALLOC_OURS_CALL(size, align) ((unsigned char *)push_out_of_line(b->ours, (size), (align)))
+#define ALLOC_OURS_HUGE(size, align) ((unsigned char *)page_stack_push(b->ours_huge, (size), (align)))
+#define ALLOC_GLIBC(size, align) ((unsigned char *)((align) <= 16 ? glibc.malloc(size) : glibc.memalign((align), (size))))
+#define ALLOC_MI(size, align) ((unsigned char *)((align) <= 16 ? mi.malloc(size) : mi.malloc_aligned((size), (align))))
+#define ALLOC_MI_HEAP(size, align) \
+    ((unsigned char *)((align) <= 16 ? mi.heap_malloc(b->heap, (size)) : mi.heap_malloc_aligned(b->heap, (size), (align))))
+#define ALLOC_JE(size, align) ((unsigned char *)je.mallocx((size), (align) <= 16 ? 0 : lg2(align)))
+#define ALLOC_TC(size, align) ((unsigned char *)((align) <= 16 ? tc.malloc(size) : tc.memalign((align), (size))))
+
+static inline int lg2(size_t a)
+{
+    return __builtin_ctzll(a); /* MALLOCX_LG_ALIGN(la) is la itself */
+}
+
+/* The floor hands out the pointers laid out beforehand; it takes the
+ * alignment into a register as the others do, at no cost. */
+static inline unsigned char *floor_alloc(Bench *b, size_t i, size_t align)
+{
+    __asm__ volatile("" : : "r"(align));
+    return (unsigned char *)b->floor_ptrs[i];
+}
+
+static inline unsigned char *bump_alloc(Bench *b, size_t size, size_t align)
+{
+    uintptr_t p = ((uintptr_t)b->bump_cur + (align - 1)) & ~(uintptr_t)(align - 1);
+    b->bump_cur = (unsigned char *)p + size;
+    return (unsigned char *)p;
+}
+
+NOINLINE static void *push_out_of_line(PageStack *ps, size_t size, size_t align)
+{
+    return page_stack_push(ps, size, align);
+}
+
+/* Shapes of frame. */
+enum {
+    Shape_Mixed,   /* the mixed sizes of the workload */
+    Shape_Const,   /* constant 32-byte, 16-aligned blocks (a constant size and alignment in the code) */
+    Shape_Nested,  /* 100 scopes of 100 constant blocks, each scope released at its end (mark / pop) */
+    Shape_Release, /* constant blocks; only the release at the end (reset, free-all) is timed */
+};
+
+/* K allocations, first and last byte touched when asked, every pointer kept;
+ * SIZE and ALIGN are expressions of i. */
+#define FRAME_BODY(ALLOC, SIZE, ALIGN, TOUCH)                                                               \
+    for (size_t i = 0; i < k; i++) {                                                                     \
+        size_t size_ = (SIZE), align_ = (ALIGN);                                                          \
+        unsigned char *p_ = ALLOC(size_, align_);                                                         \
+        if (TOUCH) {                                                                                     \
+            p_[0] = (unsigned char)i;                                                                    \
+            p_[size_ - 1] = (unsigned char)i;                                                            \
+        }                                                                                                \
+        ptrs[i] = p_;                                                                                    \
+    }
+
+#define FREE_EACH(FREE, FROM, TO)                                                                           \
+    for (size_t j_ = (FROM); j_ < (TO); j_++)                                                             \
+        FREE(ptrs[j_]);
+
+#define MIXED_SIZE b->w->sizes[i]
+#define MIXED_ALIGN b->w->aligns[i]
+#define CONST_SIZE 32
+#define CONST_ALIGN 16
+
+/* Defines frame_NAME(b, shape, touch), returning the ns the shape times.
+ * BEGIN/END open and release the frame (END frees ptrs[0..k)); SCOPE and
+ * UNSCOPE open and release one nested scope (UNSCOPE frees ptrs[from..i)). */
+#define DEFINE_FRAME(NAME, BEGIN, ALLOC, END, SCOPE, UNSCOPE)                                               \
+    static uint64_t frame_##NAME(Bench *b, int shape, bool touch)                                          \
+    {                                                                                                      \
+        size_t k = b->w->k;                                                                                \
+        void **ptrs = b->ptrs;                                                                             \
+        uint64_t t0 = now_ns();                                                                            \
+        BEGIN;                                                                                             \
+        if (shape == Shape_Mixed && touch) {                                                               \
+            FRAME_BODY(ALLOC, MIXED_SIZE, MIXED_ALIGN, 1)                                                  \
+        } else if (shape == Shape_Mixed) {                                                                 \
+            FRAME_BODY(ALLOC, MIXED_SIZE, MIXED_ALIGN, 0)                                                  \
+        } else if (shape == Shape_Nested) {                                                                \
+            k = 100;                                                                                       \
+            for (size_t scope = 0; scope < 100; scope++) {                                                 \
+                size_t from = 0;                                                                           \
+                (void)from;                                                                                \
+                SCOPE;                                                                                     \
+                FRAME_BODY(ALLOC, CONST_SIZE, CONST_ALIGN, 1)                                              \
+                size_t i = k;                                                                              \
+                (void)i;                                                                                   \
+                UNSCOPE;                                                                                   \
+            }                                                                                              \
+            k = 0;                                                                                         \
+        } else {                                                                                           \
+            FRAME_BODY(ALLOC, CONST_SIZE, CONST_ALIGN, 0)                                                  \
+        }                                                                                                  \
+        sink += (uintptr_t)ptrs[0];                                                                        \
+        uint64_t t1 = now_ns();                                                                            \
+        END;                                                                                               \
+        uint64_t t2 = now_ns();                                                                            \
+        return shape == Shape_Release ? t2 - t1 : t2 - t0;                                                 \
+    }
+
+#define NOTHING ((void)0)
+#define glibc_free_all FREE_EACH(glibc.free, 0, k)
+#define glibc_free_scope FREE_EACH(glibc.free, from, i)
+#define mi_free_all FREE_EACH(mi.free, 0, k)
+#define mi_free_scope FREE_EACH(mi.free, from, i)
+#define tc_free_all FREE_EACH(tc.free, 0, k)
+#define tc_free_scope FREE_EACH(tc.free, from, i)
+#define je_free(p) je.dallocx((p), 0)
+#define je_free_all FREE_EACH(je_free, 0, k)
+#define je_free_scope FREE_EACH(je_free, from, i)
+#define OURS_SCOPE PageStackMark mark_ = page_stack_mark(b->ours)
+#define OURS_HUGE_SCOPE PageStackMark mark_ = page_stack_mark(b->ours_huge)
+#define OURS_UNSCOPE page_stack_pop_to(mark_)
+#define BUMP_SCOPE unsigned char *mark_ = b->bump_cur
+#define BUMP_UNSCOPE b->bump_cur = mark_
+
+DEFINE_FRAME(floor, NOTHING, ALLOC_FLOOR, NOTHING, NOTHING, NOTHING)
+DEFINE_FRAME(bump, b->bump_cur = b->bump_base, ALLOC_BUMP, NOTHING, BUMP_SCOPE, BUMP_UNSCOPE)
+DEFINE_FRAME(ours, NOTHING, ALLOC_OURS, page_stack_reset(b->ours), OURS_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(ours_call, NOTHING, ALLOC_OURS_CALL, page_stack_reset(b->ours), OURS_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(ours_huge, NOTHING, ALLOC_OURS_HUGE, page_stack_reset(b->ours_huge), OURS_HUGE_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(glibc, NOTHING, ALLOC_GLIBC, glibc_free_all, NOTHING, glibc_free_scope)
+DEFINE_FRAME(mimalloc, NOTHING, ALLOC_MI, mi_free_all, NOTHING, mi_free_scope)
+DEFINE_FRAME(mimalloc_heap, b->heap = mi.heap_new(), ALLOC_MI_HEAP, mi.heap_destroy(b->heap),
+             mi_heap_t *outer_ = b->heap; b->heap = mi.heap_new(), mi.heap_destroy(b->heap); b->heap = outer_)
+DEFINE_FRAME(jemalloc, NOTHING, ALLOC_JE, je_free_all, NOTHING, je_free_scope)
+DEFINE_FRAME(tcmalloc, NOTHING, ALLOC_TC, tc_free_all, NOTHING, tc_free_scope)
+
+typedef struct Competitor {
+    const char *name;
+    uint64_t (*frame)(Bench *b, int shape, bool touch);
+    const bool *available; /* NULL: always */
+} Competitor;
+
+static const Competitor competitors[] = {
+    {"ours", frame_ours, NULL},
+    {"ours_call", frame_ours_call, NULL},
+    {"ours_huge", frame_ours_huge, NULL},
+    {"bump", frame_bump, NULL},
+    {"floor", frame_floor, NULL},
+    {"glibc", frame_glibc, NULL},
+    {"mimalloc", frame_mimalloc, &mi.ok},
+    {"mimalloc_heap", frame_mimalloc_heap, &mi.ok},
+    {"jemalloc", frame_jemalloc, &je.ok},
+    {"tcmalloc", frame_tcmalloc, &tc.ok},
+};
+#define COMPETITORS (sizeof competitors / sizeof competitors[0])
+
+static bool available(size_t c)
+{
+    return !competitors[c].available || *competitors[c].available;
+}
+
+static int find_competitor(const char *name)
+{
+    for (size_t c = 0; c < COMPETITORS; c++)
+        if (strcmp(competitors[c].name, name) == 0)
+            return (int)c;
+    return -1;
+}
+
+/* Sets the bench up for a workload: buffers big enough for its frame. */
+static void bench_init(Bench *b, const Workload *w)
+{
+    size_t cap = w->bytes + 4 * KiB;
+    *b = (Bench){.w = w, .ptrs = calloc(w->k, sizeof(void *)), .floor_ptrs = calloc(w->k, sizeof(void *))};
+    b->floor = aligned_alloc(4 * KiB, (cap + 4 * KiB - 1) & ~(4 * KiB - 1));
+    b->bump_base = b->bump_cur = glibc.malloc(cap);
+    uintptr_t cur = (uintptr_t)b->floor;
+    for (size_t i = 0; i < w->k; i++) {
+        cur = (cur + w->aligns[i] - 1) & ~(uintptr_t)(w->aligns[i] - 1);
+        b->floor_ptrs[i] = (void *)cur;
+        cur += w->sizes[i];
+    }
+    b->ours = page_stack_create(&(PageStackDesc){.name = "bench", .reserve_size = 4 * cap + 64 * MiB});
+    b->ours_huge = page_stack_create(
+        &(PageStackDesc){.name = "bench huge", .reserve_size = 4 * cap + 64 * MiB, .flags = PageStackFlag_HugePages});
+    if (!b->ptrs || !b->floor_ptrs || !b->floor || !b->bump_base || !b->ours || !b->ours_huge) {
+        fprintf(stderr, "frame_bench: out of memory setting up K=%zu\n", w->k);
+        exit(1);
+    }
+}
+
+static void bench_free(Bench *b)
+{
+    page_stack_destroy(b->ours);
+    page_stack_destroy(b->ours_huge);
+    glibc.free(b->bump_base);
+    free(b->floor);
+    free(b->floor_ptrs);
+    free(b->ptrs);
+}
+
+/* ------------------------------------------------------------------ statistics */
+
+typedef struct Summary {
+    double median, p10, p90, min, max; /* ns per frame */
+    double faults;                     /* page faults per frame */
+} Summary;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(const uint64_t *sorted, size_t n, double q)
+{
+    double at = q * (double)(n - 1);
+    size_t lo = (size_t)at;
+    double frac = at - (double)lo;
+    return lo + 1 < n ? (double)sorted[lo] * (1 - frac) + (double)sorted[lo + 1] * frac : (double)sorted[lo];
+}
+
+static Summary summarise(uint64_t *ns, size_t n, long faults)
+{
+    qsort(ns, n, sizeof *ns, cmp_u64);
+    return (Summary){
+        .median = percentile(ns, n, 0.5),
+        .p10 = percentile(ns, n, 0.1),
+        .p90 = percentile(ns, n, 0.9),
+        .min = (double)ns[0],
+        .max = (double)ns[n - 1],
+        .faults = (double)faults / (double)n,
+    };
+}
+
+/* Runs rounds of one frame per competitor, in a new random order each round,
+ * after warm-up frames; fills out[c]. */
+static void race(const Workload *w, int shape, bool touch, size_t rounds, Summary *out)
+{
+    Bench b;
+    bench_init(&b, w);
+    uint64_t *ns = calloc(COMPETITORS * rounds, sizeof(uint64_t));
+    long faults[COMPETITORS] = {0};
+    size_t order[COMPETITORS];
+    for (size_t c = 0; c < COMPETITORS; c++)
+        order[c] = c;
+    for (int warm = 0; warm < 3; warm++)
+        for (size_t c = 0; c < COMPETITORS; c++)
+            if (available(c))
+                competitors[c].frame(&b, shape, touch);
+    for (size_t r = 0; r < rounds; r++) {
+        for (size_t c = COMPETITORS - 1; c > 0; c--) { /* Fisher-Yates */
+            size_t j = rng() % (c + 1), t = order[c];
+            order[c] = order[j];
+            order[j] = t;
+        }
+        for (size_t o = 0; o < COMPETITORS; o++) {
+            size_t c = order[o];
+            if (!available(c))
+                continue;
+            long f0 = minor_faults();
+            ns[c * rounds + r] = competitors[c].frame(&b, shape, touch);
+            faults[c] += minor_faults() - f0;
+        }
+    }
+    for (size_t c = 0; c < COMPETITORS; c++)
+        out[c] = available(c) ? summarise(ns + c * rounds, rounds, faults[c]) : (Summary){0};
+    free(ns);
+    bench_free(&b);
+}
+
+/* ------------------------------------------------------------------ the timing run */
+
+typedef struct Row {
+    const char *workload;
+    size_t k;
+    size_t c;
+    Summary s;
+} Row;
+
+static Row rows[512];
+static size_t nrows;
+
+static const char *out_dir = "bench-results";
+static FILE *csv, *json;
+
+static void emit(const char *workload, size_t k, const Summary *s)
+{
+    size_t ours = 0;
+    printf("\n%s, K = %zu (ns per frame; ratio = median / ours' median, p10 ratio likewise)\n", workload, k);
+    printf("  %-14s %12s %12s %12s %12s %12s %9s %7s %8s %9s\n", "competitor", "median", "p10", "p90", "min",
+           "max", "ns/alloc", "ratio", "p10 ratio", "faults");
+    for (size_t c = 0; c < COMPETITORS; c++) {
+        if (!available(c)) {
+            printf("  %-14s absent (library not found)\n", competitors[c].name);
+            continue;
+        }
+        double ratio = s[c].median / s[ours].median, ratio10 = s[c].p10 / s[ours].p10;
+        printf("  %-14s %12.0f %12.0f %12.0f %12.0f %12.0f %9.2f %7.2f %8.2f %9.1f\n", competitors[c].name,
+               s[c].median, s[c].p10, s[c].p90, s[c].min, s[c].max, s[c].median / (double)k, ratio, ratio10,
+               s[c].faults);
+        fprintf(csv, "%s,%zu,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.3f,%.4f,%.4f,%.2f\n", workload, k, competitors[c].name,
+                s[c].median, s[c].p10, s[c].p90, s[c].min, s[c].max, s[c].median / (double)k, ratio, ratio10,
+                s[c].faults);
+        fprintf(json,
+                "%s{\"workload\":\"%s\",\"k\":%zu,\"competitor\":\"%s\",\"median_ns\":%.0f,\"p10_ns\":%.0f,"
+                "\"p90_ns\":%.0f,\"min_ns\":%.0f,\"max_ns\":%.0f,\"ns_per_alloc\":%.3f,\"ratio\":%.4f,"
+                "\"p10_ratio\":%.4f,\"faults_per_frame\":%.2f}",
+                nrows ? ",\n" : "", workload, k, competitors[c].name, s[c].median, s[c].p10, s[c].p90, s[c].min,
+                s[c].max, s[c].median / (double)k, ratio, ratio10, s[c].faults);
+        if (nrows < sizeof rows / sizeof rows[0])
+            rows[nrows++] = (Row){workload, k, c, s[c]};
+    }
+}
+
+static const Summary *find_row(const char *workload, size_t k, const char *name)
+{
+    int c = find_competitor(name);
+    for (size_t r = 0; r < nrows; r++)
+        if (strcmp(rows[r].workload, workload) == 0 && rows[r].k == k && (int)rows[r].c == c)
+            return &rows[r].s;
+    return NULL;
+}
+
+static size_t rounds_for(size_t k, bool quick)
+{
+    size_t r = 4000000 / (k + 1000);
+    r = r < 15 ? 15 : r > 400 ? 400 : r;
+    return quick ? (r + 3) / 4 : r;
+}
+
+/* Peak RSS of one competitor alone, in a fresh process. */
+static long isolated_rss(const char *self, const char *name, size_t k)
+{
+    char kbuf[32];
+    snprintf(kbuf, sizeof kbuf, "%zu", k);
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    pid_t pid;
+    char *argv[] = {(char *)self, "--isolated", (char *)name, kbuf, NULL};
+    int err = posix_spawn(&pid, self, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    long kib = -1;
+    if (err == 0) {
+        FILE *f = fdopen(fds[0], "r");
+        if (f) {
+            if (fscanf(f, "%ld", &kib) != 1)
+                kib = -1;
+            fclose(f);
+        }
+        waitpid(pid, NULL, 0);
+    } else {
+        close(fds[0]);
+    }
+    return kib;
+}
+
+static int run_isolated(const char *name, size_t k)
+{
+    load_libraries();
+    int c = find_competitor(name);
+    if (c < 0 || !available((size_t)c))
+        return 1;
+    Workload w = make_mixed(k);
+    Bench b;
+    bench_init(&b, &w);
+    struct rusage before;
+    getrusage(RUSAGE_SELF, &before);
+    for (int f = 0; f < 20; f++)
+        competitors[c].frame(&b, 0, true);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("%ld\n", ru.ru_maxrss);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ frame_arena scenarios */
+
+#define SPIKE_FRAMES 661
+#define SPIKE_AT 60
+#define SPIKE_TRIM_AFTER 120
+
+/* The spike: 60 normal frames, one 10x frame, 600 normal ones, through a
+ * frame arena (two buffers, trim after 120 quiet frames). */
+typedef struct SpikeResult {
+    size_t committed[SPIKE_FRAMES], used[SPIKE_FRAMES];
+    size_t steady;              /* committed before the spike */
+    size_t back_after;          /* frames after the spike until committed was back to steady (0: never) */
+    uint64_t steady_decommits;  /* decommits in the last 300 frames */
+    size_t bound_misses;        /* frame ends where a buffer's committed exceeded its high-water plus one step */
+    long steady_faults;         /* page faults over the last 300 frames */
+} SpikeResult;
+
+static uint64_t arena_decommits(FrameArena *fa)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < 2; i++) {
+        PageStack *ps = frame_arena_stack(fa, i);
+        if (ps)
+            n += page_stack_stats(ps).decommits;
+    }
+    return n;
+}
+
+static void spike(SpikeResult *r, size_t normal)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "spike", .trim_after = SPIKE_TRIM_AFTER});
+    memset(r, 0, sizeof *r);
+    uint64_t decommits_before = 0;
+    long faults_before = 0;
+    for (size_t f = 0; f < SPIKE_FRAMES; f++) {
+        if (f == SPIKE_FRAMES - 300) {
+            decommits_before = arena_decommits(fa);
+            faults_before = minor_faults();
+        }
+        PageStack *ps = frame_arena_begin(fa);
+        size_t n = f == SPIKE_AT ? 10 * normal : normal;
+        for (size_t i = 0; i < n; i++) {
+            size_t size = 16 + (i * 37) % 241;
+            unsigned char *p = page_stack_push(ps, size, 16);
+            p[0] = p[size - 1] = 1;
+        }
+        frame_arena_end(fa);
+        for (uint32_t i = 0; i < 2; i++) {
+            PageStack *buffer = frame_arena_stack(fa, i);
+            if (!buffer)
+                continue;
+            PageStackStats st = page_stack_stats(buffer);
+            /* committed never runs more than one commit step past the highest pos the buffer reached */
+            if (st.committed > ((st.peak + 64 * KiB - 1) & ~(64 * KiB - 1)) + 64 * KiB)
+                r->bound_misses++;
+        }
+        FrameArenaStats st = frame_arena_stats(fa);
+        r->committed[f] = st.committed;
+        r->used[f] = page_stack_pos(ps);
+        if (f == SPIKE_AT - 1)
+            r->steady = st.committed;
+        if (f > SPIKE_AT && !r->back_after && st.committed <= r->steady)
+            r->back_after = f - SPIKE_AT;
+    }
+    r->steady_decommits = arena_decommits(fa) - decommits_before;
+    r->steady_faults = minor_faults() - faults_before;
+    frame_arena_destroy(fa);
+}
+
+/* The first frame of a new stack against its steady frames (K mixed, touched). */
+typedef struct ColdResult {
+    double first_ns, steady_ns; /* steady: median of 15 frames */
+    long first_faults;
+} ColdResult;
+
+static ColdResult cold_frame(const Workload *w, uint32_t flags, bool prefault)
+{
+    ColdResult r = {0};
+    Bench b;
+    bench_init(&b, w);
+    page_stack_destroy(b.ours);
+    b.ours = page_stack_create(&(PageStackDesc){.name = "cold",
+                                                .reserve_size = 4 * w->bytes + 64 * MiB,
+                                                .initial_commit = prefault ? w->bytes + 64 * KiB : 0,
+                                                .flags = flags | (prefault ? PageStackFlag_Prefault : 0)});
+    long f0 = minor_faults();
+    r.first_ns = (double)frame_ours(&b, Shape_Mixed, true);
+    r.first_faults = minor_faults() - f0;
+    uint64_t ns[15];
+    for (int i = 0; i < 15; i++)
+        ns[i] = frame_ours(&b, Shape_Mixed, true);
+    r.steady_ns = summarise(ns, 15, 0).median;
+    bench_free(&b);
+    return r;
+}
+
+/* First touch of fresh memory: ns per 4 KiB, writing one byte per 4 KiB of a
+ * 64 MiB push on a new stack (median of 5 stacks). */
+static double first_touch_ns_per_4k(uint32_t flags)
+{
+    const size_t bytes = 64 * MiB;
+    uint64_t ns[5];
+    for (int run = 0; run < 5; run++) {
+        PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 256 * MiB, .flags = flags});
+        volatile unsigned char *p = page_stack_push(ps, bytes, 4096);
+        uint64_t t0 = now_ns();
+        for (size_t off = 0; off < bytes; off += 4096)
+            p[off] = 1;
+        ns[run] = now_ns() - t0;
+        page_stack_destroy(ps);
+    }
+    return summarise(ns, 5, 0).median / (double)(bytes / 4096);
+}
+
+/* ------------------------------------------------------------------ main modes */
+
+static void print_machine(FILE *f)
+{
+    char model[256] = "unknown";
+    FILE *cpu = fopen("/proc/cpuinfo", "r");
+    if (cpu) {
+        char line[512];
+        while (fgets(line, sizeof line, cpu))
+            if (strncmp(line, "model name", 10) == 0) {
+                char *colon = strchr(line, ':');
+                if (colon) {
+                    snprintf(model, sizeof model, "%s", colon + 2);
+                    model[strcspn(model, "\n")] = 0;
+                }
+                break;
+            }
+        fclose(cpu);
+    }
+    fprintf(f, "machine: %s, %ld cores online\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+    fprintf(f, "mimalloc: %s", mi.ok ? "" : "absent\n");
+    if (mi.ok)
+        fprintf(f, "%d.%d.%d\n", mi.version / 100, mi.version / 10 % 10, mi.version % 10);
+    fprintf(f, "jemalloc: %s\n", je.ok ? je.config : "absent");
+    if (tc.ok && tc.version) {
+        int major, minor;
+        const char *patch;
+        fprintf(f, "tcmalloc: %s\n", tc.version(&major, &minor, &patch));
+    } else {
+        fprintf(f, "tcmalloc: %s\n", tc.ok ? "present" : "absent");
+    }
+}
+
+
+/* Instruction-count regions, each dumped by callgrind under its own name
+ * (run with --collect-atstart=no; bench/ir.py does). Values are consumed with
+ * an empty asm so that the floor loads them as the push does, at no cost. */
+#define CONSUME(x) __asm__ volatile("" : : "r"(x))
+#define REGION(name, ...)                                                                                   \
+    do {                                                                                                   \
+        CALLGRIND_TOGGLE_COLLECT;                                                                          \
+        __VA_ARGS__;                                                                                       \
+        CALLGRIND_TOGGLE_COLLECT;                                                                          \
+        CALLGRIND_DUMP_STATS_AT(name);                                                                     \
+    } while (0)
+
+typedef struct Block32 {
+    _Alignas(16) unsigned char bytes[32];
+} Block32;
+
+NOINLINE static void ir_floor_rt(const Workload *w, void **ptrs, void *const *floor_ptrs)
+{
+    for (size_t i = 0; i < w->k; i++) {
+        CONSUME(w->sizes[i]);
+        CONSUME(w->aligns[i]);
+        ptrs[i] = floor_ptrs[i];
+    }
+}
+
+NOINLINE static void ir_push_rt(const Workload *w, void **ptrs, PageStack *ps)
+{
+    for (size_t i = 0; i < w->k; i++)
+        ptrs[i] = page_stack_push(ps, w->sizes[i], w->aligns[i]);
+}
+
+NOINLINE static void ir_push_zero_rt(const Workload *w, void **ptrs, PageStack *ps)
+{
+    for (size_t i = 0; i < w->k; i++)
+        ptrs[i] = page_stack_push_zero(ps, w->sizes[i], w->aligns[i]);
+}
+
+NOINLINE static void ir_floor_const(size_t k, void **ptrs, void *const *floor_ptrs)
+{
+    for (size_t i = 0; i < k; i++)
+        ptrs[i] = floor_ptrs[i];
+}
+
+NOINLINE static void ir_push_const(size_t k, void **ptrs, PageStack *ps)
+{
+    for (size_t i = 0; i < k; i++)
+        ptrs[i] = push_array_no_zero(ps, Block32, 1);
+}
+
+NOINLINE static void ir_push_struct(size_t k, void **ptrs, PageStack *ps)
+{
+    for (size_t i = 0; i < k; i++)
+        ptrs[i] = push_struct(ps, Block32);
+}
+
+NOINLINE static void ir_push_array(size_t k, void **ptrs, PageStack *ps)
+{
+    for (size_t i = 0; i < k; i++)
+        ptrs[i] = push_array(ps, Block32, 1);
+}
+
+static int run_ir(void)
+{
+    load_libraries();
+    const size_t k = 10000;
+    Workload w = make_mixed(k);
+    Bench b;
+    bench_init(&b, &w);
+    PageStack *ps = b.ours;
+    ir_push_rt(&w, b.ptrs, ps); /* warm: commit everything once */
+    page_stack_reset(ps);
+    REGION("floor_rt", ir_floor_rt(&w, b.ptrs, b.floor_ptrs));
+    REGION("push_rt", ir_push_rt(&w, b.ptrs, ps));
+    page_stack_reset(ps);
+    REGION("floor_const", ir_floor_const(k, b.ptrs, b.floor_ptrs));
+    REGION("push_const", ir_push_const(k, b.ptrs, ps));
+    page_stack_reset(ps);
+    REGION("push_struct_reused", ir_push_struct(k, b.ptrs, ps));
+    page_stack_reset(ps);
+    REGION("push_array_reused", ir_push_array(k, b.ptrs, ps));
+    /* Never-used memory: a new stack with everything committed up front. */
+    PageStack *fresh = page_stack_create(&(PageStackDesc){.initial_commit = 2 * k * sizeof(Block32) + 64 * KiB});
+    REGION("push_struct_fresh", ir_push_struct(k, b.ptrs, fresh));
+    page_stack_destroy(fresh);
+    fresh = page_stack_create(&(PageStackDesc){.initial_commit = 2 * k * sizeof(Block32) + 64 * KiB});
+    REGION("push_array_fresh", ir_push_array(k, b.ptrs, fresh));
+    page_stack_destroy(fresh);
+    fresh = page_stack_create(&(PageStackDesc){.initial_commit = w.bytes + 64 * KiB});
+    REGION("push_zero_rt_fresh", ir_push_zero_rt(&w, b.ptrs, fresh));
+    page_stack_destroy(fresh);
+    fresh = page_stack_create(&(PageStackDesc){.initial_commit = w.bytes + 64 * KiB});
+    REGION("push_rt_fresh", ir_push_rt(&w, b.ptrs, fresh));
+    page_stack_destroy(fresh);
+    /* reset and pop_to after 1,000 and 1,000,000 pushes */
+    PageStack *big = page_stack_create(&(PageStackDesc){.name = "ir"});
+    size_t counts[] = {1000, 1000000};
+    for (int c = 0; c < 2; c++) {
+        for (int warm = 0; warm < 2; warm++) {
+            PageStackMark m = page_stack_mark(big);
+            for (size_t i = 0; i < counts[c]; i++)
+                push_array_no_zero(big, Block32, 1);
+            if (warm)
+                REGION(c ? "pop_to_1m" : "pop_to_1k", page_stack_pop_to(m));
+            else
+                page_stack_pop_to(m);
+            for (size_t i = 0; i < counts[c]; i++)
+                push_array_no_zero(big, Block32, 1);
+            if (warm)
+                REGION(c ? "reset_1m" : "reset_1k", page_stack_reset(big));
+            else
+                page_stack_reset(big);
+        }
+    }
+    page_stack_destroy(big);
+    bench_free(&b);
+    free_workload(&w);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ --check: the deterministic subset */
+
+static int tap_n;
+static int tap_failed;
+
+static void tap(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tap(bool ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s %d - ", ok ? "ok" : "not ok", ++tap_n);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    tap_failed += !ok;
+}
+
+static int run_check(void)
+{
+    load_libraries();
+    printf("TAP version 13\n1..5\n");
+    SpikeResult *r = malloc(sizeof *r);
+    spike(r, 2000);
+    tap(r->bound_misses == 0, "spike: committed within the high-water plus one commit step at every frame end "
+        "(%zu misses)", r->bound_misses);
+    tap(r->back_after > 0 && r->back_after <= SPIKE_TRIM_AFTER + 2,
+        "spike: committed back to its steady %zu bytes %zu frames after the spike (trim_after %d)", r->steady,
+        r->back_after, SPIKE_TRIM_AFTER);
+    tap(r->steady_decommits == 0, "spike: no decommit in the last 300 frames (%llu)",
+        (unsigned long long)r->steady_decommits);
+    tap(r->steady_faults == 0, "spike: no page fault in the last 300 frames (%ld)", r->steady_faults);
+    free(r);
+
+    Workload w = make_mixed(10000);
+    Bench b;
+    bench_init(&b, &w);
+    for (int i = 0; i < 3; i++)
+        frame_ours(&b, Shape_Mixed, true);
+    uint64_t commits = page_stack_stats(b.ours).commits;
+    long f0 = minor_faults();
+    for (int i = 0; i < 100; i++)
+        frame_ours(&b, Shape_Mixed, true);
+    long faults = minor_faults() - f0;
+    uint64_t more_commits = page_stack_stats(b.ours).commits - commits;
+    tap(faults == 0 && more_commits == 0, "K=10000 mixed, touched: %ld page faults and %llu commits in 100 steady "
+        "frames", faults, (unsigned long long)more_commits);
+    bench_free(&b);
+    free_workload(&w);
+    return tap_failed ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ --memops */
+
+static int run_memops(void)
+{
+    const size_t max = 8 * MiB;
+    unsigned char *dst = aligned_alloc(64, max), *src = aligned_alloc(64, max);
+    memset(src, 7, max);
+    memset(dst, 1, max);
+    char path[512];
+    snprintf(path, sizeof path, "%s/mem_ops.csv", out_dir);
+    FILE *out = fopen(path, "w");
+    if (out)
+        fprintf(out, "size,zero_ns,memset_ns,zero_ratio,copy_ns,memcpy_ns,copy_ratio\n");
+    printf("mem_ops against glibc, 16-aligned blocks in whole 16-byte units (ns per call, p10 of 31 runs)\n");
+    printf("  %10s %10s %10s %7s %10s %10s %7s\n", "size", "fa_zero", "memset", "ratio", "fa_copy", "memcpy", "ratio");
+    for (size_t size = 16; size <= max; size *= 2) {
+        size_t reps = (64 * MiB) / size;
+        reps = reps < 4 ? 4 : reps > 200000 ? 200000 : reps;
+        uint64_t t[4][31];
+        for (int run = 0; run < 31; run++) {
+            for (int op = 0; op < 4; op++) {
+                int which = (op + run) % 4; /* rotate the order */
+                uint64_t t0 = now_ns();
+                for (size_t r = 0; r < reps; r++) {
+                    unsigned char *d = dst + (r & 1) * 16 * (size <= max / 2);
+                    switch (which) {
+                    case 0: fa_zero16(d, size); break;
+                    case 1: memset(d, 0, size); break;
+                    case 2: fa_copy16(d, src, size); break;
+                    case 3: memcpy(d, src, size); break;
+                    }
+                    CONSUME(d);
+                }
+                t[which][run] = now_ns() - t0;
+            }
+        }
+        double v[4];
+        for (int op = 0; op < 4; op++)
+            v[op] = summarise(t[op], 31, 0).p10 / (double)reps;
+        printf("  %10zu %10.1f %10.1f %7.2f %10.1f %10.1f %7.2f\n", size, v[0], v[1], v[0] / v[1], v[2], v[3],
+               v[2] / v[3]);
+        if (out)
+            fprintf(out, "%zu,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f\n", size, v[0], v[1], v[0] / v[1], v[2], v[3], v[2] / v[3]);
+    }
+    if (out)
+        fclose(out);
+    free(dst);
+    free(src);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the timing run */
+
+static int goal_n, goal_missed;
+
+static void goal(bool met, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void goal(bool met, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("  [%s] ", met ? "met " : "MISS");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    goal_n++;
+    goal_missed += !met;
+}
+
+static double ratio_of(const char *workload, size_t k, const char *name, const char *to, bool p10)
+{
+    const Summary *a = find_row(workload, k, name), *b = find_row(workload, k, to);
+    if (!a || !b)
+        return NAN;
+    return p10 ? a->p10 / b->p10 : a->median / b->median;
+}
+
+static int run_timing(const char *self, bool quick)
+{
+    mkdir(out_dir, 0755);
+    char path[512];
+    snprintf(path, sizeof path, "%s/frame_bench.csv", out_dir);
+    csv = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/frame_bench.json", out_dir);
+    json = fopen(path, "w");
+    if (!csv || !json) {
+        fprintf(stderr, "frame_bench: cannot write to %s: %s\n", out_dir, strerror(errno));
+        return 1;
+    }
+    fprintf(csv, "workload,k,competitor,median_ns,p10_ns,p90_ns,min_ns,max_ns,ns_per_alloc,ratio,p10_ratio,"
+                 "faults_per_frame\n");
+    fprintf(json, "{\"rows\":[\n");
+    print_machine(stdout);
+    printf("frames interleaved: each round runs one frame of every competitor in a new random order\n");
+
+    const size_t ks[] = {1000, 10000, 100000};
+    Summary s[COMPETITORS];
+    for (size_t i = 0; i < 3; i++) {
+        Workload w = make_mixed(ks[i]);
+        race(&w, Shape_Mixed, true, rounds_for(ks[i], quick), s);
+        emit("frame_touched", ks[i], s);
+        race(&w, Shape_Mixed, false, rounds_for(ks[i], quick), s);
+        emit("frame_untouched", ks[i], s);
+        race(&w, Shape_Const, false, rounds_for(ks[i], quick), s);
+        emit("const_32b", ks[i], s);
+        free_workload(&w);
+    }
+    {
+        Workload w = make_mixed(10000);
+        race(&w, Shape_Nested, false, rounds_for(10000, quick), s);
+        emit("nested_marks", 10000, s);
+        free_workload(&w);
+    }
+    const size_t release_ks[] = {1000, 10000, 100000, 1000000};
+    for (size_t i = 0; i < 4; i++) {
+        Workload w = make_mixed(release_ks[i]);
+        race(&w, Shape_Release, false, rounds_for(release_ks[i], quick), s);
+        emit("release", release_ks[i], s);
+        free_workload(&w);
+    }
+
+    /* Cold first frames and first touch. */
+    Workload w100 = make_mixed(100000);
+    ColdResult cold = cold_frame(&w100, 0, false), cold_pre = cold_frame(&w100, 0, true),
+               cold_huge = cold_frame(&w100, PageStackFlag_HugePages, true);
+    free_workload(&w100);
+    double touch_normal = first_touch_ns_per_4k(0), touch_huge = first_touch_ns_per_4k(PageStackFlag_HugePages);
+    printf("\ncold first frame, K = 100000 mixed, touched (ns; steady = median of the next 15 frames)\n");
+    printf("  %-22s %12s %12s %7s %12s\n", "stack", "first", "steady", "ratio", "first faults");
+    const struct {
+        const char *name;
+        ColdResult *r;
+    } colds[] = {{"no prefault", &cold}, {"prefault", &cold_pre}, {"prefault + huge pages", &cold_huge}};
+    for (int i = 0; i < 3; i++) {
+        printf("  %-22s %12.0f %12.0f %7.2f %12ld\n", colds[i].name, colds[i].r->first_ns, colds[i].r->steady_ns,
+               colds[i].r->first_ns / colds[i].r->steady_ns, colds[i].r->first_faults);
+        fprintf(csv, "cold_first_frame,100000,%s,%.0f,%.0f,,,,,%.4f,,%ld\n", colds[i].name, colds[i].r->first_ns,
+                colds[i].r->steady_ns, colds[i].r->first_ns / colds[i].r->steady_ns, colds[i].r->first_faults);
+    }
+    printf("first touch of fresh memory, ns per 4 KiB: normal pages %.0f, huge pages %.0f (ratio %.2f)\n",
+           touch_normal, touch_huge, touch_huge / touch_normal);
+    fprintf(csv, "first_touch_per_4k,0,normal,%.1f,,,,,,,,\nfirst_touch_per_4k,0,huge,%.1f,,,,,,%.4f,,\n",
+            touch_normal, touch_huge, touch_huge / touch_normal);
+
+    /* The spike, and its committed-bytes series for the chart. */
+    SpikeResult *sp = malloc(sizeof *sp);
+    spike(sp, 20000);
+    snprintf(path, sizeof path, "%s/spike.csv", out_dir);
+    FILE *spf = fopen(path, "w");
+    if (spf) {
+        fprintf(spf, "frame,committed,used\n");
+        for (size_t f = 0; f < SPIKE_FRAMES; f++)
+            fprintf(spf, "%zu,%zu,%zu\n", f, sp->committed[f], sp->used[f]);
+        fclose(spf);
+    }
+    printf("\nspike (60 frames, one 10x frame, 600 frames; trim_after %d): steady %zu bytes committed, peak %zu, "
+           "back after %zu frames; %llu decommits and %ld faults in the last 300 frames\n",
+           SPIKE_TRIM_AFTER, sp->steady, sp->committed[SPIKE_AT], sp->back_after,
+           (unsigned long long)sp->steady_decommits, sp->steady_faults);
+
+    /* Peak RSS of each competitor alone. */
+    printf("\npeak RSS, each competitor alone in a new process, 20 frames of K = 100000 mixed, touched (KiB)\n");
+    for (size_t c = 0; c < COMPETITORS; c++)
+        if (available(c)) {
+            long kib = isolated_rss(self, competitors[c].name, 100000);
+            printf("  %-14s %10ld\n", competitors[c].name, kib);
+            fprintf(csv, "peak_rss_kib,100000,%s,%ld,,,,,,,,\n", competitors[c].name, kib);
+        }
+
+    printf("\ngoals (timing ratios: median, and p10 in brackets; a goal is met when either is)\n");
+    for (size_t i = 0; i < 3; i++) {
+        size_t k = ks[i];
+        double rb = ratio_of("frame_touched", k, "ours", "bump", false),
+               rb10 = ratio_of("frame_touched", k, "ours", "bump", true);
+        double rf = ratio_of("frame_touched", k, "ours", "floor", false),
+               rf10 = ratio_of("frame_touched", k, "ours", "floor", true);
+        double ru = ratio_of("frame_untouched", k, "ours", "bump", false),
+               ru10 = ratio_of("frame_untouched", k, "ours", "bump", true);
+        goal(rb <= 1.10 || rb10 <= 1.10, "K=%zu touched: ours / bump %.2f (%.2f) <= 1.10", k, rb, rb10);
+        goal(rf <= 1.20 || rf10 <= 1.20, "K=%zu touched: ours / floor %.2f (%.2f) <= 1.20", k, rf, rf10);
+        goal(ru <= 1.25 || ru10 <= 1.25, "K=%zu untouched: ours / bump %.2f (%.2f) <= 1.25", k, ru, ru10);
+    }
+    const struct {
+        const char *workload, *name;
+        double untouched_x, touched_x;
+    } speedups[] = {{"frame", "mimalloc", 8, 3.5}, {"frame", "tcmalloc", 5, 2}, {"frame", "glibc", 35, 12}};
+    for (int i = 0; i < 3; i++) {
+        double u = ratio_of("frame_untouched", 10000, speedups[i].name, "ours", false),
+               u10 = ratio_of("frame_untouched", 10000, speedups[i].name, "ours", true);
+        double t = ratio_of("frame_touched", 10000, speedups[i].name, "ours", false),
+               t10 = ratio_of("frame_touched", 10000, speedups[i].name, "ours", true);
+        goal(u >= speedups[i].untouched_x || u10 >= speedups[i].untouched_x,
+             "K=10000 untouched: %s / ours %.1fx (%.1fx) >= %.1fx", speedups[i].name, u, u10, speedups[i].untouched_x);
+        goal(t >= speedups[i].touched_x || t10 >= speedups[i].touched_x,
+             "K=10000 touched: %s / ours %.1fx (%.1fx) >= %.1fx", speedups[i].name, t, t10, speedups[i].touched_x);
+    }
+    goal(cold_pre.first_ns <= 1.5 * cold_pre.steady_ns, "prefault: first frame %.2fx a steady one <= 1.5x",
+         cold_pre.first_ns / cold_pre.steady_ns);
+    goal(touch_huge <= 0.4 * touch_normal, "huge pages: first touch per 4 KiB %.2fx normal pages <= 0.4x",
+         touch_huge / touch_normal);
+    for (size_t i = 0; i < 3; i++) {
+        double h = ratio_of("frame_touched", ks[i], "ours_huge", "ours", false),
+               h10 = ratio_of("frame_touched", ks[i], "ours_huge", "ours", true);
+        goal(h <= 1.05 || h10 <= 1.05, "K=%zu touched: huge-page steady frames / normal %.2f (%.2f) <= 1.05 "
+             "(no slower, within noise)", ks[i], h, h10);
+    }
+    goal(sp->back_after > 0 && sp->back_after <= SPIKE_TRIM_AFTER + 2,
+         "spike: committed back %zu frames after the spike (trim_after %d)", sp->back_after, SPIKE_TRIM_AFTER);
+    goal(sp->steady_decommits == 0 && sp->bound_misses == 0,
+         "spike: no decommit in the steady window (%llu), committed within high-water + one step (%zu misses)",
+         (unsigned long long)sp->steady_decommits, sp->bound_misses);
+    printf("%d goals, %d missed (instruction counts: bench/ir.py)\n", goal_n, goal_missed);
+    free(sp);
+    fprintf(json, "\n]}\n");
+    fclose(csv);
+    fclose(json);
+    return 0;
+}
+
+/* jemalloc's static TLS does not fit glibc's default surplus for dlopen. */
+static void ensure_tls_surplus(char **argv)
+{
+    if (getenv("FRAME_BENCH_REEXEC"))
+        return;
+    setenv("FRAME_BENCH_REEXEC", "1", 1);
+    const char *old = getenv("GLIBC_TUNABLES");
+    char tunables[512];
+    snprintf(tunables, sizeof tunables, "%s%sglibc.rtld.optional_static_tls=16384", old ? old : "", old ? ":" : "");
+    setenv("GLIBC_TUNABLES", tunables, 1);
+    execv("/proc/self/exe", argv);
+    /* If that fails, go on: jemalloc is then reported absent. */
+}
+
+int main(int argc, char **argv)
+{
+    /* Only the modes that race the competitors need jemalloc; the others stay
+     * in this process (callgrind must see the process it started). */
+    bool needs_jemalloc = argc == 1 || strcmp(argv[1], "--quick") == 0 || strcmp(argv[1], "--out") == 0 ||
+                          strcmp(argv[1], "--isolated") == 0;
+    if (needs_jemalloc)
+        ensure_tls_surplus(argv);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    bool quick = false;
+    const char *mode = "timing";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = true;
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out_dir = argv[++i];
+        else if (strcmp(argv[i], "--ir") == 0 || strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--memops") == 0)
+            mode = argv[i] + 2;
+        else if (strcmp(argv[i], "--isolated") == 0 && i + 2 < argc)
+            return run_isolated(argv[i + 1], strtoull(argv[i + 2], NULL, 10));
+        else {
+            fprintf(stderr, "usage: frame_bench [--quick] [--out DIR] | --ir | --check | --memops [--out DIR] | "
+                            "--isolated NAME K\n");
+            return 2;
+        }
+    }
+    if (strcmp(mode, "ir") == 0)
+        return run_ir();
+    if (strcmp(mode, "check") == 0)
+        return run_check();
+    if (strcmp(mode, "memops") == 0) {
+        mkdir(out_dir, 0755);
+        return run_memops();
+    }
+    load_libraries();
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = 0;
+    return run_timing(self, quick);
+}

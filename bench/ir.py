@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Instructions per push, counted by callgrind (repeatable, unlike time).
+
+    bench/ir.py [--tap] path/to/frame_bench
+
+Runs `frame_bench --ir` under `valgrind --tool=callgrind --collect-atstart=no`;
+the program dumps one profile per region (CALLGRIND_DUMP_STATS_AT). A push's
+cost is its loop's instructions minus the floor loop's (the same loads and
+stores, no allocator), divided by K = 10,000. Prints a table, or with --tap
+the goals as TAP tests.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+K = 10000
+
+
+def regions(bench):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}",
+               bench, "--ir"]
+        run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if run.returncode != 0:
+            sys.stderr.write(run.stderr)
+            raise SystemExit(f"ir.py: {' '.join(cmd)} failed with {run.returncode}")
+        found = {}
+        for path in glob.glob(out + "*"):
+            text = open(path, errors="replace").read()
+            name = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.M)
+            total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+            if name and total:
+                found[name.group(1)] = int(total.group(1))
+        return found
+
+
+def main():
+    args = sys.argv[1:]
+    tap = "--tap" in args
+    args = [a for a in args if a != "--tap"]
+    if len(args) != 1:
+        raise SystemExit(__doc__)
+    r = regions(args[0])
+    need = ["floor_rt", "push_rt", "floor_const", "push_const", "push_struct_fresh", "push_struct_reused",
+            "push_array_fresh", "push_array_reused", "push_zero_rt_fresh", "push_rt_fresh",
+            "reset_1k", "reset_1m", "pop_to_1k", "pop_to_1m"]
+    missing = [n for n in need if n not in r]
+    if missing:
+        raise SystemExit(f"ir.py: regions missing from the callgrind dumps: {missing}")
+
+    def per_push(name, floor):
+        return (r[name] - r[floor]) / K
+
+    rt = per_push("push_rt", "floor_rt")
+    const = per_push("push_const", "floor_const")
+    rows = [
+        ("push, runtime alignment (mixed sizes, 8/16/64)", rt, "<= 14"),
+        ("push, constant alignment (push_array_no_zero)", const, "<= 10"),
+        ("push_struct on never-used memory", per_push("push_struct_fresh", "floor_const"), ""),
+        ("push_array on never-used memory", per_push("push_array_fresh", "floor_const"), ""),
+        ("push_struct on reused memory (zeroes 32 B)", per_push("push_struct_reused", "floor_const"), ""),
+        ("push_array on reused memory (zeroes 32 B)", per_push("push_array_reused", "floor_const"), ""),
+        ("push, runtime alignment, never-used memory", per_push("push_rt_fresh", "floor_rt"), ""),
+        ("push_zero, runtime alignment, never-used memory", per_push("push_zero_rt_fresh", "floor_rt"), ""),
+    ]
+    checks = [
+        (rt <= 14, f"instructions per push with a runtime alignment: {rt:.2f} <= 14"),
+        (const <= 10, f"instructions per push with a constant alignment: {const:.2f} <= 10"),
+        (r["reset_1k"] == r["reset_1m"],
+         f"reset is flat in K: {r['reset_1k']} instructions after 1,000 pushes, {r['reset_1m']} after 1,000,000"),
+        (r["pop_to_1k"] == r["pop_to_1m"],
+         f"pop_to is flat in K: {r['pop_to_1k']} instructions after 1,000 pushes, {r['pop_to_1m']} after 1,000,000"),
+    ]
+    if tap:
+        print("TAP version 13")
+        print(f"1..{len(checks)}")
+        for i, (ok, text) in enumerate(checks, 1):
+            print(f"{'ok' if ok else 'not ok'} {i} - {text}")
+        for name, value, _ in rows:
+            print(f"# {name}: {value:.2f} instructions")
+        return 0 if all(ok for ok, _ in checks) else 1
+    print(f"instructions per push (callgrind, K = {K:,}, minus the harness floor)")
+    for name, value, target in rows:
+        print(f"  {name:<50} {value:6.2f}  {target}")
+    print(f"  {'reset after 1,000 / 1,000,000 pushes':<50} {r['reset_1k']:6d} / {r['reset_1m']}")
+    print(f"  {'pop_to after 1,000 / 1,000,000 pushes':<50} {r['pop_to_1k']:6d} / {r['pop_to_1m']}")
+    for ok, text in checks:
+        print(f"  [{'met ' if ok else 'MISS'}] {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
