@@ -1,8 +1,9 @@
 /* frame_bench: frame_arena against the allocators a game would use instead,
  * side by side in one process, frames interleaved in a shuffled order.
  *
- *     frame_bench [--quick] [--out DIR]   the timing run: table on stdout,
- *                                         DIR/frame_bench.csv and .json
+ *     frame_bench [--quick] [--out DIR] [--only a,b,...]
+ *                                         the timing run: table on stdout,
+ *                                         DIR/frame_bench.csv, .json, spike.csv
  *     frame_bench --ir                    regions for callgrind (see bench/ir.py)
  *     frame_bench --check                 the deterministic subset, as TAP
  *     frame_bench --isolated NAME K       one competitor alone; prints its peak RSS
@@ -375,8 +376,22 @@ static const Competitor competitors[] = {
 };
 #define COMPETITORS (sizeof competitors / sizeof competitors[0])
 
+static const char *only; /* --only: a comma-separated list of competitors to run */
+
 static bool available(size_t c)
 {
+    if (only) {
+        size_t n = strlen(competitors[c].name);
+        const char *at = only;
+        bool listed = false;
+        while ((at = strstr(at, competitors[c].name)) != NULL) {
+            if ((at == only || at[-1] == ',') && (at[n] == ',' || at[n] == 0))
+                listed = true;
+            at += n;
+        }
+        if (!listed)
+            return false;
+    }
     return !competitors[c].available || *competitors[c].available;
 }
 
@@ -513,7 +528,7 @@ static void emit(const char *workload, size_t k, const Summary *s)
            "max", "ns/alloc", "ratio", "p10 ratio", "faults");
     for (size_t c = 0; c < COMPETITORS; c++) {
         if (!available(c)) {
-            printf("  %-14s absent (library not found)\n", competitors[c].name);
+            printf("  %-14s %s\n", competitors[c].name, only ? "not run (--only)" : "absent (library not found)");
             continue;
         }
         double ratio = s[c].median / s[ours].median, ratio10 = s[c].p10 / s[ours].p10;
@@ -591,13 +606,20 @@ static int run_isolated(const char *name, size_t k)
     Workload w = make_mixed(k);
     Bench b;
     bench_init(&b, &w);
-    struct rusage before;
-    getrusage(RUSAGE_SELF, &before);
     for (int f = 0; f < 20; f++)
-        competitors[c].frame(&b, 0, true);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    printf("%ld\n", ru.ru_maxrss);
+        competitors[c].frame(&b, Shape_Mixed, true);
+    /* VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec, and the
+     * parent spawned this process from its own address space. */
+    long kib = -1;
+    FILE *status = fopen("/proc/self/status", "r");
+    if (status) {
+        char line[256];
+        while (fgets(line, sizeof line, status))
+            if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+                break;
+        fclose(status);
+    }
+    printf("%ld\n", kib);
     return 0;
 }
 
@@ -1156,6 +1178,7 @@ int main(int argc, char **argv)
     /* Only the modes that race the competitors need jemalloc; the others stay
      * in this process (callgrind must see the process it started). */
     bool needs_jemalloc = argc == 1 || strcmp(argv[1], "--quick") == 0 || strcmp(argv[1], "--out") == 0 ||
+                          strcmp(argv[1], "--only") == 0 ||
                           strcmp(argv[1], "--isolated") == 0;
     if (needs_jemalloc)
         ensure_tls_surplus(argv);
@@ -1167,12 +1190,14 @@ int main(int argc, char **argv)
             quick = true;
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             out_dir = argv[++i];
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            only = argv[++i];
         else if (strcmp(argv[i], "--ir") == 0 || strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--memops") == 0)
             mode = argv[i] + 2;
         else if (strcmp(argv[i], "--isolated") == 0 && i + 2 < argc)
             return run_isolated(argv[i + 1], strtoull(argv[i + 2], NULL, 10));
         else {
-            fprintf(stderr, "usage: frame_bench [--quick] [--out DIR] | --ir | --check | --memops [--out DIR] | "
+            fprintf(stderr, "usage: frame_bench [--quick] [--out DIR] [--only a,b,...] | --ir | --check | --memops [--out DIR] | "
                             "--isolated NAME K\n");
             return 2;
         }

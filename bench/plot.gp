@@ -1,0 +1,35 @@
+# Charts from frame_bench's CSV files:
+#   gnuplot -e "dir='bench-results'" bench/plot.gp
+# writes dir/frame_cost.png (median ns per frame against K, every competitor,
+# with and without touching) and dir/spike.png (committed bytes over the spike).
+if (!exists("dir")) dir = 'bench-results'
+csv = dir.'/frame_bench.csv'
+names = "ours ours_call ours_huge bump floor glibc mimalloc mimalloc_heap jemalloc tcmalloc"
+rows(workload, name) = sprintf("< awk -F, '$1==\"%s\" && $3==\"%s\"' %s", workload, name, csv)
+
+set terminal pngcairo size 1400,600 font "DejaVu Sans,10"
+set output dir.'/frame_cost.png'
+set multiplot layout 1,2
+set logscale xy
+set xlabel "allocations per frame (K)"
+set ylabel "ns per frame (median)"
+set key top left
+set grid
+set xtics ("1k" 1000, "10k" 10000, "100k" 100000)
+set title "mixed sizes, first and last byte touched"
+plot for [n in names] rows("frame_touched", n) using 2:4 with linespoints title n
+set title "mixed sizes, not touched (allocator cost alone)"
+plot for [n in names] rows("frame_untouched", n) using 2:4 with linespoints title n
+unset multiplot
+
+set output dir.'/spike.png'
+set terminal pngcairo size 1000,450 font "DejaVu Sans,10"
+unset logscale
+set xtics auto
+set datafile separator ","
+set key top right
+set title "spike: 60 frames, one 10x frame, 600 frames (frame arena, trim_after 120)"
+set xlabel "frame"
+set ylabel "MiB"
+plot dir.'/spike.csv' every ::1 using 1:($2/1048576) with steps lw 2 title "committed (both buffers)", \
+     dir.'/spike.csv' every ::1 using 1:($3/1048576) with steps title "used by the frame"
