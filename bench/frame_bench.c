@@ -832,6 +832,38 @@ NOINLINE static void ir_push_array(size_t k, void **ptrs, PageStack *ps)
         ptrs[i] = push_array(ps, Block32, 1);
 }
 
+NOINLINE static void ir_zero16(unsigned char *buf, size_t n)
+{
+    for (size_t r = 0; r < 1000; r++) {
+        fa_zero16(buf + (r & 7) * 16, n);
+        CONSUME(buf);
+    }
+}
+
+NOINLINE static void ir_memset(unsigned char *buf, size_t n)
+{
+    for (size_t r = 0; r < 1000; r++) {
+        memset(buf + (r & 7) * 16, 0, n);
+        CONSUME(buf);
+    }
+}
+
+NOINLINE static void ir_copy16(unsigned char *buf, size_t n)
+{
+    for (size_t r = 0; r < 1000; r++) {
+        fa_copy16(buf + 4096 + (r & 7) * 16, buf, n);
+        CONSUME(buf);
+    }
+}
+
+NOINLINE static void ir_memcpy(unsigned char *buf, size_t n)
+{
+    for (size_t r = 0; r < 1000; r++) {
+        memcpy(buf + 4096 + (r & 7) * 16, buf, n);
+        CONSUME(buf);
+    }
+}
+
 static int run_ir(void)
 {
     load_libraries();
@@ -885,6 +917,23 @@ static int run_ir(void)
         }
     }
     page_stack_destroy(big);
+    /* mem_ops against the C library, 1,000 calls per size (the size is a runtime value) */
+    unsigned char *buf = aligned_alloc(64, 8192);
+    memset(buf, 1, 8192);
+    volatile size_t sizes[] = {16, 32, 64, 128, 256};
+    char name[64];
+    for (int i = 0; i < 5; i++) {
+        size_t n = sizes[i];
+        snprintf(name, sizeof name, "zero16_%zu", n);
+        REGION(name, ir_zero16(buf, n));
+        snprintf(name, sizeof name, "memset_%zu", n);
+        REGION(name, ir_memset(buf, n));
+        snprintf(name, sizeof name, "copy16_%zu", n);
+        REGION(name, ir_copy16(buf, n));
+        snprintf(name, sizeof name, "memcpy_%zu", n);
+        REGION(name, ir_memcpy(buf, n));
+    }
+    free(buf);
     bench_free(&b);
     free_workload(&w);
     return 0;
@@ -954,13 +1003,13 @@ static int run_memops(void)
     FILE *out = fopen(path, "w");
     if (out)
         fprintf(out, "size,zero_ns,memset_ns,zero_ratio,copy_ns,memcpy_ns,copy_ratio\n");
-    printf("mem_ops against glibc, 16-aligned blocks in whole 16-byte units (ns per call, p10 of 31 runs)\n");
+    printf("mem_ops against glibc, 16-aligned blocks in whole 16-byte units (ns per call, minimum of 101 runs)\n");
     printf("  %10s %10s %10s %7s %10s %10s %7s\n", "size", "fa_zero", "memset", "ratio", "fa_copy", "memcpy", "ratio");
     for (size_t size = 16; size <= max; size *= 2) {
         size_t reps = (64 * MiB) / size;
-        reps = reps < 4 ? 4 : reps > 200000 ? 200000 : reps;
-        uint64_t t[4][31];
-        for (int run = 0; run < 31; run++) {
+        reps = reps < 2 ? 2 : reps > 20000 ? 20000 : reps;
+        uint64_t t[4][101];
+        for (int run = 0; run < 101; run++) {
             for (int op = 0; op < 4; op++) {
                 int which = (op + run) % 4; /* rotate the order */
                 uint64_t t0 = now_ns();
@@ -979,7 +1028,7 @@ static int run_memops(void)
         }
         double v[4];
         for (int op = 0; op < 4; op++)
-            v[op] = summarise(t[op], 31, 0).p10 / (double)reps;
+            v[op] = summarise(t[op], 101, 0).min / (double)reps;
         printf("  %10zu %10.1f %10.1f %7.2f %10.1f %10.1f %7.2f\n", size, v[0], v[1], v[0] / v[1], v[2], v[3],
                v[2] / v[3]);
         if (out)

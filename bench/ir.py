@@ -88,6 +88,12 @@ def main():
         print(f"  {name:<50} {value:6.2f}  {target}")
     print(f"  {'reset after 1,000 / 1,000,000 pushes':<50} {r['reset_1k']:6d} / {r['reset_1m']}")
     print(f"  {'pop_to after 1,000 / 1,000,000 pushes':<50} {r['pop_to_1k']:6d} / {r['pop_to_1m']}")
+    print("mem_ops against the C library: instructions per call (1,000 calls, size at run time)")
+    print(f"  {'size':>6} {'fa_zero16':>10} {'memset':>8} {'fa_copy16':>10} {'memcpy':>8}")
+    for n in (16, 32, 64, 128, 256):
+        if f"zero16_{n}" in r:
+            print(f"  {n:>6} {r[f'zero16_{n}'] / 1000:>10.1f} {r[f'memset_{n}'] / 1000:>8.1f} "
+                  f"{r[f'copy16_{n}'] / 1000:>10.1f} {r[f'memcpy_{n}'] / 1000:>8.1f}")
     for ok, text in checks:
         print(f"  [{'met ' if ok else 'MISS'}] {text}")
     return 0

@@ -29,16 +29,19 @@
 extern "C" {
 #endif
 
-/* Blocks up to this many bytes are handled inline; larger ones by the C library. */
-#define FA_MEM_INLINE_MAX 128
+/* Blocks up to this many bytes are handled inline; larger ones by the C
+ * library, whose vector code takes fewer instructions from 64 B up. */
+#define FA_MEM_INLINE_MAX 32
 
 static inline void fa_zero16(void *p, size_t n)
 {
 #if FA_MEM_SSE2
     if (n <= FA_MEM_INLINE_MAX) {
         __m128i zero = _mm_setzero_si128();
-        for (size_t off = 0; off < n; off += 16)
-            _mm_store_si128((__m128i *)((char *)p + off), zero);
+        if (n)
+            _mm_store_si128((__m128i *)p, zero);
+        if (n > 16)
+            _mm_store_si128((__m128i *)p + 1, zero);
         return;
     }
 #endif
@@ -49,8 +52,10 @@ static inline void fa_copy16(void *dst, const void *src, size_t n)
 {
 #if FA_MEM_SSE2
     if (n <= FA_MEM_INLINE_MAX) {
-        for (size_t off = 0; off < n; off += 16)
-            _mm_store_si128((__m128i *)((char *)dst + off), _mm_load_si128((const __m128i *)((const char *)src + off)));
+        if (n)
+            _mm_store_si128((__m128i *)dst, _mm_load_si128((const __m128i *)src));
+        if (n > 16)
+            _mm_store_si128((__m128i *)dst + 1, _mm_load_si128((const __m128i *)src + 1));
         return;
     }
 #endif

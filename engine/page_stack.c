@@ -35,6 +35,7 @@
  */
 #include "page_stack.h"
 
+#include "mem_ops.h"
 #include "os_vm.h"
 
 #include <stdatomic.h>
@@ -301,6 +302,16 @@ static uintptr_t checked_mark_phys(PageStack *ps, size_t lpos)
     return phys;
 }
 
+/* Whether zeroing or copying may run on to the next 16-byte boundary (both
+ * addresses 16-aligned). In a plain build the bytes past a block up to there
+ * are committed (the commit end is page-aligned): above the top they are
+ * nobody's, and read past an older block they are readable. Builds that
+ * poison or watch bytes outside blocks keep to the exact length. */
+static bool whole_units(const PageStack *ps, uintptr_t a, uintptr_t b)
+{
+    return !PAGE_STACK_POISONING && !CHECKED && !(ps->flags & Internal_WatchEveryPush) && ((a | b) & 15) == 0;
+}
+
 /* ------------------------------------------------------------------ pushes */
 
 void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
@@ -338,8 +349,13 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
         ck->last_size = size;
         ck->last_end = ck->lpos;
     } else if (how & PageStackPush_Zero) {
-        if (p < ps->dirty)
-            memset((void *)p, 0, (size < ps->dirty - p ? size : ps->dirty - p));
+        if (p < ps->dirty) {
+            size_t n = size < ps->dirty - p ? size : ps->dirty - p;
+            if (whole_units(ps, p, p))
+                fa_zero16((void *)p, (n + 15) & ~(size_t)15);
+            else
+                memset((void *)p, 0, n);
+        }
     }
     if (how & PageStackPush_Zero)
         VALGRIND_MAKE_MEM_DEFINED(p, size); /* fresh pages are zero: memcheck could not know */
@@ -416,7 +432,9 @@ static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_
         return ptr;
     }
     void *moved = page_stack_push_with(ps, new_size, align, how);
-    if (moved)
+    if (moved && whole_units(ps, p, (uintptr_t)moved))
+        fa_copy16(moved, ptr, (old_size + 15) & ~(size_t)15);
+    else if (moved)
         memcpy(moved, ptr, old_size);
     return moved;
 }

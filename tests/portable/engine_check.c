@@ -11,6 +11,7 @@
 #define _DEFAULT_SOURCE /* mincore */
 #define __USE_MINGW_ANSI_STDIO 1
 #include "frame_arena.h"
+#include "mem_ops.h"
 #include "os_vm.h"
 #include "page_stack.h"
 #include "scratch.h"
@@ -308,6 +309,43 @@ static void check_page_stack_trim_and_huge_pages(void)
     page_stack_destroy(ps);
 }
 
+/* ------------------------------------------------------------------ mem_ops */
+
+static void check_mem_ops_touch_exactly_n_bytes(void)
+{
+    _Alignas(16) unsigned char buf[160], src[160];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (unsigned char)(i + 1);
+    for (size_t n = 0; n <= 128; n += 16) {
+        memset(buf, 0xEE, sizeof buf);
+        fa_zero16(buf + 16, n);
+        EXPECT(buf[15] == 0xEE && buf[16 + n] == 0xEE, "fa_zero16(%zu) stays inside", n);
+        EXPECT(all_zero(buf + 16, n), "fa_zero16(%zu) zeroes", n);
+        memset(buf, 0xEE, sizeof buf);
+        fa_copy16(buf + 16, src, n);
+        EXPECT(buf[15] == 0xEE && buf[16 + n] == 0xEE, "fa_copy16(%zu) stays inside", n);
+        EXPECT(memcmp(buf + 16, src, n) == 0, "fa_copy16(%zu) copies", n);
+    }
+}
+
+static void check_realloc_copy_and_zero_keep_neighbours(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    for (int round = 0; round < 2; round++) { /* the second round runs over dirty memory */
+        unsigned char *a = page_stack_push(ps, 17, 16), *b = page_stack_push(ps, 16, 16);
+        memset(a, 'a', 17);
+        memset(b, 'b', 16);
+        unsigned char *c = page_stack_realloc(ps, a, 17, 40, 16);
+        EXPECT(c > b && memcmp(c, "aaaaaaaaaaaaaaaaa", 17) == 0, "the moved block keeps its bytes");
+        EXPECT(b[0] == 'b' && b[15] == 'b', "the block between is untouched");
+        memset(c, 'c', 40);
+        unsigned char *z = page_stack_push_zero(ps, 33, 16);
+        EXPECT(all_zero(z, 33) && c[39] == 'c', "a zeroed push of 33 bytes is zero and leaves the block below");
+        page_stack_reset(ps);
+    }
+    page_stack_destroy(ps);
+}
+
 /* ------------------------------------------------------------------ frame_arena */
 
 static void check_frame_arena_rotation_and_stats(void)
@@ -457,6 +495,8 @@ static const struct {
     {"page_stack marks", check_page_stack_marks},
     {"page_stack errors leave the stack unchanged", check_page_stack_errors},
     {"page_stack trim and huge pages", check_page_stack_trim_and_huge_pages},
+    {"mem_ops touch exactly n bytes", check_mem_ops_touch_exactly_n_bytes},
+    {"realloc copy and zeroing keep neighbours", check_realloc_copy_and_zero_keep_neighbours},
     {"frame_arena rotation and stats", check_frame_arena_rotation_and_stats},
     {"frame_arena budget", check_frame_arena_budget},
     {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
