@@ -737,6 +737,41 @@ static double first_touch_ns_per_4k(uint32_t flags)
     return summarise(ns, 5, 0).median / (double)(bytes / 4096);
 }
 
+/* push_zero against push on never-used memory: K mixed pushes into a new,
+ * prefaulted stack, the two kinds alternating in random order. */
+typedef struct ZeroFresh {
+    Summary push, push_zero;
+} ZeroFresh;
+
+static ZeroFresh zero_fresh(const Workload *w, size_t rounds)
+{
+    uint64_t *ns[2] = {calloc(rounds, sizeof(uint64_t)), calloc(rounds, sizeof(uint64_t))};
+    void **ptrs = calloc(w->k, sizeof(void *));
+    for (size_t r = 0; r < rounds; r++) {
+        int first = (int)(rng() & 1);
+        for (int j = 0; j < 2; j++) {
+            int zero = first ^ j;
+            PageStack *ps = page_stack_create(&(PageStackDesc){
+                .initial_commit = w->bytes + 64 * KiB, .flags = PageStackFlag_Prefault});
+            uint64_t t0 = now_ns();
+            if (zero)
+                for (size_t i = 0; i < w->k; i++)
+                    ptrs[i] = page_stack_push_zero(ps, w->sizes[i], w->aligns[i]);
+            else
+                for (size_t i = 0; i < w->k; i++)
+                    ptrs[i] = page_stack_push(ps, w->sizes[i], w->aligns[i]);
+            ns[zero][r] = now_ns() - t0;
+            sink += (uintptr_t)ptrs[w->k - 1];
+            page_stack_destroy(ps);
+        }
+    }
+    ZeroFresh z = {summarise(ns[0], rounds, 0), summarise(ns[1], rounds, 0)};
+    free(ns[0]);
+    free(ns[1]);
+    free(ptrs);
+    return z;
+}
+
 /* ------------------------------------------------------------------ main modes */
 
 static void print_machine(FILE *f)
@@ -775,6 +810,15 @@ static void print_machine(FILE *f)
  * (run with --collect-atstart=no; bench/ir.py does). Values are consumed with
  * an empty asm so that the floor loads them as the push does, at no cost. */
 #define CONSUME(x) __asm__ volatile("" : : "r"(x))
+/* The measured loops run one element per iteration on both sides of a
+ * subtraction: no unrolling, no vectors. */
+#if defined(__clang__)
+#define PLAIN_LOOP _Pragma("clang loop vectorize(disable) interleave(disable) unroll(disable)")
+#elif defined(__GNUC__)
+#define PLAIN_LOOP _Pragma("GCC unroll 1")
+#else
+#define PLAIN_LOOP
+#endif
 #define REGION(name, ...)                                                                                   \
     do {                                                                                                   \
         CALLGRIND_TOGGLE_COLLECT;                                                                          \
@@ -789,45 +833,57 @@ typedef struct Block32 {
 
 NOINLINE static void ir_floor_rt(const Workload *w, void **ptrs, void *const *floor_ptrs)
 {
+    PLAIN_LOOP
     for (size_t i = 0; i < w->k; i++) {
         CONSUME(w->sizes[i]);
         CONSUME(w->aligns[i]);
-        ptrs[i] = floor_ptrs[i];
+        void *p = floor_ptrs[i];
+        CONSUME(p);
+        ptrs[i] = p;
     }
 }
 
 NOINLINE static void ir_push_rt(const Workload *w, void **ptrs, PageStack *ps)
 {
+    PLAIN_LOOP
     for (size_t i = 0; i < w->k; i++)
         ptrs[i] = page_stack_push(ps, w->sizes[i], w->aligns[i]);
 }
 
 NOINLINE static void ir_push_zero_rt(const Workload *w, void **ptrs, PageStack *ps)
 {
+    PLAIN_LOOP
     for (size_t i = 0; i < w->k; i++)
         ptrs[i] = page_stack_push_zero(ps, w->sizes[i], w->aligns[i]);
 }
 
 NOINLINE static void ir_floor_const(size_t k, void **ptrs, void *const *floor_ptrs)
 {
-    for (size_t i = 0; i < k; i++)
-        ptrs[i] = floor_ptrs[i];
+    PLAIN_LOOP
+    for (size_t i = 0; i < k; i++) {
+        void *p = floor_ptrs[i];
+        CONSUME(p);
+        ptrs[i] = p;
+    }
 }
 
 NOINLINE static void ir_push_const(size_t k, void **ptrs, PageStack *ps)
 {
+    PLAIN_LOOP
     for (size_t i = 0; i < k; i++)
         ptrs[i] = push_array_no_zero(ps, Block32, 1);
 }
 
 NOINLINE static void ir_push_struct(size_t k, void **ptrs, PageStack *ps)
 {
+    PLAIN_LOOP
     for (size_t i = 0; i < k; i++)
         ptrs[i] = push_struct(ps, Block32);
 }
 
 NOINLINE static void ir_push_array(size_t k, void **ptrs, PageStack *ps)
 {
+    PLAIN_LOOP
     for (size_t i = 0; i < k; i++)
         ptrs[i] = push_array(ps, Block32, 1);
 }
@@ -1133,6 +1189,17 @@ static int run_timing(const char *self, bool quick)
     fprintf(csv, "first_touch_per_4k,0,normal,%.1f,,,,,,,,\nfirst_touch_per_4k,0,huge,%.1f,,,,,,%.4f,,\n",
             touch_normal, touch_huge, touch_huge / touch_normal);
 
+    Workload w10 = make_mixed(10000);
+    ZeroFresh zf = zero_fresh(&w10, quick ? 50 : 200);
+    free_workload(&w10);
+    printf("\npush_zero against push on never-used memory, K = 10000 mixed, untouched: median %.0f against %.0f ns "
+           "(%.2fx), p10 %.0f against %.0f ns (%.2fx)\n",
+           zf.push_zero.median, zf.push.median, zf.push_zero.median / zf.push.median, zf.push_zero.p10, zf.push.p10,
+           zf.push_zero.p10 / zf.push.p10);
+    fprintf(csv, "zero_fresh,10000,push,%.0f,%.0f,,,,,,,\nzero_fresh,10000,push_zero,%.0f,%.0f,,,,,%.4f,%.4f,\n",
+            zf.push.median, zf.push.p10, zf.push_zero.median, zf.push_zero.p10, zf.push_zero.median / zf.push.median,
+            zf.push_zero.p10 / zf.push.p10);
+
     /* The spike, and its committed-bytes series for the chart. */
     SpikeResult *sp = malloc(sizeof *sp);
     spike(sp, 20000);
@@ -1187,6 +1254,9 @@ static int run_timing(const char *self, bool quick)
     }
     goal(cold_pre.first_ns <= 1.5 * cold_pre.steady_ns, "prefault: first frame %.2fx a steady one <= 1.5x",
          cold_pre.first_ns / cold_pre.steady_ns);
+    goal(zf.push_zero.median <= 1.1 * zf.push.median || zf.push_zero.p10 <= 1.1 * zf.push.p10,
+         "push_zero on never-used memory: %.2fx (%.2fx) a plain push <= 1.1x", zf.push_zero.median / zf.push.median,
+         zf.push_zero.p10 / zf.push.p10);
     goal(touch_huge <= 0.4 * touch_normal, "huge pages: first touch per 4 KiB %.2fx normal pages <= 0.4x",
          touch_huge / touch_normal);
     for (size_t i = 0; i < 3; i++) {

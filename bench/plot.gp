@@ -7,8 +7,10 @@ csv = dir.'/frame_bench.csv'
 names = "ours ours_call ours_huge bump floor glibc mimalloc mimalloc_heap jemalloc tcmalloc"
 rows(workload, name) = sprintf("< awk -F, '$1==\"%s\" && $3==\"%s\"' %s", workload, name, csv)
 
-set terminal pngcairo size 1400,600 font "DejaVu Sans,10"
+set datafile separator ","
+set terminal pngcairo size 1400,600 font "DejaVu Sans,10" noenhanced
 set output dir.'/frame_cost.png'
+set xrange [700:150000]
 set multiplot layout 1,2
 set logscale xy
 set xlabel "allocations per frame (K)"
@@ -23,10 +25,10 @@ plot for [n in names] rows("frame_untouched", n) using 2:4 with linespoints titl
 unset multiplot
 
 set output dir.'/spike.png'
-set terminal pngcairo size 1000,450 font "DejaVu Sans,10"
+set terminal pngcairo size 1000,450 font "DejaVu Sans,10" noenhanced
 unset logscale
+set autoscale x
 set xtics auto
-set datafile separator ","
 set key top right
 set title "spike: 60 frames, one 10x frame, 600 frames (frame arena, trim_after 120)"
 set xlabel "frame"
