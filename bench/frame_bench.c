@@ -227,9 +227,9 @@ static volatile uintptr_t sink;
 /* The allocation expression of each competitor, for the macro below. */
 #define ALLOC_FLOOR(size, align) floor_alloc(b, i, (align))
 #define ALLOC_BUMP(size, align) bump_alloc(b, (size), (align))
-#define ALLOC_OURS(size, align) ((unsigned char *)page_stack_push(b->ours, (size), (align)))
-#define ALLOC_OURS_CALL(size, align) ((unsigned char *)push_out_of_line(b->ours, (size), (align)))
-#define ALLOC_OURS_HUGE(size, align) ((unsigned char *)page_stack_push(b->ours_huge, (size), (align)))
+#define ALLOC_OURS(size, align) ((unsigned char *)page_stack_push(ps_, (size), (align)))
+#define ALLOC_OURS_CALL(size, align) ((unsigned char *)push_out_of_line(ps_, (size), (align)))
+#define ALLOC_OURS_HUGE(size, align) ((unsigned char *)page_stack_push(ps_, (size), (align)))
 #define ALLOC_GLIBC(size, align) ((unsigned char *)((align) <= 16 ? glibc.malloc(size) : glibc.memalign((align), (size))))
 #define ALLOC_MI(size, align) ((unsigned char *)((align) <= 16 ? mi.malloc(size) : mi.malloc_aligned((size), (align))))
 #define ALLOC_MI_HEAP(size, align) \
@@ -338,17 +338,18 @@ enum {
 #define je_free(p) je.dallocx((p), 0)
 #define je_free_all FREE_EACH(je_free, 0, k)
 #define je_free_scope FREE_EACH(je_free, from, i)
-#define OURS_SCOPE PageStackMark mark_ = page_stack_mark(b->ours)
-#define OURS_HUGE_SCOPE PageStackMark mark_ = page_stack_mark(b->ours_huge)
+#define OURS_SCOPE PageStackMark mark_ = page_stack_mark(ps_)
+#define OURS_BEGIN PageStack *ps_ = b->ours /* a local, as a game's loop would hold it */
+#define OURS_HUGE_BEGIN PageStack *ps_ = b->ours_huge
 #define OURS_UNSCOPE page_stack_pop_to(mark_)
 #define BUMP_SCOPE unsigned char *mark_ = b->bump_cur
 #define BUMP_UNSCOPE b->bump_cur = mark_
 
 DEFINE_FRAME(floor, NOTHING, ALLOC_FLOOR, NOTHING, NOTHING, NOTHING)
 DEFINE_FRAME(bump, b->bump_cur = b->bump_base, ALLOC_BUMP, NOTHING, BUMP_SCOPE, BUMP_UNSCOPE)
-DEFINE_FRAME(ours, NOTHING, ALLOC_OURS, page_stack_reset(b->ours), OURS_SCOPE, OURS_UNSCOPE)
-DEFINE_FRAME(ours_call, NOTHING, ALLOC_OURS_CALL, page_stack_reset(b->ours), OURS_SCOPE, OURS_UNSCOPE)
-DEFINE_FRAME(ours_huge, NOTHING, ALLOC_OURS_HUGE, page_stack_reset(b->ours_huge), OURS_HUGE_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(ours, OURS_BEGIN, ALLOC_OURS, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(ours_call, OURS_BEGIN, ALLOC_OURS_CALL, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(ours_huge, OURS_HUGE_BEGIN, ALLOC_OURS_HUGE, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
 DEFINE_FRAME(glibc, NOTHING, ALLOC_GLIBC, glibc_free_all, NOTHING, glibc_free_scope)
 DEFINE_FRAME(mimalloc, NOTHING, ALLOC_MI, mi_free_all, NOTHING, mi_free_scope)
 DEFINE_FRAME(mimalloc_heap, b->heap = mi.heap_new(), ALLOC_MI_HEAP, mi.heap_destroy(b->heap),
