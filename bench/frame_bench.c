@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -218,7 +219,7 @@ typedef struct Bench {
     unsigned char *floor; /* the floor's buffer; floor_ptrs were laid out in it */
     void **floor_ptrs;
     unsigned char *bump_base, *bump_cur;
-    PageStack *ours, *ours_huge;
+    PageStack *ours, *ours_call, *ours_huge; /* each competitor has memory of its own: none warms another's */
     mi_heap_t *heap;
 } Bench;
 
@@ -340,6 +341,7 @@ enum {
 #define je_free_scope FREE_EACH(je_free, from, i)
 #define OURS_SCOPE PageStackMark mark_ = page_stack_mark(ps_)
 #define OURS_BEGIN PageStack *ps_ = b->ours /* a local, as a game's loop would hold it */
+#define OURS_CALL_BEGIN PageStack *ps_ = b->ours_call
 #define OURS_HUGE_BEGIN PageStack *ps_ = b->ours_huge
 #define OURS_UNSCOPE page_stack_pop_to(mark_)
 #define BUMP_SCOPE unsigned char *mark_ = b->bump_cur
@@ -348,7 +350,7 @@ enum {
 DEFINE_FRAME(floor, NOTHING, ALLOC_FLOOR, NOTHING, NOTHING, NOTHING)
 DEFINE_FRAME(bump, b->bump_cur = b->bump_base, ALLOC_BUMP, NOTHING, BUMP_SCOPE, BUMP_UNSCOPE)
 DEFINE_FRAME(ours, OURS_BEGIN, ALLOC_OURS, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
-DEFINE_FRAME(ours_call, OURS_BEGIN, ALLOC_OURS_CALL, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(ours_call, OURS_CALL_BEGIN, ALLOC_OURS_CALL, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
 DEFINE_FRAME(ours_huge, OURS_HUGE_BEGIN, ALLOC_OURS_HUGE, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
 DEFINE_FRAME(glibc, NOTHING, ALLOC_GLIBC, glibc_free_all, NOTHING, glibc_free_scope)
 DEFINE_FRAME(mimalloc, NOTHING, ALLOC_MI, mi_free_all, NOTHING, mi_free_scope)
@@ -418,9 +420,10 @@ static void bench_init(Bench *b, const Workload *w)
         cur += w->sizes[i];
     }
     b->ours = page_stack_create(&(PageStackDesc){.name = "bench", .reserve_size = 4 * cap + 64 * MiB});
+    b->ours_call = page_stack_create(&(PageStackDesc){.name = "bench call", .reserve_size = 4 * cap + 64 * MiB});
     b->ours_huge = page_stack_create(
         &(PageStackDesc){.name = "bench huge", .reserve_size = 4 * cap + 64 * MiB, .flags = PageStackFlag_HugePages});
-    if (!b->ptrs || !b->floor_ptrs || !b->floor || !b->bump_base || !b->ours || !b->ours_huge) {
+    if (!b->ptrs || !b->floor_ptrs || !b->floor || !b->bump_base || !b->ours || !b->ours_call || !b->ours_huge) {
         fprintf(stderr, "frame_bench: out of memory setting up K=%zu\n", w->k);
         exit(1);
     }
@@ -429,6 +432,7 @@ static void bench_init(Bench *b, const Workload *w)
 static void bench_free(Bench *b)
 {
     page_stack_destroy(b->ours);
+    page_stack_destroy(b->ours_call);
     page_stack_destroy(b->ours_huge);
     glibc.free(b->bump_base);
     free(b->floor);
@@ -472,38 +476,52 @@ static Summary summarise(uint64_t *ns, size_t n, long faults)
 
 /* Runs rounds of one frame per competitor, in a new random order each round,
  * after warm-up frames; fills out[c]. */
+/* Addresses change what a frame costs by tens of percent on some machines
+ * (cache-set and TLB conflicts between the competitors' memory and the
+ * harness's arrays), so the rounds are split into blocks, each with the
+ * buffers set up again behind a spacer mapping of random size: the result
+ * is over several layouts, not one lucky or unlucky one. */
+#define RACE_BLOCKS 5
+
 static void race(const Workload *w, int shape, bool touch, size_t rounds, Summary *out)
 {
-    Bench b;
-    bench_init(&b, w);
     uint64_t *ns = calloc(COMPETITORS * rounds, sizeof(uint64_t));
     long faults[COMPETITORS] = {0};
     size_t order[COMPETITORS];
     for (size_t c = 0; c < COMPETITORS; c++)
         order[c] = c;
-    for (int warm = 0; warm < 3; warm++)
-        for (size_t c = 0; c < COMPETITORS; c++)
-            if (available(c))
-                competitors[c].frame(&b, shape, touch);
-    for (size_t r = 0; r < rounds; r++) {
-        for (size_t c = COMPETITORS - 1; c > 0; c--) { /* Fisher-Yates */
-            size_t j = rng() % (c + 1), t = order[c];
-            order[c] = order[j];
-            order[j] = t;
+    size_t r = 0;
+    for (size_t block = 0; block < RACE_BLOCKS; block++) {
+        size_t spacer_size = (1 + rng() % 512) * 4 * KiB;
+        void *spacer = mmap(NULL, spacer_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        Bench b;
+        bench_init(&b, w);
+        for (int warm = 0; warm < 2; warm++)
+            for (size_t c = 0; c < COMPETITORS; c++)
+                if (available(c))
+                    competitors[c].frame(&b, shape, touch);
+        for (size_t end = rounds * (block + 1) / RACE_BLOCKS; r < end; r++) {
+            for (size_t c = COMPETITORS - 1; c > 0; c--) { /* Fisher-Yates */
+                size_t j = rng() % (c + 1), t = order[c];
+                order[c] = order[j];
+                order[j] = t;
+            }
+            for (size_t o = 0; o < COMPETITORS; o++) {
+                size_t c = order[o];
+                if (!available(c))
+                    continue;
+                long f0 = minor_faults();
+                ns[c * rounds + r] = competitors[c].frame(&b, shape, touch);
+                faults[c] += minor_faults() - f0;
+            }
         }
-        for (size_t o = 0; o < COMPETITORS; o++) {
-            size_t c = order[o];
-            if (!available(c))
-                continue;
-            long f0 = minor_faults();
-            ns[c * rounds + r] = competitors[c].frame(&b, shape, touch);
-            faults[c] += minor_faults() - f0;
-        }
+        bench_free(&b);
+        if (spacer != MAP_FAILED)
+            munmap(spacer, spacer_size);
     }
     for (size_t c = 0; c < COMPETITORS; c++)
         out[c] = available(c) ? summarise(ns + c * rounds, rounds, faults[c]) : (Summary){0};
     free(ns);
-    bench_free(&b);
 }
 
 /* ------------------------------------------------------------------ the timing run */
@@ -561,8 +579,8 @@ static const Summary *find_row(const char *workload, size_t k, const char *name)
 
 static size_t rounds_for(size_t k, bool quick)
 {
-    size_t r = 4000000 / (k + 1000);
-    r = r < 15 ? 15 : r > 400 ? 400 : r;
+    size_t r = 6000000 / (k + 1000);
+    r = r < 30 ? 30 : r > 500 ? 500 : r;
     return quick ? (r + 3) / 4 : r;
 }
 
