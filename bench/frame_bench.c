@@ -939,6 +939,12 @@ NOINLINE static void ir_memcpy(unsigned char *buf, size_t n)
     }
 }
 
+static void push_blocks(PageStack *ps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        push_array_no_zero(ps, Block32, 1);
+}
+
 static int run_ir(void)
 {
     load_libraries();
@@ -977,14 +983,12 @@ static int run_ir(void)
     for (int c = 0; c < 2; c++) {
         for (int warm = 0; warm < 2; warm++) {
             PageStackMark m = page_stack_mark(big);
-            for (size_t i = 0; i < counts[c]; i++)
-                push_array_no_zero(big, Block32, 1);
+            push_blocks(big, counts[c]);
             if (warm)
                 REGION(c ? "pop_to_1m" : "pop_to_1k", page_stack_pop_to(m));
             else
                 page_stack_pop_to(m);
-            for (size_t i = 0; i < counts[c]; i++)
-                push_array_no_zero(big, Block32, 1);
+            push_blocks(big, counts[c]);
             if (warm)
                 REGION(c ? "reset_1m" : "reset_1k", page_stack_reset(big));
             else

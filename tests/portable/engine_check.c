@@ -174,6 +174,18 @@ static bool all_zero(const unsigned char *p, size_t n)
     return true;
 }
 
+/* Commit [base, base+size), check it reads zero, dirty it, decommit, commit
+ * again: it must read zero again. */
+static void cycle_commit(unsigned char *base, size_t size, int fill)
+{
+    EXPECT(os_vm_commit(base, size), "commit %zu bytes", size);
+    EXPECT(all_zero(base, size), "fresh pages read zero");
+    memset(base, fill, size);
+    os_vm_decommit(base, size);
+    EXPECT(os_vm_commit(base, size), "commit again");
+    EXPECT(all_zero(base, size), "decommitted pages read zero when committed again");
+}
+
 static void check_os_vm_reserve_commit_decommit(void)
 {
     size_t page = os_vm_page_size();
@@ -183,12 +195,7 @@ static void check_os_vm_reserve_commit_decommit(void)
     if (!base)
         return;
     EXPECT((uintptr_t)base % (64 * KiB) == 0, "aligned to 64 KiB, got %p", (void *)base);
-    EXPECT(os_vm_commit(base, 128 * KiB), "commit");
-    EXPECT(all_zero(base, 128 * KiB), "fresh pages read zero");
-    memset(base, 0xAB, 128 * KiB);
-    os_vm_decommit(base, 128 * KiB);
-    EXPECT(os_vm_commit(base, 128 * KiB), "commit again");
-    EXPECT(all_zero(base, 128 * KiB), "decommitted pages read zero when committed again");
+    cycle_commit(base, 128 * KiB, 0xAB);
     os_vm_release(base, 4 * MiB);
     EXPECT(!address_in_use(base), "released address space is free");
 }
@@ -209,12 +216,7 @@ static void check_os_vm_huge_pages_or_fallback(void)
     if (!base)
         return;
     printf("# huge-page reserve got %s pages\n", os_vm_is_large(base) ? "large" : "normal (fallback)");
-    EXPECT(os_vm_commit(base, 2 * MiB), "commit");
-    EXPECT(all_zero(base, 2 * MiB), "fresh pages read zero");
-    memset(base, 0x5A, 2 * MiB);
-    os_vm_decommit(base, 2 * MiB);
-    EXPECT(os_vm_commit(base, 2 * MiB), "commit again");
-    EXPECT(all_zero(base, 2 * MiB), "decommitted range reads zero again");
+    cycle_commit(base, 2 * MiB, 0x5A);
     os_vm_release(base, 4 * MiB);
     EXPECT(!os_vm_is_large(base), "a released range is no longer large");
 }
