@@ -304,9 +304,9 @@ static uintptr_t checked_mark_phys(PageStack *ps, size_t lpos)
 
 /* Whether zeroing or copying may run on to the next 16-byte boundary (both
  * addresses 16-aligned). In a plain build the bytes past a block up to there
- * are committed (the commit end is page-aligned): above the top they are
- * nobody's, and read past an older block they are readable. Builds that
- * poison or watch bytes outside blocks keep to the exact length. */
+ * are committed (the commit end is page-aligned) and readable. Zeros may go
+ * above the top (it must read zero there anyway); anything else may not.
+ * Builds that poison or watch bytes outside blocks keep to the exact length. */
 static bool whole_units(const PageStack *ps, uintptr_t a, uintptr_t b)
 {
     return !PAGE_STACK_POISONING && !CHECKED && !(ps->flags & Internal_WatchEveryPush) && ((a | b) & 15) == 0;
@@ -432,8 +432,11 @@ static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_
         return ptr;
     }
     void *moved = page_stack_push_with(ps, new_size, align, how);
-    if (moved && whole_units(ps, p, (uintptr_t)moved))
-        fa_copy16(moved, ptr, (old_size + 15) & ~(size_t)15);
+    /* Whole units only while they stay inside the new block: bytes written
+     * above the top would pass for never-used (zero) memory. */
+    size_t units = (old_size + 15) & ~(size_t)15;
+    if (moved && units <= new_size && whole_units(ps, p, (uintptr_t)moved))
+        fa_copy16(moved, ptr, units);
     else if (moved)
         memcpy(moved, ptr, old_size);
     return moved;

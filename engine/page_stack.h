@@ -147,8 +147,9 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
  * catches a size that overflows. An align of 0 makes last | mask all ones, so
  * it carries (or, for size 0, fails the bound); an align that is not a power
  * of two fails (align & mask). Either way the slow path reports it. With a
- * constant align the alignment test folds away: about 10 instructions with a
- * constant align, 13 with a runtime one (gcc 12 and clang 14, x86-64 -O2). */
+ * constant align the alignment test folds away: 9 instructions with a
+ * constant align, 11-12 with a runtime one (gcc 12 and clang 14, x86-64 -O2;
+ * bench/ir.py counts them, docs/BENCHMARKS.md has the figures). */
 /* gcc warns about memset with a constant size that cannot fit (a test of
  * SIZE_MAX, say) although that branch is unreachable: the add carries. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -168,10 +169,8 @@ static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t alig
         if (how & PageStackPush_Zero) {
             if (PAGE_STACK_CONSTANT(size) && size <= 64)
                 memset((void *)p, 0, size); /* a few stores cost less than testing whether they are needed */
-            else if (p < ps->dirty && last < ps->dirty) /* else never used since committed: zero already */
-                memset((void *)p, 0, size);
-            else if (p < ps->dirty)
-                memset((void *)p, 0, ps->dirty - p);
+            else if (p < ps->dirty) /* else never used since committed: zero already */
+                memset((void *)p, 0, last < ps->dirty ? size : ps->dirty - p);
         }
         return (void *)p;
     }

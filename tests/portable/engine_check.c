@@ -348,6 +348,22 @@ static void check_realloc_copy_and_zero_keep_neighbours(void)
     page_stack_destroy(ps);
 }
 
+static void check_realloc_copy_leaves_fresh_memory_zero(void)
+{
+    /* A copy in whole 16-byte units must not leave bytes above the new top
+     * that a later zeroing push would take for never-used memory. */
+    PageStack *ps = page_stack_create(NULL);
+    unsigned char *a = page_stack_push(ps, 17, 16), *b = page_stack_push(ps, 15, 1);
+    memset(a, 'a', 17);
+    memset(b, 'b', 15);
+    unsigned char *c = page_stack_realloc(ps, a, 17, 20, 16);
+    EXPECT(c > b && memcmp(c, "aaaaaaaaaaaaaaaaa", 17) == 0, "moved with its bytes");
+    volatile size_t twelve = 12; /* a size known only at run time: no unconditional zeroing */
+    unsigned char *z = page_stack_push_zero(ps, twelve, 1);
+    EXPECT(z == c + 20 && all_zero(z, 12), "the zeroing push right after the moved block reads zero");
+    page_stack_destroy(ps);
+}
+
 /* ------------------------------------------------------------------ frame_arena */
 
 static void check_frame_arena_rotation_and_stats(void)
@@ -499,6 +515,7 @@ static const struct {
     {"page_stack trim and huge pages", check_page_stack_trim_and_huge_pages},
     {"mem_ops touch exactly n bytes", check_mem_ops_touch_exactly_n_bytes},
     {"realloc copy and zeroing keep neighbours", check_realloc_copy_and_zero_keep_neighbours},
+    {"realloc copy leaves fresh memory zero", check_realloc_copy_leaves_fresh_memory_zero},
     {"frame_arena rotation and stats", check_frame_arena_rotation_and_stats},
     {"frame_arena budget", check_frame_arena_budget},
     {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
