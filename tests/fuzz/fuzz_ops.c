@@ -4,7 +4,8 @@
  *  - every returned pointer is aligned as asked and no two live blocks overlap;
  *  - every live block still holds the pattern written into it (blocks of the
  *    previous frame included, while it is in flight);
- *  - push_zero blocks read zero; pos is exactly what the model computes;
+ *  - push_zero blocks read zero, also right after a realloc that moved a
+ *    block; pos is exactly what the model computes;
  *    pos <= committed <= reserved; pushes and failed pushes are counted;
  *  - a failed push names the right error and leaves pos and committed alone.
  *
@@ -267,7 +268,7 @@ static int scope_block_ended(const Model *m, const Block *b)
 static void op(Model *m, uint32_t code)
 {
     size_t align = (size_t)1 << (take(m, 1) % 13);
-    switch (code % 14) {
+    switch (code % 15) {
     case 0: stack_push(m, 0, pick_size(m), align); break;
     case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
     case 2: {
@@ -386,6 +387,39 @@ static void op(Model *m, uint32_t code)
     case 12:
         page_stack_trim(m->ps, (size_t)take(m, 2) << 6);
         break;
+    case 14: { /* grow an older stack block: realloc copies it to a new push */
+        if (!m->nblocks)
+            break;
+        Block *b = &m->blocks[take(m, 1) % m->nblocks];
+        if (b->owner != Owner_Stack || !b->size || (m->nmarks && m->marks[m->nmarks - 1].seq > b->seq))
+            break; /* (a block of 0 bytes at the top counts as the last push: ambiguous for the model) */
+        size_t grow_align = (uintptr_t)b->p % 16 == 0 ? 16 : 1, new_size = b->size + 1 + take(m, 1) % 40;
+        PageStackError want = expected_error(m->pos, new_size, grow_align);
+        m->failures_expected = 1;
+        unsigned char *q = page_stack_realloc(m->ps, b->p, b->size, new_size, grow_align);
+        if (!q) {
+            if (want == PageStackError_None)
+                violation("realloc failed where a push would not: size, align", new_size, grow_align);
+            m->failed++;
+            break;
+        }
+        for (size_t i = 0; i < b->size; i = next_index(b->size, i))
+            if (q[i] != (b->zero ? 0 : (unsigned char)(b->seed + i * 13u)))
+                violation("realloc lost bytes: offset, size", i, b->size);
+        m->pushes++;
+        if (q == b->p) { /* it was the last push after all: grown in place */
+            if (b != &m->blocks[m->nblocks - 1])
+                m->last_tracked = 0; /* blocks of 0 bytes pushed after it are no longer at the top */
+            m->pos += new_size - b->size;
+            b->size = new_size;
+            b->zero = 0;
+            pattern(q, new_size, b->seed);
+        } else { /* the old block stays as it was; the copy is a new push */
+            m->pos += ((size_t)(0 - m->pos) & (grow_align - 1)) + new_size;
+            add_block(m, q, new_size, grow_align, Owner_Stack, 0);
+        }
+        break;
+    }
     case 13: { /* count * size with overflowing products */
         static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
         size_t count = counts[take(m, 1) % 6], elem = (size_t)1 << (take(m, 1) % 4);
