@@ -44,11 +44,9 @@
 
 #if __has_include(<valgrind/callgrind.h>)
 #include <valgrind/callgrind.h>
-#define HAVE_CALLGRIND 1
 #else
 #define CALLGRIND_TOGGLE_COLLECT
 #define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
-#define HAVE_CALLGRIND 0
 #endif
 
 extern char **environ;
@@ -230,7 +228,6 @@ static volatile uintptr_t sink;
 #define ALLOC_BUMP(size, align) bump_alloc(b, (size), (align))
 #define ALLOC_OURS(size, align) ((unsigned char *)page_stack_push(ps_, (size), (align)))
 #define ALLOC_OURS_CALL(size, align) ((unsigned char *)push_out_of_line(ps_, (size), (align)))
-#define ALLOC_OURS_HUGE(size, align) ((unsigned char *)page_stack_push(ps_, (size), (align)))
 #define ALLOC_GLIBC(size, align) ((unsigned char *)((align) <= 16 ? glibc.malloc(size) : glibc.memalign((align), (size))))
 #define ALLOC_MI(size, align) ((unsigned char *)((align) <= 16 ? mi.malloc(size) : mi.malloc_aligned((size), (align))))
 #define ALLOC_MI_HEAP(size, align) \
@@ -284,8 +281,8 @@ enum {
         ptrs[i] = p_;                                                                                    \
     }
 
-#define FREE_EACH(FREE, FROM, TO)                                                                           \
-    for (size_t j_ = (FROM); j_ < (TO); j_++)                                                             \
+#define FREE_EACH(FREE)                                                                                     \
+    for (size_t j_ = 0; j_ < k; j_++)                                                                     \
         FREE(ptrs[j_]);
 
 #define MIXED_SIZE b->w->sizes[i]
@@ -295,7 +292,8 @@ enum {
 
 /* Defines frame_NAME(b, shape, touch), returning the ns the shape times.
  * BEGIN/END open and release the frame (END frees ptrs[0..k)); SCOPE and
- * UNSCOPE open and release one nested scope (UNSCOPE frees ptrs[from..i)). */
+ * UNSCOPE open and release one nested scope (k is then the scope's 100
+ * blocks, so the frame's free-all serves as UNSCOPE). */
 #define DEFINE_FRAME(NAME, BEGIN, ALLOC, END, SCOPE, UNSCOPE)                                               \
     static uint64_t frame_##NAME(Bench *b, int shape, bool touch)                                          \
     {                                                                                                      \
@@ -310,12 +308,8 @@ enum {
         } else if (shape == Shape_Nested) {                                                                \
             k = 100;                                                                                       \
             for (size_t scope = 0; scope < 100; scope++) {                                                 \
-                size_t from = 0;                                                                           \
-                (void)from;                                                                                \
                 SCOPE;                                                                                     \
                 FRAME_BODY(ALLOC, CONST_SIZE, CONST_ALIGN, 1)                                              \
-                size_t i = k;                                                                              \
-                (void)i;                                                                                   \
                 UNSCOPE;                                                                                   \
             }                                                                                              \
             k = 0;                                                                                         \
@@ -330,15 +324,11 @@ enum {
     }
 
 #define NOTHING ((void)0)
-#define glibc_free_all FREE_EACH(glibc.free, 0, k)
-#define glibc_free_scope FREE_EACH(glibc.free, from, i)
-#define mi_free_all FREE_EACH(mi.free, 0, k)
-#define mi_free_scope FREE_EACH(mi.free, from, i)
-#define tc_free_all FREE_EACH(tc.free, 0, k)
-#define tc_free_scope FREE_EACH(tc.free, from, i)
+#define glibc_free_all FREE_EACH(glibc.free)
+#define mi_free_all FREE_EACH(mi.free)
+#define tc_free_all FREE_EACH(tc.free)
 #define je_free(p) je.dallocx((p), 0)
-#define je_free_all FREE_EACH(je_free, 0, k)
-#define je_free_scope FREE_EACH(je_free, from, i)
+#define je_free_all FREE_EACH(je_free)
 #define OURS_SCOPE PageStackMark mark_ = page_stack_mark(ps_)
 #define OURS_BEGIN PageStack *ps_ = b->ours /* a local, as a game's loop would hold it */
 #define OURS_CALL_BEGIN PageStack *ps_ = b->ours_call
@@ -351,13 +341,13 @@ DEFINE_FRAME(floor, NOTHING, ALLOC_FLOOR, NOTHING, NOTHING, NOTHING)
 DEFINE_FRAME(bump, b->bump_cur = b->bump_base, ALLOC_BUMP, NOTHING, BUMP_SCOPE, BUMP_UNSCOPE)
 DEFINE_FRAME(ours, OURS_BEGIN, ALLOC_OURS, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
 DEFINE_FRAME(ours_call, OURS_CALL_BEGIN, ALLOC_OURS_CALL, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
-DEFINE_FRAME(ours_huge, OURS_HUGE_BEGIN, ALLOC_OURS_HUGE, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
-DEFINE_FRAME(glibc, NOTHING, ALLOC_GLIBC, glibc_free_all, NOTHING, glibc_free_scope)
-DEFINE_FRAME(mimalloc, NOTHING, ALLOC_MI, mi_free_all, NOTHING, mi_free_scope)
+DEFINE_FRAME(ours_huge, OURS_HUGE_BEGIN, ALLOC_OURS, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(glibc, NOTHING, ALLOC_GLIBC, glibc_free_all, NOTHING, glibc_free_all)
+DEFINE_FRAME(mimalloc, NOTHING, ALLOC_MI, mi_free_all, NOTHING, mi_free_all)
 DEFINE_FRAME(mimalloc_heap, b->heap = mi.heap_new(), ALLOC_MI_HEAP, mi.heap_destroy(b->heap),
              mi_heap_t *outer_ = b->heap; b->heap = mi.heap_new(), mi.heap_destroy(b->heap); b->heap = outer_)
-DEFINE_FRAME(jemalloc, NOTHING, ALLOC_JE, je_free_all, NOTHING, je_free_scope)
-DEFINE_FRAME(tcmalloc, NOTHING, ALLOC_TC, tc_free_all, NOTHING, tc_free_scope)
+DEFINE_FRAME(jemalloc, NOTHING, ALLOC_JE, je_free_all, NOTHING, je_free_all)
+DEFINE_FRAME(tcmalloc, NOTHING, ALLOC_TC, tc_free_all, NOTHING, tc_free_all)
 
 typedef struct Competitor {
     const char *name;

@@ -1,8 +1,9 @@
 /* mem_ops: zeroing and copying for arena blocks.
  *
  * The arena knows things memset and memcpy cannot: a block starts on a
- * 16-byte boundary, and the bytes up to the next 16-byte boundary past its
- * end belong to nobody yet, so it can clear or copy whole 16-byte units.
+ * 16-byte boundary, and the bytes up to the next 16-byte boundary past it are
+ * committed, so it can clear whole 16-byte units, and copy them as long as
+ * the copy stays inside the destination block (page_stack.c decides).
  * For small blocks that saves the call and the size dispatch of the C
  * library; for large ones the C library's vector loops win, so above
  * FA_MEM_INLINE_MAX these hand over to memset / memcpy. The threshold comes

@@ -83,23 +83,26 @@ static void read_4_frames_later(void)
     read_frames_later(4);
 }
 
-static void read_after_pop(void)
+/* A 64-byte block pushed after a mark and popped again. */
+static volatile unsigned char *popped_block(PageStack *ps)
 {
-    PageStack *ps = stack();
     page_stack_push(ps, 32, 8);
     PageStackMark m = page_stack_mark(ps);
     volatile unsigned char *p = page_stack_push(ps, 64, 8);
     page_stack_pop_to(m);
+    return p;
+}
+
+static void read_after_pop(void)
+{
+    volatile unsigned char *p = popped_block(stack());
     sink = p[0];
 }
 
 static void read_after_pop_and_repush(void)
 {
     PageStack *ps = stack();
-    page_stack_push(ps, 32, 8);
-    PageStackMark m = page_stack_mark(ps);
-    volatile unsigned char *p = page_stack_push(ps, 64, 8);
-    page_stack_pop_to(m);
+    volatile unsigned char *p = popped_block(ps);
     memset(page_stack_push(ps, 64, 8), 5, 64);
     sink = p[0];
 }
