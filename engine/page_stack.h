@@ -111,25 +111,34 @@ typedef enum PageStackPush {
     PageStackPush_Try = 1u << 1,  /* return NULL on failure instead of calling on_fail */
 } PageStackPush;
 
-/* Read-only to users: the fields exist for the inline push below. */
+/* Read-only to users: the fields exist for the inline push below. The push
+ * reads the first cache line only; reset and pop_to read the first two (the
+ * stack lives at the start of a page), so a frame that starts with the stack
+ * cold in the cache pays two misses for its bookkeeping, not four. */
 struct PageStack {
+    /* bytes 0-63: the push, and the top, commit and high-water bookkeeping of reset and pop_to */
     uintptr_t last;  /* the top minus one: the last byte handed out (base - 1 when empty) */
     uintptr_t end;   /* a block whose last byte lies below this is pushed inline: the commit end, or 0 when
                         every push goes out of line (ASan, checked, valgrind, an on_push hook) */
     uintptr_t dirty; /* bytes at or above this were never handed out since they were committed (they read zero) */
     uint64_t pushes;
     uintptr_t base;
-    size_t committed, reserved, commit_size, initial_commit, peak, high, map_size;
-    uint64_t generation, failed_pushes, commits, decommits, resets;
-    PageStackError last_error;
+    size_t committed, peak, high;
+    /* bytes 64-127: the rest of what reset and pop_to read */
+    uint64_t generation, resets;
+    struct PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
+    void (*on_reset)(PageStack *ps, void *user);
+    void (*on_pop)(PageStack *ps, size_t pos, void *user);
+    void *user;
     uint32_t flags;
+    PageStackError last_error;
+    size_t reserved;
+    /* the rest: creation, commits, failures */
+    size_t commit_size, initial_commit, map_size;
+    uint64_t failed_pushes, commits, decommits;
     const char *name;
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
-    void *user;
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
-    void (*on_pop)(PageStack *ps, size_t pos, void *user);
-    void (*on_reset)(PageStack *ps, void *user);
-    struct PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
 };
 
 PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if the reservation fails */

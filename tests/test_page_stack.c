@@ -802,6 +802,26 @@ Test(guard, write_into_reserved_but_uncommitted_space_faults, .signal = SIGSEGV)
     death_not_reached();
 }
 
+Test(guard, write_below_the_first_block_faults, .signal = SIGSEGV)
+{
+    PageStack *ps = page_stack_create(NULL);
+    volatile unsigned char *p = page_stack_push(ps, 16, 1); /* the first block: at the start of the usable range */
+    p[-1] = 1; /* the guard page between the stack's header and its memory */
+    death_not_reached();
+}
+
+Test(guard, the_header_comes_first_a_guard_page_away)
+{
+    /* Before the usable range, so its page-table entries sit next to those
+     * of the first pages; the page between faults (the test above). */
+    PageStack *ps = page_stack_create(NULL);
+    unsigned char *first = page_stack_push(ps, 1, 1);
+    cr_assert_lt((uintptr_t)ps, (uintptr_t)first, "the header comes before the usable range");
+    cr_assert_geq((uintptr_t)first - (uintptr_t)ps, 2 * os_vm_page_size(),
+                  "a whole guard page lies between the header and the first block");
+    page_stack_destroy(ps);
+}
+
 #if !TEST_CHECKED /* exact commits: plain build only */
 Test(guard, write_past_the_end_of_the_reservation_faults, .signal = SIGSEGV)
 {
