@@ -1421,10 +1421,10 @@ static int run_timing(const char *self, bool quick)
              speedups[i].untouched_x, paired_of("frame_untouched", 10000, speedups[i].name, "ours"));
         const HeadToHead *h = &h2h[1][find_competitor(speedups[i].name)];
         goal(t >= speedups[i].touched_x || t10 >= speedups[i].touched_x,
-             "K=10000 touched: %s / ours %.1fx (%.1fx) >= %.1fx; paired %.1fx; head to head %.1fx (%.1fx); the "
-             "floor's ceiling %.1fx", speedups[i].name, t, t10, speedups[i].touched_x,
+             "K=10000 touched: %s / ours %.1fx (%.1fx) >= %.1fx; paired %.1fx; head to head %.1fx (%.1fx); "
+             "%s / floor %.1fx", speedups[i].name, t, t10, speedups[i].touched_x,
              paired_of("frame_touched", 10000, speedups[i].name, "ours"), h2h_ratio(h, false), h2h_ratio(h, true),
-             ratio_of("frame_touched", 10000, speedups[i].name, "floor", false));
+             speedups[i].name, ratio_of("frame_touched", 10000, speedups[i].name, "floor", false));
     }
     goal(cold_pre.first_ns <= 1.5 * cold_pre.steady_ns, "prefault: first frame %.2fx a steady one <= 1.5x",
          cold_pre.first_ns / cold_pre.steady_ns);
