@@ -1410,10 +1410,10 @@ static int run_timing(const char *self, bool quick)
         goal(judge(rb, rb <= 1.10 || rb10 <= 1.10),
              "K=%zu touched: ours / bump %.2f (%.2f) <= 1.10; paired %.2f; head to head %.2f (%.2f)", k, rb, rb10,
              paired_of("frame_touched", k, "ours", "bump"), 1 / h2h_ratio(hb, false), 1 / h2h_ratio(hb, true));
-        goal(judge(rf, rf <= 1.20 || rf10 <= 1.20), "K=%zu touched: ours / floor %.2f (%.2f) <= 1.20; paired %.2f", k, rf, rf10,
-             paired_of("frame_touched", k, "ours", "floor"));
-        goal(judge(ru, ru <= 1.25 || ru10 <= 1.25), "K=%zu untouched: ours / bump %.2f (%.2f) <= 1.25; paired %.2f", k, ru, ru10,
-             paired_of("frame_untouched", k, "ours", "bump"));
+        goal(judge(rf, rf <= 1.20 || rf10 <= 1.20), "K=%zu touched: ours / floor %.2f (%.2f) <= 1.20; paired %.2f", k,
+             rf, rf10, paired_of("frame_touched", k, "ours", "floor"));
+        goal(judge(ru, ru <= 1.25 || ru10 <= 1.25), "K=%zu untouched: ours / bump %.2f (%.2f) <= 1.25; paired %.2f",
+             k, ru, ru10, paired_of("frame_untouched", k, "ours", "bump"));
     }
     const struct {
         const char *workload, *name;
@@ -1444,8 +1444,9 @@ static int run_timing(const char *self, bool quick)
     for (size_t i = 0; i < 3; i++) {
         double h = ratio_of("frame_touched", ks[i], "ours_huge", "ours", false),
                h10 = ratio_of("frame_touched", ks[i], "ours_huge", "ours", true);
-        goal(judge(h, h <= 1.05 || h10 <= 1.05), "K=%zu touched: huge-page steady frames / normal %.2f (%.2f) <= 1.05 "
-             "(no slower, within noise)", ks[i], h, h10);
+        goal(judge(h, h <= 1.05 || h10 <= 1.05),
+             "K=%zu touched: huge-page steady frames / normal %.2f (%.2f) <= 1.05 (no slower, within noise)", ks[i], h,
+             h10);
     }
     goal(sp->back_after > 0 && sp->back_after <= SPIKE_TRIM_AFTER + 2,
          "spike: committed back %zu frames after the spike (trim_after %d)", sp->back_after, SPIKE_TRIM_AFTER);
