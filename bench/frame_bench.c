@@ -526,8 +526,8 @@ static void race(const Workload *w, int shape, bool touch, size_t rounds, Summar
     for (size_t c = 0; c < COMPETITORS; c++) {
         if (!available(c))
             continue;
-        for (size_t i = 0; i < rounds; i++) /* in millionths, to sort as integers */
-            ratios[i] = (uint64_t)(1e6 * (double)ns[c * rounds + i] / (double)(ns[i] ? ns[i] : 1)); /* ours is competitors[0] */
+        for (size_t i = 0; i < rounds; i++) /* in millionths, to sort as integers; ours is competitors[0] */
+            ratios[i] = (uint64_t)(1e6 * (double)ns[c * rounds + i] / (double)(ns[i] ? ns[i] : 1));
         qsort(ratios, rounds, sizeof *ratios, cmp_u64);
         paired[c] = percentile(ratios, rounds, 0.5) / 1e6;
     }
