@@ -178,7 +178,7 @@ static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t alig
         if (how & PageStackPush_Zero) {
             if (PAGE_STACK_CONSTANT(size) && size <= 64)
                 memset((void *)p, 0, size); /* a few stores cost less than testing whether they are needed */
-            else if (p < ps->dirty) /* else never used since committed: zero already */
+            else if (!PAGE_STACK_LIKELY(p >= ps->dirty)) /* else never used since committed: zero already */
                 memset((void *)p, 0, last < ps->dirty ? size : ps->dirty - p);
         }
         return (void *)p;
