@@ -879,22 +879,39 @@ static ZeroFresh zero_fresh(const Workload *w, size_t rounds)
 
 static void print_machine(FILE *f)
 {
-    char model[256] = "unknown";
+    char model[256] = "unknown", thp[64] = "absent";
+    int family = -1, number = -1; /* the CPU's family and model numbers, which name its core generation */
     FILE *cpu = fopen("/proc/cpuinfo", "r");
     if (cpu) {
         char line[512];
-        while (fgets(line, sizeof line, cpu))
-            if (strncmp(line, "model name", 10) == 0) {
-                char *colon = strchr(line, ':');
-                if (colon) {
-                    snprintf(model, sizeof model, "%s", colon + 2);
-                    model[strcspn(model, "\n")] = 0;
-                }
+        while (fgets(line, sizeof line, cpu)) {
+            char *colon = strchr(line, ':');
+            if (!colon)
+                continue;
+            if (strncmp(line, "cpu family", 10) == 0)
+                family = atoi(colon + 1);
+            else if (strncmp(line, "model name", 10) == 0) {
+                snprintf(model, sizeof model, "%s", colon + 2);
+                model[strcspn(model, "\n")] = 0;
                 break;
-            }
+            } else if (strncmp(line, "model", 5) == 0)
+                number = atoi(colon + 1);
+        }
         fclose(cpu);
     }
-    fprintf(f, "machine: %s, %ld cores online\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+    /* The mode in brackets: always, madvise or never. */
+    FILE *mode = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (mode) {
+        char line[128];
+        if (fgets(line, sizeof line, mode)) {
+            char *open = strchr(line, '['), *close = open ? strchr(open, ']') : NULL;
+            if (close)
+                snprintf(thp, sizeof thp, "%.*s", (int)(close - open - 1), open + 1);
+        }
+        fclose(mode);
+    }
+    fprintf(f, "machine: %s (family %d model %d), %ld cores online; transparent huge pages: %s\n", model, family,
+            number, sysconf(_SC_NPROCESSORS_ONLN), thp);
     fprintf(f, "mimalloc: %s", mi.ok ? "" : "absent\n");
     if (mi.ok)
         fprintf(f, "%d.%d.%d\n", mi.version / 100, mi.version / 10 % 10, mi.version % 10);
