@@ -320,6 +320,16 @@ static bool whole_units(const PageStack *ps, uintptr_t a, uintptr_t b)
 
 /* ------------------------------------------------------------------ pushes */
 
+void page_stack_zero_dirty(const PageStack *ps, void *ptr, size_t size)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    size_t n = size < ps->dirty - p ? size : ps->dirty - p;
+    if (whole_units(ps, p, p))
+        fa_zero16(ptr, (n + 15) & ~(size_t)15);
+    else
+        memset(ptr, 0, n);
+}
+
 void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
     need_stack(ps, "page_stack_push");
@@ -354,14 +364,8 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
         ck->last_ptr = p;
         ck->last_size = size;
         ck->last_end = ck->lpos;
-    } else if (how & PageStackPush_Zero) {
-        if (p < ps->dirty) {
-            size_t n = size < ps->dirty - p ? size : ps->dirty - p;
-            if (whole_units(ps, p, p))
-                fa_zero16((void *)p, (n + 15) & ~(size_t)15);
-            else
-                memset((void *)p, 0, n);
-        }
+    } else if ((how & PageStackPush_Zero) && p < ps->dirty) {
+        page_stack_zero_dirty(ps, (void *)p, size);
     }
     if (how & PageStackPush_Zero)
         VALGRIND_MAKE_MEM_DEFINED(p, size); /* fresh pages are zero: memcheck could not know */

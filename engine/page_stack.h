@@ -146,6 +146,8 @@ void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op */
 
 /* The out-of-line half of every push: commits, failures, checks, poisoning. */
 void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how);
+/* A zeroing push's block [ptr, ptr + size) begins below `dirty`: zeroes its bytes below `dirty`. */
+void page_stack_zero_dirty(const PageStack *ps, void *ptr, size_t size);
 /* count * size overflowed: records SizeOverflow and fails like a push of SIZE_MAX bytes. */
 void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
 
@@ -179,7 +181,7 @@ static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t alig
             if (PAGE_STACK_CONSTANT(size) && size <= 64)
                 memset((void *)p, 0, size); /* a few stores cost less than testing whether they are needed */
             else if (!PAGE_STACK_LIKELY(p >= ps->dirty)) /* else never used since committed: zero already */
-                memset((void *)p, 0, last < ps->dirty ? size : ps->dirty - p);
+                page_stack_zero_dirty(ps, (void *)p, size); /* out of line: fresh memory takes one compare */
         }
         return (void *)p;
     }

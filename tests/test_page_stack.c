@@ -347,6 +347,39 @@ Test(commit, push_zero_returns_zeros_after_the_memory_was_dirtied_and_reset)
     page_stack_destroy(ps);
 }
 
+/* A zeroing push of a run-time size inside committed memory takes the inline
+ * path; when it begins below the dirty edge and ends above it, only its dirty
+ * part needs the zeroes, and the block below it keeps its bytes. */
+Test(commit, push_zero_across_the_dirty_edge_zeroes_the_block_and_nothing_below_it)
+{
+    PageStack *ps = page_stack_create(NULL);
+    unsigned char *a = page_stack_push(ps, 1000, 1);
+    memset(a, 0xEE, 1000);
+    page_stack_reset(ps);
+    volatile size_t below = 992, size = 48, whole = 37; /* not constants: the compiler cannot fold the test */
+    unsigned char *keep = page_stack_push(ps, below, 16);
+    memset(keep, 0x55, below);
+    unsigned char *z = page_stack_push_zero(ps, size, 16);
+    cr_assert_not_null(z);
+    if (!TEST_CHECKED)
+        cr_assert_eq(z, keep + below, "the bytes from 992 on: dirty up to 1000, fresh above");
+    for (size_t i = 0; i < size; i++)
+        cr_assert_eq(z[i], 0, "byte %zu", i);
+    for (size_t i = 0; i < below; i++)
+        cr_assert_eq(keep[i], 0x55, "byte %zu of the block below", i);
+    /* wholly dirty, a size that is not a multiple of 16 */
+    page_stack_reset(ps);
+    keep = page_stack_push(ps, 16, 16);
+    memset(keep, 0x55, 16);
+    z = page_stack_push_zero(ps, whole, 16);
+    for (size_t i = 0; i < whole; i++)
+        cr_assert_eq(z[i], 0, "byte %zu", i);
+    for (size_t i = 0; i < 16; i++)
+        cr_assert_eq(keep[i], 0x55, "byte %zu of the block below", i);
+    cr_assert_eq(page_stack_stats(ps).pushes, 5);
+    page_stack_destroy(ps);
+}
+
 Test(commit, prefault_maps_initial_commit_at_create)
 {
     const size_t size = 16 * MiB;
