@@ -1,9 +1,10 @@
 /* frame_bench: frame_arena against the allocators a game would use instead,
  * side by side in one process, frames interleaved in a shuffled order.
  *
- *     frame_bench [--quick] [--out DIR] [--only a,b,...]
+ *     frame_bench [--quick] [--out DIR] [--only a,b,...] [--blocks]
  *                                         the timing run: table on stdout,
- *                                         DIR/frame_bench.csv, .json, spike.csv
+ *                                         DIR/frame_bench.csv, .json, spike.csv;
+ *                                         --blocks adds each block of rounds' median
  *     frame_bench --ir                    regions for callgrind (see bench/ir.py)
  *     frame_bench --check                 the deterministic subset, as TAP
  *     frame_bench --isolated NAME K       one competitor alone; prints its peak RSS
@@ -375,6 +376,7 @@ static const Competitor competitors[] = {
 #define COMPETITORS (sizeof competitors / sizeof competitors[0])
 
 static const char *only; /* --only: a comma-separated list of competitors to run */
+static bool show_blocks;  /* --blocks: print the median of each block of rounds under each table */
 static int head_to_head = -1; /* >= 0: only ours, the floor and this competitor race */
 
 static bool available(size_t c)
@@ -441,10 +443,18 @@ static void bench_free(Bench *b)
 
 /* ------------------------------------------------------------------ statistics */
 
+/* Addresses change what a frame costs by tens of percent on some machines
+ * (cache-set and TLB conflicts between the competitors' memory and the
+ * harness's arrays), so the rounds are split into blocks, each with the
+ * buffers set up again behind a spacer mapping of random size: the result
+ * is over several layouts, not one lucky or unlucky one. */
+#define RACE_BLOCKS 5
+
 typedef struct Summary {
     double median, p10, p90, min, max; /* ns per frame */
     double faults;                     /* page faults per frame */
     double paired; /* the median over rounds of this frame's time over ours' in the same round */
+    double blocks[RACE_BLOCKS]; /* the median of each block of rounds (--blocks prints them) */
 } Summary;
 
 static int cmp_u64(const void *a, const void *b)
@@ -475,14 +485,7 @@ static Summary summarise(uint64_t *ns, size_t n, long faults)
 }
 
 /* Runs rounds of one frame per competitor, in a new random order each round,
- * after warm-up frames; fills out[c]. */
-/* Addresses change what a frame costs by tens of percent on some machines
- * (cache-set and TLB conflicts between the competitors' memory and the
- * harness's arrays), so the rounds are split into blocks, each with the
- * buffers set up again behind a spacer mapping of random size: the result
- * is over several layouts, not one lucky or unlucky one. */
-#define RACE_BLOCKS 5
-
+ * after warm-up frames, in RACE_BLOCKS blocks of fresh buffers; fills out[c]. */
 static void race(const Workload *w, int shape, bool touch, size_t rounds, Summary *out)
 {
     uint64_t *ns = calloc(COMPETITORS * rounds, sizeof(uint64_t));
@@ -532,9 +535,20 @@ static void race(const Workload *w, int shape, bool touch, size_t rounds, Summar
         paired[c] = percentile(ratios, rounds, 0.5) / 1e6;
     }
     free(ratios);
+    double blocks[COMPETITORS][RACE_BLOCKS] = {{0}};
+    for (size_t c = 0; c < COMPETITORS; c++) {
+        if (!available(c))
+            continue;
+        for (size_t block = 0; block < RACE_BLOCKS; block++) {
+            size_t from = rounds * block / RACE_BLOCKS, to = rounds * (block + 1) / RACE_BLOCKS;
+            qsort(ns + c * rounds + from, to - from, sizeof *ns, cmp_u64);
+            blocks[c][block] = percentile(ns + c * rounds + from, to - from, 0.5);
+        }
+    }
     for (size_t c = 0; c < COMPETITORS; c++) {
         out[c] = available(c) ? summarise(ns + c * rounds, rounds, faults[c]) : (Summary){0};
         out[c].paired = paired[c];
+        memcpy(out[c].blocks, blocks[c], sizeof blocks[c]);
     }
     free(ns);
 }
@@ -581,6 +595,17 @@ static void emit(const char *workload, size_t k, const Summary *s)
                 s[c].max, s[c].median / (double)k, ratio, ratio10, s[c].paired, s[c].faults);
         if (nrows < sizeof rows / sizeof rows[0])
             rows[nrows++] = (Row){workload, k, c, s[c]};
+    }
+    if (!show_blocks)
+        return;
+    printf("  median of each block of rounds (ns; each block has buffers of its own):\n");
+    for (size_t c = 0; c < COMPETITORS; c++) {
+        if (!available(c))
+            continue;
+        printf("  %-14s", competitors[c].name);
+        for (size_t block = 0; block < RACE_BLOCKS; block++)
+            printf(" %12.0f", s[c].blocks[block]);
+        printf("\n");
     }
 }
 
@@ -1497,7 +1522,7 @@ int main(int argc, char **argv)
     /* Only the modes that race the competitors need jemalloc; the others stay
      * in this process (callgrind must see the process it started). */
     bool needs_jemalloc = argc == 1 || strcmp(argv[1], "--quick") == 0 || strcmp(argv[1], "--out") == 0 ||
-                          strcmp(argv[1], "--only") == 0 ||
+                          strcmp(argv[1], "--only") == 0 || strcmp(argv[1], "--blocks") == 0 ||
                           strcmp(argv[1], "--isolated") == 0;
     if (needs_jemalloc)
         ensure_tls_surplus(argv);
@@ -1511,12 +1536,14 @@ int main(int argc, char **argv)
             out_dir = argv[++i];
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i];
+        else if (strcmp(argv[i], "--blocks") == 0)
+            show_blocks = true;
         else if (strcmp(argv[i], "--ir") == 0 || strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--memops") == 0)
             mode = argv[i] + 2;
         else if (strcmp(argv[i], "--isolated") == 0 && i + 2 < argc)
             return run_isolated(argv[i + 1], strtoull(argv[i + 2], NULL, 10));
         else {
-            fprintf(stderr, "usage: frame_bench [--quick] [--out DIR] [--only a,b,...] | --ir | --check | --memops [--out DIR] | "
+            fprintf(stderr, "usage: frame_bench [--quick] [--out DIR] [--only a,b,...] [--blocks] | --ir | --check | --memops [--out DIR] | "
                             "--isolated NAME K\n");
             return 2;
         }
