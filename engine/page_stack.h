@@ -42,9 +42,11 @@ extern "C" {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PAGE_STACK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PAGE_STACK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PAGE_STACK_CONSTANT(x) __builtin_constant_p(x)
 #else
 #define PAGE_STACK_LIKELY(x) (x)
+#define PAGE_STACK_UNLIKELY(x) (x)
 #define PAGE_STACK_CONSTANT(x) 0
 #endif
 
@@ -180,7 +182,7 @@ static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t alig
         if (how & PageStackPush_Zero) {
             if (PAGE_STACK_CONSTANT(size) && size <= 64)
                 memset((void *)p, 0, size); /* a few stores cost less than testing whether they are needed */
-            else if (!PAGE_STACK_LIKELY(p >= ps->dirty)) /* else never used since committed: zero already */
+            else if (PAGE_STACK_UNLIKELY(p < ps->dirty)) /* else never used since committed: zero already */
                 page_stack_zero_dirty(ps, (void *)p, size); /* out of line: fresh memory takes one compare */
         }
         return (void *)p;
