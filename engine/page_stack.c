@@ -322,6 +322,7 @@ static bool whole_units(const PageStack *ps, uintptr_t a, uintptr_t b)
 
 void page_stack_zero_dirty(const PageStack *ps, void *ptr, size_t size)
 {
+    need_stack((PageStack *)ps, "page_stack_zero_dirty");
     uintptr_t p = (uintptr_t)ptr;
     size_t n = size < ps->dirty - p ? size : ps->dirty - p;
     if (whole_units(ps, p, p))

@@ -786,6 +786,14 @@ Test(marks, null_stack_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+Test(marks, null_stack_to_the_zeroing_half_of_a_push_is_fatal, .signal = SIGABRT)
+{
+    unsigned char block[16];
+    expect_fatal("page_stack_zero_dirty: the stack is NULL; pass a stack from page_stack_create");
+    page_stack_zero_dirty(NULL, block, sizeof block);
+    death_not_reached();
+}
+
 /* ---------------------------------------------------------------- trim and guard */
 
 #if !TEST_CHECKED /* exact commits: plain build only */
