@@ -6,7 +6,9 @@
  * diagnostic and marks the check "not ok" but lets the others run. Death
  * checks run this program again as a child ("engine_check --die NAME") with
  * stderr sent to a file, and pass when the child aborted and its stderr holds
- * the expected fatal line.
+ * the expected fatal line; fault checks run a child the same way and pass
+ * when a memory access fault ended it (a write outside the stack prints
+ * nothing: the guard pages stop it).
  */
 #define _DEFAULT_SOURCE /* mincore */
 #define __USE_MINGW_ANSI_STDIO 1
@@ -108,13 +110,16 @@ static bool run_thread(ThreadFn fn, void *arg)
 }
 
 /* Runs "self --die name" with stderr in a file; returns what it wrote (static
- * buffer) and whether it ended abnormally (a signal, or a non-zero exit). */
-static const char *run_death(const char *name, bool *died)
+ * buffer), whether it ended abnormally (SIGABRT, or a non-zero exit) and
+ * whether a memory access fault ended it (SIGSEGV or SIGBUS; on Windows an
+ * access violation). */
+static const char *run_death(const char *name, bool *died, bool *faulted)
 {
     static char text[4096];
     char path[512];
     text[0] = '\0';
     *died = false;
+    *faulted = false;
 #ifdef _WIN32
     GetTempPathA(sizeof path - 64, path);
     snprintf(path + strlen(path), 64, "engine_check_%lu.err", GetCurrentProcessId());
@@ -134,6 +139,7 @@ static const char *run_death(const char *name, bool *died)
         DWORD code = 0;
         GetExitCodeProcess(pi.hProcess, &code);
         *died = code != 0;
+        *faulted = code == (DWORD)EXCEPTION_ACCESS_VIOLATION;
         CloseHandle(pi.hProcess);
         CloseHandle(pi.hThread);
     }
@@ -151,7 +157,11 @@ static const char *run_death(const char *name, bool *died)
         _exit(98);
     }
     int status = 0;
-    if (pid > 0 && waitpid(pid, &status, 0) == pid)
+    if (pid > 0 && waitpid(pid, &status, 0) != pid)
+        pid = -1;
+    if (pid > 0 && WIFSIGNALED(status))
+        *faulted = WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS;
+    if (pid > 0)
         *died = WIFSIGNALED(status) ? WTERMSIG(status) == SIGABRT : WIFEXITED(status) && WEXITSTATUS(status) != 0;
 #endif
     FILE *f = fopen(path, "rb");
@@ -490,12 +500,56 @@ static const struct {
 static void check_misuse_is_fatal_with_one_line(void)
 {
     for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++) {
-        bool died;
-        const char *err = run_death(deaths[i].name, &died);
+        bool died, faulted;
+        const char *err = run_death(deaths[i].name, &died, &faulted);
         const char *line = strstr(err, "frame_arena: ");
         EXPECT(died, "%s: the program stopped", deaths[i].name);
         EXPECT(line && strstr(line, deaths[i].message), "%s: stderr holds \"%s\"; it was: %s", deaths[i].name,
                deaths[i].message, err);
+    }
+}
+
+/* ------------------------------------------------------------------ guard pages: writes outside fault */
+
+static void fault_above_committed(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    volatile unsigned char *p = page_stack_push(ps, 100, 1);
+    size_t committed = page_stack_stats(ps).committed;
+    p[committed] = 1; /* the first byte above the committed range */
+}
+
+static void fault_below_first_block(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    volatile unsigned char *p = page_stack_push(ps, 16, 16);
+    p[-1] = 1; /* the guard page below the usable range */
+}
+
+#ifdef _WIN32
+/* Ends the child with the exception's code, so that the parent reads an
+ * access violation from the exit code whoever would handle the crash (wine
+ * otherwise starts its debugger, which ends the process with its own code). */
+static LONG WINAPI exit_with_exception_code(EXCEPTION_POINTERS *e)
+{
+    ExitProcess((UINT)e->ExceptionRecord->ExceptionCode);
+}
+#endif
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} faults[] = {
+    {"write_above_committed", fault_above_committed},
+    {"write_below_first_block", fault_below_first_block},
+};
+
+static void check_writes_outside_the_stack_fault(void)
+{
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+        bool died, faulted;
+        const char *err = run_death(faults[i].name, &died, &faulted);
+        EXPECT(faulted, "%s: the write faulted; the program ended otherwise, saying: %s", faults[i].name, err);
     }
 }
 
@@ -520,6 +574,7 @@ static const struct {
     {"frame_arena budget", check_frame_arena_budget},
     {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
     {"misuse is fatal with one line", check_misuse_is_fatal_with_one_line},
+    {"writes above the committed range or below the first block fault", check_writes_outside_the_stack_fault},
 };
 
 int main(int argc, char **argv)
@@ -537,6 +592,15 @@ int main(int argc, char **argv)
             if (strcmp(argv[2], deaths[i].name) == 0) {
                 deaths[i].fn();
                 fprintf(stderr, "engine_check: %s did not stop the program\n", argv[2]);
+                return 0;
+            }
+        for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+            if (strcmp(argv[2], faults[i].name) == 0) {
+#ifdef _WIN32
+                SetUnhandledExceptionFilter(exit_with_exception_code);
+#endif
+                faults[i].fn();
+                fprintf(stderr, "engine_check: %s did not fault\n", argv[2]);
                 return 0;
             }
         fprintf(stderr, "engine_check: no death case %s\n", argv[2]);
