@@ -536,10 +536,13 @@ static LONG WINAPI exit_with_exception_code(EXCEPTION_POINTERS *e)
 }
 #endif
 
-static const struct {
+/* A named check or fault case. */
+typedef struct Case {
     const char *name;
     void (*fn)(void);
-} faults[] = {
+} Case;
+
+static const Case faults[] = {
     {"write_above_committed", fault_above_committed},
     {"write_below_first_block", fault_below_first_block},
 };
@@ -555,10 +558,7 @@ static void check_writes_outside_the_stack_fault(void)
 
 /* ------------------------------------------------------------------ driver */
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} checks[] = {
+static const Case checks[] = {
     {"os_vm reserve, commit, decommit, release", check_os_vm_reserve_commit_decommit},
     {"os_vm 2 MiB alignment", check_os_vm_large_alignment},
     {"os_vm huge pages or fallback", check_os_vm_huge_pages_or_fallback},
