@@ -157,12 +157,10 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
         _exit(98);
     }
     int status = 0;
-    if (pid > 0 && waitpid(pid, &status, 0) != pid)
-        pid = -1;
-    if (pid > 0 && WIFSIGNALED(status))
-        *faulted = WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS;
-    if (pid > 0)
+    if (pid > 0 && waitpid(pid, &status, 0) == pid) {
         *died = WIFSIGNALED(status) ? WTERMSIG(status) == SIGABRT : WIFEXITED(status) && WEXITSTATUS(status) != 0;
+        *faulted = WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+    }
 #endif
     FILE *f = fopen(path, "rb");
     if (f) {
