@@ -15,12 +15,13 @@
  * (mallocx/dallocx), tcmalloc-minimal (tc_malloc/tc_free), a naive bump
  * pointer over one malloc'd buffer, the same bump counting its pushes as
  * page_stack must (what the count alone costs), the harness floor (no
- * allocator: the pointers were laid out beforehand), and page_stack: the inline push,
- * through an out-of-line call, and with huge pages. mimalloc, jemalloc and
- * tcmalloc are dlopen'ed RTLD_LOCAL so none of them replaces the process's
- * malloc; a competitor whose library is missing is reported as absent.
- * jemalloc needs static TLS that dlopen only finds when glibc reserves more:
- * the program re-executes itself once with GLIBC_TUNABLES set for that.
+ * allocator: the pointers were laid out beforehand), and page_stack: the
+ * inline push, through an out-of-line call, and with huge pages. mimalloc,
+ * jemalloc and tcmalloc are dlopen'ed RTLD_LOCAL so none of them replaces the
+ * process's malloc; a competitor whose library is missing is reported as
+ * absent. jemalloc needs static TLS that dlopen only finds when glibc
+ * reserves more: the program re-executes itself once with GLIBC_TUNABLES set
+ * for that.
  */
 #define _GNU_SOURCE
 #include "frame_arena.h"
