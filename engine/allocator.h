@@ -33,7 +33,7 @@ typedef struct Allocator {
     void *user;
 } Allocator;
 
-Allocator page_stack_allocator(PageStack *ps);
+Allocator page_stack_allocator(PageStack *ps); /* a NULL stack is fatal */
 
 #ifdef __cplusplus
 }

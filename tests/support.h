@@ -12,6 +12,7 @@
 
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,6 +38,11 @@
 #define TEST_CHECKED 1
 #else
 #define TEST_CHECKED 0
+#endif
+
+/* 1 when the build has UBSan (tests/meson.build says so: gcc names no macro for it). */
+#ifndef TEST_UBSAN
+#define TEST_UBSAN 0
 #endif
 
 static int death_capture_fd = -1;

@@ -55,6 +55,13 @@ Test(allocator, failure_is_null_without_on_fail_and_changes_nothing)
     page_stack_destroy(ps);
 }
 
+Test(allocator, null_stack_is_fatal_when_the_allocator_is_made, .signal = SIGABRT)
+{
+    expect_fatal("page_stack_allocator: the stack is NULL; pass a stack from page_stack_create");
+    page_stack_allocator(NULL);
+    death_not_reached();
+}
+
 Test(allocator, free_last_is_exact)
 {
     PageStack *ps = page_stack_create(NULL);

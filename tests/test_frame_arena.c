@@ -403,10 +403,36 @@ Test(misuse, end_twice_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-Test(misuse, null_arena_is_fatal, .signal = SIGABRT)
+/* Every function given a NULL arena (but destroy, a no-op) stops with one
+ * line naming it; the parameter is an index into the calls below. */
+enum { NullArena_Begin, NullArena_End, NullArena_Stack, NullArena_Frame, NullArena_Stats, NullArena_History,
+       NullArena_Count };
+
+ParameterizedTestParameters(misuse, null_arena_is_fatal)
 {
-    expect_fatal("frame_arena_begin: the frame arena is NULL");
-    frame_arena_begin(NULL);
+    static int calls[NullArena_Count];
+    for (int i = 0; i < NullArena_Count; i++)
+        calls[i] = i;
+    return cr_make_param_array(int, calls, NullArena_Count);
+}
+
+ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
+{
+    static const char *const names[NullArena_Count] = {"frame_arena_begin", "frame_arena_end",
+        "frame_arena_stack", "frame_arena_frame", "frame_arena_stats", "frame_arena_history"};
+    FrameSample out[4];
+    char expected[128];
+    snprintf(expected, sizeof expected, "%s: the frame arena is NULL; pass one from frame_arena_create",
+             names[*call]);
+    expect_fatal(expected);
+    switch (*call) {
+    case NullArena_Begin: frame_arena_begin(NULL); break;
+    case NullArena_End: frame_arena_end(NULL); break;
+    case NullArena_Stack: frame_arena_stack(NULL, 0); break;
+    case NullArena_Frame: frame_arena_frame(NULL); break;
+    case NullArena_Stats: frame_arena_stats(NULL); break;
+    case NullArena_History: frame_arena_history(NULL, out, 4); break;
+    }
     death_not_reached();
 }
 
