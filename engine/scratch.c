@@ -102,6 +102,10 @@ uint32_t scratch_open_scopes(void)
 
 void scratch_thread_release(void)
 {
+    if (open_scopes)
+        os_vm_fatal("scratch_thread_release: %u scratch scope%s of this thread %s still open; scratch_end %s first",
+                    (unsigned)open_scopes, open_scopes == 1 ? "" : "s", open_scopes == 1 ? "is" : "are",
+                    open_scopes == 1 ? "it" : "them");
     if (!thread_scratch.stacks[0])
         return;
     os_vm_thread_slot_set(scratch_slot, NULL);

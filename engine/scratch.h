@@ -34,7 +34,7 @@ extern "C" {
 
 PageStackMark scratch_begin(PageStack *const *conflicts, size_t count); /* a thread-local stack not in conflicts */
 void scratch_end(PageStackMark mark);
-void scratch_thread_release(void); /* optional; thread exit releases too. No scope of this thread may be open. */
+void scratch_thread_release(void); /* optional; thread exit releases too. A scope of this thread still open is fatal. */
 uint32_t scratch_open_scopes(void); /* scopes of this thread begun and not yet ended */
 
 #ifdef __cplusplus

@@ -123,6 +123,27 @@ Test(scratch, ending_scopes_out_of_order_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* Releasing would unmap what the open scope still uses. */
+Test(scratch, thread_release_with_a_scope_open_is_fatal, .signal = SIGABRT)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    page_stack_push(outer.stack, 100, 1);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    scratch_end(inner);
+    expect_fatal("scratch_thread_release: 1 scratch scope of this thread is still open; scratch_end it first");
+    scratch_thread_release();
+    death_not_reached();
+}
+
+Test(scratch, thread_release_names_how_many_scopes_are_open, .signal = SIGABRT)
+{
+    scratch_begin(NULL, 0);
+    scratch_begin(NULL, 0);
+    expect_fatal("scratch_thread_release: 2 scratch scopes of this thread are still open; scratch_end them first");
+    scratch_thread_release();
+    death_not_reached();
+}
+
 static atomic_int workers_ready;
 
 typedef struct ThreadResult {
