@@ -499,6 +499,8 @@ typedef struct PageStackCleanup {
 bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count)
 {
     need_stack(ps, "page_stack_push_cleanup");
+    if (!fn) /* caught here, not when a later pop or reset would call it */
+        os_vm_fatal("page_stack \"%s\": page_stack_push_cleanup with fn NULL; pass the function to run", ps->name);
     size_t pos = pos_of(ps);
     PageStackCleanup *c = page_stack_try_push(ps, sizeof *c, alignof(PageStackCleanup));
     if (!c)

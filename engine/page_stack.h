@@ -244,8 +244,8 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size);
  * the stack below the current top (the object was pushed just before). The
  * record lives in the stack; cleanups run newest first, before the bytes are
  * released. A stack without cleanups pays one pointer test per pop or reset.
- * Returns false (nothing registered) if the record cannot be pushed. This is
- * what frame_arena.hpp uses to run C++ destructors. */
+ * Returns false (nothing registered) if the record cannot be pushed; fn NULL
+ * is fatal. This is what frame_arena.hpp uses to run C++ destructors. */
 bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count);
 
 PageStackMark page_stack_mark(PageStack *ps);

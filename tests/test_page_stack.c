@@ -842,6 +842,15 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
     death_not_reached();
 }
 
+Test(marks, cleanup_without_a_function_is_fatal_when_registered, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "objects"});
+    int object = 0;
+    expect_fatal("page_stack \"objects\": page_stack_push_cleanup with fn NULL; pass the function to run");
+    page_stack_push_cleanup(ps, NULL, &object, 1);
+    death_not_reached();
+}
+
 /* The inline push does not test for NULL (it would cost every push): it
  * faults on the stack's first field. Under UBSan the sanitizer reports the
  * member access first and aborts. */
