@@ -13,6 +13,7 @@
 #include "frame_arena.h"
 
 #include "os_vm.h"
+#include "page_stack_owner.h"
 #include "scratch.h"
 
 #include <stdbool.h>
@@ -110,6 +111,7 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
             frame_arena_destroy(fa);
             return NULL;
         }
+        page_stack_set_owner(fa->buffers[i], "a frame arena; destroy the arena with frame_arena_destroy");
     }
     return fa;
 }
@@ -119,7 +121,7 @@ void frame_arena_destroy(FrameArena *fa)
     if (!fa)
         return;
     for (uint32_t i = 0; i < fa->count; i++)
-        page_stack_destroy(fa->buffers[i]);
+        page_stack_destroy_owned(fa->buffers[i]);
     page_stack_destroy(fa->meta); /* fa itself lives there */
 }
 

@@ -37,6 +37,7 @@
 #include "page_stack.h"
 
 #include "mem_ops.h"
+#include "page_stack_owner.h"
 #include "os_vm.h"
 
 #include <stdatomic.h>
@@ -770,10 +771,8 @@ PageStack *page_stack_create(const PageStackDesc *desc)
     return ps;
 }
 
-void page_stack_destroy(PageStack *ps)
+static void destroy_stack(PageStack *ps)
 {
-    if (!ps)
-        return;
     if (ps->cleanups)
         run_cleanups(ps, 0);
     if (ps->on_reset)
@@ -791,4 +790,24 @@ void page_stack_destroy(PageStack *ps)
         unpoison(ps->base, ps->committed);
     }
     os_vm_release(map, map_size);
+}
+
+void page_stack_destroy(PageStack *ps)
+{
+    if (!ps)
+        return;
+    if (ps->owner)
+        os_vm_fatal("page_stack_destroy: the stack \"%s\" belongs to %s", ps->name, ps->owner);
+    destroy_stack(ps);
+}
+
+void page_stack_set_owner(PageStack *ps, const char *owner)
+{
+    need_stack(ps, "page_stack_set_owner")->owner = owner;
+}
+
+void page_stack_destroy_owned(PageStack *ps)
+{
+    if (ps)
+        destroy_stack(ps);
 }

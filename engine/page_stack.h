@@ -152,10 +152,11 @@ struct PageStack {
     const char *name;
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
+    const char *owner; /* NULL, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
 };
 
 PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if the reservation fails */
-void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op */
+void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op; a frame arena's or scratch stack: fatal */
 
 /* The out-of-line half of every push: commits, failures, checks, poisoning. */
 void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how);

@@ -10,6 +10,7 @@
 #include "scratch.h"
 
 #include "os_vm.h"
+#include "page_stack_owner.h"
 
 #include <stdatomic.h>
 
@@ -28,8 +29,8 @@ static void release_pair(void *p)
     ScratchPair *pair = p;
     if (!pair)
         return;
-    page_stack_destroy(pair->stacks[0]);
-    page_stack_destroy(pair->stacks[1]);
+    page_stack_destroy_owned(pair->stacks[0]);
+    page_stack_destroy_owned(pair->stacks[1]);
     pair->stacks[0] = pair->stacks[1] = NULL;
 }
 
@@ -62,6 +63,9 @@ static ScratchPair *thread_pair(void)
     pair->stacks[1] = page_stack_create(&(PageStackDesc){.name = "scratch 1"});
     if (!pair->stacks[0] || !pair->stacks[1])
         os_vm_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?)");
+    for (int i = 0; i < 2; i++)
+        page_stack_set_owner(pair->stacks[i], "this thread's scratch; the thread's exit or scratch_thread_release "
+                                              "releases it");
     os_vm_thread_slot_set(scratch_slot, pair);
     return pair;
 }

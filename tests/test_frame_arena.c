@@ -403,6 +403,16 @@ Test(misuse, end_twice_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+Test(misuse, destroying_a_buffer_of_the_arena_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game"});
+    PageStack *frame = frame_arena_begin(fa);
+    expect_fatal("page_stack_destroy: the stack \"game\" belongs to a frame arena; destroy the arena with "
+                 "frame_arena_destroy");
+    page_stack_destroy(frame);
+    death_not_reached();
+}
+
 /* Every function given a NULL arena (but destroy, a no-op) stops with one
  * line naming it; the parameter is an index into the calls below. */
 enum { NullArena_Begin, NullArena_End, NullArena_Stack, NullArena_Frame, NullArena_Stats, NullArena_History,

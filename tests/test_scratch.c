@@ -123,6 +123,15 @@ Test(scratch, ending_scopes_out_of_order_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+Test(scratch, destroying_a_scratch_stack_is_fatal, .signal = SIGABRT)
+{
+    PageStackMark tmp = scratch_begin(NULL, 0);
+    expect_fatal("page_stack_destroy: the stack \"scratch 0\" belongs to this thread's scratch; the thread's exit "
+                 "or scratch_thread_release releases it");
+    page_stack_destroy(tmp.stack);
+    death_not_reached();
+}
+
 /* Releasing would unmap what the open scope still uses. */
 Test(scratch, thread_release_with_a_scope_open_is_fatal, .signal = SIGABRT)
 {

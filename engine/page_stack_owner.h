@@ -1,0 +1,17 @@
+/* page_stack_owner: for the library's own modules; not installed.
+ *
+ * A frame arena's buffers and a thread's scratch stacks are made and
+ * destroyed by their module. Marked with an owner, such a stack makes
+ * page_stack_destroy from anyone else fatal (one line naming the owner and
+ * what to call instead) instead of leaving the module with a released stack.
+ */
+#ifndef FRAME_ARENA_PAGE_STACK_OWNER_H
+#define FRAME_ARENA_PAGE_STACK_OWNER_H
+
+#include "page_stack.h"
+
+/* owner completes "the stack ... belongs to %s" and must outlive the stack. */
+void page_stack_set_owner(PageStack *ps, const char *owner);
+void page_stack_destroy_owned(PageStack *ps); /* NULL is a no-op */
+
+#endif
