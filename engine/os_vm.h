@@ -50,7 +50,9 @@ typedef enum OsVmFlag {
 size_t os_vm_page_size(void);
 
 /* Reserves size bytes of inaccessible address space whose start is a multiple
- * of align (a power of two, at least the page size). NULL if the OS refuses. */
+ * of align (a power of two; below the page size means the page size). NULL if
+ * the OS refuses; a size of 0 or not a multiple of the page size, or an align
+ * that is not a power of two, is fatal. */
 void *os_vm_reserve(size_t size, size_t align, uint32_t flags);
 
 /* Makes [addr, addr+size) readable and writable. Fresh pages read as zero.

@@ -25,6 +25,26 @@ Test(os_vm, reserve_honours_alignment)
     }
 }
 
+/* A size of 0 or not a whole number of pages, or an alignment that is not a
+ * power of two: one line each; the index picks the case. */
+ParameterizedTestParameters(os_vm, bad_reserve_arguments_are_fatal)
+{
+    static int cases[] = {0, 1, 2};
+    return cr_make_param_array(int, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(int *c, os_vm, bad_reserve_arguments_are_fatal, .signal = SIGABRT)
+{
+    size_t page = os_vm_page_size();
+    size_t size = *c == 0 ? 0 : *c == 1 ? page + 1 : MiB, align = *c == 2 ? 3 * page : 0;
+    char expected[160];
+    snprintf(expected, sizeof expected, "os_vm: reserve of %zu bytes aligned to %zu: size must be a non-zero multiple "
+             "of the page size (%zu) and align a power of two", size, align < page ? page : align, page);
+    expect_fatal(expected);
+    os_vm_reserve(size, align, 0);
+    death_not_reached();
+}
+
 Test(os_vm, reserved_memory_is_inaccessible, .signal = SIGSEGV)
 {
     volatile unsigned char *p = os_vm_reserve(MiB, 0, 0);
@@ -94,13 +114,6 @@ Test(os_vm, unexpected_os_error_is_fatal, .signal = SIGABRT)
     unsigned char *p = os_vm_reserve(MiB, 0, 0);
     expect_fatal("os_vm: commit (mprotect) of 4096 bytes at");
     os_vm_commit(p + 1, 4096); /* EINVAL: not page aligned */
-    death_not_reached();
-}
-
-Test(os_vm, bad_reserve_arguments_are_fatal, .signal = SIGABRT)
-{
-    expect_fatal("os_vm: reserve of 100 bytes aligned to");
-    os_vm_reserve(100, 0, 0);
     death_not_reached();
 }
 
