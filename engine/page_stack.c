@@ -705,6 +705,11 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         d.reserve_size = sizeof(void *) >= 8 ? 1024 * MiB : 64 * MiB;
     if (!d.quarantine)
         d.quarantine = 4;
+    uint32_t known = PageStackFlag_Prefault | PageStackFlag_HugePages;
+    if (d.flags & ~known)
+        os_vm_fatal("page_stack \"%s\": flags 0x%x include bits no PageStackFlag names (0x%x); pass "
+                    "PageStackFlag_* values",
+                    d.name, (unsigned)d.flags, (unsigned)(d.flags & ~known));
     size_t commit_size, reserved, initial, header;
     if (!round_up(d.commit_size, page, &commit_size) || !round_up(d.reserve_size, commit_size, &reserved) ||
         !round_up(d.initial_commit, commit_size, &initial) || !round_up(HEADER_BYTES, page, &header))

@@ -85,7 +85,7 @@ typedef struct PageStackDesc {
     size_t reserve_size;   /* address space reserved; default 1 GiB (64-bit), 64 MiB (32-bit); rounded up to commit_size */
     size_t commit_size;    /* commit step; default 64 KiB (2 MiB with HugePages); rounded up to the page size */
     size_t initial_commit; /* committed at create (touched too with Prefault); never trimmed below; default 0 */
-    uint32_t flags;        /* PageStackFlag_*; default 0 */
+    uint32_t flags;        /* PageStackFlag_*; default 0; other bits are fatal */
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user); /* default: one line on stderr, abort */
     void *user;            /* passed to on_fail and the hooks; default NULL */
     /* Tool hooks (profilers, leak trackers); NULL = none, and then they cost nothing.

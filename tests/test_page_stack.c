@@ -842,6 +842,14 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
     death_not_reached();
 }
 
+Test(defaults, flags_no_page_stack_flag_names_are_fatal, .signal = SIGABRT)
+{
+    expect_fatal("page_stack \"level\": flags 0x11 include bits no PageStackFlag names (0x10); pass "
+                 "PageStackFlag_* values");
+    page_stack_create(&(PageStackDesc){.name = "level", .flags = PageStackFlag_Prefault | 0x10});
+    death_not_reached();
+}
+
 Test(marks, cleanup_without_a_function_is_fatal_when_registered, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "objects"});
