@@ -94,6 +94,9 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
 
 void scratch_end(PageStackMark mark)
 {
+    if (!mark.stack || (mark.stack != thread_scratch.stacks[0] && mark.stack != thread_scratch.stacks[1]))
+        os_vm_fatal("scratch_end: the mark is not from this thread's scratch_begin; end it on the thread that "
+                    "began it (a mark of another stack goes to page_stack_pop_to)");
     page_stack_pop_to(mark);
     if (open_scopes)
         open_scopes--;

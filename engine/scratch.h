@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 PageStackMark scratch_begin(PageStack *const *conflicts, size_t count); /* a thread-local stack not in conflicts */
-void scratch_end(PageStackMark mark);
+void scratch_end(PageStackMark mark); /* a mark not from this thread's scratch_begin is fatal */
 void scratch_thread_release(void); /* optional; thread exit releases too. A scope of this thread still open is fatal. */
 uint32_t scratch_open_scopes(void); /* scopes of this thread begun and not yet ended */
 

@@ -132,6 +132,36 @@ Test(scratch, destroying_a_scratch_stack_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+Test(scratch, ending_a_mark_of_another_stack_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackMark tmp = scratch_begin(NULL, 0);
+    scratch_end(tmp);
+    expect_fatal("scratch_end: the mark is not from this thread's scratch_begin; end it on the thread that began it "
+                 "(a mark of another stack goes to page_stack_pop_to)");
+    scratch_end(page_stack_mark(ps));
+    death_not_reached();
+}
+
+static PageStackMark other_threads_mark;
+
+static int begin_a_scope(void *arg)
+{
+    (void)arg;
+    other_threads_mark = scratch_begin(NULL, 0);
+    return 0;
+}
+
+Test(scratch, ending_another_threads_scope_is_fatal, .signal = SIGABRT)
+{
+    thrd_t t;
+    cr_assert_eq(thrd_create(&t, begin_a_scope, NULL), thrd_success);
+    cr_assert_eq(thrd_join(t, NULL), thrd_success);
+    expect_fatal("scratch_end: the mark is not from this thread's scratch_begin");
+    scratch_end(other_threads_mark);
+    death_not_reached();
+}
+
 /* Releasing would unmap what the open scope still uses. */
 Test(scratch, thread_release_with_a_scope_open_is_fatal, .signal = SIGABRT)
 {
