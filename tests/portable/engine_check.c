@@ -483,6 +483,27 @@ static void die_both_scratch_conflict(void)
     scratch_begin(both, 2);
 }
 
+static void die_destroy_arena_buffer(void)
+{
+    page_stack_destroy(frame_arena_begin(frame_arena_create(NULL)));
+}
+
+static void die_scratch_end_foreign_mark(void)
+{
+    scratch_end(page_stack_mark(page_stack_create(NULL)));
+}
+
+static void die_release_with_scope_open(void)
+{
+    scratch_begin(NULL, 0);
+    scratch_thread_release();
+}
+
+static void die_unknown_flags(void)
+{
+    page_stack_create(&(PageStackDesc){.flags = 1u << 7});
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -493,6 +514,13 @@ static const struct {
     {"stale_mark", die_stale_mark, "pop_to a stale mark"},
     {"begin_twice", die_begin_twice, "frame_arena_begin called twice without frame_arena_end"},
     {"both_scratch_conflict", die_both_scratch_conflict, "both scratch stacks of this thread are in conflicts"},
+    {"destroy_arena_buffer", die_destroy_arena_buffer,
+     "page_stack_destroy: the stack \"frame\" belongs to a frame arena"},
+    {"scratch_end_foreign_mark", die_scratch_end_foreign_mark,
+     "scratch_end: the mark is not from this thread's scratch_begin"},
+    {"release_with_scope_open", die_release_with_scope_open,
+     "scratch_thread_release: 1 scratch scope of this thread is still open"},
+    {"unknown_flags", die_unknown_flags, "flags 0x80 include bits no PageStackFlag names"},
 };
 
 static void check_misuse_is_fatal_with_one_line(void)
