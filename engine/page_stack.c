@@ -37,8 +37,8 @@
 #include "page_stack.h"
 
 #include "mem_ops.h"
-#include "page_stack_owner.h"
 #include "os_vm.h"
+#include "page_stack_owner.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
