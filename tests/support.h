@@ -45,6 +45,16 @@
 #define TEST_UBSAN 0
 #endif
 
+/* The parameters 0 .. n-1, for a ParameterizedTest that picks its case by
+ * index: Criterion copies parameters into the process that runs the test,
+ * so an index travels where a function pointer might not. */
+static inline struct criterion_test_params index_params(int *cases, int n)
+{
+    for (int i = 0; i < n; i++)
+        cases[i] = i;
+    return cr_make_param_array(int, cases, (size_t)n);
+}
+
 static int death_capture_fd = -1;
 static int death_real_stderr = -1;
 static const char *death_expected;

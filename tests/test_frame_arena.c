@@ -421,9 +421,7 @@ enum { NullArena_Begin, NullArena_End, NullArena_Stack, NullArena_Frame, NullAre
 ParameterizedTestParameters(misuse, null_arena_is_fatal)
 {
     static int calls[NullArena_Count];
-    for (int i = 0; i < NullArena_Count; i++)
-        calls[i] = i;
-    return cr_make_param_array(int, calls, NullArena_Count);
+    return index_params(calls, NullArena_Count);
 }
 
 ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)

@@ -29,8 +29,8 @@ Test(os_vm, reserve_honours_alignment)
  * power of two: one line each; the index picks the case. */
 ParameterizedTestParameters(os_vm, bad_reserve_arguments_are_fatal)
 {
-    static int cases[] = {0, 1, 2};
-    return cr_make_param_array(int, cases, sizeof cases / sizeof cases[0]);
+    static int cases[3];
+    return index_params(cases, 3);
 }
 
 ParameterizedTest(int *c, os_vm, bad_reserve_arguments_are_fatal, .signal = SIGABRT)

@@ -780,8 +780,7 @@ Test(marks, zeroed_mark_is_fatal, .signal = SIGABRT)
 }
 
 /* Every out-of-line function given a NULL stack stops with one line naming
- * it. The parameter is an index, not a function pointer: Criterion copies
- * parameters into the process that runs the test. */
+ * it; the parameter is an index into the calls below. */
 enum {
     NullStack_Reset,
     NullStack_ZeroDirty,
@@ -808,9 +807,7 @@ static void ignore_cleanup(void *object, size_t count)
 ParameterizedTestParameters(null_stack, every_out_of_line_function_is_fatal)
 {
     static int calls[NullStack_Count];
-    for (int i = 0; i < NullStack_Count; i++)
-        calls[i] = i;
-    return cr_make_param_array(int, calls, NullStack_Count);
+    return index_params(calls, NullStack_Count);
 }
 
 ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .signal = SIGABRT)
