@@ -44,6 +44,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <emmintrin.h>
+#endif
 
 #if __has_include(<valgrind/callgrind.h>)
 #include <valgrind/callgrind.h>
@@ -869,11 +872,16 @@ static double first_touch_ns_per_4k(uint32_t flags)
 
 /* The start and end of a frame that finds the caches cold, as a game's
  * frame leaves them: before each measurement a 64 MiB sweep (4 GiB of address
- * space away) pushes out the stack's fields, its memory and the page-table
- * entries of both. Timed: the
- * first push and a write to it; then, after another sweep, the reset. The
- * bump pointer's first push and write are timed the same way, its pointer
- * kept in a malloc'd struct. Medians over `rounds`. */
+ * space away) pushes out the TLB entries of the stack's fields and memory and
+ * the page-table entries behind them, and on x86 the lines the measurement
+ * reads are flushed from every cache level: a last-level cache larger than
+ * the sweep (260 MiB on one machine here) would otherwise keep them; a fence
+ * then waits for the sweep's own stores, which would otherwise still be
+ * draining into the timed part. Timed: the first push and a write to it;
+ * then, after another sweep, the reset. The bump pointer's first push and
+ * write are timed the same way, its pointer kept in a malloc'd struct and
+ * set back to the start before the sweep, as ours is reset before its sweep.
+ * Medians over `rounds`. */
 typedef struct ColdStart {
     double first_ns, reset_ns, bump_first_ns;
 } ColdStart;
@@ -882,6 +890,19 @@ static void sweep(volatile unsigned char *buf, size_t bytes)
 {
     for (size_t off = 0; off < bytes; off += 64)
         buf[off]++;
+}
+
+/* Flushes [p, p + bytes) from every cache level where the CPU can (x86). */
+static void flush(const void *p, size_t bytes)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    for (uintptr_t line = (uintptr_t)p & ~(uintptr_t)63; line < (uintptr_t)p + bytes; line += 64)
+        _mm_clflush((const void *)line);
+    _mm_mfence();
+#else
+    (void)p;
+    (void)bytes;
+#endif
 }
 
 static ColdStart cold_start(size_t rounds)
@@ -893,7 +914,8 @@ static ColdStart cold_start(size_t rounds)
     void *spacer = mmap(NULL, apart, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     uint64_t *ns[3] = {calloc(rounds, sizeof(uint64_t)), calloc(rounds, sizeof(uint64_t)),
                        calloc(rounds, sizeof(uint64_t))};
-    PageStack *ps = page_stack_create(NULL);
+    /* committed from the start: the cache flush below reads the first block's line */
+    PageStack *ps = page_stack_create(&(PageStackDesc){.initial_commit = 64 * KiB});
     struct {
         unsigned char *cur;
     } *bump = malloc(sizeof *bump);
@@ -906,17 +928,22 @@ static ColdStart cold_start(size_t rounds)
     memset(bump_buf, 0, 1 * MiB);
     for (size_t r = 0; r < rounds; r++) {
         sweep(buf, bytes);
+        flush((const void *)ps->base, 64); /* where the push lands (this reads the fields: flushed next) */
+        flush(ps, 128);                    /* the fields the push reads, and those reset reads */
         uint64_t t0 = now_ns();
         unsigned char *p = page_stack_push(ps, 64, 16);
         p[0] = 1;
         ns[0][r] = now_ns() - t0;
         sweep(buf, bytes);
+        flush(ps, 128);
         t0 = now_ns();
         page_stack_reset(ps);
         ns[1][r] = now_ns() - t0;
+        bump->cur = bump_buf; /* its reset, at the end of the frame before, as ours' */
         sweep(buf, bytes);
+        flush(bump, sizeof *bump);
+        flush(bump_buf, 64);
         t0 = now_ns();
-        bump->cur = bump_buf;
         p = bump_alloc_at(&bump->cur, 64, 16);
         p[0] = 1;
         ns[2][r] = now_ns() - t0;
