@@ -299,20 +299,37 @@ enum {
     for (size_t j_ = 0; j_ < k; j_++)                                                                     \
         FREE(ptrs[j_]);
 
-#define MIXED_SIZE b->w->sizes[i]
-#define MIXED_ALIGN b->w->aligns[i]
+#define MIXED_SIZE sizes_[i]
+#define MIXED_ALIGN aligns_[i]
 #define CONST_SIZE 32
 #define CONST_ALIGN 16
 
-/* Defines frame_NAME(b, shape, touch), returning the ns the shape times.
- * BEGIN/END open and release the frame (END frees ptrs[0..k)); SCOPE and
- * UNSCOPE open and release one nested scope (k is then the scope's 100
- * blocks, so the frame's free-all serves as UNSCOPE). */
-#define DEFINE_FRAME(NAME, BEGIN, ALLOC, END, SCOPE, UNSCOPE)                                               \
-    static uint64_t frame_##NAME(Bench *b, int shape, bool touch)                                          \
+/* Where the compiler puts a frame's loop moves its time on some cores by up
+ * to 2x, the same code alike: on the Intel model 207 machine of
+ * docs/BENCHMARKS.md one build ran the push's untouched loop at twice the
+ * bump's time and a build that differed only in the harness ran the bump's at
+ * twice the push's. A loop stores its allocator's pointer and loads it again
+ * in the next iteration, and how fast the core hands the stored value over
+ * seems to depend on the loop's address. So every frame function exists in
+ * PLACEMENTS copies, each starting on a 64-byte boundary and shifted by a
+ * different number of bytes, and the rounds of a race rotate through them:
+ * a result covers several placements, not one lucky or unlucky one. */
+#define PLACEMENTS 4
+typedef uint64_t (*FrameFn)(Bench *b, int shape, bool touch);
+
+/* Defines frame_NAME_COPY(b, shape, touch), returning the ns the shape times,
+ * its code shifted by SHIFT bytes of no-ops. BEGIN/END open and release the
+ * frame (END frees ptrs[0..k)); SCOPE and UNSCOPE open and release one nested
+ * scope (k is then the scope's 100 blocks, so the frame's free-all serves as
+ * UNSCOPE). */
+#define DEFINE_FRAME_AT(NAME, COPY, SHIFT, BEGIN, ALLOC, END, SCOPE, UNSCOPE)                                \
+    __attribute__((noinline, aligned(64))) static uint64_t frame_##NAME##_##COPY(Bench *b, int shape, bool touch) \
     {                                                                                                      \
+        __asm__ volatile(".skip " #SHIFT ", 0x90");                                                         \
         size_t k = b->w->k;                                                                                \
         void **ptrs = b->ptrs;                                                                             \
+        const uint32_t *sizes_ = b->w->sizes, *aligns_ = b->w->aligns; /* kept in registers, as a game    \
+            would keep its own: read through b, the compiler reloads them after every store of a pointer */ \
         uint64_t t0 = now_ns();                                                                            \
         BEGIN;                                                                                             \
         if (shape == Shape_Mixed && touch) {                                                               \
@@ -336,6 +353,15 @@ enum {
         uint64_t t2 = now_ns();                                                                            \
         return shape == Shape_Release ? t2 - t1 : t2 - t0;                                                 \
     }
+
+/* frame_NAME[PLACEMENTS]: the copies of one competitor's frame. */
+#define DEFINE_FRAME(NAME, ...)                                                                             \
+    DEFINE_FRAME_AT(NAME, 0, 0, __VA_ARGS__)                                                                \
+    DEFINE_FRAME_AT(NAME, 1, 24, __VA_ARGS__)                                                               \
+    DEFINE_FRAME_AT(NAME, 2, 40, __VA_ARGS__)                                                               \
+    DEFINE_FRAME_AT(NAME, 3, 56, __VA_ARGS__)                                                               \
+    static const FrameFn frame_##NAME[PLACEMENTS] = {frame_##NAME##_0, frame_##NAME##_1, frame_##NAME##_2,   \
+                                                     frame_##NAME##_3};
 
 #define NOTHING ((void)0)
 #define glibc_free_all FREE_EACH(glibc.free)
@@ -369,7 +395,7 @@ DEFINE_FRAME(tcmalloc, NOTHING, ALLOC_TC, tc_free_all, NOTHING, tc_free_all)
 
 typedef struct Competitor {
     const char *name;
-    uint64_t (*frame)(Bench *b, int shape, bool touch);
+    const FrameFn *frame; /* PLACEMENTS copies */
     const bool *available; /* NULL: always */
 } Competitor;
 
@@ -471,6 +497,7 @@ typedef struct Summary {
     double faults;                     /* page faults per frame */
     double paired; /* the median over rounds of this frame's time over ours' in the same round */
     double blocks[RACE_BLOCKS]; /* the median of each block of rounds (--blocks prints them) */
+    double placements[PLACEMENTS]; /* the median of each placement of the frame code (--blocks prints them) */
 } Summary;
 
 static int cmp_u64(const void *a, const void *b)
@@ -517,8 +544,9 @@ static void race(const Workload *w, int shape, bool touch, size_t rounds, Summar
         bench_init(&b, w);
         for (int warm = 0; warm < 2; warm++)
             for (size_t c = 0; c < COMPETITORS; c++)
-                if (available(c))
-                    competitors[c].frame(&b, shape, touch);
+                for (size_t at = 0; at < PLACEMENTS; at++)
+                    if (available(c))
+                        competitors[c].frame[at](&b, shape, touch);
         for (size_t end = rounds * (block + 1) / RACE_BLOCKS; r < end; r++) {
             for (size_t c = COMPETITORS - 1; c > 0; c--) { /* Fisher-Yates */
                 size_t j = rng() % (c + 1), t = order[c];
@@ -530,7 +558,7 @@ static void race(const Workload *w, int shape, bool touch, size_t rounds, Summar
                 if (!available(c))
                     continue;
                 long f0 = minor_faults();
-                ns[c * rounds + r] = competitors[c].frame(&b, shape, touch);
+                ns[c * rounds + r] = competitors[c].frame[r % PLACEMENTS](&b, shape, touch);
                 faults[c] += minor_faults() - f0;
             }
         }
@@ -551,6 +579,23 @@ static void race(const Workload *w, int shape, bool touch, size_t rounds, Summar
         paired[c] = percentile(ratios, rounds, 0.5) / 1e6;
     }
     free(ratios);
+    /* Before the blocks sort their rounds in place: round r ran placement r % PLACEMENTS. */
+    double placements[COMPETITORS][PLACEMENTS] = {{0}};
+    uint64_t *at_ns = calloc(rounds / PLACEMENTS + 1, sizeof(uint64_t));
+    for (size_t c = 0; c < COMPETITORS && at_ns; c++) {
+        if (!available(c))
+            continue;
+        for (size_t at = 0; at < PLACEMENTS; at++) {
+            size_t n = 0;
+            for (size_t i = at; i < rounds; i += PLACEMENTS)
+                at_ns[n++] = ns[c * rounds + i];
+            if (n) {
+                qsort(at_ns, n, sizeof *at_ns, cmp_u64);
+                placements[c][at] = percentile(at_ns, n, 0.5);
+            }
+        }
+    }
+    free(at_ns);
     double blocks[COMPETITORS][RACE_BLOCKS] = {{0}};
     for (size_t c = 0; c < COMPETITORS; c++) {
         if (!available(c))
@@ -565,6 +610,7 @@ static void race(const Workload *w, int shape, bool touch, size_t rounds, Summar
         out[c] = available(c) ? summarise(ns + c * rounds, rounds, faults[c]) : (Summary){0};
         out[c].paired = paired[c];
         memcpy(out[c].blocks, blocks[c], sizeof blocks[c]);
+        memcpy(out[c].placements, placements[c], sizeof placements[c]);
     }
     free(ns);
 }
@@ -621,6 +667,15 @@ static void emit(const char *workload, size_t k, const Summary *s)
         printf("  %-14s", competitors[c].name);
         for (size_t block = 0; block < RACE_BLOCKS; block++)
             printf(" %12.0f", s[c].blocks[block]);
+        printf("\n");
+    }
+    printf("  median of each placement of the frame code (ns; the rounds rotate through them):\n");
+    for (size_t c = 0; c < COMPETITORS; c++) {
+        if (!available(c))
+            continue;
+        printf("  %-14s", competitors[c].name);
+        for (size_t at = 0; at < PLACEMENTS; at++)
+            printf(" %12.0f", s[c].placements[at]);
         printf("\n");
     }
 }
@@ -683,7 +738,7 @@ static int run_isolated(const char *name, size_t k)
     Bench b;
     bench_init(&b, &w);
     for (int f = 0; f < 20; f++)
-        competitors[c].frame(&b, Shape_Mixed, true);
+        competitors[c].frame[0](&b, Shape_Mixed, true);
     /* VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec, and the
      * parent spawned this process from its own address space. */
     long kib = -1;
@@ -814,19 +869,19 @@ static ColdResult cold_frame(const Workload *w, uint32_t flags, bool prefault)
         page_stack_destroy(b.ours);
         b.ours = cold_stack(w, flags, prefault);
         long f0 = minor_faults();
-        first[s] = frame_ours(&b, Shape_Mixed, true);
+        first[s] = frame_ours[0](&b, Shape_Mixed, true);
         faults[s] = (uint64_t)(minor_faults() - f0);
         for (int i = 0; i < COLD_STEADY; i++)
-            ns[i] = frame_ours(&b, Shape_Mixed, true);
+            ns[i] = frame_ours[0](&b, Shape_Mixed, true);
         ratio[s] = ratio_millionths(first[s], ns);
         qsort(ns, COLD_STEADY, sizeof *ns, cmp_u64);
         steady[s] = (uint64_t)percentile(ns, COLD_STEADY, 0.5);
 
         page_stack_destroy(b.ours);
         b.ours = cold_stack(w, flags, prefault);
-        uint64_t first_untouched = frame_ours(&b, Shape_Mixed, false);
+        uint64_t first_untouched = frame_ours[0](&b, Shape_Mixed, false);
         for (int i = 0; i < COLD_STEADY; i++)
-            ns[i] = frame_ours(&b, Shape_Mixed, false);
+            ns[i] = frame_ours[0](&b, Shape_Mixed, false);
         untouched[s] = ratio_millionths(first_untouched, ns);
 
         size_t cap = w->bytes + 4 * KiB;
@@ -838,9 +893,9 @@ static ColdResult cold_frame(const Workload *w, uint32_t flags, bool prefault)
         }
         memset(b.bump_base, 1, cap);
         __asm__ volatile("" : : "r"(b.bump_base) : "memory"); /* the writes happen, and before the pass */
-        uint64_t first_bump = frame_bump(&b, Shape_Mixed, true);
+        uint64_t first_bump = frame_bump[0](&b, Shape_Mixed, true);
         for (int i = 0; i < COLD_STEADY; i++)
-            ns[i] = frame_bump(&b, Shape_Mixed, true);
+            ns[i] = frame_bump[0](&b, Shape_Mixed, true);
         fresh[s] = ratio_millionths(first_bump, ns);
     }
     bench_free(&b);
@@ -963,10 +1018,36 @@ static ColdStart cold_start(size_t rounds)
 }
 
 /* push_zero against push on never-used memory: K mixed pushes into a new,
- * prefaulted stack, the two kinds alternating in random order. */
+ * prefaulted stack, the two kinds alternating in random order, and each in
+ * PLACEMENTS copies of its loop, as the frames are (the rounds rotate). */
 typedef struct ZeroFresh {
     Summary push, push_zero;
 } ZeroFresh;
+
+typedef uint64_t (*FreshFn)(PageStack *ps, const Workload *w, void **ptrs);
+
+#define DEFINE_FRESH_AT(NAME, PUSH, COPY, SHIFT)                                                             \
+    __attribute__((noinline, aligned(64))) static uint64_t fresh_##NAME##_##COPY(PageStack *ps, const Workload *w, \
+                                                                              void **ptrs)                  \
+    {                                                                                                      \
+        __asm__ volatile(".skip " #SHIFT ", 0x90");                                                         \
+        const uint32_t *sizes = w->sizes, *aligns = w->aligns; /* in registers, as in the frames */        \
+        const size_t k = w->k;                                                                             \
+        uint64_t t0 = now_ns();                                                                            \
+        for (size_t i = 0; i < k; i++)                                                                     \
+            ptrs[i] = PUSH(ps, sizes[i], aligns[i]);                                                       \
+        return now_ns() - t0;                                                                              \
+    }
+#define DEFINE_FRESH(NAME, PUSH)                                                                            \
+    DEFINE_FRESH_AT(NAME, PUSH, 0, 0)                                                                       \
+    DEFINE_FRESH_AT(NAME, PUSH, 1, 24)                                                                      \
+    DEFINE_FRESH_AT(NAME, PUSH, 2, 40)                                                                      \
+    DEFINE_FRESH_AT(NAME, PUSH, 3, 56)                                                                      \
+    static const FreshFn fresh_##NAME[PLACEMENTS] = {fresh_##NAME##_0, fresh_##NAME##_1, fresh_##NAME##_2,   \
+                                                     fresh_##NAME##_3};
+
+DEFINE_FRESH(push, page_stack_push)
+DEFINE_FRESH(push_zero, page_stack_push_zero)
 
 static ZeroFresh zero_fresh(const Workload *w, size_t rounds)
 {
@@ -978,14 +1059,7 @@ static ZeroFresh zero_fresh(const Workload *w, size_t rounds)
             int zero = first ^ j;
             PageStack *ps = page_stack_create(&(PageStackDesc){
                 .initial_commit = w->bytes + 64 * KiB, .flags = PageStackFlag_Prefault});
-            uint64_t t0 = now_ns();
-            if (zero)
-                for (size_t i = 0; i < w->k; i++)
-                    ptrs[i] = page_stack_push_zero(ps, w->sizes[i], w->aligns[i]);
-            else
-                for (size_t i = 0; i < w->k; i++)
-                    ptrs[i] = page_stack_push(ps, w->sizes[i], w->aligns[i]);
-            ns[zero][r] = now_ns() - t0;
+            ns[zero][r] = (zero ? fresh_push_zero : fresh_push)[r % PLACEMENTS](ps, w, ptrs);
             sink += (uintptr_t)ptrs[w->k - 1];
             page_stack_destroy(ps);
         }
@@ -1278,11 +1352,11 @@ static int run_check(void)
     Bench b;
     bench_init(&b, &w);
     for (int i = 0; i < 3; i++)
-        frame_ours(&b, Shape_Mixed, true);
+        frame_ours[0](&b, Shape_Mixed, true);
     uint64_t commits = page_stack_stats(b.ours).commits;
     long f0 = minor_faults();
     for (int i = 0; i < 100; i++)
-        frame_ours(&b, Shape_Mixed, true);
+        frame_ours[0](&b, Shape_Mixed, true);
     long faults = minor_faults() - f0;
     uint64_t more_commits = page_stack_stats(b.ours).commits - commits;
     tap(faults == 0 && more_commits == 0, "K=10000 mixed, touched: %ld page faults and %llu commits in 100 steady "
