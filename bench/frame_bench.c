@@ -234,7 +234,11 @@ static volatile uintptr_t sink;
 /* The allocation expression of each competitor, for the macro below. */
 #define ALLOC_FLOOR(size, align) floor_alloc(b, i, (align))
 #define ALLOC_BUMP(size, align) bump_alloc(b, (size), (align))
-#define ALLOC_BUMP_COUNTED(size, align) (b->counted_pushes++, bump_alloc_at(&b->counted_cur, (size), (align)))
+/* The count is kept in memory at every push, as the stack's is: where no store
+ * in the loop could change it, the compiler would otherwise add k once after
+ * the loop, and the untouched frames would count nothing. */
+#define ALLOC_BUMP_COUNTED(size, align) \
+    (count_push(&b->counted_pushes), bump_alloc_at(&b->counted_cur, (size), (align)))
 #define ALLOC_OURS(size, align) ((unsigned char *)page_stack_push(ps_, (size), (align)))
 #define ALLOC_OURS_CALL(size, align) ((unsigned char *)push_out_of_line(ps_, (size), (align)))
 #define ALLOC_GLIBC(size, align) ((unsigned char *)((align) <= 16 ? glibc.malloc(size) : glibc.memalign((align), (size))))
@@ -243,6 +247,12 @@ static volatile uintptr_t sink;
     ((unsigned char *)((align) <= 16 ? mi.heap_malloc(b->heap, (size)) : mi.heap_malloc_aligned(b->heap, (size), (align))))
 #define ALLOC_JE(size, align) ((unsigned char *)je.mallocx((size), (align) <= 16 ? 0 : lg2(align)))
 #define ALLOC_TC(size, align) ((unsigned char *)((align) <= 16 ? tc.malloc(size) : tc.memalign((align), (size))))
+
+static inline void count_push(uint64_t *pushes)
+{
+    (*pushes)++;
+    __asm__ volatile("" : "+m"(*pushes));
+}
 
 static inline int lg2(size_t a)
 {
