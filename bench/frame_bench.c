@@ -34,6 +34,7 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -640,6 +641,22 @@ static size_t nrows;
 static const char *out_dir = "bench-results";
 static FILE *csv, *json;
 
+
+/* Under a table: one line per competitor with the n medians of the array of
+ * doubles at `offset` in its Summary (--blocks). */
+static void print_medians(const char *title, const Summary *s, size_t offset, size_t n)
+{
+    printf("  %s:\n", title);
+    for (size_t c = 0; c < COMPETITORS; c++) {
+        if (!available(c))
+            continue;
+        const double *medians = (const double *)(const void *)((const char *)&s[c] + offset);
+        printf("  %-14s", competitors[c].name);
+        for (size_t i = 0; i < n; i++)
+            printf(" %12.0f", medians[i]);
+        printf("\n");
+    }
+}
 static void emit(const char *workload, size_t k, const Summary *s)
 {
     size_t ours = 0;
@@ -670,24 +687,10 @@ static void emit(const char *workload, size_t k, const Summary *s)
     }
     if (!show_blocks)
         return;
-    printf("  median of each block of rounds (ns; each block has buffers of its own):\n");
-    for (size_t c = 0; c < COMPETITORS; c++) {
-        if (!available(c))
-            continue;
-        printf("  %-14s", competitors[c].name);
-        for (size_t block = 0; block < RACE_BLOCKS; block++)
-            printf(" %12.0f", s[c].blocks[block]);
-        printf("\n");
-    }
-    printf("  median of each placement of the frame code (ns; the rounds rotate through them):\n");
-    for (size_t c = 0; c < COMPETITORS; c++) {
-        if (!available(c))
-            continue;
-        printf("  %-14s", competitors[c].name);
-        for (size_t at = 0; at < PLACEMENTS; at++)
-            printf(" %12.0f", s[c].placements[at]);
-        printf("\n");
-    }
+    print_medians("median of each block of rounds (ns; each block has buffers of its own)", s,
+                  offsetof(Summary, blocks), RACE_BLOCKS);
+    print_medians("median of each placement of the frame code (ns; the rounds rotate through them)", s,
+                  offsetof(Summary, placements), PLACEMENTS);
 }
 
 static const Summary *find_row(const char *workload, size_t k, const char *name)
