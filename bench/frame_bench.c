@@ -641,7 +641,6 @@ static size_t nrows;
 static const char *out_dir = "bench-results";
 static FILE *csv, *json;
 
-
 /* Under a table: one line per competitor with the n medians of the array of
  * doubles at `offset` in its Summary (--blocks). */
 static void print_medians(const char *title, const Summary *s, size_t offset, size_t n)
@@ -657,6 +656,7 @@ static void print_medians(const char *title, const Summary *s, size_t offset, si
         printf("\n");
     }
 }
+
 static void emit(const char *workload, size_t k, const Summary *s)
 {
     size_t ours = 0;
