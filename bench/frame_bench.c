@@ -4,7 +4,8 @@
  *     frame_bench [--quick] [--out DIR] [--only a,b,...] [--blocks]
  *                                         the timing run: table on stdout,
  *                                         DIR/frame_bench.csv, .json, spike.csv;
- *                                         --blocks adds each block of rounds' median
+ *                                         --blocks adds the median of each block of rounds
+ *                                         and of each placement of the frame code
  *     frame_bench --ir                    regions for callgrind (see bench/ir.py)
  *     frame_bench --check                 the deterministic subset, as TAP
  *     frame_bench --isolated NAME K       one competitor alone; prints its peak RSS
