@@ -225,7 +225,7 @@ typedef struct Bench {
     unsigned char *floor; /* the floor's buffer; floor_ptrs were laid out in it */
     void **floor_ptrs;
     unsigned char *bump_base, *bump_cur;
-    PageStack *ours, *ours_call, *ours_huge; /* each competitor has memory of its own: none warms another's */
+    PageStack *ours, *ours_call, *ours_huge, *ours_cursor; /* each competitor has memory of its own: none warms another's */
     mi_heap_t *heap;
     unsigned char *counted_base, *counted_cur; /* bump_counted: the bump's code plus a count of its pushes */
     uint64_t counted_pushes;
@@ -242,6 +242,7 @@ static volatile uintptr_t sink;
 #define ALLOC_BUMP_COUNTED(size, align) \
     (count_push(&b->counted_pushes), bump_alloc_at(&b->counted_cur, (size), (align)))
 #define ALLOC_OURS(size, align) ((unsigned char *)page_stack_push(ps_, (size), (align)))
+#define ALLOC_OURS_CURSOR(size, align) ((unsigned char *)page_stack_cursor_push(&cur_, (size), (align)))
 #define ALLOC_OURS_CALL(size, align) ((unsigned char *)push_out_of_line(ps_, (size), (align)))
 #define ALLOC_GLIBC(size, align) ((unsigned char *)((align) <= 16 ? glibc.malloc(size) : glibc.memalign((align), (size))))
 #define ALLOC_MI(size, align) ((unsigned char *)((align) <= 16 ? mi.malloc(size) : mi.malloc_aligned((size), (align))))
@@ -386,6 +387,26 @@ typedef uint64_t (*FrameFn)(Bench *b, int shape, bool touch);
 #define OURS_CALL_BEGIN PageStack *ps_ = b->ours_call
 #define OURS_HUGE_BEGIN PageStack *ps_ = b->ours_huge
 #define OURS_UNSCOPE page_stack_pop_to(mark_)
+/* A cursor is open over the whole frame; marks are taken on the stack, so a
+ * scope ends the cursor around its mark and its pop, as a game's would. */
+#define OURS_CURSOR_BEGIN                                                                                   \
+    PageStack *ps_ = b->ours_cursor;                                                                      \
+    PageStackCursor cur_ = page_stack_cursor_begin(ps_)
+#define OURS_CURSOR_END                                                                                     \
+    do {                                                                                                   \
+        page_stack_cursor_end(&cur_);                                                                      \
+        page_stack_reset(ps_);                                                                             \
+    } while (0)
+#define OURS_CURSOR_SCOPE                                                                                   \
+    page_stack_cursor_end(&cur_);                                                                          \
+    PageStackMark mark_ = page_stack_mark(ps_);                                                            \
+    cur_ = page_stack_cursor_begin(ps_)
+#define OURS_CURSOR_UNSCOPE                                                                                 \
+    do {                                                                                                   \
+        page_stack_cursor_end(&cur_);                                                                      \
+        page_stack_pop_to(mark_);                                                                          \
+        cur_ = page_stack_cursor_begin(ps_);                                                               \
+    } while (0)
 #define BUMP_SCOPE unsigned char *mark_ = b->bump_cur
 #define BUMP_UNSCOPE b->bump_cur = mark_
 #define COUNTED_SCOPE unsigned char *mark_ = b->counted_cur
@@ -397,6 +418,8 @@ DEFINE_FRAME(bump_counted, b->counted_cur = b->counted_base, ALLOC_BUMP_COUNTED,
              COUNTED_UNSCOPE)
 DEFINE_FRAME(ours, OURS_BEGIN, ALLOC_OURS, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
 DEFINE_FRAME(ours_call, OURS_CALL_BEGIN, ALLOC_OURS_CALL, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(ours_cursor, OURS_CURSOR_BEGIN, ALLOC_OURS_CURSOR, OURS_CURSOR_END, OURS_CURSOR_SCOPE,
+             OURS_CURSOR_UNSCOPE)
 DEFINE_FRAME(ours_huge, OURS_HUGE_BEGIN, ALLOC_OURS, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
 DEFINE_FRAME(glibc, NOTHING, ALLOC_GLIBC, glibc_free_all, NOTHING, glibc_free_all)
 DEFINE_FRAME(mimalloc, NOTHING, ALLOC_MI, mi_free_all, NOTHING, mi_free_all)
@@ -414,6 +437,7 @@ typedef struct Competitor {
 static const Competitor competitors[] = {
     {"ours", frame_ours, NULL},
     {"ours_call", frame_ours_call, NULL},
+    {"ours_cursor", frame_ours_cursor, NULL},
     {"ours_huge", frame_ours_huge, NULL},
     {"bump", frame_bump, NULL},
     {"bump_counted", frame_bump_counted, NULL},
@@ -474,10 +498,11 @@ static void bench_init(Bench *b, const Workload *w)
     }
     b->ours = page_stack_create(&(PageStackDesc){.name = "bench", .reserve_size = 4 * cap + 64 * MiB});
     b->ours_call = page_stack_create(&(PageStackDesc){.name = "bench call", .reserve_size = 4 * cap + 64 * MiB});
+    b->ours_cursor = page_stack_create(&(PageStackDesc){.name = "bench cursor", .reserve_size = 4 * cap + 64 * MiB});
     b->ours_huge = page_stack_create(
         &(PageStackDesc){.name = "bench huge", .reserve_size = 4 * cap + 64 * MiB, .flags = PageStackFlag_HugePages});
     if (!b->ptrs || !b->floor_ptrs || !b->floor || !b->bump_base || !b->counted_base || !b->ours || !b->ours_call ||
-        !b->ours_huge) {
+        !b->ours_cursor || !b->ours_huge) {
         fprintf(stderr, "frame_bench: out of memory setting up K=%zu\n", w->k);
         exit(1);
     }
@@ -487,6 +512,7 @@ static void bench_free(Bench *b)
 {
     page_stack_destroy(b->ours);
     page_stack_destroy(b->ours_call);
+    page_stack_destroy(b->ours_cursor);
     page_stack_destroy(b->ours_huge);
     glibc.free(b->bump_base);
     glibc.free(b->counted_base);
@@ -1196,6 +1222,15 @@ NOINLINE static void ir_push_rt(const Workload *w, void **ptrs, PageStack *ps)
         ptrs[i] = page_stack_push(ps, w->sizes[i], w->aligns[i]);
 }
 
+NOINLINE static void ir_cursor_rt(const Workload *w, void **ptrs, PageStack *ps)
+{
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    PLAIN_LOOP
+    for (size_t i = 0; i < w->k; i++)
+        ptrs[i] = page_stack_cursor_push(&c, w->sizes[i], w->aligns[i]);
+    page_stack_cursor_end(&c);
+}
+
 NOINLINE static void ir_push_zero_rt(const Workload *w, void **ptrs, PageStack *ps)
 {
     PLAIN_LOOP
@@ -1218,6 +1253,15 @@ NOINLINE static void ir_push_const(size_t k, void **ptrs, PageStack *ps)
     PLAIN_LOOP
     for (size_t i = 0; i < k; i++)
         ptrs[i] = push_array_no_zero(ps, Block32, 1);
+}
+
+NOINLINE static void ir_cursor_const(size_t k, void **ptrs, PageStack *ps)
+{
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    PLAIN_LOOP
+    for (size_t i = 0; i < k; i++)
+        ptrs[i] = cursor_push_array_no_zero(&c, Block32, 1);
+    page_stack_cursor_end(&c);
 }
 
 NOINLINE static void ir_push_struct(size_t k, void **ptrs, PageStack *ps)
@@ -1285,8 +1329,12 @@ static int run_ir(void)
     REGION("floor_rt", ir_floor_rt(&w, b.ptrs, b.floor_ptrs));
     REGION("push_rt", ir_push_rt(&w, b.ptrs, ps));
     page_stack_reset(ps);
+    REGION("cursor_rt", ir_cursor_rt(&w, b.ptrs, ps));
+    page_stack_reset(ps);
     REGION("floor_const", ir_floor_const(k, b.ptrs, b.floor_ptrs));
     REGION("push_const", ir_push_const(k, b.ptrs, ps));
+    page_stack_reset(ps);
+    REGION("cursor_const", ir_cursor_const(k, b.ptrs, ps));
     page_stack_reset(ps);
     REGION("push_struct_reused", ir_push_struct(k, b.ptrs, ps));
     page_stack_reset(ps);

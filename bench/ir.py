@@ -47,7 +47,7 @@ def main():
     r = regions(args[0])
     need = ["floor_rt", "push_rt", "floor_const", "push_const", "push_struct_fresh", "push_struct_reused",
             "push_array_fresh", "push_array_reused", "push_zero_rt_fresh", "push_rt_fresh",
-            "reset_1k", "reset_1m", "pop_to_1k", "pop_to_1m"]
+            "reset_1k", "reset_1m", "pop_to_1k", "pop_to_1m", "cursor_rt", "cursor_const"]
     missing = [n for n in need if n not in r]
     if missing:
         raise SystemExit(f"ir.py: regions missing from the callgrind dumps: {missing}")
@@ -57,10 +57,13 @@ def main():
 
     rt = per_push("push_rt", "floor_rt")
     const = per_push("push_const", "floor_const")
+    cursor_rt, cursor_const = per_push("cursor_rt", "floor_rt"), per_push("cursor_const", "floor_const")
     fresh, zero_fresh = per_push("push_rt_fresh", "floor_rt"), per_push("push_zero_rt_fresh", "floor_rt")
     rows = [
         ("push, runtime alignment (mixed sizes, 8/16/64)", rt, "<= 14"),
         ("push, constant alignment (push_array_no_zero)", const, "<= 10"),
+        ("cursor push, runtime alignment (begin and end included)", cursor_rt, "<= 14"),
+        ("cursor push, constant alignment (cursor_push_array_no_zero)", cursor_const, "<= 10"),
         ("push_struct on never-used memory", per_push("push_struct_fresh", "floor_const"), ""),
         ("push_array on never-used memory", per_push("push_array_fresh", "floor_const"), ""),
         ("push_struct on reused memory (zeroes 32 B)", per_push("push_struct_reused", "floor_const"), ""),
@@ -71,6 +74,8 @@ def main():
     checks = [
         (rt <= 14, f"instructions per push with a runtime alignment: {rt:.2f} <= 14"),
         (const <= 10, f"instructions per push with a constant alignment: {const:.2f} <= 10"),
+        (cursor_rt <= 14, f"instructions per cursor push with a runtime alignment: {cursor_rt:.2f} <= 14"),
+        (cursor_const <= 10, f"instructions per cursor push with a constant alignment: {cursor_const:.2f} <= 10"),
         # the dirty test (a compare and a branch not taken) is all push_zero adds on fresh memory
         (zero_fresh <= fresh + 2,
          f"push_zero on never-used memory: {zero_fresh:.2f} instructions, at most a plain push's {fresh:.2f} + 2"),
@@ -89,9 +94,9 @@ def main():
         return 0 if all(ok for ok, _ in checks) else 1
     print(f"instructions per push (callgrind, K = {K:,}, minus the harness floor)")
     for name, value, target in rows:
-        print(f"  {name:<50} {value:6.2f}  {target}")
-    print(f"  {'reset after 1,000 / 1,000,000 pushes':<50} {r['reset_1k']:6d} / {r['reset_1m']}")
-    print(f"  {'pop_to after 1,000 / 1,000,000 pushes':<50} {r['pop_to_1k']:6d} / {r['pop_to_1m']}")
+        print(f"  {name:<58} {value:6.2f}  {target}")
+    print(f"  {'reset after 1,000 / 1,000,000 pushes':<58} {r['reset_1k']:6d} / {r['reset_1m']}")
+    print(f"  {'pop_to after 1,000 / 1,000,000 pushes':<58} {r['pop_to_1k']:6d} / {r['pop_to_1m']}")
     print("mem_ops against the C library: instructions per call (1,000 calls, size at run time)")
     print(f"  {'size':>6} {'fa_zero16':>10} {'memset':>8} {'fa_copy16':>10} {'memcpy':>8}")
     for n in (16, 32, 64, 128, 256):

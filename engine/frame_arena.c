@@ -187,7 +187,7 @@ void frame_arena_end(FrameArena *fa)
                     fa->name, (unsigned)scratch_open_scopes());
 #endif
     uint64_t frame = fa->begun - 1;
-    PageStack *ps = fa->buffers[frame % fa->count];
+    PageStack *ps = page_stack_need_idle(fa->buffers[frame % fa->count], "frame_arena_end");
     size_t used = page_stack_pos(ps);
     FrameSample s = {
         .frame = frame,

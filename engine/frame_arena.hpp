@@ -15,6 +15,10 @@
 //         frame_arena::ScratchScope tmp({frame});   // never the frame itself
 //         char *buf = static_cast<char *>(page_stack_push(tmp.stack(), 4096, 1));
 //     }                                             // scratch_end here
+//     {
+//         frame_arena::Cursor out(frame);               // pushes in a hot loop
+//         float *xs = out.push_uninit<float>(n);
+//     }                                             // page_stack_cursor_end here
 //
 // push_new returns nullptr when the stack cannot serve the push and its
 // on_fail returns (the default on_fail aborts); a constructor that throws
@@ -113,6 +117,40 @@ public:
 
 private:
     PageStackMark mark_;
+};
+
+// A cursor (page_stack.h: a run of pushes with the top in a register),
+// ended when it goes out of scope. It cannot be copied, so the one misuse C
+// cannot rule out at compile time is gone. Types must be trivial: a cleanup
+// record cannot be pushed while a cursor is open.
+//
+//     frame_arena::Cursor out(frame);
+//     for (...) { Vertex *v = out.push_uninit<Vertex>(4); ... }
+class Cursor {
+public:
+    explicit Cursor(PageStack *ps) : c_(page_stack_cursor_begin(ps)) {}
+    ~Cursor() { page_stack_cursor_end(&c_); }
+    Cursor(const Cursor &) = delete;
+    Cursor &operator=(const Cursor &) = delete;
+    PageStack *stack() const { return c_.stack; }
+    void *push(size_t size, size_t align) { return page_stack_cursor_push(&c_, size, align); }
+    void *try_push(size_t size, size_t align) { return page_stack_cursor_try_push(&c_, size, align); }
+    template <class T>
+    T *push_zeroed(size_t count) // count zeroed T
+    {
+        static_assert(std::is_trivial_v<T>, "a cursor pushes trivial types only (no cleanups while it is open)");
+        return static_cast<T *>(page_stack_cursor_push_array_with(&c_, count, sizeof(T), alignof(T),
+                                                                  PageStackPush_Zero));
+    }
+    template <class T>
+    T *push_uninit(size_t count) // count uninitialised T
+    {
+        static_assert(std::is_trivial_v<T>, "a cursor pushes trivial types only (no cleanups while it is open)");
+        return static_cast<T *>(page_stack_cursor_push_array_with(&c_, count, sizeof(T), alignof(T), 0));
+    }
+
+private:
+    PageStackCursor c_;
 };
 
 // std::pmr::memory_resource over a page stack: allocate pushes (std::bad_alloc

@@ -93,6 +93,7 @@
 #define FILL_RELEASE 0xDD
 
 #define Internal_WatchEveryPush (1u << 31) /* in ps->flags: a valgrind-watched stack */
+#define Internal_CursorOpen (1u << 30)     /* in ps->flags: a cursor is open (ps->cursor is its serial) */
 
 /* Checked build only: lives right after the PageStack in the header pages. */
 typedef struct CheckState {
@@ -169,10 +170,22 @@ static size_t pos_of(const PageStack *ps)
 }
 
 /* Re-arms the inline push after the top or committed changed. */
-static void settle(PageStack *ps)
+static uintptr_t inline_end(const PageStack *ps)
 {
     bool watched = PAGE_STACK_POISONING || CHECKED || (ps->flags & Internal_WatchEveryPush);
-    ps->end = watched ? 0 : ps->base + ps->committed;
+    return watched ? 0 : ps->base + ps->committed;
+}
+
+/* While a cursor is open, `end` is 0 (a push on the stack itself goes out of
+ * line, which reports it) and the cursor pushes below `cursor_end`. */
+static void settle(PageStack *ps)
+{
+    if (ps->flags & Internal_CursorOpen) {
+        ps->end = 0;
+        ps->cursor_end = inline_end(ps);
+    } else {
+        ps->end = inline_end(ps);
+    }
 }
 
 /* Brings the lazily kept high-water marks up to date; call before pos goes down. */
@@ -191,6 +204,17 @@ static PageStack *need_stack(PageStack *ps, const char *fn)
 {
     if (!ps)
         os_vm_fatal("%s: the stack is NULL; pass a stack from page_stack_create", fn);
+    return ps;
+}
+
+/* need_stack, and no cursor open on it: while one is, the stack is the cursor's. */
+static PageStack *need_idle(PageStack *ps, const char *fn)
+{
+    need_stack(ps, fn);
+    if (ps->flags & Internal_CursorOpen)
+        os_vm_fatal("page_stack \"%s\": %s while a cursor is open on it; push through the cursor, or end it "
+                    "first (page_stack_cursor_end)",
+                    ps->name, fn);
     return ps;
 }
 
@@ -332,9 +356,8 @@ void page_stack_zero_dirty(const PageStack *ps, void *ptr, size_t size)
         memset(ptr, 0, n);
 }
 
-void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
+static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
-    need_stack(ps, "page_stack_push");
     check_align(ps, align);
     if (CHECKED)
         check_owner(ps);
@@ -379,9 +402,14 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
     return (void *)p;
 }
 
+void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
+{
+    return push_slow(need_idle(ps, "page_stack_push"), size, align, how);
+}
+
 void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how)
 {
-    need_stack(ps, "page_stack_push");
+    need_idle(ps, "page_stack_push");
     check_align(ps, align);
     return fail(ps, PageStackError_SizeOverflow, SIZE_MAX, align, how);
 }
@@ -456,18 +484,18 @@ static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_
 
 void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
 {
-    return realloc_with(need_stack(ps, "page_stack_realloc"), ptr, old_size, new_size, align, 0);
+    return realloc_with(need_idle(ps, "page_stack_realloc"), ptr, old_size, new_size, align, 0);
 }
 
 void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
 {
-    return realloc_with(need_stack(ps, "page_stack_try_realloc"), ptr, old_size, new_size, align,
+    return realloc_with(need_idle(ps, "page_stack_try_realloc"), ptr, old_size, new_size, align,
                         PageStackPush_Try);
 }
 
 bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
 {
-    need_stack(ps, "page_stack_free_last");
+    need_idle(ps, "page_stack_free_last");
     uintptr_t p = (uintptr_t)ptr;
     if (!ptr || !is_last(ps, p, size))
         return false;
@@ -487,6 +515,59 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
     return true;
 }
 
+/* ------------------------------------------------------------------ cursors */
+
+uint64_t page_stack_cursor_open(PageStack *ps)
+{
+    need_stack(ps, "page_stack_cursor_begin");
+    if (ps->flags & Internal_CursorOpen)
+        os_vm_fatal("page_stack \"%s\": page_stack_cursor_begin while a cursor is open on it; end that one "
+                    "first (one cursor per stack at a time)",
+                    ps->name);
+    ps->flags |= Internal_CursorOpen;
+    ps->cursor = ++ps->cursors;
+    settle(ps);
+    return ps->cursor;
+}
+
+/* The cursor's state is the open cursor's own and not behind the stack's
+ * top; then the stack takes it (its top and its pushes). */
+static void take_cursor(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes, const char *fn)
+{
+    need_stack(ps, fn);
+    if (serial == 0)
+        os_vm_fatal("page_stack \"%s\": %s with a cursor already ended; begin a new one", ps->name, fn);
+    if (!(ps->flags & Internal_CursorOpen) || serial != ps->cursor)
+        os_vm_fatal("page_stack \"%s\": %s with a cursor that is not the stack's open one (a copy of one "
+                    "already ended); keep the cursor in one local and pass its address",
+                    ps->name, fn);
+    if (last < ps->last || (CHECKED && last != ps->last))
+        os_vm_fatal("page_stack \"%s\": %s with a copy of the open cursor that another copy has pushed past; "
+                    "keep the cursor in one local and pass its address",
+                    ps->name, fn);
+    ps->last = last;
+    ps->pushes += pushes;
+}
+
+void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes, size_t size,
+                                  size_t align, uint32_t how)
+{
+    take_cursor(ps, serial, last, pushes, "page_stack_cursor_push");
+    if (how & PAGE_STACK_PUSH_OVERFLOWED_) {
+        check_align(ps, align);
+        return fail(ps, PageStackError_SizeOverflow, SIZE_MAX, align, how);
+    }
+    return push_slow(ps, size, align, how);
+}
+
+void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes)
+{
+    take_cursor(ps, serial, last, pushes, "page_stack_cursor_end");
+    ps->cursor = 0;
+    ps->flags &= ~Internal_CursorOpen;
+    settle(ps);
+}
+
 /* ------------------------------------------------------------------ cleanups */
 
 typedef struct PageStackCleanup {
@@ -499,7 +580,7 @@ typedef struct PageStackCleanup {
 
 bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count)
 {
-    need_stack(ps, "page_stack_push_cleanup");
+    need_idle(ps, "page_stack_push_cleanup");
     if (!fn) /* caught here, not when a later pop or reset would call it */
         os_vm_fatal("page_stack \"%s\": page_stack_push_cleanup with fn NULL; pass the function to run", ps->name);
     size_t pos = pos_of(ps);
@@ -525,7 +606,7 @@ static void run_cleanups(PageStack *ps, size_t pos)
 
 PageStackMark page_stack_mark(PageStack *ps)
 {
-    need_stack(ps, "page_stack_mark");
+    need_idle(ps, "page_stack_mark");
     if (CHECKED) {
         CheckState *ck = check_state(ps);
         if (ck->marks == MARK_LOG) { /* forget the oldest: popping to it releases less, never more */
@@ -547,6 +628,7 @@ void page_stack_pop_to(PageStackMark mark)
     PageStack *ps = mark.stack;
     if (!ps)
         os_vm_fatal("page_stack_pop_to: the mark has no stack; take marks with page_stack_mark or scratch_begin");
+    need_idle(ps, "page_stack_pop_to");
     if (mark.generation != ps->generation)
         os_vm_fatal("page_stack \"%s\": pop_to a stale mark (taken before the last reset); "
                     "do not keep marks across a reset",
@@ -585,7 +667,7 @@ size_t page_stack_pos(const PageStack *ps)
 
 void page_stack_reset(PageStack *ps)
 {
-    need_stack(ps, "page_stack_reset");
+    need_idle(ps, "page_stack_reset");
     if (ps->cleanups)
         run_cleanups(ps, 0);
     ps->cleanups = NULL;
@@ -621,7 +703,7 @@ static size_t trim_region(PageStack *ps, uintptr_t base, size_t committed, size_
 
 void page_stack_trim(PageStack *ps, size_t keep)
 {
-    need_stack(ps, "page_stack_trim");
+    need_idle(ps, "page_stack_trim");
     size_t floor = pos_of(ps);
     if (keep > floor)
         floor = keep;
@@ -778,6 +860,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
 
 static void destroy_stack(PageStack *ps)
 {
+    need_idle(ps, "page_stack_destroy");
     if (ps->cleanups)
         run_cleanups(ps, 0);
     if (ps->on_reset)
@@ -804,6 +887,11 @@ void page_stack_destroy(PageStack *ps)
     if (ps->owner)
         os_vm_fatal("page_stack_destroy: the stack \"%s\" belongs to %s", ps->name, ps->owner);
     destroy_stack(ps);
+}
+
+PageStack *page_stack_need_idle(PageStack *ps, const char *fn)
+{
+    return need_idle(ps, fn);
 }
 
 void page_stack_set_owner(PageStack *ps, const char *owner)

@@ -153,6 +153,10 @@ struct PageStack {
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
     const char *owner; /* NULL, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
+    /* cursors (see PageStackCursor below) */
+    uintptr_t cursor_end; /* the end an open cursor pushes inline below (`end` itself is 0 while one is open) */
+    uint64_t cursor;      /* the serial of the open cursor, 0 when none is open */
+    uint64_t cursors;     /* cursors opened since create: the last serial handed out */
 };
 
 PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if the reservation fails */
@@ -231,6 +235,123 @@ static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size
     return page_stack_push_with(ps, count * size, align, how);
 }
 
+/* A cursor: a run of pushes to one stack with the top held in the caller's
+ * local variable instead of in the stack, for a loop that pushes many blocks.
+ *
+ *     PageStackCursor c = page_stack_cursor_begin(ps);
+ *     for (int i = 0; i < n; i++)
+ *         items[i] = cursor_push_struct(&c, Item);      // the same pushes, the same memory
+ *     page_stack_cursor_end(&c);                        // the stack has them all now
+ *
+ * Why: the stack's top lives in memory, and a byte written through a pushed
+ * block may alias it, so the compiler stores the top after every push and
+ * loads it again for the next one. A cursor is a local whose address is never
+ * taken (every function below that takes its address is inline), so the
+ * compiler keeps its top and its push count in registers: a push is a few
+ * register operations and no store. The duties stay: the alignment is
+ * checked, a size that overflows fails, every push is counted (into the
+ * stack at the end), and anything that does not fit the committed memory
+ * goes out of line as a plain push does: commits, failures, on_fail, hooks,
+ * ASan poisoning and the checked build's fills all behave alike.
+ *
+ * Rules (each break is fatal, with one line naming the stack, in every build):
+ * one cursor per stack at a time; while it is open, nothing else changes the
+ * stack: a push, mark, pop_to, reset, trim, realloc, free_last, push_cleanup
+ * or destroy on it is fatal, and so are frame_arena_end and scratch_end over
+ * it. page_stack_pos, page_stack_stats and page_stack_last_error may be read
+ * (the last tells why a try push through the cursor failed); pos and stats
+ * count the cursor's pushes up to its last trip out of line (exactly, in an
+ * on_push hook) and all of them after its end. A cursor is used only until
+ * its end. Keep it in one local and pass its address: a copy used after the
+ * end, or left behind by pushes through the other copy, is caught when it
+ * goes out of line (the checked build sends every push there). */
+typedef struct PageStackCursor {
+    uintptr_t last;   /* as PageStack.last */
+    uintptr_t end;    /* as PageStack.end; 0 after the end */
+    uintptr_t dirty;  /* as PageStack.dirty */
+    uint64_t pushes;  /* pushes not yet added to the stack's count */
+    PageStack *stack;
+    uint64_t serial;  /* which opening of the stack this is; 0 after the end */
+} PageStackCursor;
+
+/* Internal to the cursor: the push's count * size overflowed. */
+#define PAGE_STACK_PUSH_OVERFLOWED_ (1u << 30)
+
+/* The out-of-line halves of the cursor: open returns the serial; the others
+ * take the cursor's state by value, so that its address never escapes. */
+uint64_t page_stack_cursor_open(PageStack *ps);
+void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes, size_t size,
+                                  size_t align, uint32_t how);
+void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes);
+
+/* Opens a cursor on ps (fatal if one is open, or ps is NULL). */
+static inline PageStackCursor page_stack_cursor_begin(PageStack *ps)
+{
+    PageStackCursor c;
+    c.serial = page_stack_cursor_open(ps);
+    c.stack = ps;
+    c.last = ps->last;
+    c.end = ps->cursor_end;
+    c.dirty = ps->dirty;
+    c.pushes = 0;
+    return c;
+}
+
+/* page_stack_push_with through the cursor: the same blocks, the same failures. */
+static inline void *page_stack_cursor_push_with(PageStackCursor *c, size_t size, size_t align, uint32_t how)
+{
+    uintptr_t mask = (uintptr_t)align - 1;
+    uintptr_t before = c->last | mask;
+    uintptr_t last;
+    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_add_overflows(before, size, &last)) &&
+        PAGE_STACK_LIKELY(last < c->end)) {
+        uintptr_t p = before + 1;
+        c->last = last;
+        c->pushes++;
+        if ((how & PageStackPush_Zero) && PAGE_STACK_UNLIKELY(p < c->dirty))
+            page_stack_zero_dirty(c->stack, (void *)p, size);
+        return (void *)p;
+    }
+    void *p = page_stack_cursor_push_slow(c->stack, c->serial, c->last, c->pushes, size, align, how);
+    c->last = c->stack->last;
+    c->end = c->stack->cursor_end;
+    c->dirty = c->stack->dirty;
+    c->pushes = 0;
+    return p;
+}
+
+static inline void *page_stack_cursor_push(PageStackCursor *c, size_t size, size_t align)
+{
+    return page_stack_cursor_push_with(c, size, align, 0);
+}
+
+static inline void *page_stack_cursor_push_zero(PageStackCursor *c, size_t size, size_t align)
+{
+    return page_stack_cursor_push_with(c, size, align, PageStackPush_Zero);
+}
+
+static inline void *page_stack_cursor_try_push(PageStackCursor *c, size_t size, size_t align)
+{
+    return page_stack_cursor_push_with(c, size, align, PageStackPush_Try);
+}
+
+static inline void *page_stack_cursor_push_array_with(PageStackCursor *c, size_t count, size_t size, size_t align,
+                                                      uint32_t how)
+{
+    if (size != 0 && count > SIZE_MAX / size)
+        return page_stack_cursor_push_with(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
+    return page_stack_cursor_push_with(c, count * size, align, how);
+}
+
+/* Hands the cursor's pushes to the stack and closes it; the cursor is spent. */
+static inline void page_stack_cursor_end(PageStackCursor *c)
+{
+    page_stack_cursor_close(c->stack, c->serial, c->last, c->pushes);
+    c->end = 0; /* a later push goes out of line, which reports it */
+    c->pushes = 0;
+    c->serial = 0;
+}
+
 /* ptr NULL: a push. ptr the last push: grows or shrinks in place (same pointer).
  * Otherwise: ptr itself when shrinking, push + copy when growing. align must be
  * the block's original alignment. Failure behaves like push; ptr stays valid. */
@@ -264,6 +385,11 @@ const char *page_stack_error_string(PageStackError err);
 #define push_array_no_zero(ps, T, n) ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), 0))
 #define try_push_array(ps, T, n) \
     ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero | PageStackPush_Try))
+
+#define cursor_push_struct(c, T) ((T *)page_stack_cursor_push_zero((c), sizeof(T), alignof(T)))
+#define cursor_push_array(c, T, n) \
+    ((T *)page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), PageStackPush_Zero))
+#define cursor_push_array_no_zero(c, T, n) ((T *)page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), 0))
 
 #ifdef __cplusplus
 }

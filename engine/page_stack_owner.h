@@ -13,5 +13,7 @@
 /* owner completes "the stack ... belongs to %s" and must outlive the stack. */
 void page_stack_set_owner(PageStack *ps, const char *owner);
 void page_stack_destroy_owned(PageStack *ps); /* NULL is a no-op */
+/* Fatal, naming fn, if ps is NULL or a cursor is open on it. */
+PageStack *page_stack_need_idle(PageStack *ps, const char *fn);
 
 #endif

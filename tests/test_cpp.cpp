@@ -197,3 +197,24 @@ Test(cpp, pmr_containers_allocate_from_the_frame)
     page_stack_destroy(tiny);
     page_stack_destroy(ps);
 }
+
+Test(cpp, a_cursor_pushes_and_ends_with_its_scope)
+{
+    PageStack *ps = page_stack_create(nullptr);
+    float *xs;
+    {
+        frame_arena::Cursor out(ps);
+        cr_assert_eq(out.stack(), ps);
+        xs = out.push_zeroed<float>(100);
+        for (int i = 0; i < 100; i++)
+            cr_assert_eq(xs[i], 0.0f, "zeroed");
+        auto *ids = out.push_uninit<std::uint32_t>(10);
+        cr_assert_geq(reinterpret_cast<char *>(ids), reinterpret_cast<char *>(xs + 100), "after the floats");
+        cr_assert_null(out.try_push(size_t(1) << 62, 16));
+        cr_assert_not_null(out.push(8, 8));
+    }
+    cr_assert_eq(page_stack_pos(ps), 100 * sizeof(float) + 10 * sizeof(std::uint32_t) + 8, "ended: the stack has it all");
+    cr_assert_eq(page_stack_stats(ps).pushes, 3u);
+    page_stack_reset(ps); /* fatal if the cursor were still open */
+    page_stack_destroy(ps);
+}

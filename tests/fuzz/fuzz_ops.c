@@ -7,7 +7,8 @@
  *  - push_zero blocks read zero, also right after a realloc that moved a
  *    block; pos is exactly what the model computes;
  *    pos <= committed <= reserved; pushes and failed pushes are counted;
- *  - a failed push names the right error and leaves pos and committed alone.
+ *  - a failed push names the right error and leaves pos and committed alone;
+ *  - pushes through a cursor get the same verdicts as the stack's own.
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -213,16 +214,22 @@ static PageStackError expected_error(size_t pos, size_t size, size_t align)
     return PageStackError_None;
 }
 
-static void stack_push(Model *m, uint32_t how, size_t size, size_t align)
+/* Before a push: maybe make its commit fail; a push that calls on_fail must call it once. */
+static int arm_push(Model *m, uint32_t how)
 {
-    PageStackStats before = page_stack_stats(m->ps);
-    PageStackError want = expected_error(m->pos, size, align);
     int inject = take(m, 1) % 16 == 0;
     if (inject)
         os_vm_inject_commit_failure(1);
     if (!(how & PageStackPush_Try))
         m->failures_expected = 1;
-    unsigned char *p = page_stack_push_with(m->ps, size, align, how);
+    return inject;
+}
+
+/* After a push to the model's stack: checks p against the model's verdict
+ * `want` and records the block or the failure. */
+static void record_push(Model *m, unsigned char *p, uint32_t how, size_t size, size_t align, PageStackError want,
+                        int inject, size_t committed_before)
+{
     os_vm_inject_commit_failure(0);
     if (p) {
         if (want != PageStackError_None)
@@ -237,10 +244,41 @@ static void stack_push(Model *m, uint32_t how, size_t size, size_t align)
         violation("wrong failure: error, expected", got, want);
     if (!(how & PageStackPush_Try) && m->failures_expected != 0)
         violation("on_fail not called exactly once", (unsigned long long)m->failures_expected, 0);
-    PageStackStats after = page_stack_stats(m->ps);
-    if (after.pos != before.pos || after.committed != before.committed)
+    PageStackStats after = page_stack_stats(m->ps); /* exact even under a cursor: a failure went out of line */
+    if (after.pos != m->pos || after.committed != committed_before)
         violation("a failed push changed the stack: pos, committed", after.pos, after.committed);
     m->failed++;
+}
+
+static void stack_push(Model *m, uint32_t how, size_t size, size_t align)
+{
+    size_t committed = page_stack_stats(m->ps).committed;
+    PageStackError want = expected_error(m->pos, size, align);
+    int inject = arm_push(m, how);
+    unsigned char *p = page_stack_push_with(m->ps, size, align, how);
+    record_push(m, p, how, size, align, want, inject, committed);
+}
+
+/* 1 to 8 pushes through a cursor, of every kind, with the same verdicts as
+ * the stack's own; the stack's counts are checked after the cursor's end.
+ * committed changes only out of line, so read before the cursor it is exact. */
+static void cursor_run(Model *m)
+{
+    uint32_t n = take(m, 1) % 8 + 1;
+    size_t committed = page_stack_stats(m->ps).committed;
+    PageStackCursor c = page_stack_cursor_begin(m->ps);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t r = take(m, 1);
+        size_t align = (size_t)1 << (r % 13);
+        uint32_t how = (r >> 4) % 3 == 1 ? PageStackPush_Zero : (r >> 4) % 3 == 2 ? PageStackPush_Try : 0;
+        size_t size = r >> 6 == 3 ? SIZE_MAX - take(m, 1) : pick_size(m);
+        PageStackError want = expected_error(m->pos, size, align);
+        int inject = arm_push(m, how);
+        unsigned char *p = page_stack_cursor_push_with(&c, size, align, how);
+        record_push(m, p, how, size, align, want, inject, committed);
+        committed = page_stack_stats(m->ps).committed;
+    }
+    page_stack_cursor_end(&c);
 }
 
 static int above_mark(const Model *m, const Block *b)
@@ -268,7 +306,7 @@ static int scope_block_ended(const Model *m, const Block *b)
 static void op(Model *m, uint32_t code)
 {
     size_t align = (size_t)1 << (take(m, 1) % 13);
-    switch (code % 15) {
+    switch (code % 16) {
     case 0: stack_push(m, 0, pick_size(m), align); break;
     case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
     case 2: {
@@ -420,6 +458,9 @@ static void op(Model *m, uint32_t code)
         }
         break;
     }
+    case 15:
+        cursor_run(m);
+        break;
     case 13: { /* count * size with overflowing products */
         static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
         size_t count = counts[take(m, 1) % 6], elem = (size_t)1 << (take(m, 1) % 4);
