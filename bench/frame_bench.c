@@ -1552,6 +1552,33 @@ static double h2h_ratio(const HeadToHead *h, bool p10)
     return !h->run ? NAN : p10 ? h->it.p10 / h->ours.p10 : h->it.median / h->ours.median;
 }
 
+/* The timing goals again with the cursor in the push's place: shown, not judged. */
+static void cursor_goals(const size_t *ks)
+{
+    if (!find_row("frame_touched", ks[0], "ours_cursor"))
+        return;
+    printf("\nthe timing goals with a cursor (ours_cursor in ours' place; shown, not judged): median (p10)\n");
+    for (size_t i = 0; i < 3; i++) {
+        const char *what[] = {"frame_touched", "frame_touched", "frame_untouched"}, *to[] = {"bump", "floor", "bump"};
+        printf("  K=%-6zu", ks[i]);
+        for (int j = 0; j < 3; j++)
+            printf("  %s / %s %.2f (%.2f)", j == 2 ? "untouched" : "touched", to[j],
+                   ratio_of(what[j], ks[i], "ours_cursor", to[j], false),
+                   ratio_of(what[j], ks[i], "ours_cursor", to[j], true));
+        printf("; ours_cursor / ours touched %.2f, untouched %.2f\n",
+               ratio_of("frame_touched", ks[i], "ours_cursor", "ours", false),
+               ratio_of("frame_untouched", ks[i], "ours_cursor", "ours", false));
+    }
+    const char *names[] = {"mimalloc", "tcmalloc", "glibc"};
+    printf("  K=10000 ");
+    for (int i = 0; i < 3; i++)
+        printf("  %s / ours_cursor untouched %.1fx (%.1fx), touched %.1fx (%.1fx)%s", names[i],
+               ratio_of("frame_untouched", 10000, names[i], "ours_cursor", false),
+               ratio_of("frame_untouched", 10000, names[i], "ours_cursor", true),
+               ratio_of("frame_touched", 10000, names[i], "ours_cursor", false),
+               ratio_of("frame_touched", 10000, names[i], "ours_cursor", true), i < 2 ? ";" : "\n");
+}
+
 static int run_timing(const char *self, bool quick)
 {
     mkdir(out_dir, 0755);
@@ -1764,6 +1791,7 @@ static int run_timing(const char *self, bool quick)
          "spike: no decommit in the steady window (%llu), committed within high-water + one step (%zu misses)",
          (unsigned long long)sp->steady_decommits, sp->bound_misses);
     printf("%d goals, %d missed (instruction counts: bench/ir.py)\n", goal_n, goal_missed);
+    cursor_goals(ks);
     free(sp);
     fprintf(json, "\n]}\n");
     fclose(csv);

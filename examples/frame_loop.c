@@ -1,8 +1,8 @@
 /* frame_loop: the frame lifecycle in a small simulated game loop.
  *
  * Each frame pushes the transient buffers a game builds (particles carried
- * over from last frame, sort keys, a vertex array, a debug string) into the
- * frame arena, reads last frame's particles while they are still valid, and
+ * over from last frame, sort keys, a vertex array, a list of sparks pushed
+ * one by one through a cursor, a debug string) into the frame arena, reads last frame's particles while they are still valid, and
  * never frees anything: frame_arena_begin resets the buffer it reuses. Every
  * 60 frames it prints the arena's rolling stats, and at the end a summary.
  *
@@ -23,6 +23,30 @@ typedef struct Vertex {
     float x, y;
     uint32_t color;
 } Vertex;
+
+typedef struct Spark {
+    float x, y;
+    struct Spark *next;
+} Spark;
+
+/* Many small pushes in one loop: a cursor keeps the stack's top in a
+ * register for the loop instead of storing and loading it at every push. */
+static Spark *collect_sparks(PageStack *frame, const Particle *particles, size_t count, size_t *out_count)
+{
+    Spark *list = NULL;
+    size_t n = 0;
+    PageStackCursor c = page_stack_cursor_begin(frame);
+    for (size_t i = 0; i < count; i++)
+        if (particles[i].y > 0.9f) {
+            Spark *s = cursor_push_struct(&c, Spark);
+            *s = (Spark){particles[i].x, particles[i].y, list};
+            list = s;
+            n++;
+        }
+    page_stack_cursor_end(&c);
+    *out_count = n;
+    return list;
+}
 
 static uint32_t rng_state = 0x9E3779B9u;
 
@@ -83,18 +107,25 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < count * 4; i++)
             verts[i] = (Vertex){particles[i / 4].x, particles[i / 4].y, keys[i / 4]};
 
+        size_t spark_count;
+        const Spark *sparks = collect_sparks(frame, particles, count, &spark_count);
+        float lowest = 0.0f;
+        for (const Spark *s = sparks; s; s = s->next)
+            lowest = s->y > lowest ? s->y : lowest;
+
         PageStackMark tmp = scratch_begin(&frame, 1);
         char *line = page_stack_push(tmp.stack, 128, 1);
-        snprintf(line, 128, "frame %ld: %zu particles", f, count);
+        snprintf(line, 128, "frame %ld: %zu particles, %zu sparks down to %.2f", f, count, spark_count,
+                 (double)lowest);
         scratch_end(tmp);
 
         frame_arena_end(fa);
 
         if ((f + 1) % 60 == 0) {
             FrameArenaStats st = frame_arena_stats(fa);
-            printf("frame %4" PRIu64 "  particles %6zu  used %8zu  avg %8zu  max %8zu  committed %9zu  trims %" PRIu64
+            printf("frame %4" PRIu64 "  particles %6zu  sparks %5zu  used %8zu  avg %8zu  max %8zu  committed %9zu  trims %" PRIu64
                    "\n",
-                   st.last.frame, count, st.last.used, st.used_avg, st.used_max, st.committed, st.trims);
+                   st.last.frame, count, spark_count, st.last.used, st.used_avg, st.used_max, st.committed, st.trims);
         }
     }
     FrameArenaStats st = frame_arena_stats(fa);

@@ -131,7 +131,9 @@ Test(cursor, push_array_no_zero_hands_out_count_elements)
     char *after = page_stack_cursor_push(&c, 1, 1);
     page_stack_cursor_end(&c);
     cr_assert_eq((uintptr_t)d % alignof(double), 0);
-    cr_assert_eq(after, (char *)(d + 10));
+    cr_assert_geq(after, (char *)(d + 10), "after the array");
+    if (!TEST_CHECKED) /* no redzone between them */
+        cr_assert_eq(after, (char *)(d + 10));
     page_stack_destroy(ps);
 }
 
@@ -148,7 +150,9 @@ Test(cursor, a_failed_try_push_leaves_cursor_and_stack_usable)
     cr_assert_eq(page_stack_last_error(ps), PageStackError_SizeOverflow);
     cr_assert_null(page_stack_cursor_try_push(&c, SIZE_MAX, 1));
     char *b = page_stack_cursor_push(&c, 10, 1);
-    cr_assert_eq(b, a + 100, "nothing moved for the failures");
+    cr_assert_geq(b, a + 100, "after the first block");
+    if (!TEST_CHECKED) /* no redzone between them */
+        cr_assert_eq(b, a + 100, "nothing moved for the failures");
     page_stack_cursor_end(&c);
     PageStackStats st = page_stack_stats(ps);
     cr_assert_eq(st.pos, 110);
@@ -194,7 +198,8 @@ static void on_push_pos(PageStack *ps, void *ptr, size_t size, void *user)
     (void)user;
     hook_calls++;
     hook_pos = page_stack_pos(ps);
-    cr_assert_eq((uintptr_t)ptr + size - ps->base, hook_pos, "the hook sees the stack with its push on top");
+    cr_assert_eq(hook_pos, hook_calls * size, "the hook sees the stack with its push on top");
+    cr_assert_not_null(ptr);
 }
 
 Test(cursor, an_on_push_hook_sees_every_push_with_the_exact_top)
