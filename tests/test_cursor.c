@@ -171,21 +171,21 @@ Test(cursor, a_failed_push_calls_on_fail, .signal = SIGABRT)
     death_not_reached();
 }
 
-Test(cursor, a_bad_alignment_is_fatal, .signal = SIGABRT)
+/* An alignment that is not a power of two (0 included) stops the program as the push does. */
+ParameterizedTestParameters(cursor, a_bad_alignment_is_fatal)
+{
+    static size_t aligns[] = {24, 0, 3};
+    return cr_make_param_array(size_t, aligns, sizeof aligns / sizeof aligns[0]);
+}
+
+ParameterizedTest(size_t *align, cursor, a_bad_alignment_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = run_stack("align");
     PageStackCursor c = page_stack_cursor_begin(ps);
-    expect_fatal("page_stack \"align\": alignment 24 is not a power of two");
-    page_stack_cursor_push(&c, 16, 24);
-    death_not_reached();
-}
-
-Test(cursor, alignment_zero_is_fatal, .signal = SIGABRT)
-{
-    PageStack *ps = run_stack("align0");
-    PageStackCursor c = page_stack_cursor_begin(ps);
-    expect_fatal("page_stack \"align0\": alignment 0 is not a power of two");
-    page_stack_cursor_push(&c, 0, 0);
+    char expected[100];
+    snprintf(expected, sizeof expected, "page_stack \"align\": alignment %zu is not a power of two", *align);
+    expect_fatal(expected);
+    page_stack_cursor_push(&c, *align ? 16 : 0, *align);
     death_not_reached();
 }
 
@@ -392,24 +392,27 @@ Test(cursor_misuse, a_zeroed_cursor_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-Test(cursor_misuse, a_push_after_the_end_is_fatal, .signal = SIGABRT)
+/* A spent cursor: a push through it (0) or a second end (1). */
+ParameterizedTestParameters(cursor_misuse, a_cursor_after_its_end_is_fatal)
 {
-    PageStack *ps = run_stack("spent");
-    PageStackCursor c = page_stack_cursor_begin(ps);
-    page_stack_cursor_push(&c, 16, 8);
-    page_stack_cursor_end(&c);
-    expect_fatal("page_stack \"spent\": page_stack_cursor_push with a cursor already ended; begin a new one");
-    page_stack_cursor_push(&c, 16, 8);
-    death_not_reached();
+    static int calls[2];
+    return index_params(calls, 2);
 }
 
-Test(cursor_misuse, ending_twice_is_fatal, .signal = SIGABRT)
+ParameterizedTest(int *call, cursor_misuse, a_cursor_after_its_end_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = run_stack("spent");
     PageStackCursor c = page_stack_cursor_begin(ps);
+    page_stack_cursor_push(&c, 16, 8);
     page_stack_cursor_end(&c);
-    expect_fatal("page_stack \"spent\": page_stack_cursor_end with a cursor already ended; begin a new one");
-    page_stack_cursor_end(&c);
+    char expected[120];
+    snprintf(expected, sizeof expected, "page_stack \"spent\": %s with a cursor already ended; begin a new one",
+             *call ? "page_stack_cursor_end" : "page_stack_cursor_push");
+    expect_fatal(expected);
+    if (*call)
+        page_stack_cursor_end(&c);
+    else
+        page_stack_cursor_push(&c, 16, 8);
     death_not_reached();
 }
 
