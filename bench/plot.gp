@@ -4,7 +4,7 @@
 # with and without touching) and dir/spike.png (committed bytes over the spike).
 if (!exists("dir")) dir = 'bench-results'
 csv = dir.'/frame_bench.csv'
-names = "ours ours_call ours_huge bump floor glibc mimalloc mimalloc_heap jemalloc tcmalloc"
+names = "ours ours_call ours_cursor ours_huge bump floor glibc mimalloc mimalloc_heap jemalloc tcmalloc"
 rows(workload, name) = sprintf("< awk -F, '$1==\"%s\" && $3==\"%s\"' %s", workload, name, csv)
 
 set datafile separator ","
