@@ -266,6 +266,37 @@ static void check_page_stack_push_align_grow(void)
     page_stack_destroy(ps);
 }
 
+/* A cursor gives the blocks the push gives, commits as it goes, and hands
+ * its pushes to the stack at its end. */
+static void check_page_stack_cursor(void)
+{
+    PageStack *a = page_stack_create(&(PageStackDesc){.reserve_size = 16 * MiB});
+    PageStack *b = page_stack_create(&(PageStackDesc){.reserve_size = 16 * MiB});
+    EXPECT(a && b, "create");
+    if (!a || !b)
+        return;
+    size_t aligns[] = {1, 8, 16, 64, 4096};
+    PageStackCursor c = page_stack_cursor_begin(b);
+    for (size_t i = 0; i < 2000; i++) {
+        size_t align = aligns[i % 5], size = 1 + (i * 37) % 3000;
+        unsigned char *p = page_stack_push(a, size, align);
+        unsigned char *q = page_stack_cursor_push(&c, size, align);
+        EXPECT(p && q && (uintptr_t)(p - (unsigned char *)a->base) == (uintptr_t)(q - (unsigned char *)b->base),
+               "block %zu at the push's offset", i);
+        if (q)
+            q[0] = q[size - 1] = (unsigned char)i;
+    }
+    EXPECT(page_stack_cursor_try_push(&c, 32 * MiB, 16) == NULL, "a push beyond the reservation fails");
+    page_stack_cursor_end(&c);
+    PageStackStats sa = page_stack_stats(a), sb = page_stack_stats(b);
+    EXPECT(sb.pos == sa.pos && sb.pushes == 2000 && sb.failed_pushes == 1 && sb.committed == sa.committed,
+           "pos %zu (push: %zu), pushes %llu, failed %llu, committed %zu (push: %zu)", sb.pos, sa.pos,
+           (unsigned long long)sb.pushes, (unsigned long long)sb.failed_pushes, sb.committed, sa.committed);
+    page_stack_reset(b);
+    page_stack_destroy(a);
+    page_stack_destroy(b);
+}
+
 static void check_page_stack_marks(void)
 {
     PageStack *ps = page_stack_create(NULL);
@@ -499,6 +530,14 @@ static void die_release_with_scope_open(void)
     scratch_thread_release();
 }
 
+static void die_reset_with_cursor_open(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "busy"});
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    page_stack_cursor_push(&c, 16, 8);
+    page_stack_reset(ps);
+}
+
 static void die_unknown_flags(void)
 {
     page_stack_create(&(PageStackDesc){.flags = 1u << 7});
@@ -521,6 +560,8 @@ static const struct {
     {"release_with_scope_open", die_release_with_scope_open,
      "scratch_thread_release: 1 scratch scope of this thread is still open"},
     {"unknown_flags", die_unknown_flags, "flags 0x80 include bits no PageStackFlag names"},
+    {"reset_with_cursor_open", die_reset_with_cursor_open,
+     "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
 };
 
 static void check_misuse_is_fatal_with_one_line(void)
@@ -590,6 +631,7 @@ static const Case checks[] = {
     {"os_vm huge pages or fallback", check_os_vm_huge_pages_or_fallback},
     {"os_vm injected commit failure", check_os_vm_injected_commit_failure},
     {"page_stack push, align, grow, reset, zero", check_page_stack_push_align_grow},
+    {"page_stack cursor", check_page_stack_cursor},
     {"page_stack marks", check_page_stack_marks},
     {"page_stack errors leave the stack unchanged", check_page_stack_errors},
     {"page_stack trim and huge pages", check_page_stack_trim_and_huge_pages},
