@@ -1413,7 +1413,7 @@ static void tap(bool ok, const char *fmt, ...)
 static int run_check(void)
 {
     load_libraries();
-    printf("TAP version 13\n1..5\n");
+    printf("TAP version 13\n1..6\n");
     SpikeResult *r = malloc(sizeof *r);
     spike(r, 2000);
     tap(r->bound_misses == 0, "spike: committed within the high-water plus one commit step at every frame end "
@@ -1429,16 +1429,25 @@ static int run_check(void)
     Workload w = make_mixed(10000);
     Bench b;
     bench_init(&b, &w);
-    for (int i = 0; i < 3; i++)
-        frame_ours[0](&b, Shape_Mixed, true);
-    uint64_t commits = page_stack_stats(b.ours).commits;
-    long f0 = minor_faults();
-    for (int i = 0; i < 100; i++)
-        frame_ours[0](&b, Shape_Mixed, true);
-    long faults = minor_faults() - f0;
-    uint64_t more_commits = page_stack_stats(b.ours).commits - commits;
-    tap(faults == 0 && more_commits == 0, "K=10000 mixed, touched: %ld page faults and %llu commits in 100 steady "
-        "frames", faults, (unsigned long long)more_commits);
+    const struct {
+        const FrameFn *frame;
+        PageStack *stack;
+        const char *how;
+    } loops[] = {{frame_ours, b.ours, "pushes"}, {frame_ours_cursor, b.ours_cursor, "pushes through a cursor"}};
+    for (int l = 0; l < 2; l++) {
+        for (int i = 0; i < 3; i++)
+            loops[l].frame[0](&b, Shape_Mixed, true);
+        PageStackStats before = page_stack_stats(loops[l].stack);
+        long f0 = minor_faults();
+        for (int i = 0; i < 100; i++)
+            loops[l].frame[0](&b, Shape_Mixed, true);
+        long faults = minor_faults() - f0;
+        PageStackStats after = page_stack_stats(loops[l].stack);
+        tap(faults == 0 && after.commits == before.commits && after.pushes - before.pushes == 100 * w.k,
+            "K=10000 mixed, touched, %s: %ld page faults and %llu commits in 100 steady frames, %llu pushes counted",
+            loops[l].how, faults, (unsigned long long)(after.commits - before.commits),
+            (unsigned long long)(after.pushes - before.pushes));
+    }
     bench_free(&b);
     free_workload(&w);
     return tap_failed ? 1 : 0;
