@@ -59,7 +59,11 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags);
  * false when the OS is out of memory (or a test injected a failure). */
 bool os_vm_commit(void *addr, size_t size);
 
-/* Touches every page of a committed range so that later use takes no fault. */
+/* Touches every page of a committed range so that later use takes no fault.
+ * It goes from the top down: the kernel zeroes each page as it maps it, and
+ * the pages written last are the likeliest to be in the caches still, so a
+ * stack that fills from the bottom meets those first instead of evicting
+ * them before it gets there (docs/BENCHMARKS.md, the prefault goal). */
 void os_vm_prefault(void *addr, size_t size);
 
 /* Returns the pages to the OS at once and makes the range inaccessible;

@@ -79,16 +79,24 @@ bool os_vm_commit(void *addr, size_t size)
     return true;
 }
 
+/* Top down in steps of this many bytes (see os_vm.h): one call maps a step. */
+#define PREFAULT_STEP ((size_t)256 << 10)
+
 void os_vm_prefault(void *addr, size_t size)
 {
+    size_t page = os_vm_page_size(), step = PREFAULT_STEP > page ? PREFAULT_STEP : page;
+    for (size_t end = size; end > 0;) {
+        size_t n = end < step ? end : step; /* size and step are whole pages */
+        end -= n;
+        unsigned char *from = (unsigned char *)addr + end;
 #ifdef MADV_POPULATE_WRITE
-    if (madvise(addr, size, MADV_POPULATE_WRITE) == 0)
-        return;
+        if (madvise(from, n, MADV_POPULATE_WRITE) == 0)
+            continue;
 #endif
-    size_t page = os_vm_page_size();
-    volatile unsigned char *p = addr;
-    for (size_t off = 0; off < size; off += page)
-        p[off] = 0; /* fresh pages are zero already: this only maps them */
+        volatile unsigned char *p = from;
+        for (size_t off = n; off > 0; off -= page)
+            p[off - page] = 0; /* fresh pages are zero already: this only maps them */
+    }
 }
 
 void os_vm_decommit(void *addr, size_t size)

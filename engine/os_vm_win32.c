@@ -165,8 +165,8 @@ void os_vm_prefault(void *addr, size_t size)
 {
     size_t page = os_vm_page_size();
     volatile unsigned char *p = addr;
-    for (size_t off = 0; off < size; off += page)
-        p[off] = 0;
+    for (size_t off = size; off > 0; off -= page) /* top down: see os_vm.h */
+        p[off - page] = 0;
 }
 
 void os_vm_decommit(void *addr, size_t size)

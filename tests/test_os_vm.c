@@ -4,6 +4,7 @@
 #include "os_vm.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 
 #define MiB ((size_t)1 << 20)
@@ -66,6 +67,30 @@ Test(os_vm, committed_memory_reads_zero_and_survives_writes)
     cr_assert_eq(p[0], 0, "a decommitted range reads zero when committed again");
     cr_assert_eq(p[MiB - 1], 0);
     os_vm_release(p, 4 * MiB);
+}
+
+/* Prefault maps every page of the range, whatever its size against the
+ * steps it works in, and the pages read zero: none is left to fault later. */
+Test(os_vm, prefault_maps_every_page_of_any_size_and_they_read_zero)
+{
+    size_t page = os_vm_page_size();
+    size_t sizes[] = {page, 3 * page, MiB, MiB + 5 * page, 3 * MiB - page};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t size = sizes[i];
+        unsigned char *p = os_vm_reserve(4 * MiB, 0, 0);
+        cr_assert_not_null(p);
+        cr_assert(os_vm_commit(p, size));
+        os_vm_prefault(p, size);
+        unsigned char resident[4 * MiB / 4096];
+        cr_assert_eq(mincore(p, size, resident), 0);
+        for (size_t k = 0; k < size / page; k++)
+            cr_assert(resident[k] & 1, "size %zu: page %zu of %zu not mapped", size, k, size / page);
+        long before = minor_faults();
+        for (size_t off = 0; off < size; off += page)
+            cr_assert_eq(p[off], 0, "size %zu: offset %zu", size, off);
+        cr_assert_eq(minor_faults() - before, 0, "size %zu: reading took faults", size);
+        os_vm_release(p, 4 * MiB);
+    }
 }
 
 Test(os_vm, decommitted_memory_is_inaccessible, .signal = SIGSEGV)
