@@ -93,7 +93,7 @@
 #define FILL_RELEASE 0xDD
 
 #define Internal_WatchEveryPush (1u << 31) /* in ps->flags: a valgrind-watched stack */
-#define Internal_CursorOpen (1u << 30)     /* in ps->flags: a cursor is open (ps->cursor is its serial) */
+#define Internal_CursorOpen (1u << 30)     /* in ps->flags: a cursor is open (its serial is ps->cursors) */
 
 /* Checked build only: lives right after the PageStack in the header pages. */
 typedef struct CheckState {
@@ -525,9 +525,8 @@ uint64_t page_stack_cursor_open(PageStack *ps)
                     "first (one cursor per stack at a time)",
                     ps->name);
     ps->flags |= Internal_CursorOpen;
-    ps->cursor = ++ps->cursors;
     settle(ps);
-    return ps->cursor;
+    return ++ps->cursors;
 }
 
 /* The cursor's state is the open cursor's own and not behind the stack's
@@ -537,7 +536,7 @@ static void take_cursor(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t
     need_stack(ps, fn);
     if (serial == 0)
         os_vm_fatal("page_stack \"%s\": %s with a cursor already ended; begin a new one", ps->name, fn);
-    if (!(ps->flags & Internal_CursorOpen) || serial != ps->cursor)
+    if (!(ps->flags & Internal_CursorOpen) || serial != ps->cursors)
         os_vm_fatal("page_stack \"%s\": %s with a cursor that is not the stack's open one (a copy of one "
                     "already ended); keep the cursor in one local and pass its address",
                     ps->name, fn);
@@ -563,7 +562,6 @@ void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last
 void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes)
 {
     take_cursor(ps, serial, last, pushes, "page_stack_cursor_end");
-    ps->cursor = 0;
     ps->flags &= ~Internal_CursorOpen;
     settle(ps);
 }

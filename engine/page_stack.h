@@ -155,8 +155,7 @@ struct PageStack {
     const char *owner; /* NULL, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
     /* cursors (see PageStackCursor below) */
     uintptr_t cursor_end; /* the end an open cursor pushes inline below (`end` itself is 0 while one is open) */
-    uint64_t cursor;      /* the serial of the open cursor, 0 when none is open */
-    uint64_t cursors;     /* cursors opened since create: the last serial handed out */
+    uint64_t cursors;     /* cursors opened since create: the serial of the last, the open one if any */
 };
 
 PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if the reservation fails */
