@@ -225,7 +225,8 @@ typedef struct Bench {
     unsigned char *floor; /* the floor's buffer; floor_ptrs were laid out in it */
     void **floor_ptrs;
     unsigned char *bump_base, *bump_cur;
-    PageStack *ours, *ours_call, *ours_huge, *ours_cursor; /* each competitor has memory of its own: none warms another's */
+    /* each competitor has memory of its own: none warms another's */
+    PageStack *ours, *ours_call, *ours_huge, *ours_cursor;
     mi_heap_t *heap;
     unsigned char *counted_base, *counted_cur; /* bump_counted: the bump's code plus a count of its pushes */
     uint64_t counted_pushes;

@@ -2,8 +2,9 @@
  *
  * Each frame pushes the transient buffers a game builds (particles carried
  * over from last frame, sort keys, a vertex array, a list of sparks pushed
- * one by one through a cursor, a debug string) into the frame arena, reads last frame's particles while they are still valid, and
- * never frees anything: frame_arena_begin resets the buffer it reuses. Every
+ * one by one through a cursor, a debug string) into the frame arena, reads
+ * last frame's particles while they are still valid, and never frees
+ * anything: frame_arena_begin resets the buffer it reuses. Every
  * 60 frames it prints the arena's rolling stats, and at the end a summary.
  *
  *     frame_loop [frames]        (default 600)
@@ -123,8 +124,8 @@ int main(int argc, char **argv)
 
         if ((f + 1) % 60 == 0) {
             FrameArenaStats st = frame_arena_stats(fa);
-            printf("frame %4" PRIu64 "  particles %6zu  sparks %5zu  used %8zu  avg %8zu  max %8zu  committed %9zu  trims %" PRIu64
-                   "\n",
+            printf("frame %4" PRIu64 "  particles %6zu  sparks %5zu  used %8zu  avg %8zu  max %8zu  committed %9zu"
+                   "  trims %" PRIu64 "\n",
                    st.last.frame, count, spark_count, st.last.used, st.used_avg, st.used_max, st.committed, st.trims);
         }
     }

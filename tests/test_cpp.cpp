@@ -213,7 +213,8 @@ Test(cpp, a_cursor_pushes_and_ends_with_its_scope)
         cr_assert_null(out.try_push(size_t(1) << 62, 16));
         cr_assert_not_null(out.push(8, 8));
     }
-    cr_assert_eq(page_stack_pos(ps), 100 * sizeof(float) + 10 * sizeof(std::uint32_t) + 8, "ended: the stack has it all");
+    cr_assert_eq(page_stack_pos(ps), 100 * sizeof(float) + 10 * sizeof(std::uint32_t) + 8,
+                 "ended: the stack has it all");
     cr_assert_eq(page_stack_stats(ps).pushes, 3u);
     page_stack_reset(ps); /* fatal if the cursor were still open */
     page_stack_destroy(ps);
