@@ -88,7 +88,8 @@ Test(os_vm, prefault_maps_every_page_of_any_size_and_they_read_zero)
         long before = minor_faults();
         for (size_t off = 0; off < size; off += page)
             cr_assert_eq(p[off], 0, "size %zu: offset %zu", size, off);
-        cr_assert_eq(minor_faults() - before, 0, "size %zu: reading took faults", size);
+        if (!TEST_ASAN) /* ASan's shadow of the new mapping takes faults of its own */
+            cr_assert_eq(minor_faults() - before, 0, "size %zu: reading took faults", size);
         os_vm_release(p, 4 * MiB);
     }
 }
