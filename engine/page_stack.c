@@ -407,11 +407,16 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
     return push_slow(need_idle(ps, "page_stack_push"), size, align, how);
 }
 
-void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how)
+/* count * size overflowed: a bad alignment is still reported first. */
+static void *push_overflow(PageStack *ps, size_t align, uint32_t how)
 {
-    need_idle(ps, "page_stack_push");
     check_align(ps, align);
     return fail(ps, PageStackError_SizeOverflow, SIZE_MAX, align, how);
+}
+
+void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how)
+{
+    return push_overflow(need_idle(ps, "page_stack_push"), align, how);
 }
 
 /* ptr is the last push: move the top (and its redzone) to ptr + new_size. */
@@ -552,10 +557,8 @@ void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last
                                   size_t align, uint32_t how)
 {
     take_cursor(ps, serial, last, pushes, "page_stack_cursor_push");
-    if (how & PAGE_STACK_PUSH_OVERFLOWED_) {
-        check_align(ps, align);
-        return fail(ps, PageStackError_SizeOverflow, SIZE_MAX, align, how);
-    }
+    if (how & PAGE_STACK_PUSH_OVERFLOWED_)
+        return push_overflow(ps, align, how);
     return push_slow(ps, size, align, how);
 }
 
