@@ -117,9 +117,10 @@ typedef struct CheckState {
     size_t region_committed[MAX_REGIONS];
 } CheckState;
 
-/* The push reads one cache line of the stack; reset and pop_to two (see page_stack.h). */
+/* The push reads one cache line of the stack; reset, pop_to and a cursor's begin and end two (see page_stack.h). */
 _Static_assert(offsetof(PageStack, high) + sizeof(size_t) <= 64, "the push's fields fit in the first cache line");
-_Static_assert(offsetof(PageStack, reserved) + sizeof(size_t) <= 128, "reset's fields fit in the first two lines");
+_Static_assert(offsetof(PageStack, cursors) + sizeof(uint64_t) <= 128,
+               "reset's and pop_to's fields, and a cursor's, fit in the first two lines");
 
 #define HEADER_BYTES (((sizeof(PageStack) + 63) / 64) * 64 + (CHECKED ? sizeof(CheckState) : 0))
 
@@ -684,7 +685,6 @@ void page_stack_reset(PageStack *ps)
     set_top(ps, region_base(ps));
     ps->high = 0;
     ps->generation++;
-    ps->resets++;
     settle(ps);
 }
 
@@ -750,7 +750,7 @@ PageStackStats page_stack_stats(const PageStack *ps)
         .failed_pushes = ps->failed_pushes,
         .commits = ps->commits,
         .decommits = ps->decommits,
-        .resets = ps->resets,
+        .resets = ps->generation,
     };
 }
 

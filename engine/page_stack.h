@@ -125,9 +125,10 @@ typedef enum PageStackPush {
 } PageStackPush;
 
 /* Read-only to users: the fields exist for the inline push below. The push
- * reads the first cache line only; reset and pop_to read the first two (the
- * stack lives at the start of a page), so a frame that starts with the stack
- * cold in the cache pays two misses for its bookkeeping, not four. */
+ * reads the first cache line only; reset and pop_to read the first two, as do
+ * a cursor's begin and end (the stack lives at the start of a page), so a
+ * frame that starts with the stack cold in the cache pays two misses for its
+ * bookkeeping, not four. */
 struct PageStack {
     /* bytes 0-63: the push, and the top, commit and high-water bookkeeping of reset and pop_to */
     uintptr_t last;  /* the top minus one: the last byte handed out (base - 1 when empty) */
@@ -137,25 +138,23 @@ struct PageStack {
     uint64_t pushes;
     uintptr_t base;
     size_t committed, peak, high;
-    /* bytes 64-127: the rest of what reset and pop_to read */
-    uint64_t generation, resets;
+    /* bytes 64-127: the rest of what reset and pop_to read, and a cursor's begin and end */
+    uint64_t generation; /* resets since create: a mark from an earlier generation is stale */
     struct PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
     void (*on_reset)(PageStack *ps, void *user);
     void (*on_pop)(PageStack *ps, size_t pos, void *user);
     void *user;
     uint32_t flags;
     PageStackError last_error;
-    size_t reserved;
+    uintptr_t cursor_end; /* the end an open cursor pushes inline below (`end` itself is 0 while one is open) */
+    uint64_t cursors;     /* cursors opened since create: the serial of the last, the open one if any */
     /* the rest: creation, commits, failures */
-    size_t commit_size, initial_commit, map_size;
+    size_t reserved, commit_size, initial_commit, map_size;
     uint64_t failed_pushes, commits, decommits;
     const char *name;
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
     const char *owner; /* NULL, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
-    /* cursors (see PageStackCursor below) */
-    uintptr_t cursor_end; /* the end an open cursor pushes inline below (`end` itself is 0 while one is open) */
-    uint64_t cursors;     /* cursors opened since create: the serial of the last, the open one if any */
 };
 
 PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if the reservation fails */

@@ -746,6 +746,24 @@ Test(marks, reset_bumps_the_generation)
     page_stack_destroy(ps);
 }
 
+Test(marks, resets_counts_resets_alone)
+{
+    PageStack *ps = page_stack_create(NULL);
+    cr_assert_eq(page_stack_stats(ps).resets, 0, "a new stack has not been reset");
+    for (int i = 1; i <= 5; i++) {
+        PageStackMark m = page_stack_mark(ps);
+        page_stack_push(ps, 100, 8);
+        page_stack_pop_to(m);
+        PageStackCursor c = page_stack_cursor_begin(ps);
+        page_stack_cursor_push(&c, 10, 8);
+        page_stack_cursor_end(&c);
+        page_stack_trim(ps, 0);
+        page_stack_reset(ps);
+        cr_assert_eq(page_stack_stats(ps).resets, (uint64_t)i, "pops, cursors and trims are not resets");
+    }
+    page_stack_destroy(ps);
+}
+
 Test(marks, stale_mark_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "level"});
