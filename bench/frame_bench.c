@@ -892,22 +892,6 @@ static uint64_t ratio_millionths(uint64_t first, const uint64_t *steady)
     return (uint64_t)(1e6 * (double)first / (median > 0 ? median : 1));
 }
 
-/* Creating a prefaulted stack (or the memset before the bump's fresh pass)
- * writes a whole frame's size of memory just before the first frame, and
- * pushes the harness's own arrays out of the cache: the sizes, alignments
- * and kept pointers, 1.6 MB at K = 100,000. A steady frame finds them where
- * the frame before left them. Reading and writing them once before a first
- * frame leaves that frame paying for the stack's memory alone. */
-static void warm_inputs(Bench *b)
-{
-    uint64_t s = 0;
-    for (size_t i = 0; i < b->w->k; i++) {
-        s += b->w->sizes[i] + b->w->aligns[i];
-        b->ptrs[i] = NULL;
-    }
-    sink += s;
-}
-
 static PageStack *cold_stack(const Workload *w, uint32_t flags, bool prefault)
 {
     return page_stack_create(&(PageStackDesc){.name = "cold",
@@ -925,7 +909,6 @@ static ColdResult cold_frame(const Workload *w, uint32_t flags, bool prefault)
     for (int s = 0; s < COLD_STACKS; s++) {
         page_stack_destroy(b.ours);
         b.ours = cold_stack(w, flags, prefault);
-        warm_inputs(&b);
         long f0 = minor_faults();
         first[s] = frame_ours[0](&b, Shape_Mixed, true);
         faults[s] = (uint64_t)(minor_faults() - f0);
@@ -937,7 +920,6 @@ static ColdResult cold_frame(const Workload *w, uint32_t flags, bool prefault)
 
         page_stack_destroy(b.ours);
         b.ours = cold_stack(w, flags, prefault);
-        warm_inputs(&b);
         uint64_t first_untouched = frame_ours[0](&b, Shape_Mixed, false);
         for (int i = 0; i < COLD_STEADY; i++)
             ns[i] = frame_ours[0](&b, Shape_Mixed, false);
@@ -971,7 +953,6 @@ static double fresh_bump_ratio(const Workload *w)
         b.bump_base = buf;
         memset(b.bump_base, 1, cap);
         __asm__ volatile("" : : "r"(b.bump_base) : "memory"); /* the writes happen, and before the pass */
-        warm_inputs(&b);
         uint64_t first = frame_bump[0](&b, Shape_Mixed, true);
         for (int i = 0; i < COLD_STEADY; i++)
             ns[i] = frame_bump[0](&b, Shape_Mixed, true);
@@ -1690,8 +1671,7 @@ static int run_timing(const char *self, bool quick)
     free_workload(&w100);
     double touch_normal = first_touch_ns_per_4k(0), touch_huge = first_touch_ns_per_4k(PageStackFlag_HugePages);
     printf("\ncold first frame, K = 100000 mixed, touched (ns; steady = median of the next %d frames; "
-           "medians over %d new stacks; the harness's own arrays warmed before each first frame)\n", COLD_STEADY,
-           COLD_STACKS);
+           "medians over %d new stacks)\n", COLD_STEADY, COLD_STACKS);
     printf("  %-22s %12s %12s %7s %16s %12s\n", "stack", "first", "steady", "ratio", "untouched ratio",
            "first faults");
     const struct {
