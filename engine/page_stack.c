@@ -177,8 +177,17 @@ static uintptr_t inline_end(const PageStack *ps)
     return watched ? 0 : ps->base + ps->committed;
 }
 
+/* A zeroing push may skip the dirty test below `zero_end` only while every
+ * byte above the top reads zero; call after the top went down, the dirty edge
+ * moved or `end` changed. Reads the first cache line only. */
+static void rearm(PageStack *ps)
+{
+    ps->zero_end = top(ps) >= ps->dirty ? ps->end : 0;
+}
+
 /* While a cursor is open, `end` is 0 (a push on the stack itself goes out of
- * line, which reports it) and the cursor pushes below `cursor_end`. */
+ * line, which reports it) and the cursor pushes below `cursor_end`. Call after
+ * the commit end changed; `end` and `cursor_end` stay as they are otherwise. */
 static void settle(PageStack *ps)
 {
     if (ps->flags & Internal_CursorOpen) {
@@ -187,6 +196,7 @@ static void settle(PageStack *ps)
     } else {
         ps->end = inline_end(ps);
     }
+    rearm(ps);
 }
 
 /* Brings the lazily kept high-water marks up to date; call before pos goes down. */
@@ -346,15 +356,17 @@ static bool whole_units(const PageStack *ps, uintptr_t a, uintptr_t b)
 
 /* ------------------------------------------------------------------ pushes */
 
-void page_stack_zero_dirty(const PageStack *ps, void *ptr, size_t size)
+void page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size)
 {
-    need_stack((PageStack *)ps, "page_stack_zero_dirty");
+    need_stack(ps, "page_stack_zero_dirty");
     uintptr_t p = (uintptr_t)ptr;
-    size_t n = size < ps->dirty - p ? size : ps->dirty - p;
-    if (whole_units(ps, p, p))
+    size_t n = p >= ps->dirty ? 0 : size < ps->dirty - p ? size : ps->dirty - p;
+    if (n && whole_units(ps, p, p))
         fa_zero16(ptr, (n + 15) & ~(size_t)15);
-    else
+    else if (n)
         memset(ptr, 0, n);
+    if (!(ps->flags & Internal_CursorOpen)) /* a cursor's top is its own until its end */
+        rearm(ps);
 }
 
 static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
@@ -517,7 +529,7 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
     } else {
         set_top(ps, p);
     }
-    settle(ps);
+    rearm(ps);
     return true;
 }
 
@@ -531,7 +543,9 @@ uint64_t page_stack_cursor_open(PageStack *ps)
                     "first (one cursor per stack at a time)",
                     ps->name);
     ps->flags |= Internal_CursorOpen;
-    settle(ps);
+    ps->cursor_end = ps->end; /* no commit read: the stack's `end` is the inline end while no cursor is open */
+    ps->end = 0;
+    ps->zero_end = 0;
     return ++ps->cursors;
 }
 
@@ -567,7 +581,8 @@ void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uin
 {
     take_cursor(ps, serial, last, pushes, "page_stack_cursor_end");
     ps->flags &= ~Internal_CursorOpen;
-    settle(ps);
+    ps->end = ps->cursor_end;
+    rearm(ps);
 }
 
 /* ------------------------------------------------------------------ cleanups */
@@ -658,7 +673,7 @@ void page_stack_pop_to(PageStackMark mark)
         set_top(ps, ps->base + mark.pos);
         release(ps, top(ps), old_top);
     }
-    settle(ps);
+    rearm(ps);
 }
 
 size_t page_stack_pos(const PageStack *ps)
@@ -685,7 +700,7 @@ void page_stack_reset(PageStack *ps)
     set_top(ps, region_base(ps));
     ps->high = 0;
     ps->generation++;
-    settle(ps);
+    rearm(ps);
 }
 
 /* Decommits the committed bytes of one region above `keep` (a commit-step multiple). */

@@ -130,14 +130,16 @@ typedef enum PageStackPush {
  * frame that starts with the stack cold in the cache pays two misses for its
  * bookkeeping, not four. */
 struct PageStack {
-    /* bytes 0-63: the push, and the top, commit and high-water bookkeeping of reset and pop_to */
-    uintptr_t last;  /* the top minus one: the last byte handed out (base - 1 when empty) */
-    uintptr_t end;   /* a block whose last byte lies below this is pushed inline: the commit end, or 0 when
-                        every push goes out of line (ASan, checked, valgrind, an on_push hook) */
-    uintptr_t dirty; /* bytes at or above this were never handed out since they were committed (they read zero) */
+    /* bytes 0-63: the push, and the top and high-water bookkeeping of reset and pop_to */
+    uintptr_t last;     /* the top minus one: the last byte handed out (base - 1 when empty) */
+    uintptr_t end;      /* a block whose last byte lies below this is pushed inline: the commit end, or 0 when
+                           every push goes out of line (ASan, checked, valgrind, an on_push hook, a cursor) */
+    uintptr_t zero_end; /* `end` while the top is at or above `dirty`, else 0: a zeroing push whose last byte
+                           lies below this is pushed inline with nothing to zero */
     uint64_t pushes;
     uintptr_t base;
-    size_t committed, peak, high;
+    uintptr_t dirty; /* bytes at or above this were never handed out since they were committed (they read zero) */
+    size_t peak, high;
     /* bytes 64-127: the rest of what reset and pop_to read, and a cursor's begin and end */
     uint64_t generation; /* resets since create: a mark from an earlier generation is stale */
     struct PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
@@ -149,7 +151,7 @@ struct PageStack {
     uintptr_t cursor_end; /* the end an open cursor pushes inline below (`end` itself is 0 while one is open) */
     uint64_t cursors;     /* cursors opened since create: the serial of the last, the open one if any */
     /* the rest: creation, commits, failures */
-    size_t reserved, commit_size, initial_commit, map_size;
+    size_t committed, reserved, commit_size, initial_commit, map_size;
     uint64_t failed_pushes, commits, decommits;
     const char *name;
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
@@ -162,8 +164,9 @@ void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op; a f
 
 /* The out-of-line half of every push: commits, failures, checks, poisoning. */
 void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how);
-/* A zeroing push's block [ptr, ptr + size) begins below `dirty`: zeroes its bytes below `dirty`. */
-void page_stack_zero_dirty(const PageStack *ps, void *ptr, size_t size);
+/* A zeroing push's block [ptr, ptr + size), already pushed: zeroes its bytes below `dirty`, if any, and
+ * re-arms `zero_end` once the top is at or above `dirty`. */
+void page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size);
 /* count * size overflowed: records SizeOverflow and fails like a push of SIZE_MAX bytes. */
 void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
 
@@ -176,7 +179,13 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
  * of two fails (align & mask). Either way the slow path reports it. With a
  * constant align the alignment test folds away: 9 instructions with a
  * constant align, 12 with a runtime one (gcc 12 and clang 14, x86-64 -O2;
- * bench/ir.py counts them, docs/BENCHMARKS.md has the figures). */
+ * bench/ir.py counts them, docs/BENCHMARKS.md has the figures).
+ * A zeroing push bounds its block by `zero_end` instead, which is `end` only
+ * while every byte above the top reads zero: on never-used memory it is the
+ * plain push with another bound, no dirty test. Otherwise, inside the commit
+ * end, the bytes below the dirty edge are zeroed out of line, and `zero_end`
+ * is re-armed there once the top has passed the edge. A small constant size
+ * is zeroed with a few stores instead, wherever it lands. */
 /* gcc warns about memset with a constant size that cannot fit (a test of
  * SIZE_MAX, say) although that branch is unreachable: the add carries. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -190,18 +199,23 @@ static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t alig
     PAGE_STACK_IN_REGISTER(top_last);
     uintptr_t before = top_last | mask; /* the byte before the aligned start */
     uintptr_t last;                     /* the block's last byte */
-    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_add_overflows(before, size, &last)) &&
-        PAGE_STACK_LIKELY(last < ps->end)) {
+    int small = PAGE_STACK_CONSTANT(size) && size <= 64; /* a few stores cost less than testing for them */
+    int fresh_only = (how & PageStackPush_Zero) && !small;
+    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_add_overflows(before, size, &last))) {
         uintptr_t p = before + 1;
-        ps->last = last;
-        ps->pushes++;
-        if (how & PageStackPush_Zero) {
-            if (PAGE_STACK_CONSTANT(size) && size <= 64)
-                memset((void *)p, 0, size); /* a few stores cost less than testing whether they are needed */
-            else if (PAGE_STACK_UNLIKELY(p < ps->dirty)) /* else never used since committed: zero already */
-                page_stack_zero_dirty(ps, (void *)p, size); /* out of line: fresh memory takes one compare */
+        if (PAGE_STACK_LIKELY(last < (fresh_only ? ps->zero_end : ps->end))) {
+            ps->last = last;
+            ps->pushes++;
+            if ((how & PageStackPush_Zero) && small)
+                memset((void *)p, 0, size);
+            return (void *)p;
         }
-        return (void *)p;
+        if (fresh_only && last < ps->end) { /* below the dirty edge: zero what was used */
+            ps->last = last;
+            ps->pushes++;
+            page_stack_zero_dirty(ps, (void *)p, size);
+            return (void *)p;
+        }
     }
     return page_stack_push_slow(ps, size, align, how);
 }

@@ -380,6 +380,104 @@ Test(commit, push_zero_across_the_dirty_edge_zeroes_the_block_and_nothing_below_
     page_stack_destroy(ps);
 }
 
+/* zero_end lets a zeroing push skip the dirty test: it must be 0 or `end`,
+ * and `end` only while the top is at or above the dirty edge; after a zeroing
+ * push that leaves the top there, it is `end` again (else every later zeroing
+ * push pays a call). */
+static void check_zero_end(const PageStack *ps, bool after_zeroing_push, int step)
+{
+    cr_assert(ps->zero_end == 0 || ps->zero_end == ps->end, "step %d: zero_end is neither 0 nor end", step);
+    if (ps->zero_end)
+        cr_assert_geq(ps->last + 1, ps->dirty, "step %d: zero_end armed with the top below the dirty edge", step);
+    if (after_zeroing_push && ps->last + 1 >= ps->dirty)
+        cr_assert_eq(ps->zero_end, ps->end, "step %d: zero_end not re-armed above the dirty edge", step);
+}
+
+/* Every operation that moves the top, the dirty edge or the commit end, in a
+ * seeded random order; every byte handed out is dirtied at once, so a zeroing
+ * push that trusts a stale zero_end returns a block that is not zero. */
+Test(commit, zero_end_follows_every_move_of_the_top_and_the_dirty_edge)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB, .commit_size = 16 * KiB});
+    uint32_t x = 12345;
+    PageStackMark marks[16];
+    int depth = 0;
+    void *last_block = NULL;
+    size_t last_size = 0, last_align = 1;
+    for (int step = 0; step < 20000; step++) {
+        x = x * 1664525u + 1013904223u;
+        volatile size_t size = 1 + (x >> 8) % ((x >> 28) < 2 ? 40000 : 600); /* run-time sizes */
+        size_t align = (size_t)1 << ((x >> 2) % 7);
+        unsigned char *b = NULL;
+        bool zeroing = false;
+        switch ((x >> 4) % 11) {
+        case 0:
+        case 1:
+        case 2:
+            b = page_stack_push(ps, size, align);
+            break;
+        case 3:
+        case 4:
+        case 5:
+            b = page_stack_push_zero(ps, size, align);
+            zeroing = true;
+            for (size_t i = 0; i < size; i++)
+                cr_assert_eq(b[i], 0, "step %d: byte %zu of %zu not zero", step, i, (size_t)size);
+            break;
+        case 6:
+            if (depth < 16)
+                marks[depth++] = page_stack_mark(ps);
+            break;
+        case 7:
+            if (depth)
+                page_stack_pop_to(marks[--depth]);
+            last_block = NULL;
+            break;
+        case 8:
+            if ((x >> 12) % 8 == 0) {
+                page_stack_reset(ps);
+                depth = 0;
+            } else if ((x >> 12) % 8 == 1) {
+                page_stack_trim(ps, 0);
+            } else if (last_block) {
+                page_stack_free_last(ps, last_block, last_size);
+            }
+            last_block = NULL;
+            break;
+        case 9:
+            if (last_block) { /* in place when it is still the last push */
+                size_t grown = last_size + size;
+                size = (x & 1) ? grown : last_size / 2;
+                b = page_stack_realloc(ps, last_block, last_size, size, last_align);
+                align = last_align;
+            }
+            break;
+        default: {
+            PageStackCursor c = page_stack_cursor_begin(ps);
+            for (int i = 0; i < 8; i++) {
+                unsigned char *z = page_stack_cursor_push_zero(&c, size, 16);
+                for (size_t k = 0; k < size; k++)
+                    cr_assert_eq(z[k], 0, "step %d: cursor byte %zu not zero", step, k);
+                memset(z, 0xEE, size);
+            }
+            page_stack_cursor_end(&c);
+            last_block = NULL;
+            break;
+        }
+        }
+        while (depth && marks[depth - 1].pos > page_stack_pos(ps)) /* above a freed or shrunk last block */
+            depth--;
+        if (b) {
+            memset(b, 0xEE, size);
+            last_block = b;
+            last_size = size;
+            last_align = align;
+        }
+        check_zero_end(ps, zeroing, step);
+    }
+    page_stack_destroy(ps);
+}
+
 Test(commit, prefault_maps_initial_commit_at_create)
 {
     const size_t size = 16 * MiB;
