@@ -1239,6 +1239,15 @@ NOINLINE static void ir_push_zero_rt(const Workload *w, void **ptrs, PageStack *
         ptrs[i] = page_stack_push_zero(ps, w->sizes[i], w->aligns[i]);
 }
 
+NOINLINE static void ir_cursor_zero_rt(const Workload *w, void **ptrs, PageStack *ps)
+{
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    PLAIN_LOOP
+    for (size_t i = 0; i < w->k; i++)
+        ptrs[i] = page_stack_cursor_push_zero(&c, w->sizes[i], w->aligns[i]);
+    page_stack_cursor_end(&c);
+}
+
 NOINLINE static void ir_floor_const(size_t k, void **ptrs, void *const *floor_ptrs)
 {
     PLAIN_LOOP
@@ -1352,6 +1361,9 @@ static int run_ir(void)
     page_stack_destroy(fresh);
     fresh = page_stack_create(&(PageStackDesc){.initial_commit = w.bytes + 64 * KiB});
     REGION("push_rt_fresh", ir_push_rt(&w, b.ptrs, fresh));
+    page_stack_destroy(fresh);
+    fresh = page_stack_create(&(PageStackDesc){.initial_commit = w.bytes + 64 * KiB});
+    REGION("cursor_zero_rt_fresh", ir_cursor_zero_rt(&w, b.ptrs, fresh));
     page_stack_destroy(fresh);
     /* reset and pop_to after 1,000 and 1,000,000 pushes */
     PageStack *big = page_stack_create(&(PageStackDesc){.name = "ir"});

@@ -47,7 +47,8 @@ def main():
     r = regions(args[0])
     need = ["floor_rt", "push_rt", "floor_const", "push_const", "push_struct_fresh", "push_struct_reused",
             "push_array_fresh", "push_array_reused", "push_zero_rt_fresh", "push_rt_fresh",
-            "reset_1k", "reset_1m", "pop_to_1k", "pop_to_1m", "cursor_rt", "cursor_const"]
+            "reset_1k", "reset_1m", "pop_to_1k", "pop_to_1m", "cursor_rt", "cursor_const",
+            "cursor_zero_rt_fresh"]
     missing = [n for n in need if n not in r]
     if missing:
         raise SystemExit(f"ir.py: regions missing from the callgrind dumps: {missing}")
@@ -59,6 +60,7 @@ def main():
     const = per_push("push_const", "floor_const")
     cursor_rt, cursor_const = per_push("cursor_rt", "floor_rt"), per_push("cursor_const", "floor_const")
     fresh, zero_fresh = per_push("push_rt_fresh", "floor_rt"), per_push("push_zero_rt_fresh", "floor_rt")
+    cursor_zero_fresh = per_push("cursor_zero_rt_fresh", "floor_rt")
     rows = [
         ("push, runtime alignment (mixed sizes, 8/16/64)", rt, "<= 14"),
         ("push, constant alignment (push_array_no_zero)", const, "<= 10"),
@@ -70,6 +72,7 @@ def main():
         ("push_array on reused memory (zeroes 32 B)", per_push("push_array_reused", "floor_const"), ""),
         ("push, runtime alignment, never-used memory", fresh, ""),
         ("push_zero, runtime alignment, never-used memory", zero_fresh, "<= push"),
+        ("cursor push_zero, runtime alignment, never-used memory", cursor_zero_fresh, "<= cursor push"),
     ]
     checks = [
         (rt <= 14, f"instructions per push with a runtime alignment: {rt:.2f} <= 14"),
@@ -79,6 +82,9 @@ def main():
         # on fresh memory push_zero is the plain push with another bound (zero_end): no dirty test
         (zero_fresh <= fresh + 0.005,
          f"push_zero on never-used memory: {zero_fresh:.2f} instructions, at most a plain push's {fresh:.2f}"),
+        (cursor_zero_fresh <= cursor_rt + 0.005,
+         f"cursor push_zero on never-used memory: {cursor_zero_fresh:.2f} instructions, at most a cursor push's "
+         f"{cursor_rt:.2f}"),
         (r["reset_1k"] == r["reset_1m"],
          f"reset is flat in K: {r['reset_1k']} instructions after 1,000 pushes, {r['reset_1m']} after 1,000,000"),
         (r["pop_to_1k"] == r["pop_to_1m"],

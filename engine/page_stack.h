@@ -40,14 +40,24 @@
 extern "C" {
 #endif
 
+/* PAGE_STACK_CURSOR_FN: a cursor's functions take its address, so each must
+ * be inlined for the cursor to stay in registers; the compiler's size
+ * heuristics are not left to decide it. */
 #if defined(__GNUC__) || defined(__clang__)
 #define PAGE_STACK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PAGE_STACK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PAGE_STACK_CONSTANT(x) __builtin_constant_p(x)
+#define PAGE_STACK_CURSOR_FN static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define PAGE_STACK_LIKELY(x) (x)
+#define PAGE_STACK_UNLIKELY(x) (x)
+#define PAGE_STACK_CONSTANT(x) 0
+#define PAGE_STACK_CURSOR_FN static __forceinline
 #else
 #define PAGE_STACK_LIKELY(x) (x)
 #define PAGE_STACK_UNLIKELY(x) (x)
 #define PAGE_STACK_CONSTANT(x) 0
+#define PAGE_STACK_CURSOR_FN static inline
 #endif
 
 /* Makes the compiler hold x in a register here, at no cost in instructions.
@@ -278,10 +288,10 @@ static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size
  * end, or left behind by pushes through the other copy, is caught when it
  * goes out of line (the checked build sends every push there). */
 typedef struct PageStackCursor {
-    uintptr_t last;   /* as PageStack.last */
-    uintptr_t end;    /* as PageStack.end; 0 after the end */
-    uintptr_t dirty;  /* as PageStack.dirty */
-    uint64_t pushes;  /* pushes not yet added to the stack's count */
+    uintptr_t last;     /* as PageStack.last */
+    uintptr_t end;      /* as PageStack.end; 0 after the end */
+    uintptr_t zero_end; /* as PageStack.zero_end, for the cursor's own top */
+    uint64_t pushes;    /* pushes not yet added to the stack's count */
     PageStack *stack;
     uint64_t serial;  /* which opening of the stack this is; 0 after the end */
 } PageStackCursor;
@@ -297,58 +307,76 @@ void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last
 void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes);
 
 /* Opens a cursor on ps (fatal if one is open, or ps is NULL). */
-static inline PageStackCursor page_stack_cursor_begin(PageStack *ps)
+PAGE_STACK_CURSOR_FN PageStackCursor page_stack_cursor_begin(PageStack *ps)
 {
     PageStackCursor c;
     c.serial = page_stack_cursor_open(ps);
     c.stack = ps;
     c.last = ps->last;
     c.end = ps->cursor_end;
-    c.dirty = ps->dirty;
+    c.zero_end = c.last + 1 >= ps->dirty ? c.end : 0;
     c.pushes = 0;
     return c;
 }
 
 /* page_stack_push_with through the cursor: the same blocks, the same failures. */
-static inline void *page_stack_cursor_push_with(PageStackCursor *c, size_t size, size_t align, uint32_t how)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow" /* as in page_stack_push_with */
+#endif
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_with(PageStackCursor *c, size_t size, size_t align, uint32_t how)
 {
     uintptr_t mask = (uintptr_t)align - 1;
     uintptr_t before = c->last | mask;
     uintptr_t last;
-    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_add_overflows(before, size, &last)) &&
-        PAGE_STACK_LIKELY(last < c->end)) {
+    int small = PAGE_STACK_CONSTANT(size) && size <= 64;
+    int fresh_only = (how & PageStackPush_Zero) && !small;
+    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_add_overflows(before, size, &last))) {
         uintptr_t p = before + 1;
-        c->last = last;
-        c->pushes++;
-        if ((how & PageStackPush_Zero) && PAGE_STACK_UNLIKELY(p < c->dirty))
+        if (PAGE_STACK_LIKELY(last < (fresh_only ? c->zero_end : c->end))) {
+            c->last = last;
+            c->pushes++;
+            if ((how & PageStackPush_Zero) && small)
+                memset((void *)p, 0, size);
+            return (void *)p;
+        }
+        if (fresh_only && last < c->end) {
+            c->last = last;
+            c->pushes++;
             page_stack_zero_dirty(c->stack, (void *)p, size);
-        return (void *)p;
+            if (last + 1 >= c->stack->dirty) /* past the dirty edge: the rest is fresh */
+                c->zero_end = c->end;
+            return (void *)p;
+        }
     }
     void *p = page_stack_cursor_push_slow(c->stack, c->serial, c->last, c->pushes, size, align, how);
     c->last = c->stack->last;
     c->end = c->stack->cursor_end;
-    c->dirty = c->stack->dirty;
+    c->zero_end = c->last + 1 >= c->stack->dirty ? c->end : 0;
     c->pushes = 0;
     return p;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
-static inline void *page_stack_cursor_push(PageStackCursor *c, size_t size, size_t align)
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push(PageStackCursor *c, size_t size, size_t align)
 {
     return page_stack_cursor_push_with(c, size, align, 0);
 }
 
-static inline void *page_stack_cursor_push_zero(PageStackCursor *c, size_t size, size_t align)
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_zero(PageStackCursor *c, size_t size, size_t align)
 {
     return page_stack_cursor_push_with(c, size, align, PageStackPush_Zero);
 }
 
-static inline void *page_stack_cursor_try_push(PageStackCursor *c, size_t size, size_t align)
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_try_push(PageStackCursor *c, size_t size, size_t align)
 {
     return page_stack_cursor_push_with(c, size, align, PageStackPush_Try);
 }
 
-static inline void *page_stack_cursor_push_array_with(PageStackCursor *c, size_t count, size_t size, size_t align,
-                                                      uint32_t how)
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_array_with(PageStackCursor *c, size_t count, size_t size,
+                                                              size_t align, uint32_t how)
 {
     if (size != 0 && count > SIZE_MAX / size)
         return page_stack_cursor_push_with(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
@@ -356,7 +384,7 @@ static inline void *page_stack_cursor_push_array_with(PageStackCursor *c, size_t
 }
 
 /* Hands the cursor's pushes to the stack and closes it; the cursor is spent. */
-static inline void page_stack_cursor_end(PageStackCursor *c)
+PAGE_STACK_CURSOR_FN void page_stack_cursor_end(PageStackCursor *c)
 {
     page_stack_cursor_close(c->stack, c->serial, c->last, c->pushes);
     c->end = 0; /* a later push goes out of line, which reports it */

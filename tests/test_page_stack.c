@@ -458,6 +458,10 @@ Test(commit, zero_end_follows_every_move_of_the_top_and_the_dirty_edge)
                 unsigned char *z = page_stack_cursor_push_zero(&c, size, 16);
                 for (size_t k = 0; k < size; k++)
                     cr_assert_eq(z[k], 0, "step %d: cursor byte %zu not zero", step, k);
+                cr_assert(c.zero_end == 0 || (c.zero_end == c.end && c.last + 1 >= ps->dirty),
+                          "step %d: the cursor's zero_end armed below the dirty edge", step);
+                if (c.last + 1 >= ps->dirty)
+                    cr_assert_eq(c.zero_end, c.end, "step %d: the cursor's zero_end not re-armed", step);
                 memset(z, 0xEE, size);
             }
             page_stack_cursor_end(&c);
