@@ -13,7 +13,8 @@
 static uint64_t state;
 static volatile unsigned long current;
 
-/* Names the failing sequence, so that it can be replayed alone (COUNT 1, SEED n). */
+/* Names the failing sequence. The sequences share the interpreter's stacks, so
+ * one is replayed with those before it: the same COUNT and SEED fail there again. */
 static void on_crash(int sig)
 {
     char line[96];
