@@ -174,6 +174,9 @@ static size_t pos_of(const PageStack *ps)
 static uintptr_t inline_end(const PageStack *ps)
 {
     bool watched = PAGE_STACK_POISONING || CHECKED || (ps->flags & Internal_WatchEveryPush);
+#ifdef PAGE_STACK_CARRY_FREE_END
+    watched = watched || ps->base + ps->reserved > PAGE_STACK_CARRY_FREE_END; /* see page_stack_block_wraps */
+#endif
     return watched ? 0 : ps->base + ps->committed;
 }
 

@@ -82,6 +82,28 @@ static inline int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum
 #endif
 }
 
+/* The push's carry test: *last = before + size, true when that wrapped. With
+ * a size and an alignment that are both compile-time constants below 2^32 on
+ * a 64-bit target it cannot wrap, and folds away as the alignment test does:
+ * `before` is then below the commit end with at most 32 low bits set, and a
+ * stack whose reservation reaches the top 2^33 bytes of the address space
+ * (kernel space on every 64-bit system) gets no inline pushes at all (its
+ * `end` stays 0; see inline_end in page_stack.c). */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define PAGE_STACK_CARRY_FREE_END (UINTPTR_MAX - ((uintptr_t)1 << 33))
+#define PAGE_STACK_SMALL_CONSTANT(x) (PAGE_STACK_CONSTANT(x) && (uint64_t)(x) < ((uint64_t)1 << 32))
+#else
+#define PAGE_STACK_SMALL_CONSTANT(x) 0
+#endif
+static inline int page_stack_block_wraps(uintptr_t before, size_t size, size_t align, uintptr_t *last)
+{
+    if (PAGE_STACK_SMALL_CONSTANT(size) && PAGE_STACK_SMALL_CONSTANT(align - 1)) {
+        *last = before + size;
+        return 0;
+    }
+    return page_stack_add_overflows(before, size, last);
+}
+
 typedef struct PageStack PageStack;
 
 typedef enum PageStackFlag {
@@ -187,8 +209,10 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
  * catches a size that overflows. An align of 0 makes last | mask all ones, so
  * it carries (or, for size 0, fails the bound); an align that is not a power
  * of two fails (align & mask). Either way the slow path reports it. With a
- * constant align the alignment test folds away: 9 instructions with a
- * constant align, 12 with a runtime one (gcc 12 and clang 14, x86-64 -O2;
+ * constant align the alignment test folds away, and with a constant size as
+ * well the carry test (page_stack_block_wraps): 7 instructions for a size and
+ * an align known at compile time (push_struct, push_array of a constant
+ * count), 12 for both at run time (gcc 12 and clang 14, x86-64 -O2;
  * bench/ir.py counts them, docs/BENCHMARKS.md has the figures).
  * A zeroing push bounds its block by `zero_end` instead, which is `end` only
  * while every byte above the top reads zero: on never-used memory it is the
@@ -211,7 +235,7 @@ static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t alig
     uintptr_t last;                     /* the block's last byte */
     int small = PAGE_STACK_CONSTANT(size) && size <= 64; /* a few stores cost less than testing for them */
     int fresh_only = (how & PageStackPush_Zero) && !small;
-    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_add_overflows(before, size, &last))) {
+    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_block_wraps(before, size, align, &last))) {
         uintptr_t p = before + 1;
         if (PAGE_STACK_LIKELY(last < (fresh_only ? ps->zero_end : ps->end))) {
             ps->last = last;
@@ -331,7 +355,7 @@ PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_with(PageStackCursor *c, size_
     uintptr_t last;
     int small = PAGE_STACK_CONSTANT(size) && size <= 64;
     int fresh_only = (how & PageStackPush_Zero) && !small;
-    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_add_overflows(before, size, &last))) {
+    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_block_wraps(before, size, align, &last))) {
         uintptr_t p = before + 1;
         if (PAGE_STACK_LIKELY(last < (fresh_only ? c->zero_end : c->end))) {
             c->last = last;
