@@ -85,10 +85,11 @@ static inline int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum
 /* The push's carry test: *last = before + size, true when that wrapped. With
  * a size and an alignment that are both compile-time constants below 2^32 on
  * a 64-bit target it cannot wrap, and folds away as the alignment test does:
- * `before` is then below the commit end with at most 32 low bits set, and a
- * stack whose reservation reaches the top 2^33 bytes of the address space
- * (kernel space on every 64-bit system) gets no inline pushes at all (its
- * `end` stays 0; see inline_end in page_stack.c). */
+ * `before` is the last byte handed out, below the commit end, with at most
+ * its 32 low bits set; a stack whose reservation reaches the top 2^33 bytes
+ * of the address space (kernel space on every 64-bit system) gets no inline
+ * pushes at all (its `end` stays 0; see inline_end in page_stack.c), and
+ * where `end` is 0 no wrapped sum passes the bound. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define PAGE_STACK_CARRY_FREE_END (UINTPTR_MAX - ((uintptr_t)1 << 33))
 #define PAGE_STACK_SMALL_CONSTANT(x) (PAGE_STACK_CONSTANT(x) && (uint64_t)(x) < ((uint64_t)1 << 32))
