@@ -185,6 +185,7 @@ static uintptr_t inline_end(const PageStack *ps)
  * moved or `end` changed. Reads the first cache line only. */
 static void rearm(PageStack *ps)
 {
+    /* the rule of page_stack_zero_bound, written out: gcc 12 then compiles reset an instruction shorter */
     ps->zero_end = top(ps) >= ps->dirty ? ps->end : 0;
 }
 
@@ -368,8 +369,7 @@ void page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size)
         fa_zero16(ptr, (n + 15) & ~(size_t)15);
     else if (n)
         memset(ptr, 0, n);
-    if (!(ps->flags & Internal_CursorOpen)) /* a cursor's top is its own until its end */
-        rearm(ps);
+    rearm(ps); /* while a cursor is open `end` is 0, and so is this */
 }
 
 static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)

@@ -96,6 +96,14 @@ static inline int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum
 #else
 #define PAGE_STACK_SMALL_CONSTANT(x) 0
 #endif
+/* The bound below which a zeroing push has nothing to zero (`zero_end`): `end`
+ * while the top, last + 1, is at or above the dirty edge (every byte above it
+ * reads zero), else 0. */
+static inline uintptr_t page_stack_zero_bound(uintptr_t last, uintptr_t dirty, uintptr_t end)
+{
+    return last + 1 >= dirty ? end : 0;
+}
+
 static inline int page_stack_block_wraps(uintptr_t before, size_t size, size_t align, uintptr_t *last)
 {
     if (PAGE_STACK_SMALL_CONSTANT(size) && PAGE_STACK_SMALL_CONSTANT(align - 1)) {
@@ -339,7 +347,7 @@ PAGE_STACK_CURSOR_FN PageStackCursor page_stack_cursor_begin(PageStack *ps)
     c.stack = ps;
     c.last = ps->last;
     c.end = ps->cursor_end;
-    c.zero_end = c.last + 1 >= ps->dirty ? c.end : 0;
+    c.zero_end = page_stack_zero_bound(c.last, ps->dirty, c.end);
     c.pushes = 0;
     return c;
 }
@@ -369,15 +377,14 @@ PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_with(PageStackCursor *c, size_
             c->last = last;
             c->pushes++;
             page_stack_zero_dirty(c->stack, (void *)p, size);
-            if (last + 1 >= c->stack->dirty) /* past the dirty edge: the rest is fresh */
-                c->zero_end = c->end;
+            c->zero_end = page_stack_zero_bound(last, c->stack->dirty, c->end); /* armed past the dirty edge */
             return (void *)p;
         }
     }
     void *p = page_stack_cursor_push_slow(c->stack, c->serial, c->last, c->pushes, size, align, how);
     c->last = c->stack->last;
     c->end = c->stack->cursor_end;
-    c->zero_end = c->last + 1 >= c->stack->dirty ? c->end : 0;
+    c->zero_end = page_stack_zero_bound(c->last, c->stack->dirty, c->end);
     c->pushes = 0;
     return p;
 }
