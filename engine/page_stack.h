@@ -88,8 +88,9 @@ static inline int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum
  * `before` is the last byte handed out, below the commit end, with at most
  * its 32 low bits set; a stack whose reservation reaches the top 2^33 bytes
  * of the address space (kernel space on every 64-bit system) gets no inline
- * pushes at all (its `end` stays 0; see inline_end in page_stack.c), and
- * where `end` is 0 no wrapped sum passes the bound. */
+ * pushes at all (its `end` stays 0; see inline_end in page_stack.c and its
+ * test, tests/test_carry_guard.c), and where `end` is 0 no wrapped sum
+ * passes the bound. */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define PAGE_STACK_CARRY_FREE_END (UINTPTR_MAX - ((uintptr_t)1 << 33))
 #define PAGE_STACK_SMALL_CONSTANT(x) (PAGE_STACK_CONSTANT(x) && (uint64_t)(x) < ((uint64_t)1 << 32))
