@@ -20,6 +20,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "page_stack.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1
 #elif defined(__has_feature)
@@ -122,6 +124,48 @@ static inline long minor_faults(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_minflt;
+}
+
+/* Pushes zeroed blocks of an odd constant size (3,277 bytes, alignment 1)
+ * until the reservation is full, through a cursor or the stack's own try
+ * push, and checks that no block overlaps the one before, that each block's
+ * last byte is committed (writing it would fault otherwise), and that the
+ * pushes stop at the reservation's end with OutOfReserve, every one counted
+ * and, outside the checked build's redzones, the reservation packed. each, if
+ * not NULL, is called after every block with the stack and the cursor (NULL
+ * without one). Returns how many blocks were handed out. */
+typedef struct OddBlock {
+    unsigned char bytes[3277];
+} OddBlock;
+
+static inline size_t push_odd_blocks_to_the_end(PageStack *ps, bool through_cursor,
+                                                void (*each)(const PageStack *, const PageStackCursor *, size_t))
+{
+    size_t reserved = page_stack_stats(ps).reserved, served = 0;
+    PageStackCursor c = {0};
+    if (through_cursor)
+        c = page_stack_cursor_begin(ps);
+    uint32_t how = PageStackPush_Zero | PageStackPush_Try;
+    OddBlock *b, *prev = NULL;
+    while ((b = through_cursor ? page_stack_cursor_push_array_with(&c, 1, sizeof(OddBlock), alignof(OddBlock), how)
+                               : try_push_array(ps, OddBlock, 1)) != NULL) {
+        if (prev)
+            cr_assert_geq((uintptr_t)b, (uintptr_t)(prev + 1), "block %zu overlaps the one before", served);
+        b->bytes[0] = 1;
+        b->bytes[sizeof b->bytes - 1] = 1;
+        prev = b;
+        served++;
+        if (each)
+            each(ps, through_cursor ? &c : NULL, served);
+    }
+    if (through_cursor)
+        page_stack_cursor_end(&c);
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_leq(page_stack_pos(ps), reserved);
+    cr_assert_eq(page_stack_stats(ps).pushes, served);
+    if (!TEST_CHECKED) /* no redzones: packed to the end of the reservation */
+        cr_assert_eq(served, reserved / sizeof(OddBlock));
+    return served;
 }
 
 #endif

@@ -389,25 +389,8 @@ Test(commit, push_zero_across_the_dirty_edge_zeroes_the_block_and_nothing_below_
  * block out uncommitted and the write to its last byte faults. */
 Test(commit, constant_size_pushes_stop_at_every_commit_end_and_at_the_reservation_end)
 {
-    typedef struct Odd {
-        unsigned char bytes[3277];
-    } Odd;
     PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 256 * KiB, .commit_size = 16 * KiB});
-    size_t reserved = page_stack_stats(ps).reserved, served = 0;
-    Odd *b, *prev = NULL;
-    while ((b = try_push_array(ps, Odd, 1)) != NULL) {
-        if (prev)
-            cr_assert_geq((uintptr_t)b, (uintptr_t)(prev + 1), "block %zu overlaps the one before", served);
-        b->bytes[0] = 1;
-        b->bytes[sizeof b->bytes - 1] = 1; /* faults if the block's end were not committed */
-        prev = b;
-        served++;
-    }
-    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
-    cr_assert_leq(page_stack_pos(ps), reserved);
-    cr_assert_eq(page_stack_stats(ps).pushes, served);
-    if (!TEST_CHECKED) /* no redzones: packed to the end of the reservation */
-        cr_assert_eq(served, reserved / sizeof(Odd));
+    push_odd_blocks_to_the_end(ps, false, NULL);
     page_stack_destroy(ps);
 }
 
