@@ -3,8 +3,8 @@
  * reaches above PAGE_STACK_CARRY_FREE_END gets no inline pushes, because the
  * pushes of a constant size carry no carry test. No process can reserve up
  * there, so this file compiles page_stack.c itself, with the guard moved to a
- * variable that the tests set at the end of a real reservation (the library
- * is built from the other engine sources; see tests/meson.build). */
+ * variable that the tests set at the end of a real reservation (the program
+ * links the other engine sources, not the library; see tests/meson.build). */
 #include "support.h"
 
 #include "page_stack.h"
