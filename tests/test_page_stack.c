@@ -807,6 +807,37 @@ Test(realloc, failed_in_place_growth_keeps_the_block)
     page_stack_destroy(ps);
 }
 
+/* Growing the last push in place needs a commit; when the OS refuses it the
+ * push fails as a push would, and the block, pos and committed stay. */
+Test(realloc, in_place_growth_whose_commit_fails_keeps_the_block)
+{
+    FailLog log = {0};
+    PageStack *ps = page_stack_create(&(PageStackDesc){
+        .reserve_size = MiB, .commit_size = 64 * KiB, .on_fail = record_failure, .user = &log});
+    char *p = page_stack_push(ps, 100, 8);
+    fill(p, 100, 7);
+    size_t committed = page_stack_stats(ps).committed;
+    os_vm_inject_commit_failure(1);
+    cr_assert_null(page_stack_try_realloc(ps, p, 100, 200 * KiB, 8));
+    cr_assert_eq(log.calls, 0, "a try realloc does not call on_fail");
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_CommitFailed);
+    os_vm_inject_commit_failure(1);
+    cr_assert_null(page_stack_realloc(ps, p, 100, 200 * KiB, 8));
+    os_vm_inject_commit_failure(0);
+    cr_assert_eq(log.calls, 1);
+    cr_assert_eq(log.error, PageStackError_CommitFailed);
+    cr_assert_eq(log.size, 200 * KiB);
+    cr_assert_eq(page_stack_pos(ps), 100);
+    cr_assert_eq(page_stack_stats(ps).committed, committed);
+    cr_assert_eq(page_stack_stats(ps).failed_pushes, 2);
+    cr_assert(intact(p, 100, 7));
+    char *q = page_stack_realloc(ps, p, 100, 200 * KiB, 8);
+    cr_assert_eq(q, p, "grows in place once the commit is granted");
+    cr_assert(intact(q, 100, 7));
+    q[200 * KiB - 1] = 1;
+    page_stack_destroy(ps);
+}
+
 /* ---------------------------------------------------------------- marks */
 
 Test(marks, nested_pops_restore_each_level)
@@ -990,6 +1021,47 @@ Test(marks, cleanup_without_a_function_is_fatal_when_registered, .signal = SIGAB
     death_not_reached();
 }
 
+typedef struct CleanupLog {
+    int runs;
+    void *object;
+    size_t count;
+} CleanupLog;
+
+static CleanupLog cleanup_log; /* a cleanup gets only its object and count */
+
+static void log_cleanup(void *object, size_t count)
+{
+    cleanup_log.runs++;
+    cleanup_log.object = object;
+    cleanup_log.count = count;
+}
+
+/* free_last of a block pushed after a cleanup record gives the block back and
+ * leaves the cleanup to the pop or reset that passes its object; the object
+ * itself, with the record after it, is not the last push. */
+Test(marks, free_last_above_a_cleanup_leaves_the_cleanup_to_the_reset)
+{
+    cleanup_log = (CleanupLog){0};
+    PageStack *ps = page_stack_create(NULL);
+    int *object = page_stack_push(ps, 4 * sizeof(int), alignof(int));
+    cr_assert(page_stack_push_cleanup(ps, log_cleanup, object, 4));
+    size_t pos = page_stack_pos(ps);
+    char *b = page_stack_push(ps, 64, 8);
+    cr_assert(page_stack_free_last(ps, b, 64));
+    cr_assert_eq(page_stack_pos(ps), pos);
+    cr_assert_eq(cleanup_log.runs, 0, "the cleanup's object lies below the freed block");
+    cr_assert_not(page_stack_free_last(ps, object, 4 * sizeof(int)), "the record lies after the object");
+    cr_assert_eq(cleanup_log.runs, 0);
+    char *again = page_stack_push(ps, 64, 8);
+    if (!TEST_CHECKED) /* the checked build's top does not go down */
+        cr_assert_eq(again, b, "the freed bytes are handed out again");
+    page_stack_reset(ps);
+    cr_assert_eq(cleanup_log.runs, 1);
+    cr_assert_eq(cleanup_log.object, object);
+    cr_assert_eq(cleanup_log.count, 4);
+    page_stack_destroy(ps);
+}
+
 /* The inline push does not test for NULL (it would cost every push): it
  * faults on the stack's first field. Under UBSan the sanitizer reports the
  * member access first and aborts. */
@@ -1035,6 +1107,27 @@ Test(trim, decommits_above_max_of_pos_keep_and_initial_commit)
     page_stack_destroy(ps);
 }
 #endif
+
+/* A keep at or beyond the reservation keeps everything committed. */
+Test(trim, a_keep_beyond_the_reservation_decommits_nothing)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = MiB, .commit_size = 64 * KiB});
+    unsigned char *p = page_stack_push(ps, 300 * KiB, 1);
+    memset(p, 0x5A, 300 * KiB);
+    page_stack_reset(ps);
+    PageStackStats before = page_stack_stats(ps);
+    page_stack_trim(ps, SIZE_MAX);
+    page_stack_trim(ps, before.reserved + 1);
+    page_stack_trim(ps, before.reserved);
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.committed, before.committed);
+    cr_assert_eq(after.decommits, before.decommits);
+    unsigned char *q = page_stack_push(ps, 300 * KiB, 1);
+    q[0] = q[300 * KiB - 1] = 1;
+    if (!TEST_CHECKED) /* the checked build moves to another region at the reset */
+        cr_assert_eq(page_stack_stats(ps).commits, before.commits, "the same pages, still committed");
+    page_stack_destroy(ps);
+}
 
 Test(trim, trimmed_pages_are_inaccessible, .signal = SIGSEGV)
 {
