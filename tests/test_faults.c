@@ -5,6 +5,7 @@
 
 #include "frame_arena.h"
 #include "os_vm.h"
+#include "scratch.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -171,6 +172,19 @@ Test(limits, rlimit_as_makes_create_return_null_without_leaking)
     cr_assert_not_null(small, "a reservation that fits still works");
     page_stack_destroy(small);
     cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+}
+
+/* A thread's first scratch_begin reserves its two scratch stacks; it has no
+ * way to return an error, so a reservation the OS refuses is fatal. */
+Test(limits, scratch_stacks_that_cannot_be_reserved_are_fatal, .signal = SIGABRT)
+{
+    struct rlimit old;
+    getrlimit(RLIMIT_AS, &old);
+    struct rlimit tight = {(status_kib("VmSize:") + 256 * 1024) * 1024, old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
+    expect_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?)");
+    scratch_begin(NULL, 0);
+    death_not_reached();
 }
 #endif
 

@@ -4,6 +4,7 @@
 #include "scratch.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <stdatomic.h>
 #include <threads.h>
@@ -101,6 +102,20 @@ Test(scratch, both_stacks_in_conflicts_is_fatal, .signal = SIGABRT)
     PageStack *both[] = {a.stack, b.stack};
     expect_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them");
     scratch_begin(both, 2);
+    death_not_reached();
+}
+
+/* The scratch stacks are released at thread exit through a thread key, made
+ * at the first scratch_begin; with none left that is fatal. */
+Test(scratch, no_thread_key_left_is_fatal, .signal = SIGABRT)
+{
+    pthread_key_t key;
+    int made = 0;
+    while (pthread_key_create(&key, NULL) == 0)
+        made++;
+    cr_assert_gt(made, 0);
+    expect_fatal("scratch: no thread-exit slot left (thread keys exhausted); cannot keep per-thread scratch stacks");
+    scratch_begin(NULL, 0);
     death_not_reached();
 }
 
