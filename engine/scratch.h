@@ -20,8 +20,11 @@
  *
  * Scopes nest like any marks: end inner ones first. Both stacks of a thread
  * in `conflicts` is a programming error (fatal, one line). In the checked
- * build, frame_arena_end with a scope of the same thread still open is fatal. The stacks use the
- * page_stack defaults (1 GiB of address space each, committed on demand).
+ * build, frame_arena_end with a scope of the same thread still open is fatal.
+ * The stacks use the page_stack defaults (1 GiB of address space each,
+ * committed on demand); a thread's first scratch_begin has no way to report
+ * that they cannot be reserved, or that no thread key is left to release them
+ * at thread exit, so both are fatal too (one line).
  */
 #ifndef FRAME_ARENA_SCRATCH_H
 #define FRAME_ARENA_SCRATCH_H
