@@ -22,7 +22,9 @@
 //
 // push_new returns nullptr when the stack cannot serve the push and its
 // on_fail returns (the default on_fail aborts); a constructor that throws
-// leaves no cleanup behind.
+// leaves no cleanup behind. When the object fits but the record that runs
+// its destructor does not (page_stack_push_cleanup fails without on_fail),
+// push_new and push_new_array destroy what they built and return nullptr.
 #ifndef FRAME_ARENA_FRAME_ARENA_HPP
 #define FRAME_ARENA_FRAME_ARENA_HPP
 

@@ -120,6 +120,55 @@ Test(cpp, a_throwing_constructor_unwinds_the_ones_built)
     page_stack_destroy(ps);
 }
 
+static void ignore_failure(PageStack *, size_t, size_t, void *) {}
+
+// Pushes what `make` builds into a 64 KiB stack left with sizeof(T) + gap
+// bytes, for every gap up to 256, and checks what happens when the object
+// fits but its cleanup record does not: make returns nullptr, the object was
+// destroyed there, once, and a reset destroys nothing more. Returns in how
+// many gaps that happened.
+template <class T, class Make>
+int fill_until_the_record_does_not_fit(size_t objects, Make make)
+{
+    int caught = 0;
+    for (size_t gap = 0; gap < 256; gap += 8) {
+        destroyed.clear();
+        PageStackDesc desc{};
+        desc.reserve_size = 64 * 1024;
+        desc.on_fail = ignore_failure; // a failed push returns NULL
+        PageStack *ps = page_stack_create(&desc);
+        size_t room = page_stack_stats(ps).reserved;
+        page_stack_push(ps, room - objects * sizeof(T) - gap, 1);
+        T *made = make(ps);
+        size_t after_make = destroyed.size();
+        if (!made && after_make > 0) {
+            caught++;
+            cr_assert_eq(after_make, objects, "gap %zu: every object destroyed once", gap);
+        }
+        page_stack_reset(ps);
+        cr_assert_eq(destroyed.size(), made ? objects : after_make, "gap %zu: destroyed %zu times", gap,
+                     destroyed.size());
+        page_stack_destroy(ps);
+    }
+    return caught;
+}
+
+Test(cpp, an_object_whose_cleanup_record_does_not_fit_is_destroyed_and_not_returned)
+{
+    int caught = fill_until_the_record_does_not_fit<Tracked>(1, [](PageStack *ps) {
+        return frame_arena::push_new<Tracked>(ps, 7);
+    });
+    cr_assert_gt(caught, 0, "no gap left room for the object and none for its record");
+    struct Counted {
+        int id = 5;
+        ~Counted() { destroyed.push_back(id); }
+    };
+    caught = fill_until_the_record_does_not_fit<Counted>(3, [](PageStack *ps) {
+        return frame_arena::push_new_array<Counted>(ps, 3);
+    });
+    cr_assert_gt(caught, 0, "no gap left room for the array and none for its record");
+}
+
 Test(cpp, over_aligned_types_get_their_alignment)
 {
     PageStack *ps = page_stack_create(nullptr);
