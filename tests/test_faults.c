@@ -145,9 +145,11 @@ Test(limits, rlimit_data_makes_commits_fail_cleanly)
     cr_assert_eq(after.committed, at_limit.committed);
     for (size_t i = 0; i < 64 * KiB; i++)
         cr_assert_eq(first[i], 0x5A);
-    /* After a reset the committed memory serves again, still under the limit. */
+    /* After a reset the committed memory serves again, still under the limit
+     * (the checked build moves to a region of its own at each reset instead). */
     page_stack_reset(ps);
-    cr_assert_not_null(page_stack_try_push(ps, after.committed / 2, 16));
+    if (!TEST_CHECKED)
+        cr_assert_not_null(page_stack_try_push(ps, after.committed / 2, 16));
     cr_assert_eq(setrlimit(RLIMIT_DATA, &old), 0);
     cr_assert_not_null(page_stack_try_push(ps, 8 * MiB, 16), "more memory once the limit is lifted");
     page_stack_destroy(ps);
