@@ -32,7 +32,8 @@
  * with 0xDD and uninitialised pushes with 0xCD. pos and the stats stay
  * logical: as if none of that took space. A small private CheckState after
  * the PageStack in the header pages keeps the logical top and the physical
- * position of recent marks.
+ * position of recent marks. Without AddressSanitizer the checked build also
+ * checks its redzones and fills itself (see "The self-check" below).
  */
 #include "page_stack.h"
 
@@ -94,6 +95,8 @@
 
 #define Internal_WatchEveryPush (1u << 31) /* in ps->flags: a valgrind-watched stack */
 #define Internal_CursorOpen (1u << 30)     /* in ps->flags: a cursor is open (its serial is ps->cursors) */
+#define Internal_SelfCheck (1u << 29)      /* in ps->flags: a checked stack that checks its redzones and fills itself */
+#define RELEASED_LOG 16
 
 /* Checked build only: lives right after the PageStack in the header pages. */
 typedef struct CheckState {
@@ -115,6 +118,13 @@ typedef struct CheckState {
         size_t last_end;
     } mark_log[MARK_LOG];
     size_t region_committed[MAX_REGIONS];
+    /* Self-check only (see check_redzones and check_fill): */
+    uintptr_t redzone;     /* the newest redzone of a block not yet released; 0 = none */
+    uint32_t released;     /* ranges of this region released since it was entered, oldest first */
+    struct {
+        uintptr_t from, to;
+    } released_log[RELEASED_LOG];
+    size_t region_filled[MAX_REGIONS]; /* bytes from a region's base that read 0xDD since it was left */
 } CheckState;
 
 /* The push reads one cache line of the stack; reset, pop_to and a cursor's begin and end two (see page_stack.h). */
@@ -315,10 +325,151 @@ static void check_owner(PageStack *ps)
                     ps->name, (unsigned long long)me, (unsigned long long)ck->owner);
 }
 
-/* Moves to the region released `quarantine` resets ago. */
-static void rotate_region(PageStack *ps)
+/* The self-check: a checked build without AddressSanitizer or valgrind,
+ * which report these bugs themselves when they happen, finds them later on
+ * its own. Each redzone holds the address of the redzone before it (the
+ * previous block's) and a check word made from both addresses, so the
+ * redzones of the blocks not yet released form a list, newest first; a
+ * release checks the ones it releases. Released bytes are filled with 0xDD;
+ * a reset checks that the ranges pop_to and free_last released in the region
+ * still read so, and entering a region again, `quarantine` resets later,
+ * checks that everything the region held still does. Each check runs at a
+ * release, so it costs what the fill costs, not a push. */
+static bool self_check(const PageStack *ps)
+{
+    return CHECKED && (ps->flags & Internal_SelfCheck);
+}
+
+static uint64_t redzone_check(uintptr_t redzone, uint64_t prev)
+{
+    /* for a given redzone address, a one-to-one function of prev: any change to one word shows */
+    uint64_t x = ((uint64_t)redzone * 0x9E3779B97F4A7C15u) ^ prev;
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9u;
+    return x ^ (x >> 29);
+}
+
+/* The redzone after a block, at its end; it becomes the newest. */
+static void put_redzone(PageStack *ps, uintptr_t at)
+{
+    if (self_check(ps)) {
+        CheckState *ck = check_state(ps);
+        uint64_t words[2] = {(uint64_t)ck->redzone, redzone_check(at, ck->redzone)};
+        memcpy((void *)at, words, sizeof words);
+        ck->redzone = at;
+    }
+    poison(at, REDZONE);
+}
+
+/* Checks the redzones at or above `from`, newest first, and forgets them. */
+static void check_redzones(PageStack *ps, uintptr_t from, const char *fn)
+{
+    if (!self_check(ps))
+        return;
+    CheckState *ck = check_state(ps);
+    while (ck->redzone && ck->redzone >= from) {
+        const unsigned char *b = (const unsigned char *)ck->redzone;
+        uint64_t words[2];
+        memcpy(words, b, sizeof words);
+        if (words[1] != redzone_check(ck->redzone, words[0]) || words[0] >= ck->redzone)
+            os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p written past its end (the 16 "
+                        "bytes after it read %02x %02x %02x %02x %02x %02x %02x %02x ...); look for a write beyond "
+                        "the size pushed",
+                        ps->name, fn, (void *)b, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+        ck->redzone = (uintptr_t)words[0];
+    }
+}
+
+/* Released bytes [from, to) still read 0xDD. */
+static void check_fill(const PageStack *ps, uintptr_t from, uintptr_t to, const char *fn, const char *how)
+{
+    const uint64_t fill = 0x0101010101010101u * FILL_RELEASE;
+    uintptr_t at = from;
+    while (at < to) {
+        uint64_t word;
+        if ((at & 7) == 0 && to - at >= 8) {
+            memcpy(&word, (const void *)at, 8);
+            if (word == fill) {
+                at += 8;
+                continue;
+            }
+        }
+        const unsigned char *b = (const unsigned char *)at;
+        if (*b != FILL_RELEASE)
+            os_vm_fatal("page_stack \"%s\": %s, %s, found the byte at %p written after its release (it reads "
+                        "0x%02x, not the 0xDD it was filled with); a pointer kept past a reset or pop_to was written "
+                        "through",
+                        ps->name, fn, how, (const void *)b, *b);
+        at++;
+    }
+}
+
+/* Checks and forgets the logged ranges inside [from, to): they are about to be filled again. */
+static void check_released(PageStack *ps, uintptr_t from, uintptr_t to, const char *fn)
 {
     CheckState *ck = check_state(ps);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < ck->released; i++) {
+        if (ck->released_log[i].to > from && ck->released_log[i].from < to)
+            check_fill(ps, ck->released_log[i].from, ck->released_log[i].to, fn, "releasing it again");
+        else
+            ck->released_log[kept++] = ck->released_log[i];
+    }
+    ck->released = kept;
+}
+
+/* Releases [from, to) of the current region, checking first what is released
+ * again in it, and logs it for the reset to check. */
+static void release_checked(PageStack *ps, uintptr_t from, uintptr_t to, const char *fn)
+{
+    if (to <= from)
+        return;
+    if (self_check(ps)) {
+        CheckState *ck = check_state(ps);
+        check_released(ps, from, to, fn);
+        if (ck->released && ck->released_log[ck->released - 1].to == from) {
+            ck->released_log[ck->released - 1].to = to;
+        } else {
+            if (ck->released == RELEASED_LOG) { /* forget the oldest: fewer bytes checked, never a false report */
+                memmove(&ck->released_log[0], &ck->released_log[1], (RELEASED_LOG - 1) * sizeof ck->released_log[0]);
+                ck->released--;
+            }
+            ck->released_log[ck->released].from = from;
+            ck->released_log[ck->released].to = to;
+            ck->released++;
+        }
+    }
+    release(ps, from, to);
+}
+
+/* The last push grows in place over bytes at or above `from`: they are handed out again. */
+static void forget_released_above(PageStack *ps, uintptr_t from)
+{
+    CheckState *ck = check_state(ps);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < ck->released; i++) {
+        if (ck->released_log[i].to > from)
+            ck->released_log[i].to = from;
+        if (ck->released_log[i].from < ck->released_log[i].to)
+            ck->released_log[kept++] = ck->released_log[i];
+    }
+    ck->released = kept;
+}
+
+/* Bytes from region r's base that were filled with 0xDD and are still committed. */
+static size_t filled(const CheckState *ck, uint32_t r, size_t committed)
+{
+    return ck->region_filled[r] < committed ? ck->region_filled[r] : committed;
+}
+
+/* Moves to the region released `quarantine` resets ago, which must still
+ * read 0xDD. Everything in the current one is released: call release_region first. */
+static void rotate_region(PageStack *ps, const char *fn)
+{
+    CheckState *ck = check_state(ps);
+    size_t used = top(ps) - ck->region_base;
+    if (used > ck->region_filled[ck->region])
+        ck->region_filled[ck->region] = used;
     ck->region_committed[ck->region] = ps->committed;
     ck->region = (ck->region + 1) % ck->regions;
     ck->region_base = ps->base + (uintptr_t)ck->region * ck->region_span;
@@ -326,7 +477,20 @@ static void rotate_region(PageStack *ps)
     set_top(ps, ck->region_base);
     ck->marks = 0;
     ck->last_ptr = 0;
+    ck->redzone = 0;
+    ck->released = 0;
+    if (self_check(ps))
+        check_fill(ps, ck->region_base, ck->region_base + filled(ck, ck->region, ps->committed), fn,
+                   "taking it up again");
     VALGRIND_MEMPOOL_TRIM(ps, ck->region_base, 0);
+}
+
+/* Checked: releases everything the current region holds (every block is dead). */
+static void release_region(PageStack *ps, const char *fn)
+{
+    uintptr_t base = check_state(ps)->region_base;
+    check_redzones(ps, base, fn);
+    release_checked(ps, base, top(ps), fn);
 }
 
 /* The physical top to release from when popping to logical position lpos. */
@@ -405,6 +569,7 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
         ck->last_ptr = p;
         ck->last_size = size;
         ck->last_end = ck->lpos;
+        put_redzone(ps, p + size);
     } else if ((how & PageStackPush_Zero) && p < ps->dirty) {
         page_stack_zero_dirty(ps, (void *)p, size);
     }
@@ -446,12 +611,22 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
             return fail(ps, PageStackError_OutOfReserve, new_size, align, how);
         if (off + new_size + REDZONE > ps->committed && !commit_to(ps, off + new_size + REDZONE))
             return fail(ps, PageStackError_CommitFailed, new_size, align, how);
+        if (CHECKED) {
+            check_redzones(ps, p, "page_stack_realloc"); /* the block's own, about to be handed out */
+            if (self_check(ps))
+                forget_released_above(ps, p + old_size);
+        }
         unpoison(p + old_size, new_size - old_size);
         if (CHECKED)
             memset((void *)(p + old_size), FILL_PUSH, new_size - old_size);
     } else {
         note_high(ps);
-        release(ps, p + new_size, p + old_size);
+        if (CHECKED) { /* the redzone moves down to the new end */
+            check_redzones(ps, p, "page_stack_realloc");
+            release_checked(ps, p + new_size + REDZONE, p + old_size + REDZONE, "page_stack_realloc");
+        } else {
+            release(ps, p + new_size, p + old_size);
+        }
     }
     VALGRIND_MEMPOOL_CHANGE(ps, p, p, new_size);
     if (CHECKED) {
@@ -459,6 +634,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
         ck->lpos = ck->lpos - old_size + new_size;
         ck->last_size = new_size;
         ck->last_end = ck->lpos;
+        put_redzone(ps, p + new_size);
         if (p + new_size + REDZONE > top(ps)) /* a shrink leaves the top where it was: monotonic */
             set_top(ps, p + new_size + REDZONE);
     } else {
@@ -525,11 +701,13 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
     if (ps->on_pop)
         ps->on_pop(ps, pos_of(ps) - size, ps->user);
     note_high(ps);
-    release(ps, p, p + size);
     if (CHECKED) {
+        check_redzones(ps, p, "page_stack_free_last");
+        release_checked(ps, p, p + size + REDZONE, "page_stack_free_last");
         check_state(ps)->lpos -= size; /* the top stays put: monotonic */
         check_state(ps)->last_ptr = 0;
     } else {
+        release(ps, p, p + size);
         set_top(ps, p);
     }
     rearm(ps);
@@ -665,12 +843,18 @@ void page_stack_pop_to(PageStackMark mark)
     note_high(ps);
     if (CHECKED) {
         /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
-        release(ps, checked_mark_phys(ps, mark.pos), top(ps));
+        uintptr_t from = checked_mark_phys(ps, mark.pos);
+        if (mark.pos == 0) {
+            release_region(ps, "page_stack_pop_to");
+        } else {
+            check_redzones(ps, from, "page_stack_pop_to");
+            release_checked(ps, from, top(ps), "page_stack_pop_to");
+        }
         check_state(ps)->lpos = mark.pos;
         if (mark.pos != check_state(ps)->last_end) /* popped back to its end: still the top */
             check_state(ps)->last_ptr = 0;
         if (mark.pos == 0)
-            rotate_region(ps);
+            rotate_region(ps, "page_stack_pop_to");
     } else {
         uintptr_t old_top = top(ps);
         set_top(ps, ps->base + mark.pos);
@@ -694,11 +878,13 @@ void page_stack_reset(PageStack *ps)
     if (ps->on_reset)
         ps->on_reset(ps, ps->user);
     note_high(ps);
-    release(ps, region_base(ps), top(ps));
     if (CHECKED) {
+        release_region(ps, "page_stack_reset");
         check_state(ps)->lpos = 0;
         check_state(ps)->owner = 0;
-        rotate_region(ps);
+        rotate_region(ps, "page_stack_reset");
+    } else {
+        release(ps, ps->base, top(ps));
     }
     set_top(ps, region_base(ps));
     ps->high = 0;
@@ -743,6 +929,8 @@ void page_stack_trim(PageStack *ps, size_t keep)
         if (phys > keep_here && !round_up(phys, ps->commit_size, &keep_here))
             keep_here = ps->committed;
         ps->committed = trim_region(ps, ck->region_base, ps->committed, keep_here);
+        for (uint32_t r = 0; r < ck->regions; r++) /* decommitted bytes read zero when committed again */
+            ck->region_filled[r] = filled(ck, r, r == ck->region ? ps->committed : ck->region_committed[r]);
     } else {
         ps->committed = trim_region(ps, ps->base, ps->committed, target);
     }
@@ -856,7 +1044,8 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         .initial_commit = initial,
         .map_size = map_size,
         .commits = initial ? 1 : 0,
-        .flags = d.flags | (under_valgrind() || d.on_push ? Internal_WatchEveryPush : 0),
+        .flags = d.flags | (under_valgrind() || d.on_push ? Internal_WatchEveryPush : 0) |
+                 (CHECKED && !PAGE_STACK_POISONING && !under_valgrind() ? Internal_SelfCheck : 0),
         .name = d.name,
         .on_fail = d.on_fail,
         .user = d.user,
@@ -890,6 +1079,16 @@ static void destroy_stack(PageStack *ps)
     /* The address range may be mapped again by anyone: clear the shadow of what was poisoned. */
     if (CHECKED) {
         CheckState *ck = check_state(ps);
+        if (self_check(ps)) { /* the last frame's blocks, what it released, and the quarantine */
+            check_redzones(ps, ck->region_base, "page_stack_destroy");
+            check_released(ps, ck->region_base, top(ps), "page_stack_destroy");
+            for (uint32_t r = 0; r < ck->regions; r++) {
+                uintptr_t base = ps->base + (uintptr_t)r * ck->region_span;
+                if (r != ck->region)
+                    check_fill(ps, base, base + filled(ck, r, ck->region_committed[r]), "page_stack_destroy",
+                               "checking the quarantine");
+            }
+        }
         ck->region_committed[ck->region] = ps->committed;
         for (uint32_t r = 0; r < ck->regions; r++)
             unpoison(ps->base + (uintptr_t)r * ck->region_span, ck->region_committed[r]);

@@ -166,3 +166,271 @@ Test(checked, frame_end_after_the_scratch_scope_ended_is_fine)
     cr_assert_eq(frame_arena_stats(fa).frames, 1);
     frame_arena_destroy(fa);
 }
+
+/* ------------------------------------------------------------------ the self-check
+ * Without AddressSanitizer (which reports these bugs at the bad write), the
+ * checked build finds them itself: a write into the redzone after a block
+ * when the block is released, a write to released bytes when they are
+ * released again or taken up again. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SELF_CHECK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SELF_CHECK 0
+#endif
+#endif
+#ifndef SELF_CHECK
+#define SELF_CHECK 1
+#endif
+
+#if SELF_CHECK
+
+static PageStack *hud_stack(uint32_t quarantine)
+{
+    return page_stack_create(&(PageStackDesc){.name = "hud", .quarantine = quarantine, .reserve_size = 1 << 20});
+}
+
+/* The message for a write past the block that ends at `end`, found by `fn`, whose first byte written is 0x41. */
+static void expect_overflow_found_by(const char *fn, const void *end)
+{
+    static char expected[256];
+    snprintf(expected, sizeof expected,
+             "page_stack \"hud\": %s found the block that ends at %p written past its end (the 16 bytes after it "
+             "read 41 ",
+             fn, end);
+    expect_fatal(expected);
+}
+
+/* The message for a write of 0x42 to the released byte at `at`. */
+static void expect_late_write_found_by(const char *fn_and_how, const void *at)
+{
+    static char expected[256];
+    snprintf(expected, sizeof expected,
+             "page_stack \"hud\": %s, found the byte at %p written after its release (it reads 0x42, not the 0xDD "
+             "it was filled with); a pointer kept past a reset or pop_to was written through",
+             fn_and_how, at);
+    expect_fatal(expected);
+}
+
+enum {
+    Overflow_Reset,
+    Overflow_PopTo,
+    Overflow_PopToEmpty,
+    Overflow_FreeLast,
+    Overflow_ReallocGrow,
+    Overflow_ReallocShrink,
+    Overflow_Destroy,
+    Overflow_UnderNewerBlocks,
+    Overflow_OneByteOfSixteen,
+    Overflow_Count
+};
+
+ParameterizedTestParameters(self_check, a_write_past_a_block_is_found_when_the_block_is_released)
+{
+    static int cases[Overflow_Count];
+    return index_params(cases, Overflow_Count);
+}
+
+ParameterizedTest(int *c, self_check, a_write_past_a_block_is_found_when_the_block_is_released,
+                  .signal = SIGABRT)
+{
+    PageStack *ps = hud_stack(0);
+    page_stack_push(ps, 40, 8);
+    PageStackMark outer = {ps, 0, 0};
+    PageStackMark m = page_stack_mark(ps);
+    volatile unsigned char *p = page_stack_push(ps, 24, 8);
+    if (*c == Overflow_OneByteOfSixteen) {
+        p[24 + 15] = 0x41; /* the last byte of the redzone: the message shows the first eight */
+        expect_fatal("page_stack \"hud\": page_stack_reset found the block that ends at");
+        page_stack_reset(ps);
+        death_not_reached();
+    }
+    p[24] = 0x41;
+    if (*c == Overflow_UnderNewerBlocks)
+        for (int i = 0; i < 100; i++)
+            page_stack_push(ps, (size_t)i, 1);
+    const char *fn = *c == Overflow_PopTo || *c == Overflow_PopToEmpty ? "page_stack_pop_to"
+                     : *c == Overflow_FreeLast                         ? "page_stack_free_last"
+                     : *c == Overflow_ReallocGrow || *c == Overflow_ReallocShrink ? "page_stack_realloc"
+                     : *c == Overflow_Destroy                                       ? "page_stack_destroy"
+                                                                                    : "page_stack_reset";
+    expect_overflow_found_by(fn, (const void *)(p + 24));
+    switch (*c) {
+    case Overflow_Reset: page_stack_reset(ps); break;
+    case Overflow_PopTo: page_stack_pop_to(m); break;
+    case Overflow_PopToEmpty: page_stack_pop_to(outer); break;
+    case Overflow_FreeLast: page_stack_free_last(ps, (void *)p, 24); break;
+    case Overflow_ReallocGrow: page_stack_realloc(ps, (void *)p, 24, 100, 8); break;
+    case Overflow_ReallocShrink: page_stack_realloc(ps, (void *)p, 24, 8, 8); break;
+    case Overflow_Destroy: page_stack_destroy(ps); break;
+    case Overflow_UnderNewerBlocks: page_stack_reset(ps); break;
+    }
+    death_not_reached();
+}
+
+Test(self_check, a_frame_arena_finds_the_write_at_the_frame_that_reuses_the_stack, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game", .frames_in_flight = 2});
+    volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 10, 1);
+    p[10] = 0x41;
+    frame_arena_end(fa);
+    frame_arena_begin(fa); /* the other stack */
+    frame_arena_end(fa);
+    expect_fatal("page_stack_reset found the block that ends at");
+    frame_arena_begin(fa);
+    death_not_reached();
+}
+
+Test(self_check, a_scratch_scope_finds_the_write_at_its_end, .signal = SIGABRT)
+{
+    PageStackMark s = scratch_begin(NULL, 0);
+    volatile unsigned char *p = page_stack_push(s.stack, 48, 16);
+    p[48] = 0x41;
+    expect_fatal("page_stack_pop_to found the block that ends at");
+    scratch_end(s);
+    death_not_reached();
+}
+
+enum {
+    LateWrite_AfterPop,
+    LateWrite_AfterFreeLast,
+    LateWrite_AfterShrink,
+    LateWrite_AfterInnerPop,
+    LateWrite_AfterReset,
+    LateWrite_AfterResetAtDestroy,
+    LateWrite_AfterPopAtDestroy,
+    LateWrite_IntoTheFreedRedzone,
+    LateWrite_Count
+};
+
+ParameterizedTestParameters(self_check, a_write_after_release_is_found_when_the_bytes_come_round_again)
+{
+    static int cases[LateWrite_Count];
+    return index_params(cases, LateWrite_Count);
+}
+
+ParameterizedTest(int *c, self_check, a_write_after_release_is_found_when_the_bytes_come_round_again,
+                  .signal = SIGABRT)
+{
+    PageStack *ps = hud_stack(1);
+    page_stack_push(ps, 40, 8);
+    PageStackMark outer = page_stack_mark(ps);
+    page_stack_push(ps, 8, 8);
+    PageStackMark inner = page_stack_mark(ps);
+    volatile unsigned char *p = page_stack_push(ps, 64, 8);
+    switch (*c) {
+    case LateWrite_AfterPop:
+    case LateWrite_AfterPopAtDestroy: page_stack_pop_to(inner); break;
+    case LateWrite_AfterFreeLast:
+    case LateWrite_IntoTheFreedRedzone: page_stack_free_last(ps, (void *)p, 64); break;
+    case LateWrite_AfterShrink: page_stack_realloc(ps, (void *)p, 64, 16, 8); break;
+    case LateWrite_AfterInnerPop: page_stack_pop_to(inner); break;
+    case LateWrite_AfterReset:
+    case LateWrite_AfterResetAtDestroy: page_stack_reset(ps); break;
+    }
+    size_t at = *c == LateWrite_IntoTheFreedRedzone ? 64 + 3 : 50;
+    p[at] = 0x42;
+    switch (*c) {
+    case LateWrite_AfterPop:
+    case LateWrite_AfterFreeLast:
+    case LateWrite_IntoTheFreedRedzone:
+    case LateWrite_AfterShrink:
+        expect_late_write_found_by("page_stack_reset, releasing it again", (const void *)(p + at));
+        page_stack_reset(ps);
+        break;
+    case LateWrite_AfterInnerPop:
+        expect_late_write_found_by("page_stack_pop_to, releasing it again", (const void *)(p + at));
+        page_stack_pop_to(outer);
+        break;
+    case LateWrite_AfterReset: /* quarantine 1: the next reset comes back to these bytes */
+        expect_late_write_found_by("page_stack_reset, taking it up again", (const void *)(p + at));
+        page_stack_reset(ps);
+        break;
+    case LateWrite_AfterResetAtDestroy:
+        expect_late_write_found_by("page_stack_destroy, checking the quarantine", (const void *)(p + at));
+        page_stack_destroy(ps);
+        break;
+    case LateWrite_AfterPopAtDestroy:
+        expect_late_write_found_by("page_stack_destroy, releasing it again", (const void *)(p + at));
+        page_stack_destroy(ps);
+        break;
+    }
+    death_not_reached();
+}
+
+Test(self_check, a_pointer_kept_across_frames_is_found_when_its_stack_comes_back_to_the_bytes, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game", .frames_in_flight = 1});
+    volatile unsigned char *kept = page_stack_push(frame_arena_begin(fa), 64, 8);
+    frame_arena_end(fa);
+    frame_arena_begin(fa);
+    kept[0] = 0x42; /* a frame later: the bytes are quarantined, not handed out */
+    frame_arena_end(fa);
+    /* frame_arena's stacks keep the default quarantine of 4 resets */
+    for (int i = 0; i < 3; i++) {
+        frame_arena_begin(fa);
+        frame_arena_end(fa);
+    }
+    expect_fatal("page_stack_reset, taking it up again, found the byte at");
+    frame_arena_begin(fa);
+    death_not_reached();
+}
+
+/* What the stack itself hands out again, or never filled, is no late write. */
+Test(self_check, bytes_handed_out_again_are_not_reported)
+{
+    PageStack *ps = hud_stack(1);
+    for (int round = 0; round < 6; round++) {
+        /* a shrink, then growth in place over the bytes the shrink released */
+        unsigned char *a = page_stack_push(ps, 300, 16);
+        memset(a, 1, 300);
+        a = page_stack_realloc(ps, a, 300, 20, 16);
+        a = page_stack_realloc(ps, a, 20, 1000, 16);
+        memset(a, 2, 1000);
+        page_stack_reset(ps);
+        /* popped back to a block's end, which then grows over the popped bytes */
+        a = page_stack_push(ps, 1000, 16);
+        PageStackMark m = page_stack_mark(ps);
+        memset(page_stack_push(ps, 500, 8), 3, 500);
+        page_stack_pop_to(m);
+        a = page_stack_realloc(ps, a, 1000, 1600, 16);
+        memset(a, 4, 1600);
+        page_stack_reset(ps);
+        /* more releases than the stack logs */
+        for (int i = 0; i < 40; i++) {
+            PageStackMark k = page_stack_mark(ps);
+            memset(page_stack_push(ps, 24, 8), 5, 24);
+            page_stack_pop_to(k);
+            memset(page_stack_push(ps, 8, 8), 6, 8);
+        }
+        page_stack_reset(ps);
+        /* more nested marks than the stack remembers */
+        PageStackMark marks[80];
+        for (int i = 0; i < 80; i++) {
+            marks[i] = page_stack_mark(ps);
+            memset(page_stack_push(ps, 16, 8), 7, 16);
+        }
+        for (int i = 79; i >= 0; i--)
+            page_stack_pop_to(marks[i]);
+        unsigned char *last = page_stack_push(ps, 64, 8);
+        memset(last, 8, 64);
+        cr_assert(page_stack_free_last(ps, last, 64));
+        page_stack_reset(ps);
+    }
+    page_stack_destroy(ps);
+}
+
+Test(self_check, trimmed_quarantine_is_not_reported)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.quarantine = 2, .reserve_size = 16 << 20});
+    for (int round = 0; round < 8; round++) {
+        memset(page_stack_push(ps, (size_t)(round % 2 ? 3 : 1) << 20, 16), round, 4096);
+        page_stack_reset(ps);
+        if (round % 3 == 2)
+            page_stack_trim(ps, 0); /* the quarantined regions' pages read zero when committed again */
+    }
+    page_stack_destroy(ps);
+    cr_assert(true, "no report");
+}
+
+#endif /* SELF_CHECK */
