@@ -1,12 +1,17 @@
 /* One use-after-frame bug per case, run in its own process by run_uaf.py.
  *
  *     uaf_case NAME      runs the case; exit 0 means the bug went unnoticed
- *     uaf_case --list    prints the case names, one per line, "reuse" marked
+ *     uaf_case --list    prints the case names, one per line, marked "reuse"
+ *                        and "alone" as in the table below
  *
  * Each case does exactly one bad access through `volatile` pointers, so the
- * compiler keeps it. The checked build must stop every case (an ASan report
- * or SIGSEGV); a plain build under valgrind must stop every case whose bytes
- * were not handed out again (the reuse cases are live memory again there).
+ * compiler keeps it, and then destroys what it made, as a game does when it
+ * quits. The checked build with ASan must stop every case (an ASan report or
+ * SIGSEGV); the checked build alone the cases marked "alone", which write to
+ * released bytes or into a redzone (its own one-line report, at the latest
+ * when the stack is destroyed); a plain build under valgrind every case whose
+ * bytes were not handed out again (the reuse cases are live memory again
+ * there).
  */
 #include "frame_arena.h"
 
@@ -16,10 +21,19 @@
 #define KiB ((size_t)1 << 10)
 
 static volatile unsigned char sink;
+static PageStack *made_stack;   /* what the case made, destroyed after it */
+static FrameArena *made_arena;
 
 static PageStack *stack(void)
 {
-    return page_stack_create(&(PageStackDesc){.name = "uaf", .reserve_size = 16 * 1024 * KiB});
+    made_stack = page_stack_create(&(PageStackDesc){.name = "uaf", .reserve_size = 16 * 1024 * KiB});
+    return made_stack;
+}
+
+static FrameArena *arena(void)
+{
+    made_arena = frame_arena_create(&(FrameArenaDesc){.name = "uaf", .frames_in_flight = 1});
+    return made_arena;
 }
 
 static void read_after_reset(void)
@@ -43,7 +57,7 @@ static void write_after_reset(void)
  * now points at live bytes of the new frame. */
 static void read_after_reset_address_reused(void)
 {
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    FrameArena *fa = arena();
     volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 64, 8);
     frame_arena_end(fa);
     memset(page_stack_push(frame_arena_begin(fa), 64, 8), 7, 64);
@@ -52,7 +66,7 @@ static void read_after_reset_address_reused(void)
 
 static void write_after_reuse(void)
 {
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    FrameArena *fa = arena();
     volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 64, 8);
     frame_arena_end(fa);
     page_stack_push(frame_arena_begin(fa), 64, 8);
@@ -61,7 +75,7 @@ static void write_after_reuse(void)
 
 static void read_frames_later(int frames)
 {
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    FrameArena *fa = arena();
     volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 256, 16);
     frame_arena_end(fa);
     for (int i = 0; i < frames; i++) {
@@ -125,7 +139,7 @@ static void overflow_past_the_top(void)
 
 static void touch_past_the_reservation(void)
 {
-    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB});
+    PageStack *ps = made_stack = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB});
     volatile unsigned char *p = page_stack_push(ps, 64 * KiB, 1);
     p[64 * KiB + 100] = 6;
 }
@@ -134,18 +148,19 @@ static const struct {
     const char *name;
     void (*run)(void);
     int reuse; /* the bytes are handed out again in a plain build */
+    int alone; /* the checked build alone must stop it: a write to released bytes or into a redzone */
 } cases[] = {
-    {"read_after_reset", read_after_reset, 0},
-    {"write_after_reset", write_after_reset, 0},
-    {"read_after_reset_address_reused", read_after_reset_address_reused, 1},
-    {"write_after_reuse", write_after_reuse, 1},
-    {"read_2_frames_later", read_2_frames_later, 1},
-    {"read_4_frames_later", read_4_frames_later, 1},
-    {"read_after_pop", read_after_pop, 0},
-    {"read_after_pop_and_repush", read_after_pop_and_repush, 1},
-    {"overflow_into_neighbour", overflow_into_neighbour, 1},
-    {"overflow_past_the_top", overflow_past_the_top, 0},
-    {"touch_past_the_reservation", touch_past_the_reservation, 0},
+    {"read_after_reset", read_after_reset, 0, 0},
+    {"write_after_reset", write_after_reset, 0, 1},
+    {"read_after_reset_address_reused", read_after_reset_address_reused, 1, 0},
+    {"write_after_reuse", write_after_reuse, 1, 1},
+    {"read_2_frames_later", read_2_frames_later, 1, 0},
+    {"read_4_frames_later", read_4_frames_later, 1, 0},
+    {"read_after_pop", read_after_pop, 0, 0},
+    {"read_after_pop_and_repush", read_after_pop_and_repush, 1, 0},
+    {"overflow_into_neighbour", overflow_into_neighbour, 1, 1},
+    {"overflow_past_the_top", overflow_past_the_top, 0, 1},
+    {"touch_past_the_reservation", touch_past_the_reservation, 0, 0},
 };
 
 int main(int argc, char **argv)
@@ -153,12 +168,14 @@ int main(int argc, char **argv)
     size_t n = sizeof cases / sizeof cases[0];
     if (argc == 2 && !strcmp(argv[1], "--list")) {
         for (size_t i = 0; i < n; i++)
-            printf("%s%s\n", cases[i].name, cases[i].reuse ? " reuse" : "");
+            printf("%s%s%s\n", cases[i].name, cases[i].reuse ? " reuse" : "", cases[i].alone ? " alone" : "");
         return 0;
     }
     for (size_t i = 0; argc == 2 && i < n; i++) {
         if (!strcmp(argv[1], cases[i].name)) {
             cases[i].run();
+            page_stack_destroy(made_stack);
+            frame_arena_destroy(made_arena);
             printf("uaf_case: %s went unnoticed\n", cases[i].name);
             return 0;
         }
