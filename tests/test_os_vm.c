@@ -3,9 +3,17 @@
 
 #include "os_vm.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <stdatomic.h>
+#if defined(__linux__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#define TEST_SYSCALL_FILTER 1
+#endif
 
 #define MiB ((size_t)1 << 20)
 
@@ -141,6 +149,80 @@ Test(os_vm, unexpected_os_error_is_fatal, .signal = SIGABRT)
     expect_fatal("os_vm: commit (mprotect) of 4096 bytes at");
     os_vm_commit(p + 1, 4096); /* EINVAL: not page aligned */
     death_not_reached();
+}
+
+/* The OS refusing what the library cannot do without is fatal too, with the
+ * call, the range and the OS's reason. */
+Test(os_vm, a_decommit_the_os_refuses_is_fatal, .signal = SIGABRT)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    cr_assert(os_vm_commit(p, 2 * page));
+    char expected[160];
+    snprintf(expected, sizeof expected, "os_vm: decommit (madvise) of %zu bytes at %p failed: %s", page,
+             (void *)(p + 1), strerror(EINVAL));
+    expect_fatal(expected);
+    os_vm_decommit(p + 1, page); /* EINVAL: not page aligned */
+    death_not_reached();
+}
+
+Test(os_vm, a_release_the_os_refuses_is_fatal, .signal = SIGABRT)
+{
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    char expected[160];
+    snprintf(expected, sizeof expected, "os_vm: release (munmap) of %zu bytes at %p failed: %s", MiB, (void *)(p + 1),
+             strerror(EINVAL));
+    expect_fatal(expected);
+    os_vm_release(p + 1, MiB);
+    death_not_reached();
+}
+
+#ifdef TEST_SYSCALL_FILTER
+/* From here on this test's process gets `err` from every call of system call
+ * `nr` whose argument `arg` (its low 32 bits) has all of `bits` set. */
+static void refuse_syscall(int nr, int arg, uint32_t bits, int err)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)offsetof(struct seccomp_data, args[arg])),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, bits),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, bits, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t)err),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        cr_skip_test("this kernel takes no seccomp filter (%s)", strerror(errno));
+}
+#endif
+
+/* A reservation the OS refuses for any reason but ENOMEM (which gives NULL). */
+Test(os_vm, a_reservation_refused_but_not_for_memory_is_fatal, .signal = SIGABRT)
+{
+#ifdef TEST_SYSCALL_FILTER
+    char expected[160];
+    snprintf(expected, sizeof expected, "os_vm: mmap of %zu bytes of address space failed: %s", MiB, strerror(EPERM));
+    expect_fatal(expected);
+    refuse_syscall(__NR_mmap, 3, MAP_NORESERVE, EPERM); /* only reservations ask for MAP_NORESERVE */
+    os_vm_reserve(MiB, 0, 0);
+    death_not_reached();
+#else
+    cr_skip_test("no seccomp filter here");
+#endif
+}
+
+/* An aligned reservation maps more than it needs and unmaps the slack. */
+Test(os_vm, an_aligned_reservation_whose_slack_cannot_be_unmapped_is_fatal, .signal = SIGABRT)
+{
+#ifdef TEST_SYSCALL_FILTER
+    expect_fatal("os_vm: munmap of reservation ");
+    refuse_syscall(__NR_munmap, 0, 0, EINVAL); /* no bits: every munmap */
+    os_vm_reserve(MiB, 2 * MiB, 0);
+    death_not_reached();
+#else
+    cr_skip_test("no seccomp filter here");
+#endif
 }
 
 Test(os_vm, impossible_reservation_returns_null)
