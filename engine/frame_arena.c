@@ -232,6 +232,13 @@ uint64_t frame_arena_frame(const FrameArena *fa)
     return fa->begun ? fa->begun - 1 : 0;
 }
 
+void frame_arena_check(const FrameArena *fa)
+{
+    need_arena(fa, "frame_arena_check");
+    for (uint32_t i = 0; i < fa->count; i++)
+        page_stack_check(fa->buffers[i]);
+}
+
 FrameArenaStats frame_arena_stats(const FrameArena *fa)
 {
     need_arena(fa, "frame_arena_stats");

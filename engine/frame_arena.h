@@ -68,6 +68,7 @@ PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago); /* 0 = curren
 uint64_t frame_arena_frame(const FrameArena *fa); /* number of the current frame, or of the last ended; 0 before the first */
 
 FrameArenaStats frame_arena_stats(const FrameArena *fa);
+void frame_arena_check(const FrameArena *fa); /* page_stack_check on each of its stacks (the checked build) */
 size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max); /* newest min(max, kept), oldest first */
 
 #ifdef __cplusplus

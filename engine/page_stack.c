@@ -361,23 +361,28 @@ static void put_redzone(PageStack *ps, uintptr_t at)
     poison(at, REDZONE);
 }
 
+/* The redzone at `at` is as put_redzone left it: returns the one before. */
+static uintptr_t check_redzone(const PageStack *ps, uintptr_t at, const char *fn)
+{
+    const unsigned char *b = (const unsigned char *)at;
+    uint64_t words[2];
+    memcpy(words, b, sizeof words);
+    if (words[1] != redzone_check(at, words[0]) || words[0] >= at)
+        os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p written past its end (the 16 bytes "
+                    "after it read %02x %02x %02x %02x %02x %02x %02x %02x ...); look for a write beyond the size "
+                    "pushed",
+                    ps->name, fn, (const void *)b, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+    return (uintptr_t)words[0];
+}
+
 /* Checks the redzones at or above `from`, newest first, and forgets them. */
 static void check_redzones(PageStack *ps, uintptr_t from, const char *fn)
 {
     if (!self_check(ps))
         return;
     CheckState *ck = check_state(ps);
-    while (ck->redzone && ck->redzone >= from) {
-        const unsigned char *b = (const unsigned char *)ck->redzone;
-        uint64_t words[2];
-        memcpy(words, b, sizeof words);
-        if (words[1] != redzone_check(ck->redzone, words[0]) || words[0] >= ck->redzone)
-            os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p written past its end (the 16 "
-                        "bytes after it read %02x %02x %02x %02x %02x %02x %02x %02x ...); look for a write beyond "
-                        "the size pushed",
-                        ps->name, fn, (void *)b, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
-        ck->redzone = (uintptr_t)words[0];
-    }
+    while (ck->redzone && ck->redzone >= from)
+        ck->redzone = check_redzone(ps, ck->redzone, fn);
 }
 
 /* Released bytes [from, to) still read 0xDD: compared a block at a time
@@ -484,6 +489,24 @@ static void rotate_region(PageStack *ps, const char *fn)
         check_fill(ps, ck->region_base, ck->region_base + filled(ck, ck->region, ps->committed), fn,
                    "taking it up again");
     VALGRIND_MEMPOOL_TRIM(ps, ck->region_base, 0);
+}
+
+/* Every redzone of a block not yet released, every range the stack logged as
+ * released and every region in quarantine; nothing is forgotten. */
+static void check_everything(const PageStack *ps, const char *fn)
+{
+    if (!self_check(ps))
+        return;
+    const CheckState *ck = check_state(ps);
+    for (uintptr_t at = ck->redzone; at;)
+        at = check_redzone(ps, at, fn);
+    for (uint32_t i = 0; i < ck->released; i++)
+        check_fill(ps, ck->released_log[i].from, ck->released_log[i].to, fn, "checking what was released");
+    for (uint32_t r = 0; r < ck->regions; r++) {
+        uintptr_t base = ps->base + (uintptr_t)r * ck->region_span;
+        if (r != ck->region)
+            check_fill(ps, base, base + filled(ck, r, ck->region_committed[r]), fn, "checking the quarantine");
+    }
 }
 
 /* Checked: releases everything the current region holds (every block is dead). */
@@ -961,6 +984,13 @@ PageStackStats page_stack_stats(const PageStack *ps)
     };
 }
 
+void page_stack_check(const PageStack *ps)
+{
+    need_stack((PageStack *)ps, "page_stack_check");
+    if (CHECKED)
+        check_everything(ps, "page_stack_check");
+}
+
 PageStackError page_stack_last_error(const PageStack *ps)
 {
     need_stack((PageStack *)ps, "page_stack_last_error");
@@ -1080,16 +1110,7 @@ static void destroy_stack(PageStack *ps)
     /* The address range may be mapped again by anyone: clear the shadow of what was poisoned. */
     if (CHECKED) {
         CheckState *ck = check_state(ps);
-        if (self_check(ps)) { /* the last frame's blocks, what it released, and the quarantine */
-            check_redzones(ps, ck->region_base, "page_stack_destroy");
-            check_released(ps, ck->region_base, top(ps), "page_stack_destroy");
-            for (uint32_t r = 0; r < ck->regions; r++) {
-                uintptr_t base = ps->base + (uintptr_t)r * ck->region_span;
-                if (r != ck->region)
-                    check_fill(ps, base, base + filled(ck, r, ck->region_committed[r]), "page_stack_destroy",
-                               "checking the quarantine");
-            }
-        }
+        check_everything(ps, "page_stack_destroy"); /* the last frame's blocks, what it released, the quarantine */
         ck->region_committed[ck->region] = ps->committed;
         for (uint32_t r = 0; r < ck->regions; r++)
             unpoison(ps->base + (uintptr_t)r * ck->region_span, ck->region_committed[r]);

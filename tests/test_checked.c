@@ -351,7 +351,7 @@ ParameterizedTest(int *c, self_check, a_write_after_release_is_found_when_the_by
         page_stack_destroy(ps);
         break;
     case LateWrite_AfterPopAtDestroy:
-        expect_late_write_found_by("page_stack_destroy, releasing it again", (const void *)(p + at));
+        expect_late_write_found_by("page_stack_destroy, checking what was released", (const void *)(p + at));
         page_stack_destroy(ps);
         break;
     }
@@ -373,6 +373,65 @@ Test(self_check, a_pointer_kept_across_frames_is_found_when_its_stack_comes_back
     }
     expect_fatal("page_stack_reset, taking it up again, found the byte at");
     frame_arena_begin(fa);
+    death_not_reached();
+}
+
+/* page_stack_check finds each kind of write at once, without releasing anything. */
+enum { Check_PastALiveBlock, Check_PoppedBytes, Check_Quarantine, Check_FrameArena, Check_Count };
+
+ParameterizedTestParameters(self_check, page_stack_check_finds_a_write_without_a_release)
+{
+    static int cases[Check_Count];
+    return index_params(cases, Check_Count);
+}
+
+ParameterizedTest(int *c, self_check, page_stack_check_finds_a_write_without_a_release, .signal = SIGABRT)
+{
+    PageStack *ps = hud_stack(1);
+    volatile unsigned char *a = page_stack_push(ps, 30, 2);
+    PageStackMark m = page_stack_mark(ps);
+    volatile unsigned char *popped = page_stack_push(ps, 64, 8);
+    page_stack_pop_to(m);
+    page_stack_push(ps, 10, 1);
+    switch (*c) {
+    case Check_PastALiveBlock:
+        a[30] = 0x41;
+        expect_overflow_found_by("page_stack_check", (const void *)(a + 30));
+        page_stack_check(ps);
+        break;
+    case Check_PoppedBytes:
+        popped[5] = 0x42;
+        expect_late_write_found_by("page_stack_check, checking what was released", (const void *)(popped + 5));
+        page_stack_check(ps);
+        break;
+    case Check_Quarantine:
+        page_stack_reset(ps);
+        a[3] = 0x42;
+        expect_late_write_found_by("page_stack_check, checking the quarantine", (const void *)(a + 3));
+        page_stack_check(ps);
+        break;
+    case Check_FrameArena: {
+        FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game", .stack.name = "hud"});
+        volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 12, 4);
+        p[12] = 0x41;
+        expect_overflow_found_by("page_stack_check", (const void *)(p + 12));
+        frame_arena_check(fa);
+        break;
+    }
+    }
+    death_not_reached();
+}
+
+/* A check forgets nothing: what is written after it is found at the release. */
+Test(self_check, a_write_after_a_check_is_found_at_the_release, .signal = SIGABRT)
+{
+    PageStack *ps = hud_stack(1);
+    volatile unsigned char *a = page_stack_push(ps, 30, 2);
+    page_stack_push(ps, 10, 1);
+    page_stack_check(ps);
+    a[30] = 0x41;
+    expect_overflow_found_by("page_stack_reset", (const void *)(a + 30));
+    page_stack_reset(ps);
     death_not_reached();
 }
 

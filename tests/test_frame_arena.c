@@ -413,10 +413,29 @@ Test(misuse, destroying_a_buffer_of_the_arena_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* frame_arena_check finds nothing in frames used as they should be, in any
+ * build, inside a frame and between two, and changes no byte of them. */
+Test(misuse, check_passes_sound_frames_and_leaves_them_as_they_were)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    unsigned char *blocks[8];
+    for (int frame = 0; frame < 8; frame++) {
+        blocks[frame] = page_stack_push(frame_arena_begin(fa), 300, 16);
+        memset(blocks[frame], frame, 300);
+        frame_arena_check(fa);
+        frame_arena_end(fa);
+        frame_arena_check(fa);
+        for (int b = 0; b < 300; b++) /* this frame's block, and the one before it, still in flight */
+            cr_assert(blocks[frame][b] == frame && (frame == 0 || blocks[frame - 1][b] == frame - 1));
+    }
+    cr_assert_eq(frame_arena_stats(fa).frames, 8);
+    frame_arena_destroy(fa);
+}
+
 /* Every function given a NULL arena (but destroy, a no-op) stops with one
  * line naming it; the parameter is an index into the calls below. */
 enum { NullArena_Begin, NullArena_End, NullArena_Stack, NullArena_Frame, NullArena_Stats, NullArena_History,
-       NullArena_Count };
+       NullArena_Check, NullArena_Count };
 
 ParameterizedTestParameters(misuse, null_arena_is_fatal)
 {
@@ -427,7 +446,7 @@ ParameterizedTestParameters(misuse, null_arena_is_fatal)
 ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
 {
     static const char *const names[NullArena_Count] = {"frame_arena_begin", "frame_arena_end",
-        "frame_arena_stack", "frame_arena_frame", "frame_arena_stats", "frame_arena_history"};
+        "frame_arena_stack", "frame_arena_frame", "frame_arena_stats", "frame_arena_history", "frame_arena_check"};
     FrameSample out[4];
     char expected[128];
     snprintf(expected, sizeof expected, "%s: the frame arena is NULL; pass one from frame_arena_create",
@@ -440,6 +459,7 @@ ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
     case NullArena_Frame: frame_arena_frame(NULL); break;
     case NullArena_Stats: frame_arena_stats(NULL); break;
     case NullArena_History: frame_arena_history(NULL, out, 4); break;
+    case NullArena_Check: frame_arena_check(NULL); break;
     }
     death_not_reached();
 }

@@ -885,6 +885,35 @@ Test(realloc, in_place_growth_whose_commit_fails_keeps_the_block)
 
 /* ---------------------------------------------------------------- marks */
 
+/* page_stack_check finds nothing on a stack used as it should be, in every
+ * build, and changes nothing: not the stats, not a byte of a block. */
+Test(check, a_sound_stack_passes_and_is_left_as_it_was)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.quarantine = 2, .reserve_size = 16 * MiB});
+    unsigned char *kept[64];
+    for (int frame = 0; frame < 5; frame++) {
+        page_stack_reset(ps);
+        for (int i = 0; i < 64; i++) {
+            kept[i] = page_stack_push(ps, 16 + (size_t)i * 7, i % 3 ? 8 : 64);
+            memset(kept[i], i, 16 + (size_t)i * 7);
+            PageStackMark m = page_stack_mark(ps);
+            memset(page_stack_push(ps, 100, 16), 0xEE, 100);
+            page_stack_pop_to(m);
+        }
+        kept[63] = page_stack_realloc(ps, kept[63], 16 + 63 * 7, 40, 8);
+        unsigned char *last = page_stack_push(ps, 32, 8);
+        cr_assert(page_stack_free_last(ps, last, 32));
+        PageStackStats before = page_stack_stats(ps);
+        page_stack_check(ps);
+        PageStackStats after = page_stack_stats(ps);
+        cr_assert_eq(memcmp(&before, &after, sizeof before), 0, "frame %d: the stats moved", frame);
+        for (int i = 0; i < 64; i++)
+            for (size_t b = 0; b < (i == 63 ? 40 : 16 + (size_t)i * 7); b++)
+                cr_assert_eq(kept[i][b], i, "frame %d: block %d byte %zu changed", frame, i, b);
+    }
+    page_stack_destroy(ps);
+}
+
 Test(marks, nested_pops_restore_each_level)
 {
     PageStack *ps = page_stack_create(NULL);
@@ -1005,6 +1034,7 @@ enum {
     NullStack_Trim,
     NullStack_Stats,
     NullStack_LastError,
+    NullStack_Check,
     NullStack_Count
 };
 
@@ -1026,6 +1056,7 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
         "page_stack_reset", "page_stack_zero_dirty", "page_stack_push", "page_stack_push",
         "page_stack_realloc", "page_stack_try_realloc", "page_stack_free_last", "page_stack_push_cleanup",
         "page_stack_mark", "page_stack_pos", "page_stack_trim", "page_stack_stats", "page_stack_last_error",
+        "page_stack_check",
     };
     unsigned char block[16];
     char expected[128];
@@ -1045,6 +1076,7 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
     case NullStack_Trim: page_stack_trim(NULL, 0); break;
     case NullStack_Stats: page_stack_stats(NULL); break;
     case NullStack_LastError: page_stack_last_error(NULL); break;
+    case NullStack_Check: page_stack_check(NULL); break;
     }
     death_not_reached();
 }
