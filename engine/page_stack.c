@@ -436,7 +436,8 @@ static void release_checked(PageStack *ps, uintptr_t from, uintptr_t to, const c
         if (ck->released && ck->released_log[ck->released - 1].to == from) {
             ck->released_log[ck->released - 1].to = to;
         } else {
-            if (ck->released == RELEASED_LOG) { /* forget the oldest: fewer bytes checked, never a false report */
+            if (ck->released == RELEASED_LOG) { /* check and forget the oldest: later writes to it go unseen */
+                check_fill(ps, ck->released_log[0].from, ck->released_log[0].to, fn, "checking what was released");
                 memmove(&ck->released_log[0], &ck->released_log[1], (RELEASED_LOG - 1) * sizeof ck->released_log[0]);
                 ck->released--;
             }

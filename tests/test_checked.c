@@ -376,6 +376,30 @@ Test(self_check, a_pointer_kept_across_frames_is_found_when_its_stack_comes_back
     death_not_reached();
 }
 
+/* A stack remembers 16 released ranges between two resets; the oldest is
+ * checked when a 17th comes, so a write before that is still found. */
+Test(self_check, a_write_to_a_range_the_stack_forgets_is_found_as_it_forgets_it, .signal = SIGABRT)
+{
+    PageStack *ps = hud_stack(1);
+    page_stack_push(ps, 8, 8);
+    PageStackMark m = page_stack_mark(ps);
+    volatile unsigned char *p = page_stack_push(ps, 64, 8);
+    page_stack_pop_to(m);
+    p[5] = 0x42;
+    for (int i = 0; i < 15; i++) { /* a live block between two releases keeps them apart */
+        page_stack_push(ps, 8, 8);
+        PageStackMark k = page_stack_mark(ps);
+        page_stack_push(ps, 24, 8);
+        page_stack_pop_to(k);
+    }
+    page_stack_push(ps, 8, 8);
+    PageStackMark last = page_stack_mark(ps);
+    page_stack_push(ps, 24, 8);
+    expect_late_write_found_by("page_stack_pop_to, checking what was released", (const void *)(p + 5));
+    page_stack_pop_to(last);
+    death_not_reached();
+}
+
 /* page_stack_check finds each kind of write at once, without releasing anything. */
 enum { Check_PastALiveBlock, Check_PoppedBytes, Check_Quarantine, Check_FrameArena, Check_Count };
 
