@@ -45,6 +45,18 @@
 #define CHECKED 0
 #endif
 
+/* The checked build without ASan checks its redzones and fills itself. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SELF_CHECK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SELF_CHECK 0
+#endif
+#endif
+#ifndef SELF_CHECK
+#define SELF_CHECK CHECKED
+#endif
+
 static int failures_in_check;
 
 #define EXPECT(cond, ...)                                                                                    \
@@ -543,11 +555,44 @@ static void die_unknown_flags(void)
     page_stack_create(&(PageStackDesc){.flags = 1u << 7});
 }
 
+#if SELF_CHECK
+static void die_write_past_a_block(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "hud"});
+    volatile unsigned char *p = page_stack_push(ps, 24, 8);
+    p[24] = 0x41;
+    page_stack_reset(ps);
+}
+
+static void die_write_after_reset(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "hud"});
+    volatile unsigned char *p = page_stack_push(ps, 64, 8);
+    page_stack_reset(ps);
+    p[10] = 0x42;
+    page_stack_destroy(ps);
+}
+
+static void die_check_finds_a_write(void)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "hud"});
+    volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 12, 4);
+    p[12] = 0x41;
+    frame_arena_check(fa);
+}
+#endif
+
 static const struct {
     const char *name;
     void (*fn)(void);
     const char *message;
 } deaths[] = {
+#if SELF_CHECK
+    {"write_past_a_block", die_write_past_a_block, "page_stack \"hud\": page_stack_reset found the block that ends at"},
+    {"write_after_reset", die_write_after_reset,
+     "page_stack \"hud\": page_stack_destroy, checking the quarantine, found the byte at"},
+    {"check_finds_a_write", die_check_finds_a_write, "page_stack \"hud\": page_stack_check found the block that ends at"},
+#endif
     {"bad_alignment", die_bad_alignment, "alignment 3 is not a power of two"},
     {"out_of_reserve", die_out_of_reserve, "page_stack \"tiny\": push of 1048576 bytes (align 8) failed"},
     {"stale_mark", die_stale_mark, "pop_to a stale mark"},
