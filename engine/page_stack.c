@@ -333,8 +333,8 @@ static void check_owner(PageStack *ps)
  * release checks the ones it releases. Released bytes are filled with 0xDD;
  * a reset checks that the ranges pop_to and free_last released in the region
  * still read so, and entering a region again, `quarantine` resets later,
- * checks that everything the region held still does. Each check runs at a
- * release, so it costs what the fill costs, not a push. */
+ * checks that everything the region held still does. The checks run where
+ * the fills run, at releases; a push only writes its redzone. */
 static bool self_check(const PageStack *ps)
 {
     return CHECKED && (ps->flags & Internal_SelfCheck);
@@ -410,7 +410,7 @@ static void check_fill(const PageStack *ps, uintptr_t from, uintptr_t to, const 
     }
 }
 
-/* Checks and forgets the logged ranges inside [from, to): they are about to be filled again. */
+/* Checks and forgets the logged ranges that overlap [from, to): they are about to be filled again. */
 static void check_released(PageStack *ps, uintptr_t from, uintptr_t to, const char *fn)
 {
     CheckState *ck = check_state(ps);

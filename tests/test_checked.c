@@ -235,8 +235,8 @@ ParameterizedTest(int *c, self_check, a_write_past_a_block_is_found_when_the_blo
                   .signal = SIGABRT)
 {
     PageStack *ps = hud_stack(0);
+    PageStackMark outer = page_stack_mark(ps);
     page_stack_push(ps, 40, 8);
-    PageStackMark outer = {ps, 0, 0};
     PageStackMark m = page_stack_mark(ps);
     volatile unsigned char *p = page_stack_push(ps, 24, 8);
     if (*c == Overflow_OneByteOfSixteen) {
