@@ -41,6 +41,7 @@
 #include "os_vm.h"
 #include "page_stack_owner.h"
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -120,6 +121,8 @@ typedef struct CheckState {
     size_t region_committed[MAX_REGIONS];
     /* Self-check only (see check_redzones and check_fill): */
     uintptr_t redzone;     /* the newest redzone of a block not yet released; 0 = none */
+    uint32_t redzone_push; /* the number of that block: its push since the last reset, counted from 1 */
+    uint32_t pushes;       /* pushes since the last reset */
     uint32_t released;     /* ranges of this region released since it was entered, oldest first */
     struct {
         uintptr_t from, to;
@@ -328,9 +331,11 @@ static void check_owner(PageStack *ps)
 /* The self-check: a checked build without AddressSanitizer or valgrind,
  * which report these bugs themselves when they happen, finds them later on
  * its own. Each redzone holds the address of the redzone before it (the
- * previous block's) and a check word made from both addresses, so the
- * redzones of the blocks not yet released form a list, newest first; a
- * release checks the ones it releases. Released bytes are filled with 0xDD;
+ * previous block's), that block's number (its push since the last reset)
+ * and a check word made from these and its own address, so the redzones of
+ * the blocks not yet released form a list, newest first, and a block's
+ * number is kept where its own overflow cannot reach it; a release checks
+ * the redzones it releases. Released bytes are filled with 0xDD;
  * a reset checks that the ranges pop_to and free_last released in the region
  * still read so, and entering a region again, `quarantine` resets later,
  * checks that everything the region held still does. The checks run where
@@ -340,39 +345,50 @@ static bool self_check(const PageStack *ps)
     return CHECKED && (ps->flags & Internal_SelfCheck);
 }
 
-static uint64_t redzone_check(uintptr_t redzone, uint64_t prev)
+/* What a redzone holds: 16 bytes, whatever its alignment. */
+typedef struct Redzone {
+    uint64_t prev;      /* the redzone before it; 0 = none */
+    uint32_t prev_push; /* the number of the block before it */
+    uint32_t check;
+} Redzone;
+_Static_assert(sizeof(Redzone) == 16, "a redzone is 16 bytes");
+
+static uint32_t redzone_check(uintptr_t at, uint64_t prev, uint32_t prev_push)
 {
-    /* for a given redzone address, a one-to-one function of prev: any change to one word shows */
-    uint64_t x = ((uint64_t)redzone * 0x9E3779B97F4A7C15u) ^ prev;
+    uint64_t x = ((uint64_t)at * 0x9E3779B97F4A7C15u) ^ prev;
     x ^= x >> 31;
-    x *= 0xBF58476D1CE4E5B9u;
-    return x ^ (x >> 29);
+    x = (x + prev_push) * 0xBF58476D1CE4E5B9u;
+    return (uint32_t)(x ^ (x >> 32));
 }
 
-/* The redzone after a block, at its end; it becomes the newest. */
-static void put_redzone(PageStack *ps, uintptr_t at)
+/* The redzone after a block (push `number` since the last reset), at its end; it becomes the newest. */
+static void put_redzone(PageStack *ps, uintptr_t at, uint32_t number)
 {
     if (self_check(ps)) {
         CheckState *ck = check_state(ps);
-        uint64_t words[2] = {(uint64_t)ck->redzone, redzone_check(at, ck->redzone)};
-        memcpy((void *)at, words, sizeof words);
+        Redzone rz = {ck->redzone, ck->redzone_push, redzone_check(at, ck->redzone, ck->redzone_push)};
+        memcpy((void *)at, &rz, sizeof rz);
         ck->redzone = at;
+        ck->redzone_push = number;
     }
     poison(at, REDZONE);
 }
 
-/* The redzone at `at` is as put_redzone left it: returns the one before. */
-static uintptr_t check_redzone(const PageStack *ps, uintptr_t at, const char *fn)
+/* The redzone at `at`, after the block numbered `number`, is as put_redzone
+ * left it: returns the one before, and that block's number in *prev_push. */
+static uintptr_t check_redzone(const PageStack *ps, uintptr_t at, uint32_t number, uint32_t *prev_push, const char *fn)
 {
     const unsigned char *b = (const unsigned char *)at;
-    uint64_t words[2];
-    memcpy(words, b, sizeof words);
-    if (words[1] != redzone_check(at, words[0]) || words[0] >= at)
-        os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p written past its end (the 16 bytes "
-                    "after it read %02x %02x %02x %02x %02x %02x %02x %02x ...); look for a write beyond the size "
-                    "pushed",
-                    ps->name, fn, (const void *)b, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
-    return (uintptr_t)words[0];
+    Redzone rz;
+    memcpy(&rz, b, sizeof rz);
+    if (rz.check != redzone_check(at, rz.prev, rz.prev_push) || rz.prev >= at)
+        os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p (push %" PRIu32 " after %" PRIu64
+                    " resets) written past its end (the 16 bytes after it read %02x %02x %02x %02x %02x %02x %02x "
+                    "%02x ...); look for a write beyond the size pushed",
+                    ps->name, fn, (const void *)b, number, ps->generation, b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+                    b[7]);
+    *prev_push = rz.prev_push;
+    return (uintptr_t)rz.prev;
 }
 
 /* Checks the redzones at or above `from`, newest first, and forgets them. */
@@ -382,7 +398,7 @@ static void check_redzones(PageStack *ps, uintptr_t from, const char *fn)
         return;
     CheckState *ck = check_state(ps);
     while (ck->redzone && ck->redzone >= from)
-        ck->redzone = check_redzone(ps, ck->redzone, fn);
+        ck->redzone = check_redzone(ps, ck->redzone, ck->redzone_push, &ck->redzone_push, fn);
 }
 
 /* Released bytes [from, to) still read 0xDD: compared a block at a time
@@ -499,8 +515,9 @@ static void check_everything(const PageStack *ps, const char *fn)
     if (!self_check(ps))
         return;
     const CheckState *ck = check_state(ps);
+    uint32_t number = ck->redzone_push;
     for (uintptr_t at = ck->redzone; at;)
-        at = check_redzone(ps, at, fn);
+        at = check_redzone(ps, at, number, &number, fn);
     for (uint32_t i = 0; i < ck->released; i++)
         check_fill(ps, ck->released_log[i].from, ck->released_log[i].to, fn, "checking what was released");
     for (uint32_t r = 0; r < ck->regions; r++) {
@@ -594,7 +611,7 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
         ck->last_ptr = p;
         ck->last_size = size;
         ck->last_end = ck->lpos;
-        put_redzone(ps, p + size);
+        put_redzone(ps, p + size, ++ck->pushes);
     } else if ((how & PageStackPush_Zero) && p < ps->dirty) {
         page_stack_zero_dirty(ps, (void *)p, size);
     }
@@ -625,10 +642,18 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how)
     return push_overflow(need_idle(ps, "page_stack_push"), align, how);
 }
 
+/* Checked: the number a block resized in place keeps (its redzone is at `redzone`). */
+static uint32_t resized_number(PageStack *ps, uintptr_t redzone)
+{
+    CheckState *ck = check_state(ps);
+    return ck->redzone == redzone ? ck->redzone_push : ++ck->pushes;
+}
+
 /* ptr is the last push: move the top (and its redzone) to ptr + new_size. */
 static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new_size, size_t align, uint32_t how)
 {
     size_t off = p - region_base(ps), block_pos = pos_of(ps) - old_size;
+    uint32_t number = 0;
     if (new_size > old_size) {
         if (CHECKED && new_size - old_size > ps->reserved - check_state(ps)->lpos)
             return fail(ps, PageStackError_OutOfReserve, new_size, align, how);
@@ -637,6 +662,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
         if (off + new_size + REDZONE > ps->committed && !commit_to(ps, off + new_size + REDZONE))
             return fail(ps, PageStackError_CommitFailed, new_size, align, how);
         if (CHECKED) {
+            number = resized_number(ps, p + old_size);
             check_redzones(ps, p, "page_stack_realloc"); /* the block's own, about to be handed out */
             if (self_check(ps))
                 forget_released_above(ps, p + old_size);
@@ -647,6 +673,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
     } else {
         note_high(ps);
         if (CHECKED) { /* the redzone moves down to the new end */
+            number = resized_number(ps, p + old_size);
             check_redzones(ps, p, "page_stack_realloc");
             release_checked(ps, p + new_size + REDZONE, p + old_size + REDZONE, "page_stack_realloc");
         } else {
@@ -659,7 +686,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
         ck->lpos = ck->lpos - old_size + new_size;
         ck->last_size = new_size;
         ck->last_end = ck->lpos;
-        put_redzone(ps, p + new_size);
+        put_redzone(ps, p + new_size, number);
         if (p + new_size + REDZONE > top(ps)) /* a shrink leaves the top where it was: monotonic */
             set_top(ps, p + new_size + REDZONE);
     } else {
@@ -905,6 +932,7 @@ void page_stack_reset(PageStack *ps)
     note_high(ps);
     if (CHECKED) {
         release_region(ps, "page_stack_reset");
+        check_state(ps)->pushes = 0;
         check_state(ps)->lpos = 0;
         check_state(ps)->owner = 0;
         rotate_region(ps, "page_stack_reset");

@@ -190,14 +190,15 @@ static PageStack *hud_stack(uint32_t quarantine)
     return page_stack_create(&(PageStackDesc){.name = "hud", .quarantine = quarantine, .reserve_size = 1 << 20});
 }
 
-/* The message for a write past the block that ends at `end`, found by `fn`, whose first byte written is 0x41. */
-static void expect_overflow_found_by(const char *fn, const void *end)
+/* The message for a write past the block that ends at `end`, push `push`
+ * after `resets` resets, found by `fn`, whose first byte written is 0x41. */
+static void expect_overflow_found_by(const char *fn, const void *end, int push, int resets)
 {
     static char expected[256];
     snprintf(expected, sizeof expected,
-             "page_stack \"hud\": %s found the block that ends at %p written past its end (the 16 bytes after it "
-             "read 41 ",
-             fn, end);
+             "page_stack \"hud\": %s found the block that ends at %p (push %d after %d resets) written past its end "
+             "(the 16 bytes after it read 41 ",
+             fn, end, push, resets);
     expect_fatal(expected);
 }
 
@@ -222,6 +223,7 @@ enum {
     Overflow_Destroy,
     Overflow_UnderNewerBlocks,
     Overflow_OneByteOfSixteen,
+    Overflow_AfterGrowingInPlace,
     Overflow_Count
 };
 
@@ -235,10 +237,20 @@ ParameterizedTest(int *c, self_check, a_write_past_a_block_is_found_when_the_blo
                   .signal = SIGABRT)
 {
     PageStack *ps = hud_stack(0);
+    page_stack_reset(ps);
+    page_stack_reset(ps);
     PageStackMark outer = page_stack_mark(ps);
     page_stack_push(ps, 40, 8);
     PageStackMark m = page_stack_mark(ps);
-    volatile unsigned char *p = page_stack_push(ps, 24, 8);
+    volatile unsigned char *p = page_stack_push(ps, 24, 8); /* push 2 after 2 resets */
+    if (*c == Overflow_AfterGrowingInPlace) { /* the block keeps its number */
+        cr_assert_eq(page_stack_realloc(ps, (void *)p, 24, 8, 8), p);
+        cr_assert_eq(page_stack_realloc(ps, (void *)p, 8, 40, 8), p);
+        p[40] = 0x41;
+        expect_overflow_found_by("page_stack_reset", (const void *)(p + 40), 2, 2);
+        page_stack_reset(ps);
+        death_not_reached();
+    }
     if (*c == Overflow_OneByteOfSixteen) {
         p[24 + 15] = 0x41; /* the last byte of the redzone: the message shows the first eight */
         expect_fatal("page_stack \"hud\": page_stack_reset found the block that ends at");
@@ -246,15 +258,19 @@ ParameterizedTest(int *c, self_check, a_write_past_a_block_is_found_when_the_blo
         death_not_reached();
     }
     p[24] = 0x41;
-    if (*c == Overflow_UnderNewerBlocks)
+    if (*c == Overflow_UnderNewerBlocks) { /* its number comes from the next one's redzone: push 3 was popped */
+        PageStackMark popped = page_stack_mark(ps);
+        page_stack_push(ps, 8, 8);
+        page_stack_pop_to(popped);
         for (int i = 0; i < 100; i++)
             page_stack_push(ps, (size_t)i, 1);
+    }
     const char *fn = *c == Overflow_PopTo || *c == Overflow_PopToEmpty ? "page_stack_pop_to"
                      : *c == Overflow_FreeLast                         ? "page_stack_free_last"
                      : *c == Overflow_ReallocGrow || *c == Overflow_ReallocShrink ? "page_stack_realloc"
                      : *c == Overflow_Destroy                                       ? "page_stack_destroy"
                                                                                     : "page_stack_reset";
-    expect_overflow_found_by(fn, (const void *)(p + 24));
+    expect_overflow_found_by(fn, (const void *)(p + 24), 2, 2);
     switch (*c) {
     case Overflow_Reset: page_stack_reset(ps); break;
     case Overflow_PopTo: page_stack_pop_to(m); break;
@@ -420,7 +436,7 @@ ParameterizedTest(int *c, self_check, page_stack_check_finds_a_write_without_a_r
     switch (*c) {
     case Check_PastALiveBlock:
         a[30] = 0x41;
-        expect_overflow_found_by("page_stack_check", (const void *)(a + 30));
+        expect_overflow_found_by("page_stack_check", (const void *)(a + 30), 1, 0);
         page_stack_check(ps);
         break;
     case Check_PoppedBytes:
@@ -438,7 +454,7 @@ ParameterizedTest(int *c, self_check, page_stack_check_finds_a_write_without_a_r
         FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game", .stack.name = "hud"});
         volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 12, 4);
         p[12] = 0x41;
-        expect_overflow_found_by("page_stack_check", (const void *)(p + 12));
+        expect_overflow_found_by("page_stack_check", (const void *)(p + 12), 1, 1); /* begin resets */
         frame_arena_check(fa);
         break;
     }
@@ -454,7 +470,7 @@ Test(self_check, a_write_after_a_check_is_found_at_the_release, .signal = SIGABR
     page_stack_push(ps, 10, 1);
     page_stack_check(ps);
     a[30] = 0x41;
-    expect_overflow_found_by("page_stack_reset", (const void *)(a + 30));
+    expect_overflow_found_by("page_stack_reset", (const void *)(a + 30), 1, 0);
     page_stack_reset(ps);
     death_not_reached();
 }
