@@ -41,7 +41,6 @@
 #include "os_vm.h"
 #include "page_stack_owner.h"
 
-#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -382,11 +381,11 @@ static uintptr_t check_redzone(const PageStack *ps, uintptr_t at, uint32_t numbe
     Redzone rz;
     memcpy(&rz, b, sizeof rz);
     if (rz.check != redzone_check(at, rz.prev, rz.prev_push) || rz.prev >= at)
-        os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p (push %" PRIu32 " after %" PRIu64
-                    " resets) written past its end (the 16 bytes after it read %02x %02x %02x %02x %02x %02x %02x "
-                    "%02x ...); look for a write beyond the size pushed",
-                    ps->name, fn, (const void *)b, number, ps->generation, b[0], b[1], b[2], b[3], b[4], b[5], b[6],
-                    b[7]);
+        os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p (push %lu after %llu resets) written "
+                    "past its end (the 16 bytes after it read %02x %02x %02x %02x %02x %02x %02x %02x ...); look for "
+                    "a write beyond the size pushed",
+                    ps->name, fn, (const void *)b, (unsigned long)number, (unsigned long long)ps->generation, b[0],
+                    b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
     *prev_push = rz.prev_push;
     return (uintptr_t)rz.prev;
 }
