@@ -400,29 +400,39 @@ static void check_redzones(PageStack *ps, uintptr_t from, const char *fn)
         ck->redzone = check_redzone(ps, ck->redzone, ck->redzone_push, &ck->redzone_push, fn);
 }
 
-/* Released bytes [from, to) still read 0xDD: compared a block at a time
- * against these, with libc's memcmp, then byte by byte where one differs. */
+/* Bytes as the stack leaves them: 0xDD where released, 0 where committed
+ * and never handed out. Compared a block at a time with libc's memcmp. */
 #define DD4 FILL_RELEASE, FILL_RELEASE, FILL_RELEASE, FILL_RELEASE
 #define DD32 DD4, DD4, DD4, DD4, DD4, DD4, DD4, DD4
 #define DD256 DD32, DD32, DD32, DD32, DD32, DD32, DD32, DD32
-static const unsigned char released_bytes[2048] = {DD256, DD256, DD256, DD256, DD256, DD256, DD256, DD256};
+#define COMPARE_BLOCK 2048
+static const unsigned char released_bytes[COMPARE_BLOCK] = {DD256, DD256, DD256, DD256, DD256, DD256, DD256, DD256};
+static const unsigned char fresh_bytes[COMPARE_BLOCK];
 
-static void check_fill(const PageStack *ps, uintptr_t from, uintptr_t to, const char *fn, const char *how)
+/* The first byte in [from, to) that is not `like[0]` (`like` holds a block of them); 0 if none. */
+static uintptr_t first_unlike(uintptr_t from, uintptr_t to, const unsigned char *like)
 {
     for (uintptr_t at = from; at < to;) {
-        size_t n = to - at < sizeof released_bytes ? (size_t)(to - at) : sizeof released_bytes;
-        if (memcmp((const void *)at, released_bytes, n) == 0) {
-            at += n;
-            continue;
+        size_t n = to - at < COMPARE_BLOCK ? (size_t)(to - at) : COMPARE_BLOCK;
+        if (memcmp((const void *)at, like, n) != 0) {
+            while (*(const unsigned char *)at == like[0])
+                at++;
+            return at;
         }
-        const unsigned char *b = (const unsigned char *)at;
-        while (*b == FILL_RELEASE)
-            b++;
+        at += n;
+    }
+    return 0;
+}
+
+/* Released bytes [from, to) still read 0xDD. */
+static void check_fill(const PageStack *ps, uintptr_t from, uintptr_t to, const char *fn, const char *how)
+{
+    uintptr_t at = first_unlike(from, to, released_bytes);
+    if (at)
         os_vm_fatal("page_stack \"%s\": %s, %s, found the byte at %p written after its release (it reads "
                     "0x%02x, not the 0xDD it was filled with); a pointer kept past a reset or pop_to was written "
                     "through",
-                    ps->name, fn, how, (const void *)b, *b);
-    }
+                    ps->name, fn, how, (const void *)at, *(const unsigned char *)at);
 }
 
 /* Checks and forgets the logged ranges that overlap [from, to): they are about to be filled again. */
@@ -484,6 +494,25 @@ static size_t filled(const CheckState *ck, uint32_t r, size_t committed)
     return ck->region_filled[r] < committed ? ck->region_filled[r] : committed;
 }
 
+/* Past the newest block (and its redzone) nothing was handed out since the
+ * region was entered: up to what the region held before, the bytes read
+ * 0xDD; above, as far as ABOVE_TOP past that and within the commit, 0. */
+#define ABOVE_TOP ((size_t)64 << 10)
+static void check_above_top(const PageStack *ps, const char *fn)
+{
+    const CheckState *ck = check_state(ps);
+    uintptr_t from = top(ps), held = ck->region_base + filled(ck, ck->region, ps->committed);
+    uintptr_t end = ck->region_base + ps->committed, fresh = from > held ? from : held;
+    uintptr_t to = end - fresh > ABOVE_TOP ? fresh + ABOVE_TOP : end;
+    uintptr_t at = from < held ? first_unlike(from, held, released_bytes) : 0;
+    if (!at)
+        at = first_unlike(fresh, to, fresh_bytes);
+    if (at)
+        os_vm_fatal("page_stack \"%s\": %s found the byte at %p, past the newest block, written (it reads 0x%02x; "
+                    "no block has held it since the stack took it up); look for a write beyond the size pushed",
+                    ps->name, fn, (const void *)at, *(const unsigned char *)at);
+}
+
 /* Moves to the region released `quarantine` resets ago, which must still
  * read 0xDD. Everything in the current one is released: call release_region first. */
 static void rotate_region(PageStack *ps, const char *fn)
@@ -517,6 +546,7 @@ static void check_everything(const PageStack *ps, const char *fn)
     uint32_t number = ck->redzone_push;
     for (uintptr_t at = ck->redzone; at;)
         at = check_redzone(ps, at, number, &number, fn);
+    check_above_top(ps, fn);
     for (uint32_t i = 0; i < ck->released; i++)
         check_fill(ps, ck->released_log[i].from, ck->released_log[i].to, fn, "checking what was released");
     for (uint32_t r = 0; r < ck->regions; r++) {
@@ -531,6 +561,8 @@ static void release_region(PageStack *ps, const char *fn)
 {
     uintptr_t base = check_state(ps)->region_base;
     check_redzones(ps, base, fn);
+    if (self_check(ps))
+        check_above_top(ps, fn);
     release_checked(ps, base, top(ps), fn);
 }
 

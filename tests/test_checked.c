@@ -392,6 +392,43 @@ Test(self_check, a_pointer_kept_across_frames_is_found_when_its_stack_comes_back
     death_not_reached();
 }
 
+/* Past the newest block and its redzone no block has been since the region
+ * was entered: a write there is found at the reset, by a check, at destroy. */
+enum { AboveTop_Fresh, AboveTop_HeldBefore, AboveTop_Check, AboveTop_Destroy, AboveTop_Count };
+
+ParameterizedTestParameters(self_check, a_write_past_the_newest_block_is_found)
+{
+    static int cases[AboveTop_Count];
+    return index_params(cases, AboveTop_Count);
+}
+
+ParameterizedTest(int *c, self_check, a_write_past_the_newest_block_is_found, .signal = SIGABRT)
+{
+    PageStack *ps = hud_stack(1);
+    if (*c == AboveTop_HeldBefore) { /* the region held 4 KiB before: 0xDD there now, not 0 */
+        page_stack_push(ps, 4096, 8);
+        page_stack_reset(ps);
+        page_stack_reset(ps);
+    }
+    volatile unsigned char *p = page_stack_push(ps, 24, 8);
+    p[24 + 16 + 50] = 0x42; /* over the redzone, into bytes no block holds */
+    const char *fn = *c == AboveTop_Check ? "page_stack_check" : *c == AboveTop_Destroy ? "page_stack_destroy"
+                                                                                       : "page_stack_reset";
+    static char expected[256];
+    snprintf(expected, sizeof expected,
+             "page_stack \"hud\": %s found the byte at %p, past the newest block, written (it reads 0x42; no block "
+             "has held it since the stack took it up); look for a write beyond the size pushed",
+             fn, (const void *)(p + 24 + 16 + 50));
+    expect_fatal(expected);
+    switch (*c) {
+    case AboveTop_Fresh:
+    case AboveTop_HeldBefore: page_stack_reset(ps); break;
+    case AboveTop_Check: page_stack_check(ps); break;
+    case AboveTop_Destroy: page_stack_destroy(ps); break;
+    }
+    death_not_reached();
+}
+
 /* A stack remembers 16 released ranges between two resets; the oldest is
  * checked when a 17th comes, so a write before that is still found. */
 Test(self_check, a_write_to_a_range_the_stack_forgets_is_found_as_it_forgets_it, .signal = SIGABRT)
