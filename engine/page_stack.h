@@ -315,7 +315,8 @@ static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size
  * stack: a push, mark, pop_to, reset, trim, realloc, free_last, push_cleanup
  * or destroy on it is fatal, and so are frame_arena_end and scratch_end over
  * it. page_stack_pos, page_stack_stats and page_stack_last_error may be read
- * (the last tells why a try push through the cursor failed); pos and stats
+ * (the last tells why a try push through the cursor failed), and
+ * page_stack_check may look at every push made through it; pos and stats
  * count the cursor's pushes up to its last trip out of line (exactly, in an
  * on_push hook) and all of them after its end. A cursor is used only until
  * its end. Keep it in one local and pass its address: a copy used after the

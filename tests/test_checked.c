@@ -454,7 +454,7 @@ Test(self_check, a_write_to_a_range_the_stack_forgets_is_found_as_it_forgets_it,
 }
 
 /* page_stack_check finds each kind of write at once, without releasing anything. */
-enum { Check_PastALiveBlock, Check_PoppedBytes, Check_Quarantine, Check_FrameArena, Check_Count };
+enum { Check_PastALiveBlock, Check_PoppedBytes, Check_Quarantine, Check_FrameArena, Check_UnderACursor, Check_Count };
 
 ParameterizedTestParameters(self_check, page_stack_check_finds_a_write_without_a_release)
 {
@@ -493,6 +493,15 @@ ParameterizedTest(int *c, self_check, page_stack_check_finds_a_write_without_a_r
         p[12] = 0x41;
         expect_overflow_found_by("page_stack_check", (const void *)(p + 12), 1, 1); /* begin resets */
         frame_arena_check(fa);
+        break;
+    }
+    case Check_UnderACursor: { /* every push through a cursor goes out of line here: the stack knows it */
+        PageStackCursor cur = page_stack_cursor_begin(ps);
+        volatile unsigned char *q = page_stack_cursor_push(&cur, 20, 4);
+        page_stack_cursor_push(&cur, 20, 4);
+        q[20] = 0x41;
+        expect_overflow_found_by("page_stack_check", (const void *)(q + 20), 4, 0);
+        page_stack_check(ps);
         break;
     }
     }
