@@ -452,10 +452,11 @@ void page_stack_trim(PageStack *ps, size_t keep);  /* decommit above max(pos, ke
 
 PageStackStats page_stack_stats(const PageStack *ps);
 /* The checked build without ASan: checks now what its releases check later
- * (the redzone after every block not yet released, every released byte the
- * stack still holds) and stops with one line at the first one written.
- * Call it after each system to find which one wrote. Any other build: does
- * nothing (ASan reports a bad write as it happens). A NULL stack is fatal. */
+ * (the redzone after every block not yet released, the bytes past the
+ * newest block, every released byte the stack still holds) and stops with
+ * one line at the first one written. Call it after each system to find
+ * which one wrote. Any other build, or under valgrind: does nothing (ASan
+ * and memcheck report a bad write as it happens). A NULL stack is fatal. */
 void page_stack_check(const PageStack *ps);
 PageStackError page_stack_last_error(const PageStack *ps); /* of the most recent failed push; None if none failed */
 const char *page_stack_error_string(PageStackError err);
