@@ -497,7 +497,7 @@ static size_t filled(const CheckState *ck, uint32_t r, size_t committed)
 /* Past the newest block (and its redzone) nothing was handed out since the
  * region was entered: up to what the region held before, the bytes read
  * 0xDD; above, as far as ABOVE_TOP past that and within the commit, 0. */
-#define ABOVE_TOP ((size_t)64 << 10)
+#define ABOVE_TOP ((size_t)1 << 10)
 static void check_above_top(const PageStack *ps, const char *fn)
 {
     const CheckState *ck = check_state(ps);
