@@ -496,15 +496,17 @@ static size_t filled(const CheckState *ck, uint32_t r, size_t committed)
 
 /* Past the newest block (and its redzone) nothing was handed out since the
  * region was entered: up to what the region held before, the bytes read
- * 0xDD; above, as far as ABOVE_TOP past that and within the commit, 0. */
+ * 0xDD, and 0 above. Read as far as ABOVE_TOP past the top: the rest of
+ * what the region held is read when the stack takes the region up again. */
 #define ABOVE_TOP ((size_t)1 << 10)
 static void check_above_top(const PageStack *ps, const char *fn)
 {
     const CheckState *ck = check_state(ps);
-    uintptr_t from = top(ps), held = ck->region_base + filled(ck, ck->region, ps->committed);
-    uintptr_t end = ck->region_base + ps->committed, fresh = from > held ? from : held;
-    uintptr_t to = end - fresh > ABOVE_TOP ? fresh + ABOVE_TOP : end;
-    uintptr_t at = from < held ? first_unlike(from, held, released_bytes) : 0;
+    uintptr_t from = top(ps), end = ck->region_base + ps->committed;
+    uintptr_t to = end - from > ABOVE_TOP ? from + ABOVE_TOP : end;
+    uintptr_t held = ck->region_base + filled(ck, ck->region, ps->committed);
+    uintptr_t fresh = held < from ? from : held > to ? to : held;
+    uintptr_t at = first_unlike(from, fresh, released_bytes);
     if (!at)
         at = first_unlike(fresh, to, fresh_bytes);
     if (at)

@@ -384,7 +384,7 @@ Test(self_check, a_pointer_kept_across_frames_is_found_when_its_stack_comes_back
 
 /* Past the newest block and its redzone no block has been since the region
  * was entered: a write there is found at the reset, by a check, at destroy. */
-enum { AboveTop_Fresh, AboveTop_HeldBefore, AboveTop_Check, AboveTop_Destroy, AboveTop_Count };
+enum { AboveTop_Fresh, AboveTop_HeldBefore, AboveTop_Check, AboveTop_Destroy, AboveTop_FarInHeldBytes, AboveTop_Count };
 
 ParameterizedTestParameters(self_check, a_write_past_the_newest_block_is_found)
 {
@@ -395,12 +395,19 @@ ParameterizedTestParameters(self_check, a_write_past_the_newest_block_is_found)
 ParameterizedTest(int *c, self_check, a_write_past_the_newest_block_is_found, .signal = SIGABRT)
 {
     PageStack *ps = hud_stack(1);
-    if (*c == AboveTop_HeldBefore) { /* the region held 4 KiB before: 0xDD there now, not 0 */
-        page_stack_push(ps, 4096, 8);
+    if (*c == AboveTop_HeldBefore || *c == AboveTop_FarInHeldBytes) { /* 0xDD there now, not 0 */
+        page_stack_push(ps, 8192, 8);
         page_stack_reset(ps);
         page_stack_reset(ps);
     }
     volatile unsigned char *p = page_stack_push(ps, 24, 8);
+    if (*c == AboveTop_FarInHeldBytes) { /* past what a reset reads: found when the region comes back */
+        p[5000] = 0x42;
+        page_stack_reset(ps);
+        expect_late_write_found_by("page_stack_reset, taking it up again", (const void *)(p + 5000));
+        page_stack_reset(ps);
+        death_not_reached();
+    }
     p[24 + 16 + 50] = 0x42; /* over the redzone, into bytes no block holds */
     const char *fn = *c == AboveTop_Check ? "page_stack_check" : *c == AboveTop_Destroy ? "page_stack_destroy"
                                                                                        : "page_stack_reset";
