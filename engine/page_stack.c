@@ -334,11 +334,13 @@ static void check_owner(PageStack *ps)
  * and a check word made from these and its own address, so the redzones of
  * the blocks not yet released form a list, newest first, and a block's
  * number is kept where its own overflow cannot reach it; a release checks
- * the redzones it releases. Released bytes are filled with 0xDD;
- * a reset checks that the ranges pop_to and free_last released in the region
- * still read so, and entering a region again, `quarantine` resets later,
- * checks that everything the region held still does. The checks run where
- * the fills run, at releases; a push only writes its redzone. */
+ * the redzones it releases. Released bytes are filled with 0xDD; a reset
+ * checks that the ranges pop_to and free_last released in the region still
+ * read so, and that the bytes just past the newest block are as the stack
+ * left them (check_above_top); entering a region again, `quarantine` resets
+ * later, checks that everything the region held still reads 0xDD. The
+ * checks run where the fills run, at releases; a push only writes its
+ * redzone. */
 static bool self_check(const PageStack *ps)
 {
     return CHECKED && (ps->flags & Internal_SelfCheck);
