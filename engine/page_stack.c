@@ -560,14 +560,17 @@ static void check_everything(const PageStack *ps, const char *fn)
     }
 }
 
-/* Checked: releases everything the current region holds (every block is dead). */
+/* Checked: releases everything the current region holds (every block is
+ * dead) before rotate_region leaves it, so nothing is logged. */
 static void release_region(PageStack *ps, const char *fn)
 {
     uintptr_t base = check_state(ps)->region_base;
     check_redzones(ps, base, fn);
-    if (self_check(ps))
+    if (self_check(ps)) {
         check_above_top(ps, fn);
-    release_checked(ps, base, top(ps), fn);
+        check_released(ps, base, top(ps), fn);
+    }
+    release(ps, base, top(ps));
 }
 
 /* The physical top to release from when popping to logical position lpos. */
