@@ -5,6 +5,13 @@
  *                               pushes; every block is verified before its
  *                               buffer is reset and every scratch block before
  *                               its scope ends
+ *     stress jobs [FRAMES]      the main thread drives 4 frame arenas, one per
+ *                               job; each frame it begins them all, 3 worker
+ *                               threads fill this frame's buffers (every job on
+ *                               another thread than in the frame before) while
+ *                               the main thread verifies last frame's, and the
+ *                               main thread ends them; each sample's pushes and
+ *                               bytes match what the jobs pushed
  *     stress soak [FRAMES]      one frame arena, FRAMES frames (default
  *                               1000000) of varying load with a spike every
  *                               100000 frames: RSS stays within RSS at frame 1000
@@ -12,6 +19,7 @@
  *                               and committed memory comes back within
  *                               trim_after frames of each spike
  */
+#define _POSIX_C_SOURCE 200809L /* pthread barriers under -std=c11 */
 #include "frame_arena.h"
 #include "scratch.h"
 
@@ -134,6 +142,123 @@ static int run_threads(long frames)
     return corruptions != 0;
 }
 
+/* A job system: frame memory pushed by workers and read by the main thread a
+ * frame later. Arena j belongs to job j; in frame f worker w runs the jobs j
+ * with (j + f) % WORKERS == w, so every arena changes threads at its begin. */
+#define WORKERS 3
+#define JOBS 4
+
+typedef struct Jobs {
+    FrameArena *fa[JOBS];
+    PageStack *stack[JOBS];      /* this frame's buffer of each job, set by the main thread */
+    Block *blocks[JOBS][2];      /* what each job pushed in the frames f % 2 */
+    uint32_t counts[JOBS][2];
+    size_t used[JOBS];           /* bytes pushed this frame, padding included */
+    uint32_t seed[JOBS];
+    long frame, frames;
+    pthread_barrier_t start, done;
+} Jobs;
+
+typedef struct Worker {
+    Jobs *jobs;
+    int index;
+} Worker;
+
+static void *worker_main(void *arg)
+{
+    Worker *w = arg;
+    Jobs *J = w->jobs;
+    for (;;) {
+        pthread_barrier_wait(&J->start);
+        long f = J->frame;
+        if (f >= J->frames)
+            return NULL;
+        for (int j = 0; j < JOBS; j++) {
+            if ((j + f) % WORKERS != w->index)
+                continue;
+            PageStack *ps = J->stack[j];
+            Block *mine = J->blocks[j][f % 2];
+            uint32_t n = 64 + rnd(&J->seed[j]) % (MAX_PUSHES - 64 + 1);
+            for (uint32_t i = 0; i < n; i++) {
+                Block b = {NULL, 1 + rnd(&J->seed[j]) % 256, rnd(&J->seed[j])};
+                b.p = page_stack_push(ps, b.size, (size_t)1 << (rnd(&J->seed[j]) % 7));
+                fill(&b);
+                mine[i] = b;
+            }
+            J->counts[j][f % 2] = n;
+            J->used[j] = page_stack_pos(ps);
+        }
+        pthread_barrier_wait(&J->done);
+    }
+}
+
+static int run_jobs(long frames)
+{
+    static Jobs J;
+    J.frames = frames;
+    bool ok = pthread_barrier_init(&J.start, NULL, WORKERS + 1) == 0 &&
+              pthread_barrier_init(&J.done, NULL, WORKERS + 1) == 0;
+    for (int j = 0; ok && j < JOBS; j++) {
+        char name[16];
+        snprintf(name, sizeof name, "job%d", j);
+        J.fa[j] = frame_arena_create(&(FrameArenaDesc){.name = name, .stack = {.reserve_size = 64u << 20}});
+        J.blocks[j][0] = calloc(MAX_PUSHES, sizeof(Block));
+        J.blocks[j][1] = calloc(MAX_PUSHES, sizeof(Block));
+        J.seed[j] = 0x9e3779b9u * (uint32_t)(j + 1);
+        ok = J.fa[j] && J.blocks[j][0] && J.blocks[j][1];
+    }
+    Worker workers[WORKERS];
+    pthread_t threads[WORKERS];
+    int started = 0;
+    for (; ok && started < WORKERS; started++) {
+        workers[started] = (Worker){&J, started};
+        ok = pthread_create(&threads[started], NULL, worker_main, &workers[started]) == 0;
+    }
+    if (!ok) {
+        printf("TAP version 13\n1..1\nnot ok 1 - cannot set up the jobs\n");
+        return 1;
+    }
+    uint64_t corruptions = 0, pushes = 0, bad_samples = 0;
+    for (long f = 0; f < frames; f++) {
+        for (int j = 0; j < JOBS; j++)
+            J.stack[j] = frame_arena_begin(J.fa[j]); /* resets the buffer of frame f - 2 */
+        J.frame = f;
+        pthread_barrier_wait(&J.start);
+        /* While the workers fill frame f, the main thread reads what they pushed in frame f - 1. */
+        for (int j = 0; f > 0 && j < JOBS; j++)
+            for (uint32_t i = 0; i < J.counts[j][(f - 1) % 2]; i++)
+                corruptions += bad_bytes(&J.blocks[j][(f - 1) % 2][i]);
+        pthread_barrier_wait(&J.done);
+        for (int j = 0; j < JOBS; j++) {
+            frame_arena_end(J.fa[j]);
+            FrameSample s = frame_arena_stats(J.fa[j]).last;
+            bad_samples += s.frame != (uint64_t)f || s.pushes != J.counts[j][f % 2] || s.used != J.used[j];
+            pushes += J.counts[j][f % 2];
+        }
+    }
+    J.frame = frames; /* releases the workers */
+    pthread_barrier_wait(&J.start);
+    for (int i = 0; i < WORKERS; i++)
+        pthread_join(threads[i], NULL);
+    for (int j = 0; j < JOBS; j++) {
+        for (int k = 0; k < 2; k++)
+            for (uint32_t i = 0; i < J.counts[j][k]; i++)
+                corruptions += bad_bytes(&J.blocks[j][k][i]);
+        frame_arena_destroy(J.fa[j]);
+        free(J.blocks[j][0]);
+        free(J.blocks[j][1]);
+    }
+    pthread_barrier_destroy(&J.start);
+    pthread_barrier_destroy(&J.done);
+    printf("TAP version 13\n1..2\n");
+    printf("%s 1 - %d jobs on %d workers x %ld frames, %" PRIu64 " pushes verified a frame later: %" PRIu64
+           " corrupted blocks\n",
+           corruptions ? "not ok" : "ok", JOBS, WORKERS, frames, pushes, corruptions);
+    printf("%s 2 - each frame's sample has the frame, pushes and bytes its job pushed: %" PRIu64 " wrong\n",
+           bad_samples ? "not ok" : "ok", bad_samples);
+    return corruptions != 0 || bad_samples != 0;
+}
+
 static size_t rss_bytes(void)
 {
     long pages = 0, resident = 0;
@@ -201,8 +326,10 @@ int main(int argc, char **argv)
     long frames = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
     if (argc > 1 && !strcmp(argv[1], "threads"))
         return run_threads(frames > 0 ? frames : 10000);
+    if (argc > 1 && !strcmp(argv[1], "jobs"))
+        return run_jobs(frames > 0 ? frames : 10000);
     if (argc > 1 && !strcmp(argv[1], "soak"))
         return run_soak(frames > 0 ? frames : 1000000);
-    fprintf(stderr, "usage: stress threads|soak [FRAMES]\n");
+    fprintf(stderr, "usage: stress threads|jobs|soak [FRAMES]\n");
     return 2;
 }
