@@ -41,9 +41,11 @@
 #include "os_vm.h"
 #include "page_stack_owner.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PAGE_STACK_POISONING 1
@@ -802,6 +804,79 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
     }
     rearm(ps);
     return true;
+}
+
+/* ------------------------------------------------------------------ strings */
+
+/* A string that fits here is formatted once and copied into its block; a
+ * longer one is formatted again, into its block. */
+#define FORMAT_LOCAL 256
+
+static char *format_with(PageStack *ps, const char *fn, const char *fmt, va_list ap)
+{
+    need_idle(ps, fn);
+    if (!fmt)
+        os_vm_fatal("page_stack \"%s\": %s with fmt NULL; pass a format string", ps->name, fn);
+    char local[FORMAT_LOCAL];
+    va_list again;
+    va_copy(again, ap);
+    errno = 0;
+    int n = vsnprintf(local, sizeof local, fmt, ap);
+    if (n < 0)
+        os_vm_fatal("page_stack \"%s\": %s: the C library cannot format it (%s); check the arguments against "
+                    "the format, and any wide strings",
+                    ps->name, fn, errno ? strerror(errno) : "vsnprintf failed");
+    char *p = page_stack_push(ps, (size_t)n + 1, 1);
+    if (p && (size_t)n < sizeof local)
+        memcpy(p, local, (size_t)n + 1);
+    else if (p)
+        vsnprintf(p, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return p;
+}
+
+char *page_stack_printf(PageStack *ps, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = format_with(ps, "page_stack_printf", fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+char *page_stack_vprintf(PageStack *ps, const char *fmt, va_list ap)
+{
+    return format_with(ps, "page_stack_vprintf", fmt, ap);
+}
+
+/* len bytes of s, then a NUL. */
+static char *copy_string(PageStack *ps, const char *s, size_t len)
+{
+    if (len == SIZE_MAX) /* no real string is that long, but len + 1 must not wrap to 0 */
+        return page_stack_push_overflow(ps, 1, 0);
+    char *p = page_stack_push(ps, len + 1, 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = 0;
+    }
+    return p;
+}
+
+char *page_stack_strdup(PageStack *ps, const char *s)
+{
+    need_idle(ps, "page_stack_strdup");
+    if (!s)
+        os_vm_fatal("page_stack \"%s\": page_stack_strdup with s NULL; pass a string", ps->name);
+    return copy_string(ps, s, strlen(s));
+}
+
+char *page_stack_strndup(PageStack *ps, const char *s, size_t n)
+{
+    need_idle(ps, "page_stack_strndup");
+    if (!s)
+        os_vm_fatal("page_stack \"%s\": page_stack_strndup with s NULL; pass a string", ps->name);
+    const char *nul = memchr(s, 0, n); /* reads no further than the first NUL */
+    return copy_string(ps, s, nul ? (size_t)(nul - s) : n);
 }
 
 /* ------------------------------------------------------------------ cursors */

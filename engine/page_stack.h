@@ -31,6 +31,7 @@
 #define FRAME_ARENA_PAGE_STACK_H
 
 #include <stdalign.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,16 @@ extern "C" {
 #define PAGE_STACK_UNLIKELY(x) (x)
 #define PAGE_STACK_CONSTANT(x) 0
 #define PAGE_STACK_CURSOR_FN static inline
+#endif
+
+/* PAGE_STACK_PRINTF: lets gcc and clang check page_stack_printf's arguments
+ * against its format (MinGW's gcc against the C99 printf the library uses). */
+#if defined(__MINGW32__)
+#define PAGE_STACK_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#elif defined(__GNUC__) || defined(__clang__)
+#define PAGE_STACK_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PAGE_STACK_PRINTF(f, a)
 #endif
 
 /* Makes the compiler hold x in a register here, at no cost in instructions.
@@ -435,6 +446,18 @@ void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t n
 /* Gives the block back if it is the last push (the top moves down to ptr) and
  * returns true; any other block stays until a pop or reset: false. */
 bool page_stack_free_last(PageStack *ps, void *ptr, size_t size);
+
+/* Strings in the stack: each is one push of its length + 1 bytes, alignment
+ * 1, NUL-terminated, and fails as a push does (on_fail; NULL if it returns).
+ * page_stack_printf formats as vsnprintf does (the C library's, which does
+ * the formatting); a format the C library cannot carry out (an encoding
+ * error in a %ls argument, a result longer than INT_MAX) is fatal, and so is
+ * a NULL stack, format or string. page_stack_strndup copies at most n bytes
+ * of s, fewer if s ends sooner. */
+PAGE_STACK_PRINTF(2, 3) char *page_stack_printf(PageStack *ps, const char *fmt, ...);
+PAGE_STACK_PRINTF(2, 0) char *page_stack_vprintf(PageStack *ps, const char *fmt, va_list ap);
+char *page_stack_strdup(PageStack *ps, const char *s);
+char *page_stack_strndup(PageStack *ps, const char *s, size_t n);
 
 /* Registers fn(object, count) to run when a pop_to, reset or destroy takes
  * the stack below the current top (the object was pushed just before). The

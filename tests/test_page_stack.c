@@ -5,6 +5,9 @@
 #include "page_stack.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <wchar.h>
 #include <sys/mman.h>
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #include <linux/filter.h>
@@ -883,6 +886,202 @@ Test(realloc, in_place_growth_whose_commit_fails_keeps_the_block)
     page_stack_destroy(ps);
 }
 
+/* ---------------------------------------------------------------- strings */
+
+/* Each string is one push of its length + 1 bytes at alignment 1. */
+static void assert_one_string_push(PageStack *ps, PageStackStats before, const char *s, const char *expected)
+{
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_not_null(s);
+    cr_assert_str_eq(s, expected);
+    cr_assert_eq(after.pos, before.pos + strlen(expected) + 1, "pos %zu, was %zu, for a string of %zu", after.pos,
+                 before.pos, strlen(expected));
+    cr_assert_eq(after.pushes, before.pushes + 1);
+}
+
+Test(strings, printf_pushes_the_formatted_string_and_its_nul)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 3, 1); /* an odd top: a string needs no alignment */
+    PageStackStats before = page_stack_stats(ps);
+    char *s = page_stack_printf(ps, "%s-%d-%zu-%.2f", "ab", -7, (size_t)42, 0.5);
+    assert_one_string_push(ps, before, s, "ab--7-42-0.50");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_printf(ps, "%s", ""), "");
+    char *t = page_stack_strdup(ps, "next");
+    cr_assert_str_eq(s, "ab--7-42-0.50", "a later push leaves the string alone");
+    cr_assert_str_eq(t, "next");
+    page_stack_destroy(ps);
+}
+
+/* Around and far past the 256 bytes formatted on the C stack first. */
+Test(strings, printf_of_any_length_is_whole)
+{
+    PageStack *ps = page_stack_create(NULL);
+    static const size_t widths[] = {250, 251, 252, 253, 1000, 100000}; /* 254 to 257 bytes, then more */
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        size_t w = widths[i];
+        PageStackStats before = page_stack_stats(ps);
+        char *s = page_stack_printf(ps, "%*d|%s", (int)w, 7, "end");
+        cr_assert_not_null(s);
+        cr_assert_eq(page_stack_stats(ps).pos, before.pos + w + 5, "width %zu", w);
+        cr_assert_eq(strlen(s), w + 4, "width %zu", w);
+        for (size_t b = 0; b + 1 < w; b++)
+            cr_assert_eq(s[b], ' ', "width %zu: byte %zu", w, b);
+        cr_assert_str_eq(s + w - 1, "7|end", "width %zu", w);
+    }
+    page_stack_destroy(ps);
+}
+
+static char *format_line(PageStack *ps, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = page_stack_vprintf(ps, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+Test(strings, vprintf_serves_a_variadic_wrapper)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackStats before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, format_line(ps, "[%s] %u particles", "sim", 20000u), "[sim] 20000 particles");
+    char wide[400];
+    memset(wide, 'w', sizeof wide - 1);
+    wide[sizeof wide - 1] = 0;
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, format_line(ps, "%s", wide), wide);
+    page_stack_destroy(ps);
+}
+
+Test(strings, strdup_and_strndup_copy_up_to_the_nul)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackStats before = page_stack_stats(ps);
+    const char *src = "sprites/ship.png";
+    char *s = page_stack_strdup(ps, src);
+    assert_one_string_push(ps, before, s, src);
+    cr_assert_neq(s, src);
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strdup(ps, ""), "");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strndup(ps, src, 7), "sprites");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strndup(ps, src, 1000), src);
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strndup(ps, src, 0), "");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strndup(ps, src, SIZE_MAX), src);
+    /* A buffer with no NUL in its n bytes: read no further (ASan would report it). */
+    char *exact = malloc(4);
+    memcpy(exact, "abcd", 4);
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strndup(ps, exact, 4), "abcd");
+    free(exact);
+    page_stack_destroy(ps);
+}
+
+Test(strings, a_string_that_does_not_fit_fails_like_a_push)
+{
+    FailLog log = {0};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = record_failure, .user = &log});
+    char *keep = page_stack_strdup(ps, "kept");
+    page_stack_push(ps, 60 * KiB, 16);
+    PageStackStats before = page_stack_stats(ps);
+    char big[8000];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+
+    cr_assert_null(page_stack_printf(ps, "%s!", big));
+    cr_assert_eq(log.calls, 1);
+    cr_assert_eq(log.size, sizeof big + 1, "on_fail sees the length + 1: %zu", log.size);
+    cr_assert_eq(log.align, 1);
+    cr_assert_eq(log.error, PageStackError_OutOfReserve);
+    cr_assert_null(page_stack_strdup(ps, big));
+    cr_assert_eq(log.calls, 2);
+    cr_assert_eq(log.size, sizeof big);
+    cr_assert_null(page_stack_strndup(ps, big, 5000));
+    cr_assert_eq(log.calls, 3);
+    cr_assert_eq(log.size, 5001);
+
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.pos, before.pos);
+    cr_assert_eq(after.committed, before.committed);
+    cr_assert_eq(after.pushes, before.pushes);
+    cr_assert_eq(after.failed_pushes, before.failed_pushes + 3);
+    cr_assert_str_eq(keep, "kept");
+    cr_assert_str_eq(page_stack_printf(ps, "%d", 12), "12", "still usable");
+    page_stack_destroy(ps);
+}
+
+Test(strings, default_on_fail_names_the_string_push, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "text", .reserve_size = 64 * KiB});
+    page_stack_push(ps, 65000, 1);
+    expect_fatal("page_stack \"text\": push of 1001 bytes (align 1) failed: out of reserved address space "
+                 "(raise reserve_size); pos 65000, committed 65536, reserved 65536");
+    page_stack_printf(ps, "%1000d", 1);
+    death_not_reached();
+}
+
+/* The misuse cases; the parameter is an index into the calls below. */
+enum {
+    BadString_FormatNull,
+    BadString_VFormatNull,
+    BadString_StrdupNull,
+    BadString_StrndupNull,
+    BadString_FormatFails,
+    BadString_Count
+};
+
+ParameterizedTestParameters(strings, misuse_is_fatal)
+{
+    static int calls[BadString_Count];
+    return index_params(calls, BadString_Count);
+}
+
+ParameterizedTest(int *call, strings, misuse_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "text"});
+    char expected[256];
+    const char *volatile no_string = NULL; /* hidden from the nonnull and format checks */
+    switch (*call) {
+    case BadString_FormatNull:
+        expect_fatal("page_stack \"text\": page_stack_printf with fmt NULL; pass a format string");
+        {
+            char *(*unchecked)(PageStack *, const char *, ...) = page_stack_printf; /* no format check */
+            unchecked(ps, no_string);
+        }
+        break;
+    case BadString_VFormatNull:
+        expect_fatal("page_stack \"text\": page_stack_vprintf with fmt NULL; pass a format string");
+        format_line(ps, no_string);
+        break;
+    case BadString_StrdupNull:
+        expect_fatal("page_stack \"text\": page_stack_strdup with s NULL; pass a string");
+        page_stack_strdup(ps, no_string);
+        break;
+    case BadString_StrndupNull:
+        expect_fatal("page_stack \"text\": page_stack_strndup with s NULL; pass a string");
+        page_stack_strndup(ps, no_string, 4);
+        break;
+    case BadString_FormatFails: {
+        /* A lone UTF-16 surrogate has no multibyte form in any locale: vsnprintf fails with EILSEQ. */
+        static const wchar_t lone[] = {0xD800, 0};
+        snprintf(expected, sizeof expected,
+                 "page_stack \"text\": page_stack_printf: the C library cannot format it (%s); check the "
+                 "arguments against the format, and any wide strings",
+                 strerror(EILSEQ));
+        expect_fatal(expected);
+        page_stack_printf(ps, "%ls", lone);
+        break;
+    }
+    }
+    death_not_reached();
+}
+
 /* ---------------------------------------------------------------- marks */
 
 /* page_stack_check finds nothing on a stack used as it should be, in every
@@ -1035,6 +1234,10 @@ enum {
     NullStack_Stats,
     NullStack_LastError,
     NullStack_Check,
+    NullStack_Printf,
+    NullStack_Vprintf,
+    NullStack_Strdup,
+    NullStack_Strndup,
     NullStack_Count
 };
 
@@ -1056,7 +1259,7 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
         "page_stack_reset", "page_stack_zero_dirty", "page_stack_push", "page_stack_push",
         "page_stack_realloc", "page_stack_try_realloc", "page_stack_free_last", "page_stack_push_cleanup",
         "page_stack_mark", "page_stack_pos", "page_stack_trim", "page_stack_stats", "page_stack_last_error",
-        "page_stack_check",
+        "page_stack_check", "page_stack_printf", "page_stack_vprintf", "page_stack_strdup", "page_stack_strndup",
     };
     unsigned char block[16];
     char expected[128];
@@ -1077,6 +1280,10 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
     case NullStack_Stats: page_stack_stats(NULL); break;
     case NullStack_LastError: page_stack_last_error(NULL); break;
     case NullStack_Check: page_stack_check(NULL); break;
+    case NullStack_Printf: page_stack_printf(NULL, "%d", 1); break;
+    case NullStack_Vprintf: format_line(NULL, "%d", 1); break;
+    case NullStack_Strdup: page_stack_strdup(NULL, "s"); break;
+    case NullStack_Strndup: page_stack_strndup(NULL, "s", 1); break;
     }
     death_not_reached();
 }

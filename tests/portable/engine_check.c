@@ -345,6 +345,23 @@ static void check_page_stack_errors(void)
     page_stack_destroy(ps);
 }
 
+static void check_page_stack_strings(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    size_t pos = page_stack_pos(ps);
+    char *s = page_stack_printf(ps, "%zu %lld %s", (size_t)1 << 40, -5LL, "x");
+    EXPECT(s && strcmp(s, "1099511627776 -5 x") == 0, "printf gives \"%s\"", s ? s : "(null)");
+    EXPECT(page_stack_pos(ps) == pos + 19, "one push of the length + 1: pos %zu", page_stack_pos(ps));
+    char *wide = page_stack_printf(ps, "%300d|", 42); /* longer than the first try at formatting */
+    EXPECT(wide && strlen(wide) == 301 && strcmp(wide + 298, "42|") == 0, "a 301-character string is whole");
+    char *copy = page_stack_strdup(ps, "ship.png");
+    char *part = page_stack_strndup(ps, "ship.png", 4);
+    EXPECT(copy && strcmp(copy, "ship.png") == 0, "strdup copies");
+    EXPECT(part && strcmp(part, "ship") == 0, "strndup stops at n");
+    EXPECT(s && strcmp(s, "1099511627776 -5 x") == 0, "later strings leave the first alone");
+    page_stack_destroy(ps);
+}
+
 static void check_page_stack_trim_and_huge_pages(void)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 8 * MiB, .flags = PageStackFlag_HugePages});
@@ -679,6 +696,7 @@ static const Case checks[] = {
     {"page_stack cursor", check_page_stack_cursor},
     {"page_stack marks", check_page_stack_marks},
     {"page_stack errors leave the stack unchanged", check_page_stack_errors},
+    {"page_stack strings", check_page_stack_strings},
     {"page_stack trim and huge pages", check_page_stack_trim_and_huge_pages},
     {"mem_ops touch exactly n bytes", check_mem_ops_touch_exactly_n_bytes},
     {"realloc copy and zeroing keep neighbours", check_realloc_copy_and_zero_keep_neighbours},
