@@ -114,10 +114,11 @@ int main(int argc, char **argv)
         for (const Spark *s = sparks; s; s = s->next)
             lowest = s->y > lowest ? s->y : lowest;
 
-        PageStackMark tmp = scratch_begin(&frame, 1);
-        char *line = page_stack_push(tmp.stack, 128, 1);
-        snprintf(line, 128, "frame %ld: %zu particles, %zu sparks down to %.2f", f, count, spark_count,
-                 (double)lowest);
+        PageStackMark tmp = scratch_begin(&frame, 1); /* a debug line, gone at scratch_end */
+        const char *line = page_stack_printf(tmp.stack, "frame %ld: %zu particles, %zu sparks down to %.2f", f,
+                                             count, spark_count, (double)lowest);
+        if ((f + 1) % 300 == 0)
+            puts(line);
         scratch_end(tmp);
 
         frame_arena_end(fa);
