@@ -133,8 +133,8 @@ PageStack *frame_arena_begin(FrameArena *fa)
                     "before beginning the next",
                     fa->name);
     PageStack *ps = fa->buffers[fa->begun % fa->count];
+    page_stack_begin_frame(ps, fa->begun);
     fa->begun++;
-    page_stack_reset(ps);
     fa->pushes_at_begin = ps->pushes;
     fa->failed_at_begin = ps->failed_pushes;
     fa->in_frame = true;

@@ -129,6 +129,7 @@ typedef struct CheckState {
         uintptr_t from, to;
     } released_log[RELEASED_LOG];
     size_t region_filled[MAX_REGIONS]; /* bytes from a region's base that read 0xDD since it was left */
+    uint64_t frame; /* a frame arena's frame number + 1 since the last reset, to name a block by; 0 = none */
 } CheckState;
 
 /* The push reads one cache line of the stack; reset, pop_to and a cursor's begin and end two (see page_stack.h). */
@@ -384,12 +385,15 @@ static uintptr_t check_redzone(const PageStack *ps, uintptr_t at, uint32_t numbe
     const unsigned char *b = (const unsigned char *)at;
     Redzone rz;
     memcpy(&rz, b, sizeof rz);
-    if (rz.check != redzone_check(at, rz.prev, rz.prev_push) || rz.prev >= at)
-        os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p (push %lu after %llu resets) written "
-                    "past its end (the 16 bytes after it read %02x %02x %02x %02x %02x %02x %02x %02x ...); look for "
-                    "a write beyond the size pushed",
-                    ps->name, fn, (const void *)b, (unsigned long)number, (unsigned long long)ps->generation, b[0],
-                    b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+    if (rz.check != redzone_check(at, rz.prev, rz.prev_push) || rz.prev >= at) {
+        uint64_t frame = check_state(ps)->frame;
+        os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p (push %lu %s %llu%s) written past its end "
+                    "(the 16 bytes after it read %02x %02x %02x %02x %02x %02x %02x %02x ...); look for a write "
+                    "beyond the size pushed",
+                    ps->name, fn, (const void *)b, (unsigned long)number, frame ? "of frame" : "after",
+                    (unsigned long long)(frame ? frame - 1 : ps->generation), frame ? "" : " resets", b[0], b[1], b[2],
+                    b[3], b[4], b[5], b[6], b[7]);
+    }
     *prev_push = rz.prev_push;
     return (uintptr_t)rz.prev;
 }
@@ -1034,9 +1038,8 @@ size_t page_stack_pos(const PageStack *ps)
     return pos_of(ps);
 }
 
-void page_stack_reset(PageStack *ps)
+static void reset_with(PageStack *ps, const char *fn)
 {
-    need_idle(ps, "page_stack_reset");
     if (ps->cleanups)
         run_cleanups(ps, 0);
     ps->cleanups = NULL;
@@ -1044,11 +1047,12 @@ void page_stack_reset(PageStack *ps)
         ps->on_reset(ps, ps->user);
     note_high(ps);
     if (CHECKED) {
-        release_region(ps, "page_stack_reset");
+        release_region(ps, fn);
         check_state(ps)->pushes = 0;
         check_state(ps)->lpos = 0;
         check_state(ps)->owner = 0;
-        rotate_region(ps, "page_stack_reset");
+        check_state(ps)->frame = 0;
+        rotate_region(ps, fn);
     } else {
         release(ps, ps->base, top(ps));
     }
@@ -1056,6 +1060,18 @@ void page_stack_reset(PageStack *ps)
     ps->high = 0;
     ps->generation++;
     rearm(ps);
+}
+
+void page_stack_reset(PageStack *ps)
+{
+    reset_with(need_idle(ps, "page_stack_reset"), "page_stack_reset");
+}
+
+void page_stack_begin_frame(PageStack *ps, uint64_t frame)
+{
+    reset_with(need_idle(ps, "frame_arena_begin"), "frame_arena_begin");
+    if (CHECKED)
+        check_state(ps)->frame = frame + 1;
 }
 
 /* Decommits the committed bytes of one region above `keep` (a commit-step multiple). */

@@ -13,6 +13,10 @@
 /* owner completes "the stack ... belongs to %s" and must outlive the stack. */
 void page_stack_set_owner(PageStack *ps, const char *owner);
 void page_stack_destroy_owned(PageStack *ps); /* NULL is a no-op */
+/* page_stack_reset for frame_arena_begin, whose name its reports carry; in
+ * the checked build the self-check then names a block by its push in frame
+ * `frame` instead of by the stack's resets. */
+void page_stack_begin_frame(PageStack *ps, uint64_t frame);
 /* Fatal, naming fn, if ps is NULL or a cursor is open on it. */
 PageStack *page_stack_need_idle(PageStack *ps, const char *fn);
 

@@ -277,13 +277,46 @@ ParameterizedTest(int *c, self_check, a_write_past_a_block_is_found_when_the_blo
 Test(self_check, a_frame_arena_finds_the_write_at_the_frame_that_reuses_the_stack, .signal = SIGABRT)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game", .frames_in_flight = 2});
-    volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 10, 1);
+    for (int f = 0; f < 2; f++) {
+        page_stack_push(frame_arena_begin(fa), 10, 1);
+        frame_arena_end(fa);
+    }
+    PageStack *frame = frame_arena_begin(fa); /* frame 2 */
+    page_stack_push(frame, 24, 8);
+    volatile unsigned char *p = page_stack_push(frame, 10, 1);
+    page_stack_push(frame, 24, 8);
     p[10] = 0x41;
     frame_arena_end(fa);
     frame_arena_begin(fa); /* the other stack */
     frame_arena_end(fa);
-    expect_fatal("page_stack_reset found the block that ends at");
+    /* named by the frame it was pushed in, not by the stack's resets */
+    static char expected[200];
+    snprintf(expected, sizeof expected,
+             "page_stack \"game\": frame_arena_begin found the block that ends at %p (push 2 of frame 2) written "
+             "past its end",
+             (const void *)(p + 10));
+    expect_fatal(expected);
     frame_arena_begin(fa);
+    death_not_reached();
+}
+
+/* A stack reset by hand inside a frame no longer holds only that frame's
+ * pushes: its blocks are named by the stack's resets again. */
+Test(self_check, a_frame_stack_reset_by_hand_names_blocks_by_resets, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game", .frames_in_flight = 1});
+    PageStack *frame = frame_arena_begin(fa);
+    page_stack_push(frame, 10, 1);
+    page_stack_reset(frame);
+    volatile unsigned char *p = page_stack_push(frame, 10, 1);
+    p[10] = 0x41;
+    static char expected[200];
+    snprintf(expected, sizeof expected,
+             "page_stack \"game\": page_stack_check found the block that ends at %p (push 1 after 2 resets) written "
+             "past its end",
+             (const void *)(p + 10));
+    expect_fatal(expected);
+    frame_arena_check(fa);
     death_not_reached();
 }
 
@@ -377,7 +410,7 @@ Test(self_check, a_pointer_kept_across_frames_is_found_when_its_stack_comes_back
         frame_arena_begin(fa);
         frame_arena_end(fa);
     }
-    expect_fatal("page_stack_reset, taking it up again, found the byte at");
+    expect_fatal("frame_arena_begin, taking it up again, found the byte at");
     frame_arena_begin(fa);
     death_not_reached();
 }
@@ -488,7 +521,12 @@ ParameterizedTest(int *c, self_check, page_stack_check_finds_a_write_without_a_r
         FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game", .stack.name = "hud"});
         volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 12, 4);
         p[12] = 0x41;
-        expect_overflow_found_by("page_stack_check", (const void *)(p + 12), 1, 1); /* begin resets */
+        static char expected[256];
+        snprintf(expected, sizeof expected,
+                 "page_stack \"hud\": page_stack_check found the block that ends at %p (push 1 of frame 0) written "
+                 "past its end (the 16 bytes after it read 41 ",
+                 (const void *)(p + 12));
+        expect_fatal(expected);
         frame_arena_check(fa);
         break;
     }

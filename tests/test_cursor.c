@@ -363,6 +363,21 @@ Test(cursor_open, cursors_on_two_stacks_are_independent)
     page_stack_destroy(b);
 }
 
+/* A cursor opened on an ended frame's stack is still open when a later
+ * begin comes back to that stack to reset it. */
+Test(cursor_open, frame_arena_begin_on_its_stack_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "level", .frames_in_flight = 1});
+    frame_arena_begin(fa);
+    frame_arena_end(fa);
+    PageStackCursor c = page_stack_cursor_begin(frame_arena_stack(fa, 0));
+    page_stack_cursor_push(&c, 16, 8);
+    expect_fatal("page_stack \"level\": frame_arena_begin while a cursor is open on it; push through the cursor, or "
+                 "end it first (page_stack_cursor_end)");
+    frame_arena_begin(fa);
+    death_not_reached();
+}
+
 Test(cursor_open, frame_arena_end_is_fatal, .signal = SIGABRT)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "level"});
