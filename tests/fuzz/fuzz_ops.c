@@ -8,7 +8,9 @@
  *    block; pos is exactly what the model computes;
  *    pos <= committed <= reserved; pushes and failed pushes are counted;
  *  - a failed push names the right error and leaves pos and committed alone;
- *  - pushes through a cursor get the same verdicts as the stack's own.
+ *  - pushes through a cursor get the same verdicts as the stack's own;
+ *  - a string (printf, strdup, strndup) is the string asked for, with the
+ *    verdicts of a push of its length + 1.
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -281,6 +283,32 @@ static void cursor_run(Model *m)
     page_stack_cursor_end(&c);
 }
 
+/* A string of 0 to 8191 characters (mostly short, some on either side of
+ * the 256 bytes page_stack_printf formats on the C stack first) by printf,
+ * strdup or strndup: the same verdicts as a push of its length + 1 at
+ * alignment 1, and the characters it was made from. */
+static void string_push(Model *m)
+{
+    static char text[8193];
+    if (!text[0])
+        for (size_t i = 0; i < sizeof text - 1; i++)
+            text[i] = (char)('a' + i % 23);
+    uint32_t r = take(m, 2);
+    size_t len = r % 4 == 0 ? r % 8192 : r % 300;
+    int kind = (int)((r >> 12) % 3);
+    const char *from = kind == 1 ? text + 8192 - len : text;
+    size_t size = len + (kind == 0 ? 2 : 1); /* printf adds a '|' */
+    size_t committed = page_stack_stats(m->ps).committed;
+    PageStackError want = expected_error(m->pos, size, 1);
+    int inject = arm_push(m, 0);
+    char *p = kind == 0 ? page_stack_printf(m->ps, "%.*s|", (int)len, text)
+              : kind == 1 ? page_stack_strdup(m->ps, from)
+                          : page_stack_strndup(m->ps, text, len);
+    if (p && (strlen(p) != size - 1 || memcmp(p, from, len) != 0 || (kind == 0 && p[len] != '|')))
+        violation("a string push gave the wrong string: kind, length", (unsigned long long)kind, len);
+    record_push(m, (unsigned char *)p, 0, size, 1, want, inject, committed);
+}
+
 static int above_mark(const Model *m, const Block *b)
 {
     return b->owner == Owner_Stack && b->seq >= m->marks[m->nmarks - 1].seq;
@@ -306,7 +334,7 @@ static int scope_block_ended(const Model *m, const Block *b)
 static void op(Model *m, uint32_t code)
 {
     size_t align = (size_t)1 << (take(m, 1) % 13);
-    switch (code % 16) {
+    switch (code % 17) {
     case 0: stack_push(m, 0, pick_size(m), align); break;
     case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
     case 2: {
@@ -460,6 +488,9 @@ static void op(Model *m, uint32_t code)
     }
     case 15:
         cursor_run(m);
+        break;
+    case 16:
+        string_push(m);
         break;
     case 13: { /* count * size with overflowing products */
         static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
