@@ -824,12 +824,14 @@ static char *format_with(PageStack *ps, const char *fn, const char *fmt, va_list
     char local[FORMAT_LOCAL];
     va_list again;
     va_copy(again, ap);
+    int caller_errno = errno; /* given back: a success leaves errno as it was */
     errno = 0;
     int n = vsnprintf(local, sizeof local, fmt, ap);
     if (n < 0)
         os_vm_fatal("page_stack \"%s\": %s: the C library cannot format it (%s); check the arguments against "
                     "the format, and any wide strings",
                     ps->name, fn, errno ? strerror(errno) : "vsnprintf failed");
+    errno = caller_errno;
     char *p = page_stack_push(ps, (size_t)n + 1, 1);
     if (p && (size_t)n < sizeof local)
         memcpy(p, local, (size_t)n + 1);

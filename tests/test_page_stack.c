@@ -907,7 +907,9 @@ Test(strings, printf_pushes_the_formatted_string_and_its_nul)
     char *s = page_stack_printf(ps, "%s-%d-%zu-%.2f", "ab", -7, (size_t)42, 0.5);
     assert_one_string_push(ps, before, s, "ab--7-42-0.50");
     before = page_stack_stats(ps);
+    errno = ERANGE;
     assert_one_string_push(ps, before, page_stack_printf(ps, "%s", ""), "");
+    cr_assert_eq(errno, ERANGE, "errno is left as the caller had it");
     char *t = page_stack_strdup(ps, "next");
     cr_assert_str_eq(s, "ab--7-42-0.50", "a later push leaves the string alone");
     cr_assert_str_eq(t, "next");
