@@ -449,11 +449,10 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size);
 
 /* Strings in the stack: each is one push of its length + 1 bytes, alignment
  * 1, NUL-terminated, and fails as a push does (on_fail; NULL if it returns).
- * page_stack_printf formats as vsnprintf does (the C library's, which does
- * the formatting); a format the C library cannot carry out (an encoding
- * error in a %ls argument, a result longer than INT_MAX) is fatal, and so is
- * a NULL stack, format or string. page_stack_strndup copies at most n bytes
- * of s, fewer if s ends sooner. */
+ * page_stack_printf formats with the C library's vsnprintf; a format it
+ * cannot carry out (an encoding error in a %ls argument, a result longer
+ * than INT_MAX) is fatal, and so is a NULL stack, format or string.
+ * page_stack_strndup copies at most n bytes of s, fewer if s ends sooner. */
 PAGE_STACK_PRINTF(2, 3) char *page_stack_printf(PageStack *ps, const char *fmt, ...);
 PAGE_STACK_PRINTF(2, 0) char *page_stack_vprintf(PageStack *ps, const char *fmt, va_list ap);
 char *page_stack_strdup(PageStack *ps, const char *s);

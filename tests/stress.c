@@ -198,10 +198,9 @@ static int run_jobs(long frames)
     J.frames = frames;
     bool ok = pthread_barrier_init(&J.start, NULL, WORKERS + 1) == 0 &&
               pthread_barrier_init(&J.done, NULL, WORKERS + 1) == 0;
+    static const char *const names[JOBS] = {"job0", "job1", "job2", "job3"}; /* an arena keeps its name */
     for (int j = 0; ok && j < JOBS; j++) {
-        char name[16];
-        snprintf(name, sizeof name, "job%d", j);
-        J.fa[j] = frame_arena_create(&(FrameArenaDesc){.name = name, .stack = {.reserve_size = 64u << 20}});
+        J.fa[j] = frame_arena_create(&(FrameArenaDesc){.name = names[j], .stack = {.reserve_size = 64u << 20}});
         J.blocks[j][0] = calloc(MAX_PUSHES, sizeof(Block));
         J.blocks[j][1] = calloc(MAX_PUSHES, sizeof(Block));
         J.seed[j] = 0x9e3779b9u * (uint32_t)(j + 1);
