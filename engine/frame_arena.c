@@ -95,7 +95,7 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
     *fa = (FrameArena){
         .meta = meta,
         .count = d.frames_in_flight,
-        .name = d.name,
+        .name = meta->name, /* the stack's copy: d.name may be a temporary buffer */
         .budget = d.budget,
         .on_budget = d.on_budget,
         .on_frame = d.on_frame,

@@ -40,7 +40,7 @@ typedef struct FrameSample {
 } FrameSample;
 
 typedef struct FrameArenaDesc {
-    const char *name;          /* default "frame"; also the buffers' name unless stack.name is set */
+    const char *name;          /* default "frame"; also the buffers' name unless stack.name is set; copied */
     uint32_t frames_in_flight; /* 1..4, default 2: data pushed in frame N stays valid through frame N+1 */
     PageStackDesc stack;       /* used for each buffer (its defaults) */
     size_t budget;             /* soft per-frame budget in bytes; 0 = none */

@@ -137,11 +137,25 @@ _Static_assert(offsetof(PageStack, high) + sizeof(size_t) <= 64, "the push's fie
 _Static_assert(offsetof(PageStack, cursors) + sizeof(uint64_t) <= 128,
                "reset's and pop_to's fields, and a cursor's, fit in the first two lines");
 
-#define HEADER_BYTES (((sizeof(PageStack) + 63) / 64) * 64 + (CHECKED ? sizeof(CheckState) : 0))
+/* The header: the PageStack, the CheckState (checked build), then a copy of
+ * the stack's name, so that a name built in a temporary buffer stays good. */
+#define NAME_BYTES 64
+#define HEADER_BYTES (((sizeof(PageStack) + 63) / 64) * 64 + (CHECKED ? sizeof(CheckState) : 0) + NAME_BYTES)
 
 static CheckState *check_state(const PageStack *ps)
 {
     return (CheckState *)((char *)ps + ((sizeof(PageStack) + 63) / 64) * 64);
+}
+
+/* Keeps the first NAME_BYTES - 1 bytes of name in the header. */
+static const char *keep_name(PageStack *ps, const char *name)
+{
+    char *kept = (char *)ps + HEADER_BYTES - NAME_BYTES;
+    const char *nul = memchr(name, 0, NAME_BYTES - 1);
+    size_t len = nul ? (size_t)(nul - name) : NAME_BYTES - 1;
+    memcpy(kept, name, len);
+    kept[len] = 0;
+    return kept;
 }
 
 static bool round_up(size_t value, size_t step, size_t *out)
@@ -1247,7 +1261,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         .commits = initial ? 1 : 0,
         .flags = d.flags | (under_valgrind() || d.on_push ? Internal_WatchEveryPush : 0) |
                  (CHECKED && !PAGE_STACK_POISONING && !under_valgrind() ? Internal_SelfCheck : 0),
-        .name = d.name,
+        .name = keep_name(ps, d.name),
         .on_fail = d.on_fail,
         .user = d.user,
         .on_push = d.on_push,

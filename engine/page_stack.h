@@ -134,7 +134,7 @@ typedef enum PageStackFlag {
 } PageStackFlag;
 
 typedef struct PageStackDesc {
-    const char *name;      /* in every diagnostic and stat; default "page_stack" */
+    const char *name;      /* in every diagnostic and stat; default "page_stack"; copied (its first 63 bytes) */
     size_t reserve_size;   /* address space reserved; default 1 GiB (64-bit), 64 MiB (32-bit); rounded up to commit_size */
     size_t commit_size;    /* commit step; default 64 KiB (2 MiB with HugePages); rounded up to the page size */
     size_t initial_commit; /* committed at create (touched too with Prefault); never trimmed below; default 0 */

@@ -386,6 +386,20 @@ Test(misuse, begin_twice_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* The arena and its buffers keep copies of the name: a name built in a
+ * buffer that is reused at once still names them in every report. */
+Test(misuse, a_name_from_a_temporary_buffer_still_names_the_arena, .signal = SIGABRT)
+{
+    char name[32];
+    snprintf(name, sizeof name, "level %d", 3);
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = name});
+    memset(name, 'x', sizeof name - 1);
+    cr_assert_str_eq(frame_arena_begin(fa)->name, "level 3");
+    expect_fatal("frame_arena \"level 3\": frame_arena_begin called twice without frame_arena_end");
+    frame_arena_begin(fa);
+    death_not_reached();
+}
+
 Test(misuse, end_without_begin_is_fatal, .signal = SIGABRT)
 {
     FrameArena *fa = frame_arena_create(NULL);

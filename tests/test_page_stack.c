@@ -94,6 +94,23 @@ Test(defaults, sizes_are_rounded_up)
     page_stack_destroy(ps);
 }
 
+/* The stack keeps a copy of its name, its first 63 bytes. */
+Test(defaults, the_name_is_copied)
+{
+    char name[100];
+    snprintf(name, sizeof name, "pass %d", 2);
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = name});
+    memset(name, 'x', sizeof name - 1);
+    name[sizeof name - 1] = 0;
+    cr_assert_str_eq(ps->name, "pass 2");
+    PageStack *longer = page_stack_create(&(PageStackDesc){.name = name});
+    name[0] = 'y';
+    cr_assert_eq(strlen(longer->name), 63);
+    cr_assert_eq(strspn(longer->name, "x"), 63, "the first 63 bytes of the name as it was");
+    page_stack_destroy(longer);
+    page_stack_destroy(ps);
+}
+
 Test(defaults, destroy_null_is_a_no_op)
 {
     page_stack_destroy(NULL);
