@@ -830,7 +830,7 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
  * longer one is formatted again, into its block. */
 #define FORMAT_LOCAL 256
 
-static char *format_with(PageStack *ps, const char *fn, const char *fmt, va_list ap)
+static char *format_with(PageStack *ps, const char *fn, uint32_t how, const char *fmt, va_list ap)
 {
     need_idle(ps, fn);
     if (!fmt)
@@ -846,7 +846,7 @@ static char *format_with(PageStack *ps, const char *fn, const char *fmt, va_list
                     "the format, and any wide strings",
                     ps->name, fn, errno ? strerror(errno) : "vsnprintf failed");
     errno = caller_errno;
-    char *p = page_stack_push(ps, (size_t)n + 1, 1);
+    char *p = page_stack_push_with(ps, (size_t)n + 1, 1, how);
     if (p && (size_t)n < sizeof local)
         memcpy(p, local, (size_t)n + 1);
     else if (p)
@@ -859,14 +859,28 @@ char *page_stack_printf(PageStack *ps, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *p = format_with(ps, "page_stack_printf", fmt, ap);
+    char *p = format_with(ps, "page_stack_printf", 0, fmt, ap);
     va_end(ap);
     return p;
 }
 
 char *page_stack_vprintf(PageStack *ps, const char *fmt, va_list ap)
 {
-    return format_with(ps, "page_stack_vprintf", fmt, ap);
+    return format_with(ps, "page_stack_vprintf", 0, fmt, ap);
+}
+
+char *page_stack_try_printf(PageStack *ps, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = format_with(ps, "page_stack_try_printf", PageStackPush_Try, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+char *page_stack_try_vprintf(PageStack *ps, const char *fmt, va_list ap)
+{
+    return format_with(ps, "page_stack_try_vprintf", PageStackPush_Try, fmt, ap);
 }
 
 /* len bytes of s, then a NUL. */

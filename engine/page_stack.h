@@ -455,6 +455,9 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size);
  * page_stack_strndup copies at most n bytes of s, fewer if s ends sooner. */
 PAGE_STACK_PRINTF(2, 3) char *page_stack_printf(PageStack *ps, const char *fmt, ...);
 PAGE_STACK_PRINTF(2, 0) char *page_stack_vprintf(PageStack *ps, const char *fmt, va_list ap);
+/* The same, but NULL on failure without calling on_fail (a debug label a full stack can skip). */
+PAGE_STACK_PRINTF(2, 3) char *page_stack_try_printf(PageStack *ps, const char *fmt, ...);
+PAGE_STACK_PRINTF(2, 0) char *page_stack_try_vprintf(PageStack *ps, const char *fmt, va_list ap);
 char *page_stack_strdup(PageStack *ps, const char *s);
 char *page_stack_strndup(PageStack *ps, const char *s, size_t n);
 

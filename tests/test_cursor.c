@@ -281,6 +281,7 @@ enum {
     Open_Trim,
     Open_Destroy,
     Open_Printf,
+    Open_TryPrintf,
     Open_Strdup,
     Open_Strndup,
     Open_Count
@@ -303,8 +304,8 @@ ParameterizedTest(int *call, cursor_open, every_change_to_the_stack_is_fatal, .s
     static const char *const names[Open_Count] = {
         "page_stack_push", "page_stack_push", "page_stack_push", "page_stack_realloc", "page_stack_try_realloc",
         "page_stack_free_last", "page_stack_push_cleanup", "page_stack_mark", "page_stack_pop_to",
-        "page_stack_reset", "page_stack_trim", "page_stack_destroy", "page_stack_printf", "page_stack_strdup",
-        "page_stack_strndup",
+        "page_stack_reset", "page_stack_trim", "page_stack_destroy", "page_stack_printf", "page_stack_try_printf",
+        "page_stack_strdup", "page_stack_strndup",
     };
     PageStack *ps = run_stack("busy");
     PageStackMark m = page_stack_mark(ps);
@@ -331,6 +332,7 @@ ParameterizedTest(int *call, cursor_open, every_change_to_the_stack_is_fatal, .s
     case Open_Trim: page_stack_trim(ps, 0); break;
     case Open_Destroy: page_stack_destroy(ps); break;
     case Open_Printf: page_stack_printf(ps, "%d", 1); break;
+    case Open_TryPrintf: page_stack_try_printf(ps, "%d", 1); break;
     case Open_Strdup: page_stack_strdup(ps, "s"); break;
     case Open_Strndup: page_stack_strndup(ps, "s", 1); break;
     }

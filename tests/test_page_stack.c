@@ -961,6 +961,15 @@ static char *format_line(PageStack *ps, const char *fmt, ...)
     return s;
 }
 
+static char *try_format_line(PageStack *ps, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = page_stack_try_vprintf(ps, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 Test(strings, vprintf_serves_a_variadic_wrapper)
 {
     PageStack *ps = page_stack_create(NULL);
@@ -1024,14 +1033,22 @@ Test(strings, a_string_that_does_not_fit_fails_like_a_push)
     cr_assert_null(page_stack_strndup(ps, big, 5000));
     cr_assert_eq(log.calls, 3);
     cr_assert_eq(log.size, 5001);
+    cr_assert_null(page_stack_try_printf(ps, "%s", big));
+    cr_assert_null(try_format_line(ps, "%s?", big));
+    cr_assert_eq(log.calls, 3, "the try calls do not call on_fail");
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
 
     PageStackStats after = page_stack_stats(ps);
     cr_assert_eq(after.pos, before.pos);
     cr_assert_eq(after.committed, before.committed);
     cr_assert_eq(after.pushes, before.pushes);
-    cr_assert_eq(after.failed_pushes, before.failed_pushes + 3);
+    cr_assert_eq(after.failed_pushes, before.failed_pushes + 5);
     cr_assert_str_eq(keep, "kept");
     cr_assert_str_eq(page_stack_printf(ps, "%d", 12), "12", "still usable");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_try_printf(ps, "%s", "fits"), "fits");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, try_format_line(ps, "%d", 7), "7");
     page_stack_destroy(ps);
 }
 
@@ -1049,6 +1066,8 @@ Test(strings, default_on_fail_names_the_string_push, .signal = SIGABRT)
 enum {
     BadString_FormatNull,
     BadString_VFormatNull,
+    BadString_TryFormatNull,
+    BadString_TryVFormatNull,
     BadString_StrdupNull,
     BadString_StrndupNull,
     BadString_FormatFails,
@@ -1077,6 +1096,17 @@ ParameterizedTest(int *call, strings, misuse_is_fatal, .signal = SIGABRT)
     case BadString_VFormatNull:
         expect_fatal("page_stack \"text\": page_stack_vprintf with fmt NULL; pass a format string");
         format_line(ps, no_string);
+        break;
+    case BadString_TryFormatNull:
+        expect_fatal("page_stack \"text\": page_stack_try_printf with fmt NULL; pass a format string");
+        {
+            char *(*unchecked)(PageStack *, const char *, ...) = page_stack_try_printf; /* no format check */
+            unchecked(ps, no_string);
+        }
+        break;
+    case BadString_TryVFormatNull:
+        expect_fatal("page_stack \"text\": page_stack_try_vprintf with fmt NULL; pass a format string");
+        try_format_line(ps, no_string);
         break;
     case BadString_StrdupNull:
         expect_fatal("page_stack \"text\": page_stack_strdup with s NULL; pass a string");
@@ -1255,6 +1285,7 @@ enum {
     NullStack_Check,
     NullStack_Printf,
     NullStack_Vprintf,
+    NullStack_TryPrintf,
     NullStack_Strdup,
     NullStack_Strndup,
     NullStack_Count
@@ -1278,7 +1309,8 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
         "page_stack_reset", "page_stack_zero_dirty", "page_stack_push", "page_stack_push",
         "page_stack_realloc", "page_stack_try_realloc", "page_stack_free_last", "page_stack_push_cleanup",
         "page_stack_mark", "page_stack_pos", "page_stack_trim", "page_stack_stats", "page_stack_last_error",
-        "page_stack_check", "page_stack_printf", "page_stack_vprintf", "page_stack_strdup", "page_stack_strndup",
+        "page_stack_check", "page_stack_printf", "page_stack_vprintf", "page_stack_try_printf", "page_stack_strdup",
+        "page_stack_strndup",
     };
     unsigned char block[16];
     char expected[128];
@@ -1301,6 +1333,7 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
     case NullStack_Check: page_stack_check(NULL); break;
     case NullStack_Printf: page_stack_printf(NULL, "%d", 1); break;
     case NullStack_Vprintf: format_line(NULL, "%d", 1); break;
+    case NullStack_TryPrintf: page_stack_try_printf(NULL, "%d", 1); break;
     case NullStack_Strdup: page_stack_strdup(NULL, "s"); break;
     case NullStack_Strndup: page_stack_strndup(NULL, "s", 1); break;
     }
