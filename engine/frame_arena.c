@@ -1,14 +1,16 @@
 /* frame_arena: N page stacks rotated by the frame number, plus the per-frame
  * bookkeeping a game wants to see.
  *
- * The FrameArena struct, its sample ring and its trim window live in a small
- * page stack of their own (`meta`), so nothing here allocates from the C
- * heap either. Buffer i serves frames i, i+N, i+2N, ...; begin resets it, so
- * its high-water since that reset is the frame's peak.
+ * The FrameArena struct, its stack table, its sample ring and its trim
+ * windows live in a small page stack of their own (`meta`), so nothing here
+ * allocates from the C heap either. Slot i serves frames i, i+N, i+2N, ...
+ * and holds one stack per lane; begin resets the slot's stacks, so each one's
+ * high-water since that reset is its lane's peak in the frame.
  *
- * The trim policy needs the largest frame peak over the last trim_after
- * frames at every end: a monotonic queue (peaks strictly decreasing from
- * front to back) gives it in amortised O(1) whatever trim_after is.
+ * The trim policy needs, for each lane, the largest peak over the last
+ * trim_after frames at every end: a monotonic queue per lane (peaks strictly
+ * decreasing from front to back) gives it in amortised O(1) whatever
+ * trim_after is.
  */
 #include "frame_arena.h"
 
@@ -18,17 +20,27 @@
 
 #include <stdbool.h>
 
+#include <stdio.h>
+
 #define FRAME_ARENA_MAX_IN_FLIGHT 4
+#define FRAME_ARENA_MAX_LANES 256
 
 typedef struct PeakEntry {
     uint64_t frame;
     size_t peak;
 } PeakEntry;
 
+typedef struct Lane {
+    PeakEntry *window; /* trim_after entries; NULL when trimming is off */
+    uint32_t window_head, window_len;
+    uint64_t pushes_at_begin, failed_at_begin;
+} Lane;
+
 struct FrameArena {
-    PageStack *meta; /* holds this struct, ring and window */
-    PageStack *buffers[FRAME_ARENA_MAX_IN_FLIGHT];
-    uint32_t count;
+    PageStack *meta;     /* holds this struct, the tables, the ring and the windows */
+    PageStack **buffers; /* count slots of lane_count stacks: slot s, lane l at s * lane_count + l */
+    Lane *lanes;
+    uint32_t count, lane_count;
     bool in_frame;
     const char *name;
     size_t budget;
@@ -36,11 +48,10 @@ struct FrameArena {
     void (*on_frame)(FrameArena *fa, const FrameSample *sample, void *user);
     void *user;
     uint64_t begun; /* frames begun; the current frame is begun - 1 */
-    uint64_t pushes_at_begin, failed_at_begin;
     FrameSample *ring;
     uint32_t ring_cap, ring_len, ring_next;
-    PeakEntry *window; /* NULL when trimming is off */
-    uint32_t trim_after, window_head, window_len;
+    bool trimming;
+    uint32_t trim_after;
     size_t peak_all_time;
     uint64_t trims, budget_overruns;
     FrameSample last;
@@ -53,12 +64,32 @@ static FrameArena *need_arena(const FrameArena *fa, const char *fn)
     return (FrameArena *)fa;
 }
 
+static uint32_t stack_count(const FrameArena *fa)
+{
+    return fa->count * fa->lane_count;
+}
+
+/* The stacks of the slot that serves `frame`, one per lane. */
+static PageStack **slot_of(const FrameArena *fa, uint64_t frame)
+{
+    return fa->buffers + (size_t)(frame % fa->count) * fa->lane_count;
+}
+
 static size_t total_committed(const FrameArena *fa)
 {
     size_t total = 0;
-    for (uint32_t i = 0; i < fa->count; i++)
+    for (uint32_t i = 0; i < stack_count(fa); i++)
         total += page_stack_stats(fa->buffers[i]).committed;
     return total;
+}
+
+/* *total += count * size, false if it does not fit a size_t. */
+static bool add_bytes(size_t *total, size_t count, size_t size)
+{
+    if (*total > SIZE_MAX - 64 || count > (SIZE_MAX - 64 - *total) / size)
+        return false;
+    *total += count * size + 64; /* with room to align the array */
+    return true;
 }
 
 FrameArena *frame_arena_create(const FrameArenaDesc *desc)
@@ -68,6 +99,8 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
         d.name = "frame";
     if (!d.frames_in_flight)
         d.frames_in_flight = 2;
+    if (!d.lanes)
+        d.lanes = 1;
     if (!d.history)
         d.history = 240;
     if (!d.trim_after)
@@ -75,26 +108,37 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
     if (d.frames_in_flight > FRAME_ARENA_MAX_IN_FLIGHT)
         os_vm_fatal("frame_arena \"%s\": frames_in_flight %u is out of range; use 1 to %d (0 means 2)", d.name,
                     (unsigned)d.frames_in_flight, FRAME_ARENA_MAX_IN_FLIGHT);
-    if (!d.stack.name)
-        d.stack.name = d.name;
+    if (d.lanes > FRAME_ARENA_MAX_LANES)
+        os_vm_fatal("frame_arena \"%s\": lanes %u is out of range; use 1 to %d (0 means 1)", d.name,
+                    (unsigned)d.lanes, FRAME_ARENA_MAX_LANES);
+    const char *stack_name = d.stack.name ? d.stack.name : d.name;
     bool trimming = d.trim_after != UINT32_MAX;
+    size_t stacks = (size_t)d.frames_in_flight * d.lanes;
 
-    size_t meta_size = sizeof(FrameArena) + 64 + (size_t)d.history * sizeof(FrameSample) +
-                       (trimming ? (size_t)d.trim_after * sizeof(PeakEntry) : 0);
+    size_t meta_size = sizeof(FrameArena) + 64;
+    if (!add_bytes(&meta_size, stacks, sizeof(PageStack *)) || !add_bytes(&meta_size, d.lanes, sizeof(Lane)) ||
+        !add_bytes(&meta_size, d.history, sizeof(FrameSample)) ||
+        (trimming && !add_bytes(&meta_size, (size_t)d.trim_after, (size_t)d.lanes * sizeof(PeakEntry))))
+        return NULL;
     PageStack *meta = page_stack_create(&(PageStackDesc){
         .name = d.name, .reserve_size = meta_size, .initial_commit = meta_size, .commit_size = meta_size});
     if (!meta)
         return NULL;
-    FrameArena *fa = push_struct(meta, FrameArena);
+    FrameArena *fa = try_push_array(meta, FrameArena, 1);
+    PageStack **buffers = try_push_array(meta, PageStack *, stacks);
+    Lane *lanes = try_push_array(meta, Lane, d.lanes);
     FrameSample *ring = try_push_array(meta, FrameSample, d.history);
-    PeakEntry *window = trimming ? try_push_array(meta, PeakEntry, d.trim_after) : NULL;
-    if (!ring || (trimming && !window)) {
+    PeakEntry *windows = trimming ? try_push_array(meta, PeakEntry, (size_t)d.trim_after * d.lanes) : NULL;
+    if (!fa || !buffers || !lanes || !ring || (trimming && !windows)) {
         page_stack_destroy(meta);
         return NULL;
     }
     *fa = (FrameArena){
         .meta = meta,
+        .buffers = buffers,
+        .lanes = lanes,
         .count = d.frames_in_flight,
+        .lane_count = d.lanes,
         .name = meta->name, /* the stack's copy: d.name may be a temporary buffer */
         .budget = d.budget,
         .on_budget = d.on_budget,
@@ -102,16 +146,25 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
         .user = d.user,
         .ring = ring,
         .ring_cap = d.history,
-        .window = window,
+        .trimming = trimming,
         .trim_after = d.trim_after,
     };
-    for (uint32_t i = 0; i < fa->count; i++) {
-        fa->buffers[i] = page_stack_create(&d.stack);
-        if (!fa->buffers[i]) {
-            frame_arena_destroy(fa);
+    for (uint32_t l = 0; l < d.lanes; l++)
+        lanes[l] = (Lane){.window = trimming ? windows + (size_t)l * d.trim_after : NULL};
+    char lane_name[64];
+    for (size_t i = 0; i < stacks; i++) {
+        PageStackDesc sd = d.stack;
+        sd.name = stack_name;
+        if (d.lanes > 1) { /* "frame lane 2": a report names the lane */
+            snprintf(lane_name, sizeof lane_name, "%s lane %u", stack_name, (unsigned)(i % d.lanes));
+            sd.name = lane_name;
+        }
+        buffers[i] = page_stack_create(&sd);
+        if (!buffers[i]) {
+            frame_arena_destroy(fa); /* the stacks after i are still NULL */
             return NULL;
         }
-        page_stack_set_owner(fa->buffers[i], "a frame arena; destroy the arena with frame_arena_destroy");
+        page_stack_set_owner(buffers[i], "a frame arena; destroy the arena with frame_arena_destroy");
     }
     return fa;
 }
@@ -120,7 +173,7 @@ void frame_arena_destroy(FrameArena *fa)
 {
     if (!fa)
         return;
-    for (uint32_t i = 0; i < fa->count; i++)
+    for (uint32_t i = 0; i < stack_count(fa); i++)
         page_stack_destroy_owned(fa->buffers[i]);
     page_stack_destroy(fa->meta); /* fa itself lives there */
 }
@@ -132,34 +185,36 @@ PageStack *frame_arena_begin(FrameArena *fa)
         os_vm_fatal("frame_arena \"%s\": frame_arena_begin called twice without frame_arena_end; end each frame "
                     "before beginning the next",
                     fa->name);
-    PageStack *ps = fa->buffers[fa->begun % fa->count];
-    page_stack_begin_frame(ps, fa->begun);
-    fa->begun++;
-    fa->pushes_at_begin = ps->pushes;
-    fa->failed_at_begin = ps->failed_pushes;
-    fa->in_frame = true;
-    return ps;
-}
-
-/* Largest peak over the last trim_after frames, this one included. */
-static size_t window_high(FrameArena *fa, uint64_t frame, size_t peak)
-{
-    uint32_t cap = fa->trim_after;
-    while (fa->window_len && fa->window[fa->window_head].frame + cap <= frame) {
-        fa->window_head = (fa->window_head + 1) % cap;
-        fa->window_len--;
+    PageStack **slot = slot_of(fa, fa->begun);
+    for (uint32_t l = 0; l < fa->lane_count; l++) {
+        page_stack_begin_frame(slot[l], fa->begun);
+        fa->lanes[l].pushes_at_begin = slot[l]->pushes;
+        fa->lanes[l].failed_at_begin = slot[l]->failed_pushes;
     }
-    while (fa->window_len && fa->window[(fa->window_head + fa->window_len - 1) % cap].peak <= peak)
-        fa->window_len--;
-    fa->window[(fa->window_head + fa->window_len) % cap] = (PeakEntry){frame, peak};
-    fa->window_len++;
-    return fa->window[fa->window_head].peak;
+    fa->begun++;
+    fa->in_frame = true;
+    return slot[0];
 }
 
-static void apply_trim_policy(FrameArena *fa, size_t high)
+/* A lane's largest peak over the last cap frames, this one included. */
+static size_t window_high(Lane *lane, uint32_t cap, uint64_t frame, size_t peak)
+{
+    while (lane->window_len && lane->window[lane->window_head].frame + cap <= frame) {
+        lane->window_head = (lane->window_head + 1) % cap;
+        lane->window_len--;
+    }
+    while (lane->window_len && lane->window[(lane->window_head + lane->window_len - 1) % cap].peak <= peak)
+        lane->window_len--;
+    lane->window[(lane->window_head + lane->window_len) % cap] = (PeakEntry){frame, peak};
+    lane->window_len++;
+    return lane->window[lane->window_head].peak;
+}
+
+/* Trims the lane's stack in every slot to its recent high-water. */
+static void apply_trim_policy(FrameArena *fa, uint32_t lane, size_t high)
 {
     for (uint32_t i = 0; i < fa->count; i++) {
-        PageStack *ps = fa->buffers[i];
+        PageStack *ps = fa->buffers[(size_t)i * fa->lane_count + lane];
         size_t step = ps->commit_size;
         size_t target = high / step * step + (high % step ? step : 0);
         if (target < ps->initial_commit)
@@ -187,15 +242,20 @@ void frame_arena_end(FrameArena *fa)
                     fa->name, (unsigned)scratch_open_scopes());
 #endif
     uint64_t frame = fa->begun - 1;
-    PageStack *ps = page_stack_need_idle(fa->buffers[frame % fa->count], "frame_arena_end");
-    size_t used = page_stack_pos(ps);
-    FrameSample s = {
-        .frame = frame,
-        .used = used,
-        .peak = ps->high > used ? ps->high : used,
-        .pushes = (uint32_t)(ps->pushes - fa->pushes_at_begin),
-        .failed_pushes = (uint32_t)(ps->failed_pushes - fa->failed_at_begin),
-    };
+    PageStack **slot = slot_of(fa, frame);
+    for (uint32_t l = 0; l < fa->lane_count; l++)
+        page_stack_need_idle(slot[l], "frame_arena_end");
+    FrameSample s = {.frame = frame};
+    for (uint32_t l = 0; l < fa->lane_count; l++) {
+        PageStack *ps = slot[l];
+        size_t used = page_stack_pos(ps), peak = ps->high > used ? ps->high : used;
+        s.used += used;
+        s.peak += peak;
+        s.pushes += (uint32_t)(ps->pushes - fa->lanes[l].pushes_at_begin);
+        s.failed_pushes += (uint32_t)(ps->failed_pushes - fa->lanes[l].failed_at_begin);
+        if (fa->trimming)
+            apply_trim_policy(fa, l, window_high(&fa->lanes[l], fa->trim_after, frame, peak));
+    }
     if (s.peak > fa->peak_all_time)
         fa->peak_all_time = s.peak;
     if (fa->budget && s.peak > fa->budget) {
@@ -203,8 +263,6 @@ void frame_arena_end(FrameArena *fa)
         if (fa->on_budget)
             fa->on_budget(fa, s.peak, fa->user);
     }
-    if (fa->window)
-        apply_trim_policy(fa, window_high(fa, frame, s.peak));
     s.committed = total_committed(fa);
     if (fa->ring_cap) {
         fa->ring[fa->ring_next] = s;
@@ -218,12 +276,31 @@ void frame_arena_end(FrameArena *fa)
         fa->on_frame(fa, &fa->last, fa->user);
 }
 
-PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago)
+static PageStack *stack_at(const FrameArena *fa, uint32_t lane, uint32_t frames_ago)
 {
-    need_arena(fa, "frame_arena_stack");
     if (frames_ago >= fa->count || frames_ago >= fa->begun)
         return NULL;
-    return fa->buffers[(fa->begun - 1 - frames_ago) % fa->count];
+    return slot_of(fa, fa->begun - 1 - frames_ago)[lane];
+}
+
+PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago)
+{
+    return stack_at(need_arena(fa, "frame_arena_stack"), 0, frames_ago);
+}
+
+PageStack *frame_arena_lane(FrameArena *fa, uint32_t lane, uint32_t frames_ago)
+{
+    need_arena(fa, "frame_arena_lane");
+    if (lane >= fa->lane_count)
+        os_vm_fatal("frame_arena \"%s\": frame_arena_lane %u is out of range; the arena has %u lane(s) "
+                    "(FrameArenaDesc.lanes)",
+                    fa->name, (unsigned)lane, (unsigned)fa->lane_count);
+    return stack_at(fa, lane, frames_ago);
+}
+
+uint32_t frame_arena_lanes(const FrameArena *fa)
+{
+    return need_arena(fa, "frame_arena_lanes")->lane_count;
 }
 
 uint64_t frame_arena_frame(const FrameArena *fa)
@@ -235,7 +312,7 @@ uint64_t frame_arena_frame(const FrameArena *fa)
 void frame_arena_check(const FrameArena *fa)
 {
     need_arena(fa, "frame_arena_check");
-    for (uint32_t i = 0; i < fa->count; i++)
+    for (uint32_t i = 0; i < stack_count(fa); i++)
         page_stack_check(fa->buffers[i]);
 }
 
@@ -249,7 +326,7 @@ FrameArenaStats frame_arena_stats(const FrameArena *fa)
         .trims = fa->trims,
         .budget_overruns = fa->budget_overruns,
     };
-    for (uint32_t i = 0; i < fa->count; i++) {
+    for (uint32_t i = 0; i < stack_count(fa); i++) {
         PageStackStats ps = page_stack_stats(fa->buffers[i]);
         st.committed += ps.committed;
         st.reserved += ps.reserved;

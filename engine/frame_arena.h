@@ -7,8 +7,17 @@
  * pushes, committed), checks the soft budget, and applies the trim policy:
  * committed memory above the recent high-water is given back to the OS only
  * after trim_after quiet frames, never in a steady state.
- * It knows nothing of SDL or the OS, and is used from one thread at a time
- * (begin may happen on another thread than the previous end).
+ * It knows nothing of SDL or the OS. begin, end and the calls that read the
+ * arena are made from one thread at a time (begin may happen on another
+ * thread than the previous end).
+ *
+ * Lanes, for threads that push in the same frame: with desc.lanes = L, each
+ * frame has L stacks, one per lane, and begin resets them all. A worker takes
+ * its lane's stack with frame_arena_lane(fa, lane, 0) and is the only thread
+ * pushing to it until the frame ends; begin returns lane 0's. Once the
+ * workers are done (whatever waits for your jobs), end sums the lanes into
+ * the frame's sample, and the data of every lane stays valid as long as a
+ * single stack's would. Each lane is trimmed by its own high-water.
  *
  *     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){ .budget = 8 << 20 });
  *     for (;;) {
@@ -20,7 +29,7 @@
  *     frame_arena_destroy(fa);
  *
  * Programming errors (fatal, one line): begin twice without end, end without
- * begin, frames_in_flight above 4.
+ * begin, frames_in_flight above 4, lanes above 256, a lane not below lanes.
  */
 #ifndef FRAME_ARENA_FRAME_ARENA_H
 #define FRAME_ARENA_FRAME_ARENA_H
@@ -36,12 +45,13 @@ typedef struct FrameArena FrameArena;
 typedef struct FrameSample {
     uint64_t frame;                 /* the frame number this sample describes */
     size_t used, peak, committed;   /* used: pos at end; peak: highest pos inside the frame; committed: all buffers */
-    uint32_t pushes, failed_pushes; /* inside the frame */
+    uint32_t pushes, failed_pushes; /* inside the frame; used, peak and the pushes are summed over the lanes */
 } FrameSample;
 
 typedef struct FrameArenaDesc {
     const char *name;          /* default "frame"; also the buffers' name unless stack.name is set; copied */
     uint32_t frames_in_flight; /* 1..4, default 2: data pushed in frame N stays valid through frame N+1 */
+    uint32_t lanes;            /* 1..256, default 1: stacks per frame, one for each thread pushing at once */
     PageStackDesc stack;       /* used for each buffer (its defaults) */
     size_t budget;             /* soft per-frame budget in bytes; 0 = none */
     void (*on_budget)(FrameArena *fa, size_t used, void *user); /* once per frame whose peak crosses budget; may be NULL */
@@ -65,6 +75,10 @@ void frame_arena_destroy(FrameArena *fa);                   /* NULL is a no-op *
 PageStack *frame_arena_begin(FrameArena *fa); /* next frame: resets the buffer last used frames_in_flight frames ago */
 void frame_arena_end(FrameArena *fa);         /* records this frame's sample, applies the budget and the trim policy */
 PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago); /* 0 = current (or just ended); NULL if not kept */
+/* Lane `lane`'s stack of that frame (lane 0's is frame_arena_stack's); NULL if
+ * not kept. It writes nothing: workers may call it at once during a frame. */
+PageStack *frame_arena_lane(FrameArena *fa, uint32_t lane, uint32_t frames_ago);
+uint32_t frame_arena_lanes(const FrameArena *fa); /* desc.lanes, after its default */
 uint64_t frame_arena_frame(const FrameArena *fa); /* number of the current frame, or of the last ended; 0 before the first */
 
 FrameArenaStats frame_arena_stats(const FrameArena *fa);

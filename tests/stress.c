@@ -12,6 +12,10 @@
  *                               the main thread verifies last frame's, and the
  *                               main thread ends them; each sample's pushes and
  *                               bytes match what the jobs pushed
+ *     stress lanes [FRAMES]     the same jobs in one frame arena with a lane
+ *                               each: the workers take their lanes' stacks
+ *                               themselves, and each frame's one sample sums
+ *                               what all the jobs pushed
  *     stress soak [FRAMES]      one frame arena, FRAMES frames (default
  *                               1000000) of varying load with a spike every
  *                               100000 frames: RSS stays within RSS at frame 1000
@@ -143,14 +147,16 @@ static int run_threads(long frames)
 }
 
 /* A job system: frame memory pushed by workers and read by the main thread a
- * frame later. Arena j belongs to job j; in frame f worker w runs the jobs j
- * with (j + f) % WORKERS == w, so every arena changes threads at its begin. */
+ * frame later. Arena j (or lane j of the one arena) belongs to job j; in
+ * frame f worker w runs the jobs j with (j + f) % WORKERS == w, so every
+ * stack changes threads at its begin. */
 #define WORKERS 3
 #define JOBS 4
 
 typedef struct Jobs {
+    bool lanes;                  /* one arena, fa[0], with a lane per job */
     FrameArena *fa[JOBS];
-    PageStack *stack[JOBS];      /* this frame's buffer of each job, set by the main thread */
+    PageStack *stack[JOBS];      /* this frame's buffer of each job, set by the main thread (not with lanes) */
     Block *blocks[JOBS][2];      /* what each job pushed in the frames f % 2 */
     uint32_t counts[JOBS][2];
     size_t used[JOBS];           /* bytes pushed this frame, padding included */
@@ -176,7 +182,7 @@ static void *worker_main(void *arg)
         for (int j = 0; j < JOBS; j++) {
             if ((j + f) % WORKERS != w->index)
                 continue;
-            PageStack *ps = J->stack[j];
+            PageStack *ps = J->lanes ? frame_arena_lane(J->fa[0], (uint32_t)j, 0) : J->stack[j];
             Block *mine = J->blocks[j][f % 2];
             uint32_t n = 64 + rnd(&J->seed[j]) % (MAX_PUSHES - 64 + 1);
             for (uint32_t i = 0; i < n; i++) {
@@ -192,19 +198,23 @@ static void *worker_main(void *arg)
     }
 }
 
-static int run_jobs(long frames)
+static int run_jobs(long frames, bool lanes)
 {
     static Jobs J;
     J.frames = frames;
+    J.lanes = lanes;
+    int arenas = lanes ? 1 : JOBS;
     bool ok = pthread_barrier_init(&J.start, NULL, WORKERS + 1) == 0 &&
               pthread_barrier_init(&J.done, NULL, WORKERS + 1) == 0;
     static const char *const names[JOBS] = {"job0", "job1", "job2", "job3"}; /* an arena keeps its name */
     for (int j = 0; ok && j < JOBS; j++) {
-        J.fa[j] = frame_arena_create(&(FrameArenaDesc){.name = names[j], .stack = {.reserve_size = 64u << 20}});
+        if (j < arenas)
+            J.fa[j] = frame_arena_create(&(FrameArenaDesc){
+                .name = lanes ? "jobs" : names[j], .lanes = lanes ? JOBS : 1, .stack = {.reserve_size = 64u << 20}});
         J.blocks[j][0] = calloc(MAX_PUSHES, sizeof(Block));
         J.blocks[j][1] = calloc(MAX_PUSHES, sizeof(Block));
         J.seed[j] = 0x9e3779b9u * (uint32_t)(j + 1);
-        ok = J.fa[j] && J.blocks[j][0] && J.blocks[j][1];
+        ok = (j >= arenas || J.fa[j]) && J.blocks[j][0] && J.blocks[j][1];
     }
     Worker workers[WORKERS];
     pthread_t threads[WORKERS];
@@ -219,8 +229,8 @@ static int run_jobs(long frames)
     }
     uint64_t corruptions = 0, pushes = 0, bad_samples = 0;
     for (long f = 0; f < frames; f++) {
-        for (int j = 0; j < JOBS; j++)
-            J.stack[j] = frame_arena_begin(J.fa[j]); /* resets the buffer of frame f - 2 */
+        for (int j = 0; j < arenas; j++)
+            J.stack[j] = frame_arena_begin(J.fa[j]); /* resets the buffers of frame f - 2 */
         J.frame = f;
         pthread_barrier_wait(&J.start);
         /* While the workers fill frame f, the main thread reads what they pushed in frame f - 1. */
@@ -228,33 +238,47 @@ static int run_jobs(long frames)
             for (uint32_t i = 0; i < J.counts[j][(f - 1) % 2]; i++)
                 corruptions += bad_bytes(&J.blocks[j][(f - 1) % 2][i]);
         pthread_barrier_wait(&J.done);
+        uint32_t frame_pushes = 0;
+        size_t frame_used = 0;
         for (int j = 0; j < JOBS; j++) {
+            frame_pushes += J.counts[j][f % 2];
+            frame_used += J.used[j];
+            if (lanes)
+                continue;
             frame_arena_end(J.fa[j]);
             FrameSample s = frame_arena_stats(J.fa[j]).last;
             bad_samples += s.frame != (uint64_t)f || s.pushes != J.counts[j][f % 2] || s.used != J.used[j];
-            pushes += J.counts[j][f % 2];
         }
+        if (lanes) { /* one sample for all the jobs */
+            frame_arena_end(J.fa[0]);
+            FrameSample s = frame_arena_stats(J.fa[0]).last;
+            bad_samples += s.frame != (uint64_t)f || s.pushes != frame_pushes || s.used != frame_used;
+        }
+        pushes += frame_pushes;
     }
     J.frame = frames; /* releases the workers */
     pthread_barrier_wait(&J.start);
     for (int i = 0; i < WORKERS; i++)
         pthread_join(threads[i], NULL);
-    for (int j = 0; j < JOBS; j++) {
+    for (int j = 0; j < JOBS; j++)
         for (int k = 0; k < 2; k++)
             for (uint32_t i = 0; i < J.counts[j][k]; i++)
                 corruptions += bad_bytes(&J.blocks[j][k][i]);
-        frame_arena_destroy(J.fa[j]);
+    for (int j = 0; j < JOBS; j++) {
+        if (j < arenas)
+            frame_arena_destroy(J.fa[j]);
         free(J.blocks[j][0]);
         free(J.blocks[j][1]);
     }
     pthread_barrier_destroy(&J.start);
     pthread_barrier_destroy(&J.done);
     printf("TAP version 13\n1..2\n");
-    printf("%s 1 - %d jobs on %d workers x %ld frames, %" PRIu64 " pushes verified a frame later: %" PRIu64
+    printf("%s 1 - %d jobs (%s) on %d workers x %ld frames, %" PRIu64 " pushes verified a frame later: %" PRIu64
            " corrupted blocks\n",
-           corruptions ? "not ok" : "ok", JOBS, WORKERS, frames, pushes, corruptions);
-    printf("%s 2 - each frame's sample has the frame, pushes and bytes its job pushed: %" PRIu64 " wrong\n",
-           bad_samples ? "not ok" : "ok", bad_samples);
+           corruptions ? "not ok" : "ok", JOBS, lanes ? "a lane each in one arena" : "an arena each", WORKERS,
+           frames, pushes, corruptions);
+    printf("%s 2 - each frame's sample has the frame, pushes and bytes %s: %" PRIu64 " wrong\n",
+           bad_samples ? "not ok" : "ok", lanes ? "all the jobs pushed" : "its job pushed", bad_samples);
     return corruptions != 0 || bad_samples != 0;
 }
 
@@ -326,9 +350,11 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "threads"))
         return run_threads(frames > 0 ? frames : 10000);
     if (argc > 1 && !strcmp(argv[1], "jobs"))
-        return run_jobs(frames > 0 ? frames : 10000);
+        return run_jobs(frames > 0 ? frames : 10000, false);
+    if (argc > 1 && !strcmp(argv[1], "lanes"))
+        return run_jobs(frames > 0 ? frames : 10000, true);
     if (argc > 1 && !strcmp(argv[1], "soak"))
         return run_soak(frames > 0 ? frames : 1000000);
-    fprintf(stderr, "usage: stress threads|jobs|soak [FRAMES]\n");
+    fprintf(stderr, "usage: stress threads|jobs|lanes|soak [FRAMES]\n");
     return 2;
 }

@@ -77,9 +77,14 @@ Test(defaults, failed_reservation_returns_null)
     if (fit >= 4) /* a larger address space than 47 bits: nothing to prove here */
         return;
     cr_assert_null(frame_arena_create(&(FrameArenaDesc){.frames_in_flight = fit + 1, .stack = huge}));
+    cr_assert_null(frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1, .lanes = fit + 1, .stack = huge}),
+                   "lanes reserve a stack each");
     if (fit > 0) {
         FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = fit, .stack = huge});
         cr_assert_not_null(fa, "the failed create left its reservations behind");
+        frame_arena_destroy(fa);
+        fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1, .lanes = fit, .stack = huge});
+        cr_assert_not_null(fa, "the failed create with lanes left its reservations behind");
         frame_arena_destroy(fa);
     }
 }
@@ -88,6 +93,13 @@ Test(defaults, too_many_frames_in_flight_is_fatal, .signal = SIGABRT)
 {
     expect_fatal("frame_arena \"frame\": frames_in_flight 5 is out of range; use 1 to 4");
     frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 5});
+    death_not_reached();
+}
+
+Test(defaults, too_many_lanes_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("frame_arena \"jobs\": lanes 257 is out of range; use 1 to 256 (0 means 1)");
+    frame_arena_create(&(FrameArenaDesc){.name = "jobs", .lanes = 257});
     death_not_reached();
 }
 
@@ -376,6 +388,159 @@ Test(trim, keeps_data_of_frames_still_in_flight)
 }
 #endif
 
+/* Lanes: one stack per lane in every frame, all reset by begin, each kept
+ * for as many frames as a single stack would be. */
+Test(lanes, each_lane_has_its_own_stack_in_every_frame)
+{
+    enum { Lanes = 3, Frames = 7 };
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "jobs", .lanes = Lanes});
+    cr_assert_eq(frame_arena_lanes(fa), Lanes);
+    cr_assert_null(frame_arena_lane(fa, 2, 0), "no frame happened yet");
+    PageStack *stacks[Frames][Lanes];
+    int *data[Frames][Lanes];
+    for (int f = 0; f < Frames; f++) {
+        PageStack *first = frame_arena_begin(fa);
+        for (uint32_t l = 0; l < Lanes; l++) {
+            PageStack *ps = stacks[f][l] = frame_arena_lane(fa, l, 0);
+            cr_assert_not_null(ps);
+            cr_assert_eq(page_stack_pos(ps), 0, "begin resets every lane of the frame");
+            for (uint32_t k = 0; k < l; k++)
+                cr_assert_neq(ps, stacks[f][k], "each lane has its own stack");
+            if (f >= 1)
+                cr_assert_neq(ps, stacks[f - 1][l], "the frame before is still in flight");
+            if (f >= 2)
+                cr_assert_eq(ps, stacks[f - 2][l], "the lanes rotate with the frames");
+            data[f][l] = push_array(ps, int, 100 + l);
+            for (uint32_t i = 0; i < 100 + l; i++)
+                data[f][l][i] = f * 1000 + (int)(l * 100 + i);
+        }
+        cr_assert_eq(first, stacks[f][0], "begin returns lane 0");
+        cr_assert_eq(frame_arena_stack(fa, 0), stacks[f][0]);
+        for (uint32_t l = 0; f >= 1 && l < Lanes; l++) {
+            cr_assert_eq(frame_arena_lane(fa, l, 1), stacks[f - 1][l]);
+            for (uint32_t i = 0; i < 100 + l; i++) /* last frame's blocks, in every lane, are intact */
+                cr_assert_eq(data[f - 1][l][i], (f - 1) * 1000 + (int)(l * 100 + i));
+        }
+        cr_assert_null(frame_arena_lane(fa, 1, 2), "two frames in flight");
+        frame_arena_end(fa);
+        cr_assert_eq(frame_arena_lane(fa, 2, 0), stacks[f][2], "between end and begin, 0 is the frame just ended");
+    }
+    cr_assert_str_eq(stacks[0][0]->name, "jobs lane 0");
+    cr_assert_str_eq(stacks[0][2]->name, "jobs lane 2", "a report names the lane");
+    cr_assert_eq(frame_arena_stats(fa).reserved, 2 * Lanes * ((size_t)1 << 30), "a stack per lane and frame");
+    frame_arena_destroy(fa);
+
+    fa = frame_arena_create(&(FrameArenaDesc){.name = "one"});
+    cr_assert_eq(frame_arena_lanes(fa), 1, "one lane by default");
+    cr_assert_str_eq(frame_arena_begin(fa)->name, "one", "a single lane keeps the plain name");
+    cr_assert_eq(frame_arena_lane(fa, 0, 0), frame_arena_stack(fa, 0));
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+}
+
+static size_t budget_seen;
+static void note_budget(FrameArena *fa, size_t used, void *user)
+{
+    (void)fa;
+    (void)user;
+    budget_seen = used;
+}
+
+/* The frame's sample, its budget and the history count every lane. */
+Test(lanes, the_sample_sums_the_lanes)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
+        .lanes = 3, .budget = 100 * KiB, .on_budget = note_budget, .stack = {.reserve_size = 4 * MiB}});
+    frame_arena_begin(fa);
+    PageStack *a = frame_arena_lane(fa, 0, 0), *b = frame_arena_lane(fa, 1, 0), *c = frame_arena_lane(fa, 2, 0);
+    cr_assert_not_null(page_stack_push(a, 40 * KiB, 16));
+    PageStackMark m = page_stack_mark(b);
+    cr_assert_not_null(page_stack_push(b, 50 * KiB, 16));
+    cr_assert_not_null(page_stack_push(b, 10 * KiB, 16));
+    page_stack_pop_to(m); /* lane 1 ends empty with a peak of 60 KiB */
+    cr_assert_not_null(page_stack_push(c, 1 * KiB, 16));
+    cr_assert_null(page_stack_try_push(c, 8 * MiB, 16));
+    frame_arena_end(fa);
+    FrameSample s = frame_arena_stats(fa).last;
+    cr_assert_eq(s.used, 41 * KiB, "used: the lanes' ends summed");
+    cr_assert_eq(s.peak, 101 * KiB, "peak: the lanes' peaks summed");
+    cr_assert_eq(s.pushes, 4);
+    cr_assert_eq(s.failed_pushes, 1);
+    cr_assert_eq(budget_seen, 101 * KiB, "the budget holds for the lanes together");
+    cr_assert_eq(frame_arena_stats(fa).budget_overruns, 1);
+    cr_assert_eq(frame_arena_stats(fa).peak_all_time, 101 * KiB);
+
+    frame_arena_begin(fa); /* the next frame counts its own pushes in every lane */
+    page_stack_push(frame_arena_lane(fa, 2, 0), 100, 1);
+    frame_arena_end(fa);
+    s = frame_arena_stats(fa).last;
+    cr_assert_eq(s.pushes, 1);
+    cr_assert_eq(s.failed_pushes, 0);
+    cr_assert_eq(s.used, 100);
+    cr_assert_eq(frame_arena_stats(fa).budget_overruns, 1);
+    frame_arena_destroy(fa);
+}
+
+#if !TEST_CHECKED /* exact commits: plain build only */
+/* A spike in one lane comes back down to that lane's own level, not to the
+ * busiest lane's, and the busy lane is never trimmed. */
+Test(lanes, each_lane_is_trimmed_by_its_own_high_water)
+{
+    const uint32_t trim_after = 10;
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.lanes = 2, .trim_after = trim_after});
+    for (uint32_t f = 0; f < 40; f++) {
+        frame_arena_begin(fa);
+        page_stack_push(frame_arena_lane(fa, 0, 0), 4 * MiB, 16);
+        page_stack_push(frame_arena_lane(fa, 1, 0), f == 20 ? 10 * MiB : 100 * KiB, 16);
+        frame_arena_end(fa);
+        size_t lane1 = page_stack_stats(frame_arena_lane(fa, 1, 0)).committed;
+        if (f >= 20 && f < 20 + trim_after && f % 2 == 0)
+            cr_assert_geq(lane1, 10 * MiB, "trimmed %u frames after the spike", f - 20);
+        if (f >= 20 + trim_after)
+            cr_assert_eq(lane1, 128 * KiB, "lane 1 falls back to its own level at frame %u", f);
+    }
+    for (uint32_t ago = 0; ago < 2; ago++) {
+        cr_assert_eq(page_stack_stats(frame_arena_lane(fa, 0, ago)).committed, 4 * MiB);
+        cr_assert_eq(page_stack_stats(frame_arena_lane(fa, 0, ago)).decommits, 0, "lane 0 is steady");
+    }
+    cr_assert_eq(frame_arena_stats(fa).trims, 1, "only lane 1's spike buffer");
+    frame_arena_destroy(fa);
+}
+#endif
+
+Test(lanes, a_lane_out_of_range_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "jobs", .lanes = 2});
+    frame_arena_begin(fa);
+    cr_assert_not_null(frame_arena_lane(fa, 1, 0));
+    expect_fatal("frame_arena \"jobs\": frame_arena_lane 2 is out of range; the arena has 2 lane(s) "
+                 "(FrameArenaDesc.lanes)");
+    frame_arena_lane(fa, 2, 0);
+    death_not_reached();
+}
+
+Test(lanes, end_with_a_cursor_open_on_a_lane_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "jobs", .lanes = 3});
+    frame_arena_begin(fa);
+    PageStackCursor c = page_stack_cursor_begin(frame_arena_lane(fa, 2, 0));
+    cursor_push_struct(&c, int);
+    expect_fatal("page_stack \"jobs lane 2\": frame_arena_end while a cursor is open on it; push through the "
+                 "cursor, or end it first");
+    frame_arena_end(fa);
+    death_not_reached();
+}
+
+Test(lanes, destroying_a_lane_of_the_arena_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "jobs", .lanes = 2});
+    frame_arena_begin(fa);
+    expect_fatal("page_stack_destroy: the stack \"jobs lane 1\" belongs to a frame arena; destroy the arena with "
+                 "frame_arena_destroy");
+    page_stack_destroy(frame_arena_lane(fa, 1, 0));
+    death_not_reached();
+}
+
 Test(misuse, begin_twice_is_fatal, .signal = SIGABRT)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game"});
@@ -448,8 +613,8 @@ Test(misuse, check_passes_sound_frames_and_leaves_them_as_they_were)
 
 /* Every function given a NULL arena (but destroy, a no-op) stops with one
  * line naming it; the parameter is an index into the calls below. */
-enum { NullArena_Begin, NullArena_End, NullArena_Stack, NullArena_Frame, NullArena_Stats, NullArena_History,
-       NullArena_Check, NullArena_Count };
+enum { NullArena_Begin, NullArena_End, NullArena_Stack, NullArena_Lane, NullArena_Lanes, NullArena_Frame,
+       NullArena_Stats, NullArena_History, NullArena_Check, NullArena_Count };
 
 ParameterizedTestParameters(misuse, null_arena_is_fatal)
 {
@@ -460,7 +625,8 @@ ParameterizedTestParameters(misuse, null_arena_is_fatal)
 ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
 {
     static const char *const names[NullArena_Count] = {"frame_arena_begin", "frame_arena_end",
-        "frame_arena_stack", "frame_arena_frame", "frame_arena_stats", "frame_arena_history", "frame_arena_check"};
+        "frame_arena_stack", "frame_arena_lane", "frame_arena_lanes", "frame_arena_frame", "frame_arena_stats",
+        "frame_arena_history", "frame_arena_check"};
     FrameSample out[4];
     char expected[128];
     snprintf(expected, sizeof expected, "%s: the frame arena is NULL; pass one from frame_arena_create",
@@ -470,6 +636,8 @@ ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
     case NullArena_Begin: frame_arena_begin(NULL); break;
     case NullArena_End: frame_arena_end(NULL); break;
     case NullArena_Stack: frame_arena_stack(NULL, 0); break;
+    case NullArena_Lane: frame_arena_lane(NULL, 0, 0); break;
+    case NullArena_Lanes: frame_arena_lanes(NULL); break;
     case NullArena_Frame: frame_arena_frame(NULL); break;
     case NullArena_Stats: frame_arena_stats(NULL); break;
     case NullArena_History: frame_arena_history(NULL, out, 4); break;

@@ -3,7 +3,8 @@
  *
  *  - every returned pointer is aligned as asked and no two live blocks overlap;
  *  - every live block still holds the pattern written into it (blocks of the
- *    previous frame included, while it is in flight);
+ *    previous frame included, while it is in flight, in either of its two
+ *    lanes);
  *  - push_zero blocks read zero, also right after a realloc that moved a
  *    block; pos is exactly what the model computes;
  *    pos <= committed <= reserved; pushes and failed pushes are counted;
@@ -423,7 +424,7 @@ static void op(Model *m, uint32_t code)
     case 8:
         if (m->in_frame) {
             size_t size = pick_size(m);
-            PageStack *frame = frame_arena_stack(m->fa, 0);
+            PageStack *frame = frame_arena_lane(m->fa, (uint32_t)(take(m, 1) % 2), 0);
             size_t pos = page_stack_pos(frame);
             unsigned char *p = page_stack_try_push(frame, size, align);
             if (p)
@@ -534,7 +535,7 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
             .name = "fuzz", .reserve_size = RESERVE, .on_fail = on_fail_count, .user = shared_model,
             .quarantine = 2});
         shared_frames = frame_arena_create(&(FrameArenaDesc){
-            .name = "fuzz frame", .stack = {.reserve_size = RESERVE, .quarantine = 2}, .history = 8,
+            .name = "fuzz frame", .lanes = 2, .stack = {.reserve_size = RESERVE, .quarantine = 2}, .history = 8,
             .trim_after = 8});
         if (!shared_model || !shared_stack || !shared_frames)
             violation("cannot create the stacks", 0, 0);

@@ -470,6 +470,49 @@ static void check_frame_arena_budget(void)
     frame_arena_destroy(fa);
 }
 
+typedef struct {
+    FrameArena *fa;
+    uint32_t lane;
+    unsigned char *block;
+} LaneJob;
+
+static void *fill_lane(void *arg)
+{
+    LaneJob *job = arg;
+    job->block = page_stack_push(frame_arena_lane(job->fa, job->lane, 0), 3000, 64);
+    memset(job->block, 0x40 + (int)job->lane, 3000);
+    return NULL;
+}
+
+/* Each lane is filled on a thread of its own; the sample sums them, and
+ * every lane's block of the last frame survives the next begin. */
+static void check_frame_arena_lanes(void)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.lanes = 3, .stack = {.reserve_size = 4 * MiB}});
+    EXPECT(fa != NULL && frame_arena_lanes(fa) == 3, "create with 3 lanes");
+    if (!fa)
+        return;
+    LaneJob jobs[3];
+    for (int frame = 0; frame < 3; frame++) {
+        frame_arena_begin(fa);
+        for (uint32_t l = 0; l < 3; l++) {
+            jobs[l] = (LaneJob){fa, l, NULL};
+            EXPECT(run_thread(fill_lane, &jobs[l]), "lane %u's thread started", (unsigned)l);
+        }
+        frame_arena_end(fa);
+        FrameSample s = frame_arena_stats(fa).last;
+        EXPECT(s.pushes == 3 && s.used == 3 * 3000, "the sample sums the lanes: %u pushes, %zu bytes", s.pushes,
+               s.used);
+    }
+    frame_arena_begin(fa);
+    for (uint32_t l = 0; l < 3; l++)
+        EXPECT(jobs[l].block && jobs[l].block[0] == 0x40 + l && jobs[l].block[2999] == 0x40 + l &&
+                   frame_arena_lane(fa, l, 1) != frame_arena_lane(fa, l, 0),
+               "lane %u's block of the last frame is intact", (unsigned)l);
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+}
+
 /* ------------------------------------------------------------------ scratch */
 
 typedef struct {
@@ -703,6 +746,7 @@ static const Case checks[] = {
     {"realloc copy leaves fresh memory zero", check_realloc_copy_leaves_fresh_memory_zero},
     {"frame_arena rotation and stats", check_frame_arena_rotation_and_stats},
     {"frame_arena budget", check_frame_arena_budget},
+    {"frame_arena lanes filled from threads", check_frame_arena_lanes},
     {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
     {"misuse is fatal with one line", check_misuse_is_fatal_with_one_line},
     {"writes above the committed range or below the first block fault", check_writes_outside_the_stack_fault},
