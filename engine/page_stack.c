@@ -883,12 +883,12 @@ char *page_stack_try_vprintf(PageStack *ps, const char *fmt, va_list ap)
     return format_with(ps, "page_stack_try_vprintf", PageStackPush_Try, fmt, ap);
 }
 
-/* len bytes of s, then a NUL. */
-static char *copy_string(PageStack *ps, const char *s, size_t len)
+/* len bytes of s, then a NUL; how: 0 or PageStackPush_Try. */
+static char *copy_string(PageStack *ps, const char *s, size_t len, uint32_t how)
 {
     if (len == SIZE_MAX) /* no real string is that long, but len + 1 must not wrap to 0 */
-        return page_stack_push_overflow(ps, 1, 0);
-    char *p = page_stack_push(ps, len + 1, 1);
+        return page_stack_push_overflow(ps, 1, how);
+    char *p = page_stack_push_with(ps, len + 1, 1, how);
     if (p) {
         memcpy(p, s, len);
         p[len] = 0;
@@ -896,21 +896,34 @@ static char *copy_string(PageStack *ps, const char *s, size_t len)
     return p;
 }
 
+/* s whole (bounded false), or at most its first n bytes. */
+static char *dup_string(PageStack *ps, const char *fn, uint32_t how, const char *s, bool bounded, size_t n)
+{
+    need_idle(ps, fn);
+    if (!s)
+        os_vm_fatal("page_stack \"%s\": %s with s NULL; pass a string", ps->name, fn);
+    const char *nul = bounded ? memchr(s, 0, n) : NULL; /* reads no further than the first NUL */
+    return copy_string(ps, s, !bounded ? strlen(s) : nul ? (size_t)(nul - s) : n, how);
+}
+
 char *page_stack_strdup(PageStack *ps, const char *s)
 {
-    need_idle(ps, "page_stack_strdup");
-    if (!s)
-        os_vm_fatal("page_stack \"%s\": page_stack_strdup with s NULL; pass a string", ps->name);
-    return copy_string(ps, s, strlen(s));
+    return dup_string(ps, "page_stack_strdup", 0, s, false, 0);
+}
+
+char *page_stack_try_strdup(PageStack *ps, const char *s)
+{
+    return dup_string(ps, "page_stack_try_strdup", PageStackPush_Try, s, false, 0);
 }
 
 char *page_stack_strndup(PageStack *ps, const char *s, size_t n)
 {
-    need_idle(ps, "page_stack_strndup");
-    if (!s)
-        os_vm_fatal("page_stack \"%s\": page_stack_strndup with s NULL; pass a string", ps->name);
-    const char *nul = memchr(s, 0, n); /* reads no further than the first NUL */
-    return copy_string(ps, s, nul ? (size_t)(nul - s) : n);
+    return dup_string(ps, "page_stack_strndup", 0, s, true, n);
+}
+
+char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n)
+{
+    return dup_string(ps, "page_stack_try_strndup", PageStackPush_Try, s, true, n);
 }
 
 /* ------------------------------------------------------------------ cursors */

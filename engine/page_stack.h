@@ -460,6 +460,8 @@ PAGE_STACK_PRINTF(2, 3) char *page_stack_try_printf(PageStack *ps, const char *f
 PAGE_STACK_PRINTF(2, 0) char *page_stack_try_vprintf(PageStack *ps, const char *fmt, va_list ap);
 char *page_stack_strdup(PageStack *ps, const char *s);
 char *page_stack_strndup(PageStack *ps, const char *s, size_t n);
+char *page_stack_try_strdup(PageStack *ps, const char *s); /* NULL on failure without calling on_fail */
+char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n);
 
 /* Registers fn(object, count) to run when a pop_to, reset or destroy takes
  * the stack below the current top (the object was pushed just before). The

@@ -284,6 +284,8 @@ enum {
     Open_TryPrintf,
     Open_Strdup,
     Open_Strndup,
+    Open_TryStrdup,
+    Open_TryStrndup,
     Open_Count
 };
 
@@ -305,7 +307,7 @@ ParameterizedTest(int *call, cursor_open, every_change_to_the_stack_is_fatal, .s
         "page_stack_push", "page_stack_push", "page_stack_push", "page_stack_realloc", "page_stack_try_realloc",
         "page_stack_free_last", "page_stack_push_cleanup", "page_stack_mark", "page_stack_pop_to",
         "page_stack_reset", "page_stack_trim", "page_stack_destroy", "page_stack_printf", "page_stack_try_printf",
-        "page_stack_strdup", "page_stack_strndup",
+        "page_stack_strdup", "page_stack_strndup", "page_stack_try_strdup", "page_stack_try_strndup",
     };
     PageStack *ps = run_stack("busy");
     PageStackMark m = page_stack_mark(ps);
@@ -335,6 +337,8 @@ ParameterizedTest(int *call, cursor_open, every_change_to_the_stack_is_fatal, .s
     case Open_TryPrintf: page_stack_try_printf(ps, "%d", 1); break;
     case Open_Strdup: page_stack_strdup(ps, "s"); break;
     case Open_Strndup: page_stack_strndup(ps, "s", 1); break;
+    case Open_TryStrdup: page_stack_try_strdup(ps, "s"); break;
+    case Open_TryStrndup: page_stack_try_strndup(ps, "s", 1); break;
     }
     death_not_reached();
 }

@@ -1006,7 +1006,13 @@ Test(strings, strdup_and_strndup_copy_up_to_the_nul)
     memcpy(exact, "abcd", 4);
     before = page_stack_stats(ps);
     assert_one_string_push(ps, before, page_stack_strndup(ps, exact, 4), "abcd");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_try_strndup(ps, exact, 4), "abcd");
     free(exact);
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_try_strdup(ps, src), src);
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_try_strndup(ps, src, 6), "sprite");
     page_stack_destroy(ps);
 }
 
@@ -1035,6 +1041,8 @@ Test(strings, a_string_that_does_not_fit_fails_like_a_push)
     cr_assert_eq(log.size, 5001);
     cr_assert_null(page_stack_try_printf(ps, "%s", big));
     cr_assert_null(try_format_line(ps, "%s?", big));
+    cr_assert_null(page_stack_try_strdup(ps, big));
+    cr_assert_null(page_stack_try_strndup(ps, big, 5000));
     cr_assert_eq(log.calls, 3, "the try calls do not call on_fail");
     cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
 
@@ -1042,7 +1050,7 @@ Test(strings, a_string_that_does_not_fit_fails_like_a_push)
     cr_assert_eq(after.pos, before.pos);
     cr_assert_eq(after.committed, before.committed);
     cr_assert_eq(after.pushes, before.pushes);
-    cr_assert_eq(after.failed_pushes, before.failed_pushes + 5);
+    cr_assert_eq(after.failed_pushes, before.failed_pushes + 7);
     cr_assert_str_eq(keep, "kept");
     cr_assert_str_eq(page_stack_printf(ps, "%d", 12), "12", "still usable");
     before = page_stack_stats(ps);
@@ -1070,6 +1078,8 @@ enum {
     BadString_TryVFormatNull,
     BadString_StrdupNull,
     BadString_StrndupNull,
+    BadString_TryStrdupNull,
+    BadString_TryStrndupNull,
     BadString_FormatFails,
     BadString_Count
 };
@@ -1115,6 +1125,14 @@ ParameterizedTest(int *call, strings, misuse_is_fatal, .signal = SIGABRT)
     case BadString_StrndupNull:
         expect_fatal("page_stack \"text\": page_stack_strndup with s NULL; pass a string");
         page_stack_strndup(ps, no_string, 4);
+        break;
+    case BadString_TryStrdupNull:
+        expect_fatal("page_stack \"text\": page_stack_try_strdup with s NULL; pass a string");
+        page_stack_try_strdup(ps, no_string);
+        break;
+    case BadString_TryStrndupNull:
+        expect_fatal("page_stack \"text\": page_stack_try_strndup with s NULL; pass a string");
+        page_stack_try_strndup(ps, no_string, 4);
         break;
     case BadString_FormatFails: {
         /* A lone UTF-16 surrogate has no multibyte form in any locale: vsnprintf fails with EILSEQ. */
@@ -1286,8 +1304,11 @@ enum {
     NullStack_Printf,
     NullStack_Vprintf,
     NullStack_TryPrintf,
+    NullStack_TryVprintf,
     NullStack_Strdup,
     NullStack_Strndup,
+    NullStack_TryStrdup,
+    NullStack_TryStrndup,
     NullStack_Count
 };
 
@@ -1309,8 +1330,9 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
         "page_stack_reset", "page_stack_zero_dirty", "page_stack_push", "page_stack_push",
         "page_stack_realloc", "page_stack_try_realloc", "page_stack_free_last", "page_stack_push_cleanup",
         "page_stack_mark", "page_stack_pos", "page_stack_trim", "page_stack_stats", "page_stack_last_error",
-        "page_stack_check", "page_stack_printf", "page_stack_vprintf", "page_stack_try_printf", "page_stack_strdup",
-        "page_stack_strndup",
+        "page_stack_check", "page_stack_printf", "page_stack_vprintf", "page_stack_try_printf",
+        "page_stack_try_vprintf", "page_stack_strdup", "page_stack_strndup", "page_stack_try_strdup",
+        "page_stack_try_strndup",
     };
     unsigned char block[16];
     char expected[128];
@@ -1334,8 +1356,11 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
     case NullStack_Printf: page_stack_printf(NULL, "%d", 1); break;
     case NullStack_Vprintf: format_line(NULL, "%d", 1); break;
     case NullStack_TryPrintf: page_stack_try_printf(NULL, "%d", 1); break;
+    case NullStack_TryVprintf: try_format_line(NULL, "%d", 1); break;
     case NullStack_Strdup: page_stack_strdup(NULL, "s"); break;
     case NullStack_Strndup: page_stack_strndup(NULL, "s", 1); break;
+    case NullStack_TryStrdup: page_stack_try_strdup(NULL, "s"); break;
+    case NullStack_TryStrndup: page_stack_try_strndup(NULL, "s", 1); break;
     }
     death_not_reached();
 }

@@ -10,8 +10,8 @@
  *    pos <= committed <= reserved; pushes and failed pushes are counted;
  *  - a failed push names the right error and leaves pos and committed alone;
  *  - pushes through a cursor get the same verdicts as the stack's own;
- *  - a string (printf, try_printf, strdup, strndup) is the string asked for,
- *    with the verdicts of a push of its length + 1.
+ *  - a string (printf, strdup, strndup and their try_ forms) is the string
+ *    asked for, with the verdicts of a push of its length + 1.
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -286,7 +286,7 @@ static void cursor_run(Model *m)
 
 /* A string of 0 to 8191 characters (mostly short, some on either side of
  * the 256 bytes page_stack_printf formats on the C stack first) by printf,
- * strdup, strndup or try_printf: the same verdicts as a push of its
+ * strdup, strndup or their try_ forms: the same verdicts as a push of its
  * length + 1 at alignment 1, and the characters it was made from. */
 static void string_push(Model *m)
 {
@@ -296,17 +296,19 @@ static void string_push(Model *m)
             text[i] = (char)('a' + i % 23);
     uint32_t r = take(m, 2);
     size_t len = r % 4 == 0 ? r % 8192 : r % 300;
-    int kind = (int)((r >> 12) % 4); /* printf, strdup, strndup, try_printf */
-    const char *from = kind == 1 ? text + 8192 - len : text;
+    int kind = (int)((r >> 12) % 6); /* printf, strdup, strndup, try_printf, try_strdup, try_strndup */
+    const char *from = kind == 1 || kind == 4 ? text + 8192 - len : text;
     size_t size = len + (kind == 0 || kind == 3 ? 2 : 1); /* the printfs add a '|' */
-    uint32_t how = kind == 3 ? PageStackPush_Try : 0;
+    uint32_t how = kind >= 3 ? PageStackPush_Try : 0;
     size_t committed = page_stack_stats(m->ps).committed;
     PageStackError want = expected_error(m->pos, size, 1);
     int inject = arm_push(m, how);
     char *p = kind == 0   ? page_stack_printf(m->ps, "%.*s|", (int)len, text)
               : kind == 1 ? page_stack_strdup(m->ps, from)
               : kind == 2 ? page_stack_strndup(m->ps, text, len)
-                          : page_stack_try_printf(m->ps, "%.*s|", (int)len, text);
+              : kind == 3 ? page_stack_try_printf(m->ps, "%.*s|", (int)len, text)
+              : kind == 4 ? page_stack_try_strdup(m->ps, from)
+                          : page_stack_try_strndup(m->ps, text, len);
     if (p && (strlen(p) != size - 1 || memcmp(p, from, len) != 0 || (size == len + 2 && p[len] != '|')))
         violation("a string push gave the wrong string: kind, length", (unsigned long long)kind, len);
     record_push(m, (unsigned char *)p, how, size, 1, want, inject, committed);
