@@ -17,7 +17,10 @@
  * pushing to it until the frame ends; begin returns lane 0's. Once the
  * workers are done (whatever waits for your jobs), end sums the lanes into
  * the frame's sample, and the data of every lane stays valid as long as a
- * single stack's would. Each lane is trimmed by its own high-water.
+ * single stack's would. Each lane is trimmed by its own high-water. While
+ * workers push, only frame_arena_lane, _lanes, _stack and _frame, which
+ * write nothing, may be called: begin, end, stats, history and check read
+ * or change every lane's stack.
  *
  *     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){ .budget = 8 << 20 });
  *     for (;;) {
