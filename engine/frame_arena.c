@@ -19,7 +19,6 @@
 #include "scratch.h"
 
 #include <stdbool.h>
-
 #include <stdio.h>
 
 #define FRAME_ARENA_MAX_IN_FLIGHT 4
@@ -255,6 +254,7 @@ void frame_arena_end(FrameArena *fa)
         s.failed_pushes += (uint32_t)(ps->failed_pushes - fa->lanes[l].failed_at_begin);
         if (fa->trimming)
             apply_trim_policy(fa, l, window_high(&fa->lanes[l], fa->trim_after, frame, peak));
+        page_stack_end_frame(ps);
     }
     if (s.peak > fa->peak_all_time)
         fa->peak_all_time = s.peak;

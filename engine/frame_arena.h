@@ -33,6 +33,7 @@
  *
  * Programming errors (fatal, one line): begin twice without end, end without
  * begin, frames_in_flight above 4, lanes above 256, a lane not below lanes.
+ * The checked build also stops a push to a frame's stack after its end.
  */
 #ifndef FRAME_ARENA_FRAME_ARENA_H
 #define FRAME_ARENA_FRAME_ARENA_H

@@ -130,6 +130,7 @@ typedef struct CheckState {
     } released_log[RELEASED_LOG];
     size_t region_filled[MAX_REGIONS]; /* bytes from a region's base that read 0xDD since it was left */
     uint64_t frame; /* a frame arena's frame number + 1 since the last reset, to name a block by; 0 = none */
+    bool frame_ended; /* frame_arena_end has ended that frame: a push now is a late job's */
 } CheckState;
 
 /* The push reads one cache line of the stack; reset, pop_to and a cursor's begin and end two (see page_stack.h). */
@@ -334,6 +335,10 @@ static uint64_t thread_token(void)
 static void check_owner(PageStack *ps)
 {
     CheckState *ck = check_state(ps);
+    if (ck->frame_ended)
+        os_vm_fatal("page_stack \"%s\": push to the stack of frame %llu after frame_arena_end ended that frame; "
+                    "push between frame_arena_begin and frame_arena_end, and wait for every job before the end",
+                    ps->name, (unsigned long long)(ck->frame - 1));
     uint64_t me = thread_token();
     if (ck->owner == 0)
         ck->owner = me;
@@ -1105,6 +1110,7 @@ RESET_INLINE void reset_with(PageStack *ps, const char *fn)
         check_state(ps)->lpos = 0;
         check_state(ps)->owner = 0;
         check_state(ps)->frame = 0;
+        check_state(ps)->frame_ended = false;
         rotate_region(ps, fn);
     } else {
         release(ps, ps->base, top(ps));
@@ -1125,6 +1131,12 @@ void page_stack_begin_frame(PageStack *ps, uint64_t frame)
     reset_with(need_idle(ps, "frame_arena_begin"), "frame_arena_begin");
     if (CHECKED)
         check_state(ps)->frame = frame + 1;
+}
+
+void page_stack_end_frame(PageStack *ps)
+{
+    if (CHECKED && check_state(ps)->frame)
+        check_state(ps)->frame_ended = true;
 }
 
 /* Decommits the committed bytes of one region above `keep` (a commit-step multiple). */

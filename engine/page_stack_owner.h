@@ -17,6 +17,9 @@ void page_stack_destroy_owned(PageStack *ps); /* NULL is a no-op */
  * the checked build the self-check then names a block by its push in frame
  * `frame` instead of by the stack's resets. */
 void page_stack_begin_frame(PageStack *ps, uint64_t frame);
+/* For frame_arena_end: in the checked build, a push to ps before its next
+ * reset is fatal (a job that outlived its frame). */
+void page_stack_end_frame(PageStack *ps);
 /* Fatal, naming fn, if ps is NULL or a cursor is open on it. */
 PageStack *page_stack_need_idle(PageStack *ps, const char *fn);
 

@@ -167,6 +167,53 @@ Test(checked, frame_end_after_the_scratch_scope_ended_is_fine)
     frame_arena_destroy(fa);
 }
 
+/* A job still pushing into its lane after the frame ended races with the
+ * main thread reading the frame: the push is fatal, in every lane. */
+Test(checked, a_push_to_a_frame_after_its_end_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "jobs", .lanes = 3});
+    for (int f = 0; f < 4; f++) { /* frames 0 to 3 */
+        frame_arena_begin(fa);
+        for (uint32_t l = 0; l < 3; l++)
+            cr_assert_not_null(page_stack_push(frame_arena_lane(fa, l, 0), 16, 8));
+        frame_arena_end(fa);
+    }
+    PushJob late = {frame_arena_lane(fa, 2, 0), NULL};
+    expect_fatal("page_stack \"jobs lane 2\": push to the stack of frame 3 after frame_arena_end ended that frame; "
+                 "push between frame_arena_begin and frame_arena_end, and wait for every job before the end");
+    thrd_t t;
+    thrd_create(&t, push_from_thread, &late);
+    thrd_join(t, NULL);
+    death_not_reached();
+}
+
+/* Last frame's stack, still in flight, is there to be read, not pushed to. */
+Test(checked, a_push_to_last_frames_stack_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game"});
+    page_stack_push(frame_arena_begin(fa), 16, 8);
+    frame_arena_end(fa);
+    frame_arena_begin(fa);
+    cr_assert_not_null(page_stack_push(frame_arena_stack(fa, 0), 16, 8), "this frame's stack takes pushes");
+    expect_fatal("page_stack \"game\": push to the stack of frame 0 after frame_arena_end ended that frame");
+    page_stack_printf(frame_arena_stack(fa, 1), "%d", 1);
+    death_not_reached();
+}
+
+/* The stack takes pushes again once a begin, or a reset by hand, reuses it. */
+Test(checked, an_ended_frames_stack_takes_pushes_after_a_reset)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});
+    PageStack *ps = frame_arena_begin(fa);
+    frame_arena_end(fa);
+    page_stack_reset(ps);
+    cr_assert_not_null(page_stack_push(ps, 16, 8), "a reset by hand ends the frame's rule");
+    cr_assert_eq(frame_arena_begin(fa), ps);
+    cr_assert_not_null(page_stack_push(ps, 16, 8));
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+}
+
 /* ------------------------------------------------------------------ the self-check
  * Without AddressSanitizer (which reports these bugs at the bad write), the
  * checked build finds them itself: a write into the redzone after a block
