@@ -249,6 +249,10 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
 #endif
 static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
+#ifdef FRAME_ARENA_CHECKED
+    if (!ps) /* the checked build names the mistake; a release build faults on the load below */
+        return page_stack_push_slow(ps, size, align, how);
+#endif
     uintptr_t mask = (uintptr_t)align - 1;
     uintptr_t top_last = ps->last;
     PAGE_STACK_IN_REGISTER(top_last);

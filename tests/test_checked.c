@@ -167,6 +167,16 @@ Test(checked, frame_end_after_the_scratch_scope_ended_is_fine)
     frame_arena_destroy(fa);
 }
 
+/* The inline push and its macros, given a NULL stack, stop with the line
+ * the out-of-line calls give (a release build faults on the load instead). */
+Test(checked, a_null_stack_given_to_the_inline_push_is_fatal, .signal = SIGABRT)
+{
+    PageStack *volatile none = NULL;
+    expect_fatal("page_stack_push: the stack is NULL; pass a stack from page_stack_create");
+    push_struct(none, int);
+    death_not_reached();
+}
+
 /* A job still pushing into its lane after the frame ended races with the
  * main thread reading the frame: the push is fatal, in every lane. */
 Test(checked, a_push_to_a_frame_after_its_end_is_fatal, .signal = SIGABRT)
