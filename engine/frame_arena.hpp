@@ -4,8 +4,8 @@
 // non-trivial destructor get it run, newest first, when the stack pops past
 // them or resets (the record lives in the stack: page_stack_push_cleanup).
 // Trivially destructible types cost exactly a push. RAII guards end marks and
-// scratch scopes, and PageStackResource lets std::pmr containers allocate
-// from a frame.
+// scratch scopes, Frame begins and ends a frame, and PageStackResource lets
+// std::pmr containers allocate from a frame.
 //
 //     PageStack *frame = frame_arena_begin(fa);
 //     auto *names = frame_arena::push_new<std::vector<std::string>>(frame);   // destroyed at the reset
@@ -91,6 +91,28 @@ T *push_new_array(PageStack *ps, size_t count)
     }
     return first;
 }
+
+// A frame: frame_arena_begin when constructed, frame_arena_end when it goes
+// out of scope (an early continue or an exception included).
+//
+//     for (;;) {
+//         frame_arena::Frame frame(fa);
+//         auto *hits = push_array(frame.stack(), Hit, n);   // or frame.lane(w) from worker w
+//     }
+class Frame {
+public:
+    explicit Frame(FrameArena *fa) : fa_(fa), stack_(frame_arena_begin(fa)) {}
+    ~Frame() { frame_arena_end(fa_); }
+    Frame(const Frame &) = delete;
+    Frame &operator=(const Frame &) = delete;
+    PageStack *stack() const { return stack_; } // lane 0's
+    PageStack *lane(uint32_t lane) const { return frame_arena_lane(fa_, lane, 0); }
+    uint64_t number() const { return frame_arena_frame(fa_); }
+
+private:
+    FrameArena *fa_;
+    PageStack *stack_;
+};
 
 // Pops back to where it was taken when it goes out of scope.
 class StackScope {

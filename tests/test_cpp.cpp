@@ -197,6 +197,39 @@ Test(cpp, frame_objects_die_when_their_buffer_is_reused)
     cr_assert_eq(destroyed, (std::vector<int>{100, 101}));
 }
 
+Test(cpp, a_frame_begins_and_ends_with_its_scope)
+{
+    FrameArenaDesc desc{};
+    desc.name = "scoped";
+    desc.lanes = 2;
+    FrameArena *fa = frame_arena_create(&desc);
+    PageStack *first;
+    {
+        frame_arena::Frame frame(fa);
+        first = frame.stack();
+        cr_assert_eq(first, frame_arena_stack(fa, 0));
+        cr_assert_eq(frame.lane(0), first);
+        cr_assert_eq(frame.lane(1), frame_arena_lane(fa, 1, 0));
+        cr_assert_eq(frame.number(), 0u);
+        page_stack_push(frame.lane(1), 100, 8);
+    }
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.frames, 1u, "ended at the end of the scope");
+    cr_assert_eq(st.last.used, 100u);
+    try {
+        frame_arena::Frame frame(fa);
+        cr_assert_eq(frame.number(), 1u);
+        throw std::runtime_error("a system failed");
+    } catch (const std::runtime_error &) {
+    }
+    cr_assert_eq(frame_arena_stats(fa).frames, 2u, "an exception ends the frame too");
+    {
+        frame_arena::Frame frame(fa); /* fatal if either frame were still open */
+        cr_assert_eq(frame.stack(), first, "the buffers rotate");
+    }
+    frame_arena_destroy(fa);
+}
+
 Test(cpp, scratch_scope_avoids_its_conflicts_and_ends_itself)
 {
     PageStack *frame = page_stack_create(nullptr);
