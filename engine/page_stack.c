@@ -332,7 +332,9 @@ static uint64_t thread_token(void)
     return token;
 }
 
-static void check_owner(PageStack *ps)
+/* A push may come from this thread now: the stack's frame, if it serves a
+ * frame arena, has not ended, and no other thread pushed since the reset. */
+static void check_pusher(PageStack *ps)
 {
     CheckState *ck = check_state(ps);
     if (ck->frame_ended)
@@ -645,7 +647,7 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
     check_align(ps, align);
     if (CHECKED)
-        check_owner(ps);
+        check_pusher(ps);
     uintptr_t mask = (uintptr_t)align - 1;
     if (top(ps) > UINTPTR_MAX - mask)
         return fail(ps, PageStackError_OutOfReserve, size, align, how);
