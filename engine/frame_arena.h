@@ -53,9 +53,9 @@ typedef struct FrameSample {
 } FrameSample;
 
 typedef struct FrameArenaDesc {
-    const char *name;          /* default "frame"; also the buffers' name unless stack.name is set; copied */
+    const char *name;          /* default "frame"; also the buffers' name unless stack.name is set (with
+                                  " lane N" after it when lanes > 1); copied */
     uint32_t frames_in_flight; /* 1..4, default 2: data pushed in frame N stays valid through frame N+1 */
-    uint32_t lanes;            /* 1..256, default 1: stacks per frame, one for each thread pushing at once */
     PageStackDesc stack;       /* used for each buffer (its defaults) */
     size_t budget;             /* soft per-frame budget in bytes; 0 = none */
     void (*on_budget)(FrameArena *fa, size_t used, void *user); /* once per frame whose peak crosses budget; may be NULL */
@@ -64,6 +64,7 @@ typedef struct FrameArenaDesc {
     uint32_t history;          /* per-frame samples kept; default 240 */
     uint32_t trim_after;       /* quiet frames before decommitting above the recent high-water; default 300;
                                   UINT32_MAX = never trim */
+    uint32_t lanes;            /* 1..256, default 1: stacks per frame, one for each thread pushing at once */
 } FrameArenaDesc;
 
 
