@@ -19,7 +19,9 @@
  * The stacks' `user` is the FrameArenaTracy, so a custom on_fail on those
  * stacks receives it too. Up to FRAME_ARENA_TRACY_MAX_LIVE pushes are
  * tracked at once (default 65536); pushes beyond that are counted in
- * `dropped` and not shown, so that every alloc Tracy sees is freed.
+ * `dropped` and not shown, so that every alloc Tracy sees is freed. The
+ * hooks take a spin lock around the table, so the lanes of one arena may be
+ * pushed from several threads at once.
  */
 #ifndef FRAME_ARENA_FRAME_ARENA_TRACY_H
 #define FRAME_ARENA_FRAME_ARENA_TRACY_H
@@ -30,6 +32,10 @@
 
 #include <tracy/TracyC.h>
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#endif
+
 #ifndef FRAME_ARENA_TRACY_MAX_LIVE
 #define FRAME_ARENA_TRACY_MAX_LIVE 65536
 #endif
@@ -37,6 +43,7 @@
 typedef struct FrameArenaTracy {
     const char *name; /* the pool in Tracy's memory views; must outlive the arena */
     const char *plot; /* the plot of bytes used per frame; NULL = name */
+    long lock;        /* held by a hook while it uses the table; 0 = free */
     uint32_t count;   /* pushes live in Tracy now */
     uint64_t dropped; /* pushes not shown: the table was full */
     struct {
@@ -46,18 +53,42 @@ typedef struct FrameArenaTracy {
     } live[FRAME_ARENA_TRACY_MAX_LIVE];
 } FrameArenaTracy;
 
+static inline void frame_arena_tracy_lock(FrameArenaTracy *t)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    while (_InterlockedExchange(&t->lock, 1))
+        ;
+#else
+    while (__atomic_exchange_n(&t->lock, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&t->lock, __ATOMIC_RELAXED))
+            ;
+#endif
+}
+
+static inline void frame_arena_tracy_unlock(FrameArenaTracy *t)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    _InterlockedExchange(&t->lock, 0);
+#else
+    __atomic_store_n(&t->lock, 0, __ATOMIC_RELEASE);
+#endif
+}
+
 static inline void frame_arena_tracy_on_push(PageStack *ps, void *ptr, size_t size, void *user)
 {
     FrameArenaTracy *t = (FrameArenaTracy *)user;
+    size_t end = page_stack_pos(ps);
+    frame_arena_tracy_lock(t);
     if (t->count == FRAME_ARENA_TRACY_MAX_LIVE) {
         t->dropped++;
-        return;
+    } else {
+        t->live[t->count].ptr = ptr;
+        t->live[t->count].ps = ps;
+        t->live[t->count].end = end;
+        t->count++;
+        TracyCAllocN(ptr, size, t->name);
     }
-    t->live[t->count].ptr = ptr;
-    t->live[t->count].ps = ps;
-    t->live[t->count].end = page_stack_pos(ps);
-    t->count++;
-    TracyCAllocN(ptr, size, t->name);
+    frame_arena_tracy_unlock(t);
 }
 
 /* Frees, newest first, this stack's pushes that ended above pos. */
@@ -65,6 +96,7 @@ static inline void frame_arena_tracy_on_pop(PageStack *ps, size_t pos, void *use
 {
     FrameArenaTracy *t = (FrameArenaTracy *)user;
     uint32_t kept = 0;
+    frame_arena_tracy_lock(t);
     for (uint32_t i = t->count; i > 0; i--)
         if (t->live[i - 1].ps == ps && t->live[i - 1].end > pos)
             TracyCFreeN(t->live[i - 1].ptr, t->name);
@@ -72,6 +104,7 @@ static inline void frame_arena_tracy_on_pop(PageStack *ps, size_t pos, void *use
         if (!(t->live[i].ps == ps && t->live[i].end > pos))
             t->live[kept++] = t->live[i];
     t->count = kept;
+    frame_arena_tracy_unlock(t);
 }
 
 static inline void frame_arena_tracy_on_reset(PageStack *ps, void *user)

@@ -16,6 +16,10 @@
  *                               each: the workers take their lanes' stacks
  *                               themselves, and each frame's one sample sums
  *                               what all the jobs pushed
+ *     stress lanes-tracy [FRAMES]  the same with the Tracy mapping's hooks
+ *                               (frame_arena_tracy.h, over a recording
+ *                               stand-in) on every lane: every alloc shown is
+ *                               freed, with the workers pushing at once
  *     stress soak [FRAMES]      one frame arena, FRAMES frames (default
  *                               1000000) of varying load with a spike every
  *                               100000 frames: RSS stays within RSS at frame 1000
@@ -26,6 +30,9 @@
 #define _POSIX_C_SOURCE 200809L /* pthread barriers under -std=c11 */
 #include "frame_arena.h"
 #include "scratch.h"
+
+#define FRAME_ARENA_TRACY
+#include "frame_arena_tracy.h" /* tests/tracy_stub stands in for Tracy */
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -123,6 +130,31 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* The stand-in for Tracy: the mapping calls these under its lock. */
+static uint64_t tracy_allocs, tracy_frees, tracy_marks;
+
+void stub_tracy_alloc(const void *ptr, size_t size, const char *name)
+{
+    (void)ptr, (void)size, (void)name;
+    tracy_allocs++;
+}
+
+void stub_tracy_free(const void *ptr, const char *name)
+{
+    (void)ptr, (void)name;
+    tracy_frees++;
+}
+
+void stub_tracy_frame_mark(void)
+{
+    tracy_marks++;
+}
+
+void stub_tracy_plot(const char *name, double value)
+{
+    (void)name, (void)value;
+}
+
 static int run_threads(long frames)
 {
     ThreadRun runs[THREADS];
@@ -198,8 +230,9 @@ static void *worker_main(void *arg)
     }
 }
 
-static int run_jobs(long frames, bool lanes)
+static int run_jobs(long frames, bool lanes, bool tracy)
 {
+    static FrameArenaTracy map = {.name = "jobs"};
     static Jobs J;
     J.frames = frames;
     J.lanes = lanes;
@@ -210,7 +243,14 @@ static int run_jobs(long frames, bool lanes)
     for (int j = 0; ok && j < JOBS; j++) {
         if (j < arenas)
             J.fa[j] = frame_arena_create(&(FrameArenaDesc){
-                .name = lanes ? "jobs" : names[j], .lanes = lanes ? JOBS : 1, .stack = {.reserve_size = 64u << 20}});
+                .name = lanes ? "jobs" : names[j], .lanes = lanes ? JOBS : 1,
+                .stack = {.reserve_size = 64u << 20,
+                          .on_push = tracy ? frame_arena_tracy_on_push : NULL,
+                          .on_pop = tracy ? frame_arena_tracy_on_pop : NULL,
+                          .on_reset = tracy ? frame_arena_tracy_on_reset : NULL,
+                          .user = &map},
+                .on_frame = tracy ? frame_arena_tracy_on_frame : NULL,
+                .user = &map});
         J.blocks[j][0] = calloc(MAX_PUSHES, sizeof(Block));
         J.blocks[j][1] = calloc(MAX_PUSHES, sizeof(Block));
         J.seed[j] = 0x9e3779b9u * (uint32_t)(j + 1);
@@ -272,14 +312,20 @@ static int run_jobs(long frames, bool lanes)
     }
     pthread_barrier_destroy(&J.start);
     pthread_barrier_destroy(&J.done);
-    printf("TAP version 13\n1..2\n");
+    printf("TAP version 13\n1..%d\n", tracy ? 3 : 2);
     printf("%s 1 - %d jobs (%s) on %d workers x %ld frames, %" PRIu64 " pushes verified a frame later: %" PRIu64
            " corrupted blocks\n",
            corruptions ? "not ok" : "ok", JOBS, lanes ? "a lane each in one arena" : "an arena each", WORKERS,
            frames, pushes, corruptions);
     printf("%s 2 - each frame's sample has the frame, pushes and bytes %s: %" PRIu64 " wrong\n",
            bad_samples ? "not ok" : "ok", lanes ? "all the jobs pushed" : "its job pushed", bad_samples);
-    return corruptions != 0 || bad_samples != 0;
+    bool tracy_ok = !tracy || (tracy_frees == tracy_allocs && tracy_allocs >= pushes && map.count == 0 &&
+                               map.dropped == 0 && tracy_marks == (uint64_t)frames);
+    if (tracy)
+        printf("%s 3 - the Tracy mapping showed %" PRIu64 " allocs and freed %" PRIu64 " (%u live, %" PRIu64
+               " dropped), %" PRIu64 " frame marks\n",
+               tracy_ok ? "ok" : "not ok", tracy_allocs, tracy_frees, (unsigned)map.count, map.dropped, tracy_marks);
+    return corruptions != 0 || bad_samples != 0 || !tracy_ok;
 }
 
 static size_t rss_bytes(void)
@@ -350,11 +396,13 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "threads"))
         return run_threads(frames > 0 ? frames : 10000);
     if (argc > 1 && !strcmp(argv[1], "jobs"))
-        return run_jobs(frames > 0 ? frames : 10000, false);
+        return run_jobs(frames > 0 ? frames : 10000, false, false);
     if (argc > 1 && !strcmp(argv[1], "lanes"))
-        return run_jobs(frames > 0 ? frames : 10000, true);
+        return run_jobs(frames > 0 ? frames : 10000, true, false);
+    if (argc > 1 && !strcmp(argv[1], "lanes-tracy"))
+        return run_jobs(frames > 0 ? frames : 10000, true, true);
     if (argc > 1 && !strcmp(argv[1], "soak"))
         return run_soak(frames > 0 ? frames : 1000000);
-    fprintf(stderr, "usage: stress threads|jobs|lanes|soak [FRAMES]\n");
+    fprintf(stderr, "usage: stress threads|jobs|lanes|lanes-tracy|soak [FRAMES]\n");
     return 2;
 }

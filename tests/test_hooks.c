@@ -7,6 +7,8 @@
 #define FRAME_ARENA_TRACY
 #include "frame_arena_tracy.h"
 
+#include <threads.h>
+
 typedef struct Events {
     int pushes, pops, resets, frames;
     size_t last_size, last_pop_pos, bytes;
@@ -151,6 +153,64 @@ Test(hooks, tracy_mapping_pairs_every_alloc_with_a_free)
     cr_assert_str_eq(tracy.pool, "frame");
     frame_arena_destroy(fa);
     cr_assert_eq(tracy.frees, tracy.allocs, "destroy frees the rest");
+    cr_assert_eq(t.count, 0);
+    cr_assert_eq(t.dropped, 0);
+}
+
+/* Lanes push from several threads at once; the mapping's table is shared
+ * by every stack of the arena, so each hook holds its lock. */
+#define TRACY_LANES 3
+#define TRACY_LANE_PUSHES 6000
+
+typedef struct TracyLaneJob {
+    FrameArena *fa;
+    uint32_t lane;
+} TracyLaneJob;
+
+static int push_in_lane(void *arg)
+{
+    TracyLaneJob *job = arg;
+    PageStack *mine = frame_arena_lane(job->fa, job->lane, 0);
+    for (int i = 0; i < TRACY_LANE_PUSHES; i++) {
+        page_stack_push(mine, 16, 8);
+        if (i % 100 == 99) { /* a scope of 10 pushes, popped: frees from this thread too */
+            PageStackMark m = page_stack_mark(mine);
+            for (int k = 0; k < 10; k++)
+                page_stack_push(mine, 32, 16);
+            page_stack_pop_to(m);
+        }
+    }
+    return 0;
+}
+
+Test(hooks, tracy_mapping_takes_the_pushes_of_lanes_on_several_threads)
+{
+    static FrameArenaTracy t = {.name = "lanes"};
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
+        .lanes = TRACY_LANES,
+        .stack = {.on_push = frame_arena_tracy_on_push, .on_pop = frame_arena_tracy_on_pop,
+                  .on_reset = frame_arena_tracy_on_reset, .user = &t},
+        .on_frame = frame_arena_tracy_on_frame,
+        .user = &t});
+    const int per_frame = TRACY_LANES * TRACY_LANE_PUSHES, scoped = TRACY_LANES * (TRACY_LANE_PUSHES / 100) * 10;
+    for (int f = 0; f < 4; f++) {
+        frame_arena_begin(fa);
+        TracyLaneJob jobs[TRACY_LANES];
+        thrd_t threads[TRACY_LANES];
+        for (uint32_t l = 0; l < TRACY_LANES; l++) {
+            jobs[l] = (TracyLaneJob){fa, l};
+            cr_assert_eq(thrd_create(&threads[l], push_in_lane, &jobs[l]), thrd_success);
+        }
+        for (uint32_t l = 0; l < TRACY_LANES; l++)
+            thrd_join(threads[l], NULL);
+        frame_arena_end(fa);
+        cr_assert_eq(tracy.allocs, (f + 1) * (per_frame + scoped), "every push was shown");
+        cr_assert_eq(t.count, (uint32_t)(f == 0 ? per_frame : 2 * per_frame),
+                     "the pushes of the two frames in flight are live, no more, no fewer");
+    }
+    cr_assert_eq(tracy.marks, 4);
+    frame_arena_destroy(fa);
+    cr_assert_eq(tracy.frees, tracy.allocs, "every alloc Tracy saw was freed");
     cr_assert_eq(t.count, 0);
     cr_assert_eq(t.dropped, 0);
 }
