@@ -3,11 +3,11 @@
  * Every frame the main thread begins the frame arena, and WORKERS threads
  * each cull their share of the entities against a moving camera: each
  * pushes the list of indices it finds visible into its own lane's stack,
- * plus a one-line report. Once they are done the main
- * thread ends the frame, whose sample counts every lane, and reads what they
- * built: this frame's lists, and last frame's, still valid in the lanes of
- * the frame before, to count the entities that stayed in view. It checks
- * every list against a count of its own and exits with 1 on a mismatch.
+ * plus a one-line report. Once they are done the main thread ends the
+ * frame, whose sample counts every lane, and reads what they built: this
+ * frame's lists, and last frame's, still valid in the lanes of the frame
+ * before, to count the entities that stayed in view. It checks every list
+ * against a count of its own and exits with 1 on a mismatch.
  *
  * A real engine keeps its workers and hands them jobs; this example starts
  * its threads every frame to stay short.
