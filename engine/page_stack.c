@@ -720,6 +720,8 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
     size_t off = p - region_base(ps), block_pos = pos_of(ps) - old_size;
     uint32_t number = 0;
     if (new_size > old_size) {
+        if (CHECKED)
+            check_pusher(ps); /* growing is pushing */
         if (CHECKED && new_size - old_size > ps->reserved - check_state(ps)->lpos)
             return fail(ps, PageStackError_OutOfReserve, new_size, align, how);
         if (new_size > capacity(ps) - off || new_size + REDZONE > capacity(ps) - off)

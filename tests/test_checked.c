@@ -210,6 +210,43 @@ Test(checked, a_push_to_last_frames_stack_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* Growing the last block in place is a push too: after the frame's end it
+ * is fatal, and so is growing it from a second thread. */
+Test(checked, growing_a_block_in_place_after_the_frame_ended_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game"});
+    PageStack *ps = frame_arena_begin(fa);
+    void *list = page_stack_push(ps, 64, 8);
+    cr_assert_eq(page_stack_realloc(ps, list, 64, 128, 8), list, "in place, inside the frame");
+    frame_arena_end(fa);
+    expect_fatal("page_stack \"game\": push to the stack of frame 0 after frame_arena_end ended that frame");
+    page_stack_realloc(ps, list, 128, 256, 8);
+    death_not_reached();
+}
+
+typedef struct GrowJob {
+    PageStack *ps;
+    void *block;
+} GrowJob;
+
+static int grow_from_thread(void *arg)
+{
+    GrowJob *job = arg;
+    page_stack_realloc(job->ps, job->block, 64, 128, 8);
+    return 0;
+}
+
+Test(checked, growing_a_block_from_a_second_thread_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "shared"});
+    GrowJob job = {ps, page_stack_push(ps, 64, 8)};
+    expect_fatal("page_stack \"shared\": pushed to from thread");
+    thrd_t t;
+    thrd_create(&t, grow_from_thread, &job);
+    thrd_join(t, NULL);
+    death_not_reached();
+}
+
 /* The stack takes pushes again once a begin, or a reset by hand, reuses it. */
 Test(checked, an_ended_frames_stack_takes_pushes_after_a_reset)
 {
