@@ -49,7 +49,6 @@ struct FrameArena {
     uint64_t begun; /* frames begun; the current frame is begun - 1 */
     FrameSample *ring;
     uint32_t ring_cap, ring_len, ring_next;
-    bool trimming;
     uint32_t trim_after;
     size_t peak_all_time;
     uint64_t trims, budget_overruns;
@@ -145,7 +144,6 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
         .user = d.user,
         .ring = ring,
         .ring_cap = d.history,
-        .trimming = trimming,
         .trim_after = d.trim_after,
     };
     for (uint32_t l = 0; l < d.lanes; l++)
@@ -252,7 +250,7 @@ void frame_arena_end(FrameArena *fa)
         s.peak += peak;
         s.pushes += (uint32_t)(ps->pushes - fa->lanes[l].pushes_at_begin);
         s.failed_pushes += (uint32_t)(ps->failed_pushes - fa->lanes[l].failed_at_begin);
-        if (fa->trimming)
+        if (fa->lanes[l].window)
             apply_trim_policy(fa, l, window_high(&fa->lanes[l], fa->trim_after, frame, peak));
         page_stack_end_frame(ps);
     }
