@@ -118,8 +118,14 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
         !add_bytes(&meta_size, d.history, sizeof(FrameSample)) ||
         (trimming && !add_bytes(&meta_size, (size_t)d.trim_after, (size_t)d.lanes * sizeof(PeakEntry))))
         return NULL;
-    PageStack *meta = page_stack_create(&(PageStackDesc){
-        .name = d.name, .reserve_size = meta_size, .initial_commit = meta_size, .commit_size = meta_size});
+    /* Prefaulted: the sample ring and the windows move on a little every
+     * frame, and would otherwise take a page fault in a frame now and then
+     * until they had gone round once. */
+    PageStack *meta = page_stack_create(&(PageStackDesc){.name = d.name,
+                                                         .reserve_size = meta_size,
+                                                         .initial_commit = meta_size,
+                                                         .commit_size = meta_size,
+                                                         .flags = PageStackFlag_Prefault});
     if (!meta)
         return NULL;
     FrameArena *fa = try_push_array(meta, FrameArena, 1);

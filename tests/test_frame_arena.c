@@ -199,6 +199,40 @@ Test(samples, describe_each_frame)
     frame_arena_destroy(fa);
 }
 
+/* The sample ring and the trim windows move on every frame: they were
+ * mapped at create, so no frame takes a page fault for them, not even before
+ * they have gone round once. (The checked build moves each stack to another
+ * region of its reservation at every reset, which takes faults by design.) */
+#if !TEST_CHECKED
+Test(samples, the_bookkeeping_takes_no_page_fault_in_a_frame)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
+        .lanes = 3, .stack = {.initial_commit = 256 * KiB, .flags = PageStackFlag_Prefault}});
+    cr_assert_not_null(fa);
+    FrameSample out[240];
+    for (int f = 0; f < 2; f++) /* each buffer once, and every call once */
+        run_frame(fa, 100 * KiB);
+    frame_arena_history(fa, out, 240);
+    (void)frame_arena_stats(fa);
+    long before = minor_faults();
+    for (int f = 0; f < 700; f++) { /* past the 240 samples and the 300 frames of the windows */
+        PageStack *ps = frame_arena_begin(fa);
+        for (uint32_t lane = 0; lane < 3; lane++)
+            cr_assert_not_null(page_stack_push(frame_arena_lane(fa, lane, 0), 100 * KiB, 16));
+        cr_assert_eq(ps, frame_arena_lane(fa, 0, 0));
+        frame_arena_end(fa);
+    }
+    long faults = minor_faults() - before;
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.frames, 702);
+    cr_assert_eq(st.last.used, 300 * KiB);
+    cr_assert_eq(st.trims, 0);
+    cr_assert_eq(faults, 0, "700 frames took %ld page faults", faults);
+    cr_assert_eq(frame_arena_history(fa, out, 240), 240);
+    frame_arena_destroy(fa);
+}
+#endif
+
 Test(samples, history_is_oldest_first_with_rolling_min_avg_max)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.history = 5});
