@@ -6,6 +6,10 @@
  *                                         DIR/frame_bench.csv, .json, spike.csv;
  *                                         --blocks adds the median of each block of rounds
  *                                         and of each placement of the frame code
+ *     frame_bench --jobs [--quick] [--out DIR] [--only a,b,...]
+ *                                         the frames filled by several threads alone
+ *                                         (also part of the timing run): table on stdout,
+ *                                         DIR/jobs_bench.csv, .json
  *     frame_bench --ir                    regions for callgrind (see bench/ir.py)
  *     frame_bench --check                 the deterministic subset, as TAP
  *     frame_bench --isolated NAME K       one competitor alone; prints its peak RSS
@@ -32,8 +36,11 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -296,10 +303,10 @@ enum {
     Shape_Release, /* constant blocks; only the release at the end (reset, free-all) is timed */
 };
 
-/* K allocations, first and last byte touched when asked, every pointer kept;
- * SIZE and ALIGN are expressions of i. */
-#define FRAME_BODY(ALLOC, SIZE, ALIGN, TOUCH)                                                               \
-    for (size_t i = 0; i < k; i++) {                                                                     \
+/* Allocations FROM to k, first and last byte touched when asked, every
+ * pointer kept; SIZE and ALIGN are expressions of i. */
+#define FRAME_BODY_FROM(FROM, ALLOC, SIZE, ALIGN, TOUCH)                                                    \
+    for (size_t i = (FROM); i < k; i++) {                                                                \
         size_t size_ = (SIZE), align_ = (ALIGN);                                                          \
         unsigned char *p_ = ALLOC(size_, align_);                                                         \
         if (TOUCH) {                                                                                     \
@@ -309,9 +316,12 @@ enum {
         ptrs[i] = p_;                                                                                    \
     }
 
-#define FREE_EACH(FREE)                                                                                     \
-    for (size_t j_ = 0; j_ < k; j_++)                                                                     \
+#define FRAME_BODY(ALLOC, SIZE, ALIGN, TOUCH) FRAME_BODY_FROM(0, ALLOC, SIZE, ALIGN, TOUCH)
+
+#define FREE_EACH_FROM(FROM, FREE)                                                                          \
+    for (size_t j_ = (FROM); j_ < k; j_++)                                                                \
         FREE(ptrs[j_]);
+#define FREE_EACH(FREE) FREE_EACH_FROM(0, FREE)
 
 #define MIXED_SIZE sizes_[i]
 #define MIXED_ALIGN aligns_[i]
@@ -483,20 +493,34 @@ static int find_competitor(const char *name)
     return -1;
 }
 
+/* The floor's buffer: the workload's bytes and their padding, plus a page. */
+static unsigned char *floor_buffer(const Workload *w)
+{
+    return aligned_alloc(4 * KiB, (w->bytes + 8 * KiB - 1) & ~(4 * KiB - 1));
+}
+
+/* The floor's pointers: the workload's blocks one after the other in buf,
+ * each at its alignment. */
+static void lay_out(const Workload *w, unsigned char *buf, void **ptrs)
+{
+    uintptr_t cur = (uintptr_t)buf;
+    for (size_t i = 0; i < w->k; i++) {
+        cur = (cur + w->aligns[i] - 1) & ~(uintptr_t)(w->aligns[i] - 1);
+        ptrs[i] = (void *)cur;
+        cur += w->sizes[i];
+    }
+}
+
 /* Sets the bench up for a workload: buffers big enough for its frame. */
 static void bench_init(Bench *b, const Workload *w)
 {
     size_t cap = w->bytes + 4 * KiB;
     *b = (Bench){.w = w, .ptrs = calloc(w->k, sizeof(void *)), .floor_ptrs = calloc(w->k, sizeof(void *))};
-    b->floor = aligned_alloc(4 * KiB, (cap + 4 * KiB - 1) & ~(4 * KiB - 1));
+    b->floor = floor_buffer(w);
     b->bump_base = b->bump_cur = glibc.malloc(cap);
     b->counted_base = b->counted_cur = glibc.malloc(cap);
-    uintptr_t cur = (uintptr_t)b->floor;
-    for (size_t i = 0; i < w->k; i++) {
-        cur = (cur + w->aligns[i] - 1) & ~(uintptr_t)(w->aligns[i] - 1);
-        b->floor_ptrs[i] = (void *)cur;
-        cur += w->sizes[i];
-    }
+    if (b->floor && b->floor_ptrs)
+        lay_out(w, b->floor, b->floor_ptrs);
     b->ours = page_stack_create(&(PageStackDesc){.name = "bench", .reserve_size = 4 * cap + 64 * MiB});
     b->ours_call = page_stack_create(&(PageStackDesc){.name = "bench call", .reserve_size = 4 * cap + 64 * MiB});
     b->ours_cursor = page_stack_create(&(PageStackDesc){.name = "bench cursor", .reserve_size = 4 * cap + 64 * MiB});
@@ -566,6 +590,22 @@ static Summary summarise(uint64_t *ns, size_t n, long faults)
     };
 }
 
+/* Paired: a round's frames ran back to back, so whatever slowed the machine
+ * then slowed them alike; the ratio within a round cancels it. The median over
+ * the rounds of ns[r] / ours[r]. */
+static double paired_ratio(const uint64_t *ns, const uint64_t *ours, size_t rounds)
+{
+    uint64_t *ratios = calloc(rounds, sizeof(uint64_t));
+    if (!ratios)
+        return NAN;
+    for (size_t i = 0; i < rounds; i++) /* in millionths, to sort as integers */
+        ratios[i] = (uint64_t)(1e6 * (double)ns[i] / (double)(ours[i] ? ours[i] : 1));
+    qsort(ratios, rounds, sizeof *ratios, cmp_u64);
+    double paired = percentile(ratios, rounds, 0.5) / 1e6;
+    free(ratios);
+    return paired;
+}
+
 /* Runs rounds of one frame per competitor, in a new random order each round,
  * after warm-up frames, in RACE_BLOCKS blocks of fresh buffers; fills out[c]. */
 static void race(const Workload *w, int shape, bool touch, size_t rounds, Summary *out)
@@ -605,19 +645,10 @@ static void race(const Workload *w, int shape, bool touch, size_t rounds, Summar
         if (spacer != MAP_FAILED)
             munmap(spacer, spacer_size);
     }
-    /* Paired: a round's frames ran back to back, so whatever slowed the
-     * machine then slowed them alike; the ratio within a round cancels it. */
-    uint64_t *ratios = calloc(rounds, sizeof(uint64_t));
     double paired[COMPETITORS] = {0};
-    for (size_t c = 0; c < COMPETITORS; c++) {
-        if (!available(c))
-            continue;
-        for (size_t i = 0; i < rounds; i++) /* in millionths, to sort as integers; ours is competitors[0] */
-            ratios[i] = (uint64_t)(1e6 * (double)ns[c * rounds + i] / (double)(ns[i] ? ns[i] : 1));
-        qsort(ratios, rounds, sizeof *ratios, cmp_u64);
-        paired[c] = percentile(ratios, rounds, 0.5) / 1e6;
-    }
-    free(ratios);
+    for (size_t c = 0; c < COMPETITORS; c++) /* ours is competitors[0] */
+        if (available(c))
+            paired[c] = paired_ratio(ns + c * rounds, ns, rounds);
     /* Before the blocks sort their rounds in place: round r ran placement r % PLACEMENTS. */
     double placements[COMPETITORS][PLACEMENTS] = {{0}};
     uint64_t *at_ns = calloc(rounds / PLACEMENTS + 1, sizeof(uint64_t));
@@ -685,31 +716,48 @@ static void print_medians(const char *title, const Summary *s, size_t offset, si
     }
 }
 
+/* A table's head, for the frames of a workload at K. */
+static void table_head(const char *workload, size_t k, const char *more)
+{
+    printf("\n%s, K = %zu%s (ns per frame; ratio = median / ours' median, p10 ratio likewise, paired = median of "
+           "the per-round ratios)\n", workload, k, more);
+    printf("  %-14s %12s %12s %12s %12s %12s %9s %7s %8s %7s %9s\n", "competitor", "median", "p10", "p90", "min",
+           "max", "ns/alloc", "ratio", "p10 ratio", "paired", "faults");
+}
+
+/* One competitor's line of a table, and its row of the CSV and JSON files. */
+static void write_row(const char *workload, size_t k, const char *name, const Summary *s, const Summary *ours)
+{
+    static size_t json_rows;
+    double ratio = s->median / ours->median, ratio10 = s->p10 / ours->p10;
+    printf("  %-14s %12.0f %12.0f %12.0f %12.0f %12.0f %9.2f %7.2f %8.2f %7.2f %9.1f\n", name, s->median, s->p10,
+           s->p90, s->min, s->max, s->median / (double)k, ratio, ratio10, s->paired, s->faults);
+    fprintf(csv, "%s,%zu,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.3f,%.4f,%.4f,%.2f,%.4f\n", workload, k, name, s->median,
+            s->p10, s->p90, s->min, s->max, s->median / (double)k, ratio, ratio10, s->faults, s->paired);
+    fprintf(json,
+            "%s{\"workload\":\"%s\",\"k\":%zu,\"competitor\":\"%s\",\"median_ns\":%.0f,\"p10_ns\":%.0f,"
+            "\"p90_ns\":%.0f,\"min_ns\":%.0f,\"max_ns\":%.0f,\"ns_per_alloc\":%.3f,\"ratio\":%.4f,"
+            "\"p10_ratio\":%.4f,\"paired_ratio\":%.4f,\"faults_per_frame\":%.2f}",
+            json_rows++ ? ",\n" : "", workload, k, name, s->median, s->p10, s->p90, s->min, s->max,
+            s->median / (double)k, ratio, ratio10, s->paired, s->faults);
+}
+
+/* Why a competitor has no line in a table. */
+static const char *absent_why(void)
+{
+    return only ? "not run (--only)" : "absent (library not found)";
+}
+
 static void emit(const char *workload, size_t k, const Summary *s)
 {
     size_t ours = 0;
-    printf("\n%s, K = %zu (ns per frame; ratio = median / ours' median, p10 ratio likewise, paired = median of the "
-           "per-round ratios)\n", workload, k);
-    printf("  %-14s %12s %12s %12s %12s %12s %9s %7s %8s %7s %9s\n", "competitor", "median", "p10", "p90", "min",
-           "max", "ns/alloc", "ratio", "p10 ratio", "paired", "faults");
+    table_head(workload, k, "");
     for (size_t c = 0; c < COMPETITORS; c++) {
         if (!available(c)) {
-            printf("  %-14s %s\n", competitors[c].name, only ? "not run (--only)" : "absent (library not found)");
+            printf("  %-14s %s\n", competitors[c].name, absent_why());
             continue;
         }
-        double ratio = s[c].median / s[ours].median, ratio10 = s[c].p10 / s[ours].p10;
-        printf("  %-14s %12.0f %12.0f %12.0f %12.0f %12.0f %9.2f %7.2f %8.2f %7.2f %9.1f\n", competitors[c].name,
-               s[c].median, s[c].p10, s[c].p90, s[c].min, s[c].max, s[c].median / (double)k, ratio, ratio10,
-               s[c].paired, s[c].faults);
-        fprintf(csv, "%s,%zu,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.3f,%.4f,%.4f,%.2f,%.4f\n", workload, k,
-                competitors[c].name, s[c].median, s[c].p10, s[c].p90, s[c].min, s[c].max, s[c].median / (double)k,
-                ratio, ratio10, s[c].faults, s[c].paired);
-        fprintf(json,
-                "%s{\"workload\":\"%s\",\"k\":%zu,\"competitor\":\"%s\",\"median_ns\":%.0f,\"p10_ns\":%.0f,"
-                "\"p90_ns\":%.0f,\"min_ns\":%.0f,\"max_ns\":%.0f,\"ns_per_alloc\":%.3f,\"ratio\":%.4f,"
-                "\"p10_ratio\":%.4f,\"paired_ratio\":%.4f,\"faults_per_frame\":%.2f}",
-                nrows ? ",\n" : "", workload, k, competitors[c].name, s[c].median, s[c].p10, s[c].p90, s[c].min,
-                s[c].max, s[c].median / (double)k, ratio, ratio10, s[c].paired, s[c].faults);
+        write_row(workload, k, competitors[c].name, &s[c], &s[ours]);
         if (nrows < sizeof rows / sizeof rows[0])
             rows[nrows++] = (Row){workload, k, c, s[c]};
     }
@@ -1128,6 +1176,294 @@ static ZeroFresh zero_fresh(const Workload *w, size_t rounds)
     return z;
 }
 
+/* ------------------------------------------------------------------ jobs: one frame filled by several threads */
+
+/* A job system's frame: the frame's K allocations of the mixed workload split
+ * into one contiguous share per thread (the main thread takes share 0), every
+ * block touched and every pointer kept, as in the frames above. Then the
+ * frame's memory goes back:
+ *   ours           a frame arena with one lane per thread and one frame in
+ *                  flight (the lifetime the others give their blocks): the
+ *                  next frame_arena_begin resets every lane;
+ *   floor          the pointers were laid out beforehand: nothing to give back;
+ *   the others     free every block, in one of two ways:
+ *     jobs_own     each thread frees its own share, in a second round of jobs;
+ *     jobs_main    the main thread frees them all after the jobs, as when the
+ *                  jobs' output is used there: every block a worker allocated
+ *                  is freed from another thread.
+ * mimalloc_heap gives each thread a heap of its own for the frame and
+ * destroys it in the second round (jobs_own only: a heap is destroyed by its
+ * own thread). The threads meet at a spinning barrier, the same code for
+ * every competitor, so its cost is in every figure, the floor's included. */
+#define JOB_THREADS_MAX 8
+
+enum { Job_Ours, Job_Floor, Job_Glibc, Job_Mi, Job_MiHeap, Job_Je, Job_Tc, Job_Kinds };
+static const char *const job_names[Job_Kinds] = {"ours", "floor", "glibc", "mimalloc", "mimalloc_heap", "jemalloc",
+                                                 "tcmalloc"};
+enum { Job_Alloc, Job_Free };
+
+typedef struct Jobs Jobs;
+typedef struct JobThread {
+    Jobs *jobs;
+    unsigned t;
+    pthread_t tid;
+} JobThread;
+
+struct Jobs {
+    const Workload *w;
+    unsigned threads;
+    int kind, phase; /* what the next round of jobs runs */
+    void **ptrs;
+    unsigned char *floor;
+    void **floor_ptrs;
+    FrameArena *fa; /* ours: one lane per thread */
+    mi_heap_t *heaps[JOB_THREADS_MAX];
+    atomic_ulong epoch; /* bumped to start a round of jobs */
+    atomic_uint done;   /* workers done with the round */
+    atomic_bool quit;
+    JobThread worker[JOB_THREADS_MAX];
+};
+
+static unsigned job_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 2 ? 2 : n > JOB_THREADS_MAX ? JOB_THREADS_MAX : (unsigned)n;
+}
+
+/* A spinning wait that gives the core away when the wait is long (another
+ * process on the machine holds the other core). */
+static void job_pause(unsigned *spins)
+{
+    if (++*spins < 2048) {
+#if defined(__x86_64__) || defined(__i386__)
+        _mm_pause();
+#endif
+    } else {
+        sched_yield();
+    }
+}
+
+#define ALLOC_THREAD_HEAP(size, align) \
+    ((unsigned char *)((align) <= 16 ? mi.heap_malloc(heap_, (size)) : mi.heap_malloc_aligned(heap_, (size), (align))))
+#define ALLOC_FLOOR_SHARE(size, align) floor_share(floor_ptrs, i, (align))
+
+static inline unsigned char *floor_share(void *const *floor_ptrs, size_t i, size_t align)
+{
+    __asm__ volatile("" : : "r"(align)); /* as floor_alloc */
+    return (unsigned char *)floor_ptrs[i];
+}
+
+/* Thread t's share of a round of jobs. */
+static void job_run(Jobs *j, unsigned t)
+{
+    size_t from = j->w->k * t / j->threads, k = j->w->k * (t + 1) / j->threads; /* FRAME_BODY_FROM runs to k */
+    void **ptrs = j->ptrs;
+    const uint32_t *sizes_ = j->w->sizes, *aligns_ = j->w->aligns;
+    if (j->phase == Job_Alloc) {
+        switch (j->kind) {
+        case Job_Ours: {
+            PageStack *ps_ = frame_arena_lane(j->fa, t, 0);
+            FRAME_BODY_FROM(from, ALLOC_OURS, MIXED_SIZE, MIXED_ALIGN, 1)
+            break;
+        }
+        case Job_Floor: {
+            void *const *floor_ptrs = j->floor_ptrs;
+            FRAME_BODY_FROM(from, ALLOC_FLOOR_SHARE, MIXED_SIZE, MIXED_ALIGN, 1)
+            break;
+        }
+        case Job_Glibc: FRAME_BODY_FROM(from, ALLOC_GLIBC, MIXED_SIZE, MIXED_ALIGN, 1) break;
+        case Job_Mi: FRAME_BODY_FROM(from, ALLOC_MI, MIXED_SIZE, MIXED_ALIGN, 1) break;
+        case Job_MiHeap: {
+            mi_heap_t *heap_ = j->heaps[t] = mi.heap_new();
+            FRAME_BODY_FROM(from, ALLOC_THREAD_HEAP, MIXED_SIZE, MIXED_ALIGN, 1)
+            break;
+        }
+        case Job_Je: FRAME_BODY_FROM(from, ALLOC_JE, MIXED_SIZE, MIXED_ALIGN, 1) break;
+        case Job_Tc: FRAME_BODY_FROM(from, ALLOC_TC, MIXED_SIZE, MIXED_ALIGN, 1) break;
+        }
+        return;
+    }
+    switch (j->kind) {
+    case Job_Glibc: FREE_EACH_FROM(from, glibc.free) break;
+    case Job_Mi: FREE_EACH_FROM(from, mi.free) break;
+    case Job_MiHeap: mi.heap_destroy(j->heaps[t]); break;
+    case Job_Je: FREE_EACH_FROM(from, je_free) break;
+    case Job_Tc: FREE_EACH_FROM(from, tc.free) break;
+    }
+}
+
+static void *job_worker(void *arg)
+{
+    JobThread *me = arg;
+    Jobs *j = me->jobs;
+    unsigned long seen = 0;
+    for (;;) {
+        unsigned long epoch;
+        unsigned spins = 0;
+        while ((epoch = atomic_load_explicit(&j->epoch, memory_order_acquire)) == seen)
+            job_pause(&spins);
+        seen = epoch;
+        if (atomic_load_explicit(&j->quit, memory_order_relaxed))
+            return NULL;
+        job_run(j, me->t);
+        atomic_fetch_add_explicit(&j->done, 1, memory_order_release);
+    }
+}
+
+/* One round of jobs: every thread runs its share; returns when all are done. */
+static void jobs_round(Jobs *j, int phase)
+{
+    j->phase = phase;
+    atomic_store_explicit(&j->done, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->epoch, 1, memory_order_release);
+    job_run(j, 0);
+    unsigned spins = 0;
+    while (atomic_load_explicit(&j->done, memory_order_acquire) != j->threads - 1)
+        job_pause(&spins);
+}
+
+static bool jobs_start(Jobs *j, const Workload *w)
+{
+    *j = (Jobs){.w = w, .threads = job_threads(), .ptrs = calloc(w->k, sizeof(void *)),
+                .floor_ptrs = calloc(w->k, sizeof(void *)), .floor = floor_buffer(w)};
+    j->fa = frame_arena_create(&(FrameArenaDesc){.name = "jobs", .frames_in_flight = 1, .lanes = j->threads,
+                                                 .stack = {.reserve_size = w->bytes + 64 * MiB}});
+    if (!j->ptrs || !j->floor_ptrs || !j->floor || !j->fa) {
+        j->threads = 1; /* no worker to stop */
+        return false;
+    }
+    lay_out(w, j->floor, j->floor_ptrs);
+    for (unsigned t = 1; t < j->threads; t++) {
+        j->worker[t] = (JobThread){.jobs = j, .t = t};
+        if (pthread_create(&j->worker[t].tid, NULL, job_worker, &j->worker[t]) != 0) {
+            j->threads = t; /* the ones started so far end in jobs_stop */
+            return false;
+        }
+    }
+    return true;
+}
+
+static void jobs_stop(Jobs *j)
+{
+    atomic_store_explicit(&j->quit, true, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->epoch, 1, memory_order_release);
+    for (unsigned t = 1; t < j->threads; t++)
+        pthread_join(j->worker[t].tid, NULL);
+    frame_arena_destroy(j->fa);
+    free(j->floor);
+    free(j->floor_ptrs);
+    free(j->ptrs);
+}
+
+/* One frame of a competitor, in ns: allocation jobs, then giving the memory
+ * back as described above. */
+static uint64_t jobs_frame(Jobs *j, int kind, bool main_frees)
+{
+    size_t k = j->w->k;
+    void **ptrs = j->ptrs;
+    uint64_t t0 = now_ns();
+    j->kind = kind;
+    if (kind == Job_Ours)
+        frame_arena_begin(j->fa);
+    jobs_round(j, Job_Alloc);
+    if (kind == Job_Ours) {
+        frame_arena_end(j->fa);
+    } else if (kind != Job_Floor && !main_frees) {
+        jobs_round(j, Job_Free);
+    } else if (kind != Job_Floor) {
+        switch (kind) {
+        case Job_Glibc: FREE_EACH(glibc.free) break;
+        case Job_Mi: FREE_EACH(mi.free) break;
+        case Job_Je: FREE_EACH(je_free) break;
+        case Job_Tc: FREE_EACH(tc.free) break;
+        }
+    }
+    sink += (uintptr_t)ptrs[k - 1];
+    return now_ns() - t0;
+}
+
+static bool job_available(int kind, bool main_frees)
+{
+    int c = find_competitor(job_names[kind]);
+    return c >= 0 && available((size_t)c) && !(kind == Job_MiHeap && main_frees);
+}
+
+/* Rounds of one frame per competitor in a new random order each, after
+ * warm-up frames; fills out[kind]. */
+static bool jobs_race(const Workload *w, bool main_frees, size_t rounds, Summary *out, unsigned *threads)
+{
+    Jobs *j = calloc(1, sizeof *j);
+    uint64_t *ns = calloc(Job_Kinds * rounds, sizeof(uint64_t));
+    bool started = j && ns, ok = started && jobs_start(j, w);
+    if (ok) {
+        long faults[Job_Kinds] = {0};
+        int order[Job_Kinds];
+        for (int c = 0; c < Job_Kinds; c++)
+            order[c] = c;
+        for (int warm = 0; warm < 3; warm++)
+            for (int c = 0; c < Job_Kinds; c++)
+                if (job_available(c, main_frees))
+                    jobs_frame(j, c, main_frees);
+        for (size_t r = 0; r < rounds; r++) {
+            for (int c = Job_Kinds - 1; c > 0; c--) { /* Fisher-Yates */
+                int s = (int)(rng() % (uint64_t)(c + 1)), t = order[c];
+                order[c] = order[s];
+                order[s] = t;
+            }
+            for (int o = 0; o < Job_Kinds; o++) {
+                int c = order[o];
+                if (!job_available(c, main_frees))
+                    continue;
+                long f0 = minor_faults();
+                ns[(size_t)c * rounds + r] = jobs_frame(j, c, main_frees);
+                faults[c] += minor_faults() - f0;
+            }
+        }
+        for (int c = 0; c < Job_Kinds; c++) {
+            if (!job_available(c, main_frees))
+                continue;
+            double paired = paired_ratio(ns + (size_t)c * rounds, ns, rounds); /* ours is Job_Ours, 0 */
+            out[c] = summarise(ns + (size_t)c * rounds, rounds, faults[c]);
+            out[c].paired = paired;
+        }
+        *threads = j->threads;
+    }
+    if (started)
+        jobs_stop(j);
+    free(ns);
+    free(j);
+    return ok;
+}
+
+/* Races and prints the jobs frames of K allocations, both ways of freeing. */
+static void jobs_tables(size_t k, bool quick)
+{
+    Workload w = make_mixed(k);
+    for (int way = 0; way < 2; way++) {
+        bool main_frees = way == 1;
+        const char *workload = main_frees ? "jobs_main" : "jobs_own";
+        Summary s[Job_Kinds];
+        unsigned threads = 0;
+        if (!jobs_race(&w, main_frees, rounds_for(k, quick), s, &threads)) {
+            printf("\n%s, K = %zu: cannot set up the threads or the arena\n", workload, k);
+            continue;
+        }
+        char more[96];
+        snprintf(more, sizeof more, ", touched, %u threads, %s", threads,
+                 main_frees ? "freed on the main thread" : "each thread frees its own");
+        table_head(workload, k, more);
+        for (int c = 0; c < Job_Kinds; c++) {
+            if (job_available(c, main_frees))
+                write_row(workload, k, job_names[c], &s[c], &s[Job_Ours]);
+            else
+                printf("  %-14s %s\n", job_names[c],
+                       c == Job_MiHeap && main_frees ? "not in this workload (a heap is destroyed by its thread)"
+                                                     : absent_why());
+        }
+    }
+    free_workload(&w);
+}
+
 /* ------------------------------------------------------------------ main modes */
 
 static void print_machine(FILE *f)
@@ -1426,7 +1762,7 @@ static void tap(bool ok, const char *fmt, ...)
 static int run_check(void)
 {
     load_libraries();
-    printf("TAP version 13\n1..6\n");
+    printf("TAP version 13\n1..7\n");
     SpikeResult *r = malloc(sizeof *r);
     spike(r, 2000);
     tap(r->bound_misses == 0, "spike: committed within the high-water plus one commit step at every frame end "
@@ -1462,6 +1798,31 @@ static int run_check(void)
             (unsigned long long)(after.pushes - before.pushes));
     }
     bench_free(&b);
+
+    /* The jobs frame of ours: every thread pushing to its lane. */
+    Jobs *j = calloc(1, sizeof *j);
+    if (j && jobs_start(j, &w)) {
+        for (int i = 0; i < 3; i++)
+            jobs_frame(j, Job_Ours, false);
+        FrameArenaStats before = frame_arena_stats(j->fa);
+        size_t miscounted = 0;
+        long f0 = minor_faults();
+        for (int i = 0; i < 100; i++) {
+            jobs_frame(j, Job_Ours, false);
+            miscounted += frame_arena_stats(j->fa).last.pushes != w.k;
+        }
+        long faults = minor_faults() - f0;
+        FrameArenaStats after = frame_arena_stats(j->fa);
+        tap(faults == 0 && after.committed == before.committed && miscounted == 0 && after.trims == before.trims,
+            "K=10000 mixed, touched, in %u lanes from %u threads: %ld page faults in 100 steady frames, committed "
+            "%zu then %zu bytes, %zu frames whose sample missed a push", j->threads, j->threads, faults,
+            before.committed, after.committed, miscounted);
+    } else {
+        tap(false, "K=10000 mixed in lanes from threads: cannot set up the threads or the arena");
+    }
+    if (j)
+        jobs_stop(j);
+    free(j);
     free_workload(&w);
     return tap_failed ? 1 : 0;
 }
@@ -1601,23 +1962,49 @@ static void cursor_goals(const size_t *ks)
                ratio_of("frame_touched", 10000, names[i], "ours_cursor", true), i < 2 ? ";" : "\n");
 }
 
-static int run_timing(const char *self, bool quick)
+/* Opens DIR/STEM.csv and DIR/STEM.json and writes their heads. */
+static bool open_outputs(const char *stem)
 {
     mkdir(out_dir, 0755);
     char path[512];
-    snprintf(path, sizeof path, "%s/frame_bench.csv", out_dir);
+    snprintf(path, sizeof path, "%s/%s.csv", out_dir, stem);
     csv = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/frame_bench.json", out_dir);
+    snprintf(path, sizeof path, "%s/%s.json", out_dir, stem);
     json = fopen(path, "w");
     if (!csv || !json) {
         fprintf(stderr, "frame_bench: cannot write to %s: %s\n", out_dir, strerror(errno));
-        return 1;
+        return false;
     }
     fprintf(csv, "workload,k,competitor,median_ns,p10_ns,p90_ns,min_ns,max_ns,ns_per_alloc,ratio,p10_ratio,"
                  "faults_per_frame,paired_ratio\n");
     fprintf(json, "{\"rows\":[\n");
     print_machine(stdout);
     printf("frames interleaved: each round runs one frame of every competitor in a new random order\n");
+    return true;
+}
+
+static void close_outputs(void)
+{
+    fprintf(json, "\n]}\n");
+    fclose(csv);
+    fclose(json);
+}
+
+/* --jobs: the jobs tables alone, into DIR/jobs_bench.csv and .json. */
+static int run_jobs(bool quick)
+{
+    if (!open_outputs("jobs_bench"))
+        return 1;
+    jobs_tables(10000, quick);
+    jobs_tables(100000, quick);
+    close_outputs();
+    return 0;
+}
+
+static int run_timing(const char *self, bool quick)
+{
+    if (!open_outputs("frame_bench"))
+        return 1;
 
     const size_t ks[] = {1000, 10000, 100000};
     Summary s[COMPETITORS];
@@ -1644,6 +2031,8 @@ static int run_timing(const char *self, bool quick)
         emit("release", release_ks[i], s);
         free_workload(&w);
     }
+    jobs_tables(10000, quick);
+    jobs_tables(100000, quick);
 
     /* Head to head: the touched frames again, ours, the floor and one other
      * competitor at a time. In the full race, every other competitor's frame
@@ -1726,6 +2115,7 @@ static int run_timing(const char *self, bool quick)
     /* The spike, and its committed-bytes series for the chart. */
     SpikeResult *sp = malloc(sizeof *sp);
     spike(sp, 20000);
+    char path[512];
     snprintf(path, sizeof path, "%s/spike.csv", out_dir);
     FILE *spf = fopen(path, "w");
     if (spf) {
@@ -1815,9 +2205,7 @@ static int run_timing(const char *self, bool quick)
     printf("%d goals, %d missed (instruction counts: bench/ir.py)\n", goal_n, goal_missed);
     cursor_goals(ks);
     free(sp);
-    fprintf(json, "\n]}\n");
-    fclose(csv);
-    fclose(json);
+    close_outputs();
     return 0;
 }
 
@@ -1841,7 +2229,7 @@ int main(int argc, char **argv)
      * in this process (callgrind must see the process it started). */
     bool needs_jemalloc = argc == 1 || strcmp(argv[1], "--quick") == 0 || strcmp(argv[1], "--out") == 0 ||
                           strcmp(argv[1], "--only") == 0 || strcmp(argv[1], "--blocks") == 0 ||
-                          strcmp(argv[1], "--isolated") == 0;
+                          strcmp(argv[1], "--isolated") == 0 || strcmp(argv[1], "--jobs") == 0;
     if (needs_jemalloc)
         ensure_tls_surplus(argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1856,13 +2244,14 @@ int main(int argc, char **argv)
             only = argv[++i];
         else if (strcmp(argv[i], "--blocks") == 0)
             show_blocks = true;
-        else if (strcmp(argv[i], "--ir") == 0 || strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--memops") == 0)
+        else if (strcmp(argv[i], "--ir") == 0 || strcmp(argv[i], "--check") == 0 || strcmp(argv[i], "--memops") == 0 ||
+                 strcmp(argv[i], "--jobs") == 0)
             mode = argv[i] + 2;
         else if (strcmp(argv[i], "--isolated") == 0 && i + 2 < argc)
             return run_isolated(argv[i + 1], strtoull(argv[i + 2], NULL, 10));
         else {
-            fprintf(stderr, "usage: frame_bench [--quick] [--out DIR] [--only a,b,...] [--blocks] | --ir | --check | --memops [--out DIR] | "
-                            "--isolated NAME K\n");
+            fprintf(stderr, "usage: frame_bench [--quick] [--out DIR] [--only a,b,...] [--blocks] | --jobs [--quick] "
+                            "[--out DIR] [--only a,b,...] | --ir | --check | --memops [--out DIR] | --isolated NAME K\n");
             return 2;
         }
     }
@@ -1875,6 +2264,8 @@ int main(int argc, char **argv)
         return run_memops();
     }
     load_libraries();
+    if (strcmp(mode, "jobs") == 0)
+        return run_jobs(quick);
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     self[n > 0 ? n : 0] = 0;
