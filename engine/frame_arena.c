@@ -23,6 +23,8 @@
 
 #define FRAME_ARENA_MAX_IN_FLIGHT 4
 #define FRAME_ARENA_MAX_LANES 256
+/* Bookkeeping up to this size is mapped at create (see frame_arena_create). */
+#define FRAME_ARENA_PREFAULT_MAX ((size_t)4 << 20)
 
 typedef struct PeakEntry {
     uint64_t frame;
@@ -120,12 +122,15 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
         return NULL;
     /* Prefaulted: the sample ring and the windows move on a little every
      * frame, and would otherwise take a page fault in a frame now and then
-     * until they had gone round once. */
+     * until they had gone round once. Not beyond a few MiB, where only an
+     * extreme history or trim_after leads: trim_after = 1,000,000 in 256
+     * lanes would map 4 GB at create that the windows reach over hours. */
+    uint32_t meta_flags = meta_size <= FRAME_ARENA_PREFAULT_MAX ? PageStackFlag_Prefault : 0;
     PageStack *meta = page_stack_create(&(PageStackDesc){.name = d.name,
                                                          .reserve_size = meta_size,
                                                          .initial_commit = meta_size,
                                                          .commit_size = meta_size,
-                                                         .flags = PageStackFlag_Prefault});
+                                                         .flags = meta_flags});
     if (!meta)
         return NULL;
     FrameArena *fa = try_push_array(meta, FrameArena, 1);

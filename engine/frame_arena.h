@@ -61,9 +61,10 @@ typedef struct FrameArenaDesc {
     void (*on_budget)(FrameArena *fa, size_t used, void *user); /* once per frame whose peak crosses budget; may be NULL */
     void *user;                /* passed to on_budget and on_frame */
     void (*on_frame)(FrameArena *fa, const FrameSample *sample, void *user); /* at each end, with the frame's sample; may be NULL */
-    uint32_t history;          /* per-frame samples kept; default 240 (40 bytes each, mapped at create) */
+    uint32_t history;          /* per-frame samples kept; default 240 (40 bytes each) */
     uint32_t trim_after;       /* quiet frames before decommitting above the recent high-water; default 300;
-                                  UINT32_MAX = never trim (lanes x trim_after x 16 bytes, mapped at create) */
+                                  UINT32_MAX = never trim (lanes x trim_after x 16 bytes of windows; these
+                                  and the samples are mapped at create while they take under 4 MiB) */
     uint32_t lanes;            /* 1..256, default 1: stacks per frame, one for each thread pushing at once */
 } FrameArenaDesc;
 

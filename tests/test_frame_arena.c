@@ -233,6 +233,33 @@ Test(samples, the_bookkeeping_takes_no_page_fault_in_a_frame)
 }
 #endif
 
+#if !TEST_CHECKED && defined(__linux__) /* the checked build fills every push */
+/* Resident bytes of the process (/proc/self/statm). */
+static size_t resident_bytes(void)
+{
+    unsigned long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+    fclose(f);
+    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Mapping the bookkeeping at create stops at a few MiB: 10,000,000 frames of
+ * trim window are 160 MB that the window would reach over two days. */
+Test(samples, an_extreme_trim_after_is_not_mapped_at_create)
+{
+    size_t before = resident_bytes();
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 10000000});
+    cr_assert_not_null(fa);
+    size_t grown = resident_bytes() - before;
+    cr_assert_lt(grown, 40 * MiB, "create made %zu bytes resident for 160 MB of window", grown);
+    run_frame(fa, 4 * KiB);
+    cr_assert_eq(frame_arena_stats(fa).frames, 1);
+    frame_arena_destroy(fa);
+}
+#endif
+
 Test(samples, history_is_oldest_first_with_rolling_min_avg_max)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.history = 5});
