@@ -1442,7 +1442,7 @@ static void jobs_tables(size_t k, bool quick)
     for (int way = 0; way < 2; way++) {
         bool main_frees = way == 1;
         const char *workload = main_frees ? "jobs_main" : "jobs_own";
-        Summary s[Job_Kinds];
+        Summary s[Job_Kinds] = {{0}}; /* ours stays zero when --only leaves it out, as in race() */
         unsigned threads = 0;
         if (!jobs_race(&w, main_frees, rounds_for(k, quick), s, &threads)) {
             printf("\n%s, K = %zu: cannot set up the threads or the arena\n", workload, k);
