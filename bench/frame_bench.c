@@ -242,7 +242,7 @@ typedef struct Bench {
 static volatile uintptr_t sink;
 
 /* The allocation expression of each competitor, for the macro below. */
-#define ALLOC_FLOOR(size, align) floor_alloc(b, i, (align))
+#define ALLOC_FLOOR(size, align) floor_alloc(b->floor_ptrs, i, (align))
 #define ALLOC_BUMP(size, align) bump_alloc(b, (size), (align))
 /* The count is kept in memory at every push, as the stack's is: where no store
  * in the loop could change it, the compiler would otherwise add k once after
@@ -254,8 +254,9 @@ static volatile uintptr_t sink;
 #define ALLOC_OURS_CALL(size, align) ((unsigned char *)push_out_of_line(ps_, (size), (align)))
 #define ALLOC_GLIBC(size, align) ((unsigned char *)((align) <= 16 ? glibc.malloc(size) : glibc.memalign((align), (size))))
 #define ALLOC_MI(size, align) ((unsigned char *)((align) <= 16 ? mi.malloc(size) : mi.malloc_aligned((size), (align))))
-#define ALLOC_MI_HEAP(size, align) \
-    ((unsigned char *)((align) <= 16 ? mi.heap_malloc(b->heap, (size)) : mi.heap_malloc_aligned(b->heap, (size), (align))))
+#define ALLOC_MI_HEAP_IN(heap, size, align) \
+    ((unsigned char *)((align) <= 16 ? mi.heap_malloc((heap), (size)) : mi.heap_malloc_aligned((heap), (size), (align))))
+#define ALLOC_MI_HEAP(size, align) ALLOC_MI_HEAP_IN(b->heap, (size), (align))
 #define ALLOC_JE(size, align) ((unsigned char *)je.mallocx((size), (align) <= 16 ? 0 : lg2(align)))
 #define ALLOC_TC(size, align) ((unsigned char *)((align) <= 16 ? tc.malloc(size) : tc.memalign((align), (size))))
 
@@ -272,10 +273,10 @@ static inline int lg2(size_t a)
 
 /* The floor hands out the pointers laid out beforehand; it takes the
  * alignment into a register as the others do, at no cost. */
-static inline unsigned char *floor_alloc(Bench *b, size_t i, size_t align)
+static inline unsigned char *floor_alloc(void *const *floor_ptrs, size_t i, size_t align)
 {
     __asm__ volatile("" : : "r"(align));
-    return (unsigned char *)b->floor_ptrs[i];
+    return (unsigned char *)floor_ptrs[i];
 }
 
 static inline unsigned char *bump_alloc_at(unsigned char **cur, size_t size, size_t align)
@@ -1243,15 +1244,8 @@ static void job_pause(unsigned *spins)
     }
 }
 
-#define ALLOC_THREAD_HEAP(size, align) \
-    ((unsigned char *)((align) <= 16 ? mi.heap_malloc(heap_, (size)) : mi.heap_malloc_aligned(heap_, (size), (align))))
-#define ALLOC_FLOOR_SHARE(size, align) floor_share(floor_ptrs, i, (align))
-
-static inline unsigned char *floor_share(void *const *floor_ptrs, size_t i, size_t align)
-{
-    __asm__ volatile("" : : "r"(align)); /* as floor_alloc */
-    return (unsigned char *)floor_ptrs[i];
-}
+#define ALLOC_THREAD_HEAP(size, align) ALLOC_MI_HEAP_IN(heap_, (size), (align))
+#define ALLOC_FLOOR_SHARE(size, align) floor_alloc(floor_ptrs, i, (align))
 
 /* Thread t's share of a round of jobs. */
 static void job_run(Jobs *j, unsigned t)

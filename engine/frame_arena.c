@@ -222,7 +222,7 @@ static size_t window_high(Lane *lane, uint32_t cap, uint64_t frame, size_t peak)
 static void apply_trim_policy(FrameArena *fa, uint32_t lane, size_t high)
 {
     for (uint32_t i = 0; i < fa->count; i++) {
-        PageStack *ps = fa->buffers[(size_t)i * fa->lane_count + lane];
+        PageStack *ps = slot_of(fa, i)[lane];
         size_t step = ps->commit_size;
         size_t target = high / step * step + (high % step ? step : 0);
         if (target < ps->initial_commit)
