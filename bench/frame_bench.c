@@ -53,7 +53,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -350,7 +350,7 @@ typedef uint64_t (*FrameFn)(Bench *b, int shape, bool touch);
 #define DEFINE_FRAME_AT(NAME, COPY, SHIFT, BEGIN, ALLOC, END, SCOPE, UNSCOPE)                                \
     __attribute__((noinline, aligned(64))) static uint64_t frame_##NAME##_##COPY(Bench *b, int shape, bool touch) \
     {                                                                                                      \
-        __asm__ volatile(".skip " #SHIFT ", 0x90");                                                         \
+        __asm__ volatile(".if " #SHIFT "\n.skip " #SHIFT ", 0x90\n.endif");                                \
         size_t k = b->w->k;                                                                                \
         void **ptrs = b->ptrs;                                                                             \
         const uint32_t *sizes_ = b->w->sizes, *aligns_ = b->w->aligns; /* kept in registers, as a game    \
@@ -1053,10 +1053,11 @@ static void sweep(volatile unsigned char *buf, size_t bytes)
         buf[off]++;
 }
 
-/* Flushes [p, p + bytes) from every cache level where the CPU can (x86). */
+/* Flushes [p, p + bytes) from every cache level where the CPU can (x86 with
+ * SSE2). */
 static void flush(const void *p, size_t bytes)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE2__)
     for (uintptr_t line = (uintptr_t)p & ~(uintptr_t)63; line < (uintptr_t)p + bytes; line += 64)
         _mm_clflush((const void *)line);
     _mm_mfence();
@@ -1136,7 +1137,7 @@ typedef uint64_t (*FreshFn)(PageStack *ps, const Workload *w, void **ptrs);
     __attribute__((noinline, aligned(64))) static uint64_t fresh_##NAME##_##COPY(PageStack *ps, const Workload *w, \
                                                                               void **ptrs)                  \
     {                                                                                                      \
-        __asm__ volatile(".skip " #SHIFT ", 0x90");                                                         \
+        __asm__ volatile(".if " #SHIFT "\n.skip " #SHIFT ", 0x90\n.endif");                                \
         const uint32_t *sizes = w->sizes, *aligns = w->aligns; /* in registers, as in the frames */        \
         const size_t k = w->k;                                                                             \
         uint64_t t0 = now_ns();                                                                            \
@@ -1236,7 +1237,7 @@ static unsigned job_threads(void)
 static void job_pause(unsigned *spins)
 {
     if (++*spins < 2048) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__SSE2__)
         _mm_pause();
 #endif
     } else {

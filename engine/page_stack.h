@@ -106,7 +106,7 @@ static inline int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum
 #define PAGE_STACK_CARRY_FREE_END (UINTPTR_MAX - ((uintptr_t)1 << 33))
 #define PAGE_STACK_SMALL_CONSTANT(x) (PAGE_STACK_CONSTANT(x) && (uint64_t)(x) < ((uint64_t)1 << 32))
 #else
-#define PAGE_STACK_SMALL_CONSTANT(x) 0
+#define PAGE_STACK_SMALL_CONSTANT(x) ((void)(x), 0)
 #endif
 /* The bound below which a zeroing push has nothing to zero (`zero_end`): `end`
  * while the top, last + 1, is at or above the dirty edge (every byte above it

@@ -30,6 +30,8 @@
 #define MAX_MARKS 16
 #define MAX_SCOPES 6
 #define RESERVE ((size_t)4 << 20)
+/* A size far above the reservation: 4 GiB, or 1 GiB where size_t has 32 bits. */
+#define BIG_SIZE ((size_t)(SIZE_MAX > 0xFFFFFFFFu ? (uint64_t)1 << 32 : (uint64_t)1 << 30))
 
 typedef enum Owner { Owner_Stack, Owner_Frame, Owner_Scratch } Owner;
 
@@ -344,7 +346,7 @@ static void op(Model *m, uint32_t code)
     case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
     case 2: {
         static const size_t huge[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX / 2, SIZE_MAX / 2 + 1,
-                                      (size_t)1 << 32, RESERVE, RESERVE + 1};
+                                      BIG_SIZE, RESERVE, RESERVE + 1};
         stack_push(m, PageStackPush_Try, huge[take(m, 1) % 7], align);
         break;
     }

@@ -345,11 +345,59 @@ static void check_page_stack_errors(void)
     page_stack_destroy(ps);
 }
 
+/* What follows the width of size_t and of the address space. A 64-bit build
+ * checks the defaults and the overflow that both widths share; a 32-bit one
+ * (CI's i686 lane) also the products that only overflow there and the
+ * address space that runs out. */
+static void check_size_t_width(void)
+{
+    bool wide = SIZE_MAX > 0xFFFFFFFFu;
+    PageStack *ps = page_stack_create(NULL);
+    EXPECT(ps && page_stack_stats(ps).reserved == (wide ? 1024 : 64) * MiB, "default reservation %zu",
+           ps ? page_stack_stats(ps).reserved : 0);
+    /* 2^29 eight-byte elements: 4 GiB, past the reservation on 64 bits, past size_t on 32. */
+    PageStackError expected = wide ? PageStackError_OutOfReserve : PageStackError_SizeOverflow;
+    void *p = page_stack_push_array_with(ps, (size_t)1 << 29, 8, 8, PageStackPush_Try);
+    EXPECT(p == NULL && page_stack_last_error(ps) == expected, "2^29 x 8 bytes: error %d, expected %d",
+           (int)page_stack_last_error(ps), (int)expected);
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    p = page_stack_cursor_push_array_with(&c, (size_t)1 << 29, 8, 8, PageStackPush_Try);
+    page_stack_cursor_end(&c);
+    EXPECT(p == NULL && page_stack_last_error(ps) == expected, "a cursor's 2^29 x 8 bytes: error %d, expected %d",
+           (int)page_stack_last_error(ps), (int)expected);
+    EXPECT(page_stack_pos(ps) == 0 && page_stack_stats(ps).failed_pushes == 2, "failed pushes leave pos %zu",
+           page_stack_pos(ps));
+    unsigned char *q = page_stack_push(ps, 100, 64);
+    EXPECT(q && ((uintptr_t)q & 63) == 0 && page_stack_pos(ps) == 100, "a push after them: pos %zu",
+           page_stack_pos(ps));
+    page_stack_destroy(ps);
+    if (wide)
+        return;
+    /* The arena's bookkeeping: the history's 40-byte samples and the trim
+     * windows' 16-byte entries, per lane, overflow a 32-bit size_t. */
+    EXPECT(frame_arena_create(&(FrameArenaDesc){.history = UINT32_MAX}) == NULL, "history 2^32 - 1 is refused");
+    EXPECT(frame_arena_create(&(FrameArenaDesc){.trim_after = (uint32_t)1 << 28, .lanes = 16}) == NULL,
+           "trim_after 2^28 in 16 lanes is refused");
+    /* 4 frames x 256 lanes of 64 MiB is 64 GiB: the reservations run out
+     * part way, and what was made is given back, every time. */
+    for (int i = 0; i < 4; i++)
+        EXPECT(frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 4, .lanes = 256}) == NULL,
+               "64 GiB of stacks in a 4 GiB address space, attempt %d", i);
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.lanes = 8}); /* 1 GiB: only if nothing leaked */
+    EXPECT(fa != NULL, "an arena of 16 stacks of 64 MiB after the failures");
+    if (fa) {
+        PageStack *frame = frame_arena_begin(fa);
+        EXPECT(page_stack_push(frame, 1 * MiB, 16) != NULL, "its frame takes a push");
+        frame_arena_end(fa);
+    }
+    frame_arena_destroy(fa);
+}
+
 static void check_page_stack_strings(void)
 {
     PageStack *ps = page_stack_create(NULL);
     size_t pos = page_stack_pos(ps);
-    char *s = page_stack_printf(ps, "%zu %lld %s", (size_t)1 << 40, -5LL, "x");
+    char *s = page_stack_printf(ps, "%llu %lld %s", 1ULL << 40, -5LL, "x");
     EXPECT(s && strcmp(s, "1099511627776 -5 x") == 0, "printf gives \"%s\"", s ? s : "(null)");
     EXPECT(page_stack_pos(ps) == pos + 19, "one push of the length + 1: pos %zu", page_stack_pos(ps));
     char *wide = page_stack_printf(ps, "%300d|", 42); /* longer than the first try at formatting */
@@ -740,6 +788,7 @@ static const Case checks[] = {
     {"page_stack marks", check_page_stack_marks},
     {"page_stack errors leave the stack unchanged", check_page_stack_errors},
     {"page_stack strings", check_page_stack_strings},
+    {"size_t width: defaults, overflow, address space", check_size_t_width},
     {"page_stack trim and huge pages", check_page_stack_trim_and_huge_pages},
     {"mem_ops touch exactly n bytes", check_mem_ops_touch_exactly_n_bytes},
     {"realloc copy and zeroing keep neighbours", check_realloc_copy_and_zero_keep_neighbours},
