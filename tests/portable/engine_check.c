@@ -125,8 +125,8 @@ static bool run_thread(ThreadFn fn, void *arg)
  * buffer), whether it ended abnormally (SIGABRT, or a non-zero exit) and
  * whether a memory access fault ended it (SIGSEGV or SIGBUS; on Windows an
  * access violation). Where the program runs under an emulator (qemu-user for
- * a cross build), ENGINE_CHECK_EMULATOR holds its command line, words split
- * at spaces, and the child runs under it too. */
+ * a cross build), ENGINE_CHECK_EMULATOR holds its command line (the program
+ * by its path, words split at spaces), and the child runs under it too. */
 static const char *run_death(const char *name, bool *died, bool *faulted)
 {
     static char text[4096];
@@ -160,6 +160,16 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
     CloseHandle(err);
 #else
     snprintf(path, sizeof path, "/tmp/engine_check_%ld.err", (long)getpid());
+    char words[512], *argv[16]; /* made before the fork: the child only calls what is safe there */
+    int argc = 0;
+    const char *emulator = getenv("ENGINE_CHECK_EMULATOR");
+    snprintf(words, sizeof words, "%s", emulator ? emulator : "");
+    for (char *w = strtok(words, " "); w && argc < 12; w = strtok(NULL, " "))
+        argv[argc++] = w;
+    argv[argc++] = (char *)self_path;
+    argv[argc++] = (char *)"--die";
+    argv[argc++] = (char *)name;
+    argv[argc] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -167,17 +177,7 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
             _exit(99);
         dup2(fd, 1);
         dup2(fd, 2);
-        char words[512], *argv[16];
-        int argc = 0;
-        const char *emulator = getenv("ENGINE_CHECK_EMULATOR");
-        snprintf(words, sizeof words, "%s", emulator ? emulator : "");
-        for (char *w = strtok(words, " "); w && argc < 12; w = strtok(NULL, " "))
-            argv[argc++] = w;
-        argv[argc++] = (char *)self_path;
-        argv[argc++] = (char *)"--die";
-        argv[argc++] = (char *)name;
-        argv[argc] = NULL;
-        execvp(argv[0], argv);
+        execv(argv[0], argv);
         _exit(98);
     }
     int status = 0;
