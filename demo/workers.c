@@ -1,7 +1,7 @@
 /* workers: persistent SDL threads woken by a semaphore each; one shared
  * semaphore counts finished parts. Each worker thread gets its own scratch
- * stacks from the engine the first time its job asks, and they are released
- * when the thread ends. */
+ * stacks from the engine the first time its job asks (made from the scratch
+ * defaults main.c sets), and they are released when the thread ends. */
 #include "workers.h"
 
 #include "scratch.h"

@@ -5,7 +5,10 @@
  * Windows fiber-local storage: no C11 <threads.h>, which MinGW and macOS
  * lack). The slot is created once for the process. On a failed
  * creation of a scratch stack (address space exhausted) the program stops:
- * scratch_begin has no way to return failure and a caller cannot go on.
+ * scratch_begin has no way to return failure and a caller cannot go on;
+ * scratch_thread_init returns it instead. The defaults the stacks are made
+ * from are one process-wide copy behind a spin lock, taken only when a
+ * thread makes its stacks or the defaults change.
  */
 #include "scratch.h"
 
@@ -13,6 +16,7 @@
 #include "page_stack_owner.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 
 typedef struct ScratchPair {
     PageStack *stacks[2];
@@ -23,6 +27,11 @@ static _Thread_local uint32_t open_scopes;
 enum { Slot_Unmade, Slot_Making, Slot_Made };
 static _Atomic int slot_state = Slot_Unmade;
 static int scratch_slot = -1; /* written once, before slot_state becomes Slot_Made */
+
+enum { NameBytes = 62 }; /* the stacks keep 63 bytes of a name: this one, a space and the stack's digit */
+static atomic_flag defaults_lock = ATOMIC_FLAG_INIT;
+static PageStackDesc defaults_desc;  /* its name is unused: defaults_name holds it */
+static char defaults_name[NameBytes] = "scratch";
 
 static void release_pair(void *p)
 {
@@ -50,24 +59,124 @@ static void make_slot_once(void)
         ;
 }
 
+static void lock_defaults(void)
+{
+    while (atomic_flag_test_and_set_explicit(&defaults_lock, memory_order_acquire))
+        ;
+}
+
+static void unlock_defaults(void)
+{
+    atomic_flag_clear_explicit(&defaults_lock, memory_order_release);
+}
+
+/* A copy of the defaults; its name points into `name`. */
+static PageStackDesc current_defaults(char name[NameBytes])
+{
+    lock_defaults();
+    PageStackDesc d = defaults_desc;
+    memcpy(name, defaults_name, NameBytes);
+    unlock_defaults();
+    d.name = name;
+    return d;
+}
+
+/* The stack that is `index` of a pair made from desc, named "NAME index". */
+static PageStack *make_stack(const PageStackDesc *desc, int index)
+{
+    char name[NameBytes + 2];
+    snprintf(name, sizeof name, "%.*s %d", NameBytes - 1, desc->name ? desc->name : "scratch", index);
+    PageStackDesc d = *desc;
+    d.name = name;
+    return page_stack_create(&d);
+}
+
+/* Both stacks or neither. */
+static ScratchError make_pair(const PageStackDesc *desc, ScratchPair *out)
+{
+    make_slot_once();
+    if (scratch_slot < 0)
+        return ScratchError_NoThreadSlot;
+    out->stacks[0] = make_stack(desc, 0);
+    out->stacks[1] = out->stacks[0] ? make_stack(desc, 1) : NULL;
+    if (!out->stacks[1]) {
+        page_stack_destroy(out->stacks[0]);
+        out->stacks[0] = NULL;
+        return ScratchError_NoAddressSpace;
+    }
+    for (int i = 0; i < 2; i++)
+        page_stack_set_owner(out->stacks[i], "this thread's scratch; the thread's exit or scratch_thread_release "
+                                             "releases it");
+    return ScratchError_None;
+}
+
+static void need_no_open_scope(const char *fn)
+{
+    if (open_scopes)
+        os_vm_fatal("%s: %u scratch scope%s of this thread %s still open; scratch_end %s first", fn,
+                    (unsigned)open_scopes, open_scopes == 1 ? "" : "s", open_scopes == 1 ? "is" : "are",
+                    open_scopes == 1 ? "it" : "them");
+}
+
 static ScratchPair *thread_pair(void)
 {
     ScratchPair *pair = &thread_scratch;
     if (pair->stacks[0])
         return pair;
-    make_slot_once();
-    if (scratch_slot < 0)
+    char name[NameBytes];
+    PageStackDesc d = current_defaults(name);
+    switch (make_pair(&d, pair)) {
+    case ScratchError_None:
+        break;
+    case ScratchError_NoThreadSlot:
         os_vm_fatal("scratch: no thread-exit slot left (thread keys exhausted); cannot keep per-thread "
                     "scratch stacks");
-    pair->stacks[0] = page_stack_create(&(PageStackDesc){.name = "scratch 0"});
-    pair->stacks[1] = page_stack_create(&(PageStackDesc){.name = "scratch 1"});
-    if (!pair->stacks[0] || !pair->stacks[1])
-        os_vm_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?)");
-    for (int i = 0; i < 2; i++)
-        page_stack_set_owner(pair->stacks[i], "this thread's scratch; the thread's exit or scratch_thread_release "
-                                              "releases it");
+    case ScratchError_NoAddressSpace:
+        os_vm_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?); "
+                    "scratch_set_defaults can make them smaller");
+    }
     os_vm_thread_slot_set(scratch_slot, pair);
     return pair;
+}
+
+ScratchError scratch_set_defaults(const PageStackDesc *desc)
+{
+    PageStackDesc d = desc ? *desc : (PageStackDesc){0};
+    if (desc) {
+        PageStackDesc trial = d;
+        uint32_t known = PageStackFlag_Prefault | PageStackFlag_HugePages;
+        if (!(trial.flags & ~known)) /* else page_stack_create reports the flags as they were given */
+            trial.flags &= ~(uint32_t)PageStackFlag_Prefault;
+        trial.on_fail = NULL;
+        trial.on_push = NULL;
+        trial.on_pop = NULL;
+        trial.on_reset = NULL;
+        PageStack *ps = make_stack(&trial, 0);
+        if (!ps)
+            return ScratchError_NoAddressSpace;
+        page_stack_destroy(ps);
+    }
+    lock_defaults();
+    snprintf(defaults_name, sizeof defaults_name, "%s", d.name ? d.name : "scratch");
+    d.name = NULL;
+    defaults_desc = d;
+    unlock_defaults();
+    return ScratchError_None;
+}
+
+ScratchError scratch_thread_init(const PageStackDesc *desc)
+{
+    need_no_open_scope("scratch_thread_init");
+    char name[NameBytes];
+    PageStackDesc d = desc ? *desc : current_defaults(name);
+    ScratchPair made;
+    ScratchError error = make_pair(&d, &made);
+    if (error != ScratchError_None)
+        return error;
+    release_pair(&thread_scratch);
+    thread_scratch = made;
+    os_vm_thread_slot_set(scratch_slot, &thread_scratch);
+    return ScratchError_None;
 }
 
 static int in_conflicts(const PageStack *ps, PageStack *const *conflicts, size_t count)
@@ -109,10 +218,7 @@ uint32_t scratch_open_scopes(void)
 
 void scratch_thread_release(void)
 {
-    if (open_scopes)
-        os_vm_fatal("scratch_thread_release: %u scratch scope%s of this thread %s still open; scratch_end %s first",
-                    (unsigned)open_scopes, open_scopes == 1 ? "" : "s", open_scopes == 1 ? "is" : "are",
-                    open_scopes == 1 ? "it" : "them");
+    need_no_open_scope("scratch_thread_release");
     if (!thread_scratch.stacks[0])
         return;
     os_vm_thread_slot_set(scratch_slot, NULL);

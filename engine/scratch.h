@@ -21,10 +21,19 @@
  * Scopes nest like any marks: end inner ones first. Both stacks of a thread
  * in `conflicts` is a programming error (fatal, one line). In the checked
  * build, frame_arena_end with a scope of the same thread still open is fatal.
- * The stacks use the page_stack defaults (1 GiB of address space each,
- * committed on demand); a thread's first scratch_begin has no way to report
- * that they cannot be reserved, or that no thread key is left to release them
- * at thread exit, so both are fatal too (one line).
+ * Sizes: a thread's stacks are made at its first scratch_begin from the
+ * scratch defaults, which are the page_stack defaults (1 GiB of address space
+ * each on 64-bit targets, 64 MiB on 32-bit, committed on demand) until
+ * scratch_set_defaults changes them. scratch_begin has no way to report that
+ * they cannot be reserved, or that no thread key is left to release them at
+ * thread exit, so both are fatal there (one line). A thread that wants other
+ * stacks than the defaults, or to handle that failure itself, calls
+ * scratch_thread_init first:
+ *
+ *     scratch_set_defaults(&(PageStackDesc){.reserve_size = 64 << 20});  // at startup: every thread's
+ *     if (scratch_thread_init(&(PageStackDesc){.initial_commit = 1 << 20,
+ *                                              .flags = PageStackFlag_Prefault}) != ScratchError_None)
+ *         ...                                                           // this thread's, now
  */
 #ifndef FRAME_ARENA_SCRATCH_H
 #define FRAME_ARENA_SCRATCH_H
@@ -34,6 +43,29 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef enum ScratchError {
+    ScratchError_None,
+    ScratchError_NoAddressSpace, /* a stack could not be made from the desc: its reservation or initial commit was refused */
+    ScratchError_NoThreadSlot,   /* no thread key is left to release a thread's stacks at its exit */
+} ScratchError;
+
+/* The desc every thread's scratch stacks are made from from now on; threads
+ * that have theirs keep them. Copied, name included: the stacks are named
+ * "NAME 0" and "NAME 1" (the name's first 61 bytes; default "scratch"). NULL
+ * brings back the page_stack defaults. To check it, a stack is made from it
+ * (without its Prefault flag and hooks) and destroyed at once: if that fails
+ * the defaults stay as they were and the error says why; what
+ * page_stack_create finds fatal (unknown flags, initial_commit above
+ * reserve_size) is fatal here. Any thread may call it at any time. */
+ScratchError scratch_set_defaults(const PageStackDesc *desc);
+
+/* Makes this thread's two scratch stacks now, from desc (NULL: the scratch
+ * defaults), and releases any it had. On an error nothing changes: the thread
+ * keeps the stacks it had, or gets the defaults at its first scratch_begin.
+ * The new stacks are made before the old ones go, so replacing them needs
+ * room for both pairs. A scratch scope of this thread still open is fatal. */
+ScratchError scratch_thread_init(const PageStackDesc *desc);
 
 PageStackMark scratch_begin(PageStack *const *conflicts, size_t count); /* a thread-local stack not in conflicts */
 void scratch_end(PageStackMark mark); /* a mark not from this thread's scratch_begin is fatal */

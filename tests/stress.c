@@ -4,7 +4,9 @@
  *                               scratch, FRAMES frames (default 10000) of 64-256
  *                               pushes; every block is verified before its
  *                               buffer is reset and every scratch block before
- *                               its scope ends
+ *                               its scope ends. Two threads make their scratch
+ *                               stacks from scratch_set_defaults' desc at their
+ *                               first scratch_begin, two with scratch_thread_init
  *     stress jobs [FRAMES]      the main thread drives 4 frame arenas, one per
  *                               job; each frame it begins them all, 3 worker
  *                               threads fill this frame's buffers (every job on
@@ -55,6 +57,11 @@
 
 #define THREADS 4
 #define MAX_PUSHES 256
+/* Every stack here reserves 4 MiB, and a frame takes at most 256 blocks of up
+ * to 256 bytes: small, because a checked build reserves ten times the
+ * reserve_size for each stack, and with 32-bit pointers all of them (the
+ * threads' arenas and scratch stacks) must fit in 4 GiB. */
+#define STACK_RESERVE ((size_t)4 << 20)
 
 typedef struct Block {
     unsigned char *p;
@@ -62,6 +69,7 @@ typedef struct Block {
 } Block;
 
 typedef struct ThreadRun {
+    int index;
     long frames;
     uint64_t corruptions, pushes;
     uint32_t seed;
@@ -93,10 +101,16 @@ static uint64_t bad_bytes(const Block *b)
 static void *thread_main(void *arg)
 {
     ThreadRun *run = arg;
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "stress", .stack = {.reserve_size = 64u << 20}});
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "stress", .stack = {.reserve_size = STACK_RESERVE}});
     Block *blocks[2] = {calloc(MAX_PUSHES, sizeof(Block)), calloc(MAX_PUSHES, sizeof(Block))};
     uint32_t counts[2] = {0, 0};
-    if (!fa || !blocks[0] || !blocks[1]) {
+    bool own_scratch = run->index % 2; /* the others take the defaults at their first scratch_begin */
+    ScratchError made = own_scratch ? scratch_thread_init(&(PageStackDesc){.name = "stress scratch",
+                                                                         .reserve_size = STACK_RESERVE,
+                                                                         .initial_commit = 64 << 10,
+                                                                         .flags = PageStackFlag_Prefault})
+                                    : ScratchError_None;
+    if (!fa || !blocks[0] || !blocks[1] || made != ScratchError_None) {
         run->corruptions = UINT64_MAX;
         return NULL;
     }
@@ -159,8 +173,12 @@ static int run_threads(long frames)
 {
     ThreadRun runs[THREADS];
     pthread_t threads[THREADS];
+    if (scratch_set_defaults(&(PageStackDesc){.reserve_size = STACK_RESERVE}) != ScratchError_None) {
+        printf("TAP version 13\n1..1\nnot ok 1 - cannot set the scratch defaults\n");
+        return 1;
+    }
     for (int i = 0; i < THREADS; i++) {
-        runs[i] = (ThreadRun){.frames = frames, .seed = 0x1234567u * (uint32_t)(i + 1)};
+        runs[i] = (ThreadRun){.index = i, .frames = frames, .seed = 0x1234567u * (uint32_t)(i + 1)};
         if (pthread_create(&threads[i], NULL, thread_main, &runs[i]) != 0) {
             printf("TAP version 13\n1..1\nnot ok 1 - cannot start thread %d\n", i);
             return 1;
@@ -244,7 +262,7 @@ static int run_jobs(long frames, bool lanes, bool tracy)
         if (j < arenas)
             J.fa[j] = frame_arena_create(&(FrameArenaDesc){
                 .name = lanes ? "jobs" : names[j], .lanes = lanes ? JOBS : 1,
-                .stack = {.reserve_size = 64u << 20,
+                .stack = {.reserve_size = STACK_RESERVE,
                           .on_push = tracy ? frame_arena_tracy_on_push : NULL,
                           .on_pop = tracy ? frame_arena_tracy_on_pop : NULL,
                           .on_reset = tracy ? frame_arena_tracy_on_reset : NULL,

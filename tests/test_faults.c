@@ -184,9 +184,34 @@ Test(limits, scratch_stacks_that_cannot_be_reserved_are_fatal, .signal = SIGABRT
     getrlimit(RLIMIT_AS, &old);
     struct rlimit tight = {(status_kib("VmSize:") + 256 * 1024) * 1024, old.rlim_max};
     cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
-    expect_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?)");
+    expect_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?); "
+                 "scratch_set_defaults can make them smaller");
     scratch_begin(NULL, 0);
     death_not_reached();
+}
+
+/* scratch_thread_init reports the same failure instead, and the thread goes
+ * on with the stacks it had; nothing of the failed pair stays reserved. */
+Test(limits, scratch_thread_init_that_cannot_reserve_returns_the_error)
+{
+    PageStackMark had = scratch_begin(NULL, 0);
+    scratch_end(had); /* no scope may be open across scratch_thread_init */
+    char *kept = page_stack_push(had.stack, 64, 1); /* outside a scope: it stays */
+    memcpy(kept, "the old scratch stack's data", 29);
+    struct rlimit old;
+    getrlimit(RLIMIT_AS, &old);
+    struct rlimit tight = {(status_kib("VmSize:") + 256 * 1024) * 1024, old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
+    size_t before = status_kib("VmSize:");
+    cr_assert_eq(scratch_thread_init(NULL), ScratchError_NoAddressSpace);
+    cr_assert_eq(scratch_thread_init(&(PageStackDesc){.reserve_size = (TEST_CHECKED ? 20 : 200) * MiB}), ScratchError_NoAddressSpace,
+                 "the first of two 200 MiB stacks fits, the second does not");
+    cr_assert_eq(status_kib("VmSize:"), before, "the failed pairs left nothing reserved");
+    PageStackMark again = scratch_begin(NULL, 0);
+    cr_assert_eq(again.stack, had.stack, "the thread keeps the stacks it had");
+    cr_assert_str_eq(kept, "the old scratch stack's data");
+    scratch_end(again);
+    cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
 }
 #endif
 

@@ -268,3 +268,218 @@ Test(scratch, thread_release_gives_the_stacks_back_and_they_come_again)
     (void)old;
     scratch_end(b);
 }
+
+/* ------------------------------------------------------- sizes: defaults and thread init */
+
+#define MiB ((size_t)1 << 20)
+
+/* This thread's two scratch stacks, made if it has none. */
+static void this_threads_stacks(PageStack *out[2])
+{
+    PageStackMark a = scratch_begin(NULL, 0);
+    PageStackMark b = scratch_begin(&a.stack, 1);
+    out[0] = a.stack;
+    out[1] = b.stack;
+    scratch_end(b);
+    scratch_end(a);
+}
+
+static size_t default_reserve(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    size_t reserved = page_stack_stats(ps).reserved;
+    page_stack_destroy(ps);
+    return reserved;
+}
+
+Test(scratch, thread_init_makes_this_threads_stacks_from_its_desc)
+{
+    cr_assert_eq(scratch_thread_init(&(PageStackDesc){.name = "physics", .reserve_size = 8 * MiB,
+                                                      .initial_commit = MiB, .flags = PageStackFlag_Prefault}),
+                 ScratchError_None);
+    PageStack *s[2];
+    this_threads_stacks(s);
+    cr_assert_str_eq(s[0]->name, "physics 0");
+    cr_assert_str_eq(s[1]->name, "physics 1");
+    for (int i = 0; i < 2; i++) {
+        PageStackStats st = page_stack_stats(s[i]);
+        cr_assert_eq(st.reserved, 8 * MiB);
+        cr_assert_eq(st.committed, MiB, "initial_commit is committed at once");
+        PageStackMark m = scratch_begin(i ? &s[0] : NULL, i ? 1 : 0);
+        cr_assert_eq(m.stack, s[i]);
+        cr_assert_not_null(page_stack_try_push(m.stack, 8 * MiB - 4096, 1));
+        cr_assert_null(page_stack_try_push(m.stack, 8192, 1));
+        cr_assert_eq(page_stack_last_error(m.stack), PageStackError_OutOfReserve, "8 MiB is all it has");
+        scratch_end(m);
+    }
+}
+
+Test(scratch, thread_init_replaces_the_stacks_and_releases_the_old_ones)
+{
+    PageStack *old[2];
+    this_threads_stacks(old);
+    cr_assert_eq(page_stack_stats(old[0]).reserved, default_reserve(), "made at first use from the defaults");
+    cr_assert_str_eq(old[0]->name, "scratch 0");
+    cr_assert_eq(scratch_thread_init(&(PageStackDesc){.reserve_size = 4 * MiB}), ScratchError_None);
+    for (int i = 0; i < 2; i++)
+        cr_assert_not(mapped(old[i]), "the old scratch %d is released", i);
+    PageStack *now[2];
+    this_threads_stacks(now);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_neq(now[i], old[0]);
+        cr_assert_neq(now[i], old[1]);
+        cr_assert_eq(page_stack_stats(now[i]).reserved, 4 * MiB);
+    }
+    cr_assert_str_eq(now[1]->name, "scratch 1", "no name: the default name");
+    scratch_thread_release();
+    cr_assert_not(mapped(now[0]));
+    this_threads_stacks(now);
+    cr_assert_eq(page_stack_stats(now[0]).reserved, default_reserve(),
+                 "after a release the next stacks come from the defaults again");
+}
+
+Test(scratch, thread_init_with_a_scope_open_is_fatal, .signal = SIGABRT)
+{
+    scratch_begin(NULL, 0);
+    expect_fatal("scratch_thread_init: 1 scratch scope of this thread is still open; scratch_end it first");
+    scratch_thread_init(NULL);
+    death_not_reached();
+}
+
+Test(scratch, thread_init_with_no_thread_key_left_returns_the_error)
+{
+    pthread_key_t key;
+    int made = 0;
+    while (pthread_key_create(&key, NULL) == 0)
+        made++;
+    cr_assert_gt(made, 0);
+    cr_assert_eq(scratch_thread_init(NULL), ScratchError_NoThreadSlot);
+    cr_assert_eq(scratch_thread_init(&(PageStackDesc){.reserve_size = 4 * MiB}), ScratchError_NoThreadSlot);
+    cr_assert_eq(scratch_open_scopes(), 0u);
+}
+
+typedef struct MadeStacks {
+    char names[2][64];
+    size_t reserved[2], committed[2];
+} MadeStacks;
+
+static int make_and_describe(void *arg)
+{
+    MadeStacks *m = arg;
+    PageStack *s[2];
+    this_threads_stacks(s);
+    for (int i = 0; i < 2; i++) {
+        snprintf(m->names[i], sizeof m->names[i], "%s", s[i]->name);
+        m->reserved[i] = page_stack_stats(s[i]).reserved;
+        m->committed[i] = page_stack_stats(s[i]).committed;
+        PageStackMark t = scratch_begin(i ? &s[0] : NULL, i ? 1 : 0);
+        memset(page_stack_push(t.stack, 1000, 8), 1, 1000);
+        scratch_end(t);
+    }
+    return 0;
+}
+
+static MadeStacks in_a_new_thread(void)
+{
+    MadeStacks m = {0};
+    thrd_t t;
+    cr_assert_eq(thrd_create(&t, make_and_describe, &m), thrd_success);
+    thrd_join(t, NULL);
+    return m;
+}
+
+Test(scratch, set_defaults_shapes_the_stacks_threads_make_later)
+{
+    PageStack *mine[2];
+    this_threads_stacks(mine);
+    char name[16] = "job";
+    cr_assert_eq(scratch_set_defaults(&(PageStackDesc){.name = name, .reserve_size = 16 * MiB}), ScratchError_None);
+    strcpy(name, "overwritten");
+    MadeStacks m = in_a_new_thread();
+    cr_assert_str_eq(m.names[0], "job 0", "the name was copied");
+    cr_assert_str_eq(m.names[1], "job 1");
+    cr_assert_eq(m.reserved[0], 16 * MiB);
+    cr_assert_eq(m.reserved[1], 16 * MiB);
+
+    PageStack *still[2];
+    this_threads_stacks(still);
+    cr_assert_eq(still[0], mine[0], "a thread that has its stacks keeps them");
+    cr_assert_eq(page_stack_stats(still[0]).reserved, default_reserve());
+    cr_assert_eq(scratch_thread_init(NULL), ScratchError_None);
+    this_threads_stacks(still);
+    cr_assert_str_eq(still[0]->name, "job 0", "thread init without a desc takes the defaults");
+    cr_assert_eq(page_stack_stats(still[1]).reserved, 16 * MiB);
+
+    cr_assert_eq(scratch_set_defaults(NULL), ScratchError_None);
+    m = in_a_new_thread();
+    cr_assert_str_eq(m.names[0], "scratch 0", "NULL brings back the page_stack defaults");
+    cr_assert_eq(m.reserved[1], default_reserve());
+}
+
+Test(scratch, set_defaults_keeps_the_first_61_bytes_of_the_name)
+{
+    char name[100];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    cr_assert_eq(scratch_set_defaults(&(PageStackDesc){.name = name}), ScratchError_None);
+    MadeStacks m = in_a_new_thread();
+    cr_assert_eq(strlen(m.names[1]), 63u);
+    cr_assert_eq(strncmp(m.names[1], name, 61), 0);
+    cr_assert_str_eq(m.names[1] + 61, " 1", "the stack's number is never cut off");
+}
+
+Test(scratch, set_defaults_that_cannot_be_reserved_keeps_the_defaults_it_had)
+{
+    cr_assert_eq(scratch_set_defaults(&(PageStackDesc){.name = "small", .reserve_size = 16 * MiB}), ScratchError_None);
+    cr_assert_eq(scratch_set_defaults(&(PageStackDesc){.name = "huge", .reserve_size = SIZE_MAX / 2}),
+                 ScratchError_NoAddressSpace);
+    MadeStacks m = in_a_new_thread();
+    cr_assert_str_eq(m.names[0], "small 0");
+    cr_assert_eq(m.reserved[0], 16 * MiB);
+}
+
+Test(scratch, set_defaults_with_unknown_flags_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("page_stack \"job 0\": flags 0x81 include bits no PageStackFlag names (0x80)");
+    scratch_set_defaults(&(PageStackDesc){.name = "job", .flags = PageStackFlag_Prefault | 0x80});
+    death_not_reached();
+}
+
+Test(scratch, set_defaults_with_initial_commit_above_reserve_size_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("page_stack \"scratch 0\": initial_commit 33554432 exceeds reserve_size 16777216");
+    scratch_set_defaults(&(PageStackDesc){.reserve_size = 16 * MiB, .initial_commit = 32 * MiB});
+    death_not_reached();
+}
+
+static atomic_int hook_calls;
+
+static void count_push(PageStack *ps, void *ptr, size_t size, void *user)
+{
+    (void)ps, (void)ptr, (void)size, (void)user;
+    atomic_fetch_add(&hook_calls, 1);
+}
+
+static void count_reset(PageStack *ps, void *user)
+{
+    (void)ps, (void)user;
+    atomic_fetch_add(&hook_calls, 1);
+}
+
+/* The check made from the desc neither prefaults nor calls its hooks; the
+ * stacks the threads make then do both. */
+Test(scratch, set_defaults_checks_its_desc_without_prefault_or_hooks)
+{
+    long faults = minor_faults();
+    cr_assert_eq(scratch_set_defaults(&(PageStackDesc){.reserve_size = 128 * MiB, .initial_commit = 64 * MiB,
+                                                       .flags = PageStackFlag_Prefault, .on_push = count_push,
+                                                       .on_reset = count_reset}),
+                 ScratchError_None);
+    /* A prefault takes 16,384 faults; ASan poisons the commit's 8 MiB of shadow (2,048). */
+    cr_assert_lt(minor_faults() - faults, 8192, "the check did not touch its 64 MiB");
+    cr_assert_eq(atomic_load(&hook_calls), 0);
+    MadeStacks m = in_a_new_thread();
+    cr_assert_eq(m.committed[0], 64 * MiB);
+    cr_assert_eq(m.committed[1], 64 * MiB);
+    cr_assert_geq(atomic_load(&hook_calls), 2, "a thread's stacks call the hooks (a push on each)");
+}

@@ -616,6 +616,8 @@ typedef struct {
     PageStack *stacks[2];
     uintptr_t bases[2];
     bool distinct;
+    size_t reserved[2];
+    char names[2][64];
 } ScratchProbe;
 
 static void *scratch_thread(void *arg)
@@ -629,6 +631,10 @@ static void *scratch_thread(void *arg)
     probe->bases[0] = (uintptr_t)x;
     probe->bases[1] = (uintptr_t)y;
     probe->distinct = a.stack != b.stack;
+    for (int i = 0; i < 2; i++) {
+        probe->reserved[i] = page_stack_stats(probe->stacks[i]).reserved;
+        snprintf(probe->names[i], sizeof probe->names[i], "%s", probe->stacks[i]->name);
+    }
     scratch_end(b);
     scratch_end(a);
     return NULL;
@@ -645,6 +651,44 @@ static void check_scratch_per_thread_released_at_exit(void)
     EXPECT(!address_in_use((void *)theirs.bases[0]) && !address_in_use((void *)theirs.bases[1]),
            "the other thread's scratch stacks were released when it exited");
     EXPECT(address_in_use((void *)mine.bases[0]), "this thread's stacks live on");
+    EXPECT(scratch_open_scopes() == 0, "no scope left open");
+}
+
+static void check_scratch_defaults_and_thread_init(void)
+{
+    ScratchProbe before = {0}, theirs = {0}, mine = {0}, back = {0};
+    scratch_thread(&before);
+    PageStack *plain = page_stack_create(NULL);
+    size_t default_reserve = page_stack_stats(plain).reserved;
+    page_stack_destroy(plain);
+    EXPECT(scratch_set_defaults(&(PageStackDesc){.name = "job", .reserve_size = 8 * MiB}) == ScratchError_None,
+           "defaults of 8 MiB set");
+    EXPECT(run_thread(scratch_thread, &theirs), "thread started");
+    EXPECT(theirs.reserved[0] == 8 * MiB && theirs.reserved[1] == 8 * MiB,
+           "a new thread's stacks come from the defaults: %zu, %zu bytes", theirs.reserved[0], theirs.reserved[1]);
+    EXPECT(strcmp(theirs.names[0], "job 0") == 0 && strcmp(theirs.names[1], "job 1") == 0,
+           "and are named from them: \"%s\", \"%s\"", theirs.names[0], theirs.names[1]);
+    scratch_thread(&mine);
+    EXPECT(mine.stacks[0] == before.stacks[0] && mine.reserved[0] == default_reserve,
+           "this thread keeps the stacks it had");
+    EXPECT(scratch_thread_init(&(PageStackDesc){.reserve_size = 4 * MiB}) == ScratchError_None, "thread init");
+    scratch_thread(&mine);
+    EXPECT(mine.reserved[0] == 4 * MiB && mine.reserved[1] == 4 * MiB && strcmp(mine.names[1], "scratch 1") == 0,
+           "thread init made this thread's stacks from its desc: %zu bytes, \"%s\"", mine.reserved[1],
+           mine.names[1]);
+    EXPECT(!address_in_use((void *)before.bases[0]) && !address_in_use((void *)before.bases[1]),
+           "and released the ones it had");
+    EXPECT(scratch_set_defaults(&(PageStackDesc){.reserve_size = SIZE_MAX - 64 * MiB}) == ScratchError_NoAddressSpace,
+           "defaults that cannot be reserved are refused");
+    EXPECT(scratch_thread_init(NULL) == ScratchError_None, "thread init from the defaults");
+    scratch_thread(&back);
+    EXPECT(back.reserved[0] == 8 * MiB && strcmp(back.names[0], "job 0") == 0,
+           "the refused defaults left the ones before: %zu bytes, \"%s\"", back.reserved[0], back.names[0]);
+    EXPECT(scratch_set_defaults(NULL) == ScratchError_None && scratch_thread_init(NULL) == ScratchError_None,
+           "back to the page_stack defaults");
+    scratch_thread(&back);
+    EXPECT(back.reserved[0] == default_reserve && strcmp(back.names[0], "scratch 0") == 0,
+           "the page_stack defaults again: %zu bytes", back.reserved[0]);
     EXPECT(scratch_open_scopes() == 0, "no scope left open");
 }
 
@@ -697,6 +741,12 @@ static void die_release_with_scope_open(void)
 {
     scratch_begin(NULL, 0);
     scratch_thread_release();
+}
+
+static void die_thread_init_with_scope_open(void)
+{
+    scratch_begin(NULL, 0);
+    scratch_thread_init(NULL);
 }
 
 static void die_reset_with_cursor_open(void)
@@ -761,6 +811,8 @@ static const struct {
      "scratch_end: the mark is not from this thread's scratch_begin"},
     {"release_with_scope_open", die_release_with_scope_open,
      "scratch_thread_release: 1 scratch scope of this thread is still open"},
+    {"thread_init_with_scope_open", die_thread_init_with_scope_open,
+     "scratch_thread_init: 1 scratch scope of this thread is still open"},
     {"unknown_flags", die_unknown_flags, "flags 0x80 include bits no PageStackFlag names"},
     {"reset_with_cursor_open", die_reset_with_cursor_open,
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
@@ -847,6 +899,7 @@ static const Case checks[] = {
     {"frame_arena budget", check_frame_arena_budget},
     {"frame_arena lanes filled from threads", check_frame_arena_lanes},
     {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
+    {"scratch defaults and thread init", check_scratch_defaults_and_thread_init},
     {"misuse is fatal with one line", check_misuse_is_fatal_with_one_line},
     {"writes above the committed range or below the first block fault", check_writes_outside_the_stack_fault},
 };
