@@ -11,7 +11,9 @@
  *  - a failed push names the right error and leaves pos and committed alone;
  *  - pushes through a cursor get the same verdicts as the stack's own;
  *  - a string (printf, strdup, strndup and their try_ forms) is the string
- *    asked for, with the verdicts of a push of its length + 1.
+ *    asked for, with the verdicts of a push of its length + 1;
+ *  - scratch_thread_init, between scopes, makes new empty scratch stacks of
+ *    the size asked.
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -438,6 +440,16 @@ static void op(Model *m, uint32_t code)
         }
         break;
     case 9:
+        if (!m->nscopes && take(m, 1) % 16 == 0) { /* remake this thread's scratch stacks, at another size */
+            size_t reserve = RESERVE >> (take(m, 1) % 2);
+            if (scratch_thread_init(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = reserve,
+                                                     .quarantine = 2}) != ScratchError_None)
+                violation("scratch_thread_init failed: reserve", reserve, 0);
+            PageStackMark probe = scratch_begin(NULL, 0);
+            if (page_stack_stats(probe.stack).reserved != reserve || probe.pos != 0)
+                violation("scratch_thread_init: reserved, pos", page_stack_stats(probe.stack).reserved, probe.pos);
+            scratch_end(probe);
+        }
         if (m->nscopes < MAX_SCOPES) {
             PageStack *avoid = m->in_frame ? frame_arena_stack(m->fa, 0) : m->ps;
             m->scopes[m->nscopes++] = scratch_begin(&avoid, take(m, 1) % 2);
