@@ -50,8 +50,8 @@ typedef enum ScratchError {
     ScratchError_NoThreadSlot,   /* no thread key is left to release a thread's stacks at its exit */
 } ScratchError;
 
-/* The desc every thread's scratch stacks are made from from now on; threads
- * that have theirs keep them. Copied, name included: the stacks are named
+/* Every thread that makes its scratch stacks after this call makes them from
+ * desc; threads that have theirs keep them. Copied, name included: the stacks are named
  * "NAME 0" and "NAME 1" (the name's first 61 bytes; default "scratch"). NULL
  * brings back the page_stack defaults. To check it, a stack is made from it
  * (without its Prefault flag and hooks) and destroyed at once: if that fails
