@@ -51,13 +51,15 @@ typedef enum ScratchError {
 } ScratchError;
 
 /* Every thread that makes its scratch stacks after this call makes them from
- * desc; threads that have theirs keep them. Copied, name included: the stacks are named
- * "NAME 0" and "NAME 1" (the name's first 61 bytes; default "scratch"). NULL
- * brings back the page_stack defaults. To check it, a stack is made from it
- * (without its Prefault flag and hooks) and destroyed at once: if that fails
- * the defaults stay as they were and the error says why; what
- * page_stack_create finds fatal (unknown flags, initial_commit above
- * reserve_size) is fatal here. Any thread may call it at any time. */
+ * desc; threads that have theirs keep them. Copied, name included: the stacks
+ * are named "NAME 0" and "NAME 1" (the name's first 61 bytes; default
+ * "scratch"). NULL brings back the page_stack defaults. To check it, a stack
+ * is made from it (without its Prefault flag and hooks) and destroyed at
+ * once: if that fails the defaults stay as they were and the error says why;
+ * what page_stack_create finds fatal (unknown flags, initial_commit above
+ * reserve_size) is fatal here. Any thread may call it at any time. Its hooks
+ * and `user` go to every thread's stacks, so they are called from several
+ * threads at once. */
 ScratchError scratch_set_defaults(const PageStackDesc *desc);
 
 /* Makes this thread's two scratch stacks now, from desc (NULL: the scratch
