@@ -28,7 +28,7 @@ enum { Slot_Unmade, Slot_Making, Slot_Made };
 static _Atomic int slot_state = Slot_Unmade;
 static int scratch_slot = -1; /* written once, before slot_state becomes Slot_Made */
 
-enum { NameBytes = 62 }; /* the stacks keep 63 bytes of a name: this one, a space and the stack's digit */
+enum { NameBytes = 62 }; /* a name's first 61 bytes and a NUL: a stack keeps 63, and " 0" or " 1" follows */
 static atomic_flag defaults_lock = ATOMIC_FLAG_INIT;
 static PageStackDesc defaults_desc;  /* its name is unused: defaults_name holds it */
 static char defaults_name[NameBytes] = "scratch";
@@ -156,9 +156,11 @@ ScratchError scratch_set_defaults(const PageStackDesc *desc)
             return ScratchError_NoAddressSpace;
         page_stack_destroy(ps);
     }
-    lock_defaults();
-    snprintf(defaults_name, sizeof defaults_name, "%s", d.name ? d.name : "scratch");
+    char name[NameBytes];
+    snprintf(name, sizeof name, "%s", d.name ? d.name : "scratch");
     d.name = NULL;
+    lock_defaults();
+    memcpy(defaults_name, name, NameBytes);
     defaults_desc = d;
     unlock_defaults();
     return ScratchError_None;
