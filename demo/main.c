@@ -299,7 +299,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (report)
-        fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles\n");
+        fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak\n");
 
     World world;
     world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
@@ -372,7 +372,8 @@ int main(int argc, char **argv)
         OverlayInfo info = {
             .frame = frame, .fps = last_ms > 0 ? (float)(1000.0 / last_ms) : 0, .frame_ms = (float)last_ms,
             .sim_ms = (float)last_sim_ms, .alloc_ms = (float)last_alloc_ms, .particles = world.count,
-            .target = world.target, .threads = opt.threads, .backend = transient.backend, .paused = paused,
+            .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,
+            .scratch_reserved = world.scratch_reserved, .backend = transient.backend, .paused = paused,
             .vsync = vsync, .show_stats = show_stats, .show_help = show_help};
         overlay_draw(&overlay, renderer, &transient, fa, budget, &info);
         if (opt.screenshot && opt.frames && (long)frame + 1 == opt.frames)
@@ -385,8 +386,8 @@ int main(int argc, char **argv)
         double frame_ms = ms_since(frame_start);
         FrameArenaStats st = frame_arena_stats(fa);
         if (report)
-            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u\n", frame, st.last.used, st.last.peak,
-                    st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count);
+            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu\n", frame, st.last.used, st.last.peak,
+                    st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak);
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)
             frame_times[frame_time_count++] = frame_ms;

@@ -145,6 +145,8 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
                           mib(st.reserved), mib(st.peak_all_time));
         lines[n++] = line(t, "failed pushes %u  trims %llu  over budget %llu", st.last.failed_pushes,
                           (unsigned long long)st.trims, (unsigned long long)st.budget_overruns);
+        lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)",
+                          mib(info->scratch_peak), mib(info->scratch_reserved));
 
         size_t total = 0;
         for (int s = 0; s < System_Count; s++)

@@ -29,6 +29,7 @@ typedef struct OverlayInfo {
     uint64_t frame;
     float fps, frame_ms, sim_ms, alloc_ms;
     uint32_t particles, target, threads;
+    size_t scratch_peak, scratch_reserved; /* the particle update's scratch: highest top of any thread's, reserved */
     Backend backend;
     bool paused, vsync, show_stats, show_help;
 } OverlayInfo;

@@ -130,6 +130,7 @@ typedef struct StepJob {
     uint32_t n;
     Particle *out;
     uint32_t kept[64];
+    size_t scratch_peak[64], scratch_reserved[64]; /* of the scratch stack each part used */
     float dt;
 } StepJob;
 
@@ -181,6 +182,9 @@ static void step_part(void *ctx, uint32_t part, uint32_t parts)
     }
     memcpy(job->out + begin, kept, k * sizeof *kept);
     job->kept[part] = k;
+    PageStackStats st = page_stack_stats(tmp.stack);
+    job->scratch_peak[part] = st.peak;
+    job->scratch_reserved[part] = st.reserved;
     scratch_end(tmp);
 }
 
@@ -241,6 +245,11 @@ void world_step(World *w, Transient *t, Workers *workers, float dt)
     StepJob job = {.w = w, .grid = &grid, .in = w->particles, .n = w->count, .out = out, .dt = dt};
     uint32_t parts = workers_count(workers);
     workers_run(workers, step_part, &job);
+    for (uint32_t part = 0; part < parts; part++)
+        if (job.scratch_peak[part] > w->scratch_peak) {
+            w->scratch_peak = job.scratch_peak[part];
+            w->scratch_reserved = job.scratch_reserved[part];
+        }
     uint32_t n = job.kept[0];
     for (uint32_t part = 1; part < parts; part++) {
         uint32_t begin = (uint32_t)((uint64_t)job.n * part / parts);

@@ -52,6 +52,7 @@ typedef struct World {
     vec2s burst_at;
     uint32_t burst;      /* particles to spawn at burst_at on the next step */
     uint32_t failed;     /* steps that could not get their memory */
+    size_t scratch_peak, scratch_reserved; /* the highest top any thread's scratch stack reached; its reservation */
 } World;
 
 /* level: the PageStack for entities. Places entities from seed. */

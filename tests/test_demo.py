@@ -70,6 +70,14 @@ if len(rows) == 600:
           f"frame 200: {committed[200]}, max after: {max(committed[200:])}")
     check(all(int(r["particles"]) > 15000 for r in rows[200:]), "the particle count holds near the target")
     check(all(int(r["used"]) > 0 and int(r["pushes"]) > 0 for r in rows), "every frame pushes into the arena")
+    # Each step compacts last frame's particles (24 bytes each) through one
+    # thread's scratch stack, whose first MiB main.c has prefaulted.
+    peaks = [int(r["scratch_peak"]) for r in rows]
+    short = [i for i in range(1, 600) if peaks[i] < 24 * int(rows[i - 1]["particles"])]
+    check(not short and peaks == sorted(peaks),
+          "the scratch peak holds each step's particles and never goes down", f"short at frames {short[:5]}")
+    check(0 < max(peaks) <= 1 << 20, "the 20,000-particle update fits the scratch's prefaulted MiB",
+          f"peak {max(peaks)} bytes")
 
 _, sum_one = summary(procs["one"])
 _, sum_two = summary(procs["two"])
