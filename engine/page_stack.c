@@ -1251,7 +1251,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         d.reserve_size = sizeof(void *) >= 8 ? 1024 * MiB : 64 * MiB;
     if (!d.quarantine)
         d.quarantine = 4;
-    uint32_t known = PageStackFlag_Prefault | PageStackFlag_HugePages;
+    uint32_t known = PAGE_STACK_KNOWN_FLAGS;
     if (d.flags & ~known)
         os_vm_fatal("page_stack \"%s\": flags 0x%x include bits no PageStackFlag names (0x%x); pass "
                     "PageStackFlag_* values",

@@ -10,6 +10,9 @@
 
 #include "page_stack.h"
 
+/* Every bit a PageStackFlag names; page_stack_create stops on any other. */
+#define PAGE_STACK_KNOWN_FLAGS ((uint32_t)(PageStackFlag_Prefault | PageStackFlag_HugePages))
+
 /* owner completes "the stack ... belongs to %s" and must outlive the stack. */
 void page_stack_set_owner(PageStack *ps, const char *owner);
 void page_stack_destroy_owned(PageStack *ps); /* NULL is a no-op */

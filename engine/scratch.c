@@ -144,8 +144,7 @@ ScratchError scratch_set_defaults(const PageStackDesc *desc)
     PageStackDesc d = desc ? *desc : (PageStackDesc){0};
     if (desc) {
         PageStackDesc trial = d;
-        uint32_t known = PageStackFlag_Prefault | PageStackFlag_HugePages;
-        if (!(trial.flags & ~known)) /* else page_stack_create reports the flags as they were given */
+        if (!(trial.flags & ~PAGE_STACK_KNOWN_FLAGS)) /* else page_stack_create reports the flags as they were given */
             trial.flags &= ~(uint32_t)PageStackFlag_Prefault;
         trial.on_fail = NULL;
         trial.on_push = NULL;
