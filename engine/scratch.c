@@ -3,7 +3,8 @@
  * The pair is _Thread_local for a fast lookup; an os_vm thread-exit slot
  * pointing at it releases the stacks when the thread exits (pthread keys,
  * Windows fiber-local storage: no C11 <threads.h>, which MinGW and macOS
- * lack). The slot is created once for the process. On a failed
+ * lack). The slot is created once for the process, by the first thread
+ * that needs it (tried again later if no key was left). On a failed
  * creation of a scratch stack (address space exhausted) the program stops:
  * scratch_begin has no way to return failure and a caller cannot go on;
  * scratch_thread_init returns it instead. The defaults the stacks are made
@@ -43,20 +44,30 @@ static void release_pair(void *p)
     pair->stacks[0] = pair->stacks[1] = NULL;
 }
 
-/* The first thread makes the slot; any racing one waits the few
- * microseconds that takes. */
-static void make_slot_once(void)
+/* The first thread to need the slot makes it; any racing one waits the few
+ * microseconds that takes. A failure is not kept: the next thread to need
+ * the slot tries again, and finds a key another library has freed since.
+ * False when no slot could be made. */
+static bool make_slot(void)
 {
-    int state = atomic_load_explicit(&slot_state, memory_order_acquire);
-    if (state == Slot_Unmade &&
-        atomic_compare_exchange_strong_explicit(&slot_state, &state, Slot_Making, memory_order_acquire,
-                                                memory_order_acquire)) {
-        scratch_slot = os_vm_thread_slot_create(release_pair);
-        atomic_store_explicit(&slot_state, Slot_Made, memory_order_release);
-        return;
+    for (;;) {
+        int state = atomic_load_explicit(&slot_state, memory_order_acquire);
+        if (state == Slot_Made)
+            return true;
+        if (state == Slot_Unmade &&
+            atomic_compare_exchange_strong_explicit(&slot_state, &state, Slot_Making, memory_order_acquire,
+                                                    memory_order_acquire)) {
+            int slot = os_vm_thread_slot_create(release_pair);
+            if (slot < 0) {
+                atomic_store_explicit(&slot_state, Slot_Unmade, memory_order_release);
+                return false;
+            }
+            scratch_slot = slot;
+            atomic_store_explicit(&slot_state, Slot_Made, memory_order_release);
+            return true;
+        }
+        /* another thread is making it: look again when it is done */
     }
-    while (atomic_load_explicit(&slot_state, memory_order_acquire) != Slot_Made)
-        ;
 }
 
 static void lock_defaults(void)
@@ -94,8 +105,7 @@ static PageStack *make_stack(const PageStackDesc *desc, int index)
 /* Both stacks or neither. */
 static ScratchError make_pair(const PageStackDesc *desc, ScratchPair *out)
 {
-    make_slot_once();
-    if (scratch_slot < 0)
+    if (!make_slot())
         return ScratchError_NoThreadSlot;
     out->stacks[0] = make_stack(desc, 0);
     out->stacks[1] = out->stacks[0] ? make_stack(desc, 1) : NULL;

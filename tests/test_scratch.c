@@ -4,6 +4,7 @@
 #include "scratch.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <stdatomic.h>
@@ -346,15 +347,31 @@ Test(scratch, thread_init_with_a_scope_open_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* With every thread key taken scratch_thread_init returns the error, each
+ * time; once a key is free again it makes the stacks (the failure is not
+ * kept for the process). */
 Test(scratch, thread_init_with_no_thread_key_left_returns_the_error)
 {
-    pthread_key_t key;
+    static pthread_key_t keys[PTHREAD_KEYS_MAX];
     int made = 0;
-    while (pthread_key_create(&key, NULL) == 0)
+    while (made < PTHREAD_KEYS_MAX && pthread_key_create(&keys[made], NULL) == 0)
         made++;
     cr_assert_gt(made, 0);
+    pthread_key_t one_more;
+    cr_assert_neq(pthread_key_create(&one_more, NULL), 0, "every key is taken");
     cr_assert_eq(scratch_thread_init(NULL), ScratchError_NoThreadSlot);
     cr_assert_eq(scratch_thread_init(&(PageStackDesc){.reserve_size = 4 * MiB}), ScratchError_NoThreadSlot);
+    cr_assert_eq(scratch_open_scopes(), 0u);
+
+    cr_assert_eq(pthread_key_delete(keys[--made]), 0);
+    cr_assert_eq(scratch_thread_init(&(PageStackDesc){.reserve_size = 4 * MiB}), ScratchError_None);
+    PageStack *s[2];
+    this_threads_stacks(s);
+    cr_assert_eq(page_stack_stats(s[0]).reserved, 4 * MiB);
+    cr_assert_neq(pthread_key_create(&one_more, NULL), 0, "scratch took the key that was freed");
+    PageStackMark m = scratch_begin(NULL, 0);
+    cr_assert_not_null(page_stack_push(m.stack, 100, 8));
+    scratch_end(m);
     cr_assert_eq(scratch_open_scopes(), 0u);
 }
 
