@@ -1,5 +1,6 @@
-/* The OS-independent part of os_vm: the library's fatal-error line and the
- * commit-failure injection that tests use to play an out-of-memory OS. */
+/* The OS-independent part of os_vm: the library's fatal-error line, the
+ * check of the ranges the backends are given, and the commit-failure
+ * injection that tests use to play an out-of-memory OS. */
 #define __USE_MINGW_ANSI_STDIO 1 /* MinGW: %zu in the fatal messages */
 #include "os_vm.h"
 
@@ -27,6 +28,15 @@ void os_vm_fatal(const char *fmt, ...)
     fwrite(line, 1, (size_t)n + 1, stderr);
     fflush(stderr);
     abort();
+}
+
+void os_vm_need_pages(const char *call, const void *addr, size_t size)
+{
+    size_t page = os_vm_page_size();
+    if ((uintptr_t)addr % page != 0 || size % page != 0)
+        os_vm_fatal("os_vm: %s of %zu bytes at %p: the address and the size must be multiples of the page size "
+                    "(%zu)",
+                    call, size, addr, page);
 }
 
 void os_vm_inject_commit_failure(uint64_t k)

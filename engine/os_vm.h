@@ -14,7 +14,9 @@
  * Errors: a commit the OS refuses for lack of memory returns false; any other
  * failure of an OS call is a bug in the caller or the library and is fatal
  * (one line on stderr, then abort). Addresses and sizes passed to commit,
- * decommit and release must be multiples of the page size.
+ * prefault, decommit and release must be multiples of the page size: the OS
+ * would round a size up and touch the page after the range, which may be
+ * someone else's, so anything else is fatal too.
  */
 #ifndef FRAME_ARENA_OS_VM_H
 #define FRAME_ARENA_OS_VM_H
@@ -94,6 +96,10 @@ void os_vm_inject_commit_failure(uint64_t k);
 
 /* For the OS backends: true when an injected failure is due for this commit. */
 bool os_vm_injected_failure(void);
+
+/* For the OS backends: fatal unless addr and size are multiples of the page
+ * size; `call` names the call in the line. */
+void os_vm_need_pages(const char *call, const void *addr, size_t size);
 
 /* The library's fatal error: prints "frame_arena: <message>" as one line on
  * stderr and aborts. Used for programming errors and impossible OS failures. */

@@ -69,6 +69,7 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
 
 bool os_vm_commit(void *addr, size_t size)
 {
+    os_vm_need_pages("commit", addr, size);
     if (os_vm_injected_failure())
         return false;
     if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) {
@@ -84,6 +85,7 @@ bool os_vm_commit(void *addr, size_t size)
 
 void os_vm_prefault(void *addr, size_t size)
 {
+    os_vm_need_pages("prefault", addr, size);
     size_t page = os_vm_page_size(), step = PREFAULT_STEP > page ? PREFAULT_STEP : page;
     for (size_t end = size; end > 0;) {
         size_t n = end < step ? end : step; /* size and step are whole pages */
@@ -101,6 +103,7 @@ void os_vm_prefault(void *addr, size_t size)
 
 void os_vm_decommit(void *addr, size_t size)
 {
+    os_vm_need_pages("decommit", addr, size);
 #ifdef __linux__
     if (madvise(addr, size, MADV_DONTNEED) != 0)
         os_vm_fatal("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
@@ -115,6 +118,7 @@ void os_vm_decommit(void *addr, size_t size)
 
 void os_vm_release(void *addr, size_t size)
 {
+    os_vm_need_pages("release", addr, size);
     if (munmap(addr, size) != 0)
         os_vm_fatal("os_vm: release (munmap) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
 }

@@ -148,6 +148,7 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
 
 bool os_vm_commit(void *addr, size_t size)
 {
+    os_vm_need_pages("commit", addr, size);
     if (os_vm_injected_failure())
         return false;
     if (os_vm_is_large(addr))
@@ -163,6 +164,7 @@ bool os_vm_commit(void *addr, size_t size)
 
 void os_vm_prefault(void *addr, size_t size)
 {
+    os_vm_need_pages("prefault", addr, size);
     size_t page = os_vm_page_size();
     volatile unsigned char *p = addr;
     for (size_t off = size; off > 0; off -= page) /* top down: see os_vm.h */
@@ -171,6 +173,7 @@ void os_vm_prefault(void *addr, size_t size)
 
 void os_vm_decommit(void *addr, size_t size)
 {
+    os_vm_need_pages("decommit", addr, size);
     if (os_vm_is_large(addr)) {
         memset(addr, 0, size); /* large pages stay; the range must still read as zero when "committed" again */
         return;
@@ -182,7 +185,7 @@ void os_vm_decommit(void *addr, size_t size)
 
 void os_vm_release(void *addr, size_t size)
 {
-    (void)size;
+    os_vm_need_pages("release", addr, size); /* the OS takes the whole reservation whatever the size */
     if (!VirtualFree(addr, 0, MEM_RELEASE))
         os_vm_fatal("os_vm: release (VirtualFree) at %p failed: error %lu", addr, GetLastError());
     size_t i;

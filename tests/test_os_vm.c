@@ -4,14 +4,15 @@
 #include "os_vm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <stdatomic.h>
 #if defined(__linux__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #define TEST_SYSCALL_FILTER 1
 #endif
 
@@ -158,37 +159,39 @@ Test(os_vm, injected_failure_hits_exactly_the_kth_commit)
     os_vm_release(p, MiB);
 }
 
+/* A commit the OS refuses for another reason than memory: a read-only file
+ * mapping cannot be made writable (EACCES). */
 Test(os_vm, unexpected_os_error_is_fatal, .signal = SIGABRT)
 {
-    unsigned char *p = os_vm_reserve(MiB, 0, 0);
-    expect_fatal("os_vm: commit (mprotect) of 4096 bytes at");
-    os_vm_commit(p + 1, 4096); /* EINVAL: not page aligned */
+    size_t page = os_vm_page_size();
+    int fd = open("/proc/self/exe", O_RDONLY);
+    cr_assert_geq(fd, 0);
+    void *p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
+    cr_assert_neq(p, MAP_FAILED);
+    char expected[160];
+    snprintf(expected, sizeof expected, "os_vm: commit (mprotect) of %zu bytes at %p failed: %s", page, p,
+             strerror(EACCES));
+    expect_fatal(expected);
+    os_vm_commit(p, page);
     death_not_reached();
 }
 
 /* The OS refusing what the library cannot do without is fatal too, with the
- * call, the range and the OS's reason. */
+ * call, the range and the OS's reason: pages locked in memory cannot be
+ * dropped (EINVAL). */
 Test(os_vm, a_decommit_the_os_refuses_is_fatal, .signal = SIGABRT)
 {
     size_t page = os_vm_page_size();
     unsigned char *p = os_vm_reserve(MiB, 0, 0);
     cr_assert(os_vm_commit(p, 2 * page));
+    /* The system call itself: the sanitizers make mlock() do nothing. */
+    if (syscall(SYS_mlock, p, page) != 0)
+        cr_skip_test("cannot lock a page here (%s)", strerror(errno));
     char expected[160];
-    snprintf(expected, sizeof expected, "os_vm: decommit (madvise) of %zu bytes at %p failed: %s", page,
-             (void *)(p + 1), strerror(EINVAL));
+    snprintf(expected, sizeof expected, "os_vm: decommit (madvise) of %zu bytes at %p failed: %s", 2 * page,
+             (void *)p, strerror(EINVAL));
     expect_fatal(expected);
-    os_vm_decommit(p + 1, page); /* EINVAL: not page aligned */
-    death_not_reached();
-}
-
-Test(os_vm, a_release_the_os_refuses_is_fatal, .signal = SIGABRT)
-{
-    unsigned char *p = os_vm_reserve(MiB, 0, 0);
-    char expected[160];
-    snprintf(expected, sizeof expected, "os_vm: release (munmap) of %zu bytes at %p failed: %s", MiB, (void *)(p + 1),
-             strerror(EINVAL));
-    expect_fatal(expected);
-    os_vm_release(p + 1, MiB);
+    os_vm_decommit(p, 2 * page);
     death_not_reached();
 }
 
@@ -227,6 +230,23 @@ Test(os_vm, a_reservation_refused_but_not_for_memory_is_fatal, .signal = SIGABRT
 #endif
 }
 
+/* A release the OS refuses. */
+Test(os_vm, a_release_the_os_refuses_is_fatal, .signal = SIGABRT)
+{
+#ifdef TEST_SYSCALL_FILTER
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    char expected[160];
+    snprintf(expected, sizeof expected, "os_vm: release (munmap) of %zu bytes at %p failed: %s", MiB, (void *)p,
+             strerror(EINVAL));
+    expect_fatal(expected);
+    refuse_syscall(__NR_munmap, 0, 0, EINVAL); /* no bits: every munmap */
+    os_vm_release(p, MiB);
+    death_not_reached();
+#else
+    cr_skip_test("no seccomp filter here");
+#endif
+}
+
 /* An aligned reservation maps more than it needs and unmaps the slack. */
 Test(os_vm, an_aligned_reservation_whose_slack_cannot_be_unmapped_is_fatal, .signal = SIGABRT)
 {
@@ -238,6 +258,48 @@ Test(os_vm, an_aligned_reservation_whose_slack_cannot_be_unmapped_is_fatal, .sig
 #else
     cr_skip_test("no seccomp filter here");
 #endif
+}
+
+/* Commit, prefault, decommit and release take whole pages only: the OS
+ * would round a size up and touch the page after the range, which may be
+ * another's, or (prefault) write outside it. An address inside a page or a
+ * size that is not a whole number of pages is one line each; the index
+ * picks the call and the case. */
+ParameterizedTestParameters(os_vm, ranges_that_are_not_whole_pages_are_fatal)
+{
+    static int cases[8];
+    return index_params(cases, 8);
+}
+
+ParameterizedTest(int *c, os_vm, ranges_that_are_not_whole_pages_are_fatal, .signal = SIGABRT)
+{
+    static const char *const calls[] = {"commit", "prefault", "decommit", "release"};
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    cr_assert_not_null(p);
+    cr_assert(os_vm_commit(p, 4 * page));
+    unsigned char *addr = *c % 2 ? p : p + 64;
+    size_t size = *c % 2 ? page + 64 : page;
+    char expected[200];
+    snprintf(expected, sizeof expected,
+             "os_vm: %s of %zu bytes at %p: the address and the size must be multiples of the page size (%zu)",
+             calls[*c / 2], size, (void *)addr, page);
+    expect_fatal(expected);
+    switch (*c / 2) {
+    case 0:
+        os_vm_commit(addr, size);
+        break;
+    case 1:
+        os_vm_prefault(addr, size);
+        break;
+    case 2:
+        os_vm_decommit(addr, size);
+        break;
+    default:
+        os_vm_release(addr, size);
+        break;
+    }
+    death_not_reached();
 }
 
 Test(os_vm, impossible_reservation_returns_null)

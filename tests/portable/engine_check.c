@@ -762,6 +762,14 @@ static void die_unknown_flags(void)
     page_stack_create(&(PageStackDesc){.flags = 1u << 7});
 }
 
+static void die_prefault_of_part_of_a_page(void)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(16 * page, 0, 0);
+    if (p && os_vm_commit(p, 4 * page))
+        os_vm_prefault(p, page + 64);
+}
+
 #if SELF_CHECK
 static void die_write_past_a_block(void)
 {
@@ -814,6 +822,8 @@ static const struct {
     {"thread_init_with_scope_open", die_thread_init_with_scope_open,
      "scratch_thread_init: 1 scratch scope of this thread is still open"},
     {"unknown_flags", die_unknown_flags, "flags 0x80 include bits no PageStackFlag names"},
+    {"prefault_of_part_of_a_page", die_prefault_of_part_of_a_page,
+     "the address and the size must be multiples of the page size"},
     {"reset_with_cursor_open", die_reset_with_cursor_open,
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
 };
