@@ -247,6 +247,26 @@ Test(os_vm, a_release_the_os_refuses_is_fatal, .signal = SIGABRT)
 #endif
 }
 
+/* A decommit whose pages were dropped but whose range cannot be made
+ * inaccessible again. */
+Test(os_vm, a_decommit_the_os_cannot_close_is_fatal, .signal = SIGABRT)
+{
+#ifdef TEST_SYSCALL_FILTER
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    cr_assert(os_vm_commit(p, page));
+    char expected[160];
+    snprintf(expected, sizeof expected, "os_vm: decommit (mprotect) of %zu bytes at %p failed: %s", page, (void *)p,
+             strerror(EACCES));
+    expect_fatal(expected);
+    refuse_syscall(__NR_mprotect, 2, 0, EACCES); /* no bits: every mprotect */
+    os_vm_decommit(p, page);
+    death_not_reached();
+#else
+    cr_skip_test("no seccomp filter here");
+#endif
+}
+
 /* An aligned reservation maps more than it needs and unmaps the slack. */
 Test(os_vm, an_aligned_reservation_whose_slack_cannot_be_unmapped_is_fatal, .signal = SIGABRT)
 {

@@ -159,6 +159,15 @@ Test(scratch, ending_a_mark_of_another_stack_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* A zeroed mark (a scope never begun) on a thread that has no scratch stacks
+ * yet, whose two stack pointers are NULL too. */
+Test(scratch, ending_a_zeroed_mark_is_fatal, .signal = SIGABRT)
+{
+    expect_fatal("scratch_end: the mark is not from this thread's scratch_begin");
+    scratch_end((PageStackMark){0});
+    death_not_reached();
+}
+
 static PageStackMark other_threads_mark;
 
 static int begin_a_scope(void *arg)
