@@ -6,7 +6,8 @@
  * frame_arena_end; everything in between that is not a level entity is frame
  * memory: the particles (carried from last frame's buffer), the obstacle
  * grid, spawn lists, sort keys, the vertex and index arrays handed to
- * SDL_RenderGeometry in one call, and the overlay's text and graphs.
+ * SDL_RenderGeometry (the particles' built by the workers, each in its lane
+ * of the frame arena), and the overlay's text and graphs.
  */
 #include "overlay.h"
 #include "sim.h"
@@ -164,40 +165,77 @@ static SDL_Color particle_color(const Particle *p)
                        (Uint8)(60 + 195 * fade)};
 }
 
-/* Sort keys, vertices and indices for every particle and entity, in frame
- * memory, drawn with one SDL_RenderGeometry call. */
-static void draw_world(SDL_Renderer *r, Transient *t, const World *w)
+/* The quads of one part of the sorted particles, built by one worker into
+ * its own lane of the frame arena: vertices and indices of its own, drawn
+ * once every part is built. */
+typedef struct QuadJob {
+    Transient *t;
+    const World *w;
+    const uint64_t *keys; /* sorted: slow particles first */
+    size_t quads;
+    SDL_Vertex *v[MAX_THREADS];
+    int *idx[MAX_THREADS];
+    size_t built[MAX_THREADS]; /* quads in part p's arrays; 0 if its pushes failed */
+} QuadJob;
+
+static void build_quads(void *ctx, uint32_t part, uint32_t parts)
+{
+    QuadJob *job = ctx;
+    size_t begin = job->quads * part / parts, end = job->quads * (part + 1) / parts, n = end - begin;
+    SDL_Vertex *v = transient_lane_alloc(job->t, part, System_Vertices, (n * 4 + 1) * sizeof *v, alignof(SDL_Vertex));
+    int *idx = transient_lane_alloc(job->t, part, System_Vertices, (n * 6 + 1) * sizeof *idx, alignof(int));
+    job->v[part] = v;
+    job->idx[part] = idx;
+    job->built[part] = 0;
+    if (!v || !idx)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        const Particle *p = &job->w->particles[job->keys[begin + k] & 0xFFFFFFFFu];
+        SDL_Color c = particle_color(p);
+        float s = 1.5f;
+        SDL_Vertex *q = &v[k * 4];
+        q[0] = (SDL_Vertex){{p->pos.x - s, p->pos.y - s}, c, {0, 0}};
+        q[1] = (SDL_Vertex){{p->pos.x + s, p->pos.y - s}, c, {0, 0}};
+        q[2] = (SDL_Vertex){{p->pos.x + s, p->pos.y + s}, c, {0, 0}};
+        q[3] = (SDL_Vertex){{p->pos.x - s, p->pos.y + s}, c, {0, 0}};
+        static const int quad[6] = {0, 1, 2, 0, 2, 3};
+        for (int i = 0; i < 6; i++)
+            idx[k * 6 + (size_t)i] = (int)(k * 4) + quad[i];
+    }
+    job->built[part] = n;
+}
+
+/* Sort keys on this thread, then the particles' quads on every worker, each
+ * into its lane (build_quads), drawn part after part so that the order, and
+ * the picture, do not depend on the number of threads; the entities last,
+ * from lane 0. All of it frame memory. */
+static void draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *workers)
 {
     enum { CircleSegments = 20 };
     size_t quads = w->count;
-    size_t verts = quads * 4 + (size_t)w->entity_count * (CircleSegments + 1);
-    size_t indices = quads * 6 + (size_t)w->entity_count * CircleSegments * 3;
+    size_t verts = (size_t)w->entity_count * (CircleSegments + 1);
+    size_t indices = (size_t)w->entity_count * CircleSegments * 3;
     uint64_t *keys = transient_alloc(t, System_Sort, (quads + 1) * sizeof *keys, alignof(uint64_t));
+    if (keys) {
+        /* Slow particles first, fast ones on top. */
+        for (size_t i = 0; i < quads; i++) {
+            const Particle *p = &w->particles[i];
+            uint32_t speed = (uint32_t)(p->vel.x * p->vel.x + p->vel.y * p->vel.y);
+            keys[i] = (uint64_t)speed << 32 | i;
+        }
+        qsort(keys, quads, sizeof *keys, compare_keys);
+        QuadJob job = {.t = t, .w = w, .keys = keys, .quads = quads};
+        workers_run(workers, build_quads, &job);
+        for (uint32_t part = 0; part < workers_count(workers); part++)
+            if (job.built[part])
+                SDL_RenderGeometry(r, NULL, job.v[part], (int)job.built[part] * 4, job.idx[part],
+                                   (int)job.built[part] * 6);
+    }
     SDL_Vertex *v = transient_alloc(t, System_Vertices, (verts + 1) * sizeof *v, alignof(SDL_Vertex));
     int *idx = transient_alloc(t, System_Vertices, (indices + 1) * sizeof *idx, alignof(int));
-    if (!keys || !v || !idx)
+    if (!v || !idx)
         return;
-    /* Slow particles first, fast ones on top. */
-    for (size_t i = 0; i < quads; i++) {
-        const Particle *p = &w->particles[i];
-        uint32_t speed = (uint32_t)(p->vel.x * p->vel.x + p->vel.y * p->vel.y);
-        keys[i] = (uint64_t)speed << 32 | i;
-    }
-    qsort(keys, quads, sizeof *keys, compare_keys);
     size_t nv = 0, ni = 0;
-    for (size_t k = 0; k < quads; k++) {
-        const Particle *p = &w->particles[keys[k] & 0xFFFFFFFFu];
-        SDL_Color c = particle_color(p);
-        float s = 1.5f;
-        int base = (int)nv;
-        v[nv++] = (SDL_Vertex){{p->pos.x - s, p->pos.y - s}, c, {0, 0}};
-        v[nv++] = (SDL_Vertex){{p->pos.x + s, p->pos.y - s}, c, {0, 0}};
-        v[nv++] = (SDL_Vertex){{p->pos.x + s, p->pos.y + s}, c, {0, 0}};
-        v[nv++] = (SDL_Vertex){{p->pos.x - s, p->pos.y + s}, c, {0, 0}};
-        const int quad[6] = {0, 1, 2, 0, 2, 3};
-        for (int q = 0; q < 6; q++)
-            idx[ni++] = base + quad[q];
-    }
     static const SDL_Color kinds[] = {{255, 210, 60, 255}, {90, 230, 120, 255}, {110, 110, 130, 255}};
     for (uint32_t e = 0; e < w->entity_count; e++) {
         const Entity *en = &w->entities[e];
@@ -276,9 +314,13 @@ int main(int argc, char **argv)
 
     uint64_t overruns = 0;
     const size_t budget = 8u << 20;
+    /* A lane for each thread: the workers build the particles' quads in theirs
+     * (draw_world). Each frame's first MiB, split over its lanes (64 KiB at
+     * least), is prefaulted, so the first frames take few page faults. */
+    size_t lane_prefault = ((1u << 20) / opt.threads + 0xFFFF) & ~(size_t)0xFFFF;
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
         .name = "frame", .budget = budget, .on_budget = on_budget, .user = &overruns,
-        .stack = {.initial_commit = 1u << 20, .flags = PageStackFlag_Prefault}});
+        .stack = {.initial_commit = lane_prefault, .flags = PageStackFlag_Prefault}, .lanes = opt.threads});
     PageStack *level = page_stack_create(&(PageStackDesc){.name = "level", .reserve_size = 16u << 20});
     /* Every thread's scratch stacks, the workers' and this one's, which the
      * particle update compacts through: their first MiB prefaulted like the
@@ -299,7 +341,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (report)
-        fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak\n");
+        fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak,lanes_used\n");
 
     World world;
     world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
@@ -310,8 +352,8 @@ int main(int argc, char **argv)
 
     while (running && (!opt.frames || (long)frame < opt.frames)) {
         uint64_t frame_start = SDL_GetPerformanceCounter();
-        PageStack *frame_stack = frame_arena_begin(fa);
-        transient_begin(&transient, frame_stack, frame);
+        frame_arena_begin(fa);
+        transient_begin(&transient, fa, frame);
 
         /* ------------------------------------------------------------ Update */
         SDL_Event ev;
@@ -368,7 +410,7 @@ int main(int argc, char **argv)
         SDL_SetRenderDrawColor(renderer, 12, 12, 20, 255);
         SDL_RenderClear(renderer);
         SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
-        draw_world(renderer, &transient, &world);
+        draw_world(renderer, &transient, &world, workers);
         OverlayInfo info = {
             .frame = frame, .fps = last_ms > 0 ? (float)(1000.0 / last_ms) : 0, .frame_ms = (float)last_ms,
             .sim_ms = (float)last_sim_ms, .alloc_ms = (float)last_alloc_ms, .particles = world.count,
@@ -380,14 +422,19 @@ int main(int argc, char **argv)
             save_screenshot(renderer, opt.screenshot);
         SDL_RenderPresent(renderer);
 
-        failed_pushes += transient.failed;
-        last_alloc_ms = (double)transient.alloc_ticks * 1000.0 / (double)SDL_GetPerformanceFrequency();
+        TransientCounts counts = transient_counts(&transient);
+        failed_pushes += counts.failed;
+        last_alloc_ms = (double)counts.alloc_ticks * 1000.0 / (double)SDL_GetPerformanceFrequency();
         frame_arena_end(fa);
         double frame_ms = ms_since(frame_start);
         FrameArenaStats st = frame_arena_stats(fa);
-        if (report)
-            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu\n", frame, st.last.used, st.last.peak,
-                    st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak);
+        if (report) {
+            uint32_t lanes_used = 0; /* lanes whose stack holds something at the frame's end */
+            for (uint32_t l = 0; l < frame_arena_lanes(fa); l++)
+                lanes_used += page_stack_stats(frame_arena_lane(fa, l, 0)).pos > 0;
+            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u\n", frame, st.last.used, st.last.peak,
+                    st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak, lanes_used);
+        }
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)
             frame_times[frame_time_count++] = frame_ms;

@@ -3,6 +3,7 @@
 #include "overlay.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define PANEL_W 540
@@ -138,7 +139,14 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
                           info->paused ? "  PAUSED" : "", info->vsync ? "  vsync" : "");
         lines[n++] = line(t, "backend %s: %.3f ms allocating this frame (F2)",
                           info->backend == Backend_Arena ? "frame arena" : "malloc/free", (double)info->alloc_ms);
-        lines[n++] = line(t, "particles %u / %u   threads %u", info->particles, info->target, info->threads);
+        size_t lane_min = SIZE_MAX, lane_max = 0; /* this frame's bytes so far in each worker's lane */
+        for (uint32_t l = 0; l < frame_arena_lanes(fa); l++) {
+            size_t pos = page_stack_stats(frame_arena_lane(fa, l, 0)).pos;
+            lane_min = pos < lane_min ? pos : lane_min;
+            lane_max = pos > lane_max ? pos : lane_max;
+        }
+        lines[n++] = line(t, "particles %u / %u  threads %u  lanes %.2f-%.2f MiB", info->particles,
+                          info->target, info->threads, mib(lane_min), mib(lane_max));
         lines[n++] = line(t, "last frame: used %.2f MiB  peak %.2f MiB  pushes %u", mib(st.last.used),
                           mib(st.last.peak), st.last.pushes);
         lines[n++] = line(t, "committed %.2f MiB  reserved %.0f MiB  all-time peak %.2f MiB", mib(st.committed),
@@ -148,9 +156,6 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
         lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)",
                           mib(info->scratch_peak), mib(info->scratch_reserved));
 
-        size_t total = 0;
-        for (int s = 0; s < System_Count; s++)
-            total += t->bytes[s];
         int bars_top = 8 + n * o->line_height + 2 * (GRAPH_H + o->line_height + 8) + 8;
         SDL_Rect panel = {4, 4, PANEL_W, bars_top + System_Count * o->line_height + 8};
         SDL_SetRenderDrawColor(r, 0, 0, 0, 170);
@@ -191,12 +196,16 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
         }
 
         /* this frame's bytes per system */
+        TransientCounts counts = transient_counts(t);
+        size_t total = 0;
+        for (int s = 0; s < System_Count; s++)
+            total += counts.bytes[s];
         for (int s = 0; s < System_Count; s++) {
             int by = bars_top + s * o->line_height;
-            int bw = total ? (int)((double)(PANEL_W - 200) * (double)t->bytes[s] / (double)total) : 0;
+            int bw = total ? (int)((double)(PANEL_W - 200) * (double)counts.bytes[s] / (double)total) : 0;
             SDL_SetRenderDrawColor(r, (Uint8)(80 + 30 * s), (Uint8)(200 - 25 * s), 160, 255);
             SDL_RenderFillRect(r, &(SDL_Rect){190, by + 3, bw > 1 ? bw : 1, o->line_height - 6});
-            char *label = line(t, "%-9s %8.1f KiB", system_names[s], (double)t->bytes[s] / 1024.0);
+            char *label = line(t, "%-9s %8.1f KiB", system_names[s], (double)counts.bytes[s] / 1024.0);
             if (label)
                 text(o, r, 12, by, label, dim);
         }

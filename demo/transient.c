@@ -2,6 +2,7 @@
 #include "transient.h"
 
 #include <SDL.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 const char *const system_names[System_Count] = {"particles", "spawn", "grid", "sort", "vertices", "overlay"};
@@ -13,20 +14,25 @@ static void free_slot(MallocSlot *slot)
     slot->count = 0;
 }
 
-void transient_begin(Transient *t, PageStack *frame, uint64_t frame_number)
+void transient_begin(Transient *t, FrameArena *fa, uint64_t frame_number)
 {
     uint64_t start = SDL_GetPerformanceCounter();
-    t->frame = frame;
+    uint32_t lanes = frame_arena_lanes(fa);
+    t->lanes = lanes < TRANSIENT_LANES ? lanes : TRANSIENT_LANES;
     t->slot = (uint32_t)(frame_number % TRANSIENT_SLOTS);
-    free_slot(&t->slots[t->slot]); /* whatever the backend now: blocks from a switch must go too */
-    memset(t->bytes, 0, sizeof t->bytes);
-    t->allocs = t->failed = 0;
-    t->alloc_ticks = SDL_GetPerformanceCounter() - start;
+    for (uint32_t l = 0; l < TRANSIENT_LANES; l++) {
+        TransientLane *lane = &t->lane[l];
+        lane->frame = l < t->lanes ? frame_arena_lane(fa, l, 0) : NULL;
+        /* whatever the backend now, and however many lanes: blocks from before a switch must go too */
+        free_slot(&lane->slots[t->slot]);
+        lane->counts = (TransientCounts){0};
+    }
+    t->lane[0].counts.alloc_ticks = SDL_GetPerformanceCounter() - start;
 }
 
-static void *malloc_block(Transient *t, size_t size, size_t align)
+static void *malloc_block(TransientLane *lane, uint32_t slot_index, size_t size, size_t align)
 {
-    MallocSlot *slot = &t->slots[t->slot];
+    MallocSlot *slot = &lane->slots[slot_index];
     if (slot->count == slot->capacity) {
         size_t capacity = slot->capacity ? slot->capacity * 2 : 64;
         void **blocks = realloc(slot->blocks, capacity * sizeof *blocks);
@@ -44,23 +50,49 @@ static void *malloc_block(Transient *t, size_t size, size_t align)
     return p;
 }
 
+void *transient_lane_alloc(Transient *t, uint32_t lane_index, System sys, size_t size, size_t align)
+{
+    if (lane_index >= t->lanes) {
+        fprintf(stderr, "transient: lane %u of %u\n", (unsigned)lane_index, (unsigned)t->lanes);
+        abort();
+    }
+    TransientLane *lane = &t->lane[lane_index];
+    uint64_t start = SDL_GetPerformanceCounter();
+    void *p = t->backend == Backend_Arena ? page_stack_try_push(lane->frame, size, align)
+                                          : malloc_block(lane, t->slot, size, align);
+    lane->counts.alloc_ticks += SDL_GetPerformanceCounter() - start;
+    lane->counts.bytes[sys] += size;
+    lane->counts.allocs++;
+    if (!p)
+        lane->counts.failed++;
+    return p;
+}
+
 void *transient_alloc(Transient *t, System sys, size_t size, size_t align)
 {
-    uint64_t start = SDL_GetPerformanceCounter();
-    void *p = t->backend == Backend_Arena ? page_stack_try_push(t->frame, size, align) : malloc_block(t, size, align);
-    t->alloc_ticks += SDL_GetPerformanceCounter() - start;
-    t->bytes[sys] += size;
-    t->allocs++;
-    if (!p)
-        t->failed++;
-    return p;
+    return transient_lane_alloc(t, 0, sys, size, align);
+}
+
+TransientCounts transient_counts(const Transient *t)
+{
+    TransientCounts sum = {0};
+    for (uint32_t l = 0; l < t->lanes; l++) {
+        const TransientCounts *c = &t->lane[l].counts;
+        for (int s = 0; s < System_Count; s++)
+            sum.bytes[s] += c->bytes[s];
+        sum.allocs += c->allocs;
+        sum.failed += c->failed;
+        sum.alloc_ticks += c->alloc_ticks;
+    }
+    return sum;
 }
 
 void transient_shutdown(Transient *t)
 {
-    for (int i = 0; i < TRANSIENT_SLOTS; i++) {
-        free_slot(&t->slots[i]);
-        free(t->slots[i].blocks);
-        t->slots[i] = (MallocSlot){0};
-    }
+    for (uint32_t l = 0; l < TRANSIENT_LANES; l++)
+        for (int i = 0; i < TRANSIENT_SLOTS; i++) {
+            free_slot(&t->lane[l].slots[i]);
+            free(t->lane[l].slots[i].blocks);
+            t->lane[l].slots[i] = (MallocSlot){0};
+        }
 }

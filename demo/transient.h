@@ -7,6 +7,12 @@
  * is the lifetime the arena gives for free). Each allocation is charged to
  * a system, so the overlay can show where a frame's bytes went, and the time
  * spent allocating and freeing is measured for whichever backend is active.
+ *
+ * Lanes: the frame arena has a lane for each worker thread. Lane L's
+ * allocations (transient_lane_alloc) go to the arena's lane L stack, or to
+ * lane L's own list of malloc blocks, and are counted in lane L's counters,
+ * so the worker on lane L is the only thread that touches them until the
+ * workers are done. transient_alloc is lane 0's, the main thread's.
  */
 #ifndef DEMO_TRANSIENT_H
 #define DEMO_TRANSIENT_H
@@ -32,30 +38,48 @@ typedef enum Backend {
     Backend_Malloc,
 } Backend;
 
-#define TRANSIENT_SLOTS 2 /* frames in flight: last frame's particles are read this frame */
+#define TRANSIENT_SLOTS 2  /* frames in flight: last frame's particles are read this frame */
+#define TRANSIENT_LANES 64 /* the most lanes: one per thread, and --threads goes up to 64 */
 
 typedef struct MallocSlot {
     void **blocks;
     size_t count, capacity;
 } MallocSlot;
 
+typedef struct TransientCounts {
+    size_t bytes[System_Count]; /* requested this frame, per system */
+    uint32_t allocs, failed;    /* this frame */
+    uint64_t alloc_ticks;       /* this frame, in SDL performance-counter ticks */
+} TransientCounts;
+
+typedef struct TransientLane {
+    PageStack *frame;                  /* the arena backend's stack: this lane's of this frame */
+    MallocSlot slots[TRANSIENT_SLOTS]; /* the malloc backend's blocks per frame slot */
+    TransientCounts counts;
+} TransientLane;
+
 typedef struct Transient {
     Backend backend;
-    PageStack *frame;                  /* the arena backend's buffer for this frame */
-    MallocSlot slots[TRANSIENT_SLOTS]; /* the malloc backend's blocks per frame slot */
     uint32_t slot;
-    size_t bytes[System_Count];        /* requested this frame, per system */
-    uint32_t allocs, failed;           /* this frame */
-    uint64_t alloc_ticks;              /* this frame, in SDL performance-counter ticks */
+    uint32_t lanes; /* the arena's lanes, set by transient_begin */
+    TransientLane lane[TRANSIENT_LANES];
 } Transient;
 
-/* Starts a frame: frees the malloc blocks of the slot being reused. frame is
- * the frame arena's buffer for this frame (used by the arena backend). */
-void transient_begin(Transient *t, PageStack *frame, uint64_t frame_number);
+/* Starts a frame, after frame_arena_begin: takes this frame's stack of every
+ * lane of fa (at most TRANSIENT_LANES) and frees the malloc blocks of the
+ * slot being reused. */
+void transient_begin(Transient *t, FrameArena *fa, uint64_t frame_number);
 
-/* Uninitialised memory for this frame (and the next). NULL only if the
- * backend is out of memory, counted in `failed`. */
+/* Uninitialised memory for this frame (and the next), on lane 0. NULL only
+ * if the backend is out of memory, counted in `failed`. */
 void *transient_alloc(Transient *t, System sys, size_t size, size_t align);
+
+/* The same on lane `lane` (below t->lanes; fatal otherwise), for the one
+ * thread that works on that lane this frame. */
+void *transient_lane_alloc(Transient *t, uint32_t lane, System sys, size_t size, size_t align);
+
+/* This frame's counts summed over the lanes: read once the workers are done. */
+TransientCounts transient_counts(const Transient *t);
 
 /* Frees everything the malloc backend still holds. */
 void transient_shutdown(Transient *t);

@@ -50,8 +50,8 @@ def read_bmp(p):
 common = ["--headless", "--frames", "600", "--particles", "20000", "--fps", "0", "--size", "640x360", "--seed", "7"]
 runs = {
     "one": common + ["--threads", "1", "--stats", "--report", path("one.csv"), "--screenshot", path("one.bmp")],
-    "two": common + ["--threads", "2", "--screenshot", path("two.bmp")],
-    "malloc": common + ["--backend", "malloc", "--threads", "2"],
+    "two": common + ["--threads", "2", "--report", path("two.csv"), "--screenshot", path("two.bmp")],
+    "malloc": common + ["--backend", "malloc", "--threads", "2", "--report", path("malloc.csv")],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     procs = dict(zip(runs, pool.map(lambda a: run(*a), runs.values())))
@@ -61,7 +61,13 @@ for name, proc in procs.items():
     failed, _ = summary(proc)
     check(failed == 0, f"{name}: 0 failed pushes", proc.stdout[-2000:])
 
-rows = list(csv.DictReader(open(path("one.csv")))) if os.path.exists(path("one.csv")) else []
+
+
+def report(name):
+    return list(csv.DictReader(open(path(name)))) if os.path.exists(path(name)) else []
+
+
+rows = report("one.csv")
 check(len(rows) == 600, "report has a row per frame", f"{len(rows)} rows")
 if len(rows) == 600:
     committed = [int(r["committed"]) for r in rows]
@@ -78,6 +84,19 @@ if len(rows) == 600:
           "the scratch peak holds each step's particles and never goes down", f"short at frames {short[:5]}")
     check(0 < max(peaks) <= 1 << 20, "the 20,000-particle update fits the scratch's prefaulted MiB",
           f"peak {max(peaks)} bytes")
+
+# Each worker builds its part of the particles' quads in its own lane of the
+# frame arena; the main thread's lane 0 holds everything else.
+for name, threads in [("one.csv", 1), ("two.csv", 2)]:
+    lanes = [int(r["lanes_used"]) for r in report(name)]
+    check(len(lanes) == 600 and set(lanes) == {threads},
+          f"{name}: with {threads} thread(s), every frame pushes to {threads} lane(s)", f"lanes used: {sorted(set(lanes))}")
+two = report("two.csv")
+check(len(two) == 600 and max(int(r["committed"]) for r in two[200:]) == int(two[200]["committed"]),
+      "two.csv: committed over both lanes stops growing after warm-up")
+malloc_rows = report("malloc.csv")
+check(len(malloc_rows) == 600 and all(int(r["used"]) == 0 and int(r["lanes_used"]) == 0 for r in malloc_rows),
+      "the malloc backend pushes nothing to the frame arena", f"{len(malloc_rows)} rows")
 
 _, sum_one = summary(procs["one"])
 _, sum_two = summary(procs["two"])
@@ -96,6 +115,14 @@ if os.path.exists(path("one.bmp")) and os.path.exists(path("two.bmp")):
     differ = sum(one[y][x * 4: x * 4 + 3] != two[y][x * 4: x * 4 + 3] for x, y in region)
     check(differ > len(region) // 10, "the overlay region differs between --stats and no --stats",
           f"{differ} of {len(region)} pixels differ")
+    # Right of the overlay's panel (x 4 to 543), the two pictures are the
+    # world alone: drawn from one lane or from two, part after part, the
+    # same pixels.
+    region = [(x, y) for y in range(h) for x in range(548, w)]
+    differ = [(x, y) for x, y in region if one[y][x * 4: x * 4 + 3] != two[y][x * 4: x * 4 + 3]]
+    colours = {one[y][x * 4: x * 4 + 3] for x, y in region}
+    check(not differ and len(colours) > 50, "outside the overlay, 1 and 2 threads draw the same picture",
+          f"{len(differ)} of {len(region)} pixels differ, first at {differ[:3]}; {len(colours)} colours")
 else:
     check(False, "screenshots were written")
 
