@@ -23,6 +23,9 @@ int main(void)
     }
     FrameArenaStats st = frame_arena_stats(fa);
     printf("consumer: %llu frames, %zu bytes a frame, %zu digits\n", (unsigned long long)st.frames, st.last.used, total);
+#ifdef FRAME_ARENA_CHECKED
+    printf("consumer: the checked build\n"); /* the build's flag reached the game's code */
+#endif
     frame_arena_destroy(fa);
     return st.frames == 100 && st.last.used >= 4000 ? 0 : 1;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The three ways to consume frame_arena, each built from scratch and run: TAP.
+# The ways to consume frame_arena, each built from scratch and run: TAP.
 # usage: run.sh SOURCE_ROOT WORK_DIR
 set -u
 src=$(cd "$1" && pwd)
@@ -19,17 +19,25 @@ report() { # report OK NAME LOGFILE
         sed 's/^/  # /' "$3" | tail -n 20
     fi
 }
+skip() { # skip NAME REASON
+    n=$((n + 1))
+    echo "ok $n - $1 # SKIP $2"
+}
+# copy_repo DIR: the repository's files (as git knows them) into DIR
+copy_repo() {
+    mkdir -p "$1"
+    (cd "$src" && git ls-files -z 2>/dev/null || find . -type f -not -path './build*' -print0) |
+        (cd "$src" && xargs -0 cp --parents -t "$1")
+}
 echo "TAP version 13"
-echo "1..3"
+echo "1..7"
 
 # 1. meson subproject: dependency('frame_arena') through override_dependency
 (
     set -e
     cp -r "$src/tests/consumers/subproject" "$work/sub"
     cp "$src/tests/consumers/game.c" "$work/game.c"
-    mkdir -p "$work/sub/subprojects/frame_arena"
-    (cd "$src" && git ls-files -z 2>/dev/null || find . -type f -not -path './build*' -print0) |
-        (cd "$src" && xargs -0 cp --parents -t "$work/sub/subprojects/frame_arena")
+    copy_repo "$work/sub/subprojects/frame_arena"
     meson setup "$work/sub/build" "$work/sub" --wrap-mode=nodownload
     meson compile -C "$work/sub/build"
     "$work/sub/build/game"
@@ -61,5 +69,68 @@ report $? "pkg-config: installed library, headers and frame_arena.pc build a gam
     ./game
 ) >"$work/copy.log" 2>&1
 report $? "copy-in: engine/ compiled into the game with plain cc" "$work/copy.log"
+
+# 4-6. CMake: the copy through add_subdirectory (as FetchContent adds it), in
+# the plain and the checked build, and the installed package through
+# find_package.
+cmake_game() { # cmake_game NAME CONFIGURE_ARGS...: configures, builds and runs the game in $work/NAME
+    local name=$1
+    shift
+    cmake -S "$work/cmake" -B "$work/$name" -G Ninja "$@"
+    cmake --build "$work/$name"
+    "$work/$name/game" >"$work/$name/out.txt"
+    cat "$work/$name/out.txt"
+}
+if command -v cmake >/dev/null; then
+    (
+        set -e
+        mkdir -p "$work/cmake"
+        cp "$src/tests/consumers/cmake/CMakeLists.txt" "$work/cmake/"
+        cp "$src/tests/consumers/game.c" "$work/game.c"
+        copy_repo "$work/cmake/frame_arena"
+        cmake_game cmake-sub
+        ! grep -q "the checked build" "$work/cmake-sub/out.txt"
+    ) >"$work/cmake-sub.log" 2>&1
+    report $? "CMake: add_subdirectory and frame_arena::frame_arena build a game" "$work/cmake-sub.log"
+    (
+        set -e
+        cmake_game cmake-checked -DFRAME_ARENA_CHECKED=ON
+        grep -q "the checked build" "$work/cmake-checked/out.txt"
+    ) >"$work/cmake-checked.log" 2>&1
+    report $? "CMake: FRAME_ARENA_CHECKED=ON builds the checked library and defines FRAME_ARENA_CHECKED for the game" \
+        "$work/cmake-checked.log"
+    (
+        set -e
+        cmake -S "$src" -B "$work/cmake-lib" -G Ninja -DCMAKE_C_FLAGS="-Wall -Wextra -Wpedantic -Werror"
+        cmake --build "$work/cmake-lib"
+        cmake --install "$work/cmake-lib" --prefix "$work/cmake-prefix"
+        # the headers meson installs (test 2), no more, no fewer
+        diff <(cd "$work/stage" && ls "$(find . -type d -path '*/include/frame_arena')") \
+            <(ls "$work/cmake-prefix/include/frame_arena")
+        cmake_game cmake-installed -DUSE_INSTALLED=ON -DCMAKE_PREFIX_PATH="$work/cmake-prefix"
+    ) >"$work/cmake-installed.log" 2>&1
+    report $? "CMake: the installed package (meson's headers) and find_package(frame_arena) build a game" \
+        "$work/cmake-installed.log"
+else
+    skip "CMake: add_subdirectory" "cmake is not installed"
+    skip "CMake: the checked build" "cmake is not installed"
+    skip "CMake: find_package" "cmake is not installed"
+fi
+
+# 7. CMakeLists.txt keeps up with meson.build: the same version, and every
+# source file of the engine.
+(
+    set -e
+    meson_version=$(sed -n "s/^  version : '\(.*\)',\$/\1/p" "$src/meson.build")
+    cmake_version=$(sed -n 's/^project(frame_arena VERSION \([^ ]*\) .*/\1/p' "$src/CMakeLists.txt")
+    echo "meson.build: '$meson_version', CMakeLists.txt: '$cmake_version'"
+    [ -n "$meson_version" ]
+    [ "$meson_version" = "$cmake_version" ]
+    for c in "$src"/engine/*.c; do
+        name=engine/$(basename "$c")
+        grep -qw "$name" "$src/CMakeLists.txt" || { echo "CMakeLists.txt lacks $name"; exit 1; }
+    done
+) >"$work/cmake-lists.log" 2>&1
+report $? "CMakeLists.txt has meson.build's version and every engine source" "$work/cmake-lists.log"
 
 exit $((fails != 0))
