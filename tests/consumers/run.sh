@@ -30,7 +30,7 @@ copy_repo() {
         (cd "$src" && xargs -0 cp --parents -t "$1")
 }
 echo "TAP version 13"
-echo "1..7"
+echo "1..8"
 
 # 1. meson subproject: dependency('frame_arena') through override_dependency
 (
@@ -44,21 +44,37 @@ echo "1..7"
 ) >"$work/sub.log" 2>&1
 report $? "meson subproject: dependency('frame_arena') builds and runs" "$work/sub.log"
 
-# 2. pkg-config after meson install into a staging prefix
+# 2. pkg-config after meson install into a staging prefix, in the plain build
+# and in the checked one, whose .pc file must give the game FRAME_ARENA_CHECKED
+pc_game() { # pc_game NAME MESON_ARGS...: installs into $work/NAME-stage, builds and runs the game
+    local name=$1
+    shift
+    meson setup "$work/$name-build" "$src" --prefix=/usr/local -Dtests=false -Dexamples=false -Ddemo=false "$@"
+    meson compile -C "$work/$name-build"
+    meson install -C "$work/$name-build" --destdir "$work/$name-stage"
+    local pc
+    pc=$(dirname "$(find "$work/$name-stage" -name frame_arena.pc | head -n 1)")
+    PKG_CONFIG_PATH=$pc PKG_CONFIG_SYSROOT_DIR=$work/$name-stage pkg-config --cflags --libs frame_arena \
+        >"$work/$name-flags.txt"
+    "$cc" -std=c11 -Wall -Wextra -Werror "$src/tests/consumers/game.c" $(cat "$work/$name-flags.txt") \
+        -o "$work/game-$name"
+    "$work/game-$name" >"$work/$name-out.txt"
+    cat "$work/$name-out.txt"
+}
 (
     set -e
-    meson setup "$work/inst-build" "$src" --prefix=/usr/local -Dtests=false -Dexamples=false -Ddemo=false
-    meson compile -C "$work/inst-build"
-    meson install -C "$work/inst-build" --destdir "$work/stage"
-    pc=$(dirname "$(find "$work/stage" -name frame_arena.pc | head -n 1)")
-    export PKG_CONFIG_PATH=$pc PKG_CONFIG_SYSROOT_DIR=$work/stage
-    "$cc" -std=c11 -Wall -Wextra -Werror "$src/tests/consumers/game.c" $(pkg-config --cflags --libs frame_arena) \
-        -o "$work/game-pc"
-    "$work/game-pc"
+    pc_game pc
+    ! grep -q "the checked build" "$work/pc-out.txt"
 ) >"$work/pc.log" 2>&1
 report $? "pkg-config: installed library, headers and frame_arena.pc build a game with plain cc" "$work/pc.log"
+(
+    set -e
+    pc_game pc-checked -Dchecked=true
+    grep -q "the checked build" "$work/pc-checked-out.txt"
+) >"$work/pc-checked.log" 2>&1
+report $? "pkg-config: a checked install's frame_arena.pc gives the game FRAME_ARENA_CHECKED" "$work/pc-checked.log"
 
-# 3. copy-in: the engine's files compiled with the game, no build system
+# 4. copy-in: the engine's files compiled with the game, no build system
 (
     set -e
     mkdir -p "$work/copy"
@@ -70,7 +86,7 @@ report $? "pkg-config: installed library, headers and frame_arena.pc build a gam
 ) >"$work/copy.log" 2>&1
 report $? "copy-in: engine/ compiled into the game with plain cc" "$work/copy.log"
 
-# 4-6. CMake: the copy through add_subdirectory (as FetchContent adds it), in
+# 5-7. CMake: the copy through add_subdirectory (as FetchContent adds it), in
 # the plain and the checked build, and the installed package through
 # find_package.
 cmake_game() { # cmake_game NAME CONFIGURE_ARGS...: configures, builds and runs the game in $work/NAME
@@ -105,7 +121,7 @@ if command -v cmake >/dev/null; then
         cmake --build "$work/cmake-lib"
         cmake --install "$work/cmake-lib" --prefix "$work/cmake-prefix"
         # the headers meson installs (test 2), no more, no fewer
-        diff <(cd "$work/stage" && ls "$(find . -type d -path '*/include/frame_arena')") \
+        diff <(cd "$work/pc-stage" && ls "$(find . -type d -path '*/include/frame_arena')") \
             <(ls "$work/cmake-prefix/include/frame_arena")
         cmake_game cmake-installed -DUSE_INSTALLED=ON -DCMAKE_PREFIX_PATH="$work/cmake-prefix"
     ) >"$work/cmake-installed.log" 2>&1
@@ -117,7 +133,7 @@ else
     skip "CMake: find_package" "cmake is not installed"
 fi
 
-# 7. CMakeLists.txt keeps up with meson.build: the same version, and every
+# 8. CMakeLists.txt keeps up with meson.build: the same version, and every
 # source file of the engine.
 (
     set -e
