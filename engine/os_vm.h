@@ -85,7 +85,8 @@ bool os_vm_is_large(const void *addr);
  * value, and on_exit(value) runs when that thread exits with a non-NULL value
  * stored. Not for the thread that returns from main. */
 #define OS_VM_THREAD_SLOTS 4
-/* A slot number, or -1 when the OS (or OS_VM_THREAD_SLOTS) has none left. */
+/* A slot number, or -1 when the OS (or OS_VM_THREAD_SLOTS) has none left. A
+ * call the OS refuses uses no slot up: a later call tries the same one. */
 int os_vm_thread_slot_create(void (*on_exit)(void *value));
 /* Stores value for the calling thread; NULL means nothing to do at exit. */
 void os_vm_thread_slot_set(int slot, void *value);

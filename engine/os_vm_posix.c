@@ -132,13 +132,21 @@ bool os_vm_is_large(const void *addr)
 /* ------------------------------------------------------------------ thread-exit slots */
 
 static pthread_key_t slot_keys[OS_VM_THREAD_SLOTS];
-static _Atomic int slots_used;
+static _Atomic int slots_used; /* slots made; stored after the slot's key */
+static atomic_flag slots_lock = ATOMIC_FLAG_INIT;
 
 int os_vm_thread_slot_create(void (*on_exit)(void *value))
 {
-    int slot = atomic_fetch_add(&slots_used, 1);
+    /* One at a time, so that a slot the OS has no key for is not used up:
+     * the next call tries the same slot again. */
+    while (atomic_flag_test_and_set_explicit(&slots_lock, memory_order_acquire))
+        ;
+    int slot = atomic_load(&slots_used);
     if (slot >= OS_VM_THREAD_SLOTS || pthread_key_create(&slot_keys[slot], on_exit) != 0)
-        return -1;
+        slot = -1;
+    else
+        atomic_store(&slots_used, slot + 1);
+    atomic_flag_clear_explicit(&slots_lock, memory_order_release);
     return slot;
 }
 

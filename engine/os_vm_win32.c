@@ -199,7 +199,8 @@ void os_vm_release(void *addr, size_t size)
 
 static DWORD slot_index[OS_VM_THREAD_SLOTS];
 static void (*slot_exit[OS_VM_THREAD_SLOTS])(void *);
-static _Atomic int slots_used;
+static _Atomic int slots_used; /* slots made; stored after the slot's index */
+static SRWLOCK slots_lock = SRWLOCK_INIT;
 
 /* FLS callbacks get only the value, so each slot has its own trampoline. */
 #define SLOT_TRAMPOLINE(n)                                                                                   \
@@ -218,12 +219,22 @@ static PFLS_CALLBACK_FUNCTION const trampolines[OS_VM_THREAD_SLOTS] = {
 
 int os_vm_thread_slot_create(void (*on_exit)(void *value))
 {
-    int slot = atomic_fetch_add(&slots_used, 1);
-    if (slot >= OS_VM_THREAD_SLOTS)
-        return -1;
-    slot_exit[slot] = on_exit;
-    slot_index[slot] = FlsAlloc(trampolines[slot]);
-    return slot_index[slot] == FLS_OUT_OF_INDEXES ? -1 : slot;
+    /* One at a time, so that a slot the OS has no index for is not used up:
+     * the next call tries the same slot again. */
+    AcquireSRWLockExclusive(&slots_lock);
+    int slot = atomic_load(&slots_used);
+    if (slot < OS_VM_THREAD_SLOTS) {
+        slot_exit[slot] = on_exit;
+        slot_index[slot] = FlsAlloc(trampolines[slot]);
+        if (slot_index[slot] == FLS_OUT_OF_INDEXES)
+            slot = -1;
+        else
+            atomic_store(&slots_used, slot + 1); /* after the index: set reads it once it sees the slot */
+    } else {
+        slot = -1;
+    }
+    ReleaseSRWLockExclusive(&slots_lock);
+    return slot;
 }
 
 void os_vm_thread_slot_set(int slot, void *value)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -380,6 +381,27 @@ Test(os_vm, thread_slots_run_out_cleanly)
         made += os_vm_thread_slot_create(count_exit) >= 0;
     cr_assert_leq(made, OS_VM_THREAD_SLOTS);
     cr_assert_eq(os_vm_thread_slot_create(count_exit), -1, "-1 once the slots are gone");
+}
+
+/* A slot the OS has no key for is not used up: with every key taken, asking
+ * more often than there are slots, then once a key is free, gets a slot. */
+Test(os_vm, a_slot_the_os_refuses_is_not_used_up)
+{
+    static pthread_key_t keys[PTHREAD_KEYS_MAX];
+    int taken = 0;
+    while (taken < PTHREAD_KEYS_MAX && pthread_key_create(&keys[taken], NULL) == 0)
+        taken++;
+    cr_assert_gt(taken, 0);
+    for (int i = 0; i < OS_VM_THREAD_SLOTS + 2; i++)
+        cr_assert_eq(os_vm_thread_slot_create(count_exit), -1, "no key left: attempt %d", i);
+    cr_assert_eq(pthread_key_delete(keys[--taken]), 0);
+    exit_slot = os_vm_thread_slot_create(count_exit);
+    cr_assert_eq(exit_slot, 0, "the first slot, made with the key just freed");
+    pthread_t t;
+    static int token;
+    cr_assert_eq(pthread_create(&t, NULL, store_and_exit, &token), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&exits_seen), 1, "the slot works");
 }
 
 Test(os_vm, setting_a_slot_never_created_is_fatal, .signal = SIGABRT)

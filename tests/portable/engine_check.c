@@ -263,6 +263,71 @@ static void check_os_vm_injected_commit_failure(void)
     os_vm_release(base, 1 * MiB);
 }
 
+/* The process's thread keys (POSIX) or fiber-local indices (Windows), taken
+ * and given back directly, to run the OS out of them. */
+#ifdef _WIN32
+typedef DWORD OsKey;
+static bool take_os_key(OsKey *k)
+{
+    *k = FlsAlloc(NULL);
+    return *k != FLS_OUT_OF_INDEXES;
+}
+static void give_os_key(OsKey k)
+{
+    FlsFree(k);
+}
+#else
+typedef pthread_key_t OsKey;
+static bool take_os_key(OsKey *k)
+{
+    return pthread_key_create(k, NULL) == 0;
+}
+static void give_os_key(OsKey k)
+{
+    pthread_key_delete(k);
+}
+#endif
+#define MAX_OS_KEYS 65536
+
+static int slot_exits;
+static int slot_under_test = -1;
+static void count_slot_exit(void *value)
+{
+    slot_exits += value == &slot_exits;
+}
+static void *store_in_slot(void *arg)
+{
+    (void)arg;
+    os_vm_thread_slot_set(slot_under_test, &slot_exits);
+    return NULL;
+}
+
+/* With no key left in the process, asking for a slot more often than there
+ * are slots fails each time and uses none up: once a key is free, the next
+ * call gets a slot, and it works. */
+static void check_os_vm_thread_slot_refused_is_not_used_up(void)
+{
+    static OsKey keys[MAX_OS_KEYS];
+    size_t taken = 0;
+    while (taken < MAX_OS_KEYS && take_os_key(&keys[taken]))
+        taken++;
+    EXPECT(taken > 0 && taken < MAX_OS_KEYS, "the OS runs out of keys: %zu taken", taken);
+    int refused = 0;
+    for (int i = 0; i < OS_VM_THREAD_SLOTS + 2; i++)
+        refused += os_vm_thread_slot_create(count_slot_exit) == -1;
+    EXPECT(refused == OS_VM_THREAD_SLOTS + 2, "every call refused while no key is free: %d", refused);
+    if (taken)
+        give_os_key(keys[--taken]);
+    slot_under_test = os_vm_thread_slot_create(count_slot_exit);
+    EXPECT(slot_under_test >= 0, "a slot once a key is free: %d", slot_under_test);
+    while (taken)
+        give_os_key(keys[--taken]);
+    if (slot_under_test >= 0) {
+        EXPECT(run_thread(store_in_slot, NULL), "thread started");
+        EXPECT(slot_exits == 1, "the slot's exit function ran for the thread: %d times", slot_exits);
+    }
+}
+
 /* ------------------------------------------------------------------ page_stack */
 
 static void check_page_stack_push_align_grow(void)
@@ -894,6 +959,7 @@ static const Case checks[] = {
     {"os_vm 2 MiB alignment", check_os_vm_large_alignment},
     {"os_vm huge pages or fallback", check_os_vm_huge_pages_or_fallback},
     {"os_vm injected commit failure", check_os_vm_injected_commit_failure},
+    {"os_vm thread slot the OS refuses is not used up", check_os_vm_thread_slot_refused_is_not_used_up},
     {"page_stack push, align, grow, reset, zero", check_page_stack_push_align_grow},
     {"page_stack cursor", check_page_stack_cursor},
     {"page_stack marks", check_page_stack_marks},
