@@ -775,6 +775,57 @@ static bool is_last(const PageStack *ps, uintptr_t p, size_t size)
                    : p >= ps->base && p <= top(ps) && top(ps) - p == size;
 }
 
+/* Whether the block at p of the current region (whose top lies above it)
+ * was released all the same: in the checked build pops leave the top where
+ * it was. With ASan its first byte is poisoned; with the self-check it lies
+ * in a range the region has released (as far as the stack remembers them).
+ * Elsewhere a block below the top is live. */
+static bool released_below_top(const PageStack *ps, uintptr_t p, size_t size)
+{
+    if (!CHECKED)
+        return false;
+#if PAGE_STACK_POISONING
+    (void)ps;
+    return size && __asan_address_is_poisoned((void *)p);
+#else
+    (void)size;
+    if (!self_check(ps))
+        return false;
+    const CheckState *ck = check_state(ps);
+    for (uint32_t i = 0; i < ck->released; i++)
+        if (p >= ck->released_log[i].from && p < ck->released_log[i].to)
+            return true;
+    return false;
+#endif
+}
+
+/* A block of this stack given to realloc must be one still pushed, whole: a
+ * block a pop or reset released may be handed out again, and an old_size
+ * that reaches past the top is not the block's (the copy would read past
+ * it). A block of another stack or allocator is not checked. In the checked
+ * build a block in another region of the stack's reservation was released by
+ * a reset. */
+static void need_live_block(const PageStack *ps, uintptr_t p, size_t old_size)
+{
+    uintptr_t lo = region_base(ps), t = top(ps);
+    bool here = p >= lo && p - lo < capacity(ps), released;
+    if (here) {
+        released = p >= t || released_below_top(ps, p, old_size);
+    } else {
+        if (!CHECKED || p < ps->base || p - ps->base >= (uintptr_t)check_state(ps)->regions * check_state(ps)->region_span)
+            return;
+        released = true;
+    }
+    if (released)
+        os_vm_fatal("page_stack \"%s\": realloc of the block at %p, which a pop or reset released; realloc only a "
+                    "block that is still pushed",
+                    ps->name, (void *)p);
+    if (old_size > t - p)
+        os_vm_fatal("page_stack \"%s\": realloc of the block at %p with old_size %zu, but the top is %zu bytes "
+                    "above it; pass the size the block was pushed or last resized with",
+                    ps->name, (void *)p, old_size, (size_t)(t - p));
+}
+
 static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how)
 {
     if (!ptr)
@@ -783,6 +834,7 @@ static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_
     uintptr_t p = (uintptr_t)ptr;
     if (is_last(ps, p, old_size))
         return resize_last(ps, p, old_size, new_size, align, how);
+    need_live_block(ps, p, old_size);
     if (new_size <= old_size) {
         ps->pushes++;
         return ptr;

@@ -443,7 +443,10 @@ PAGE_STACK_CURSOR_FN void page_stack_cursor_end(PageStackCursor *c)
 
 /* ptr NULL: a push. ptr the last push: grows or shrinks in place (same pointer).
  * Otherwise: ptr itself when shrinking, push + copy when growing. align must be
- * the block's original alignment. Failure behaves like push; ptr stays valid. */
+ * the block's original alignment. Failure behaves like push; ptr stays valid.
+ * Fatal: a block of this stack that a pop or reset released (while nothing
+ * has been pushed over it; in the checked build whatever was pushed since),
+ * or an old_size that reaches past the top. A block from elsewhere is copied. */
 void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align);
 /* The same, but NULL on failure without calling on_fail; ptr stays valid. */
 void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align);

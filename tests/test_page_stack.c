@@ -903,6 +903,76 @@ Test(realloc, in_place_growth_whose_commit_fails_keeps_the_block)
     page_stack_destroy(ps);
 }
 
+/* A block of another stack, or of malloc, is not this stack's to check: it
+ * is copied when it grows and kept when it shrinks. */
+Test(realloc, a_block_from_elsewhere_is_copied_when_growing)
+{
+    PageStack *ps = page_stack_create(NULL), *other = page_stack_create(NULL);
+    char *theirs = page_stack_push(other, 64, 8);
+    fill(theirs, 64, 9);
+    page_stack_push(ps, 8, 8);
+    char *mine = page_stack_realloc(ps, theirs, 64, 128, 8);
+    cr_assert_neq(mine, theirs);
+    cr_assert(intact(mine, 64, 9));
+    cr_assert_eq(page_stack_realloc(ps, theirs, 64, 32, 8), theirs, "shrinking keeps it");
+    char *heap = malloc(64);
+    cr_assert_not_null(heap);
+    fill(heap, 64, 4);
+    char *copy = page_stack_try_realloc(ps, heap, 64, 256, 16);
+    cr_assert_not_null(copy);
+    cr_assert(intact(copy, 64, 4));
+    free(heap);
+    page_stack_destroy(other);
+    page_stack_destroy(ps);
+}
+
+/* An old_size larger than the bytes between the block and the top is not
+ * the block's: the copy would read past the top. */
+Test(realloc, an_old_size_that_reaches_past_the_top_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    char *a = page_stack_push(ps, 100, 8);
+    page_stack_push(ps, 8, 8);
+    expect_fatal("with old_size 65536, but the top is ");
+    page_stack_realloc(ps, a, 64 * KiB, 128 * KiB, 8);
+    death_not_reached();
+}
+
+/* A block a pop or a reset released is not realloc's to resize or copy,
+ * growing or shrinking: in every build while nothing has been pushed over it
+ * since; in the checked build after that too (its pops and resets do not
+ * hand the bytes out again). */
+enum { Released_PopGrow, Released_PopShrinkTry, Released_ResetGrowTry, Released_ResetShrink, Released_Count };
+
+ParameterizedTestParameters(realloc, a_released_block_is_fatal)
+{
+    static int cases[Released_Count];
+    return index_params(cases, Released_Count);
+}
+
+ParameterizedTest(int *how, realloc, a_released_block_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 32, 8);
+    PageStackMark m = page_stack_mark(ps);
+    char *gone = page_stack_push(ps, 100, 8);
+    page_stack_push(ps, 8, 8);
+    if (*how == Released_PopGrow || *how == Released_PopShrinkTry)
+        page_stack_pop_to(m);
+    else
+        page_stack_reset(ps);
+    if (TEST_CHECKED)
+        page_stack_push(ps, 200, 8); /* elsewhere this push could take the block's bytes */
+    expect_fatal("which a pop or reset released; realloc only a block that is still pushed");
+    switch (*how) {
+    case Released_PopGrow: page_stack_realloc(ps, gone, 100, 4 * KiB, 8); break;
+    case Released_PopShrinkTry: page_stack_try_realloc(ps, gone, 100, 50, 8); break;
+    case Released_ResetGrowTry: page_stack_try_realloc(ps, gone, 100, 4 * KiB, 8); break;
+    case Released_ResetShrink: page_stack_realloc(ps, gone, 100, 50, 8); break;
+    }
+    death_not_reached();
+}
+
 /* ---------------------------------------------------------------- strings */
 
 /* Each string is one push of its length + 1 bytes at alignment 1. */

@@ -835,6 +835,15 @@ static void die_prefault_of_part_of_a_page(void)
         os_vm_prefault(p, page + 64);
 }
 
+static void die_realloc_of_a_popped_block(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "tmp"});
+    PageStackMark m = page_stack_mark(ps);
+    void *gone = page_stack_push(ps, 100, 8);
+    page_stack_pop_to(m);
+    page_stack_realloc(ps, gone, 100, 4 * KiB, 8);
+}
+
 #if SELF_CHECK
 static void die_write_past_a_block(void)
 {
@@ -891,6 +900,8 @@ static const struct {
      "the address and the size must be multiples of the page size"},
     {"reset_with_cursor_open", die_reset_with_cursor_open,
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
+    {"realloc_of_a_popped_block", die_realloc_of_a_popped_block,
+     "page_stack \"tmp\": realloc of the block at"},
 };
 
 static void check_misuse_is_fatal_with_one_line(void)
