@@ -13,6 +13,8 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,6 +48,20 @@
 #ifndef TEST_UBSAN
 #define TEST_UBSAN 0
 #endif
+
+/* Takes every thread key the process has left into keys (room for
+ * PTHREAD_KEYS_MAX), so that the next pthread_key_create fails; returns how
+ * many it took, at least one. */
+static inline int take_every_thread_key(pthread_key_t *keys)
+{
+    int taken = 0;
+    while (taken < PTHREAD_KEYS_MAX && pthread_key_create(&keys[taken], NULL) == 0)
+        taken++;
+    cr_assert_gt(taken, 0);
+    pthread_key_t one_more;
+    cr_assert_neq(pthread_key_create(&one_more, NULL), 0, "every key is taken");
+    return taken;
+}
 
 /* The parameters 0 .. n-1, for a ParameterizedTest that picks its case by
  * index: Criterion copies parameters into the process that runs the test,

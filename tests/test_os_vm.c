@@ -388,10 +388,7 @@ Test(os_vm, thread_slots_run_out_cleanly)
 Test(os_vm, a_slot_the_os_refuses_is_not_used_up)
 {
     static pthread_key_t keys[PTHREAD_KEYS_MAX];
-    int taken = 0;
-    while (taken < PTHREAD_KEYS_MAX && pthread_key_create(&keys[taken], NULL) == 0)
-        taken++;
-    cr_assert_gt(taken, 0);
+    int taken = take_every_thread_key(keys);
     for (int i = 0; i < OS_VM_THREAD_SLOTS + 2; i++)
         cr_assert_eq(os_vm_thread_slot_create(count_exit), -1, "no key left: attempt %d", i);
     cr_assert_eq(pthread_key_delete(keys[--taken]), 0);
