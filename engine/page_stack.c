@@ -799,24 +799,27 @@ static bool released_below_top(const PageStack *ps, uintptr_t p, size_t size)
 #endif
 }
 
+/* Checked build: whether p lies in another region of the stack's
+ * reservation than the one in use, which a reset has left. */
+static bool in_other_region(const PageStack *ps, uintptr_t p)
+{
+    if (!CHECKED)
+        return false;
+    const CheckState *ck = check_state(ps);
+    return p >= ps->base && p - ps->base < (uintptr_t)ck->regions * ck->region_span;
+}
+
 /* A block of this stack given to realloc must be one still pushed, whole: a
  * block a pop or reset released may be handed out again, and an old_size
  * that reaches past the top is not the block's (the copy would read past
- * it). A block of another stack or allocator is not checked. In the checked
- * build a block in another region of the stack's reservation was released by
- * a reset. */
+ * it). A block of another stack or allocator is not checked. */
 static void need_live_block(const PageStack *ps, uintptr_t p, size_t old_size)
 {
     uintptr_t lo = region_base(ps), t = top(ps);
-    bool here = p >= lo && p - lo < capacity(ps), released;
-    if (here) {
-        released = p >= t || released_below_top(ps, p, old_size);
-    } else {
-        if (!CHECKED || p < ps->base || p - ps->base >= (uintptr_t)check_state(ps)->regions * check_state(ps)->region_span)
-            return;
-        released = true;
-    }
-    if (released)
+    bool here = p >= lo && p - lo < capacity(ps);
+    if (!here && !in_other_region(ps, p))
+        return;
+    if (!here || p >= t || released_below_top(ps, p, old_size))
         os_vm_fatal("page_stack \"%s\": realloc of the block at %p, which a pop or reset released; realloc only a "
                     "block that is still pushed",
                     ps->name, (void *)p);
