@@ -47,7 +47,8 @@ static const char usage[] =
     "  --particles N       particle target (default 20000)\n"
     "  --seed S            world seed (default 1)\n"
     "  --size WxH          window size (default 1280x720)\n"
-    "  --threads N         particle update threads, 1..64 (default 1)\n"
+    "  --threads N         worker threads (particle update, quads), each with a lane, 1..64\n"
+    "                      (default: the CPU count, at most 8)\n"
     "  --backend arena|malloc   where the transient buffers come from (default arena)\n"
     "  --fps N             frame cap, 0 = none (default 60; vsync does not throttle headless)\n"
     "  --stats             start with the allocation overlay on (F1 toggles)\n"
@@ -79,7 +80,9 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 /* Returns -1 when the options are fine, else the exit code. */
 static int parse_options(int argc, char **argv, Options *o)
 {
-    *o = (Options){.particles = 20000, .threads = 1, .fps = 60, .seed = 1, .width = 1280, .height = 720};
+    int cpus = SDL_GetCPUCount();
+    *o = (Options){.particles = 20000, .threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (uint32_t)cpus, .fps = 60, .seed = 1,
+                   .width = 1280, .height = 720};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

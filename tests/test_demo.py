@@ -138,6 +138,12 @@ for args, what in [
     proc = run(*args, timeout=30)
     check(proc.returncode == 2 and what in proc.stderr and "usage:" in proc.stderr,
           f"bad argument {' '.join(args)} exits 2 with a message", proc.stderr[:500])
+# Without --threads, a worker (and a lane) for each CPU, at most 8.
+proc = run("--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--report", path("default.csv"),
+           timeout=60)
+lanes = [int(r["lanes_used"]) for r in report("default.csv")]
+check(proc.returncode == 0 and lanes and set(lanes) == {min(os.cpu_count() or 1, 8)},
+      "by default a lane for each CPU, at most 8", f"lanes used: {lanes}, {os.cpu_count()} CPUs")
 no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
 proc = run("--frames", "5", timeout=60, env=no_display)
 check(proc.returncode == 1 and "no display available" in proc.stderr and "--headless" in proc.stderr,
