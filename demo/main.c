@@ -381,7 +381,10 @@ int main(int argc, char **argv)
                 case SDLK_MINUS:
                 case SDLK_KP_MINUS: world.target /= 2; break;
                 case SDLK_SPACE: paused = !paused; break;
-                case SDLK_r: world_restart(&world); break;
+                case SDLK_r: /* a new level: what a burst made the frame arena commit goes back now */
+                    world_restart(&world);
+                    frame_arena_trim(fa);
+                    break;
                 case SDLK_v:
                     vsync = !vsync;
                     SDL_RenderSetVSync(renderer, vsync);

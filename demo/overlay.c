@@ -113,7 +113,7 @@ static void help_line(Overlay *o, SDL_Renderer *r, const OverlayInfo *info, int 
         "+ / -             double or halve the particle target",
         "mouse click       spawn a burst of particles",
         "Space             pause the simulation (particles still move frame to frame)",
-        "R                 restart the level (resets the level arena)",
+        "R                 restart the level (resets the level arena, trims the frame arena)",
         "V                 vsync on/off",
         "Esc               quit",
     };

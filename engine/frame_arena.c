@@ -218,6 +218,15 @@ static size_t window_high(Lane *lane, uint32_t cap, uint64_t frame, size_t peak)
     return lane->window[lane->window_head].peak;
 }
 
+/* page_stack_trim, counted in stats.trims when it gave memory back. */
+static void trim_buffer(FrameArena *fa, PageStack *ps, size_t keep)
+{
+    uint64_t decommits = ps->decommits;
+    page_stack_trim(ps, keep);
+    if (ps->decommits != decommits)
+        fa->trims++;
+}
+
 /* Trims the lane's stack in every slot to its recent high-water. */
 static void apply_trim_policy(FrameArena *fa, uint32_t lane, size_t high)
 {
@@ -227,12 +236,8 @@ static void apply_trim_policy(FrameArena *fa, uint32_t lane, size_t high)
         size_t target = high / step * step + (high % step ? step : 0);
         if (target < ps->initial_commit)
             target = ps->initial_commit;
-        if (ps->committed > target && ps->committed - target >= ps->committed / 4) {
-            uint64_t before = ps->decommits;
-            page_stack_trim(ps, target);
-            if (ps->decommits != before)
-                fa->trims++;
-        }
+        if (ps->committed > target && ps->committed - target >= ps->committed / 4)
+            trim_buffer(fa, ps, target);
     }
 }
 
@@ -323,6 +328,15 @@ void frame_arena_check(const FrameArena *fa)
     need_arena(fa, "frame_arena_check");
     for (uint32_t i = 0; i < stack_count(fa); i++)
         page_stack_check(fa->buffers[i]);
+}
+
+size_t frame_arena_trim(FrameArena *fa)
+{
+    need_arena(fa, "frame_arena_trim");
+    size_t before = total_committed(fa);
+    for (uint32_t i = 0; i < stack_count(fa); i++)
+        trim_buffer(fa, fa->buffers[i], 0); /* keeps max(pos, initial_commit), rounded up to the commit step */
+    return before - total_committed(fa);
 }
 
 FrameArenaStats frame_arena_stats(const FrameArena *fa)

@@ -89,6 +89,13 @@ uint64_t frame_arena_frame(const FrameArena *fa); /* number of the current frame
 
 FrameArenaStats frame_arena_stats(const FrameArena *fa);
 void frame_arena_check(const FrameArena *fa); /* page_stack_check on each of its stacks (the checked build) */
+/* Gives back to the OS now, in every buffer and lane, the committed memory
+ * above what the buffer holds (and above its initial_commit), instead of
+ * trim_after frames later: after a level load, or when the game goes to the
+ * background. The frames in flight keep their data. Any time the arena's
+ * thread owns it (not while workers push). Returns the bytes given back;
+ * each buffer it trims counts in stats.trims. */
+size_t frame_arena_trim(FrameArena *fa);
 size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max); /* newest min(max, kept), oldest first */
 
 #ifdef __cplusplus

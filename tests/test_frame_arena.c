@@ -404,6 +404,51 @@ Test(trim, memory_comes_back_trim_after_frames_after_a_spike)
 }
 #endif
 
+/* frame_arena_trim gives back at once what the policy would give back
+ * trim_after frames later, in every buffer, and keeps the bytes of the
+ * frames in flight: the spike's while it is in flight, the frame's own. */
+Test(trim, frame_arena_trim_gives_memory_back_now_and_keeps_the_frames_in_flight)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 300});
+    for (int f = 0; f < 4; f++)
+        run_frame(fa, 100 * KiB);
+    size_t steady = frame_arena_stats(fa).committed;
+    unsigned char *spike = page_stack_push(frame_arena_begin(fa), 10 * MiB, 16);
+    memset(spike, 0x5A, 10 * MiB);
+    frame_arena_end(fa);
+    unsigned char *now = page_stack_push(frame_arena_begin(fa), 100 * KiB, 16);
+    memset(now, 0x3C, 100 * KiB);
+    size_t before = frame_arena_stats(fa).committed;
+    cr_assert_eq(frame_arena_trim(fa), 0, "the spike is still in flight: nothing above it to give back");
+    cr_assert_eq(frame_arena_stats(fa).committed, before);
+    cr_assert_eq(frame_arena_stats(fa).trims, 0);
+    cr_assert(spike[0] == 0x5A && spike[10 * MiB - 1] == 0x5A, "last frame's bytes stay");
+    frame_arena_end(fa);
+
+    now = page_stack_push(frame_arena_begin(fa), 100 * KiB, 16); /* resets the spike's buffer */
+    memset(now, 0x3C, 100 * KiB);
+    before = frame_arena_stats(fa).committed;
+    size_t given = frame_arena_trim(fa);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_geq(given, 9 * MiB, "the spike's memory comes back now: %zu bytes", given);
+    cr_assert_eq(st.committed, before - given);
+    cr_assert_eq(st.trims, 1, "one buffer trimmed");
+#if !TEST_CHECKED /* exact commits: plain build only */
+    cr_assert_eq(st.committed, steady, "back to the steady frames' commits");
+#else
+    (void)steady;
+#endif
+    for (size_t i = 0; i < 100 * KiB; i += 4 * KiB)
+        cr_assert_eq(now[i], 0x3C, "this frame's bytes stay");
+    cr_assert_eq(frame_arena_trim(fa), 0, "nothing more to give back");
+    cr_assert_eq(frame_arena_stats(fa).trims, 1);
+    frame_arena_end(fa);
+    for (int f = 0; f < 4; f++)
+        run_frame(fa, 3 * MiB); /* the arena commits again as frames need it */
+    cr_assert_geq(frame_arena_stats(fa).committed, 6 * MiB);
+    frame_arena_destroy(fa);
+}
+
 Test(trim, never_in_a_steady_state)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 30});
@@ -698,7 +743,7 @@ Test(misuse, check_passes_sound_frames_and_leaves_them_as_they_were)
 /* Every function given a NULL arena (but destroy, a no-op) stops with one
  * line naming it; the parameter is an index into the calls below. */
 enum { NullArena_Begin, NullArena_End, NullArena_Stack, NullArena_Lane, NullArena_Lanes, NullArena_Frame,
-       NullArena_Stats, NullArena_History, NullArena_Check, NullArena_Count };
+       NullArena_Stats, NullArena_History, NullArena_Check, NullArena_Trim, NullArena_Count };
 
 ParameterizedTestParameters(misuse, null_arena_is_fatal)
 {
@@ -710,7 +755,7 @@ ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
 {
     static const char *const names[NullArena_Count] = {"frame_arena_begin", "frame_arena_end",
         "frame_arena_stack", "frame_arena_lane", "frame_arena_lanes", "frame_arena_frame", "frame_arena_stats",
-        "frame_arena_history", "frame_arena_check"};
+        "frame_arena_history", "frame_arena_check", "frame_arena_trim"};
     FrameSample out[4];
     char expected[128];
     snprintf(expected, sizeof expected, "%s: the frame arena is NULL; pass one from frame_arena_create",
@@ -726,6 +771,7 @@ ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
     case NullArena_Stats: frame_arena_stats(NULL); break;
     case NullArena_History: frame_arena_history(NULL, out, 4); break;
     case NullArena_Check: frame_arena_check(NULL); break;
+    case NullArena_Trim: frame_arena_trim(NULL); break;
     }
     death_not_reached();
 }

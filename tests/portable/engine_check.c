@@ -198,12 +198,17 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
 
 /* ------------------------------------------------------------------ os_vm */
 
-static bool all_zero(const unsigned char *p, size_t n)
+static bool all_equal(const unsigned char *p, size_t n, unsigned char value)
 {
     for (size_t i = 0; i < n; i++)
-        if (p[i])
+        if (p[i] != value)
             return false;
     return true;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    return all_equal(p, n, 0);
 }
 
 /* Commit [base, base+size), check it reads zero, dirty it, decommit, commit
@@ -621,6 +626,30 @@ static void check_frame_arena_rotation_and_stats(void)
     frame_arena_destroy(fa);
 }
 
+/* frame_arena_trim gives a spike's memory back at once and keeps what the
+ * frames in flight hold. */
+static void check_frame_arena_trim(void)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 2});
+    EXPECT(fa != NULL, "create");
+    if (!fa)
+        return;
+    unsigned char *spike = page_stack_push(frame_arena_begin(fa), 8 * MiB, 16);
+    memset(spike, 0x5A, 8 * MiB);
+    frame_arena_end(fa);
+    unsigned char *last = page_stack_push(frame_arena_begin(fa), 64 * KiB, 16);
+    memset(last, 0x3C, 64 * KiB);
+    frame_arena_end(fa);
+    frame_arena_begin(fa); /* resets the spike's buffer */
+    size_t before = frame_arena_stats(fa).committed, given = frame_arena_trim(fa);
+    EXPECT(given >= 7 * MiB && frame_arena_stats(fa).committed == before - given,
+           "the spike's memory given back: %zu of %zu bytes", given, before);
+    EXPECT(all_equal(last, 64 * KiB, 0x3C), "last frame's bytes stay");
+    EXPECT(frame_arena_trim(fa) == 0, "nothing more to give back");
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+}
+
 static void check_frame_arena_budget(void)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 1 * MiB});
@@ -983,6 +1012,7 @@ static const Case checks[] = {
     {"realloc copy and zeroing keep neighbours", check_realloc_copy_and_zero_keep_neighbours},
     {"realloc copy leaves fresh memory zero", check_realloc_copy_leaves_fresh_memory_zero},
     {"frame_arena rotation and stats", check_frame_arena_rotation_and_stats},
+    {"frame_arena trim", check_frame_arena_trim},
     {"frame_arena budget", check_frame_arena_budget},
     {"frame_arena lanes filled from threads", check_frame_arena_lanes},
     {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
