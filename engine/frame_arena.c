@@ -43,6 +43,7 @@ struct FrameArena {
     Lane *lanes;
     uint32_t count, lane_count;
     bool in_frame;
+    bool ending; /* inside frame_arena_end, up to on_frame: on_budget runs here */
     const char *name;
     size_t budget;
     void (*on_budget)(FrameArena *fa, size_t used, void *user);
@@ -186,9 +187,20 @@ void frame_arena_destroy(FrameArena *fa)
     page_stack_destroy(fa->meta); /* fa itself lives there */
 }
 
+/* on_budget runs in the middle of frame_arena_end: beginning or ending a
+ * frame from it would record one frame twice or start the next inside it. */
+static void need_not_ending(const FrameArena *fa, const char *fn)
+{
+    if (fa->ending)
+        os_vm_fatal("frame_arena \"%s\": %s called from on_budget, inside frame_arena_end; on_budget may read the "
+                    "arena and trim it, and the frame ends once it returns",
+                    fa->name, fn);
+}
+
 PageStack *frame_arena_begin(FrameArena *fa)
 {
     need_arena(fa, "frame_arena_begin");
+    need_not_ending(fa, "frame_arena_begin");
     if (fa->in_frame)
         os_vm_fatal("frame_arena \"%s\": frame_arena_begin called twice without frame_arena_end; end each frame "
                     "before beginning the next",
@@ -244,6 +256,7 @@ static void apply_trim_policy(FrameArena *fa, uint32_t lane, size_t high)
 void frame_arena_end(FrameArena *fa)
 {
     need_arena(fa, "frame_arena_end");
+    need_not_ending(fa, "frame_arena_end");
     if (!fa->in_frame)
         os_vm_fatal("frame_arena \"%s\": frame_arena_end called without frame_arena_begin; call begin at the top "
                     "of each frame and end at the bottom",
@@ -258,6 +271,7 @@ void frame_arena_end(FrameArena *fa)
     PageStack **slot = slot_of(fa, frame);
     for (uint32_t l = 0; l < fa->lane_count; l++)
         page_stack_need_idle(slot[l], "frame_arena_end");
+    fa->ending = true;
     FrameSample s = {.frame = frame};
     for (uint32_t l = 0; l < fa->lane_count; l++) {
         PageStack *ps = slot[l];
@@ -286,6 +300,7 @@ void frame_arena_end(FrameArena *fa)
     }
     fa->last = s;
     fa->in_frame = false;
+    fa->ending = false;
     if (fa->on_frame)
         fa->on_frame(fa, &fa->last, fa->user);
 }

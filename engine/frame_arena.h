@@ -32,7 +32,9 @@
  *     frame_arena_destroy(fa);
  *
  * Programming errors (fatal, one line): begin twice without end, end without
- * begin, frames_in_flight above 4, lanes above 256, a lane not below lanes.
+ * begin, begin or end from on_budget (it runs inside end; it may read the
+ * arena and trim it), frames_in_flight above 4, lanes above 256, a lane not
+ * below lanes.
  * The checked build also stops a push to a frame's stack after its end.
  */
 #ifndef FRAME_ARENA_FRAME_ARENA_H
@@ -58,7 +60,8 @@ typedef struct FrameArenaDesc {
     uint32_t frames_in_flight; /* 1..4, default 2: data pushed in frame N stays valid through frame N+1 */
     PageStackDesc stack;       /* used for each buffer (its defaults) */
     size_t budget;             /* soft per-frame budget in bytes; 0 = none */
-    void (*on_budget)(FrameArena *fa, size_t used, void *user); /* once per frame whose peak crosses budget; may be NULL */
+    void (*on_budget)(FrameArena *fa, size_t used, void *user); /* once per frame whose peak crosses budget, inside
+                                                                   frame_arena_end; may be NULL */
     void *user;                /* passed to on_budget and on_frame */
     void (*on_frame)(FrameArena *fa, const FrameSample *sample, void *user); /* at each end, with the frame's sample; may be NULL */
     uint32_t history;          /* per-frame samples kept; default 240 (40 bytes each) */

@@ -361,6 +361,83 @@ Test(budget, callback_once_per_frame_whose_peak_crosses_it)
     frame_arena_destroy(fa);
 }
 
+/* The callbacks may read the arena and trim it: a budget callback that gives
+ * an over-budget frame's spare memory back at once, and an on_frame that
+ * does the same, each record the frame once. */
+typedef struct TrimLog {
+    size_t given_in_budget, given_in_frame;
+    uint64_t frames_seen; /* frame_arena_stats(fa).frames as on_budget saw it */
+} TrimLog;
+
+static void trim_when_over(FrameArena *fa, size_t used, void *user)
+{
+    (void)used;
+    TrimLog *log = user;
+    log->given_in_budget += frame_arena_trim(fa);
+    log->frames_seen = frame_arena_stats(fa).frames;
+}
+
+static void trim_each_frame(FrameArena *fa, const FrameSample *sample, void *user)
+{
+    (void)sample;
+    ((TrimLog *)user)->given_in_frame += frame_arena_trim(fa);
+}
+
+Test(budget, the_callbacks_may_read_and_trim_the_arena)
+{
+    TrimLog log = {0};
+    FrameArena *fa = frame_arena_create(
+        &(FrameArenaDesc){.budget = 64 * KiB, .on_budget = trim_when_over, .on_frame = trim_each_frame, .user = &log});
+    for (int f = 0; f < 6; f++) {
+        PageStack *ps = frame_arena_begin(fa);
+        PageStackMark m = page_stack_mark(ps);
+        cr_assert_not_null(page_stack_push(ps, 4 * MiB, 16));
+        page_stack_pop_to(m); /* the frame's peak stays 4 MiB; it holds nothing at its end */
+        frame_arena_end(fa);
+        cr_assert_eq(log.frames_seen, (uint64_t)f, "on_budget sees the frames before this one");
+    }
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.frames, 6, "each frame recorded once");
+    cr_assert_eq(st.budget_overruns, 6);
+    cr_assert_geq(log.given_in_budget, 6 * 3 * MiB, "on_budget gave each frame's 4 MiB back: %zu", log.given_in_budget);
+    cr_assert_eq(log.given_in_frame, 0, "nothing left for on_frame");
+    cr_assert_lt(st.committed, 1 * MiB, "%zu bytes committed", st.committed);
+    frame_arena_destroy(fa);
+}
+
+/* on_budget runs in the middle of frame_arena_end: beginning or ending a
+ * frame from it is fatal. */
+static void end_from_budget(FrameArena *fa, size_t used, void *user)
+{
+    (void)used, (void)user;
+    frame_arena_end(fa);
+}
+
+static void begin_from_budget(FrameArena *fa, size_t used, void *user)
+{
+    (void)used, (void)user;
+    frame_arena_begin(fa);
+}
+
+Test(misuse, ending_a_frame_from_on_budget_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100, .on_budget = end_from_budget});
+    page_stack_push(frame_arena_begin(fa), 1000, 8);
+    expect_fatal("frame_arena \"frame\": frame_arena_end called from on_budget, inside frame_arena_end; on_budget "
+                 "may read the arena and trim it");
+    frame_arena_end(fa);
+    death_not_reached();
+}
+
+Test(misuse, beginning_a_frame_from_on_budget_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100, .on_budget = begin_from_budget});
+    page_stack_push(frame_arena_begin(fa), 1000, 8);
+    expect_fatal("frame_arena \"frame\": frame_arena_begin called from on_budget, inside frame_arena_end");
+    frame_arena_end(fa);
+    death_not_reached();
+}
+
 Test(budget, counted_without_a_callback)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100});
