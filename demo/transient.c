@@ -20,11 +20,10 @@ void transient_begin(Transient *t, FrameArena *fa, uint64_t frame_number)
     uint32_t lanes = frame_arena_lanes(fa);
     t->lanes = lanes < TRANSIENT_LANES ? lanes : TRANSIENT_LANES;
     t->slot = (uint32_t)(frame_number % TRANSIENT_SLOTS);
-    for (uint32_t l = 0; l < TRANSIENT_LANES; l++) {
+    for (uint32_t l = 0; l < t->lanes; l++) {
         TransientLane *lane = &t->lane[l];
-        lane->frame = l < t->lanes ? frame_arena_lane(fa, l, 0) : NULL;
-        /* whatever the backend now, and however many lanes: blocks from before a switch must go too */
-        free_slot(&lane->slots[t->slot]);
+        lane->frame = frame_arena_lane(fa, l, 0);
+        free_slot(&lane->slots[t->slot]); /* whatever the backend now: blocks from before a switch must go too */
         lane->counts = (TransientCounts){0};
     }
     t->lane[0].counts.alloc_ticks = SDL_GetPerformanceCounter() - start;
