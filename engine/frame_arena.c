@@ -44,6 +44,7 @@ struct FrameArena {
     uint32_t count, lane_count;
     bool in_frame;
     bool ending; /* inside frame_arena_end, up to on_frame: on_budget runs here */
+    bool trim_at_begin[FRAME_ARENA_MAX_IN_FLIGHT]; /* by slot: frame_arena_trim found frames in flight there */
     const char *name;
     size_t budget;
     void (*on_budget)(FrameArena *fa, size_t used, void *user);
@@ -187,6 +188,15 @@ void frame_arena_destroy(FrameArena *fa)
     page_stack_destroy(fa->meta); /* fa itself lives there */
 }
 
+/* page_stack_trim, counted in stats.trims when it gave memory back. */
+static void trim_buffer(FrameArena *fa, PageStack *ps, size_t keep)
+{
+    uint64_t decommits = ps->decommits;
+    page_stack_trim(ps, keep);
+    if (ps->decommits != decommits)
+        fa->trims++;
+}
+
 /* on_budget runs in the middle of frame_arena_end: beginning or ending a
  * frame from it would record one frame twice or start the next inside it. */
 static void need_not_ending(const FrameArena *fa, const char *fn)
@@ -206,11 +216,15 @@ PageStack *frame_arena_begin(FrameArena *fa)
                     "before beginning the next",
                     fa->name);
     PageStack **slot = slot_of(fa, fa->begun);
+    bool *trim = &fa->trim_at_begin[fa->begun % fa->count];
     for (uint32_t l = 0; l < fa->lane_count; l++) {
         page_stack_begin_frame(slot[l], fa->begun);
+        if (*trim) /* what frame_arena_trim kept for the frame in flight here goes back now */
+            trim_buffer(fa, slot[l], 0);
         fa->lanes[l].pushes_at_begin = slot[l]->pushes;
         fa->lanes[l].failed_at_begin = slot[l]->failed_pushes;
     }
+    *trim = false;
     fa->begun++;
     fa->in_frame = true;
     return slot[0];
@@ -228,15 +242,6 @@ static size_t window_high(Lane *lane, uint32_t cap, uint64_t frame, size_t peak)
     lane->window[(lane->window_head + lane->window_len) % cap] = (PeakEntry){frame, peak};
     lane->window_len++;
     return lane->window[lane->window_head].peak;
-}
-
-/* page_stack_trim, counted in stats.trims when it gave memory back. */
-static void trim_buffer(FrameArena *fa, PageStack *ps, size_t keep)
-{
-    uint64_t decommits = ps->decommits;
-    page_stack_trim(ps, keep);
-    if (ps->decommits != decommits)
-        fa->trims++;
 }
 
 /* Trims the lane's stack in every slot to its recent high-water. */
@@ -351,6 +356,10 @@ size_t frame_arena_trim(FrameArena *fa)
     size_t before = total_committed(fa);
     for (uint32_t i = 0; i < stack_count(fa); i++)
         trim_buffer(fa, fa->buffers[i], 0); /* keeps max(pos, initial_commit), rounded up to the commit step */
+    /* What the frames in flight hold goes back when their buffers are next
+     * reset; the open frame's buffer, which holds this frame's, is left be. */
+    for (uint32_t slot = 0; slot < fa->count; slot++)
+        fa->trim_at_begin[slot] = !fa->in_frame || slot != (fa->begun - 1) % fa->count;
     return before - total_committed(fa);
 }
 

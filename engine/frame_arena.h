@@ -95,9 +95,12 @@ void frame_arena_check(const FrameArena *fa); /* page_stack_check on each of its
 /* Gives back to the OS now, in every buffer and lane, the committed memory
  * above what the buffer holds (and above its initial_commit), instead of
  * trim_after frames later: after a level load, or when the game goes to the
- * background. The frames in flight keep their data. Any time the arena's
- * thread owns it (not while workers push). Returns the bytes given back;
- * each buffer it trims counts in stats.trims. */
+ * background. The frames in flight keep their data; what they hold goes back
+ * when their buffers are next reset by frame_arena_begin, so one call gives
+ * everything back within frames_in_flight frames (the buffer of a frame open
+ * at the call keeps what that frame goes on to push). Any time the arena's
+ * thread owns it (not while workers push). Returns the bytes given back now;
+ * each buffer trimmed, now or at its reset, counts in stats.trims. */
 size_t frame_arena_trim(FrameArena *fa);
 size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max); /* newest min(max, kept), oldest first */
 

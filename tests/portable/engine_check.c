@@ -627,7 +627,8 @@ static void check_frame_arena_rotation_and_stats(void)
 }
 
 /* frame_arena_trim gives a spike's memory back at once and keeps what the
- * frames in flight hold. */
+ * frames in flight hold; what it kept for them goes back when their buffers
+ * are reset, without a second call. */
 static void check_frame_arena_trim(void)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 2});
@@ -646,6 +647,20 @@ static void check_frame_arena_trim(void)
            "the spike's memory given back: %zu of %zu bytes", given, before);
     EXPECT(all_equal(last, 64 * KiB, 0x3C), "last frame's bytes stay");
     EXPECT(frame_arena_trim(fa) == 0, "nothing more to give back");
+    frame_arena_end(fa);
+    spike = page_stack_push(frame_arena_begin(fa), 8 * MiB, 16);
+    memset(spike, 0x5A, 8 * MiB);
+    frame_arena_end(fa);
+    before = frame_arena_stats(fa).committed;
+    uint64_t trims = frame_arena_stats(fa).trims;
+    frame_arena_trim(fa); /* between frames: the spike is in flight */
+    frame_arena_begin(fa);
+    EXPECT(all_equal(spike, 8 * MiB, 0x5A), "the spike's bytes stay while it is in flight");
+    frame_arena_end(fa);
+    frame_arena_begin(fa); /* resets the spike's buffer */
+    EXPECT(frame_arena_stats(fa).committed + 7 * MiB <= before && frame_arena_stats(fa).trims > trims,
+           "the spike's memory given back when its buffer is reset: %zu of %zu bytes committed",
+           frame_arena_stats(fa).committed, before);
     frame_arena_end(fa);
     frame_arena_destroy(fa);
 }
