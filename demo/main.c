@@ -28,7 +28,16 @@
 
 #define FONT_PATH "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 #define MAX_THREADS 64
+#define MAX_INPUTS 256
 #define STEP_DT (1.0f / 60.0f)
+
+/* A key press or a click that --input plays at the start of a frame, as if
+ * it came from the keyboard or the mouse. */
+typedef struct ScriptedInput {
+    long frame;
+    SDL_Keycode key; /* SDLK_UNKNOWN for a click */
+    int x, y;        /* the click, in window coordinates */
+} ScriptedInput;
 
 typedef struct Options {
     long frames;  /* 0 = until quit */
@@ -38,6 +47,8 @@ typedef struct Options {
     int width, height;
     Backend backend;
     const char *screenshot, *report;
+    ScriptedInput inputs[MAX_INPUTS];
+    uint32_t input_count;
 } Options;
 
 static const char usage[] =
@@ -54,6 +65,9 @@ static const char usage[] =
     "  --stats             start with the allocation overlay on (F1 toggles)\n"
     "  --screenshot PATH   save the last frame as a BMP\n"
     "  --report PATH       write a CSV row per frame\n"
+    "  --input SCRIPT      play key presses and clicks: FRAME:KEY or FRAME:click@XxY, comma-separated,\n"
+    "                      frames from 0, keys as SDL names them (F1, R, Space, =, -, Escape);\n"
+    "                      e.g. --input 60:F1,120:click@640x360,240:R\n"
     "  --help              this text\n";
 
 static int bad_argument(const char *fmt, const char *arg)
@@ -75,6 +89,51 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
         return false;
     *out = v;
     return true;
+}
+
+/* One item of --input: "FRAME:KEY" or "FRAME:click@XxY". */
+static bool parse_input_item(const char *item, size_t len, ScriptedInput *out)
+{
+    char text[64];
+    if (len == 0 || len >= sizeof text)
+        return false;
+    memcpy(text, item, len);
+    text[len] = '\0';
+    char *what = strchr(text, ':');
+    uint64_t frame;
+    if (!what)
+        return false;
+    *what++ = '\0';
+    if (!parse_u64(text, 0, 100000000, &frame))
+        return false;
+    *out = (ScriptedInput){.frame = (long)frame};
+    if (!strncmp(what, "click@", 6)) {
+        char extra;
+        return sscanf(what + 6, "%dx%d%c", &out->x, &out->y, &extra) == 2 && out->x >= 0 && out->y >= 0;
+    }
+    out->key = SDL_GetKeyFromName(what);
+    return out->key != SDLK_UNKNOWN;
+}
+
+static int parse_inputs(const char *script, Options *o)
+{
+    if (!script || !*script)
+        return bad_argument("--input needs a script, e.g. 60:F1,120:click@640x360 (got '%s')", script ? script : "");
+    for (const char *item = script;;) {
+        size_t len = strcspn(item, ",");
+        if (o->input_count == MAX_INPUTS)
+            return bad_argument("--input takes at most %s items", "256");
+        if (!parse_input_item(item, len, &o->inputs[o->input_count])) {
+            char got[80];
+            snprintf(got, sizeof got, "%.*s", len < 64 ? (int)len : 64, item);
+            return bad_argument("--input items are FRAME:KEY or FRAME:click@XxY, keys as SDL names them "
+                                "(got '%s')", got);
+        }
+        o->input_count++;
+        if (!item[len])
+            return -1;
+        item += len + 1;
+    }
 }
 
 /* Returns -1 when the options are fine, else the exit code. */
@@ -132,11 +191,53 @@ static int parse_options(int argc, char **argv, Options *o)
             if (!v || !*v)
                 return bad_argument("%s needs a file path", a);
             *(!strcmp(a, "--report") ? &o->report : &o->screenshot) = v, i++;
+        } else if (!strcmp(a, "--input")) {
+            int rc = parse_inputs(v, o);
+            if (rc >= 0)
+                return rc;
+            i++;
         } else {
             return bad_argument("unknown option '%s'", a);
         }
     }
+    for (uint32_t k = 0; k < o->input_count; k++) {
+        const ScriptedInput *in = &o->inputs[k];
+        char what[96];
+        if (o->frames && in->frame >= o->frames) {
+            snprintf(what, sizeof what, "%ld, but --frames %ld runs frames 0 to %ld", in->frame, o->frames,
+                     o->frames - 1);
+            return bad_argument("--input has frame %s", what);
+        }
+        if (in->key == SDLK_UNKNOWN && (in->x >= o->width || in->y >= o->height)) {
+            snprintf(what, sizeof what, "%dx%d at frame %ld, outside the %dx%d window", in->x, in->y, in->frame,
+                     o->width, o->height);
+            return bad_argument("--input has a click at %s", what);
+        }
+    }
     return -1;
+}
+
+/* This frame's scripted presses and clicks, into SDL's queue: the loop
+ * handles them with the ones from the keyboard and the mouse. */
+static void play_inputs(const Options *o, uint64_t frame, SDL_Window *window)
+{
+    for (uint32_t k = 0; k < o->input_count; k++) {
+        const ScriptedInput *in = &o->inputs[k];
+        if ((uint64_t)in->frame != frame)
+            continue;
+        SDL_Event ev = {0};
+        if (in->key != SDLK_UNKNOWN) {
+            ev.key = (SDL_KeyboardEvent){.type = SDL_KEYDOWN, .windowID = SDL_GetWindowID(window),
+                                         .state = SDL_PRESSED,
+                                         .keysym = {.scancode = SDL_GetScancodeFromKey(in->key), .sym = in->key}};
+        } else {
+            ev.button = (SDL_MouseButtonEvent){.type = SDL_MOUSEBUTTONDOWN, .windowID = SDL_GetWindowID(window),
+                                               .button = SDL_BUTTON_LEFT, .state = SDL_PRESSED, .clicks = 1,
+                                               .x = in->x, .y = in->y};
+        }
+        if (SDL_PushEvent(&ev) < 0)
+            fprintf(stderr, "frame_arena_demo: --input at frame %" PRIu64 " was lost: %s\n", frame, SDL_GetError());
+    }
 }
 
 static double ms_since(uint64_t start)
@@ -359,6 +460,7 @@ int main(int argc, char **argv)
         transient_begin(&transient, fa, frame);
 
         /* ------------------------------------------------------------ Update */
+        play_inputs(&opt, frame, window);
         SDL_Event ev;
         while (SDL_PollEvent(&ev)) {
             if (ev.type == SDL_QUIT) {

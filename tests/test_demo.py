@@ -52,12 +52,18 @@ runs = {
     "one": common + ["--threads", "1", "--stats", "--report", path("one.csv"), "--screenshot", path("one.bmp")],
     "two": common + ["--threads", "2", "--report", path("two.csv"), "--screenshot", path("two.bmp")],
     "malloc": common + ["--backend", "malloc", "--threads", "2", "--report", path("malloc.csv")],
+    # The keys, played by --input: 20 clicks (a burst of 60,000 particles) at
+    # frame 60, R at 120, F2 at 150 and again at 170.
+    "keys": ["--headless", "--frames", "200", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2",
+             "--report", path("keys.csv"),
+             "--input", ",".join(["60:click@320x180"] * 20 + ["120:R", "150:F2", "170:F2"])],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     procs = dict(zip(runs, pool.map(lambda a: run(*a), runs.values())))
 
 for name, proc in procs.items():
-    check(proc.returncode == 0, f"{name}: 600 headless frames exit 0", proc.stderr[-2000:])
+    check(proc.returncode == 0, f"{name}: {runs[name][runs[name].index('--frames') + 1]} headless frames exit 0",
+          proc.stderr[-2000:])
     failed, _ = summary(proc)
     check(failed == 0, f"{name}: 0 failed pushes", proc.stdout[-2000:])
 
@@ -98,6 +104,70 @@ malloc_rows = report("malloc.csv")
 check(len(malloc_rows) == 600 and all(int(r["used"]) == 0 and int(r["lanes_used"]) == 0 for r in malloc_rows),
       "the malloc backend pushes nothing to the frame arena", f"{len(malloc_rows)} rows")
 
+keys = report("keys.csv")
+if len(keys) == 200:
+    particles = [int(r["particles"]) for r in keys]
+    committed = [int(r["committed"]) for r in keys]
+    check(particles[60] - particles[59] == 60000, "--input: 20 clicks at frame 60 burst 60,000 particles",
+          f"{particles[59]} then {particles[60]}")
+    check(committed[61] >= committed[59] + 8 * 2**20, "--input: the burst makes the frame arena commit 8 MiB more",
+          f"{committed[59]} then {committed[61]}")
+    check(particles[120] < 1000, "--input: R at frame 120 restarts the level", f"{particles[119]} then {particles[120]}")
+    # R calls frame_arena_trim: the frame in flight gives its burst back when
+    # its buffer is reset, one frame later; both buffers are then at their
+    # prefault.
+    check(committed[121] <= committed[59] // 2, "--input: R gives the burst's memory back within a frame",
+          f"committed: {committed[59]} before the burst, {committed[119]} at R, {committed[120]}, {committed[121]}")
+    arena = [int(r["used"]) > 0 and int(r["pushes"]) > 0 for r in keys]
+    check(all(arena[:150]) and not any(arena[150:170]) and all(arena[170:]),
+          "--input: F2 at frames 150 and 170 switches to malloc and back",
+          f"frames on the arena: {[f for f in range(200) if arena[f]][145:155]}")
+else:
+    check(False, "--input: the scripted run wrote a report row per frame", f"{len(keys)} rows")
+
+# Cheap runs of 2,000 particles for the other keys.
+small = ["--headless", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2", "--particles", "2000"]
+small_runs = {
+    "plain": ["--frames", "30", "--screenshot", path("plain.bmp")],
+    "f1": ["--frames", "30", "--input", "29:F1", "--screenshot", path("f1.bmp")],
+    "f1_off": ["--frames", "30", "--stats", "--input", "29:F1", "--screenshot", path("f1_off.bmp")],
+    "help": ["--frames", "30", "--input", "29:H", "--screenshot", path("help.bmp")],
+    "paused": ["--frames", "60", "--input", "10:Space,30:Space"],
+    "forty": ["--frames", "40"],
+    "sixty": ["--frames", "60"],
+    "more": ["--frames", "120", "--input", "0:="],
+    "fewer": ["--frames", "120", "--input", "0:-"],
+    "target": ["--frames", "120"],
+    "escape": ["--frames", "100", "--input", "10:Escape"],
+}
+with ThreadPoolExecutor(max_workers=2) as pool:
+    small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
+check(all(p.returncode == 0 for p in small_procs.values()), "--input: the short runs exit 0",
+      "; ".join(f"{n}: {p.returncode} {p.stderr[-300:]}" for n, p in small_procs.items() if p.returncode))
+sums = {name: summary(proc)[1] for name, proc in small_procs.items()}
+check(sums["paused"] is not None and sums["paused"] == sums["forty"] != sums["sixty"],
+      "--input: Space pauses: 60 frames with 20 paused simulate the world of 40", str(sums))
+counts = {}
+for name, proc in small_procs.items():
+    m = re.search(r"^particles (\d+)", proc.stdout, re.M)
+    counts[name] = int(m.group(1)) if m else None
+check(counts["target"] == 2000 and counts["more"] == 4000 and counts["fewer"] == 1000,
+      "--input: + and - double and halve the particle target", str(counts))
+m = re.search(r"^frames (\d+)", small_procs["escape"].stdout, re.M)
+check(m and m.group(1) == "11", "--input: Escape at frame 10 quits after it", small_procs["escape"].stdout[:300])
+if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help")):
+    w, h, plain = read_bmp(path("plain.bmp"))
+    stats_panel = [(x, y) for y in range(10, 80) for x in range(10, 300)]
+    help_box = [(x, y) for y in range(h // 2 - 30, h // 2 + 30) for x in range(50, 300)]  # overlay.c: help_line
+    for name, what, panel in [("f1", "F1 shows the overlay", stats_panel), ("help", "H shows the help", help_box)]:
+        _, _, shot = read_bmp(path(f"{name}.bmp"))
+        differ = sum(shot[y][x * 4: x * 4 + 3] != plain[y][x * 4: x * 4 + 3] for x, y in panel)
+        check(differ > len(panel) // 10, f"--input: {what}", f"{differ} of {len(panel)} pixels differ")
+    _, _, off = read_bmp(path("f1_off.bmp"))
+    check(off == plain, "--input: F1 after --stats hides the overlay: the same picture as without it")
+else:
+    check(False, "--input: the short runs wrote their screenshots")
+
 _, sum_one = summary(procs["one"])
 _, sum_two = summary(procs["two"])
 _, sum_malloc = summary(procs["malloc"])
@@ -134,10 +204,20 @@ for args, what in [
     (["--backend", "jemalloc"], "--backend is arena or malloc"),
     (["--report"], "--report needs a file path"),
     (["--bogus"], "unknown option '--bogus'"),
+    (["--input"], "--input needs a script"),
+    (["--input", "10"], "--input items are FRAME:KEY or FRAME:click@XxY, keys as SDL names them (got '10')"),
+    (["--input", "10:F1,ten:R"], "(got 'ten:R')"),
+    (["--input", "10:NoSuchKey"], "(got '10:NoSuchKey')"),
+    (["--input", "10:click@5"], "(got '10:click@5')"),
+    (["--input", "10:F1,,11:R"], "(got '')"),
+    (["--input", "10:click@640x10"], "--input has a click at 640x10 at frame 10, outside the 640x360 window"),
+    (["--frames", "30", "--input", "30:F1"], "--input has frame 30, but --frames 30 runs frames 0 to 29"),
+    (["--input", ",".join(["1:F1"] * 257)], "--input takes at most 256 items"),
 ]:
-    proc = run(*args, timeout=30)
+    proc = run(*(["--size", "640x360"] if "--input" in args else []), *args, timeout=30)
+    shown = " ".join(args) if len(" ".join(args)) < 60 else " ".join(args)[:40] + "..."
     check(proc.returncode == 2 and what in proc.stderr and "usage:" in proc.stderr,
-          f"bad argument {' '.join(args)} exits 2 with a message", proc.stderr[:500])
+          f"bad argument {shown} exits 2 with a message", proc.stderr[:500])
 # Without --threads, a worker (and a lane) for each CPU, at most 8.
 proc = run("--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--report", path("default.csv"),
            timeout=60)
