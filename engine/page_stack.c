@@ -98,6 +98,19 @@
 #define Internal_WatchEveryPush (1u << 31) /* in ps->flags: a valgrind-watched stack */
 #define Internal_CursorOpen (1u << 30)     /* in ps->flags: a cursor is open (its serial is ps->cursors) */
 #define Internal_SelfCheck (1u << 29)      /* in ps->flags: a checked stack that checks its redzones and fills itself */
+#define Internal_InOnPush (1u << 28)       /* in ps->flags: its on_push hook is running */
+#define Internal_InOnPop (1u << 27)        /* in ps->flags: its on_pop hook is running */
+#define Internal_InOnReset (1u << 26)      /* in ps->flags: its on_reset hook is running */
+#define Internal_InHook (Internal_InOnPush | Internal_InOnPop | Internal_InOnReset)
+/* A tool hook, with the stack marked as inside it: need_idle stops a call
+ * from the hook that would change the stack under the push, pop or reset
+ * that called it. */
+#define CALL_HOOK(ps, bit, call)                                                                                   \
+    do {                                                                                                           \
+        (ps)->flags |= (bit);                                                                                      \
+        call;                                                                                                      \
+        (ps)->flags &= ~(uint32_t)(bit);                                                                           \
+    } while (0)
 #define RELEASED_LOG 16
 
 /* Checked build only: lives right after the PageStack in the header pages. */
@@ -252,14 +265,34 @@ static PageStack *need_stack(PageStack *ps, const char *fn)
     return ps;
 }
 
-/* need_stack, and no cursor open on it: while one is, the stack is the cursor's. */
+static void need_not_in_hook(const PageStack *ps, const char *fn)
+{
+    uint32_t in = ps->flags & Internal_InHook;
+    if (in)
+        os_vm_fatal("page_stack \"%s\": %s from the stack's own %s hook; a hook may read its stack (stats, pos, "
+                    "check) and use any other, but not push, pop, mark, reset, trim or destroy it",
+                    ps->name, fn, in & Internal_InOnPush ? "on_push" : in & Internal_InOnPop ? "on_pop" : "on_reset");
+}
+
+/* Out of line: the test in need_idle stays one test of the flags. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline, cold))
+#endif
+OS_VM_NORETURN static void not_idle(const PageStack *ps, const char *fn)
+{
+    need_not_in_hook(ps, fn);
+    os_vm_fatal("page_stack \"%s\": %s while a cursor is open on it; push through the cursor, or end it first "
+                "(page_stack_cursor_end)",
+                ps->name, fn);
+}
+
+/* need_stack, not inside one of its hooks, and no cursor open on it: while
+ * one is, the stack is the cursor's. */
 static PageStack *need_idle(PageStack *ps, const char *fn)
 {
     need_stack(ps, fn);
-    if (ps->flags & Internal_CursorOpen)
-        os_vm_fatal("page_stack \"%s\": %s while a cursor is open on it; push through the cursor, or end it "
-                    "first (page_stack_cursor_end)",
-                    ps->name, fn);
+    if (ps->flags & (Internal_CursorOpen | Internal_InHook))
+        not_idle(ps, fn);
     return ps;
 }
 
@@ -686,7 +719,7 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
     ps->pushes++;
     settle(ps);
     if (ps->on_push)
-        ps->on_push(ps, (void *)p, size, ps->user);
+        CALL_HOOK(ps, Internal_InOnPush, ps->on_push(ps, (void *)p, size, ps->user));
     return (void *)p;
 }
 
@@ -762,9 +795,9 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
     ps->pushes++;
     settle(ps);
     if (ps->on_pop) /* to a tool, a resize is the block given back and pushed again */
-        ps->on_pop(ps, block_pos, ps->user);
+        CALL_HOOK(ps, Internal_InOnPop, ps->on_pop(ps, block_pos, ps->user));
     if (ps->on_push)
-        ps->on_push(ps, (void *)p, new_size, ps->user);
+        CALL_HOOK(ps, Internal_InOnPush, ps->on_push(ps, (void *)p, new_size, ps->user));
     return (void *)p;
 }
 
@@ -873,7 +906,7 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
     if (ps->cleanups) /* a block with a cleanup record after it is never the last push */
         run_cleanups(ps, pos_of(ps) - size);
     if (ps->on_pop)
-        ps->on_pop(ps, pos_of(ps) - size, ps->user);
+        CALL_HOOK(ps, Internal_InOnPop, ps->on_pop(ps, pos_of(ps) - size, ps->user));
     note_high(ps);
     if (CHECKED) {
         check_redzones(ps, p, "page_stack_free_last");
@@ -995,6 +1028,7 @@ char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n)
 uint64_t page_stack_cursor_open(PageStack *ps)
 {
     need_stack(ps, "page_stack_cursor_begin");
+    need_not_in_hook(ps, "page_stack_cursor_begin");
     if (ps->flags & Internal_CursorOpen)
         os_vm_fatal("page_stack \"%s\": page_stack_cursor_begin while a cursor is open on it; end that one "
                     "first (one cursor per stack at a time)",
@@ -1115,7 +1149,7 @@ void page_stack_pop_to(PageStackMark mark)
     if (ps->cleanups)
         run_cleanups(ps, mark.pos);
     if (ps->on_pop && mark.pos < pos)
-        ps->on_pop(ps, mark.pos, ps->user);
+        CALL_HOOK(ps, Internal_InOnPop, ps->on_pop(ps, mark.pos, ps->user));
     note_high(ps);
     if (CHECKED) {
         /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
@@ -1161,7 +1195,7 @@ RESET_INLINE void reset_with(PageStack *ps, const char *fn)
         run_cleanups(ps, 0);
     ps->cleanups = NULL;
     if (ps->on_reset)
-        ps->on_reset(ps, ps->user);
+        CALL_HOOK(ps, Internal_InOnReset, ps->on_reset(ps, ps->user));
     note_high(ps);
     if (CHECKED) {
         release_region(ps, fn);
@@ -1384,7 +1418,7 @@ static void destroy_stack(PageStack *ps)
     if (ps->cleanups)
         run_cleanups(ps, 0);
     if (ps->on_reset)
-        ps->on_reset(ps, ps->user);
+        CALL_HOOK(ps, Internal_InOnReset, ps->on_reset(ps, ps->user));
     void *map = ps; /* the header comes first in the reservation */
     size_t map_size = ps->map_size;
     VALGRIND_DESTROY_MEMPOOL(ps);

@@ -142,7 +142,10 @@ typedef struct PageStackDesc {
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user); /* default: one line on stderr, abort */
     void *user;            /* passed to on_fail and the hooks; default NULL */
     /* Tool hooks (profilers, leak trackers); NULL = none, and then they cost nothing.
-     * A stack with on_push set sends every push through the out-of-line path. */
+     * A stack with on_push set sends every push through the out-of-line path.
+     * A hook may read its stack (stats, pos, check) and use any other stack;
+     * a call that would change its own (push, pop, mark, realloc, reset,
+     * trim, a cursor, destroy) is fatal, one line naming the call and the hook. */
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user); /* after each push that returned memory */
     void (*on_pop)(PageStack *ps, size_t pos, void *user);  /* the top went down to pos: pop_to, free_last, realloc */
     void (*on_reset)(PageStack *ps, void *user);            /* before a reset (or destroy) releases everything */

@@ -92,6 +92,176 @@ Test(hooks, frame_end_reports_its_sample)
     frame_arena_destroy(fa);
 }
 
+/* A hook runs inside the push, pop or reset that called it: it may read its
+ * stack and use any other, and the stack is its own again once the hook
+ * returns. */
+typedef struct Watcher {
+    PageStack *log; /* another stack the hooks write to */
+    size_t seen_pos, popped_to;
+    int calls;
+} Watcher;
+
+static void log_push(PageStack *ps, void *ptr, size_t size, void *user)
+{
+    Watcher *w = user;
+    (void)ptr;
+    w->seen_pos = page_stack_stats(ps).pos;
+    page_stack_check(ps);
+    size_t *entry = push_struct(w->log, size_t);
+    *entry = size;
+    w->calls++;
+}
+
+static void log_pop(PageStack *ps, size_t pos, void *user)
+{
+    Watcher *w = user;
+    w->seen_pos = page_stack_pos(ps);
+    *push_struct(w->log, size_t) = w->popped_to = pos;
+    w->calls++;
+}
+
+static void log_reset(PageStack *ps, void *user)
+{
+    Watcher *w = user;
+    w->seen_pos = page_stack_pos(ps);
+    page_stack_strdup(w->log, "reset");
+    w->calls++;
+}
+
+Test(hooks, may_read_their_stack_and_use_another)
+{
+    Watcher w = {.log = page_stack_create(&(PageStackDesc){.name = "log"})};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.name = "watched", .on_push = log_push, .on_pop = log_pop, .on_reset = log_reset, .user = &w});
+    PageStackMark m = page_stack_mark(ps);
+    void *a = page_stack_push(ps, 100, 16);
+    cr_assert_not_null(a);
+    cr_assert_eq(w.seen_pos, page_stack_pos(ps), "on_push sees the top after the push");
+    page_stack_pop_to(m);
+    cr_assert_eq(w.popped_to, m.pos, "on_pop ran, and logged where the top went");
+    page_stack_push(ps, 40, 8);
+    page_stack_reset(ps);
+    cr_assert_eq(w.calls, 4, "push, pop, push, reset");
+    cr_assert_gt(page_stack_pos(w.log), 0, "the hooks wrote to the other stack");
+    /* the stack is its own again: every call the hooks may not make works here */
+    PageStackMark again = page_stack_mark(ps);
+    cr_assert_not_null(page_stack_push(ps, 64, 8));
+    page_stack_pop_to(again);
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    cr_assert_not_null(page_stack_cursor_push(&c, 16, 8));
+    page_stack_cursor_end(&c);
+    page_stack_trim(ps, 0);
+    page_stack_reset(ps);
+    cr_assert_eq(w.calls, 8);
+    page_stack_destroy(ps);
+    page_stack_destroy(w.log);
+}
+
+/* From a hook, a call that would change the stack under the push, pop or
+ * reset that called the hook is fatal, naming the call and the hook. */
+enum {
+    Reentry_PushFromPush,
+    Reentry_PushFromPop,
+    Reentry_PushFromReset,
+    Reentry_ResetFromPush,
+    Reentry_PopToFromPop,
+    Reentry_MarkFromPush,
+    Reentry_TrimFromPop,
+    Reentry_CursorFromPush,
+    Reentry_DestroyFromReset,
+    Reentry_ReallocFromPop,
+    Reentry_Count
+};
+
+static const struct {
+    const char *hook, *call;
+} reentries[Reentry_Count] = {
+    [Reentry_PushFromPush] = {"on_push", "page_stack_push"},
+    [Reentry_PushFromPop] = {"on_pop", "page_stack_push"},
+    [Reentry_PushFromReset] = {"on_reset", "page_stack_push"},
+    [Reentry_ResetFromPush] = {"on_push", "page_stack_reset"},
+    [Reentry_PopToFromPop] = {"on_pop", "page_stack_pop_to"},
+    [Reentry_MarkFromPush] = {"on_push", "page_stack_mark"},
+    [Reentry_TrimFromPop] = {"on_pop", "page_stack_trim"},
+    [Reentry_CursorFromPush] = {"on_push", "page_stack_cursor_begin"},
+    [Reentry_DestroyFromReset] = {"on_reset", "page_stack_destroy"},
+    [Reentry_ReallocFromPop] = {"on_pop", "page_stack_realloc"},
+};
+
+typedef struct Reentry {
+    int how;
+    bool armed; /* the hooks do nothing while the test sets the stack up */
+    PageStackMark mark;
+} Reentry;
+
+static void reenter(PageStack *ps, Reentry *r)
+{
+    if (!r->armed)
+        return;
+    switch (r->how) {
+    case Reentry_PushFromPush:
+    case Reentry_PushFromPop:
+    case Reentry_PushFromReset: page_stack_push(ps, 16, 8); break;
+    case Reentry_ResetFromPush: page_stack_reset(ps); break;
+    case Reentry_PopToFromPop: page_stack_pop_to(r->mark); break;
+    case Reentry_MarkFromPush: page_stack_mark(ps); break;
+    case Reentry_TrimFromPop: page_stack_trim(ps, 0); break;
+    case Reentry_CursorFromPush: page_stack_cursor_begin(ps); break;
+    case Reentry_DestroyFromReset: page_stack_destroy(ps); break;
+    case Reentry_ReallocFromPop: page_stack_realloc(ps, NULL, 0, 16, 8); break;
+    }
+}
+
+static void reenter_from_push(PageStack *ps, void *ptr, size_t size, void *user)
+{
+    (void)ptr, (void)size;
+    if (!strcmp(reentries[((Reentry *)user)->how].hook, "on_push"))
+        reenter(ps, user);
+}
+
+static void reenter_from_pop(PageStack *ps, size_t pos, void *user)
+{
+    (void)pos;
+    if (!strcmp(reentries[((Reentry *)user)->how].hook, "on_pop"))
+        reenter(ps, user);
+}
+
+static void reenter_from_reset(PageStack *ps, void *user)
+{
+    if (!strcmp(reentries[((Reentry *)user)->how].hook, "on_reset"))
+        reenter(ps, user);
+}
+
+ParameterizedTestParameters(hooks, calls_into_their_own_stack_are_fatal)
+{
+    static int cases[Reentry_Count];
+    return index_params(cases, Reentry_Count);
+}
+
+ParameterizedTest(int *how, hooks, calls_into_their_own_stack_are_fatal, .signal = SIGABRT)
+{
+    Reentry r = {.how = *how};
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "watched", .on_push = reenter_from_push,
+                                                       .on_pop = reenter_from_pop, .on_reset = reenter_from_reset,
+                                                       .user = &r});
+    page_stack_push(ps, 32, 8);
+    r.mark = page_stack_mark(ps);
+    page_stack_push(ps, 100, 16);
+    r.armed = true;
+    char expected[200];
+    snprintf(expected, sizeof expected, "page_stack \"watched\": %s from the stack's own %s hook; a hook may read",
+             reentries[*how].call, reentries[*how].hook);
+    expect_fatal(expected);
+    const char *hook = reentries[*how].hook;
+    if (!strcmp(hook, "on_push"))
+        page_stack_push(ps, 100, 16);
+    else if (!strcmp(hook, "on_pop"))
+        page_stack_pop_to(r.mark);
+    else
+        page_stack_reset(ps);
+    death_not_reached();
+}
+
 /* ---------------------------------------------------------------- Tracy mapping */
 
 static struct {

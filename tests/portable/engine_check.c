@@ -888,6 +888,19 @@ static void die_realloc_of_a_popped_block(void)
     page_stack_realloc(ps, gone, 100, 4 * KiB, 8);
 }
 
+static void push_to_own_stack(PageStack *ps, void *ptr, size_t size, void *user)
+{
+    (void)ptr, (void)user;
+    if (size == 100)
+        page_stack_push(ps, 16, 8);
+}
+
+static void die_push_from_on_push(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "watched", .on_push = push_to_own_stack});
+    page_stack_push(ps, 100, 8);
+}
+
 #if SELF_CHECK
 static void die_write_past_a_block(void)
 {
@@ -946,6 +959,8 @@ static const struct {
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
     {"realloc_of_a_popped_block", die_realloc_of_a_popped_block,
      "page_stack \"tmp\": realloc of the block at"},
+    {"push_from_on_push", die_push_from_on_push,
+     "page_stack \"watched\": page_stack_push from the stack's own on_push hook"},
 };
 
 static void check_misuse_is_fatal_with_one_line(void)
