@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -125,6 +126,19 @@ static void expect_abort_output(const char *expected, bool one_line)
 static inline void expect_fatal(const char *expected)
 {
     expect_abort_output(expected, true);
+}
+
+/* expect_fatal with the expected text formatted as printf formats it: the
+ * addresses, sizes and names a message quotes. */
+__attribute__((format(printf, 1, 2))) static inline void expect_fatalf(const char *fmt, ...)
+{
+    static char expected[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(expected, sizeof expected, fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0 && (size_t)n < sizeof expected, "the expected text fits in %zu bytes", sizeof expected);
+    expect_fatal(expected);
 }
 
 /* Tests that the death path was not reached report it on the real stderr. */

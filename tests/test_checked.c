@@ -278,23 +278,15 @@ static PageStack *hud_stack(uint32_t quarantine)
  * after `resets` resets, found by `fn`, whose first byte written is 0x41. */
 static void expect_overflow_found_by(const char *fn, const void *end, int push, int resets)
 {
-    static char expected[256];
-    snprintf(expected, sizeof expected,
-             "page_stack \"hud\": %s found the block that ends at %p (push %d after %d resets) written past its end "
-             "(the 16 bytes after it read 41 ",
-             fn, end, push, resets);
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"hud\": %s found the block that ends at %p (push %d after %d resets) written past "
+                  "its end (the 16 bytes after it read 41 ", fn, end, push, resets);
 }
 
 /* The message for a write of 0x42 to the released byte at `at`. */
 static void expect_late_write_found_by(const char *fn_and_how, const void *at)
 {
-    static char expected[256];
-    snprintf(expected, sizeof expected,
-             "page_stack \"hud\": %s, found the byte at %p written after its release (it reads 0x42, not the 0xDD "
-             "it was filled with); a pointer kept past a reset or pop_to was written through",
-             fn_and_how, at);
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"hud\": %s, found the byte at %p written after its release (it reads 0x42, not the 0xDD "
+                  "it was filled with); a pointer kept past a reset or pop_to was written through", fn_and_how, at);
 }
 
 enum {
@@ -384,12 +376,8 @@ Test(self_check, a_frame_arena_finds_the_write_at_the_frame_that_reuses_the_stac
     frame_arena_begin(fa); /* the other stack */
     frame_arena_end(fa);
     /* named by the frame it was pushed in, not by the stack's resets */
-    static char expected[200];
-    snprintf(expected, sizeof expected,
-             "page_stack \"game\": frame_arena_begin found the block that ends at %p (push 2 of frame 2) written "
-             "past its end",
-             (const void *)(p + 10));
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"game\": frame_arena_begin found the block that ends at %p (push 2 of frame 2) written "
+                  "past its end", (const void *)(p + 10));
     frame_arena_begin(fa);
     death_not_reached();
 }
@@ -404,12 +392,8 @@ Test(self_check, a_frame_stack_reset_by_hand_names_blocks_by_resets, .signal = S
     page_stack_reset(frame);
     volatile unsigned char *p = page_stack_push(frame, 10, 1);
     p[10] = 0x41;
-    static char expected[200];
-    snprintf(expected, sizeof expected,
-             "page_stack \"game\": page_stack_check found the block that ends at %p (push 1 after 2 resets) written "
-             "past its end",
-             (const void *)(p + 10));
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"game\": page_stack_check found the block that ends at %p (push 1 after 2 resets) "
+                  "written past its end", (const void *)(p + 10));
     frame_arena_check(fa);
     death_not_reached();
 }
@@ -538,12 +522,9 @@ ParameterizedTest(int *c, self_check, a_write_past_the_newest_block_is_found, .s
     p[24 + 16 + 50] = 0x42; /* over the redzone, into bytes no block holds */
     const char *fn = *c == AboveTop_Check ? "page_stack_check" : *c == AboveTop_Destroy ? "page_stack_destroy"
                                                                                        : "page_stack_reset";
-    static char expected[256];
-    snprintf(expected, sizeof expected,
-             "page_stack \"hud\": %s found the byte at %p, past the newest block, written (it reads 0x42; no block "
-             "has held it since the stack took it up); look for a write beyond the size pushed",
-             fn, (const void *)(p + 24 + 16 + 50));
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"hud\": %s found the byte at %p, past the newest block, written (it reads 0x42; no "
+                  "block has held it since the stack took it up); look for a write beyond the size pushed",
+                  fn, (const void *)(p + 24 + 16 + 50));
     switch (*c) {
     case AboveTop_Fresh:
     case AboveTop_HeldBefore: page_stack_reset(ps); break;
@@ -615,12 +596,8 @@ ParameterizedTest(int *c, self_check, page_stack_check_finds_a_write_without_a_r
         FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "game", .stack.name = "hud"});
         volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 12, 4);
         p[12] = 0x41;
-        static char expected[256];
-        snprintf(expected, sizeof expected,
-                 "page_stack \"hud\": page_stack_check found the block that ends at %p (push 1 of frame 0) written "
-                 "past its end (the 16 bytes after it read 41 ",
-                 (const void *)(p + 12));
-        expect_fatal(expected);
+        expect_fatalf("page_stack \"hud\": page_stack_check found the block that ends at %p (push 1 of frame 0) "
+                      "written past its end (the 16 bytes after it read 41 ", (const void *)(p + 12));
         frame_arena_check(fa);
         break;
     }

@@ -182,9 +182,7 @@ ParameterizedTest(size_t *align, cursor, a_bad_alignment_is_fatal, .signal = SIG
 {
     PageStack *ps = run_stack("align");
     PageStackCursor c = page_stack_cursor_begin(ps);
-    char expected[100];
-    snprintf(expected, sizeof expected, "page_stack \"align\": alignment %zu is not a power of two", *align);
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"align\": alignment %zu is not a power of two", *align);
     page_stack_cursor_push(&c, *align ? 16 : 0, *align);
     death_not_reached();
 }
@@ -314,12 +312,8 @@ ParameterizedTest(int *call, cursor_open, every_change_to_the_stack_is_fatal, .s
     void *last = page_stack_push(ps, 32, 8);
     PageStackCursor c = page_stack_cursor_begin(ps);
     page_stack_cursor_push(&c, 16, 8);
-    char expected[200];
-    snprintf(expected, sizeof expected,
-             "page_stack \"busy\": %s while a cursor is open on it; push through the cursor, or end it first "
-             "(page_stack_cursor_end)",
-             names[*call]);
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"busy\": %s while a cursor is open on it; push through the cursor, or end it first "
+                  "(page_stack_cursor_end)", names[*call]);
     switch (*call) {
     case Open_Push: page_stack_push(ps, 16, 8); break;
     case Open_TryPush: page_stack_try_push(ps, 16, 8); break;
@@ -433,10 +427,8 @@ ParameterizedTest(int *call, cursor_misuse, a_cursor_after_its_end_is_fatal, .si
     PageStackCursor c = page_stack_cursor_begin(ps);
     page_stack_cursor_push(&c, 16, 8);
     page_stack_cursor_end(&c);
-    char expected[120];
-    snprintf(expected, sizeof expected, "page_stack \"spent\": %s with a cursor already ended; begin a new one",
-             *call ? "page_stack_cursor_end" : "page_stack_cursor_push");
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"spent\": %s with a cursor already ended; begin a new one",
+                  *call ? "page_stack_cursor_end" : "page_stack_cursor_push");
     if (*call)
         page_stack_cursor_end(&c);
     else

@@ -876,10 +876,7 @@ ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
         "frame_arena_stack", "frame_arena_lane", "frame_arena_lanes", "frame_arena_frame", "frame_arena_stats",
         "frame_arena_history", "frame_arena_check", "frame_arena_trim"};
     FrameSample out[4];
-    char expected[128];
-    snprintf(expected, sizeof expected, "%s: the frame arena is NULL; pass one from frame_arena_create",
-             names[*call]);
-    expect_fatal(expected);
+    expect_fatalf("%s: the frame arena is NULL; pass one from frame_arena_create", names[*call]);
     switch (*call) {
     case NullArena_Begin: frame_arena_begin(NULL); break;
     case NullArena_End: frame_arena_end(NULL); break;

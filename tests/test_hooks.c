@@ -248,10 +248,8 @@ ParameterizedTest(int *how, hooks, calls_into_their_own_stack_are_fatal, .signal
     r.mark = page_stack_mark(ps);
     page_stack_push(ps, 100, 16);
     r.armed = true;
-    char expected[200];
-    snprintf(expected, sizeof expected, "page_stack \"watched\": %s from the stack's own %s hook; a hook may read",
-             reentries[*how].call, reentries[*how].hook);
-    expect_fatal(expected);
+    expect_fatalf("page_stack \"watched\": %s from the stack's own %s hook; a hook may read",
+                  reentries[*how].call, reentries[*how].hook);
     const char *hook = reentries[*how].hook;
     if (!strcmp(hook, "on_push"))
         page_stack_push(ps, 100, 16);

@@ -48,10 +48,8 @@ ParameterizedTest(int *c, os_vm, bad_reserve_arguments_are_fatal, .signal = SIGA
 {
     size_t page = os_vm_page_size();
     size_t size = *c == 0 ? 0 : *c == 1 ? page + 1 : MiB, align = *c == 2 ? 3 * page : 0;
-    char expected[160];
-    snprintf(expected, sizeof expected, "os_vm: reserve of %zu bytes aligned to %zu: size must be a non-zero multiple "
-             "of the page size (%zu) and align a power of two", size, align < page ? page : align, page);
-    expect_fatal(expected);
+    expect_fatalf("os_vm: reserve of %zu bytes aligned to %zu: size must be a non-zero multiple "
+                  "of the page size (%zu) and align a power of two", size, align < page ? page : align, page);
     os_vm_reserve(size, align, 0);
     death_not_reached();
 }
@@ -169,10 +167,7 @@ Test(os_vm, unexpected_os_error_is_fatal, .signal = SIGABRT)
     cr_assert_geq(fd, 0);
     void *p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 0);
     cr_assert_neq(p, MAP_FAILED);
-    char expected[160];
-    snprintf(expected, sizeof expected, "os_vm: commit (mprotect) of %zu bytes at %p failed: %s", page, p,
-             strerror(EACCES));
-    expect_fatal(expected);
+    expect_fatalf("os_vm: commit (mprotect) of %zu bytes at %p failed: %s", page, p, strerror(EACCES));
     os_vm_commit(p, page);
     death_not_reached();
 }
@@ -188,10 +183,7 @@ Test(os_vm, a_decommit_the_os_refuses_is_fatal, .signal = SIGABRT)
     /* The system call itself: the sanitizers make mlock() do nothing. */
     if (syscall(SYS_mlock, p, page) != 0)
         cr_skip_test("cannot lock a page here (%s)", strerror(errno));
-    char expected[160];
-    snprintf(expected, sizeof expected, "os_vm: decommit (madvise) of %zu bytes at %p failed: %s", 2 * page,
-             (void *)p, strerror(EINVAL));
-    expect_fatal(expected);
+    expect_fatalf("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", 2 * page, (void *)p, strerror(EINVAL));
     os_vm_decommit(p, 2 * page);
     death_not_reached();
 }
@@ -220,9 +212,7 @@ static void refuse_syscall(int nr, int arg, uint32_t bits, int err)
 Test(os_vm, a_reservation_refused_but_not_for_memory_is_fatal, .signal = SIGABRT)
 {
 #ifdef TEST_SYSCALL_FILTER
-    char expected[160];
-    snprintf(expected, sizeof expected, "os_vm: mmap of %zu bytes of address space failed: %s", MiB, strerror(EPERM));
-    expect_fatal(expected);
+    expect_fatalf("os_vm: mmap of %zu bytes of address space failed: %s", MiB, strerror(EPERM));
     refuse_syscall(__NR_mmap, 3, MAP_NORESERVE, EPERM); /* only reservations ask for MAP_NORESERVE */
     os_vm_reserve(MiB, 0, 0);
     death_not_reached();
@@ -236,10 +226,7 @@ Test(os_vm, a_release_the_os_refuses_is_fatal, .signal = SIGABRT)
 {
 #ifdef TEST_SYSCALL_FILTER
     unsigned char *p = os_vm_reserve(MiB, 0, 0);
-    char expected[160];
-    snprintf(expected, sizeof expected, "os_vm: release (munmap) of %zu bytes at %p failed: %s", MiB, (void *)p,
-             strerror(EINVAL));
-    expect_fatal(expected);
+    expect_fatalf("os_vm: release (munmap) of %zu bytes at %p failed: %s", MiB, (void *)p, strerror(EINVAL));
     refuse_syscall(__NR_munmap, 0, 0, EINVAL); /* no bits: every munmap */
     os_vm_release(p, MiB);
     death_not_reached();
@@ -256,10 +243,7 @@ Test(os_vm, a_decommit_the_os_cannot_close_is_fatal, .signal = SIGABRT)
     size_t page = os_vm_page_size();
     unsigned char *p = os_vm_reserve(MiB, 0, 0);
     cr_assert(os_vm_commit(p, page));
-    char expected[160];
-    snprintf(expected, sizeof expected, "os_vm: decommit (mprotect) of %zu bytes at %p failed: %s", page, (void *)p,
-             strerror(EACCES));
-    expect_fatal(expected);
+    expect_fatalf("os_vm: decommit (mprotect) of %zu bytes at %p failed: %s", page, (void *)p, strerror(EACCES));
     refuse_syscall(__NR_mprotect, 2, 0, EACCES); /* no bits: every mprotect */
     os_vm_decommit(p, page);
     death_not_reached();
@@ -301,11 +285,8 @@ ParameterizedTest(int *c, os_vm, ranges_that_are_not_whole_pages_are_fatal, .sig
     cr_assert(os_vm_commit(p, 4 * page));
     unsigned char *addr = *c % 2 ? p : p + 64;
     size_t size = *c % 2 ? page + 64 : page;
-    char expected[200];
-    snprintf(expected, sizeof expected,
-             "os_vm: %s of %zu bytes at %p: the address and the size must be multiples of the page size (%zu)",
-             calls[*c / 2], size, (void *)addr, page);
-    expect_fatal(expected);
+    expect_fatalf("os_vm: %s of %zu bytes at %p: the address and the size must be multiples of the page size (%zu)",
+                  calls[*c / 2], size, (void *)addr, page);
     switch (*c / 2) {
     case 0:
         os_vm_commit(addr, size);

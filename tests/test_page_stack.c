@@ -1163,7 +1163,6 @@ ParameterizedTestParameters(strings, misuse_is_fatal)
 ParameterizedTest(int *call, strings, misuse_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "text"});
-    char expected[256];
     const char *volatile no_string = NULL; /* hidden from the nonnull and format checks */
     switch (*call) {
     case BadString_FormatNull:
@@ -1207,11 +1206,8 @@ ParameterizedTest(int *call, strings, misuse_is_fatal, .signal = SIGABRT)
     case BadString_FormatFails: {
         /* A lone UTF-16 surrogate has no multibyte form in any locale: vsnprintf fails with EILSEQ. */
         static const wchar_t lone[] = {0xD800, 0};
-        snprintf(expected, sizeof expected,
-                 "page_stack \"text\": page_stack_printf: the C library cannot format it (%s); check the "
-                 "arguments against the format, and any wide strings",
-                 strerror(EILSEQ));
-        expect_fatal(expected);
+        expect_fatalf("page_stack \"text\": page_stack_printf: the C library cannot format it (%s); check the "
+                      "arguments against the format, and any wide strings", strerror(EILSEQ));
         page_stack_printf(ps, "%ls", lone);
         break;
     }
@@ -1405,9 +1401,7 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
         "page_stack_try_strndup",
     };
     unsigned char block[16];
-    char expected[128];
-    snprintf(expected, sizeof expected, "%s: the stack is NULL; pass a stack from page_stack_create", names[*call]);
-    expect_fatal(expected);
+    expect_fatalf("%s: the stack is NULL; pass a stack from page_stack_create", names[*call]);
     switch (*call) {
     case NullStack_Reset: page_stack_reset(NULL); break;
     case NullStack_ZeroDirty: page_stack_zero_dirty(NULL, block, sizeof block); break;
