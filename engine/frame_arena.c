@@ -179,10 +179,22 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
     return fa;
 }
 
+/* on_budget runs in the middle of frame_arena_end: beginning or ending a
+ * frame from it would record one frame twice or start the next inside it,
+ * and destroying the arena would free it under the end that goes on after. */
+static void need_not_ending(const FrameArena *fa, const char *fn)
+{
+    if (fa->ending)
+        os_vm_fatal("frame_arena \"%s\": %s called from on_budget, inside frame_arena_end; on_budget may read the "
+                    "arena and trim it, and the frame ends once it returns",
+                    fa->name, fn);
+}
+
 void frame_arena_destroy(FrameArena *fa)
 {
     if (!fa)
         return;
+    need_not_ending(fa, "frame_arena_destroy");
     for (uint32_t i = 0; i < stack_count(fa); i++)
         page_stack_destroy_owned(fa->buffers[i]);
     page_stack_destroy(fa->meta); /* fa itself lives there */
@@ -195,16 +207,6 @@ static void trim_buffer(FrameArena *fa, PageStack *ps, size_t keep)
     page_stack_trim(ps, keep);
     if (ps->decommits != decommits)
         fa->trims++;
-}
-
-/* on_budget runs in the middle of frame_arena_end: beginning or ending a
- * frame from it would record one frame twice or start the next inside it. */
-static void need_not_ending(const FrameArena *fa, const char *fn)
-{
-    if (fa->ending)
-        os_vm_fatal("frame_arena \"%s\": %s called from on_budget, inside frame_arena_end; on_budget may read the "
-                    "arena and trim it, and the frame ends once it returns",
-                    fa->name, fn);
 }
 
 PageStack *frame_arena_begin(FrameArena *fa)

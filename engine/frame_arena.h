@@ -32,8 +32,9 @@
  *     frame_arena_destroy(fa);
  *
  * Programming errors (fatal, one line): begin twice without end, end without
- * begin, begin or end from on_budget (it runs inside end; it may read the
- * arena and trim it), frames_in_flight above 4, lanes above 256, a lane not
+ * begin, begin, end or destroy from on_budget (it runs inside end; it may
+ * read the arena and trim it; on_frame, which runs once the frame has ended,
+ * may destroy it), frames_in_flight above 4, lanes above 256, a lane not
  * below lanes.
  * The checked build also stops a push to a frame's stack after its end.
  */

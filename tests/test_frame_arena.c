@@ -438,6 +438,39 @@ Test(misuse, beginning_a_frame_from_on_budget_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+static void destroy_from_budget(FrameArena *fa, size_t used, void *user)
+{
+    (void)used, (void)user;
+    frame_arena_destroy(fa);
+}
+
+Test(misuse, destroying_the_arena_from_on_budget_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100, .on_budget = destroy_from_budget});
+    page_stack_push(frame_arena_begin(fa), 1000, 8);
+    expect_fatal("frame_arena \"frame\": frame_arena_destroy called from on_budget, inside frame_arena_end");
+    frame_arena_end(fa);
+    death_not_reached();
+}
+
+/* on_frame runs once the frame has ended: it may destroy the arena (a game
+ * that decides to quit there). */
+static void destroy_from_frame(FrameArena *fa, const FrameSample *sample, void *user)
+{
+    (void)sample;
+    frame_arena_destroy(fa);
+    *(bool *)user = true;
+}
+
+Test(hooks, on_frame_may_destroy_the_arena)
+{
+    bool destroyed = false;
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.on_frame = destroy_from_frame, .user = &destroyed});
+    page_stack_push(frame_arena_begin(fa), 1000, 8);
+    frame_arena_end(fa);
+    cr_assert(destroyed);
+}
+
 Test(budget, counted_without_a_callback)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100});
