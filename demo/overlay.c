@@ -11,6 +11,8 @@
 
 static const SDL_Color white = {235, 235, 235, 255};
 static const SDL_Color dim = {170, 170, 170, 255};
+static const SDL_Color used_color = {90, 200, 255, 255};
+static const SDL_Color committed_color = {255, 160, 60, 255};
 
 void overlay_init(Overlay *o, const char *font_path, int point_size)
 {
@@ -41,19 +43,22 @@ void overlay_record(Overlay *o, float frame_ms)
         o->len++;
 }
 
-static void text(Overlay *o, SDL_Renderer *r, int x, int y, const char *s, SDL_Color c)
+/* Returns the x where text after it goes. */
+static int text(Overlay *o, SDL_Renderer *r, int x, int y, const char *s, SDL_Color c)
 {
-    if (!o->font || !*s)
-        return;
+    if (!o->font || !s || !*s)
+        return x;
     SDL_Surface *surface = TTF_RenderUTF8_Blended(o->font, s, c);
     if (!surface)
-        return;
+        return x;
     SDL_Texture *texture = SDL_CreateTextureFromSurface(r, surface);
     if (texture) {
         SDL_RenderCopy(r, texture, NULL, &(SDL_Rect){x, y, surface->w, surface->h});
         SDL_DestroyTexture(texture);
     }
+    int end = x + surface->w;
     SDL_FreeSurface(surface);
+    return end;
 }
 
 /* A line of text in frame memory. */
@@ -74,17 +79,11 @@ static double mib(size_t bytes)
     return (double)bytes / (1024.0 * 1024.0);
 }
 
-/* values[0..n) oldest first, scaled so that `top` is the rect's top edge. */
-static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *values, uint32_t n, float top,
-                  float mark, SDL_Color color)
+/* values[0..n) oldest first, as a line in box, scaled so that `top` is its
+ * top edge. */
+static void graph_line(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *values, uint32_t n, float top,
+                       SDL_Color color)
 {
-    SDL_SetRenderDrawColor(r, 60, 60, 70, 200);
-    SDL_RenderDrawRect(r, &box);
-    if (mark > 0 && mark <= top) {
-        float y = (float)box.y + (float)box.h * (1.0f - mark / top);
-        SDL_SetRenderDrawColor(r, 230, 60, 60, 255);
-        SDL_RenderDrawLineF(r, (float)box.x, y, (float)(box.x + box.w), y);
-    }
     if (n < 2)
         return;
     SDL_FPoint *pts = transient_alloc(t, System_Overlay, n * sizeof *pts, alignof(SDL_FPoint));
@@ -97,6 +96,20 @@ static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *valu
     }
     SDL_SetRenderDrawColor(r, color.r, color.g, color.b, 255);
     SDL_RenderDrawLinesF(r, pts, (int)n);
+}
+
+/* A graph's frame, its red `mark` line (none if 0) and the line of values. */
+static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *values, uint32_t n, float top,
+                  float mark, SDL_Color color)
+{
+    SDL_SetRenderDrawColor(r, 60, 60, 70, 200);
+    SDL_RenderDrawRect(r, &box);
+    if (mark > 0 && mark <= top) {
+        float y = (float)box.y + (float)box.h * (1.0f - mark / top);
+        SDL_SetRenderDrawColor(r, 230, 60, 60, 255);
+        SDL_RenderDrawLineF(r, (float)box.x, y, (float)(box.x + box.w), y);
+    }
+    graph_line(r, t, box, values, n, top, color);
 }
 
 static void help_line(Overlay *o, SDL_Renderer *r, const OverlayInfo *info, int h)
@@ -164,23 +177,29 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
             if (lines[i])
                 text(o, r, 12, 8 + i * o->line_height, lines[i], white);
 
-        /* bytes used per frame, with the budget line */
+        /* bytes used per frame, with the budget line, and what the frame
+         * arena had committed at each end: the trim policy, and R, at work */
         FrameSample *hist = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *hist, alignof(FrameSample));
         float *values = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *values, alignof(float));
+        float *committed = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *committed, alignof(float));
         int y = 8 + n * o->line_height;
-        if (hist && values) {
+        if (hist && values && committed) {
             uint32_t count = (uint32_t)frame_arena_history(fa, hist, OVERLAY_HISTORY);
             float top = (float)budget * 1.25f;
             for (uint32_t i = 0; i < count; i++) {
                 values[i] = (float)hist[i].used;
+                committed[i] = (float)hist[i].committed;
+                top = committed[i] * 1.1f > top ? committed[i] * 1.1f : top;
                 top = values[i] * 1.1f > top ? values[i] * 1.1f : top;
             }
-            char *label = line(t, "bytes used per frame (max %.2f MiB, red: budget %.2f MiB)", mib((size_t)top),
-                               mib(budget));
-            if (label)
-                text(o, r, 12, y, label, dim);
-            graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, count, top, (float)budget,
-                  (SDL_Color){90, 200, 255, 255});
+            int x = text(o, r, 12, y, line(t, "MiB per frame (max %.2f): ", mib((size_t)top)), dim);
+            x = text(o, r, x, y, "used", used_color);
+            x = text(o, r, x, y, ", ", dim);
+            x = text(o, r, x, y, "committed", committed_color);
+            text(o, r, x, y, line(t, "; red: budget %.2f", mib(budget)), dim);
+            SDL_Rect box = {12, y + o->line_height, PANEL_W - 16, GRAPH_H};
+            graph(r, t, box, values, count, top, (float)budget, used_color);
+            graph_line(r, t, box, committed, count, top, committed_color);
             y += o->line_height + GRAPH_H + 8;
 
             float worst = 20.0f;
@@ -188,9 +207,7 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
                 values[i] = o->frame_ms[(o->head + OVERLAY_HISTORY - o->len + i) % OVERLAY_HISTORY];
                 worst = values[i] * 1.1f > worst ? values[i] * 1.1f : worst;
             }
-            label = line(t, "frame time (max %.1f ms, red: 16.7 ms)", (double)worst);
-            if (label)
-                text(o, r, 12, y, label, dim);
+            text(o, r, 12, y, line(t, "frame time (max %.1f ms, red: 16.7 ms)", (double)worst), dim);
             graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, o->len, worst, 16.667f,
                   (SDL_Color){140, 255, 120, 255});
         }

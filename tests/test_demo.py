@@ -185,6 +185,12 @@ if os.path.exists(path("one.bmp")) and os.path.exists(path("two.bmp")):
     differ = sum(one[y][x * 4: x * 4 + 3] != two[y][x * 4: x * 4 + 3] for x, y in region)
     check(differ > len(region) // 10, "the overlay region differs between --stats and no --stats",
           f"{differ} of {len(region)} pixels differ")
+    # The first graph draws bytes used (blue) and committed (orange) from the
+    # frame arena's history: both lines are in its box (overlay.c).
+    box = [(x, y) for y in range(140, 198) for x in range(14, 534)]
+    lines = {name: sum(one[y][x * 4: x * 4 + 3] == bgr for x, y in box)
+             for name, bgr in [("used", bytes((255, 200, 90))), ("committed", bytes((60, 160, 255)))]}
+    check(all(n > 100 for n in lines.values()), "the overlay graphs bytes used and committed per frame", str(lines))
     # Right of the overlay's panel (x 4 to 543), the two pictures are the
     # world alone: drawn from one lane or from two, part after part, the
     # same pixels.
