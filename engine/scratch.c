@@ -21,10 +21,10 @@
 
 typedef struct ScratchPair {
     PageStack *stacks[2];
+    uint32_t open_scopes; /* scopes begun and not yet ended; here, where the thread-exit slot points */
 } ScratchPair;
 
 static _Thread_local ScratchPair thread_scratch;
-static _Thread_local uint32_t open_scopes;
 enum { Slot_Unmade, Slot_Making, Slot_Made };
 static _Atomic int slot_state = Slot_Unmade;
 static int scratch_slot = -1; /* written once, before slot_state becomes Slot_Made */
@@ -44,6 +44,21 @@ static void release_pair(void *p)
     pair->stacks[0] = pair->stacks[1] = NULL;
 }
 
+/* The thread-exit slot's destructor. A scope still open means a scratch_end
+ * was missed: in a thread that lives on, each call that misses it would
+ * keep its scratch until the stack runs out. The checked build stops there. */
+static void release_at_exit(void *p)
+{
+#ifdef FRAME_ARENA_CHECKED
+    const ScratchPair *pair = p;
+    if (pair && pair->open_scopes)
+        os_vm_fatal("scratch: a thread exited with %u scratch scope%s still open; scratch_end each scope before the "
+                    "thread returns (a scope missed in a loop keeps its scratch until the stack is full)",
+                    (unsigned)pair->open_scopes, pair->open_scopes == 1 ? "" : "s");
+#endif
+    release_pair(p);
+}
+
 /* The first thread to need the slot makes it; any racing one waits the few
  * microseconds that takes. A failure is not kept: the next thread to need
  * the slot tries again, and finds a key another library has freed since.
@@ -57,7 +72,7 @@ static bool make_slot(void)
         if (state == Slot_Unmade &&
             atomic_compare_exchange_strong_explicit(&slot_state, &state, Slot_Making, memory_order_acquire,
                                                     memory_order_acquire)) {
-            int slot = os_vm_thread_slot_create(release_pair);
+            int slot = os_vm_thread_slot_create(release_at_exit);
             if (slot < 0) {
                 atomic_store_explicit(&slot_state, Slot_Unmade, memory_order_release);
                 return false;
@@ -122,6 +137,7 @@ static ScratchError make_pair(const PageStackDesc *desc, ScratchPair *out)
 
 static void need_no_open_scope(const char *fn)
 {
+    uint32_t open_scopes = thread_scratch.open_scopes;
     if (open_scopes)
         os_vm_fatal("%s: %u scratch scope%s of this thread %s still open; scratch_end %s first", fn,
                     (unsigned)open_scopes, open_scopes == 1 ? "" : "s", open_scopes == 1 ? "is" : "are",
@@ -180,7 +196,7 @@ ScratchError scratch_thread_init(const PageStackDesc *desc)
     need_no_open_scope("scratch_thread_init");
     char name[NameBytes];
     PageStackDesc d = desc ? *desc : current_defaults(name);
-    ScratchPair made;
+    ScratchPair made = {0}; /* no scope open: need_no_open_scope said so */
     ScratchError error = make_pair(&d, &made);
     if (error != ScratchError_None)
         return error;
@@ -205,7 +221,7 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
     ScratchPair *pair = thread_pair();
     for (int i = 0; i < 2; i++)
         if (!in_conflicts(pair->stacks[i], conflicts, count)) {
-            open_scopes++;
+            pair->open_scopes++;
             return page_stack_mark(pair->stacks[i]);
         }
     os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
@@ -218,13 +234,13 @@ void scratch_end(PageStackMark mark)
         os_vm_fatal("scratch_end: the mark is not from this thread's scratch_begin; end it on the thread that "
                     "began it (a mark of another stack goes to page_stack_pop_to)");
     page_stack_pop_to(mark);
-    if (open_scopes)
-        open_scopes--;
+    if (thread_scratch.open_scopes)
+        thread_scratch.open_scopes--;
 }
 
 uint32_t scratch_open_scopes(void)
 {
-    return open_scopes;
+    return thread_scratch.open_scopes;
 }
 
 void scratch_thread_release(void)

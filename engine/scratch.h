@@ -20,7 +20,9 @@
  *
  * Scopes nest like any marks: end inner ones first. Both stacks of a thread
  * in `conflicts` is a programming error (fatal, one line). In the checked
- * build, frame_arena_end with a scope of the same thread still open is fatal.
+ * build, frame_arena_end with a scope of the same thread still open is fatal,
+ * and so is a thread's exit with one of its scopes open (a missed
+ * scratch_end, which in a thread that lives on would keep its scratch).
  * Sizes: a thread's stacks are made at its first scratch_begin from the
  * scratch defaults, which are the page_stack defaults (1 GiB of address space
  * each on 64-bit targets, 64 MiB on 32-bit, committed on demand) until

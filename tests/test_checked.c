@@ -156,6 +156,50 @@ Test(checked, frame_end_with_a_scratch_scope_open_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* A thread that returns with a scratch scope open missed a scratch_end: its
+ * exit stops the program (the stacks would be released all the same). */
+static int return_with_a_scope_open(void *arg)
+{
+    (void)arg;
+    PageStackMark a = scratch_begin(NULL, 0);
+    PageStackMark b = scratch_begin(&a.stack, 1);
+    PageStackMark c = scratch_begin(NULL, 0);
+    page_stack_push(b.stack, 64, 8);
+    scratch_end(c); /* a and b stay open */
+    return 0;
+}
+
+Test(checked, a_thread_exiting_with_a_scratch_scope_open_is_fatal, .signal = SIGABRT)
+{
+    thrd_t t;
+    expect_fatal("scratch: a thread exited with 2 scratch scopes still open; scratch_end each scope before the "
+                 "thread returns");
+    cr_assert_eq(thrd_create(&t, return_with_a_scope_open, NULL), thrd_success);
+    thrd_join(t, NULL);
+    death_not_reached();
+}
+
+static int return_with_every_scope_ended(void *arg)
+{
+    PageStackMark a = scratch_begin(NULL, 0);
+    PageStackMark b = scratch_begin(&a.stack, 1);
+    page_stack_push(b.stack, 64, 8);
+    scratch_end(b);
+    scratch_end(a);
+    *(PageStack **)arg = a.stack;
+    return 0;
+}
+
+Test(checked, a_thread_exiting_with_every_scope_ended_is_fine)
+{
+    thrd_t t;
+    PageStack *stack = NULL;
+    cr_assert_eq(thrd_create(&t, return_with_every_scope_ended, &stack), thrd_success);
+    cr_assert_eq(thrd_join(t, NULL), thrd_success);
+    cr_assert_not_null(stack, "the thread ran");
+    cr_assert_eq(scratch_open_scopes(), 0, "another thread's scopes are not this one's");
+}
+
 Test(checked, frame_end_after_the_scratch_scope_ended_is_fine)
 {
     FrameArena *fa = frame_arena_create(NULL);

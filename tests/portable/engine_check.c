@@ -895,6 +895,20 @@ static void push_to_own_stack(PageStack *ps, void *ptr, size_t size, void *user)
         page_stack_push(ps, 16, 8);
 }
 
+#if CHECKED
+static void *return_with_a_scope_open(void *arg)
+{
+    (void)arg;
+    scratch_begin(NULL, 0);
+    return NULL;
+}
+
+static void die_thread_exit_with_scope_open(void)
+{
+    run_thread(return_with_a_scope_open, NULL);
+}
+#endif
+
 static void die_push_from_on_push(void)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "watched", .on_push = push_to_own_stack});
@@ -959,6 +973,10 @@ static const struct {
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
     {"realloc_of_a_popped_block", die_realloc_of_a_popped_block,
      "page_stack \"tmp\": realloc of the block at"},
+#if CHECKED
+    {"thread_exit_with_scope_open", die_thread_exit_with_scope_open,
+     "scratch: a thread exited with 1 scratch scope still open"},
+#endif
     {"push_from_on_push", die_push_from_on_push,
      "page_stack \"watched\": page_stack_push from the stack's own on_push hook"},
 };
