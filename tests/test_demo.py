@@ -52,11 +52,11 @@ runs = {
     "one": common + ["--threads", "1", "--stats", "--report", path("one.csv"), "--screenshot", path("one.bmp")],
     "two": common + ["--threads", "2", "--report", path("two.csv"), "--screenshot", path("two.bmp")],
     "malloc": common + ["--backend", "malloc", "--threads", "2", "--report", path("malloc.csv")],
-    # The keys, played by --input: 20 clicks (a burst of 60,000 particles) at
-    # frame 60, R at 120, F2 at 150 and again at 170.
-    "keys": ["--headless", "--frames", "200", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2",
-             "--report", path("keys.csv"),
-             "--input", ",".join(["60:click@320x180"] * 20 + ["120:R", "150:F2", "170:F2"])],
+    # The keys, played by --input: 10 clicks (a burst of 30,000 particles) at
+    # frame 45, R at 75, F2 at 90 and again at 105.
+    "keys": ["--headless", "--frames", "120", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2",
+             "--particles", "5000", "--report", path("keys.csv"),
+             "--input", ",".join(["45:click@320x180"] * 10 + ["75:R", "90:F2", "105:F2"])],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     procs = dict(zip(runs, pool.map(lambda a: run(*a), runs.values())))
@@ -105,23 +105,23 @@ check(len(malloc_rows) == 600 and all(int(r["used"]) == 0 and int(r["lanes_used"
       "the malloc backend pushes nothing to the frame arena", f"{len(malloc_rows)} rows")
 
 keys = report("keys.csv")
-if len(keys) == 200:
+if len(keys) == 120:
     particles = [int(r["particles"]) for r in keys]
     committed = [int(r["committed"]) for r in keys]
-    check(particles[60] - particles[59] == 60000, "--input: 20 clicks at frame 60 burst 60,000 particles",
-          f"{particles[59]} then {particles[60]}")
-    check(committed[61] >= committed[59] + 8 * 2**20, "--input: the burst makes the frame arena commit 8 MiB more",
-          f"{committed[59]} then {committed[61]}")
-    check(particles[120] < 1000, "--input: R at frame 120 restarts the level", f"{particles[119]} then {particles[120]}")
+    check(particles[44] == 5000 and particles[45] == 35000, "--input: 10 clicks at frame 45 burst 30,000 particles",
+          f"{particles[44]} then {particles[45]}")
+    check(committed[46] >= committed[44] + 4 * 2**20, "--input: the burst makes the frame arena commit 4 MiB more",
+          f"{committed[44]} then {committed[46]}")
+    check(particles[75] < 1000, "--input: R at frame 75 restarts the level", f"{particles[74]} then {particles[75]}")
     # R calls frame_arena_trim: the frame in flight gives its burst back when
     # its buffer is reset, one frame later; both buffers are then at their
-    # prefault.
-    check(committed[121] <= committed[59] // 2, "--input: R gives the burst's memory back within a frame",
-          f"committed: {committed[59]} before the burst, {committed[119]} at R, {committed[120]}, {committed[121]}")
+    # prefault, as before the burst.
+    check(committed[76] <= committed[44], "--input: R gives the burst's memory back within a frame",
+          f"committed: {committed[44]} before the burst, {committed[74]} at R, {committed[75]}, {committed[76]}")
     arena = [int(r["used"]) > 0 and int(r["pushes"]) > 0 for r in keys]
-    check(all(arena[:150]) and not any(arena[150:170]) and all(arena[170:]),
-          "--input: F2 at frames 150 and 170 switches to malloc and back",
-          f"frames on the arena: {[f for f in range(200) if arena[f]][145:155]}")
+    check(all(arena[:90]) and not any(arena[90:105]) and all(arena[105:]),
+          "--input: F2 at frames 90 and 105 switches to malloc and back",
+          f"frames on the arena: {[f for f in range(120) if arena[f]][85:95]}")
 else:
     check(False, "--input: the scripted run wrote a report row per frame", f"{len(keys)} rows")
 
