@@ -188,9 +188,8 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
             float top = (float)budget * 1.25f;
             for (uint32_t i = 0; i < count; i++) {
                 values[i] = (float)hist[i].used;
-                committed[i] = (float)hist[i].committed;
+                committed[i] = (float)hist[i].committed; /* at least what any frame used */
                 top = committed[i] * 1.1f > top ? committed[i] * 1.1f : top;
-                top = values[i] * 1.1f > top ? values[i] * 1.1f : top;
             }
             int x = text(o, r, 12, y, line(t, "MiB per frame (max %.2f): ", mib((size_t)top)), dim);
             x = text(o, r, x, y, "used", used_color);

@@ -270,7 +270,8 @@ static void need_not_in_hook(const PageStack *ps, const char *fn)
     uint32_t in = ps->flags & Internal_InHook;
     if (in)
         os_vm_fatal("page_stack \"%s\": %s from the stack's own %s hook; a hook may read its stack (stats, pos, "
-                    "check) and use any other, but not push, pop, mark, reset, trim or destroy it",
+                    "check) and use any other, but not change it (push, pop, mark, realloc, reset, trim, a cursor, "
+                    "destroy)",
                     ps->name, fn, in & Internal_InOnPush ? "on_push" : in & Internal_InOnPop ? "on_pop" : "on_reset");
 }
 

@@ -543,15 +543,16 @@ Test(trim, frame_arena_trim_gives_memory_back_now_and_keeps_the_frames_in_flight
     memset(now, 0x3C, 100 * KiB);
     FrameArenaStats st = frame_arena_stats(fa);
     cr_assert_eq(st.trims, 1, "the spike's buffer was trimmed when it was reset");
-    cr_assert_lt(st.committed, before + 3 * MiB + 128 * KiB - 9 * MiB, "the spike's memory came back: %zu bytes committed",
-                 st.committed);
+    cr_assert_lt(st.committed, before + 3 * MiB + 128 * KiB - 9 * MiB,
+                 "the spike's memory came back: %zu bytes committed", st.committed);
     cr_assert_geq(page_stack_stats(open).committed, 3 * MiB, "the frame open at the call keeps what it grew to");
 #if !TEST_CHECKED /* exact commits: plain build only */
     cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 0)).committed, steady / 2, "back to a steady frame's commit");
 #else
     (void)steady;
 #endif
-    cr_assert_eq(frame_arena_trim(fa), 0, "nothing more to give back in the spike's buffer, nor above the open frame's 3 MiB");
+    cr_assert_eq(frame_arena_trim(fa), 0,
+                 "nothing more to give back in the spike's buffer, nor above the open frame's 3 MiB");
     frame_arena_end(fa);
     run_frame(fa, 100 * KiB); /* the open frame's buffer is reset: marked by the second call, trimmed */
     cr_assert_eq(frame_arena_stats(fa).trims, 2);
