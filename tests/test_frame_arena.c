@@ -406,49 +406,32 @@ Test(budget, the_callbacks_may_read_and_trim_the_arena)
 }
 
 /* on_budget runs in the middle of frame_arena_end: beginning or ending a
- * frame from it is fatal. */
-static void end_from_budget(FrameArena *fa, size_t used, void *user)
+ * frame from it, or destroying the arena, is fatal. */
+enum { FromBudget_End, FromBudget_Begin, FromBudget_Destroy, FromBudget_Count };
+
+static void call_from_budget(FrameArena *fa, size_t used, void *user)
 {
-    (void)used, (void)user;
-    frame_arena_end(fa);
+    (void)used;
+    switch (*(const int *)user) {
+    case FromBudget_End: frame_arena_end(fa); break;
+    case FromBudget_Begin: frame_arena_begin(fa); break;
+    case FromBudget_Destroy: frame_arena_destroy(fa); break;
+    }
 }
 
-static void begin_from_budget(FrameArena *fa, size_t used, void *user)
+ParameterizedTestParameters(misuse, calls_from_on_budget_are_fatal)
 {
-    (void)used, (void)user;
-    frame_arena_begin(fa);
+    static int cases[FromBudget_Count];
+    return index_params(cases, FromBudget_Count);
 }
 
-Test(misuse, ending_a_frame_from_on_budget_is_fatal, .signal = SIGABRT)
+ParameterizedTest(int *call, misuse, calls_from_on_budget_are_fatal, .signal = SIGABRT)
 {
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100, .on_budget = end_from_budget});
+    static const char *const names[FromBudget_Count] = {"frame_arena_end", "frame_arena_begin", "frame_arena_destroy"};
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100, .on_budget = call_from_budget, .user = call});
     page_stack_push(frame_arena_begin(fa), 1000, 8);
-    expect_fatal("frame_arena \"frame\": frame_arena_end called from on_budget, inside frame_arena_end; on_budget "
-                 "may read the arena and trim it");
-    frame_arena_end(fa);
-    death_not_reached();
-}
-
-Test(misuse, beginning_a_frame_from_on_budget_is_fatal, .signal = SIGABRT)
-{
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100, .on_budget = begin_from_budget});
-    page_stack_push(frame_arena_begin(fa), 1000, 8);
-    expect_fatal("frame_arena \"frame\": frame_arena_begin called from on_budget, inside frame_arena_end");
-    frame_arena_end(fa);
-    death_not_reached();
-}
-
-static void destroy_from_budget(FrameArena *fa, size_t used, void *user)
-{
-    (void)used, (void)user;
-    frame_arena_destroy(fa);
-}
-
-Test(misuse, destroying_the_arena_from_on_budget_is_fatal, .signal = SIGABRT)
-{
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 100, .on_budget = destroy_from_budget});
-    page_stack_push(frame_arena_begin(fa), 1000, 8);
-    expect_fatal("frame_arena \"frame\": frame_arena_destroy called from on_budget, inside frame_arena_end");
+    expect_fatalf("frame_arena \"frame\": %s called from on_budget, inside frame_arena_end; on_budget may read the "
+                  "arena and trim it", names[*call]);
     frame_arena_end(fa);
     death_not_reached();
 }
