@@ -17,7 +17,10 @@
  * Failure: a push that cannot be served (reservation exhausted, commit refused
  * by the OS, size overflow) leaves the stack unchanged and usable; try_push
  * returns NULL and page_stack_last_error says why; push calls desc.on_fail,
- * whose default prints one line and aborts. Programming errors (an alignment
+ * whose default prints one line and aborts. An on_fail that returns makes the
+ * push return NULL; it may use the stack (the push touches nothing after it),
+ * but a push of its own there that fails again calls it again, so log with a
+ * try_ call or into another stack. Programming errors (an alignment
  * that is not a power of two, pop_to a mark above the top or taken before the
  * last reset) print one line and abort in every build.
  *
