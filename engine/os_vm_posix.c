@@ -133,20 +133,19 @@ bool os_vm_is_large(const void *addr)
 
 static pthread_key_t slot_keys[OS_VM_THREAD_SLOTS];
 static _Atomic int slots_used; /* slots made; stored after the slot's key */
-static atomic_flag slots_lock = ATOMIC_FLAG_INIT;
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int os_vm_thread_slot_create(void (*on_exit)(void *value))
 {
     /* One at a time, so that a slot the OS has no key for is not used up:
      * the next call tries the same slot again. */
-    while (atomic_flag_test_and_set_explicit(&slots_lock, memory_order_acquire))
-        ;
+    pthread_mutex_lock(&slots_lock); /* a default mutex, never destroyed: it cannot fail */
     int slot = atomic_load(&slots_used);
     if (slot >= OS_VM_THREAD_SLOTS || pthread_key_create(&slot_keys[slot], on_exit) != 0)
         slot = -1;
     else
         atomic_store(&slots_used, slot + 1);
-    atomic_flag_clear_explicit(&slots_lock, memory_order_release);
+    pthread_mutex_unlock(&slots_lock);
     return slot;
 }
 
