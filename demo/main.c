@@ -425,7 +425,13 @@ int main(int argc, char **argv)
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
         .name = "frame", .budget = budget, .on_budget = on_budget, .user = &overruns,
         .stack = {.initial_commit = lane_prefault, .flags = PageStackFlag_Prefault}, .lanes = opt.threads});
+    PageStackError fa_error = page_stack_create_error();
     PageStack *level = page_stack_create(&(PageStackDesc){.name = "level", .reserve_size = 16u << 20});
+    if (!fa || !level) {
+        fprintf(stderr, "frame_arena_demo: cannot make the %s: %s\n", fa ? "level stack" : "frame arena",
+                page_stack_error_string(fa ? page_stack_create_error() : fa_error));
+        return 1;
+    }
     /* Every thread's scratch stacks, the workers' and this one's, which the
      * particle update compacts through: their first MiB prefaulted like the
      * frame arena's, so the first steps take no page faults there, and
@@ -439,7 +445,7 @@ int main(int argc, char **argv)
     FILE *report = opt.report ? fopen(opt.report, "w") : NULL;
     size_t frame_time_cap = opt.frames && opt.frames < 1000000 ? (size_t)opt.frames : 1000000, frame_time_count = 0;
     double *frame_times = malloc(frame_time_cap * sizeof(double)); /* the summary's percentiles */
-    if (!fa || !level || !workers || (opt.report && !report) || !frame_times) {
+    if (!workers || (opt.report && !report) || !frame_times) {
         fprintf(stderr, "frame_arena_demo: cannot set up (%s)\n",
                 opt.report && !report ? "cannot open the report file" : "out of memory");
         return 1;

@@ -120,8 +120,10 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
     size_t meta_size = sizeof(FrameArena) + 64;
     if (!add_bytes(&meta_size, stacks, sizeof(PageStack *)) || !add_bytes(&meta_size, d.lanes, sizeof(Lane)) ||
         !add_bytes(&meta_size, d.history, sizeof(FrameSample)) ||
-        (trimming && !add_bytes(&meta_size, (size_t)d.trim_after, (size_t)d.lanes * sizeof(PeakEntry))))
+        (trimming && !add_bytes(&meta_size, (size_t)d.trim_after, (size_t)d.lanes * sizeof(PeakEntry)))) {
+        page_stack_set_create_error(PageStackError_SizeOverflow);
         return NULL;
+    }
     /* Prefaulted: the sample ring and the windows move on a little every
      * frame, and would otherwise take a page fault in a frame now and then
      * until they had gone round once. Not beyond a few MiB, where only an
@@ -140,8 +142,9 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
     Lane *lanes = try_push_array(meta, Lane, d.lanes);
     FrameSample *ring = try_push_array(meta, FrameSample, d.history);
     PeakEntry *windows = trimming ? try_push_array(meta, PeakEntry, (size_t)d.trim_after * d.lanes) : NULL;
-    if (!fa || !buffers || !lanes || !ring || (trimming && !windows)) {
+    if (!fa || !buffers || !lanes || !ring || (trimming && !windows)) { /* not seen: meta was sized for them */
         page_stack_destroy(meta);
+        page_stack_set_create_error(PageStackError_OutOfReserve);
         return NULL;
     }
     *fa = (FrameArena){

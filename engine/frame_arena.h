@@ -80,7 +80,11 @@ typedef struct FrameArenaStats {
     uint64_t frames, trims, budget_overruns;   /* frames: completed; trims: buffers trimmed */
 } FrameArenaStats;
 
-FrameArena *frame_arena_create(const FrameArenaDesc *desc); /* desc NULL or zeroed: all defaults; NULL if a reservation fails */
+/* desc NULL or zeroed: all defaults. NULL if it cannot be made, and
+ * page_stack_create_error says why: ReserveFailed or CommitFailed for one of
+ * its stacks, SizeOverflow for its bookkeeping (history, trim_after, lanes) or
+ * a stack's sizes. */
+FrameArena *frame_arena_create(const FrameArenaDesc *desc);
 void frame_arena_destroy(FrameArena *fa);                   /* NULL is a no-op */
 PageStack *frame_arena_begin(FrameArena *fa); /* next frame: resets the buffer last used frames_in_flight frames ago */
 void frame_arena_end(FrameArena *fa);         /* records this frame's sample, applies the budget and the trim policy */

@@ -1320,11 +1320,30 @@ const char *page_stack_error_string(PageStackError err)
     case PageStackError_OutOfReserve: return "out of reserved address space (raise reserve_size)";
     case PageStackError_CommitFailed: return "the OS refused to commit memory";
     case PageStackError_SizeOverflow: return "size overflows size_t";
+    case PageStackError_ReserveFailed: return "the OS refused to reserve the address space (lower reserve_size)";
     }
     return "unknown error";
 }
 
 /* ------------------------------------------------------------------ create, destroy */
+
+static _Thread_local PageStackError create_error; /* of this thread's last create */
+
+PageStackError page_stack_create_error(void)
+{
+    return create_error;
+}
+
+void page_stack_set_create_error(PageStackError err)
+{
+    create_error = err;
+}
+
+static PageStack *create_failed(PageStackError err)
+{
+    create_error = err;
+    return NULL;
+}
 
 PageStack *page_stack_create(const PageStackDesc *desc)
 {
@@ -1349,7 +1368,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
     size_t commit_size, reserved, initial, header;
     if (!round_up(d.commit_size, page, &commit_size) || !round_up(d.reserve_size, commit_size, &reserved) ||
         !round_up(d.initial_commit, commit_size, &initial) || !round_up(HEADER_BYTES, page, &header))
-        return NULL;
+        return create_failed(PageStackError_SizeOverflow);
     if (initial > reserved)
         os_vm_fatal("page_stack \"%s\": initial_commit %zu exceeds reserve_size %zu; raise reserve_size or "
                     "lower initial_commit",
@@ -1358,7 +1377,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
     uint32_t regions = CHECKED ? (d.quarantine < MAX_REGIONS ? d.quarantine + 1 : MAX_REGIONS) : 1;
     size_t cap = reserved;
     if (CHECKED && (reserved > (SIZE_MAX - 4 * MiB) / 2 || !round_up(2 * reserved + 64 * KiB, commit_size, &cap)))
-        return NULL;
+        return create_failed(PageStackError_SizeOverflow);
     size_t span = cap + page;
     /* The header pages and a guard page come first, so the stack's fields
      * and its first pages have their page-table entries side by side (in one
@@ -1367,19 +1386,19 @@ PageStack *page_stack_create(const PageStackDesc *desc)
      * not one for each. With huge pages the usable range starts 2 MiB in. */
     size_t lead = header + page;
     if (huge && !round_up(lead, 2 * MiB, &lead))
-        return NULL;
+        return create_failed(PageStackError_SizeOverflow);
     if (span > (SIZE_MAX - lead) / regions)
-        return NULL;
+        return create_failed(PageStackError_SizeOverflow);
     size_t map_size = lead + span * regions;
     size_t align = huge ? 2 * MiB : page < 32 * KiB ? 32 * KiB : page;
     char *map = os_vm_reserve(map_size, align, huge ? OsVmFlag_HugePages : 0);
     if (!map)
-        return NULL;
+        return create_failed(PageStackError_ReserveFailed);
     PageStack *ps = (PageStack *)map;
     char *usable = map + lead;
     if (!os_vm_commit(ps, header) || (initial && !os_vm_commit(usable, initial))) {
         os_vm_release(map, map_size);
-        return NULL;
+        return create_failed(PageStackError_CommitFailed);
     }
     *ps = (PageStack){
         .last = (uintptr_t)usable - 1,
@@ -1410,6 +1429,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
     poison(usable, initial);
     VALGRIND_MAKE_MEM_NOACCESS(usable, initial);
     settle(ps);
+    create_error = PageStackError_None;
     return ps;
 }
 

@@ -175,6 +175,7 @@ typedef enum PageStackError {
     PageStackError_OutOfReserve, /* the reservation cannot hold the block */
     PageStackError_CommitFailed, /* the OS refused to commit more memory */
     PageStackError_SizeOverflow, /* the size, or count * element size, overflows size_t once padded */
+    PageStackError_ReserveFailed, /* page_stack_create: the OS refused the address space (lower reserve_size) */
 } PageStackError;
 
 /* How page_stack_push_with serves a request; the named pushes below pick these. */
@@ -218,7 +219,12 @@ struct PageStack {
     const char *owner; /* NULL, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
 };
 
-PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if the reservation fails */
+PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if it cannot be made */
+/* Why this thread's last page_stack_create (or frame_arena_create) returned
+ * NULL: ReserveFailed (the OS refused the address space), CommitFailed (the
+ * OS refused to commit initial_commit or the stack's own fields) or
+ * SizeOverflow (a size rounds up past SIZE_MAX); None if it returned a stack. */
+PageStackError page_stack_create_error(void);
 void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op; a frame arena's or scratch stack: fatal */
 
 /* The out-of-line half of every push: commits, failures, checks, poisoning. */

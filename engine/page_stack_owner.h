@@ -23,6 +23,8 @@ void page_stack_begin_frame(PageStack *ps, uint64_t frame);
 /* For frame_arena_end: in the checked build, a push to ps before its next
  * reset is fatal (a job that outlived its frame). */
 void page_stack_end_frame(PageStack *ps);
+/* For frame_arena_create: what page_stack_create_error reports on this thread. */
+void page_stack_set_create_error(PageStackError err);
 /* Fatal, naming fn, if ps is NULL or a cursor is open on it. */
 PageStack *page_stack_need_idle(PageStack *ps, const char *fn);
 

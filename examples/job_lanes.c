@@ -132,9 +132,13 @@ int main(int argc, char **argv)
         return 2;
     }
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "cull", .lanes = WORKERS});
+    if (!fa) {
+        fprintf(stderr, "job_lanes: cannot make the frame arena: %s\n", page_stack_error_string(page_stack_create_error()));
+        return 1;
+    }
     Entity *entities = malloc(ENTITIES * sizeof *entities); /* level data: lives outside the frames */
-    if (!fa || !entities) {
-        fprintf(stderr, "job_lanes: cannot set up\n");
+    if (!entities) {
+        fprintf(stderr, "job_lanes: out of memory\n");
         return 1;
     }
     uint32_t seed = 12345;

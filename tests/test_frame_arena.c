@@ -2,6 +2,7 @@
 #include "support.h"
 
 #include "frame_arena.h"
+#include "os_vm.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -77,8 +78,10 @@ Test(defaults, failed_reservation_returns_null)
     if (fit >= 4) /* a larger address space than 47 bits: nothing to prove here */
         return;
     cr_assert_null(frame_arena_create(&(FrameArenaDesc){.frames_in_flight = fit + 1, .stack = huge}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed, "the last buffer's reservation");
     cr_assert_null(frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1, .lanes = fit + 1, .stack = huge}),
                    "lanes reserve a stack each");
+    cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed);
     if (fit > 0) {
         FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = fit, .stack = huge});
         cr_assert_not_null(fa, "the failed create left its reservations behind");
@@ -87,6 +90,26 @@ Test(defaults, failed_reservation_returns_null)
         cr_assert_not_null(fa, "the failed create with lanes left its reservations behind");
         frame_arena_destroy(fa);
     }
+}
+
+Test(defaults, a_create_that_fails_says_why)
+{
+    cr_assert_null(frame_arena_create(&(FrameArenaDesc){.stack = {.reserve_size = (size_t)1 << 60}}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed);
+    cr_assert_null(frame_arena_create(&(FrameArenaDesc){.stack = {.reserve_size = SIZE_MAX}}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
+    /* the OS refuses a commit: the arena's own stack's first, then a buffer's */
+    for (uint64_t k = 1; k <= 4; k++) {
+        os_vm_inject_commit_failure(k);
+        cr_assert_null(frame_arena_create(&(FrameArenaDesc){.stack = {.initial_commit = 64 << 10}}), "commit %llu",
+                       (unsigned long long)k);
+        cr_assert_eq(page_stack_create_error(), PageStackError_CommitFailed, "commit %llu", (unsigned long long)k);
+    }
+    os_vm_inject_commit_failure(0);
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.stack = {.initial_commit = 64 << 10}});
+    cr_assert_not_null(fa);
+    cr_assert_eq(page_stack_create_error(), PageStackError_None, "an arena that is made clears it");
+    frame_arena_destroy(fa);
 }
 
 Test(defaults, too_many_frames_in_flight_is_fatal, .signal = SIGABRT)

@@ -5,6 +5,7 @@
 #include "page_stack.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <wchar.h>
@@ -116,11 +117,62 @@ Test(defaults, destroy_null_is_a_no_op)
     page_stack_destroy(NULL);
 }
 
-Test(defaults, impossible_reservation_returns_null)
+Test(defaults, impossible_reservation_returns_null_and_says_why)
 {
     cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX / 2}));
+    /* the checked build reserves twice that for each region: its sizes overflow first */
+    cr_assert_eq(page_stack_create_error(), TEST_CHECKED ? PageStackError_SizeOverflow : PageStackError_ReserveFailed);
+    cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = (size_t)1 << 60}), "1 EiB");
+    cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed);
     cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX}), "rounding overflow");
+    cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
     cr_assert_null(page_stack_create(&(PageStackDesc){.commit_size = SIZE_MAX}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
+    cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX - MiB, .flags = PageStackFlag_HugePages}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
+    PageStack *ps = page_stack_create(NULL);
+    cr_assert_not_null(ps);
+    cr_assert_eq(page_stack_create_error(), PageStackError_None, "a create that succeeds clears it");
+    page_stack_destroy(ps);
+}
+
+Test(defaults, a_refused_commit_at_create_returns_null_and_says_why)
+{
+    os_vm_inject_commit_failure(1); /* the stack's own fields */
+    cr_assert_null(page_stack_create(NULL));
+    cr_assert_eq(page_stack_create_error(), PageStackError_CommitFailed);
+    os_vm_inject_commit_failure(2); /* its initial commit */
+    cr_assert_null(page_stack_create(&(PageStackDesc){.initial_commit = MiB, .flags = PageStackFlag_Prefault}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_CommitFailed);
+    os_vm_inject_commit_failure(0);
+    PageStack *ps = page_stack_create(&(PageStackDesc){.initial_commit = MiB});
+    cr_assert_not_null(ps, "the next create, with the OS committing again, works");
+    cr_assert_eq(page_stack_stats(ps).committed, MiB);
+    page_stack_destroy(ps);
+}
+
+static void *create_on_another_thread(void *arg)
+{
+    (void)arg;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX});
+    return (void *)(uintptr_t)(ps == NULL && page_stack_create_error() == PageStackError_SizeOverflow);
+}
+
+Test(defaults, the_create_error_is_the_calling_threads)
+{
+    cr_assert_null(page_stack_create(&(PageStackDesc){.commit_size = SIZE_MAX}));
+    pthread_t t;
+    void *failed = NULL;
+    cr_assert_eq(pthread_create(&t, NULL, create_on_another_thread, NULL), 0);
+    cr_assert_eq(pthread_join(t, &failed), 0);
+    cr_assert(failed, "the other thread saw its own failure");
+    PageStack *ps = page_stack_create(NULL);
+    cr_assert_eq(page_stack_create_error(), PageStackError_None);
+    cr_assert_eq(pthread_create(&t, NULL, create_on_another_thread, NULL), 0);
+    cr_assert_eq(pthread_join(t, &failed), 0);
+    cr_assert(failed);
+    cr_assert_eq(page_stack_create_error(), PageStackError_None, "another thread's failure is not this one's");
+    page_stack_destroy(ps);
 }
 
 Test(defaults, initial_commit_above_reserve_is_fatal, .signal = SIGABRT)
@@ -718,6 +770,7 @@ Test(failure, error_strings_name_each_error)
     cr_assert_not_null(strstr(page_stack_error_string(PageStackError_OutOfReserve), "reserve"));
     cr_assert_not_null(strstr(page_stack_error_string(PageStackError_CommitFailed), "commit"));
     cr_assert_not_null(strstr(page_stack_error_string(PageStackError_SizeOverflow), "overflow"));
+    cr_assert_not_null(strstr(page_stack_error_string(PageStackError_ReserveFailed), "reserve the address space"));
     cr_assert_str_eq(page_stack_error_string((PageStackError)99), "unknown error");
 }
 

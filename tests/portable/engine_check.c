@@ -427,6 +427,45 @@ static void check_page_stack_errors(void)
     page_stack_destroy(ps);
 }
 
+/* A create that returns NULL says why, on its own thread, until the next create. */
+static void check_create_errors(void)
+{
+    bool wide = SIZE_MAX > 0xFFFFFFFFu;
+    EXPECT(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX}) == NULL &&
+               page_stack_create_error() == PageStackError_SizeOverflow,
+           "reserve_size SIZE_MAX: error %d", (int)page_stack_create_error());
+    PageStack *ps = page_stack_create(NULL);
+    EXPECT(ps && page_stack_create_error() == PageStackError_None, "a create that succeeds: error %d",
+           (int)page_stack_create_error());
+    page_stack_destroy(ps);
+    /* 1 EiB (64-bit), 3 GiB of 4 (32-bit): more address space than a process
+     * has; a 32-bit checked stack, which reserves twice that per region, sees
+     * its sizes overflow first. */
+    size_t huge = wide ? (size_t)1 << 60 : (size_t)3 << 30;
+    PageStackError too_big = CHECKED && !wide ? PageStackError_SizeOverflow : PageStackError_ReserveFailed;
+    EXPECT(page_stack_create(&(PageStackDesc){.reserve_size = huge}) == NULL && page_stack_create_error() == too_big,
+           "reserve_size %zu: error %d", huge, (int)page_stack_create_error());
+    os_vm_inject_commit_failure(1); /* the stack's own fields */
+    EXPECT(page_stack_create(NULL) == NULL && page_stack_create_error() == PageStackError_CommitFailed,
+           "its header refused: error %d", (int)page_stack_create_error());
+    os_vm_inject_commit_failure(2); /* the initial commit */
+    EXPECT(page_stack_create(&(PageStackDesc){.initial_commit = 1 * MiB}) == NULL &&
+               page_stack_create_error() == PageStackError_CommitFailed,
+           "initial_commit refused: error %d", (int)page_stack_create_error());
+    os_vm_inject_commit_failure(0);
+    EXPECT(frame_arena_create(&(FrameArenaDesc){.stack.reserve_size = huge}) == NULL &&
+               page_stack_create_error() == too_big,
+           "an arena whose stacks cannot be reserved: error %d", (int)page_stack_create_error());
+    FrameArena *fa = frame_arena_create(NULL);
+    EXPECT(fa && page_stack_create_error() == PageStackError_None, "an arena that is made: error %d",
+           (int)page_stack_create_error());
+    frame_arena_destroy(fa);
+    if (!wide)
+        EXPECT(frame_arena_create(&(FrameArenaDesc){.history = UINT32_MAX}) == NULL &&
+                   page_stack_create_error() == PageStackError_SizeOverflow,
+               "history 2^32 - 1 on 32 bits: error %d", (int)page_stack_create_error());
+}
+
 /* What follows the width of size_t and of the address space. A 64-bit build
  * checks the defaults and the overflow that both widths share; a 32-bit one
  * (CI's i686 lane) also the products that only overflow there and the
@@ -1052,6 +1091,7 @@ static const Case checks[] = {
     {"page_stack cursor", check_page_stack_cursor},
     {"page_stack marks", check_page_stack_marks},
     {"page_stack errors leave the stack unchanged", check_page_stack_errors},
+    {"a create that fails says why", check_create_errors},
     {"page_stack strings", check_page_stack_strings},
     {"size_t width: defaults, overflow, address space", check_size_t_width},
     {"page_stack trim and huge pages", check_page_stack_trim_and_huge_pages},
