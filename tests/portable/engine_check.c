@@ -441,7 +441,7 @@ static void check_create_errors(void)
     /* 1 EiB (64-bit), 3 GiB of 4 (32-bit): more address space than a process
      * has; a 32-bit checked stack, which reserves twice that per region, sees
      * its sizes overflow first. */
-    size_t huge = wide ? (size_t)1 << 60 : (size_t)3 << 30;
+    size_t huge = wide ? SIZE_MAX / 16 + 1 : SIZE_MAX / 4 * 3;
     PageStackError too_big = CHECKED && !wide ? PageStackError_SizeOverflow : PageStackError_ReserveFailed;
     EXPECT(page_stack_create(&(PageStackDesc){.reserve_size = huge}) == NULL && page_stack_create_error() == too_big,
            "reserve_size %zu: error %d", huge, (int)page_stack_create_error());
