@@ -2151,8 +2151,11 @@ static int run_timing(const char *self, bool quick)
              paired_of("frame_touched", k, "ours", "bump"), 1 / h2h_ratio(hb, false), 1 / h2h_ratio(hb, true),
              ratio_of("frame_touched", k, "bump_counted", "bump", false),
              ratio_of("frame_touched", k, "ours", "bump_counted", false));
-        goal(judge(rf, rf <= 1.20 || rf10 <= 1.20), "K=%zu touched: ours / floor %.2f (%.2f) <= 1.20; paired %.2f", k,
-             rf, rf10, paired_of("frame_touched", k, "ours", "floor"));
+        /* Not judged: where the naive bump itself stands against the floor. */
+        goal(judge(rf, rf <= 1.20 || rf10 <= 1.20),
+             "K=%zu touched: ours / floor %.2f (%.2f) <= 1.20; paired %.2f; bump / floor %.2f (%.2f)", k, rf, rf10,
+             paired_of("frame_touched", k, "ours", "floor"), ratio_of("frame_touched", k, "bump", "floor", false),
+             ratio_of("frame_touched", k, "bump", "floor", true));
         goal(judge(ru, ru <= 1.25 || ru10 <= 1.25),
              "K=%zu untouched: ours / bump %.2f (%.2f) <= 1.25; paired %.2f; bump_counted / bump %.2f, "
              "ours / bump_counted %.2f", k, ru, ru10, paired_of("frame_untouched", k, "ours", "bump"),
