@@ -5,7 +5,7 @@
  * Windows fiber-local storage: no C11 <threads.h>, which MinGW and macOS
  * lack). The slot is created once for the process, by the first thread
  * that needs it (tried again later if no key was left). On a failed
- * creation of a scratch stack (address space exhausted) the program stops:
+ * creation of a scratch stack (page_stack_create_error says why) the program stops:
  * scratch_begin has no way to return failure and a caller cannot go on;
  * scratch_thread_init returns it instead. The defaults the stacks are made
  * from are one process-wide copy behind a spin lock, taken only when a
@@ -158,8 +158,9 @@ static ScratchPair *thread_pair(void)
         os_vm_fatal("scratch: no thread-exit slot left (thread keys exhausted); cannot keep per-thread "
                     "scratch stacks");
     case ScratchError_NoAddressSpace:
-        os_vm_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?); "
-                    "scratch_set_defaults can make them smaller");
+        os_vm_fatal("scratch: cannot make this thread's scratch stacks: %s; scratch_set_defaults can make them "
+                    "smaller",
+                    page_stack_error_string(page_stack_create_error()));
     }
     os_vm_thread_slot_set(scratch_slot, pair);
     return pair;

@@ -184,8 +184,8 @@ Test(limits, scratch_stacks_that_cannot_be_reserved_are_fatal, .signal = SIGABRT
     getrlimit(RLIMIT_AS, &old);
     struct rlimit tight = {(status_kib("VmSize:") + 256 * 1024) * 1024, old.rlim_max};
     cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
-    expect_fatal("scratch: cannot reserve this thread's scratch stacks (address space exhausted?); "
-                 "scratch_set_defaults can make them smaller");
+    expect_fatal("scratch: cannot make this thread's scratch stacks: the OS refused to reserve the address space "
+                 "(lower reserve_size); scratch_set_defaults can make them smaller");
     scratch_begin(NULL, 0);
     death_not_reached();
 }
@@ -205,8 +205,10 @@ Test(limits, scratch_thread_init_that_cannot_reserve_returns_the_error)
     size_t before = status_kib("VmSize:");
     cr_assert_eq(scratch_thread_init(NULL), ScratchError_NoAddressSpace);
     size_t one_fits = (TEST_CHECKED ? 20 : 200) * MiB; /* a checked stack reserves ten times as much */
+    cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed, "why: error %d", page_stack_create_error());
     cr_assert_eq(scratch_thread_init(&(PageStackDesc){.reserve_size = one_fits}), ScratchError_NoAddressSpace,
                  "the first of the two stacks fits, the second does not");
+    cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed, "the second stack's create says why");
     cr_assert_eq(status_kib("VmSize:"), before, "the failed pairs left nothing reserved");
     PageStackMark again = scratch_begin(NULL, 0);
     cr_assert_eq(again.stack, had.stack, "the thread keeps the stacks it had");
