@@ -20,7 +20,8 @@
  * whose default prints one line and aborts. An on_fail that returns makes the
  * push return NULL; it may use the stack (the push touches nothing after it),
  * but a push of its own there that fails again calls it again, so log with a
- * try_ call or into another stack. Programming errors (an alignment
+ * try_ call or into another stack. A create that returns NULL leaves the
+ * reason in page_stack_create_error. Programming errors (an alignment
  * that is not a power of two, pop_to a mark above the top or taken before the
  * last reset) print one line and abort in every build.
  *
