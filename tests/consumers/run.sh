@@ -119,16 +119,16 @@ if command -v cmake >/dev/null; then
         set -e
         cmake -S "$src" -B "$work/cmake-lib" -G Ninja -DCMAKE_C_FLAGS="-Wall -Wextra -Wpedantic -Werror"
         cmake --build "$work/cmake-lib"
-        # built on its own, the examples too, run by ctest
+        # built on its own, the examples and engine_check too, run by ctest
         (cd "$work/cmake-lib" && ctest --output-on-failure) | tee "$work/cmake-ctest.txt"
-        grep -q "100% tests passed, 0 tests failed out of 2" "$work/cmake-ctest.txt"
+        grep -q "100% tests passed, 0 tests failed out of 3" "$work/cmake-ctest.txt"
         cmake --install "$work/cmake-lib" --prefix "$work/cmake-prefix"
         # the headers meson installs (test 2), no more, no fewer
         diff <(cd "$work/pc-stage" && ls "$(find . -type d -path '*/include/frame_arena')") \
             <(ls "$work/cmake-prefix/include/frame_arena")
         cmake_game cmake-installed -DUSE_INSTALLED=ON -DCMAKE_PREFIX_PATH="$work/cmake-prefix"
     ) >"$work/cmake-installed.log" 2>&1
-    report $? "CMake: built on its own it runs the examples, and its installed package (meson's headers) and find_package(frame_arena) build a game" \
+    report $? "CMake: built on its own it runs the examples and engine_check, and its installed package (meson's headers) and find_package(frame_arena) build a game" \
         "$work/cmake-installed.log"
 else
     skip "CMake: add_subdirectory" "cmake is not installed"
