@@ -88,7 +88,8 @@ int main(int argc, char **argv)
     }
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.budget = 4 << 20, .trim_after = 120});
     if (!fa) {
-        fprintf(stderr, "frame_loop: cannot make the frame arena: %s\n", page_stack_error_string(page_stack_create_error()));
+        fprintf(stderr, "frame_loop: cannot make the frame arena: %s\n",
+                page_stack_error_string(page_stack_create_error()));
         return 1;
     }
     Particle *particles = NULL;

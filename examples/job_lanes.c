@@ -133,7 +133,8 @@ int main(int argc, char **argv)
     }
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "cull", .lanes = WORKERS});
     if (!fa) {
-        fprintf(stderr, "job_lanes: cannot make the frame arena: %s\n", page_stack_error_string(page_stack_create_error()));
+        fprintf(stderr, "job_lanes: cannot make the frame arena: %s\n",
+                page_stack_error_string(page_stack_create_error()));
         return 1;
     }
     Entity *entities = malloc(ENTITIES * sizeof *entities); /* level data: lives outside the frames */
