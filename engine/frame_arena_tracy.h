@@ -41,8 +41,10 @@
 #endif
 
 typedef struct FrameArenaTracy {
-    const char *name; /* the pool in Tracy's memory views; must outlive the arena */
-    const char *plot; /* the plot of bytes used per frame; NULL = name */
+    const char *name; /* the pool in Tracy's memory views: Tracy keeps the pointer, names the pool by it
+                         and reads the string when it needs it, so a string literal (valid while the
+                         program runs), not a buffer */
+    const char *plot; /* the plot of bytes used per frame, a string literal too; NULL = name */
     long lock;        /* held by a hook while it uses the table; 0 = free */
     uint32_t count;   /* pushes live in Tracy now */
     uint64_t dropped; /* pushes not shown: the table was full */
