@@ -149,7 +149,9 @@ typedef struct PageStackDesc {
      * A stack with on_push set sends every push through the out-of-line path.
      * A hook may read its stack (stats, pos, check) and use any other stack;
      * a call that would change its own (push, pop, mark, realloc, reset,
-     * trim, a cursor, destroy) is fatal, one line naming the call and the hook. */
+     * trim, a cursor, destroy) is fatal, one line naming the call and the hook.
+     * A hook must return: one left by longjmp (or a C++ throw) leaves its stack
+     * marked as inside the hook, and every later change to it is fatal so. */
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user); /* after each push that returned memory */
     void (*on_pop)(PageStack *ps, size_t pos, void *user);  /* the top went down to pos: pop_to, free_last, realloc */
     void (*on_reset)(PageStack *ps, void *user);            /* before a reset (or destroy) releases everything */

@@ -7,6 +7,7 @@
 #define FRAME_ARENA_TRACY
 #include "frame_arena_tracy.h"
 
+#include <setjmp.h>
 #include <threads.h>
 
 typedef struct Events {
@@ -257,6 +258,32 @@ ParameterizedTest(int *how, hooks, calls_into_their_own_stack_are_fatal, .signal
         page_stack_pop_to(r.mark);
     else
         page_stack_reset(ps);
+    death_not_reached();
+}
+
+/* A hook must return. One left by longjmp leaves the push it was called from
+ * done and the stack readable, but marked as inside the hook: the next change
+ * is fatal, not a change under a hook that may still hold the stack. */
+static jmp_buf hook_exit;
+
+static void leave_by_longjmp(PageStack *ps, void *ptr, size_t size, void *user)
+{
+    (void)ps, (void)ptr, (void)size, (void)user;
+    longjmp(hook_exit, 1);
+}
+
+Test(hooks, a_hook_left_by_longjmp_leaves_its_stack_refusing_changes, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "jumped", .on_push = leave_by_longjmp});
+    void *volatile block = NULL;
+    if (!setjmp(hook_exit))
+        block = page_stack_push(ps, 48, 16);
+    cr_assert_null(block, "the push did not return: its hook jumped out");
+    cr_assert_eq(page_stack_pos(ps), 48, "the push was done before its hook ran");
+    cr_assert_eq(page_stack_stats(ps).pushes, 1);
+    page_stack_check(ps);
+    expect_fatal("page_stack \"jumped\": page_stack_push from the stack's own on_push hook");
+    page_stack_push(ps, 16, 8);
     death_not_reached();
 }
 
