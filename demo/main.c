@@ -493,9 +493,12 @@ int main(int argc, char **argv)
                     world_restart(&world);
                     frame_arena_trim(fa);
                     break;
-                case SDLK_v:
-                    vsync = !vsync;
-                    SDL_RenderSetVSync(renderer, vsync);
+                case SDLK_v: /* the overlay says vsync only if the renderer took it */
+                    if (SDL_RenderSetVSync(renderer, !vsync) == 0)
+                        vsync = !vsync;
+                    else
+                        fprintf(stderr, "frame_arena_demo: cannot turn vsync %s: %s\n", vsync ? "off" : "on",
+                                SDL_GetError());
                     break;
                 case SDLK_h: show_help = !show_help; break;
                 default: break;

@@ -142,6 +142,7 @@ small_runs = {
     "fewer": ["--frames", "120", "--input", "0:-"],
     "target": ["--frames", "120"],
     "escape": ["--frames", "100", "--input", "10:Escape"],
+    "vsync": ["--frames", "31", "--input", "0:V"],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
@@ -158,6 +159,12 @@ check(counts["target"] == 2000 and counts["more"] == 4000 and counts["fewer"] ==
       "--input: + and - double and halve the particle target", str(counts))
 m = re.search(r"^frames (\d+)", small_procs["escape"].stdout, re.M)
 check(m and m.group(1) == "11", "--input: Escape at frame 10 quits after it", small_procs["escape"].stdout[:300])
+# Headless, SDL makes vsync wait for a simulated 60 Hz refresh in present,
+# so frames with V on take 16.7 ms however fast the machine: a lower bound
+# only, which a slow machine cannot break (the runs set --fps 0, no cap).
+m = re.search(r"^frames \d+\s+frame ms: mean ([0-9.]+)", small_procs["vsync"].stdout, re.M)
+check(m and float(m.group(1)) >= 12, "--input: V turns vsync on: frames wait for the (simulated) refresh",
+      small_procs["vsync"].stdout[:300])
 if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help")):
     w, h, plain = read_bmp(path("plain.bmp"))
     stats_panel = [(x, y) for y in range(10, 80) for x in range(10, 300)]
