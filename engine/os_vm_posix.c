@@ -7,7 +7,9 @@
  * is checked: ENOMEM from a commit is the caller's to handle, anything else
  * means a bad argument and stops the program.
  */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
+#endif
 #include "os_vm.h"
 
 #include <errno.h>

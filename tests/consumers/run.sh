@@ -74,7 +74,8 @@ report $? "pkg-config: installed library, headers and frame_arena.pc build a gam
 ) >"$work/pc-checked.log" 2>&1
 report $? "pkg-config: a checked install's frame_arena.pc gives the game FRAME_ARENA_CHECKED" "$work/pc-checked.log"
 
-# 4. copy-in: the engine's files compiled with the game, no build system
+# 4. copy-in: the engine's files compiled with the game, no build system;
+# then the one-file form, engine/frame_arena_unity.c, plain and checked
 (
     set -e
     mkdir -p "$work/copy"
@@ -83,8 +84,14 @@ report $? "pkg-config: a checked install's frame_arena.pc gives the game FRAME_A
     "$cc" -std=c11 -O2 -Wall -Wextra -Werror -Iengine "$src/tests/consumers/game.c" engine/os_vm.c \
         engine/os_vm_posix.c engine/page_stack.c engine/frame_arena.c engine/scratch.c engine/allocator.c -o game
     ./game
+    "$cc" -std=c11 -O2 -Wall -Wextra -Werror -Iengine "$src/tests/consumers/game.c" engine/frame_arena_unity.c \
+        -o game-unity
+    ./game-unity
+    "$cc" -std=c11 -O2 -Wall -Wextra -Werror -DFRAME_ARENA_CHECKED -Iengine "$src/tests/consumers/game.c" \
+        engine/frame_arena_unity.c -o game-unity-checked
+    ./game-unity-checked
 ) >"$work/copy.log" 2>&1
-report $? "copy-in: engine/ compiled into the game with plain cc" "$work/copy.log"
+report $? "copy-in: engine/ compiled into the game with plain cc, file by file and as frame_arena_unity.c" "$work/copy.log"
 
 # 5-7. CMake: the copy through add_subdirectory (as FetchContent adds it), in
 # the plain and the checked build, and the installed package through
@@ -137,7 +144,8 @@ else
 fi
 
 # 8. CMakeLists.txt keeps up with meson.build: the same version, and every
-# source file of the engine.
+# source file of the engine; and so does frame_arena_unity.c, which includes
+# every other one.
 (
     set -e
     meson_version=$(sed -n "s/^  version : '\(.*\)',\$/\1/p" "$src/meson.build")
@@ -146,10 +154,14 @@ fi
     [ -n "$meson_version" ]
     [ "$meson_version" = "$cmake_version" ]
     for c in "$src"/engine/*.c; do
-        name=engine/$(basename "$c")
-        grep -qw "$name" "$src/CMakeLists.txt" || { echo "CMakeLists.txt lacks $name"; exit 1; }
+        base=$(basename "$c")
+        [ "$base" = frame_arena_unity.c ] && continue
+        grep -qw "engine/$base" "$src/CMakeLists.txt" || { echo "CMakeLists.txt lacks engine/$base"; exit 1; }
+        grep -q "^#include \"$base\"" "$src/engine/frame_arena_unity.c" ||
+            { echo "engine/frame_arena_unity.c lacks $base"; exit 1; }
     done
 ) >"$work/cmake-lists.log" 2>&1
-report $? "CMakeLists.txt has meson.build's version and every engine source" "$work/cmake-lists.log"
+report $? "CMakeLists.txt has meson.build's version and every engine source; frame_arena_unity.c includes each" \
+    "$work/cmake-lists.log"
 
 exit $((fails != 0))
