@@ -1083,7 +1083,7 @@ typedef struct PageStackCleanup {
     void (*fn)(void *object, size_t count);
     void *object;
     size_t count;
-    size_t pos; /* the top when it was registered: it runs when the top goes below */
+    size_t pos; /* the top just above the record: it runs when the top goes below, releasing the record */
     struct PageStackCleanup *prev;
 } PageStackCleanup;
 
@@ -1092,16 +1092,17 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
     need_idle(ps, "page_stack_push_cleanup");
     if (!fn) /* caught here, not when a later pop or reset would call it */
         os_vm_fatal("page_stack \"%s\": page_stack_push_cleanup with fn NULL; pass the function to run", ps->name);
-    size_t pos = pos_of(ps);
     PageStackCleanup *c = page_stack_try_push(ps, sizeof *c, alignof(PageStackCleanup));
     if (!c)
         return false;
-    *c = (PageStackCleanup){fn, object, count, pos, ps->cleanups};
+    /* Its own top, not the one before it: a pop to a mark taken just before
+     * the registration releases the record, and must run it first. */
+    *c = (PageStackCleanup){fn, object, count, pos_of(ps), ps->cleanups};
     ps->cleanups = c;
     return true;
 }
 
-/* Runs, newest first, every cleanup registered at a top above `pos`. */
+/* Runs, newest first, every cleanup whose record lies (in part) above `pos`. */
 static void run_cleanups(PageStack *ps, size_t pos)
 {
     while (ps->cleanups && ps->cleanups->pos > pos) {

@@ -174,6 +174,34 @@ Test(rotation, previous_frame_stays_valid_with_two_buffers)
     frame_arena_destroy(fa);
 }
 
+static int cleanups_run;
+
+static void count_cleanup(void *object, size_t count)
+{
+    (void)object;
+    cleanups_run += (int)count;
+}
+
+/* A cleanup registered first thing in a frame, in any lane, runs when its
+ * buffer is next reset, frames_in_flight frames later, and not before. */
+Test(rotation, a_cleanup_registered_first_in_a_frame_runs_when_its_buffer_is_reused)
+{
+    cleanups_run = 0;
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.lanes = 2});
+    PageStack *frame = frame_arena_begin(fa);
+    cr_assert(page_stack_push_cleanup(frame, count_cleanup, NULL, 1));
+    cr_assert(page_stack_push_cleanup(frame_arena_lane(fa, 1, 0), count_cleanup, NULL, 10));
+    frame_arena_end(fa);
+    frame_arena_begin(fa);
+    cr_assert_eq(cleanups_run, 0, "frame 0 is still in flight");
+    frame_arena_end(fa);
+    frame_arena_begin(fa);
+    cr_assert_eq(cleanups_run, 11, "frame 2 reuses frame 0's buffers: both cleanups ran");
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+    cr_assert_eq(cleanups_run, 11, "once");
+}
+
 Test(rotation, one_buffer_is_reset_every_frame)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1});

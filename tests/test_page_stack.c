@@ -1540,6 +1540,47 @@ Test(marks, free_last_above_a_cleanup_leaves_the_cleanup_to_the_reset)
     page_stack_destroy(ps);
 }
 
+/* A cleanup registered with nothing pushed since a mark (a scope's handle, a
+ * file to close) runs when the stack pops to that mark: the pop releases its
+ * record. It used to be skipped there, its record left on the list after
+ * the pop released it, and the next push wrote over the record: the reset
+ * after called whatever the push had written. */
+Test(marks, a_cleanup_registered_right_after_a_mark_runs_at_its_pop)
+{
+    cleanup_log = (CleanupLog){0};
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 24, 8);
+    PageStackMark m = page_stack_mark(ps);
+    int handle = 7;
+    cr_assert(page_stack_push_cleanup(ps, log_cleanup, &handle, 1));
+    page_stack_pop_to(m);
+    cr_assert_eq(cleanup_log.runs, 1, "the pop released the record: the cleanup ran");
+    cr_assert_eq(cleanup_log.object, &handle);
+    cr_assert_eq(page_stack_pos(ps), m.pos);
+    memset(page_stack_push(ps, 256, 8), 0x41, 256); /* over where the record was */
+    page_stack_reset(ps);
+    cr_assert_eq(cleanup_log.runs, 1, "it ran once: the reset found no record");
+    page_stack_destroy(ps);
+}
+
+/* On an empty stack the same: a reset and a destroy each run a cleanup
+ * registered first thing (test_frame_arena.c and test_scratch.c have the
+ * frame's buffer and the scratch scope). */
+Test(marks, a_cleanup_registered_on_an_empty_stack_runs_at_reset_and_destroy)
+{
+    cleanup_log = (CleanupLog){0};
+    PageStack *ps = page_stack_create(NULL);
+    int handle = 7;
+    cr_assert(page_stack_push_cleanup(ps, log_cleanup, &handle, 2));
+    page_stack_reset(ps);
+    cr_assert_eq(cleanup_log.runs, 1, "reset");
+    cr_assert_eq(cleanup_log.count, 2);
+    cr_assert(page_stack_push_cleanup(ps, log_cleanup, &handle, 3));
+    page_stack_destroy(ps);
+    cr_assert_eq(cleanup_log.runs, 2, "destroy");
+    cr_assert_eq(cleanup_log.count, 3);
+}
+
 /* Outside the checked build the inline push does not test for NULL (it
  * would cost every push): it faults on the stack's first field. Under UBSan
  * the sanitizer reports the member access first and aborts. (The checked

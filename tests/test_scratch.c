@@ -96,6 +96,29 @@ Test(scratch, result_in_a_scratch_arena_survives_the_callees_scratch)
     scratch_end(outer);
 }
 
+static int cleanups_run;
+
+static void count_cleanup(void *object, size_t count)
+{
+    (void)object;
+    cleanups_run += (int)count;
+}
+
+/* A cleanup registered first thing in a scope runs at its scratch_end. */
+Test(scratch, a_cleanup_registered_first_in_a_scope_runs_at_its_end)
+{
+    cleanups_run = 0;
+    PageStackMark outer = scratch_begin(NULL, 0);
+    page_stack_push(outer.stack, 40, 8);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    cr_assert(page_stack_push_cleanup(inner.stack, count_cleanup, NULL, 1));
+    scratch_end(inner);
+    cr_assert_eq(cleanups_run, 1);
+    memset(page_stack_push(outer.stack, 256, 8), 0x41, 256); /* over where the record was */
+    scratch_end(outer);
+    cr_assert_eq(cleanups_run, 1, "once");
+}
+
 Test(scratch, both_stacks_in_conflicts_is_fatal, .signal = SIGABRT)
 {
     PageStackMark a = scratch_begin(NULL, 0);
