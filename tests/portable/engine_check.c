@@ -407,6 +407,36 @@ static void check_page_stack_marks(void)
     page_stack_destroy(ps);
 }
 
+static int cleanup_runs;
+static size_t cleanup_counts;
+
+static void count_cleanup(void *object, size_t count)
+{
+    (void)object;
+    cleanup_runs++;
+    cleanup_counts = cleanup_counts * 10 + count; /* the order they ran in, newest first */
+}
+
+/* Cleanups run newest first when a pop or reset releases their records: a
+ * record pushed right after a mark, or first on the stack, too. */
+static void check_page_stack_cleanups(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    EXPECT(page_stack_push_cleanup(ps, count_cleanup, NULL, 1), "a cleanup first on the stack");
+    page_stack_push(ps, 10, 1);
+    EXPECT(page_stack_push_cleanup(ps, count_cleanup, NULL, 2), "a cleanup over an object");
+    PageStackMark m = page_stack_mark(ps);
+    EXPECT(page_stack_push_cleanup(ps, count_cleanup, NULL, 3), "a cleanup right after a mark");
+    page_stack_pop_to(m);
+    EXPECT(cleanup_runs == 1 && cleanup_counts == 3, "the pop to the mark ran the one above it: %d runs, %zu",
+           cleanup_runs, cleanup_counts);
+    memset(page_stack_push(ps, 200, 8), 0x41, 200); /* over where its record was */
+    page_stack_reset(ps);
+    EXPECT(cleanup_runs == 3 && cleanup_counts == 321, "the reset ran the other two, newest first: %d runs, %zu",
+           cleanup_runs, cleanup_counts);
+    page_stack_destroy(ps);
+}
+
 static void check_page_stack_errors(void)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 1 * MiB});
@@ -1090,6 +1120,7 @@ static const Case checks[] = {
     {"page_stack push, align, grow, reset, zero", check_page_stack_push_align_grow},
     {"page_stack cursor", check_page_stack_cursor},
     {"page_stack marks", check_page_stack_marks},
+    {"page_stack cleanups", check_page_stack_cleanups},
     {"page_stack errors leave the stack unchanged", check_page_stack_errors},
     {"a create that fails says why", check_create_errors},
     {"page_stack strings", check_page_stack_strings},
