@@ -13,7 +13,13 @@
  *  - a string (printf, strdup, strndup and their try_ forms) is the string
  *    asked for, with the verdicts of a push of its length + 1;
  *  - scratch_thread_init, between scopes, makes new empty scratch stacks of
- *    the size asked.
+ *    the size asked;
+ *  - a cleanup runs exactly once, newest first, when a pop_to or reset
+ *    releases its record (a pop to a mark taken just before it included),
+ *    and never otherwise;
+ *  - free_last gives back the last push, and no other block;
+ *  - frame_arena_trim, in a frame or between two, gives back what it says
+ *    and leaves the blocks of the frames in flight as they were.
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -31,6 +37,7 @@
 #define MAX_BLOCKS 96
 #define MAX_MARKS 16
 #define MAX_SCOPES 6
+#define MAX_CLEANUPS 24
 #define RESERVE ((size_t)4 << 20)
 /* A size far above the reservation: 4 GiB, or 1 GiB where size_t has 32 bits. */
 #define BIG_SIZE ((size_t)(SIZE_MAX > 0xFFFFFFFFu ? (uint64_t)1 << 32 : (uint64_t)1 << 30))
@@ -45,6 +52,7 @@ typedef struct Block {
     uint64_t frame;   /* Owner_Frame: the frame it was pushed in */
     uint32_t scope;   /* Owner_Scratch: the scope depth it belongs to */
     uint64_t seq;     /* order of the push, to know which marks it is above */
+    size_t end;       /* Owner_Stack: the stack's pos just after it */
     int zero;         /* pushed zeroed and not written since */
 } Block;
 
@@ -69,6 +77,13 @@ typedef struct Model {
     const uint8_t *data;
     size_t size, at;
     int failures_expected;
+    struct {
+        size_t id, end; /* the record's number and the pos just above it */
+    } cleanups[MAX_CLEANUPS]; /* pending, oldest first */
+    uint32_t ncleanups;
+    size_t cleanup_ids;
+    size_t release_to; /* the pos the pop or reset under way goes down to */
+    size_t phys;       /* at least what the pushes since the last reset or pop to 0 took of a checked region */
 } Model;
 
 static void violation(const char *what, unsigned long long a, unsigned long long b)
@@ -177,7 +192,7 @@ static void add_block(Model *m, unsigned char *p, size_t size, size_t align, Own
         if (size && b->size && p < b->p + b->size && b->p < p + size)
             violation("new block overlaps a live one: sizes", size, b->size);
     }
-    Block b = {p, size, (uint32_t)m->at * 2654435761u, owner, m->frame, m->nscopes, m->seq++, zero};
+    Block b = {p, size, (uint32_t)m->at * 2654435761u, owner, m->frame, m->nscopes, m->seq++, m->pos, zero};
     if (zero) {
         for (size_t i = 0; i < size; i = next_index(size, i))
             if (p[i])
@@ -208,6 +223,26 @@ static size_t pick_size(Model *m)
     if (r % 16 == 0)
         return edges[(r >> 4) % (sizeof edges / sizeof edges[0])];
     return r % 3 ? r % 256 : r % 8192;
+}
+
+/* The checked build's pops leave its physical top where it is until the
+ * stack is reset or popped to 0 (docs/RELIABILITY.md, "The builds"), so a
+ * push that a plain build would serve may find its region, twice the
+ * reservation and 64 KiB, used up: OutOfReserve. `phys` counts what the
+ * pushes since then may have taken, at the most. */
+static void took(Model *m, size_t size, size_t align)
+{
+    m->phys += size + align + 16;
+}
+
+static int may_run_out(const Model *m, size_t size, size_t align)
+{
+#ifdef FRAME_ARENA_CHECKED
+    return m->phys + size + align + 16 > 2 * RESERVE + 64 * 1024;
+#else
+    (void)m, (void)size, (void)align;
+    return 0;
+#endif
 }
 
 /* The model's verdict for a push of size at `pos` on a stack of RESERVE bytes. */
@@ -243,11 +278,14 @@ static void record_push(Model *m, unsigned char *p, uint32_t how, size_t size, s
             violation("push succeeded where it must fail: size, align", size, align);
         m->pos += ((size_t)(0 - m->pos) & (align - 1)) + size;
         m->pushes++;
+        took(m, size, align);
         add_block(m, p, size, align, Owner_Stack, (how & PageStackPush_Zero) != 0);
         return;
     }
     PageStackError got = page_stack_last_error(m->ps);
-    if (want == PageStackError_None ? !(inject && got == PageStackError_CommitFailed) : got != want)
+    if (want == PageStackError_None ? !((inject && got == PageStackError_CommitFailed) ||
+                                        (got == PageStackError_OutOfReserve && may_run_out(m, size, align)))
+                                    : got != want)
         violation("wrong failure: error, expected", got, want);
     if (!(how & PageStackPush_Try) && m->failures_expected != 0)
         violation("on_fail not called exactly once", (unsigned long long)m->failures_expected, 0);
@@ -340,10 +378,76 @@ static int scope_block_ended(const Model *m, const Block *b)
     return b->owner == Owner_Scratch && b->scope > m->nscopes;
 }
 
+/* A cleanup's object is the model and its count the record's number: it
+ * must be the newest pending one, and its record must lie above the pos the
+ * pop or reset goes down to. */
+static void fuzz_cleanup(void *object, size_t id)
+{
+    Model *m = object;
+    if (!m->ncleanups || m->cleanups[m->ncleanups - 1].id != id)
+        violation("a cleanup ran out of turn: id, newest pending", id,
+                  m->ncleanups ? m->cleanups[m->ncleanups - 1].id : 0);
+    if (m->cleanups[m->ncleanups - 1].end <= m->release_to)
+        violation("a cleanup ran whose record stays: record end, released to", m->cleanups[m->ncleanups - 1].end,
+                  m->release_to);
+    m->ncleanups--;
+}
+
+/* A cleanup on the model's stack, whatever lies under it: an object just
+ * pushed, a mark, or nothing since the last reset. Its record is a try push
+ * of a few dozen bytes. */
+static void push_cleanup(Model *m)
+{
+    if (m->ncleanups == MAX_CLEANUPS)
+        return;
+    size_t id = ++m->cleanup_ids, before = m->pos;
+    if (!page_stack_push_cleanup(m->ps, fuzz_cleanup, m, id)) {
+        if ((RESERVE - before >= 128 && !may_run_out(m, 64, 16)) ||
+            page_stack_last_error(m->ps) != PageStackError_OutOfReserve)
+            violation("a cleanup record that fits was refused: pos, error", before, page_stack_last_error(m->ps));
+        m->failed++;
+        return;
+    }
+    m->pos = page_stack_pos(m->ps);
+    if (m->pos <= before || m->pos - before > 128)
+        violation("a cleanup record moved pos by: before, after", before, m->pos);
+    m->pushes++;
+    took(m, 128, 1);
+    m->last_tracked = 0;
+    m->cleanups[m->ncleanups].id = id;
+    m->cleanups[m->ncleanups].end = m->pos;
+    m->ncleanups++;
+}
+
+/* free_last of the newest block when it is the last push, of an older one,
+ * or of a block of another stack: only the first is given back. Blocks the
+ * model cannot place (0 bytes pushed after them, a mark on them) are left. */
+static void free_last(Model *m)
+{
+    if (!m->nblocks)
+        return;
+    Block *b = take(m, 1) % 2 ? &m->blocks[m->nblocks - 1] : &m->blocks[take(m, 1) % m->nblocks];
+    int last = m->last_tracked && b == &m->blocks[m->nblocks - 1];
+    if (b->owner == Owner_Stack && ((!last && b->end == m->pos) || (m->nmarks && m->marks[m->nmarks - 1].seq > b->seq)))
+        return;
+    if (last)
+        verify_block(b, 1); /* intact until its release */
+    size_t pushes = page_stack_stats(m->ps).pushes;
+    if (page_stack_free_last(m->ps, b->p, b->size) != last)
+        violation("free_last: freed, the last push", !last, last);
+    if (page_stack_stats(m->ps).pushes != pushes)
+        violation("free_last changed the push count", page_stack_stats(m->ps).pushes, pushes);
+    if (last) {
+        m->pos -= b->size;
+        m->nblocks--;
+        m->last_tracked = 0;
+    }
+}
+
 static void op(Model *m, uint32_t code)
 {
     size_t align = (size_t)1 << (take(m, 1) % 13);
-    switch (code % 17) {
+    switch (code % 20) {
     case 0: stack_push(m, 0, pick_size(m), align); break;
     case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
     case 2: {
@@ -369,11 +473,13 @@ static void op(Model *m, uint32_t code)
             violation("realloc of the last push moved it: old, new size", b->size, new_size);
         m->pos = m->pos - b->size + new_size;
         m->pushes++;
+        took(m, new_size, 1);
         size_t keep = b->size < new_size ? b->size : new_size;
         for (size_t i = 0; i < keep; i = next_index(b->size, i))
             if (q[i] != (b->zero ? 0 : (unsigned char)(b->seed + i * 13u)))
                 violation("realloc lost bytes: offset, size", i, keep);
         b->size = new_size;
+        b->end = m->pos;
         b->zero = 0;
         pattern(q, new_size, b->seed);
         break;
@@ -391,8 +497,14 @@ static void op(Model *m, uint32_t code)
         if (m->nmarks) {
             m->nmarks -= take(m, 1) % m->nmarks; /* pop to a random open mark, inner ones end too */
             drop_blocks(m, above_mark);
+            m->release_to = m->marks[m->nmarks - 1].mark.pos;
             page_stack_pop_to(m->marks[m->nmarks - 1].mark);
             m->pos = m->marks[m->nmarks - 1].mark.pos;
+            if (m->pos == 0)
+                m->phys = 0;
+            if (m->ncleanups && m->cleanups[m->ncleanups - 1].end > m->pos)
+                violation("pop_to left a cleanup whose record it released: record end, pos",
+                          m->cleanups[m->ncleanups - 1].end, m->pos);
             m->last_tracked = 0;
             m->nmarks--;
         }
@@ -400,11 +512,15 @@ static void op(Model *m, uint32_t code)
     case 6: {
         PageStackMark before = page_stack_mark(m->ps);
         drop_blocks(m, stack_block);
+        m->release_to = 0;
         page_stack_reset(m->ps);
+        if (m->ncleanups)
+            violation("reset left cleanups: pending, newest end", m->ncleanups, m->cleanups[m->ncleanups - 1].end);
         PageStackMark after = page_stack_mark(m->ps);
         if (after.generation != before.generation + 1 || after.pos != 0)
             violation("reset: generation, pos", after.generation - before.generation, after.pos);
         m->pos = 0;
+        m->phys = 0;
         m->nmarks = 0;
         m->last_tracked = 0;
         break;
@@ -483,7 +599,7 @@ static void op(Model *m, uint32_t code)
         m->failures_expected = 1;
         unsigned char *q = page_stack_realloc(m->ps, b->p, b->size, new_size, grow_align);
         if (!q) {
-            if (want == PageStackError_None)
+            if (want == PageStackError_None && !may_run_out(m, new_size, grow_align))
                 violation("realloc failed where a push would not: size, align", new_size, grow_align);
             m->failed++;
             break;
@@ -492,11 +608,13 @@ static void op(Model *m, uint32_t code)
             if (q[i] != (b->zero ? 0 : (unsigned char)(b->seed + i * 13u)))
                 violation("realloc lost bytes: offset, size", i, b->size);
         m->pushes++;
+        took(m, new_size, grow_align);
         if (q == b->p) { /* it was the last push after all: grown in place */
             if (b != &m->blocks[m->nblocks - 1])
                 m->last_tracked = 0; /* blocks of 0 bytes pushed after it are no longer at the top */
             m->pos += new_size - b->size;
             b->size = new_size;
+            b->end = m->pos;
             b->zero = 0;
             pattern(q, new_size, b->seed);
         } else { /* the old block stays as it was; the copy is a new push */
@@ -511,6 +629,18 @@ static void op(Model *m, uint32_t code)
     case 16:
         string_push(m);
         break;
+    case 17:
+        push_cleanup(m);
+        break;
+    case 18:
+        free_last(m);
+        break;
+    case 19: { /* frame_arena_trim, in a frame or between: the frames in flight keep their blocks */
+        size_t before = frame_arena_stats(m->fa).committed, given = frame_arena_trim(m->fa);
+        if (given > before || frame_arena_stats(m->fa).committed != before - given)
+            violation("frame_arena_trim: gave back, committed before", given, before);
+        break;
+    }
     case 13: { /* count * size with overflowing products */
         static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
         size_t count = counts[take(m, 1) % 6], elem = (size_t)1 << (take(m, 1) % 4);
@@ -523,10 +653,13 @@ static void op(Model *m, uint32_t code)
                 violation("array push succeeded where it must fail: count, size", count, elem);
             m->pos += ((size_t)(0 - m->pos) & (align - 1)) + count * elem;
             m->pushes++;
+            took(m, count * elem, align);
             add_block(m, p, count * elem, align, Owner_Stack, 1);
         } else {
-            if (page_stack_last_error(m->ps) != want || want == PageStackError_None)
-                violation("array push: wrong failure: error, expected", page_stack_last_error(m->ps), want);
+            PageStackError got = page_stack_last_error(m->ps);
+            int ran_out = got == PageStackError_OutOfReserve && may_run_out(m, count * elem, align);
+            if (want == PageStackError_None ? !ran_out : got != want)
+                violation("array push: wrong failure: error, expected", got, want);
             if (page_stack_stats(m->ps).pos != before.pos)
                 violation("failed array push moved pos", page_stack_stats(m->ps).pos, before.pos);
             m->failed++;
@@ -566,6 +699,11 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
         verify_all(m, thorough && n % 16 == 0);
     }
     verify_all(m, 1);
+    m->release_to = 0; /* the next run starts with a reset: its cleanups run now, in this run's model */
+    page_stack_reset(m->ps);
+    m->phys = 0;
+    if (m->ncleanups)
+        violation("reset left cleanups: pending, newest end", m->ncleanups, m->cleanups[m->ncleanups - 1].end);
     while (m->nscopes) {
         m->nscopes--;
         drop_blocks(m, scope_block_ended);
