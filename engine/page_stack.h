@@ -488,9 +488,10 @@ char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n);
 /* Registers fn(object, count) to run when a pop_to, reset or destroy releases
  * the record this call pushes: a pop to any mark taken before the call
  * (scratch_end's included), a reset (frame_arena_begin's included) or a
- * destroy; never free_last. Push the object before registering it, so that its bytes go
- * after it. Cleanups run newest first, before the bytes are released. A
- * stack without cleanups pays one pointer test per pop or reset.
+ * destroy; never free_last. Push an object in the stack before registering
+ * it, so that its cleanup runs before its bytes go. Cleanups run newest
+ * first, before the bytes are released. A stack without cleanups pays one
+ * pointer test per pop or reset.
  * Returns false (nothing registered) if the record cannot be pushed; fn NULL
  * is fatal. This is what frame_arena.hpp uses to run C++ destructors. */
 bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count);
