@@ -79,6 +79,33 @@ Test(checked, pop_is_monotonic_until_the_stack_is_empty)
     page_stack_destroy(ps);
 }
 
+/* The cost of monotonic pops, as README and RELIABILITY give it: a region
+ * holds twice the reservation and 64 KiB, so a stack that keeps data at its
+ * bottom and cycles more than that through pops runs out (OutOfReserve,
+ * nothing moved), where the release build never would; emptying the stack
+ * starts a fresh region and ends it. */
+Test(checked, pops_that_cycle_twice_the_reservation_run_out_until_the_stack_is_emptied)
+{
+    const size_t block = 256 * 1024;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 1 << 20});
+    page_stack_push(ps, 8, 8); /* kept at the bottom */
+    PageStackMark m = page_stack_mark(ps);
+    int cycles = 0;
+    while (cycles < 100 && page_stack_try_push(ps, block, 8)) {
+        page_stack_pop_to(m);
+        cycles++;
+    }
+    cr_assert_eq(cycles, 8, "2 MiB + 64 KiB hold eight 256 KiB blocks and their redzones, not nine");
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_eq(page_stack_pos(ps), 8, "the refused push moved nothing");
+    page_stack_pop_to((PageStackMark){ps, 0, m.generation});
+    for (int i = 0; i < 8; i++) {
+        cr_assert_not_null(page_stack_try_push(ps, block, 8), "a fresh region after the stack was emptied");
+        page_stack_pop_to((PageStackMark){ps, 0, m.generation});
+    }
+    page_stack_destroy(ps);
+}
+
 Test(checked, uninitialised_pushes_are_0xCD_and_released_bytes_0xDD)
 {
     PageStack *ps = page_stack_create(NULL);
