@@ -102,6 +102,8 @@
 #define Internal_InOnPop (1u << 27)        /* in ps->flags: its on_pop hook is running */
 #define Internal_InOnReset (1u << 26)      /* in ps->flags: its on_reset hook is running */
 #define Internal_InHook (Internal_InOnPush | Internal_InOnPop | Internal_InOnReset)
+#define Internal_InCleanup (1u << 25)      /* in ps->flags: one of its cleanups is running (see run_cleanups) */
+#define RESET_TO SIZE_MAX                  /* need_idle_to's `to` for a reset */
 /* A tool hook, with the stack marked as inside it: need_idle stops a call
  * from the hook that would change the stack under the push, pop or reset
  * that called it. */
@@ -294,6 +296,37 @@ static PageStack *need_idle(PageStack *ps, const char *fn)
     need_stack(ps, fn);
     if (ps->flags & (Internal_CursorOpen | Internal_InHook))
         not_idle(ps, fn);
+    return ps;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline, cold))
+#endif
+OS_VM_NORETURN static void below_cleanup_floor(const PageStack *ps, const char *fn, size_t to)
+{
+    if (ps->flags & (Internal_CursorOpen | Internal_InHook))
+        not_idle(ps, fn);
+    if (to == RESET_TO)
+        os_vm_fatal("page_stack \"%s\": %s from one of the stack's own cleanups; a cleanup may push, free_last and "
+                    "pop down to %zu, where the pop or reset running it stops, not reset the stack",
+                    ps->name, fn, ps->cleanup_floor);
+    os_vm_fatal("page_stack \"%s\": %s from one of the stack's own cleanups would take it to %zu, below %zu "
+                "where the pop running the cleanup stops; a cleanup may push, free_last and pop down to %zu, "
+                "not reset the stack or pop it further",
+                ps->name, fn, to, ps->cleanup_floor, ps->cleanup_floor);
+}
+
+/* need_idle for a pop down to `to`, or a reset (RESET_TO). One of the
+ * stack's own cleanups may pop it only down to where the pop running the
+ * cleanup stops, and not reset it: either would release what that pop or
+ * reset is still walking (its cleanups' records) or undo it. One test of
+ * the flags, as need_idle. */
+static PageStack *need_idle_to(PageStack *ps, const char *fn, size_t to)
+{
+    need_stack(ps, fn);
+    if (PAGE_STACK_UNLIKELY(ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup)) &&
+        ((ps->flags & (Internal_CursorOpen | Internal_InHook)) || to == RESET_TO || to < ps->cleanup_floor))
+        below_cleanup_floor(ps, fn, to);
     return ps;
 }
 
@@ -1102,14 +1135,27 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
     return true;
 }
 
-/* Runs, newest first, every cleanup whose record lies (in part) above `pos`. */
+/* Runs, newest first, every cleanup whose record lies (in part) above `pos`,
+ * with the stack marked as inside its cleanups down to `pos` (need_idle_to;
+ * nested, as when a cleanup pops to a mark of its own, it is restored). Out
+ * of line: inlined, clang 14 keeps what it restores in callee-saved
+ * registers and saves them on every reset and pop_to, cleanups or not. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
 static void run_cleanups(PageStack *ps, size_t pos)
 {
+    uint32_t outer = ps->flags & Internal_InCleanup;
+    size_t outer_floor = ps->cleanup_floor;
+    ps->flags |= Internal_InCleanup;
+    ps->cleanup_floor = pos;
     while (ps->cleanups && ps->cleanups->pos > pos) {
         PageStackCleanup *c = ps->cleanups;
         ps->cleanups = c->prev;
         c->fn(c->object, c->count);
     }
+    ps->flags = (ps->flags & ~(uint32_t)Internal_InCleanup) | outer;
+    ps->cleanup_floor = outer_floor;
 }
 
 /* ------------------------------------------------------------------ marks, reset, trim */
@@ -1138,7 +1184,7 @@ void page_stack_pop_to(PageStackMark mark)
     PageStack *ps = mark.stack;
     if (!ps)
         os_vm_fatal("page_stack_pop_to: the mark has no stack; take marks with page_stack_mark or scratch_begin");
-    need_idle(ps, "page_stack_pop_to");
+    need_idle_to(ps, "page_stack_pop_to", mark.pos);
     if (mark.generation != ps->generation)
         os_vm_fatal("page_stack \"%s\": pop_to a stale mark (taken before the last reset); "
                     "do not keep marks across a reset",
@@ -1218,12 +1264,12 @@ RESET_INLINE void reset_with(PageStack *ps, const char *fn)
 
 void page_stack_reset(PageStack *ps)
 {
-    reset_with(need_idle(ps, "page_stack_reset"), "page_stack_reset");
+    reset_with(need_idle_to(ps, "page_stack_reset", RESET_TO), "page_stack_reset");
 }
 
 void page_stack_begin_frame(PageStack *ps, uint64_t frame)
 {
-    reset_with(need_idle(ps, "frame_arena_begin"), "frame_arena_begin");
+    reset_with(need_idle_to(ps, "frame_arena_begin", RESET_TO), "frame_arena_begin");
     if (CHECKED)
         check_state(ps)->frame = frame + 1;
 }
@@ -1437,6 +1483,10 @@ PageStack *page_stack_create(const PageStackDesc *desc)
 static void destroy_stack(PageStack *ps)
 {
     need_idle(ps, "page_stack_destroy");
+    if (ps->flags & Internal_InCleanup)
+        os_vm_fatal("page_stack \"%s\": page_stack_destroy from one of the stack's own cleanups; destroy it once "
+                    "the pop or reset running the cleanup has returned",
+                    ps->name);
     if (ps->cleanups)
         run_cleanups(ps, 0);
     if (ps->on_reset)

@@ -220,6 +220,7 @@ struct PageStack {
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
     const char *owner; /* NULL, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
+    size_t cleanup_floor; /* while its cleanups run: the pos the pop or reset running them goes down to */
 };
 
 PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if it cannot be made */
@@ -490,8 +491,11 @@ char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n);
  * (scratch_end's included), a reset (frame_arena_begin's included) or a
  * destroy; never free_last. Push an object in the stack before registering
  * it, so that its cleanup runs before its bytes go. Cleanups run newest
- * first, before the bytes are released. A stack without cleanups pays one
- * pointer test per pop or reset.
+ * first, before the bytes are released. A cleanup may push to its stack,
+ * free_last there and pop it down to where the pop running it stops (what
+ * it leaves goes with the rest); a reset, a deeper pop or a destroy of the
+ * stack from a cleanup is fatal. A stack without cleanups pays one pointer
+ * test per pop or reset.
  * Returns false (nothing registered) if the record cannot be pushed; fn NULL
  * is fatal. This is what frame_arena.hpp uses to run C++ destructors. */
 bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count);

@@ -1581,6 +1581,118 @@ Test(marks, a_cleanup_registered_on_an_empty_stack_runs_at_reset_and_destroy)
     cr_assert_eq(cleanup_log.count, 3);
 }
 
+/* A cleanup may use its own stack above where the pop running it stops: push
+ * (a log line, a buffer), free_last (a pmr container's deallocate), take
+ * marks and pop to them, and pop down to that point itself. What it pushed
+ * goes with the rest when the pop goes on. */
+typedef struct OwnUse {
+    PageStack *ps;
+    PageStackMark above; /* a mark between the pop's target and the cleanup's record */
+    char *line;
+    int runs;
+} OwnUse;
+
+static OwnUse own_use;
+
+static void cleanup_using_its_stack(void *object, size_t count)
+{
+    (void)object, (void)count;
+    PageStack *ps = own_use.ps;
+    own_use.line = page_stack_printf(ps, "closing %d", 3);
+    cr_assert_str_eq(own_use.line, "closing 3");
+    PageStackMark m = page_stack_mark(ps);
+    char *tmp = page_stack_push(ps, 100, 8);
+    memset(tmp, 1, 100);
+    cr_assert(page_stack_free_last(ps, tmp, 100), "the cleanup's own last push");
+    page_stack_push(ps, 40, 8);
+    page_stack_pop_to(m);
+    page_stack_pop_to(own_use.above);
+    own_use.runs++;
+}
+
+Test(marks, a_cleanup_may_use_its_stack_above_where_its_pop_stops)
+{
+    own_use = (OwnUse){0};
+    PageStack *ps = own_use.ps = page_stack_create(NULL);
+    page_stack_push(ps, 24, 8);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push(ps, 64, 8);
+    own_use.above = page_stack_mark(ps);
+    page_stack_push(ps, 64, 8);
+    cr_assert(page_stack_push_cleanup(ps, cleanup_using_its_stack, NULL, 1));
+    page_stack_push(ps, 32, 8);
+    page_stack_pop_to(m);
+    cr_assert_eq(own_use.runs, 1);
+    cr_assert_eq(page_stack_pos(ps), m.pos, "the pop went on to its mark");
+    page_stack_check(ps);
+    cr_assert(page_stack_push_cleanup(ps, cleanup_using_its_stack, NULL, 1));
+    own_use.above = (PageStackMark){ps, 0, page_stack_mark(ps).generation}; /* a reset stops at 0 */
+    page_stack_reset(ps);
+    cr_assert_eq(own_use.runs, 2);
+    cr_assert_eq(page_stack_pos(ps), 0);
+    page_stack_destroy(ps);
+}
+
+/* A cleanup that resets its stack, pops it below where the pop running it
+ * stops, or destroys it is fatal, one line naming the call: each would
+ * release the records that pop is still walking, or undo it. */
+enum { FromCleanup_ResetInPop, FromCleanup_PopBelow, FromCleanup_ResetInReset, FromCleanup_DestroyInPop,
+       FromCleanup_Count };
+static int from_cleanup_how;
+static PageStackMark from_cleanup_bottom;
+
+static void cleanup_misusing_its_stack(void *object, size_t count)
+{
+    (void)count;
+    PageStack *ps = object;
+    switch (from_cleanup_how) {
+    case FromCleanup_ResetInPop:
+    case FromCleanup_ResetInReset: page_stack_reset(ps); break;
+    case FromCleanup_PopBelow: page_stack_pop_to(from_cleanup_bottom); break;
+    case FromCleanup_DestroyInPop: page_stack_destroy(ps); break;
+    }
+}
+
+ParameterizedTestParameters(marks, a_cleanup_that_resets_or_pops_below_its_pop_is_fatal)
+{
+    static int cases[FromCleanup_Count];
+    return index_params(cases, FromCleanup_Count);
+}
+
+ParameterizedTest(int *how, marks, a_cleanup_that_resets_or_pops_below_its_pop_is_fatal, .signal = SIGABRT)
+{
+    from_cleanup_how = *how;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "scoped"});
+    from_cleanup_bottom = page_stack_mark(ps);
+    page_stack_push(ps, 16, 8);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push_cleanup(ps, cleanup_misusing_its_stack, ps, 1);
+    switch (*how) {
+    case FromCleanup_ResetInPop:
+        expect_fatal("page_stack \"scoped\": page_stack_reset from one of the stack's own cleanups; a cleanup may "
+                     "push, free_last and pop down to 16, where the pop or reset running it stops, not reset the "
+                     "stack");
+        break;
+    case FromCleanup_PopBelow:
+        expect_fatal("page_stack \"scoped\": page_stack_pop_to from one of the stack's own cleanups would take it "
+                     "to 0, below 16 where the pop running the cleanup stops");
+        break;
+    case FromCleanup_ResetInReset:
+        expect_fatal("page_stack \"scoped\": page_stack_reset from one of the stack's own cleanups; a cleanup may "
+                     "push, free_last and pop down to 0");
+        break;
+    case FromCleanup_DestroyInPop:
+        expect_fatal("page_stack \"scoped\": page_stack_destroy from one of the stack's own cleanups; destroy it "
+                     "once the pop or reset running the cleanup has returned");
+        break;
+    }
+    if (*how == FromCleanup_ResetInReset)
+        page_stack_reset(ps);
+    else
+        page_stack_pop_to(m);
+    death_not_reached();
+}
+
 /* Outside the checked build the inline push does not test for NULL (it
  * would cost every push): it faults on the stack's first field. Under UBSan
  * the sanitizer reports the member access first and aborts. (The checked

@@ -984,6 +984,21 @@ static void die_push_from_on_push(void)
     page_stack_push(ps, 100, 8);
 }
 
+static void reset_own_stack(void *object, size_t count)
+{
+    (void)count;
+    page_stack_reset(object);
+}
+
+static void die_reset_from_a_cleanup(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "scoped"});
+    page_stack_push(ps, 16, 8);
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push_cleanup(ps, reset_own_stack, ps, 1);
+    page_stack_pop_to(m);
+}
+
 #if SELF_CHECK
 static void die_write_past_a_block(void)
 {
@@ -1048,6 +1063,8 @@ static const struct {
 #endif
     {"push_from_on_push", die_push_from_on_push,
      "page_stack \"watched\": page_stack_push from the stack's own on_push hook"},
+    {"reset_from_a_cleanup", die_reset_from_a_cleanup,
+     "page_stack \"scoped\": page_stack_reset from one of the stack's own cleanups"},
 };
 
 static void check_misuse_is_fatal_with_one_line(void)
