@@ -380,7 +380,7 @@ static int scope_block_ended(const Model *m, const Block *b)
 
 /* A cleanup's object is the model and its count the record's number: it
  * must be the newest pending one, and its record must lie above the pos the
- * pop or reset goes down to. */
+ * pop or reset goes down to. What it pushes goes with the rest. */
 static void fuzz_cleanup(void *object, size_t id)
 {
     Model *m = object;
@@ -391,6 +391,20 @@ static void fuzz_cleanup(void *object, size_t id)
         violation("a cleanup ran whose record stays: record end, released to", m->cleanups[m->ncleanups - 1].end,
                   m->release_to);
     m->ncleanups--;
+    if (id % 4 == 0) { /* one in four uses its stack, as a cleanup may: a push, and for half of them a pop back */
+        PageStackMark own = page_stack_mark(m->ps);
+        size_t n = id % 200 + 1;
+        unsigned char *p = page_stack_try_push(m->ps, n, 8);
+        if (p) {
+            memset(p, 0x5A, n);
+            m->pushes++;
+            took(m, n, 8);
+        } else {
+            m->failed++;
+        }
+        if (id % 8 == 0)
+            page_stack_pop_to(own);
+    }
 }
 
 /* A cleanup on the model's stack, whatever lies under it: an object just
