@@ -494,8 +494,8 @@ char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n);
  * first, before the bytes are released. A cleanup may push to its stack,
  * free_last there and pop it down to where the pop running it stops (what
  * it leaves goes with the rest); a reset, a deeper pop or a destroy of the
- * stack from a cleanup is fatal. A stack without cleanups pays one pointer
- * test per pop or reset.
+ * stack from a cleanup is fatal. A cleanup must return (as a hook must). A
+ * stack without cleanups pays one pointer test per pop or reset.
  * Returns false (nothing registered) if the record cannot be pushed; fn NULL
  * is fatal. This is what frame_arena.hpp uses to run C++ destructors. */
 bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count);
