@@ -64,6 +64,15 @@ static inline int take_every_thread_key(pthread_key_t *keys)
     return taken;
 }
 
+/* A cleanup (page_stack_push_cleanup) that adds its count to cleanups_run. */
+static int cleanups_run;
+
+static inline void count_cleanup(void *object, size_t count)
+{
+    (void)object;
+    cleanups_run += (int)count;
+}
+
 /* The parameters 0 .. n-1, for a ParameterizedTest that picks its case by
  * index: Criterion copies parameters into the process that runs the test,
  * so an index travels where a function pointer might not. */

@@ -174,14 +174,6 @@ Test(rotation, previous_frame_stays_valid_with_two_buffers)
     frame_arena_destroy(fa);
 }
 
-static int cleanups_run;
-
-static void count_cleanup(void *object, size_t count)
-{
-    (void)object;
-    cleanups_run += (int)count;
-}
-
 /* A cleanup registered first thing in a frame, in any lane, runs when its
  * buffer is next reset, frames_in_flight frames later, and not before. */
 Test(rotation, a_cleanup_registered_first_in_a_frame_runs_when_its_buffer_is_reused)

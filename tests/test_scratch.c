@@ -96,14 +96,6 @@ Test(scratch, result_in_a_scratch_arena_survives_the_callees_scratch)
     scratch_end(outer);
 }
 
-static int cleanups_run;
-
-static void count_cleanup(void *object, size_t count)
-{
-    (void)object;
-    cleanups_run += (int)count;
-}
-
 /* A cleanup registered first thing in a scope runs at its scratch_end. */
 Test(scratch, a_cleanup_registered_first_in_a_scope_runs_at_its_end)
 {
