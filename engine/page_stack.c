@@ -902,21 +902,25 @@ static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_
         return page_stack_push_with(ps, new_size, align, how);
     check_align(ps, align);
     uintptr_t p = (uintptr_t)ptr;
-    if (is_last(ps, p, old_size))
+    /* A block that is not aligned as asked (it was pushed with less) moves
+     * to one that is, even where it could stay: the result is always aligned. */
+    bool last = is_last(ps, p, old_size), aligned = (p & ((uintptr_t)align - 1)) == 0;
+    if (last && aligned)
         return resize_last(ps, p, old_size, new_size, align, how);
-    need_live_block(ps, p, old_size);
-    if (new_size <= old_size) {
+    if (!last)
+        need_live_block(ps, p, old_size);
+    if (aligned && new_size <= old_size) {
         ps->pushes++;
         return ptr;
     }
     void *moved = page_stack_push_with(ps, new_size, align, how);
     /* Whole units only while they stay inside the new block: bytes written
      * above the top would pass for never-used (zero) memory. */
-    size_t units = (old_size + 15) & ~(size_t)15;
+    size_t keep = old_size < new_size ? old_size : new_size, units = (keep + 15) & ~(size_t)15;
     if (moved && units <= new_size && whole_units(ps, p, (uintptr_t)moved))
         fa_copy16(moved, ptr, units);
     else if (moved)
-        memcpy(moved, ptr, old_size);
+        memcpy(moved, ptr, keep);
     return moved;
 }
 

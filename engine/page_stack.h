@@ -458,8 +458,10 @@ PAGE_STACK_CURSOR_FN void page_stack_cursor_end(PageStackCursor *c)
 }
 
 /* ptr NULL: a push. ptr the last push: grows or shrinks in place (same pointer).
- * Otherwise: ptr itself when shrinking, push + copy when growing. align must be
- * the block's original alignment. Failure behaves like push; ptr stays valid.
+ * Otherwise: ptr itself when shrinking, push + copy when growing. The result
+ * is aligned to align: a block that is not (pushed with a smaller alignment)
+ * moves, push + copy, even where it could stay. Failure behaves like push;
+ * ptr stays valid.
  * Fatal: a block of this stack that a pop or reset released (while nothing
  * has been pushed over it; in the checked build whatever was pushed since),
  * or an old_size that reaches past the top. A block from elsewhere is copied. */

@@ -981,6 +981,55 @@ Test(realloc, a_block_from_elsewhere_is_copied_when_growing)
 
 /* An old_size larger than the bytes between the block and the top is not
  * the block's: the copy would read past the top. */
+/* A block pushed with less alignment than a realloc asks for moves to one
+ * aligned as asked, with its bytes, even where it could have stayed: the
+ * last push growing or shrinking, an older one shrinking, a 0-byte push at
+ * the top. One aligned enough stays where it is. */
+static unsigned char *pushed_off(PageStack *ps, size_t size, size_t align)
+{
+    unsigned char *p;
+    do
+        p = page_stack_push(ps, size, 8);
+    while ((uintptr_t)p % align == 0); /* one that the larger alignment does not fit */
+    for (size_t i = 0; i < size; i++)
+        p[i] = (unsigned char)(i + 1);
+    return p;
+}
+
+static void expect_bytes(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(p[i], (unsigned char)(i + 1), "byte %zu", i);
+}
+
+Test(realloc, a_block_not_aligned_as_asked_moves_to_one_that_is)
+{
+    PageStack *ps = page_stack_create(NULL);
+    unsigned char *last = pushed_off(ps, 24, 64);
+    unsigned char *grown = page_stack_realloc(ps, last, 24, 40, 64);
+    cr_assert(grown != last && (uintptr_t)grown % 64 == 0, "the last push, growing");
+    expect_bytes(grown, 24);
+    last = pushed_off(ps, 24, 64);
+    unsigned char *shrunk = page_stack_realloc(ps, last, 24, 16, 64);
+    cr_assert(shrunk != last && (uintptr_t)shrunk % 64 == 0, "the last push, shrinking");
+    expect_bytes(shrunk, 16);
+    unsigned char *older = pushed_off(ps, 24, 32);
+    page_stack_push(ps, 8, 8);
+    unsigned char *kept = page_stack_realloc(ps, older, 24, 8, 32);
+    cr_assert(kept != older && (uintptr_t)kept % 32 == 0, "an older block, shrinking");
+    expect_bytes(kept, 8);
+    cr_assert_eq(page_stack_realloc(ps, older, 24, 8, 8), older, "aligned enough: it stays");
+    unsigned char *empty;
+    do {
+        page_stack_push(ps, 1, 1);
+        empty = page_stack_push(ps, 0, 1);
+    } while ((uintptr_t)empty % 16 == 0);
+    unsigned char *from_empty = page_stack_realloc(ps, empty, 0, 16, 16);
+    cr_assert((uintptr_t)from_empty % 16 == 0, "a 0-byte push at the top");
+    page_stack_check(ps);
+    page_stack_destroy(ps);
+}
+
 Test(realloc, an_old_size_that_reaches_past_the_top_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(NULL);

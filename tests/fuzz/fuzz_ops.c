@@ -608,7 +608,8 @@ static void op(Model *m, uint32_t code)
         Block *b = &m->blocks[take(m, 1) % m->nblocks];
         if (b->owner != Owner_Stack || !b->size || (m->nmarks && m->marks[m->nmarks - 1].seq > b->seq))
             break; /* (a block of 0 bytes at the top counts as the last push: ambiguous for the model) */
-        size_t grow_align = (uintptr_t)b->p % 16 == 0 ? 16 : 1, new_size = b->size + 1 + take(m, 1) % 40;
+        /* any alignment up to 128: a block not aligned so moves, even the last push */
+        size_t grow_align = (size_t)1 << (take(m, 1) % 8), new_size = b->size + 1 + take(m, 1) % 40;
         PageStackError want = expected_error(m->pos, new_size, grow_align);
         m->failures_expected = 1;
         unsigned char *q = page_stack_realloc(m->ps, b->p, b->size, new_size, grow_align);
@@ -618,6 +619,8 @@ static void op(Model *m, uint32_t code)
             m->failed++;
             break;
         }
+        if ((uintptr_t)q % grow_align)
+            violation("realloc gave a block not aligned as asked: address, align", (uintptr_t)q, grow_align);
         for (size_t i = 0; i < b->size; i = next_index(b->size, i))
             if (q[i] != (b->zero ? 0 : (unsigned char)(b->seed + i * 13u)))
                 violation("realloc lost bytes: offset, size", i, b->size);
