@@ -73,6 +73,11 @@ Test(hooks, every_push_pop_and_reset_is_reported)
     cr_assert_eq(e.pops, 3);
     cr_assert_null(page_stack_try_push(ps, SIZE_MAX, 1));
     cr_assert_eq(e.pushes, 4, "failures are not pushes");
+    page_stack_push(ps, 8, 8);
+    uint64_t counted = page_stack_stats(ps).pushes;
+    cr_assert_eq(page_stack_realloc(ps, a, 100, 50, 16), a);
+    cr_assert_eq(e.pushes, 5, "an older block shrunk where it is: no new block to report");
+    cr_assert_eq(page_stack_stats(ps).pushes, counted + 1, "though the stats count it");
     page_stack_reset(ps);
     cr_assert_eq(e.resets, 1);
     page_stack_destroy(ps);
