@@ -876,24 +876,36 @@ static bool in_other_region(const PageStack *ps, uintptr_t p)
     return p >= ps->base && p - ps->base < (uintptr_t)ck->regions * ck->region_span;
 }
 
-/* A block of this stack given to realloc must be one still pushed, whole: a
- * block a pop or reset released may be handed out again, and an old_size
- * that reaches past the top is not the block's (the copy would read past
- * it). A block of another stack or allocator is not checked. */
-static void need_live_block(const PageStack *ps, uintptr_t p, size_t old_size)
+/* A block of this stack given to realloc or push_copy (`call`) must be one
+ * still pushed, whole: a block a pop or reset released may be handed out
+ * again, and a size (named size_name in the report) that reaches past the
+ * top is not the block's (the copy would read past it). A block of another
+ * stack or allocator is not checked. */
+static void need_live_block(const PageStack *ps, uintptr_t p, size_t size, const char *call, const char *size_name)
 {
     uintptr_t lo = region_base(ps), t = top(ps);
     bool here = p >= lo && p - lo < capacity(ps);
     if (!here && !in_other_region(ps, p))
         return;
-    if (!here || p >= t || released_below_top(ps, p, old_size))
-        os_vm_fatal("page_stack \"%s\": realloc of the block at %p, which a pop or reset released; realloc only a "
-                    "block that is still pushed",
-                    ps->name, (void *)p);
-    if (old_size > t - p)
-        os_vm_fatal("page_stack \"%s\": realloc of the block at %p with old_size %zu, but the top is %zu bytes "
-                    "above it; pass the size the block was pushed or last resized with",
-                    ps->name, (void *)p, old_size, (size_t)(t - p));
+    if (!here || p >= t || released_below_top(ps, p, size))
+        os_vm_fatal("page_stack \"%s\": %s of the block at %p, which a pop or reset released; %s only a block "
+                    "that is still pushed",
+                    ps->name, call, (void *)p, call);
+    if (size > t - p)
+        os_vm_fatal("page_stack \"%s\": %s of the block at %p with %s %zu, but the top is %zu bytes above it; "
+                    "pass the size the block was pushed or last resized with",
+                    ps->name, call, (void *)p, size_name, size, (size_t)(t - p));
+}
+
+void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size)
+{
+    need_stack(ps, "page_stack_push_copy");
+    need_idle(ps, "page_stack_push"); /* the push's own report: an open cursor's blocks lie above the top */
+    if (!src)
+        os_vm_fatal("page_stack \"%s\": push_copy from src NULL (count %zu, size %zu); pass the bytes to copy (src "
+                    "may be NULL only with a count or size of 0)",
+                    ps->name, count, size);
+    need_live_block(ps, (uintptr_t)src, count * size, "push_copy", "size");
 }
 
 static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how)
@@ -908,7 +920,7 @@ static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_
     if (last && aligned)
         return resize_last(ps, p, old_size, new_size, align, how);
     if (!last)
-        need_live_block(ps, p, old_size);
+        need_live_block(ps, p, old_size, "realloc", "old_size");
     if (aligned && new_size <= old_size) {
         ps->pushes++;
         return ptr;

@@ -322,6 +322,53 @@ static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size
     return page_stack_push_with(ps, count * size, align, how);
 }
 
+/* push_copy's checks out of line: src NULL with bytes to copy, or bytes of
+ * this stack that no live block holds, are fatal (one line); a src elsewhere
+ * returns. */
+void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size);
+
+/* A push of count elements of size bytes, aligned to align, holding a copy
+ * of the count * size bytes at src: the push, then memcpy, both inline, so
+ * that a size known at compile time copies with a few moves. It fails as
+ * the push does (how: 0 or PageStackPush_Try), copying nothing, and counts
+ * as one push. src may be any readable bytes, a live block of this stack or
+ * of a frame still in flight included. Fatal: src NULL unless there is
+ * nothing to copy (a count or size of 0), and bytes of this stack above its
+ * top, which a pop or reset released (in the checked build also a released
+ * block that something was pushed over since, as realloc's check).
+ * page_stack_push_copy and _try_push_copy copy one block of size bytes;
+ * push_array_copy and try_push_array_copy copy n elements of a type, and
+ * gcc and clang warn when src points to another type (C++: an error). */
+static inline void *page_stack_push_copy_with(PageStack *ps, const void *src, size_t count, size_t size, size_t align,
+                                              uint32_t how)
+{
+    if (size != 0 && count > SIZE_MAX / size)
+        return page_stack_push_overflow(ps, align, how);
+    size_t bytes = count * size;
+#ifdef FRAME_ARENA_CHECKED
+    if (bytes) /* every push goes out of line here anyway */
+#else
+    /* Bytes past the top, in the committed range, are no live block's. */
+    uintptr_t from = (uintptr_t)src;
+    if (PAGE_STACK_UNLIKELY(!from || (from + bytes > ps->last + 1 && from - ps->base < ps->committed)) && bytes)
+#endif
+        page_stack_copy_check(ps, src, count, size);
+    void *p = page_stack_push_with(ps, bytes, align, how);
+    if (p && bytes) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(p, src, bytes);
+    return p;
+}
+
+static inline void *page_stack_push_copy(PageStack *ps, const void *src, size_t size, size_t align)
+{
+    return page_stack_push_copy_with(ps, src, 1, size, align, 0);
+}
+
+static inline void *page_stack_try_push_copy(PageStack *ps, const void *src, size_t size, size_t align)
+{
+    return page_stack_push_copy_with(ps, src, 1, size, align, PageStackPush_Try);
+}
+
 /* A cursor: a run of pushes to one stack with the top held in the caller's
  * local variable instead of in the stack, for a loop that pushes many blocks.
  *
@@ -524,6 +571,12 @@ const char *page_stack_error_string(PageStackError err);
 #define push_array_no_zero(ps, T, n) ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), 0))
 #define try_push_array(ps, T, n) \
     ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero | PageStackPush_Try))
+/* The comparison, never evaluated, is the type check: src must point to T (or be void *). */
+#define push_array_copy(ps, T, src, n) \
+    ((void)sizeof((src) == (const T *)0), (T *)page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), 0))
+#define try_push_array_copy(ps, T, src, n) \
+    ((void)sizeof((src) == (const T *)0), \
+     (T *)page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), PageStackPush_Try))
 
 #define cursor_push_struct(c, T) ((T *)page_stack_cursor_push_zero((c), sizeof(T), alignof(T)))
 #define cursor_push_array(c, T, n) \

@@ -284,6 +284,9 @@ enum {
     Open_Strndup,
     Open_TryStrdup,
     Open_TryStrndup,
+    Open_PushCopy,
+    Open_TryArrayCopy,
+    Open_CopyOfACursorBlock,
     Open_Count
 };
 
@@ -306,12 +309,13 @@ ParameterizedTest(int *call, cursor_open, every_change_to_the_stack_is_fatal, .s
         "page_stack_free_last", "page_stack_push_cleanup", "page_stack_mark", "page_stack_pop_to",
         "page_stack_reset", "page_stack_trim", "page_stack_destroy", "page_stack_printf", "page_stack_try_printf",
         "page_stack_strdup", "page_stack_strndup", "page_stack_try_strdup", "page_stack_try_strndup",
+        "page_stack_push", "page_stack_push", "page_stack_push",
     };
     PageStack *ps = run_stack("busy");
     PageStackMark m = page_stack_mark(ps);
     void *last = page_stack_push(ps, 32, 8);
     PageStackCursor c = page_stack_cursor_begin(ps);
-    page_stack_cursor_push(&c, 16, 8);
+    void *through_cursor = page_stack_cursor_push(&c, 16, 8); /* above the stack's top until the cursor ends */
     expect_fatalf("page_stack \"busy\": %s while a cursor is open on it; push through the cursor, or end it first "
                   "(page_stack_cursor_end)", names[*call]);
     switch (*call) {
@@ -333,6 +337,9 @@ ParameterizedTest(int *call, cursor_open, every_change_to_the_stack_is_fatal, .s
     case Open_Strndup: page_stack_strndup(ps, "s", 1); break;
     case Open_TryStrdup: page_stack_try_strdup(ps, "s"); break;
     case Open_TryStrndup: page_stack_try_strndup(ps, "s", 1); break;
+    case Open_PushCopy: page_stack_push_copy(ps, "copied", 7, 1); break;
+    case Open_TryArrayCopy: try_push_array_copy(ps, char, "copied", 7); break;
+    case Open_CopyOfACursorBlock: page_stack_push_copy(ps, through_cursor, 16, 8); break;
     }
     death_not_reached();
 }

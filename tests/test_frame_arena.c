@@ -963,3 +963,28 @@ Test(misuse, stale_mark_from_an_earlier_frame_is_fatal, .signal = SIGABRT)
     page_stack_pop_to(m);
     death_not_reached();
 }
+
+/* Carrying last frame's array into this one is push_array_copy's work with
+ * two frames in flight; with one, last frame's buffer is this frame's, and
+ * begin released the array: the copy stops the program instead of copying
+ * bytes the frame may already have written over. */
+Test(misuse, copying_last_frame_with_one_frame_in_flight_is_fatal, .signal = SIGABRT)
+{
+    int seeds[100];
+    for (int i = 0; i < 100; i++)
+        seeds[i] = i * i;
+    FrameArena *two = frame_arena_create(NULL);
+    int *carried = push_array_copy(frame_arena_begin(two), int, seeds, 100);
+    frame_arena_end(two);
+    carried = push_array_copy(frame_arena_begin(two), int, carried, 100);
+    cr_assert_eq(memcmp(carried, seeds, sizeof seeds), 0, "two frames in flight: last frame's array is live");
+    frame_arena_end(two);
+
+    FrameArena *one = frame_arena_create(&(FrameArenaDesc){.name = "single", .frames_in_flight = 1});
+    int *last = push_array_copy(frame_arena_begin(one), int, seeds, 100);
+    frame_arena_end(one);
+    PageStack *frame = frame_arena_begin(one);
+    expect_fatalf("page_stack \"single\": push_copy of the block at %p, which a pop or reset released", (void *)last);
+    push_array_copy(frame, int, last, 100);
+    death_not_reached();
+}

@@ -1317,6 +1317,238 @@ ParameterizedTest(int *call, strings, misuse_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* ---------------------------------------------------------------- copies */
+
+typedef struct Body {
+    float pos[3], vel[3];
+    uint32_t id;
+} Body;
+
+static void fill_bodies(Body *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        b[i] = (Body){{(float)i, 1, 2}, {3, 4, (float)-i}, (uint32_t)(1000 + i)};
+}
+
+Test(copies, push_copy_is_one_aligned_push_holding_the_bytes)
+{
+    PageStack *ps = page_stack_create(NULL);
+    unsigned char src[100], orig[100];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (unsigned char)(i * 7 + 1);
+    memcpy(orig, src, sizeof src);
+    page_stack_push(ps, 3, 1); /* the top off every alignment above 1 */
+
+    /* A size known only at run time: memcpy out of line. */
+    volatile size_t runtime = sizeof src;
+    PageStackStats before = page_stack_stats(ps);
+    unsigned char *p = page_stack_push_copy(ps, src, runtime, 64);
+    cr_assert_not_null(p);
+    cr_assert_eq((uintptr_t)p % 64, 0);
+    cr_assert_eq(memcmp(p, orig, sizeof orig), 0);
+    cr_assert_eq(memcmp(src, orig, sizeof orig), 0, "the source is left as it was");
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.pushes, before.pushes + 1);
+    cr_assert_eq(after.pos, ((before.pos + 63) & ~(size_t)63) + sizeof src);
+
+    /* A constant size: the copy inlined as moves. */
+    Body b;
+    fill_bodies(&b, 1);
+    before = after;
+    Body *c = page_stack_push_copy(ps, &b, sizeof b, alignof(Body));
+    cr_assert_eq((uintptr_t)c % alignof(Body), 0);
+    cr_assert_eq(memcmp(c, &b, sizeof b), 0);
+    after = page_stack_stats(ps);
+    cr_assert_eq(after.pushes, before.pushes + 1);
+    cr_assert_eq(after.pos, ((before.pos + alignof(Body) - 1) & ~(alignof(Body) - 1)) + sizeof b);
+
+    /* A live block of the same stack is a source like any other. */
+    unsigned char *q = page_stack_try_push_copy(ps, p, sizeof src, 16);
+    cr_assert(q > p);
+    cr_assert_eq((uintptr_t)q % 16, 0);
+    cr_assert_eq(memcmp(q, orig, sizeof orig), 0);
+    cr_assert_eq(memcmp(p, orig, sizeof orig), 0);
+    cr_assert_eq(page_stack_stats(ps).pushes, after.pushes + 1);
+    /* The last push whole, its last byte just below the top. */
+    unsigned char *r = page_stack_push_copy(ps, q, sizeof src, 1);
+    cr_assert(r >= q + sizeof src);
+    cr_assert_eq(memcmp(r, orig, sizeof orig), 0);
+    page_stack_destroy(ps);
+}
+
+Test(copies, push_array_copy_copies_n_elements_of_its_type)
+{
+    PageStack *ps = page_stack_create(NULL);
+    Body bodies[5];
+    fill_bodies(bodies, 5);
+    page_stack_push(ps, 1, 1);
+
+    PageStackStats before = page_stack_stats(ps);
+    Body *copy = push_array_copy(ps, Body, bodies, 5);
+    cr_assert_not_null(copy);
+    cr_assert_eq((uintptr_t)copy % alignof(Body), 0);
+    cr_assert_eq(memcmp(copy, bodies, sizeof bodies), 0);
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.pushes, before.pushes + 1, "one push for the whole array");
+    cr_assert_eq(after.pos, ((before.pos + alignof(Body) - 1) & ~(alignof(Body) - 1)) + sizeof bodies);
+
+    /* A const source, a void * and a count known only at run time. */
+    const Body *view = bodies + 1;
+    volatile size_t three = 3;
+    Body *some = try_push_array_copy(ps, Body, view, three);
+    cr_assert_eq(memcmp(some, bodies + 1, 3 * sizeof(Body)), 0);
+    void *raw = bodies;
+    Body *two = push_array_copy(ps, Body, raw, 2);
+    cr_assert_eq(memcmp(two, bodies, 2 * sizeof(Body)), 0);
+    double d[4] = {1.5, -2.5, 1e300, 0};
+    double *ds = push_array_copy(ps, double, d, 4);
+    cr_assert_eq((uintptr_t)ds % alignof(double), 0);
+    cr_assert_eq(memcmp(ds, d, sizeof d), 0);
+
+    /* Nothing to copy: src may be NULL, and it is a push of 0 bytes. */
+    page_stack_push(ps, 1, 1);
+    before = page_stack_stats(ps);
+    Body *none = push_array_copy(ps, Body, (const Body *)NULL, 0);
+    cr_assert_not_null(none);
+    cr_assert_eq((uintptr_t)none % alignof(Body), 0);
+    void *empty = page_stack_push_copy(ps, NULL, 0, 8);
+    cr_assert_not_null(empty);
+    cr_assert_eq((uintptr_t)empty % 8, 0);
+    after = page_stack_stats(ps);
+    cr_assert_eq(after.pushes, before.pushes + 2);
+    cr_assert_eq(after.pos, (before.pos + 7) & ~(size_t)7, "only the padding");
+    page_stack_destroy(ps);
+}
+
+Test(copies, a_copy_that_cannot_be_served_fails_like_a_push)
+{
+    FailLog log = {0};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = record_failure, .user = &log});
+    char *keep = page_stack_push_copy(ps, "kept", 5, 1);
+    page_stack_push(ps, 60 * KiB, 16);
+    static unsigned char big[8000];
+    memset(big, 'b', sizeof big);
+    Body bodies[4];
+    fill_bodies(bodies, 4);
+    PageStackStats before = page_stack_stats(ps);
+
+    cr_assert_null(page_stack_push_copy(ps, big, sizeof big, 16));
+    cr_assert_eq(log.calls, 1);
+    cr_assert_eq(log.size, sizeof big);
+    cr_assert_eq(log.align, 16);
+    cr_assert_eq(log.error, PageStackError_OutOfReserve);
+    volatile size_t many = 1000, too_many = SIZE_MAX / 2;
+    cr_assert_null(push_array_copy(ps, Body, bodies, many));
+    cr_assert_eq(log.calls, 2);
+    cr_assert_eq(log.size, 1000 * sizeof(Body));
+    cr_assert_eq(log.align, alignof(Body));
+    cr_assert_null(push_array_copy(ps, Body, bodies, too_many));
+    cr_assert_eq(log.calls, 3);
+    cr_assert_eq(log.size, SIZE_MAX, "an overflowing count reports SIZE_MAX");
+    cr_assert_eq(log.error, PageStackError_SizeOverflow);
+
+    cr_assert_null(page_stack_try_push_copy(ps, big, sizeof big, 16));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_null(try_push_array_copy(ps, Body, bodies, too_many));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_SizeOverflow);
+    cr_assert_null(try_push_array_copy(ps, Body, bodies, many));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_eq(log.calls, 3, "the try forms do not call on_fail");
+
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.pos, before.pos);
+    cr_assert_eq(after.committed, before.committed);
+    cr_assert_eq(after.pushes, before.pushes);
+    cr_assert_eq(after.failed_pushes, before.failed_pushes + 6);
+    cr_assert_str_eq(keep, "kept");
+    /* Still usable: what fits is copied. */
+    Body *fits = push_array_copy(ps, Body, bodies, 4);
+    cr_assert_eq(memcmp(fits, bodies, sizeof bodies), 0);
+    page_stack_destroy(ps);
+}
+
+/* The misuse cases; the parameter is an index into the calls below. A block
+ * a pop or reset released is fatal while nothing was pushed over it, and in
+ * the checked build after that too, as realloc's. */
+enum {
+    BadCopy_NullPush,
+    BadCopy_NullTryPush,
+    BadCopy_NullArray,
+    BadCopy_NullTryArray,
+    BadCopy_NullStack,
+    BadCopy_PoppedBlock,
+    BadCopy_PoppedArrayTry,
+    BadCopy_ResetBlock,
+    BadCopy_PastTheTop,
+    BadCopy_Count
+};
+
+ParameterizedTestParameters(copies, misuse_is_fatal)
+{
+    static int calls[BadCopy_Count];
+    return index_params(calls, BadCopy_Count);
+}
+
+ParameterizedTest(int *call, copies, misuse_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "copy"});
+    const Body *volatile no_bodies = NULL; /* hidden from the nonnull checks */
+    const void *src = no_bodies;
+    page_stack_push(ps, 32, 8);
+    PageStackMark m = page_stack_mark(ps);
+    Body *gone = page_stack_push(ps, 4 * sizeof(Body), alignof(Body));
+    page_stack_push(ps, 8, 8);
+    if (*call == BadCopy_PoppedBlock || *call == BadCopy_PoppedArrayTry)
+        page_stack_pop_to(m);
+    if (*call == BadCopy_ResetBlock)
+        page_stack_reset(ps);
+    if (TEST_CHECKED && *call != BadCopy_PastTheTop)
+        page_stack_push(ps, 200, 8); /* elsewhere this push could take the block's bytes */
+    static const char released[] = "which a pop or reset released; push_copy only a block that is still pushed";
+    switch (*call) {
+    case BadCopy_NullPush:
+        expect_fatal("page_stack \"copy\": push_copy from src NULL (count 1, size 24); pass the bytes to copy "
+                     "(src may be NULL only with a count or size of 0)");
+        page_stack_push_copy(ps, src, 24, 8);
+        break;
+    case BadCopy_NullTryPush:
+        expect_fatal("page_stack \"copy\": push_copy from src NULL (count 1, size 1)");
+        page_stack_try_push_copy(ps, src, 1, 1);
+        break;
+    case BadCopy_NullArray:
+        expect_fatalf("page_stack \"copy\": push_copy from src NULL (count 3, size %zu)", sizeof(Body));
+        push_array_copy(ps, Body, no_bodies, 3);
+        break;
+    case BadCopy_NullTryArray:
+        expect_fatalf("page_stack \"copy\": push_copy from src NULL (count 2, size %zu)", sizeof(Body));
+        try_push_array_copy(ps, Body, no_bodies, 2);
+        break;
+    case BadCopy_NullStack:
+        expect_fatal("page_stack_push_copy: the stack is NULL; pass a stack from page_stack_create");
+        page_stack_push_copy(NULL, src, 8, 8);
+        break;
+    case BadCopy_PoppedBlock:
+        expect_fatalf("page_stack \"copy\": push_copy of the block at %p, %s", (void *)gone, released);
+        page_stack_push_copy(ps, gone, sizeof(Body), alignof(Body));
+        break;
+    case BadCopy_PoppedArrayTry:
+        expect_fatalf("page_stack \"copy\": push_copy of the block at %p, %s", (void *)(gone + 1), released);
+        try_push_array_copy(ps, Body, gone + 1, 3);
+        break;
+    case BadCopy_ResetBlock:
+        expect_fatalf("page_stack \"copy\": push_copy of the block at %p, %s", (void *)gone, released);
+        push_array_copy(ps, Body, gone, 4);
+        break;
+    case BadCopy_PastTheTop: /* the block, the 8 bytes above it (and the checked build's redzones), and more */
+        expect_fatalf("page_stack \"copy\": push_copy of the block at %p with size %zu, but the top is ",
+                      (void *)gone, 64 * sizeof(Body));
+        push_array_copy(ps, Body, gone, 64);
+        break;
+    }
+    death_not_reached();
+}
+
 /* ---------------------------------------------------------------- marks */
 
 /* page_stack_check finds nothing on a stack used as it should be, in every

@@ -19,7 +19,9 @@
  *    and never otherwise;
  *  - free_last gives back the last push, and no other block;
  *  - frame_arena_trim, in a frame or between two, gives back what it says
- *    and leaves the blocks of the frames in flight as they were.
+ *    and leaves the blocks of the frames in flight as they were;
+ *  - a copy of a live block (push_copy, the array macros and their try_
+ *    forms) holds the block's bytes, with the verdicts of a push of its size.
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -356,6 +358,37 @@ static void string_push(Model *m)
     record_push(m, (unsigned char *)p, how, size, 1, want, inject, committed);
 }
 
+/* A copy of a live block (of the stack itself, a frame in flight or a
+ * scratch scope) pushed to the stack by push_copy, try_push_copy or the
+ * array macros: the verdicts of a push of its size, and the source's bytes. */
+static void copy_push(Model *m, size_t align)
+{
+    if (!m->nblocks)
+        return;
+    const Block *b = &m->blocks[take(m, 1) % m->nblocks];
+    uint32_t r = take(m, 1);
+    int kind = (int)(r % 4); /* push_copy, try_push_copy, push_array_copy of uint32_t, try_push_array_copy */
+    uint32_t how = kind % 2 ? PageStackPush_Try : 0;
+    size_t size = b->size, count = size / 4;
+    if (kind >= 2) {
+        size = count * 4;
+        align = 4;
+    }
+    Block src = *b; /* the push may add a block to the table */
+    size_t committed = page_stack_stats(m->ps).committed;
+    PageStackError want = expected_error(m->pos, size, align);
+    int inject = arm_push(m, how);
+    const uint32_t *words = (const uint32_t *)(const void *)src.p;
+    unsigned char *p = kind == 0   ? page_stack_push_copy(m->ps, src.p, size, align)
+                       : kind == 1 ? page_stack_try_push_copy(m->ps, src.p, size, align)
+                       : kind == 2 ? (unsigned char *)push_array_copy(m->ps, uint32_t, words, count)
+                                   : (unsigned char *)try_push_array_copy(m->ps, uint32_t, words, count);
+    for (size_t i = 0; p && i < size; i = next_index(src.size, i)) /* the bytes the source's pattern wrote */
+        if (p[i] != (src.zero ? 0 : (unsigned char)(src.seed + i * 13u)))
+            violation("push_copy gave other bytes: offset, size", i, size);
+    record_push(m, p, how, size, align, want, inject, committed);
+}
+
 static int above_mark(const Model *m, const Block *b)
 {
     return b->owner == Owner_Stack && b->seq >= m->marks[m->nmarks - 1].seq;
@@ -461,7 +494,7 @@ static void free_last(Model *m)
 static void op(Model *m, uint32_t code)
 {
     size_t align = (size_t)1 << (take(m, 1) % 13);
-    switch (code % 20) {
+    switch (code % 21) {
     case 0: stack_push(m, 0, pick_size(m), align); break;
     case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
     case 2: {
@@ -658,6 +691,9 @@ static void op(Model *m, uint32_t code)
             violation("frame_arena_trim: gave back, committed before", given, before);
         break;
     }
+    case 20:
+        copy_push(m, align);
+        break;
     case 13: { /* count * size with overflowing products */
         static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
         size_t count = counts[take(m, 1) % 6], elem = (size_t)1 << (take(m, 1) % 4);

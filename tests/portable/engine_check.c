@@ -560,6 +560,17 @@ static void check_page_stack_strings(void)
     EXPECT(copy && strcmp(copy, "ship.png") == 0, "strdup copies");
     EXPECT(part && strcmp(part, "ship") == 0, "strndup stops at n");
     EXPECT(s && strcmp(s, "1099511627776 -5 x") == 0, "later strings leave the first alone");
+    double d[3] = {0.5, -1e300, 3};
+    page_stack_push(ps, 1, 1);
+    pos = page_stack_pos(ps);
+    double *dc = push_array_copy(ps, double, d, 3);
+    EXPECT(dc && (uintptr_t)dc % alignof(double) == 0 && memcmp(dc, d, sizeof d) == 0,
+           "push_array_copy copies, aligned");
+    EXPECT(page_stack_pos(ps) == ((pos + alignof(double) - 1) & ~(alignof(double) - 1)) + sizeof d,
+           "one push of the array: pos %zu", page_stack_pos(ps));
+    char *bytes = page_stack_push_copy(ps, wide, 302, 64);
+    EXPECT(bytes && (uintptr_t)bytes % 64 == 0 && memcmp(bytes, wide, 302) == 0, "push_copy copies, aligned");
+    EXPECT(page_stack_push_copy(ps, NULL, 0, 8) != NULL, "push_copy of nothing from NULL is a push of 0 bytes");
     page_stack_destroy(ps);
 }
 
@@ -877,6 +888,12 @@ static void die_bad_alignment(void)
     page_stack_push(page_stack_create(NULL), 8, 3);
 }
 
+static void die_copy_from_null(void)
+{
+    const void *volatile no_bytes = NULL; /* hidden from the nonnull checks */
+    page_stack_push_copy(page_stack_create(&(PageStackDesc){.name = "copy"}), no_bytes, 8, 8);
+}
+
 static void die_out_of_reserve(void)
 {
     page_stack_push(page_stack_create(&(PageStackDesc){.name = "tiny", .reserve_size = 64 * KiB}), 1 * MiB, 8);
@@ -1039,6 +1056,7 @@ static const struct {
 #endif
     {"bad_alignment", die_bad_alignment, "alignment 3 is not a power of two"},
     {"out_of_reserve", die_out_of_reserve, "page_stack \"tiny\": push of 1048576 bytes (align 8) failed"},
+    {"copy_from_null", die_copy_from_null, "page_stack \"copy\": push_copy from src NULL (count 1, size 8)"},
     {"stale_mark", die_stale_mark, "pop_to a stale mark"},
     {"begin_twice", die_begin_twice, "frame_arena_begin called twice without frame_arena_end"},
     {"both_scratch_conflict", die_both_scratch_conflict, "both scratch stacks of this thread are in conflicts"},
@@ -1140,7 +1158,7 @@ static const Case checks[] = {
     {"page_stack cleanups", check_page_stack_cleanups},
     {"page_stack errors leave the stack unchanged", check_page_stack_errors},
     {"a create that fails says why", check_create_errors},
-    {"page_stack strings", check_page_stack_strings},
+    {"page_stack strings and copies", check_page_stack_strings},
     {"size_t width: defaults, overflow, address space", check_size_t_width},
     {"page_stack trim and huge pages", check_page_stack_trim_and_huge_pages},
     {"page_stack prefault maps the initial commit", check_page_stack_prefault_maps_the_initial_commit},

@@ -1,0 +1,32 @@
+/* push_array_copy's type check, compiled by tests/type_checks.sh: the
+ * right sources compile cleanly; with WRONG defined, a source of another
+ * type must be diagnosed (a warning in C, an error in C++). */
+#include "page_stack.h"
+
+typedef struct Body {
+    float x, y;
+} Body;
+
+typedef struct Other {
+    double z;
+} Other;
+
+Body *copy_right(PageStack *ps, Body *b, const Body *cb, void *v, const void *cv, Body arr[4]);
+
+Body *copy_right(PageStack *ps, Body *b, const Body *cb, void *v, const void *cv, Body arr[4])
+{
+    Body *r = push_array_copy(ps, Body, b, 1);
+    r = push_array_copy(ps, Body, cb, 1);
+    r = try_push_array_copy(ps, Body, v, 1);
+    r = try_push_array_copy(ps, Body, cv, 1);
+    return r ? r : push_array_copy(ps, Body, arr, 4);
+}
+
+#ifdef WRONG
+Body *copy_wrong(PageStack *ps, const Other *o);
+
+Body *copy_wrong(PageStack *ps, const Other *o)
+{
+    return push_array_copy(ps, Body, o, 1);
+}
+#endif
