@@ -1619,6 +1619,25 @@ NOINLINE static void ir_push_array(size_t k, void **ptrs, PageStack *ps)
         ptrs[i] = push_array(ps, Block32, 1);
 }
 
+/* A copy of one of 64 source structs per push: push_array_copy, and the same
+ * by hand (a push and an assignment). */
+NOINLINE static void ir_push_copy(size_t k, void **ptrs, PageStack *ps, const Block32 *src)
+{
+    PLAIN_LOOP
+    for (size_t i = 0; i < k; i++)
+        ptrs[i] = push_array_copy(ps, Block32, &src[i & 63], 1);
+}
+
+NOINLINE static void ir_push_then_assign(size_t k, void **ptrs, PageStack *ps, const Block32 *src)
+{
+    PLAIN_LOOP
+    for (size_t i = 0; i < k; i++) {
+        Block32 *p = push_array_no_zero(ps, Block32, 1);
+        *p = src[i & 63];
+        ptrs[i] = p;
+    }
+}
+
 NOINLINE static void ir_zero16(unsigned char *buf, size_t n)
 {
     for (size_t r = 0; r < 1000; r++) {
@@ -1680,6 +1699,11 @@ static int run_ir(void)
     REGION("push_struct_reused", ir_push_struct(k, b.ptrs, ps));
     page_stack_reset(ps);
     REGION("push_array_reused", ir_push_array(k, b.ptrs, ps));
+    static Block32 sources[64];
+    page_stack_reset(ps);
+    REGION("push_copy_const", ir_push_copy(k, b.ptrs, ps, sources));
+    page_stack_reset(ps);
+    REGION("push_then_assign_const", ir_push_then_assign(k, b.ptrs, ps, sources));
     /* Never-used memory: a new stack with everything committed up front. */
     PageStack *fresh = page_stack_create(&(PageStackDesc){.initial_commit = 2 * k * sizeof(Block32) + 64 * KiB});
     REGION("push_struct_fresh", ir_push_struct(k, b.ptrs, fresh));

@@ -48,7 +48,7 @@ def main():
     need = ["floor_rt", "push_rt", "floor_const", "push_const", "push_struct_fresh", "push_struct_reused",
             "push_array_fresh", "push_array_reused", "push_zero_rt_fresh", "push_rt_fresh",
             "reset_1k", "reset_1m", "pop_to_1k", "pop_to_1m", "cursor_rt", "cursor_const",
-            "cursor_zero_rt_fresh"]
+            "cursor_zero_rt_fresh", "push_copy_const", "push_then_assign_const"]
     missing = [n for n in need if n not in r]
     if missing:
         raise SystemExit(f"ir.py: regions missing from the callgrind dumps: {missing}")
@@ -75,6 +75,9 @@ def main():
         ("push, runtime alignment, never-used memory", fresh, ""),
         ("push_zero, runtime alignment, never-used memory", zero_fresh, "<= push"),
         ("cursor push_zero, runtime alignment, never-used memory", cursor_zero_fresh, "<= cursor push"),
+        ("push_array_copy of a 32 B struct (the copy included)", per_push("push_copy_const", "floor_const"), ""),
+        ("the same by hand: push_array_no_zero, then an assignment", per_push("push_then_assign_const", "floor_const"),
+         ""),
     ]
     checks = [
         (rt <= 14, f"instructions per push with a runtime alignment: {rt:.2f} <= 14"),

@@ -335,7 +335,8 @@ void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t 
  * of a frame still in flight included. Fatal: src NULL unless there is
  * nothing to copy (a count or size of 0), and bytes of this stack above its
  * top, which a pop or reset released (in the checked build also a released
- * block that something was pushed over since, as realloc's check).
+ * block that something was pushed over since, as realloc's check). A NULL
+ * stack is what it is to the push: a fault, or one line in the checked build.
  * page_stack_push_copy and _try_push_copy copy one block of size bytes;
  * push_array_copy and try_push_array_copy copy n elements of a type, and
  * gcc and clang warn when src points to another type (C++: an error). */
@@ -348,9 +349,13 @@ static inline void *page_stack_push_copy_with(PageStack *ps, const void *src, si
 #ifdef FRAME_ARENA_CHECKED
     if (bytes) /* every push goes out of line here anyway */
 #else
-    /* Bytes past the top, in the committed range, are no live block's. */
+    /* Bytes past the top, in the committed range, are no live block's. One
+     * compare finds those and src NULL: from - 1 >= top - bytes is
+     * from + bytes > top for from > 0, and always true for 0 (a size above
+     * the top's address leaves NULL to the push, which fails). */
     uintptr_t from = (uintptr_t)src;
-    if (PAGE_STACK_UNLIKELY(!from || (from + bytes > ps->last + 1 && from - ps->base < ps->committed)) && bytes)
+    if (PAGE_STACK_UNLIKELY(from - 1 >= ps->last + 1 - bytes) && (!from || from - ps->base < ps->committed) &&
+        bytes)
 #endif
         page_stack_copy_check(ps, src, count, size);
     void *p = page_stack_push_with(ps, bytes, align, how);

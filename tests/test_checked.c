@@ -248,6 +248,15 @@ Test(checked, a_null_stack_given_to_the_inline_push_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+Test(checked, a_null_stack_given_to_push_copy_is_fatal, .signal = SIGABRT)
+{
+    PageStack *volatile none = NULL;
+    static const int ints[4];
+    expect_fatal("page_stack_push_copy: the stack is NULL; pass a stack from page_stack_create");
+    push_array_copy(none, int, ints, 4);
+    death_not_reached();
+}
+
 /* A job still pushing into its lane after the frame ended races with the
  * main thread reading the frame: the push is fatal, in every lane. */
 Test(checked, a_push_to_a_frame_after_its_end_is_fatal, .signal = SIGABRT)

@@ -1476,7 +1476,6 @@ enum {
     BadCopy_NullTryPush,
     BadCopy_NullArray,
     BadCopy_NullTryArray,
-    BadCopy_NullStack,
     BadCopy_PoppedBlock,
     BadCopy_PoppedArrayTry,
     BadCopy_ResetBlock,
@@ -1523,10 +1522,6 @@ ParameterizedTest(int *call, copies, misuse_is_fatal, .signal = SIGABRT)
     case BadCopy_NullTryArray:
         expect_fatalf("page_stack \"copy\": push_copy from src NULL (count 2, size %zu)", sizeof(Body));
         try_push_array_copy(ps, Body, no_bodies, 2);
-        break;
-    case BadCopy_NullStack:
-        expect_fatal("page_stack_push_copy: the stack is NULL; pass a stack from page_stack_create");
-        page_stack_push_copy(NULL, src, 8, 8);
         break;
     case BadCopy_PoppedBlock:
         expect_fatalf("page_stack \"copy\": push_copy of the block at %p, %s", (void *)gone, released);
@@ -1988,6 +1983,14 @@ Test(null_stack, inline_push_faults, .signal = NULL_PUSH_SIGNAL)
 {
     PageStack *volatile none = NULL;
     page_stack_push(none, 16, 8);
+    death_not_reached();
+}
+
+Test(null_stack, inline_push_copy_faults, .signal = NULL_PUSH_SIGNAL)
+{
+    PageStack *volatile none = NULL;
+    static const char bytes[16];
+    page_stack_push_copy(none, bytes, sizeof bytes, 8);
     death_not_reached();
 }
 #endif
