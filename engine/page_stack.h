@@ -42,6 +42,7 @@
 #include <string.h>
 
 #ifdef __cplusplus
+#include <type_traits> /* push_array_copy's check that T may be copied as bytes */
 extern "C" {
 #endif
 
@@ -339,7 +340,8 @@ void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t 
  * stack is what it is to the push: a fault, or one line in the checked build.
  * page_stack_push_copy and _try_push_copy copy one block of size bytes;
  * push_array_copy and try_push_array_copy copy n elements of a type, and
- * gcc and clang warn when src points to another type (C++: an error). */
+ * gcc and clang warn when src points to another type (C++: an error, and so
+ * is a type that is not trivially copyable). */
 static inline void *page_stack_push_copy_with(PageStack *ps, const void *src, size_t count, size_t size, size_t align,
                                               uint32_t how)
 {
@@ -576,11 +578,21 @@ const char *page_stack_error_string(PageStackError err);
 #define push_array_no_zero(ps, T, n) ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), 0))
 #define try_push_array(ps, T, n) \
     ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero | PageStackPush_Try))
-/* The comparison, never evaluated, is the type check: src must point to T (or be void *). */
+/* The comparison, never evaluated, is the type check: src must point to T
+ * (or be void *). In C++ T must also be trivially copyable: a copy of its
+ * bytes is not a copy of a std::string or a std::vector. */
+#ifdef __cplusplus
+#define PAGE_STACK_COPYABLE_(T) \
+    ((void)[] { static_assert(std::is_trivially_copyable<T>::value, \
+                              "push_array_copy copies bytes: T must be trivially copyable"); })
+#else
+#define PAGE_STACK_COPYABLE_(T) ((void)0)
+#endif
 #define push_array_copy(ps, T, src, n) \
-    ((void)sizeof((src) == (const T *)0), (T *)page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), 0))
+    ((void)sizeof((src) == (const T *)0), PAGE_STACK_COPYABLE_(T), \
+     (T *)page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), 0))
 #define try_push_array_copy(ps, T, src, n) \
-    ((void)sizeof((src) == (const T *)0), \
+    ((void)sizeof((src) == (const T *)0), PAGE_STACK_COPYABLE_(T), \
      (T *)page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), PageStackPush_Try))
 
 #define cursor_push_struct(c, T) ((T *)page_stack_cursor_push_zero((c), sizeof(T), alignof(T)))

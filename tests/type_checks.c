@@ -1,6 +1,8 @@
-/* push_array_copy's type check, compiled by tests/type_checks.sh: the
+/* push_array_copy's type checks, compiled by tests/type_checks.sh: the
  * right sources compile cleanly; with WRONG defined, a source of another
- * type must be diagnosed (a warning in C, an error in C++). */
+ * type must be diagnosed (a warning in C, an error in C++); with
+ * NOT_COPYABLE, in C++, a type that is not trivially copyable must be an
+ * error. */
 #include "page_stack.h"
 
 typedef struct Body {
@@ -28,5 +30,16 @@ Body *copy_wrong(PageStack *ps, const Other *o);
 Body *copy_wrong(PageStack *ps, const Other *o)
 {
     return push_array_copy(ps, Body, o, 1);
+}
+#endif
+
+#if defined(__cplusplus) && defined(NOT_COPYABLE)
+#include <string>
+
+std::string *copy_strings(PageStack *ps, const std::string *s);
+
+std::string *copy_strings(PageStack *ps, const std::string *s)
+{
+    return push_array_copy(ps, std::string, s, 2);
 }
 #endif

@@ -12,7 +12,7 @@ not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; sed 's/^/# /' "$work/o
 compile() { $compiler "$@" -Wall -Wextra -pedantic -Werror -fsyntax-only -I "$engine" "$src" > "$work/out.txt" 2>&1; }
 
 total=2
-[ -n "$cxx" ] && total=4
+[ -n "$cxx" ] && total=5
 echo "TAP version 13"
 echo "1..$total"
 for lang in c cpp; do
@@ -31,6 +31,14 @@ for lang in c cpp; do
         ok "$lang: push_array_copy of T from another type is diagnosed"
     else
         not_ok "$lang: push_array_copy of T from another type is diagnosed (not as distinct pointer types)"
+    fi
+    [ $lang = cpp ] || continue
+    if compile $std -DNOT_COPYABLE; then
+        not_ok "cpp: push_array_copy of a type that is not trivially copyable is an error (it compiled)"
+    elif grep -q "T must be trivially copyable" "$work/out.txt"; then
+        ok "cpp: push_array_copy of a type that is not trivially copyable is an error"
+    else
+        not_ok "cpp: push_array_copy of a type that is not trivially copyable is an error (not the static_assert)"
     fi
 done
 exit $failed
