@@ -897,16 +897,22 @@ static void need_live_block(const PageStack *ps, uintptr_t p, size_t size, const
                     ps->name, call, (void *)p, size_name, size, (size_t)(t - p));
 }
 
-void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size)
+static void need_copy_source(const PageStack *ps, const void *src, size_t count, size_t size)
 {
-    need_stack(ps, "page_stack_push_copy");
-    need_idle(ps, "page_stack_push"); /* the push's own report: an open cursor's blocks lie above the top */
     if (!src)
         os_vm_fatal("page_stack \"%s\": push_copy from src NULL (count %zu, size %zu); pass the bytes to copy (src "
                     "may be NULL only with a count or size of 0)",
                     ps->name, count, size);
     need_live_block(ps, (uintptr_t)src, count * size, "push_copy", "size");
 }
+
+void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size)
+{
+    need_stack(ps, "page_stack_push_copy");
+    need_idle(ps, "page_stack_push"); /* the push's own report: an open cursor's blocks lie above the top */
+    need_copy_source(ps, src, count, size);
+}
+
 
 static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how)
 {
@@ -1116,6 +1122,13 @@ void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last
     if (how & PAGE_STACK_PUSH_OVERFLOWED_)
         return push_overflow(ps, align, how);
     return push_slow(ps, size, align, how);
+}
+
+void page_stack_cursor_copy_check(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes, const void *src,
+                                  size_t count, size_t size)
+{
+    take_cursor(ps, serial, last, pushes, "page_stack_cursor_push");
+    need_copy_source(ps, src, count, size);
 }
 
 void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes)

@@ -328,6 +328,23 @@ static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size
  * returns. */
 void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size);
 
+/* push_copy's inline test, true when the copy's checks must run: src NULL
+ * with bytes to copy, or bytes past `top` in the stack's committed range,
+ * which no live block holds. One compare finds both: from - 1 >= top - bytes
+ * is from + bytes > top for from > 0, and always true for 0 (a size above
+ * the top's address leaves NULL to the push, which fails). The checked build
+ * runs the checks for every copy, as every push goes out of line there. */
+static inline int page_stack_copy_suspect(const PageStack *ps, uintptr_t top, const void *src, size_t bytes)
+{
+#ifdef FRAME_ARENA_CHECKED
+    (void)ps, (void)top, (void)src;
+    return bytes != 0;
+#else
+    uintptr_t from = (uintptr_t)src;
+    return PAGE_STACK_UNLIKELY(from - 1 >= top - bytes) && (!from || from - ps->base < ps->committed) && bytes;
+#endif
+}
+
 /* A push of count elements of size bytes, aligned to align, holding a copy
  * of the count * size bytes at src: the push, then memcpy, both inline, so
  * that a size known at compile time copies with a few moves. It fails as
@@ -345,20 +362,14 @@ void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t 
 static inline void *page_stack_push_copy_with(PageStack *ps, const void *src, size_t count, size_t size, size_t align,
                                               uint32_t how)
 {
+#ifdef FRAME_ARENA_CHECKED
+    if (!ps) /* the checked build names the mistake; a release build faults on the load below */
+        page_stack_copy_check(ps, src, count, size);
+#endif
     if (size != 0 && count > SIZE_MAX / size)
         return page_stack_push_overflow(ps, align, how);
     size_t bytes = count * size;
-#ifdef FRAME_ARENA_CHECKED
-    if (bytes) /* every push goes out of line here anyway */
-#else
-    /* Bytes past the top, in the committed range, are no live block's. One
-     * compare finds those and src NULL: from - 1 >= top - bytes is
-     * from + bytes > top for from > 0, and always true for 0 (a size above
-     * the top's address leaves NULL to the push, which fails). */
-    uintptr_t from = (uintptr_t)src;
-    if (PAGE_STACK_UNLIKELY(from - 1 >= ps->last + 1 - bytes) && (!from || from - ps->base < ps->committed) &&
-        bytes)
-#endif
+    if (page_stack_copy_suspect(ps, ps->last + 1, src, bytes))
         page_stack_copy_check(ps, src, count, size);
     void *p = page_stack_push_with(ps, bytes, align, how);
     if (p && bytes) /* memcpy from NULL is undefined even for 0 bytes */
@@ -425,6 +436,10 @@ uint64_t page_stack_cursor_open(PageStack *ps);
 void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes, size_t size,
                                   size_t align, uint32_t how);
 void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes);
+/* page_stack_copy_check for a copy through the cursor: the stack takes the
+ * cursor's top and pushes first, so the cursor's own blocks count as live. */
+void page_stack_cursor_copy_check(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes, const void *src,
+                                  size_t count, size_t size);
 
 /* Opens a cursor on ps (fatal if one is open, or ps is NULL). */
 PAGE_STACK_CURSOR_FN PageStackCursor page_stack_cursor_begin(PageStack *ps)
@@ -500,6 +515,35 @@ PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_array_with(PageStackCursor *c,
     if (size != 0 && count > SIZE_MAX / size)
         return page_stack_cursor_push_with(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
     return page_stack_cursor_push_with(c, count * size, align, how);
+}
+
+/* page_stack_push_copy_with through the cursor: the same blocks, the same
+ * failures and the same checks of src, the cursor's own blocks being live. */
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_copy_with(PageStackCursor *c, const void *src, size_t count,
+                                                             size_t size, size_t align, uint32_t how)
+{
+    if (size != 0 && count > SIZE_MAX / size)
+        return page_stack_cursor_push_with(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
+    size_t bytes = count * size;
+    if (page_stack_copy_suspect(c->stack, c->last + 1, src, bytes)) {
+        page_stack_cursor_copy_check(c->stack, c->serial, c->last, c->pushes, src, count, size);
+        c->pushes = 0; /* the stack took them */
+    }
+    void *p = page_stack_cursor_push_with(c, bytes, align, how);
+    if (p && bytes)
+        memcpy(p, src, bytes);
+    return p;
+}
+
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_copy(PageStackCursor *c, const void *src, size_t size, size_t align)
+{
+    return page_stack_cursor_push_copy_with(c, src, 1, size, align, 0);
+}
+
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_try_push_copy(PageStackCursor *c, const void *src, size_t size,
+                                                            size_t align)
+{
+    return page_stack_cursor_push_copy_with(c, src, 1, size, align, PageStackPush_Try);
 }
 
 /* Hands the cursor's pushes to the stack and closes it; the cursor is spent. */
@@ -599,6 +643,9 @@ const char *page_stack_error_string(PageStackError err);
 #define cursor_push_array(c, T, n) \
     ((T *)page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), PageStackPush_Zero))
 #define cursor_push_array_no_zero(c, T, n) ((T *)page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), 0))
+#define cursor_push_array_copy(c, T, src, n) \
+    ((void)sizeof((src) == (const T *)0), PAGE_STACK_COPYABLE_(T), \
+     (T *)page_stack_cursor_push_copy_with((c), (src), (n), sizeof(T), alignof(T), 0))
 
 #ifdef __cplusplus
 }

@@ -139,6 +139,53 @@ Test(cursor, push_array_no_zero_hands_out_count_elements)
 
 /* ---------------------------------------------------------------- failures */
 
+/* push_copy through a cursor gives the block the stack's push_copy gives,
+ * holding the source's bytes: from memory elsewhere, from the stack below
+ * the cursor, and from a block the cursor itself pushed (above the stack's
+ * own top until the end, and live all the same). */
+Test(cursor, push_copy_hands_out_the_stack_s_copies)
+{
+    static unsigned char src[300 * 1024];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (unsigned char)(i * 31 + 7);
+    PageStack *a = run_stack("push_copy"), *b = run_stack("cursor push_copy");
+    unsigned char *below_a = page_stack_push_copy(a, src, 100, 8), *below_b = page_stack_push_copy(b, src, 100, 8);
+    unsigned char *prev_a = below_a;
+    PageStackCursor c = page_stack_cursor_begin(b);
+    unsigned char *prev_b = below_b;
+    size_t prev_size = 100;
+    for (int i = 0; i < RUN; i++) {
+        size_t size = run_size(i), align = run_align(i);
+        int from_prev = i % 3 == 1, from_below = i % 3 == 2;
+        const unsigned char *from_a = from_prev ? prev_a : from_below ? below_a : src;
+        const unsigned char *from_b = from_prev ? prev_b : from_below ? below_b : src;
+        size_t n = from_prev ? prev_size : from_below ? 100 : size;
+        unsigned char *pa = page_stack_push_copy(a, from_a, n, align);
+        unsigned char *pb = i % 2 ? page_stack_cursor_try_push_copy(&c, from_b, n, align)
+                                  : page_stack_cursor_push_copy(&c, from_b, n, align);
+        cr_assert_eq((uintptr_t)pb - b->base, (uintptr_t)pa - a->base, "block %d: the offsets differ", i);
+        cr_assert_eq((uintptr_t)pb % align, 0);
+        cr_assert_eq(memcmp(pb, pa, n), 0, "block %d: the bytes differ", i);
+        cr_assert_eq(memcmp(pb, src, n), 0, "block %d: not the source's bytes", i);
+        prev_a = pa, prev_b = pb, prev_size = n;
+    }
+    typedef struct Pair { double x; uint32_t tag; } Pair;
+    Pair pairs[3] = {{1.5, 1}, {-2.5, 2}, {4, 3}};
+    Pair *pa = push_array_copy(a, Pair, pairs, 3), *pb = cursor_push_array_copy(&c, Pair, pairs, 3);
+    cr_assert_eq((uintptr_t)pb - b->base, (uintptr_t)pa - a->base);
+    cr_assert_eq(memcmp(pb, pairs, sizeof pairs), 0);
+    cr_assert_not_null(page_stack_cursor_push_copy(&c, NULL, 0, 16), "nothing to copy: NULL is fine");
+    page_stack_push_copy(a, NULL, 0, 16);
+    page_stack_cursor_end(&c);
+    PageStackStats sa = page_stack_stats(a), sb = page_stack_stats(b);
+    cr_assert_eq(sb.pos, sa.pos);
+    cr_assert_eq(sb.pushes, sa.pushes, "every copy is counted: %llu against %llu", (unsigned long long)sb.pushes,
+                 (unsigned long long)sa.pushes);
+    cr_assert_eq(sb.pushes, (uint64_t)RUN + 3);
+    page_stack_destroy(a);
+    page_stack_destroy(b);
+}
+
 Test(cursor, a_failed_try_push_leaves_cursor_and_stack_usable)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "small", .reserve_size = MiB});
@@ -474,6 +521,46 @@ Test(cursor_misuse, a_copy_used_after_the_end_is_fatal_and_the_stack_is_intact)
     page_stack_cursor_end(&c);
     cr_assert_eq(page_stack_pos(ps), 16, "nothing the copy did reached the stack");
     page_stack_destroy(ps);
+}
+
+/* push_copy through a cursor from bytes no live block holds: NULL, a block
+ * popped before the cursor began, or past the cursor's own top. */
+enum { CursorCopy_Null, CursorCopy_Popped, CursorCopy_PastTheTop, CursorCopy_Count };
+
+ParameterizedTestParameters(cursor_misuse, push_copy_from_no_live_block_is_fatal)
+{
+    static int calls[CursorCopy_Count];
+    return index_params(calls, CursorCopy_Count);
+}
+
+ParameterizedTest(int *call, cursor_misuse, push_copy_from_no_live_block_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = run_stack("copier");
+    PageStackMark m = page_stack_mark(ps);
+    unsigned char *gone = page_stack_push(ps, 64, 16);
+    page_stack_pop_to(m);
+    if (TEST_CHECKED)
+        page_stack_push(ps, 200, 8); /* elsewhere this push could take the block's bytes */
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    unsigned char *mine = *call == CursorCopy_PastTheTop ? page_stack_cursor_push(&c, 32, 16) : NULL;
+    const void *volatile nothing = NULL; /* hidden from the nonnull checks */
+    switch (*call) {
+    case CursorCopy_Null:
+        expect_fatal("page_stack \"copier\": push_copy from src NULL (count 1, size 8)");
+        page_stack_cursor_push_copy(&c, nothing, 8, 8);
+        break;
+    case CursorCopy_Popped:
+        expect_fatalf("page_stack \"copier\": push_copy of the block at %p, which a pop or reset released",
+                      (void *)gone);
+        page_stack_cursor_push_copy(&c, gone, 64, 16);
+        break;
+    case CursorCopy_PastTheTop:
+        expect_fatalf("page_stack \"copier\": push_copy of the block at %p with size 4096, but the top is ",
+                      (void *)mine);
+        cursor_push_array_copy(&c, unsigned char, mine, 4096);
+        break;
+    }
+    death_not_reached();
 }
 
 Test(cursor_misuse, a_copy_left_behind_by_the_other_is_fatal, .signal = SIGABRT)

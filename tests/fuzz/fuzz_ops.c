@@ -21,7 +21,8 @@
  *  - frame_arena_trim, in a frame or between two, gives back what it says
  *    and leaves the blocks of the frames in flight as they were;
  *  - a copy of a live block (push_copy, the array macros and their try_
- *    forms) holds the block's bytes, with the verdicts of a push of its size.
+ *    forms, and through a cursor) holds the block's bytes, with the
+ *    verdicts of a push of its size.
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -318,10 +319,18 @@ static void cursor_run(Model *m)
         uint32_t r = take(m, 1);
         size_t align = (size_t)1 << (r % 13);
         uint32_t how = (r >> 4) % 3 == 1 ? PageStackPush_Zero : (r >> 4) % 3 == 2 ? PageStackPush_Try : 0;
-        size_t size = r >> 6 == 3 ? SIZE_MAX - take(m, 1) : pick_size(m);
+        const Block *src = r >> 6 == 2 && m->nblocks ? &m->blocks[take(m, 1) % m->nblocks] : NULL;
+        Block from = src ? *src : (Block){0}; /* a copy of a live block, maybe one this cursor pushed */
+        size_t size = r >> 6 == 3 ? SIZE_MAX - take(m, 1) : src ? from.size : pick_size(m);
         PageStackError want = expected_error(m->pos, size, align);
         int inject = arm_push(m, how);
-        unsigned char *p = page_stack_cursor_push_with(&c, size, align, how);
+        unsigned char *p = src ? page_stack_cursor_push_copy_with(&c, from.p, 1, size, align, how & PageStackPush_Try)
+                               : page_stack_cursor_push_with(&c, size, align, how);
+        for (size_t j = 0; src && p && j < size; j = next_index(size, j))
+            if (p[j] != (from.zero ? 0 : (unsigned char)(from.seed + j * 13u)))
+                violation("cursor push_copy gave other bytes: offset, size", j, size);
+        if (src)
+            how &= PageStackPush_Try;
         record_push(m, p, how, size, align, want, inject, committed);
         committed = page_stack_stats(m->ps).committed;
     }

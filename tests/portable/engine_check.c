@@ -381,9 +381,16 @@ static void check_page_stack_cursor(void)
             q[0] = q[size - 1] = (unsigned char)i;
     }
     EXPECT(page_stack_cursor_try_push(&c, 32 * MiB, 16) == NULL, "a push beyond the reservation fails");
+    /* a copy of the cursor's own last block, above the stack's top until the end */
+    unsigned char *last = page_stack_cursor_push(&c, 24, 8);
+    memcpy(last, "cursor blocks are live..", 24);
+    unsigned char *copy = page_stack_cursor_push_copy(&c, last, 24, 8);
+    EXPECT(copy && memcmp(copy, "cursor blocks are live..", 24) == 0, "a cursor copies its own block");
+    page_stack_push(a, 24, 8);
+    page_stack_push(a, 24, 8);
     page_stack_cursor_end(&c);
     PageStackStats sa = page_stack_stats(a), sb = page_stack_stats(b);
-    EXPECT(sb.pos == sa.pos && sb.pushes == 2000 && sb.failed_pushes == 1 && sb.committed == sa.committed,
+    EXPECT(sb.pos == sa.pos && sb.pushes == 2002 && sb.failed_pushes == 1 && sb.committed == sa.committed,
            "pos %zu (push: %zu), pushes %llu, failed %llu, committed %zu (push: %zu)", sb.pos, sa.pos,
            (unsigned long long)sb.pushes, (unsigned long long)sb.failed_pushes, sb.committed, sa.committed);
     page_stack_reset(b);
