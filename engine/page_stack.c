@@ -913,7 +913,6 @@ void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t 
     need_copy_source(ps, src, count, size);
 }
 
-
 static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how)
 {
     if (!ptr)

@@ -1,8 +1,9 @@
 /* push_array_copy's type checks, compiled by tests/type_checks.sh: the
- * right sources compile cleanly; with WRONG defined, a source of another
- * type must be diagnosed (a warning in C, an error in C++); with
- * NOT_COPYABLE, in C++, a type that is not trivially copyable must be an
- * error. */
+ * right sources compile cleanly; with WRONG (the stack's macro) or
+ * WRONG_CURSOR (the cursor's) defined, a source of another type must be
+ * diagnosed (a warning in C, an error in C++); with NOT_COPYABLE or
+ * NOT_COPYABLE_CURSOR, in C++, a type that is not trivially copyable must
+ * be an error. */
 #include "page_stack.h"
 
 typedef struct Body {
@@ -24,12 +25,28 @@ Body *copy_right(PageStack *ps, Body *b, const Body *cb, void *v, const void *cv
     return r ? r : push_array_copy(ps, Body, arr, 4);
 }
 
+Body *copy_right_through_a_cursor(PageStackCursor *c, const Body *b);
+
+Body *copy_right_through_a_cursor(PageStackCursor *c, const Body *b)
+{
+    return cursor_push_array_copy(c, Body, b, 2);
+}
+
 #ifdef WRONG
 Body *copy_wrong(PageStack *ps, const Other *o);
 
 Body *copy_wrong(PageStack *ps, const Other *o)
 {
     return push_array_copy(ps, Body, o, 1);
+}
+#endif
+
+#ifdef WRONG_CURSOR
+Body *copy_wrong(PageStackCursor *c, const Other *o);
+
+Body *copy_wrong(PageStackCursor *c, const Other *o)
+{
+    return cursor_push_array_copy(c, Body, o, 1);
 }
 #endif
 
@@ -41,5 +58,16 @@ std::string *copy_strings(PageStack *ps, const std::string *s);
 std::string *copy_strings(PageStack *ps, const std::string *s)
 {
     return push_array_copy(ps, std::string, s, 2);
+}
+#endif
+
+#if defined(__cplusplus) && defined(NOT_COPYABLE_CURSOR)
+#include <vector>
+
+std::vector<int> *copy_vectors(PageStackCursor *c, const std::vector<int> *v);
+
+std::vector<int> *copy_vectors(PageStackCursor *c, const std::vector<int> *v)
+{
+    return cursor_push_array_copy(c, std::vector<int>, v, 2);
 }
 #endif

@@ -11,8 +11,8 @@ not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; sed 's/^/# /' "$work/o
 # compile LANG_FLAGS...: -fsyntax-only over the source with -Werror
 compile() { $compiler "$@" -Wall -Wextra -pedantic -Werror -fsyntax-only -I "$engine" "$src" > "$work/out.txt" 2>&1; }
 
-total=2
-[ -n "$cxx" ] && total=5
+total=3
+[ -n "$cxx" ] && total=8
 echo "TAP version 13"
 echo "1..$total"
 for lang in c cpp; do
@@ -23,22 +23,30 @@ for lang in c cpp; do
         compiler=$cxx std=-std=c++17 src=$work/type_checks.cpp
         cp "$source" "$src"
     fi
-    if compile $std; then ok "$lang: push_array_copy of T from T *, const T *, void *, const void * and T[]"
-    else not_ok "$lang: push_array_copy of T from T *, const T *, void *, const void * and T[]"; fi
-    if compile $std -DWRONG; then
-        not_ok "$lang: push_array_copy of T from another type is diagnosed (it compiled)"
-    elif grep -q "distinct pointer types" "$work/out.txt" && grep -q "copy_wrong\|type_checks" "$work/out.txt"; then
-        ok "$lang: push_array_copy of T from another type is diagnosed"
-    else
-        not_ok "$lang: push_array_copy of T from another type is diagnosed (not as distinct pointer types)"
-    fi
-    [ $lang = cpp ] || continue
-    if compile $std -DNOT_COPYABLE; then
-        not_ok "cpp: push_array_copy of a type that is not trivially copyable is an error (it compiled)"
-    elif grep -q "T must be trivially copyable" "$work/out.txt"; then
-        ok "cpp: push_array_copy of a type that is not trivially copyable is an error"
-    else
-        not_ok "cpp: push_array_copy of a type that is not trivially copyable is an error (not the static_assert)"
-    fi
+    what="push_array_copy and cursor_push_array_copy of T from T *, const T *, void *, const void * and T[]"
+    if compile $std; then ok "$lang: $what"; else not_ok "$lang: $what"; fi
+    for macro in push_array_copy cursor_push_array_copy; do
+        define=-DWRONG call="push_array_copy(ps, Body, o, 1)"
+        [ $macro = cursor_push_array_copy ] && define=-DWRONG_CURSOR call="cursor_push_array_copy(c, Body, o, 1)"
+        what="$lang: $macro of T from another type is diagnosed"
+        if compile $std $define; then
+            not_ok "$what (it compiled)"
+        elif grep -q "distinct pointer types" "$work/out.txt" && grep -qF "$call" "$work/out.txt"; then
+            ok "$what"
+        else
+            not_ok "$what (not as distinct pointer types)"
+        fi
+        [ $lang = cpp ] || continue
+        define=-DNOT_COPYABLE
+        [ $macro = cursor_push_array_copy ] && define=-DNOT_COPYABLE_CURSOR
+        what="cpp: $macro of a type that is not trivially copyable is an error"
+        if compile $std $define; then
+            not_ok "$what (it compiled)"
+        elif grep -q "T must be trivially copyable" "$work/out.txt"; then
+            ok "$what"
+        else
+            not_ok "$what (not the static_assert)"
+        fi
+    done
 done
 exit $failed
