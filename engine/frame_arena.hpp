@@ -172,6 +172,12 @@ public:
         static_assert(std::is_trivial_v<T>, "a cursor pushes trivial types only (no cleanups while it is open)");
         return static_cast<T *>(page_stack_cursor_push_array_with(&c_, count, sizeof(T), alignof(T), 0));
     }
+    template <class T>
+    T *push_copy(const T *src, size_t count) // a copy of count T from src, a block of this cursor's included
+    {
+        static_assert(std::is_trivially_copyable_v<T>, "push_copy copies bytes: T must be trivially copyable");
+        return static_cast<T *>(page_stack_cursor_push_copy_with(&c_, src, count, sizeof(T), alignof(T), 0));
+    }
 
 private:
     PageStackCursor c_;

@@ -292,12 +292,16 @@ Test(cpp, a_cursor_pushes_and_ends_with_its_scope)
             cr_assert_eq(xs[i], 0.0f, "zeroed");
         auto *ids = out.push_uninit<std::uint32_t>(10);
         cr_assert_geq(reinterpret_cast<char *>(ids), reinterpret_cast<char *>(xs + 100), "after the floats");
+        for (std::uint32_t i = 0; i < 10; i++)
+            ids[i] = 7 * i + 1;
+        const std::uint32_t *copy = out.push_copy(ids, 10); /* a block of the cursor's own: live */
+        cr_assert_eq(std::memcmp(copy, ids, 10 * sizeof *ids), 0);
         cr_assert_null(out.try_push(size_t(1) << 62, 16));
         cr_assert_not_null(out.push(8, 8));
     }
-    cr_assert_eq(page_stack_pos(ps), 100 * sizeof(float) + 10 * sizeof(std::uint32_t) + 8,
+    cr_assert_eq(page_stack_pos(ps), 100 * sizeof(float) + 20 * sizeof(std::uint32_t) + 8,
                  "ended: the stack has it all");
-    cr_assert_eq(page_stack_stats(ps).pushes, 3u);
+    cr_assert_eq(page_stack_stats(ps).pushes, 4u);
     page_stack_reset(ps); /* fatal if the cursor were still open */
     page_stack_destroy(ps);
 }

@@ -1,9 +1,9 @@
 /* push_array_copy's type checks, compiled by tests/type_checks.sh: the
  * right sources compile cleanly; with WRONG (the stack's macro) or
  * WRONG_CURSOR (the cursor's) defined, a source of another type must be
- * diagnosed (a warning in C, an error in C++); with NOT_COPYABLE or
- * NOT_COPYABLE_CURSOR, in C++, a type that is not trivially copyable must
- * be an error. */
+ * diagnosed (a warning in C, an error in C++); with NOT_COPYABLE,
+ * NOT_COPYABLE_CURSOR or NOT_COPYABLE_HPP (frame_arena::Cursor::push_copy),
+ * in C++, a type that is not trivially copyable must be an error. */
 #include "page_stack.h"
 
 typedef struct Body {
@@ -69,5 +69,18 @@ std::vector<int> *copy_vectors(PageStackCursor *c, const std::vector<int> *v);
 std::vector<int> *copy_vectors(PageStackCursor *c, const std::vector<int> *v)
 {
     return cursor_push_array_copy(c, std::vector<int>, v, 2);
+}
+#endif
+
+#if defined(__cplusplus) && defined(NOT_COPYABLE_HPP)
+#include "frame_arena.hpp"
+
+#include <string>
+
+std::string *copy_strings_through(frame_arena::Cursor &out, const std::string *s);
+
+std::string *copy_strings_through(frame_arena::Cursor &out, const std::string *s)
+{
+    return out.push_copy(s, 2);
 }
 #endif

@@ -12,7 +12,7 @@ not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; sed 's/^/# /' "$work/o
 compile() { $compiler "$@" -Wall -Wextra -pedantic -Werror -fsyntax-only -I "$engine" "$src" > "$work/out.txt" 2>&1; }
 
 total=3
-[ -n "$cxx" ] && total=8
+[ -n "$cxx" ] && total=9
 echo "TAP version 13"
 echo "1..$total"
 for lang in c cpp; do
@@ -48,5 +48,14 @@ for lang in c cpp; do
             not_ok "$what (not the static_assert)"
         fi
     done
+    [ $lang = cpp ] || continue
+    what="cpp: frame_arena::Cursor::push_copy of a type that is not trivially copyable is an error"
+    if compile $std -DNOT_COPYABLE_HPP; then
+        not_ok "$what (it compiled)"
+    elif grep -q "T must be trivially copyable" "$work/out.txt"; then
+        ok "$what"
+    else
+        not_ok "$what (not the static_assert)"
+    fi
 done
 exit $failed
