@@ -1,5 +1,5 @@
 #!/bin/bash
-# push_array_copy's type check (page_stack.h): TAP.
+# The copy macros' type checks (page_stack.h, frame_arena.hpp): TAP.
 # usage: type_checks.sh ENGINE_DIR SOURCE WORK_DIR "CC..." ["CXX..."]
 set -u
 engine=$1 source=$2 work=$3 cc=$4 cxx=${5:-}
@@ -10,6 +10,23 @@ not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; sed 's/^/# /' "$work/o
 
 # compile LANG_FLAGS...: -fsyntax-only over the source with -Werror
 compile() { $compiler "$@" -Wall -Wextra -pedantic -Werror -fsyntax-only -I "$engine" "$src" > "$work/out.txt" 2>&1; }
+
+# refused WHAT FLAG TEXT...: compiling with FLAG must fail, and the report hold every TEXT
+refused() {
+    local what=$1 flag=$2
+    shift 2
+    if compile $std "$flag"; then
+        not_ok "$what (it compiled)"
+        return
+    fi
+    for text in "$@"; do
+        if ! grep -qF "$text" "$work/out.txt"; then
+            not_ok "$what (the report does not say \"$text\")"
+            return
+        fi
+    done
+    ok "$what"
+}
 
 total=3
 [ -n "$cxx" ] && total=9
@@ -26,36 +43,15 @@ for lang in c cpp; do
     what="push_array_copy and cursor_push_array_copy of T from T *, const T *, void *, const void * and T[]"
     if compile $std; then ok "$lang: $what"; else not_ok "$lang: $what"; fi
     for macro in push_array_copy cursor_push_array_copy; do
-        define=-DWRONG call="push_array_copy(ps, Body, o, 1)"
-        [ $macro = cursor_push_array_copy ] && define=-DWRONG_CURSOR call="cursor_push_array_copy(c, Body, o, 1)"
-        what="$lang: $macro of T from another type is diagnosed"
-        if compile $std $define; then
-            not_ok "$what (it compiled)"
-        elif grep -q "distinct pointer types" "$work/out.txt" && grep -qF "$call" "$work/out.txt"; then
-            ok "$what"
-        else
-            not_ok "$what (not as distinct pointer types)"
-        fi
+        suffix= call="push_array_copy(ps, Body, o, 1)"
+        [ $macro = cursor_push_array_copy ] && suffix=_CURSOR call="cursor_push_array_copy(c, Body, o, 1)"
+        refused "$lang: $macro of T from another type is diagnosed" -DWRONG$suffix "distinct pointer types" "$call"
         [ $lang = cpp ] || continue
-        define=-DNOT_COPYABLE
-        [ $macro = cursor_push_array_copy ] && define=-DNOT_COPYABLE_CURSOR
-        what="cpp: $macro of a type that is not trivially copyable is an error"
-        if compile $std $define; then
-            not_ok "$what (it compiled)"
-        elif grep -q "T must be trivially copyable" "$work/out.txt"; then
-            ok "$what"
-        else
-            not_ok "$what (not the static_assert)"
-        fi
+        refused "cpp: $macro of a type that is not trivially copyable is an error" -DNOT_COPYABLE$suffix \
+            "T must be trivially copyable"
     done
     [ $lang = cpp ] || continue
-    what="cpp: frame_arena::Cursor::push_copy of a type that is not trivially copyable is an error"
-    if compile $std -DNOT_COPYABLE_HPP; then
-        not_ok "$what (it compiled)"
-    elif grep -q "T must be trivially copyable" "$work/out.txt"; then
-        ok "$what"
-    else
-        not_ok "$what (not the static_assert)"
-    fi
+    refused "cpp: frame_arena::Cursor::push_copy of a type that is not trivially copyable is an error" \
+        -DNOT_COPYABLE_HPP "T must be trivially copyable"
 done
 exit $failed
