@@ -175,8 +175,7 @@ public:
     template <class T>
     T *push_copy(const T *src, size_t count) // a copy of count T from src, a block of this cursor's included
     {
-        static_assert(std::is_trivially_copyable_v<T>, "push_copy copies bytes: T must be trivially copyable");
-        return static_cast<T *>(page_stack_cursor_push_copy_with(&c_, src, count, sizeof(T), alignof(T), 0));
+        return cursor_push_array_copy(&c_, T, src, count); // its static_assert: T trivially copyable
     }
 
 private:
