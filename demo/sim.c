@@ -264,13 +264,12 @@ void world_step(World *w, Transient *t, Workers *workers, float dt)
 
 void world_carry(World *w, Transient *t)
 {
-    Particle *out = transient_alloc(t, System_Particles, ((size_t)w->count + 1) * sizeof(Particle), alignof(Particle));
+    Particle *out = transient_copy(t, System_Particles, w->particles, (size_t)w->count * sizeof(Particle),
+                                   alignof(Particle));
     if (!out) {
         drop_particles(w);
         return;
     }
-    if (w->count)
-        memcpy(out, w->particles, w->count * sizeof *out);
     w->particles = out;
 }
 

@@ -4,6 +4,7 @@
 #include <SDL.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *const system_names[System_Count] = {"particles", "spawn", "grid", "sort", "vertices", "overlay"};
 
@@ -70,6 +71,26 @@ void *transient_lane_alloc(Transient *t, uint32_t lane_index, System sys, size_t
 void *transient_alloc(Transient *t, System sys, size_t size, size_t align)
 {
     return transient_lane_alloc(t, 0, sys, size, align);
+}
+
+void *transient_copy(Transient *t, System sys, const void *src, size_t size, size_t align)
+{
+    TransientLane *lane = &t->lane[0];
+    uint64_t start = SDL_GetPerformanceCounter();
+    void *p;
+    if (t->backend == Backend_Arena) {
+        p = page_stack_try_push_copy(lane->frame, src, size, align);
+    } else {
+        p = malloc_block(lane, t->slot, size, align);
+        if (p && size)
+            memcpy(p, src, size);
+    }
+    lane->counts.alloc_ticks += SDL_GetPerformanceCounter() - start;
+    lane->counts.bytes[sys] += size;
+    lane->counts.allocs++;
+    if (!p)
+        lane->counts.failed++;
+    return p;
 }
 
 TransientCounts transient_counts(const Transient *t)

@@ -78,6 +78,12 @@ void *transient_alloc(Transient *t, System sys, size_t size, size_t align);
  * thread that works on that lane this frame. */
 void *transient_lane_alloc(Transient *t, uint32_t lane, System sys, size_t size, size_t align);
 
+/* A copy of the size bytes at src for this frame (and the next), on lane
+ * 0: page_stack_try_push_copy on the arena, a block and memcpy on malloc.
+ * src may be NULL when size is 0. NULL as transient_alloc; the copy's time
+ * counts as allocation time on either backend. */
+void *transient_copy(Transient *t, System sys, const void *src, size_t size, size_t align);
+
 /* This frame's counts summed over the lanes: read once the workers are done. */
 TransientCounts transient_counts(const Transient *t);
 

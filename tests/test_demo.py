@@ -136,6 +136,7 @@ small_runs = {
     "f1_off": ["--frames", "30", "--stats", "--input", "29:F1", "--screenshot", path("f1_off.bmp")],
     "help": ["--frames", "30", "--input", "29:H", "--screenshot", path("help.bmp")],
     "paused": ["--frames", "60", "--input", "10:Space,30:Space"],
+    "paused_malloc": ["--frames", "60", "--backend", "malloc", "--input", "10:Space,30:Space"],
     "forty": ["--frames", "40"],
     "sixty": ["--frames", "60"],
     "more": ["--frames", "120", "--input", "0:="],
@@ -151,6 +152,8 @@ check(all(p.returncode == 0 for p in small_procs.values()), "--input: the short 
 sums = {name: summary(proc)[1] for name, proc in small_procs.items()}
 check(sums["paused"] is not None and sums["paused"] == sums["forty"] != sums["sixty"],
       "--input: Space pauses: 60 frames with 20 paused simulate the world of 40", str(sums))
+check(sums["paused_malloc"] is not None and sums["paused_malloc"] == sums["forty"],
+      "--input: the paused frames carry the particles on the malloc backend too", str(sums))
 counts = {}
 for name, proc in small_procs.items():
     m = re.search(r"^particles (\d+)", proc.stdout, re.M)
