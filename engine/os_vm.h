@@ -35,8 +35,11 @@ extern "C" {
 #elif defined(__GNUC__) || defined(__clang__)
 #define OS_VM_NORETURN __attribute__((noreturn))
 #define OS_VM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#elif defined(__cplusplus)
+#define OS_VM_NORETURN [[noreturn]]
+#define OS_VM_PRINTF(f, a)
 #else
-#define OS_VM_NORETURN
+#define OS_VM_NORETURN _Noreturn /* C11, as the library is */
 #define OS_VM_PRINTF(f, a)
 #endif
 

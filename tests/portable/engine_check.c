@@ -464,6 +464,29 @@ static void check_page_stack_errors(void)
     page_stack_destroy(ps);
 }
 
+/* A size that takes the block past the end of the address space fails, at
+ * every alignment, through the stack and through a cursor, and moves
+ * nothing: the push's carry test, compiler builtin or portable fallback. */
+static void check_sizes_that_wrap_fail(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    uintptr_t top = (uintptr_t)page_stack_push(ps, 64, 1) + 64;
+    size_t wraps[] = {SIZE_MAX, SIZE_MAX - 62, (size_t)0 - top, (size_t)0 - top + 1, (size_t)0 - top - 1};
+    size_t wrong = 0;
+    for (size_t i = 0; i < sizeof wraps / sizeof wraps[0]; i++)
+        for (size_t align = 1; align <= 4096; align <<= 1) {
+            wrong += page_stack_try_push(ps, wraps[i], align) != NULL;
+            PageStackCursor c = page_stack_cursor_begin(ps);
+            wrong += page_stack_cursor_try_push(&c, wraps[i], align) != NULL;
+            page_stack_cursor_end(&c);
+            wrong += page_stack_pos(ps) != 64;
+        }
+    EXPECT(wrong == 0, "%zu pushes of sizes that wrap the address space were served or moved the top", wrong);
+    EXPECT(page_stack_stats(ps).failed_pushes == 2 * 5 * 13, "%llu failed pushes counted, expected 130",
+           (unsigned long long)page_stack_stats(ps).failed_pushes);
+    page_stack_destroy(ps);
+}
+
 /* A create that returns NULL says why, on its own thread, until the next create. */
 static void check_create_errors(void)
 {
@@ -1164,6 +1187,7 @@ static const Case checks[] = {
     {"page_stack marks", check_page_stack_marks},
     {"page_stack cleanups", check_page_stack_cleanups},
     {"page_stack errors leave the stack unchanged", check_page_stack_errors},
+    {"page_stack sizes that wrap the address space fail", check_sizes_that_wrap_fail},
     {"a create that fails says why", check_create_errors},
     {"page_stack strings and copies", check_page_stack_strings},
     {"size_t width: defaults, overflow, address space", check_size_t_width},
