@@ -50,6 +50,18 @@ static void *malloc_block(TransientLane *lane, uint32_t slot_index, size_t size,
     return p;
 }
 
+/* Charges one allocation of size bytes, started at `start`, to the lane;
+ * returns p. */
+static void *counted(TransientLane *lane, System sys, size_t size, uint64_t start, void *p)
+{
+    lane->counts.alloc_ticks += SDL_GetPerformanceCounter() - start;
+    lane->counts.bytes[sys] += size;
+    lane->counts.allocs++;
+    if (!p)
+        lane->counts.failed++;
+    return p;
+}
+
 void *transient_lane_alloc(Transient *t, uint32_t lane_index, System sys, size_t size, size_t align)
 {
     if (lane_index >= t->lanes) {
@@ -60,12 +72,7 @@ void *transient_lane_alloc(Transient *t, uint32_t lane_index, System sys, size_t
     uint64_t start = SDL_GetPerformanceCounter();
     void *p = t->backend == Backend_Arena ? page_stack_try_push(lane->frame, size, align)
                                           : malloc_block(lane, t->slot, size, align);
-    lane->counts.alloc_ticks += SDL_GetPerformanceCounter() - start;
-    lane->counts.bytes[sys] += size;
-    lane->counts.allocs++;
-    if (!p)
-        lane->counts.failed++;
-    return p;
+    return counted(lane, sys, size, start, p);
 }
 
 void *transient_alloc(Transient *t, System sys, size_t size, size_t align)
@@ -85,12 +92,7 @@ void *transient_copy(Transient *t, System sys, const void *src, size_t size, siz
         if (p && size)
             memcpy(p, src, size);
     }
-    lane->counts.alloc_ticks += SDL_GetPerformanceCounter() - start;
-    lane->counts.bytes[sys] += size;
-    lane->counts.allocs++;
-    if (!p)
-        lane->counts.failed++;
-    return p;
+    return counted(lane, sys, size, start, p);
 }
 
 TransientCounts transient_counts(const Transient *t)
