@@ -43,6 +43,16 @@ extern "C" {
 #define OS_VM_PRINTF(f, a)
 #endif
 
+/* OS_VM_THREAD_LOCAL: thread storage duration. MSVC's C compiler has no
+ * _Thread_local, even with /std:c11; it has __declspec(thread). */
+#if defined(__cplusplus)
+#define OS_VM_THREAD_LOCAL thread_local
+#elif defined(_MSC_VER) && !defined(__clang__)
+#define OS_VM_THREAD_LOCAL __declspec(thread)
+#else
+#define OS_VM_THREAD_LOCAL _Thread_local
+#endif
+
 typedef enum OsVmFlag {
     /* Linux: transparent huge pages where enabled. Windows: large pages where
      * the process holds SeLockMemoryPrivilege; Windows cannot commit those in

@@ -393,7 +393,7 @@ static void run_cleanups(PageStack *ps, size_t pos);
 static uint64_t thread_token(void)
 {
     static _Atomic uint64_t next_token = 1;
-    static _Thread_local uint64_t token;
+    static OS_VM_THREAD_LOCAL uint64_t token;
     if (!token)
         token = atomic_fetch_add(&next_token, 1);
     return token;
@@ -1402,7 +1402,7 @@ const char *page_stack_error_string(PageStackError err)
 
 /* ------------------------------------------------------------------ create, destroy */
 
-static _Thread_local PageStackError create_error; /* of this thread's last create */
+static OS_VM_THREAD_LOCAL PageStackError create_error; /* of this thread's last create */
 
 PageStackError page_stack_create_error(void)
 {

@@ -1,6 +1,6 @@
 /* scratch: two lazily created page stacks per thread.
  *
- * The pair is _Thread_local for a fast lookup; an os_vm thread-exit slot
+ * The pair is thread-local (OS_VM_THREAD_LOCAL) for a fast lookup; an os_vm thread-exit slot
  * pointing at it releases the stacks when the thread exits (pthread keys,
  * Windows fiber-local storage: no C11 <threads.h>, which MinGW and macOS
  * lack). The slot is created once for the process, by the first thread
@@ -24,7 +24,7 @@ typedef struct ScratchPair {
     uint32_t open_scopes; /* scopes begun and not yet ended; here, where the thread-exit slot points */
 } ScratchPair;
 
-static _Thread_local ScratchPair thread_scratch;
+static OS_VM_THREAD_LOCAL ScratchPair thread_scratch;
 enum { Slot_Unmade, Slot_Making, Slot_Made };
 static _Atomic int slot_state = Slot_Unmade;
 static int scratch_slot = -1; /* written once, before slot_state becomes Slot_Made */
