@@ -34,7 +34,6 @@
 #ifndef FRAME_ARENA_PAGE_STACK_H
 #define FRAME_ARENA_PAGE_STACK_H
 
-#include <stdalign.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,6 +43,8 @@
 #ifdef __cplusplus
 #include <type_traits> /* push_array_copy's check that T may be copied as bytes */
 extern "C" {
+#else
+#include <stdalign.h> /* alignof in C; a keyword in C++, where not every library has this header */
 #endif
 
 /* PAGE_STACK_CURSOR_FN: a cursor's functions take its address, so each must
