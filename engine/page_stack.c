@@ -903,7 +903,17 @@ static void need_copy_source(const PageStack *ps, const void *src, size_t count,
         os_vm_fatal("page_stack \"%s\": push_copy from src NULL (count %zu, size %zu); pass the bytes to copy (src "
                     "may be NULL only with a count or size of 0)",
                     ps->name, count, size);
-    need_live_block(ps, (uintptr_t)src, count * size, "push_copy", "size");
+    uintptr_t p = (uintptr_t)src;
+    size_t bytes = count * size;
+    need_live_block(ps, p, bytes, "push_copy", "size");
+    /* A source from below the stack's memory that runs into it must end by
+     * the top, as one inside it must (and, in the checked build, reach no
+     * region a reset has left). */
+    if (p < ps->base && bytes > ps->base - p &&
+        (bytes - (ps->base - p) > top(ps) - ps->base || region_base(ps) != ps->base))
+        os_vm_fatal("page_stack \"%s\": push_copy of %zu bytes from %p runs from below the stack's memory into "
+                    "bytes no live block holds; copy only bytes of blocks that are still pushed",
+                    ps->name, bytes, (void *)p);
 }
 
 void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size)

@@ -329,12 +329,18 @@ static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size
  * returns. */
 void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size);
 
-/* push_copy's inline test, true when the copy's checks must run: src NULL
- * with bytes to copy, or bytes past `top` in the stack's committed range,
- * which no live block holds. One compare finds both: from - 1 >= top - bytes
- * is from + bytes > top for from > 0, and always true for 0 (a size above
- * the top's address leaves NULL to the push, which fails). The checked build
- * runs the checks for every copy, as every push goes out of line there. */
+/* push_copy's inline test, true when the copy's checks must run: bytes to
+ * copy from a source that starts below the end of the stack's committed
+ * memory and ends past `top` (bytes no live block holds, wherever the
+ * source starts), or from NULL. from + bytes > top, without the sum's
+ * overflow: from - 1 >= top - bytes where bytes <= top (always true for
+ * from 0), and always where bytes > top. The second test looks only at
+ * copies of 64 KiB or more, so that it folds away for a smaller size known
+ * at compile time: a top lies above the lowest 64 KiB, which Windows never
+ * maps and Linux keeps unmapped by default (vm.mmap_min_addr), and which a
+ * reservation made with no address hint, as os_vm_reserve makes them, does
+ * not get in practice (the systems place one high). The checked build runs
+ * the checks for every copy, as every push goes out of line there. */
 static inline int page_stack_copy_suspect(const PageStack *ps, uintptr_t top, const void *src, size_t bytes)
 {
 #ifdef FRAME_ARENA_CHECKED
@@ -342,7 +348,8 @@ static inline int page_stack_copy_suspect(const PageStack *ps, uintptr_t top, co
     return bytes != 0;
 #else
     uintptr_t from = (uintptr_t)src;
-    return PAGE_STACK_UNLIKELY(from - 1 >= top - bytes) && (!from || from - ps->base < ps->committed) && bytes;
+    return PAGE_STACK_UNLIKELY(from - 1 >= top - bytes || (bytes >= 65536 && bytes > top)) &&
+           from < ps->base + ps->committed && bytes;
 #endif
 }
 
@@ -353,13 +360,14 @@ static inline int page_stack_copy_suspect(const PageStack *ps, uintptr_t top, co
  * as one push. src may be any readable bytes, a live block of this stack or
  * of a frame still in flight included. Fatal: src NULL unless there is
  * nothing to copy (a count or size of 0), and bytes of this stack above its
- * top, which a pop or reset released (in the checked build also a released
- * block that something was pushed over since, as realloc's check). A NULL
- * stack is what it is to the push: a fault, or one line in the checked build.
- * page_stack_push_copy and _try_push_copy copy one block of size bytes;
- * push_array_copy and try_push_array_copy copy n elements of a type, and
- * gcc and clang warn when src points to another type (C++: an error, and so
- * is a type that is not trivially copyable). */
+ * top, which a pop or reset released or no push has handed out yet, from a
+ * source in the stack or one that starts below it (in the checked build also
+ * a released block that something was pushed over since, as realloc's
+ * check). A NULL stack is what it is to the push: a fault, or one line in
+ * the checked build. page_stack_push_copy and _try_push_copy copy one block
+ * of size bytes; push_array_copy and try_push_array_copy copy n elements of
+ * a type, and gcc and clang warn when src points to another type (C++: an
+ * error, and so is a type that is not trivially copyable). */
 static inline void *page_stack_push_copy_with(PageStack *ps, const void *src, size_t count, size_t size, size_t align,
                                               uint32_t how)
 {

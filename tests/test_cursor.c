@@ -524,8 +524,9 @@ Test(cursor_misuse, a_copy_used_after_the_end_is_fatal_and_the_stack_is_intact)
 }
 
 /* push_copy through a cursor from bytes no live block holds: NULL, a block
- * popped before the cursor began, or past the cursor's own top. */
-enum { CursorCopy_Null, CursorCopy_Popped, CursorCopy_PastTheTop, CursorCopy_Count };
+ * popped before the cursor began, past the cursor's own top, or from below
+ * the stack's memory to past that top. */
+enum { CursorCopy_Null, CursorCopy_Popped, CursorCopy_PastTheTop, CursorCopy_FromBelow, CursorCopy_Count };
 
 ParameterizedTestParameters(cursor_misuse, push_copy_from_no_live_block_is_fatal)
 {
@@ -559,6 +560,14 @@ ParameterizedTest(int *call, cursor_misuse, push_copy_from_no_live_block_is_fata
                       (void *)mine);
         cursor_push_array_copy(&c, unsigned char, mine, 4096);
         break;
+    case CursorCopy_FromBelow: { /* never read: the check stops the copy first */
+        const unsigned char *below = (const unsigned char *)ps->base - 64;
+        expect_fatalf("page_stack \"copier\": push_copy of %zu bytes from %p runs from below the stack's memory "
+                      "into bytes no live block holds",
+                      (size_t)(64 + MiB), (const void *)below);
+        page_stack_cursor_push_copy(&c, below, 64 + MiB, 16);
+        break;
+    }
     }
     death_not_reached();
 }

@@ -1480,6 +1480,7 @@ enum {
     BadCopy_PoppedArrayTry,
     BadCopy_ResetBlock,
     BadCopy_PastTheTop,
+    BadCopy_FromBelowTheStack,
     BadCopy_Count
 };
 
@@ -1540,8 +1541,71 @@ ParameterizedTest(int *call, copies, misuse_is_fatal, .signal = SIGABRT)
                       (void *)gone, 64 * sizeof(Body));
         push_array_copy(ps, Body, gone, 64);
         break;
+    case BadCopy_FromBelowTheStack: { /* never read: the check stops the copy first */
+        const char *below = (const char *)ps->base - 64;
+        expect_fatalf("page_stack \"copy\": push_copy of %zu bytes from %p runs from below the stack's memory into "
+                      "bytes no live block holds; copy only bytes of blocks that are still pushed",
+                      (size_t)(64 + MiB), (const void *)below);
+        page_stack_try_push_copy(ps, below, 64 + MiB, 1);
+        break;
+    }
     }
     death_not_reached();
+}
+
+/* The inline test that sends a copy to its checks, on a stack placed where
+ * none is in practice: its base at 64 KiB, so that a copy can be larger than
+ * the top's address. Every copy that starts below the committed end and
+ * ends past the top goes out of line, whatever its size and wherever it
+ * starts; one that ends by the top, or starts past the committed end, stays
+ * inline (the checked build sends every copy with bytes). */
+Test(copies, the_inline_test_finds_every_source_that_ends_past_the_top)
+{
+    const uintptr_t base = 64 * 1024, top = base + 4096;
+    PageStack fake = {.base = base, .committed = MiB, .reserved = 64 * MiB};
+    static const struct {
+        uintptr_t from;
+        size_t bytes;
+        int suspect;
+    } copies[] = {
+        {base, 4096, 0},                      /* every live byte */
+        {base + 4000, 96, 0},                 /* up to the top */
+        {base + 4000, 97, 1},                 /* one byte past it */
+        {base + 4000, 128 * 1024, 1},         /* more bytes than the top's address */
+        {top, 1, 1},                          /* the first byte above the top */
+        {base + MiB - 1, 1, 1},               /* the last committed byte */
+        {base + MiB, 4096, 0},                /* past the committed end: not the stack's */
+        {base - 64, 64, 0},                   /* below the base, up to it */
+        {base - 64, 64 + 4096, 0},            /* from below the base up to the top */
+        {base - 64, 64 + 4097, 1},            /* from below the base past the top */
+        {4096, 2 * MiB, 1},                   /* from far below to past the committed end */
+        {0, 1, 1},                            /* NULL with bytes to copy */
+        {0, 0, 0},                            /* nothing to copy */
+        {top, 0, 0},                          /* nothing to copy */
+        {UINTPTR_MAX - 15, 64, 0},            /* the address space's end: wraps, above the stack */
+    };
+    for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++) {
+        int want = TEST_CHECKED ? copies[i].bytes != 0 : copies[i].suspect;
+        int got = page_stack_copy_suspect(&fake, top, (const void *)copies[i].from, copies[i].bytes) != 0;
+        cr_assert_eq(got, want, "copy %zu (%zu bytes from base %+td): %d, expected %d", i, copies[i].bytes,
+                     (ptrdiff_t)(copies[i].from - base), got, want);
+    }
+}
+
+/* The out-of-line checks let a source that starts below the stack's memory
+ * and ends by the top pass (they read nothing). */
+Test(copies, a_source_from_below_the_stack_that_ends_by_the_top_passes)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "below"});
+    unsigned char *block = page_stack_push(ps, 256, 16);
+    const unsigned char *below = (const unsigned char *)ps->base - 64;
+    size_t up_to_the_top = (size_t)(block + 256 - below);
+    page_stack_copy_check(ps, below, 1, up_to_the_top);
+    page_stack_copy_check(ps, below, 4, up_to_the_top / 4);
+    page_stack_copy_check(ps, below, 1, 64);
+    cr_assert_eq(page_stack_pos(ps), 256);
+    cr_assert_eq(page_stack_stats(ps).pushes, 1, "the checks push nothing");
+    page_stack_destroy(ps);
 }
 
 /* ---------------------------------------------------------------- marks */
