@@ -924,6 +924,13 @@ static void die_copy_from_null(void)
     page_stack_push_copy(page_stack_create(&(PageStackDesc){.name = "copy"}), no_bytes, 8, 8);
 }
 
+static void die_copy_from_below(void) /* never read: the check stops the copy first */
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "copy"});
+    page_stack_push(ps, 64, 8);
+    page_stack_push_copy(ps, (const char *)ps->base - 64, 64 + 1 * MiB, 8);
+}
+
 static void die_out_of_reserve(void)
 {
     page_stack_push(page_stack_create(&(PageStackDesc){.name = "tiny", .reserve_size = 64 * KiB}), 1 * MiB, 8);
@@ -1087,6 +1094,8 @@ static const struct {
     {"bad_alignment", die_bad_alignment, "alignment 3 is not a power of two"},
     {"out_of_reserve", die_out_of_reserve, "page_stack \"tiny\": push of 1048576 bytes (align 8) failed"},
     {"copy_from_null", die_copy_from_null, "page_stack \"copy\": push_copy from src NULL (count 1, size 8)"},
+    {"copy_from_below", die_copy_from_below,
+     "page_stack \"copy\": push_copy of 1048640 bytes from"},
     {"stale_mark", die_stale_mark, "pop_to a stale mark"},
     {"begin_twice", die_begin_twice, "frame_arena_begin called twice without frame_arena_end"},
     {"both_scratch_conflict", die_both_scratch_conflict, "both scratch stacks of this thread are in conflicts"},
