@@ -561,10 +561,10 @@ ParameterizedTest(int *call, cursor_misuse, push_copy_from_no_live_block_is_fata
         cursor_push_array_copy(&c, unsigned char, mine, 4096);
         break;
     case CursorCopy_FromBelow: { /* never read: the check stops the copy first */
-        const unsigned char *below = (const unsigned char *)ps->base - 64;
+        const void *below = (const void *)(ps->base - 64);
         expect_fatalf("page_stack \"copier\": push_copy of %zu bytes from %p runs from below the stack's memory "
                       "into bytes no live block holds",
-                      (size_t)(64 + MiB), (const void *)below);
+                      (size_t)(64 + MiB), below);
         page_stack_cursor_push_copy(&c, below, 64 + MiB, 16);
         break;
     }

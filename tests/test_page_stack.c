@@ -1542,10 +1542,10 @@ ParameterizedTest(int *call, copies, misuse_is_fatal, .signal = SIGABRT)
         push_array_copy(ps, Body, gone, 64);
         break;
     case BadCopy_FromBelowTheStack: { /* never read: the check stops the copy first */
-        const char *below = (const char *)ps->base - 64;
+        const void *below = (const void *)(ps->base - 64);
         expect_fatalf("page_stack \"copy\": push_copy of %zu bytes from %p runs from below the stack's memory into "
                       "bytes no live block holds; copy only bytes of blocks that are still pushed",
-                      (size_t)(64 + MiB), (const void *)below);
+                      (size_t)(64 + MiB), below);
         page_stack_try_push_copy(ps, below, 64 + MiB, 1);
         break;
     }
@@ -1597,9 +1597,9 @@ Test(copies, the_inline_test_finds_every_source_that_ends_past_the_top)
 Test(copies, a_source_from_below_the_stack_that_ends_by_the_top_passes)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "below"});
-    unsigned char *block = page_stack_push(ps, 256, 16);
-    const unsigned char *below = (const unsigned char *)ps->base - 64;
-    size_t up_to_the_top = (size_t)(block + 256 - below);
+    uintptr_t block = (uintptr_t)page_stack_push(ps, 256, 16);
+    const void *below = (const void *)(ps->base - 64);
+    size_t up_to_the_top = (size_t)(block + 256 - (ps->base - 64));
     page_stack_copy_check(ps, below, 1, up_to_the_top);
     page_stack_copy_check(ps, below, 4, up_to_the_top / 4);
     page_stack_copy_check(ps, below, 1, 64);

@@ -928,7 +928,7 @@ static void die_copy_from_below(void) /* never read: the check stops the copy fi
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "copy"});
     page_stack_push(ps, 64, 8);
-    page_stack_push_copy(ps, (const char *)ps->base - 64, 64 + 1 * MiB, 8);
+    page_stack_push_copy(ps, (const void *)(ps->base - 64), 64 + 1 * MiB, 8);
 }
 
 static void die_out_of_reserve(void)
