@@ -384,15 +384,23 @@ FrameArenaStats frame_arena_stats(const FrameArena *fa)
         st.reserved += ps.reserved;
     }
     if (fa->ring_len) {
-        size_t sum = 0;
+        /* The mean, rounded down, without the sum, which can outgrow a
+         * size_t (100 frames of 44 MiB on 32 bits): sum = avg * n + rem, with
+         * rem below n, kept up to date sample by sample. rem stays below 2n,
+         * which fits: the ring holds n samples of 40 bytes. */
+        size_t n = fa->ring_len, rem = 0;
         st.used_min = SIZE_MAX;
-        for (uint32_t i = 0; i < fa->ring_len; i++) {
+        for (size_t i = 0; i < n; i++) {
             size_t used = fa->ring[i].used;
-            sum += used;
+            st.used_avg += used / n;
+            rem += used % n;
+            if (rem >= n) {
+                rem -= n;
+                st.used_avg++;
+            }
             st.used_min = used < st.used_min ? used : st.used_min;
             st.used_max = used > st.used_max ? used : st.used_max;
         }
-        st.used_avg = sum / fa->ring_len;
     }
     return st;
 }

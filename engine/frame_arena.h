@@ -75,7 +75,7 @@ typedef struct FrameArenaDesc {
 
 typedef struct FrameArenaStats {
     FrameSample last;                    /* last completed frame (zeroed before the first) */
-    size_t used_min, used_avg, used_max; /* over the kept history */
+    size_t used_min, used_avg, used_max; /* over the kept history; avg: the mean, rounded down */
     size_t peak_all_time, committed, reserved; /* committed and reserved: totals over all buffers now */
     uint64_t frames, trims, budget_overruns;   /* frames: completed; trims: buffers trimmed */
 } FrameArenaStats;

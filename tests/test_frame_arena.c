@@ -355,6 +355,28 @@ Test(samples, history_is_oldest_first_with_rolling_min_avg_max)
     frame_arena_destroy(fa);
 }
 
+/* used_avg is the mean rounded down, also where it has to carry what the
+ * samples leave over; engine_check checks a sum past a 32-bit size_t. */
+Test(samples, used_avg_is_the_mean_rounded_down)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.history = 4});
+    for (int f = 0; f < 4; f++)
+        run_frame(fa, 1);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.used_avg, 1, "four frames of 1 byte: avg %zu", st.used_avg);
+    run_frame(fa, 2);
+    run_frame(fa, 3);
+    run_frame(fa, 5);
+    st = frame_arena_stats(fa);
+    cr_assert_eq(st.used_avg, 2, "1, 2, 3, 5: avg %zu", st.used_avg);
+    run_frame(fa, 7);
+    st = frame_arena_stats(fa);
+    cr_assert_eq(st.used_avg, 4, "2, 3, 5, 7: avg %zu", st.used_avg);
+    cr_assert_eq(st.used_min, 2);
+    cr_assert_eq(st.used_max, 7);
+    frame_arena_destroy(fa);
+}
+
 Test(samples, history_into_null_is_fatal, .signal = SIGABRT)
 {
     FrameArena *fa = frame_arena_create(NULL);

@@ -574,6 +574,22 @@ static void check_size_t_width(void)
         frame_arena_end(fa);
     }
     frame_arena_destroy(fa);
+    /* The history's average: 100 frames of 44 MiB add up to 4.3 GiB, more
+     * than a 32-bit size_t holds. One buffer, so the frames go on using the
+     * same pages; the pushes leave them untouched (but in the checked build). */
+    fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 1, .history = 100});
+    EXPECT(fa != NULL, "an arena for 100 frames of 44 MiB");
+    if (!fa)
+        return;
+    for (int f = 0; f < 100; f++) {
+        PageStack *frame = frame_arena_begin(fa);
+        page_stack_push(frame, 44 * MiB + (size_t)f, 1); /* 44 MiB + 0 .. 99: the mean is 44 MiB + 49 */
+        frame_arena_end(fa);
+    }
+    FrameArenaStats st = frame_arena_stats(fa);
+    EXPECT(st.used_avg == 44 * MiB + 49 && st.used_min == 44 * MiB && st.used_max == 44 * MiB + 99,
+           "the mean of 100 frames of 44 MiB: avg %zu, min %zu, max %zu", st.used_avg, st.used_min, st.used_max);
+    frame_arena_destroy(fa);
 }
 
 static void check_page_stack_strings(void)
