@@ -21,8 +21,13 @@
 
 typedef struct ScratchPair {
     PageStack *stacks[2];
-    uint32_t open_scopes; /* scopes begun and not yet ended; here, where the thread-exit slot points */
+    uint32_t open[2]; /* scopes begun on each stack and not yet ended; here, where the thread-exit slot points */
 } ScratchPair;
+
+static uint32_t open_scopes(const ScratchPair *pair)
+{
+    return pair->open[0] + pair->open[1];
+}
 
 static OS_VM_THREAD_LOCAL ScratchPair thread_scratch;
 enum { Slot_Unmade, Slot_Making, Slot_Made };
@@ -51,10 +56,10 @@ static void release_at_exit(void *p)
 {
 #ifdef FRAME_ARENA_CHECKED
     const ScratchPair *pair = p;
-    if (pair && pair->open_scopes)
+    if (pair && open_scopes(pair))
         os_vm_fatal("scratch: a thread exited with %u scratch scope%s still open; scratch_end each scope before the "
                     "thread returns (a scope missed in a loop keeps its scratch until the stack is full)",
-                    (unsigned)pair->open_scopes, pair->open_scopes == 1 ? "" : "s");
+                    (unsigned)open_scopes(pair), open_scopes(pair) == 1 ? "" : "s");
 #endif
     release_pair(p);
 }
@@ -137,11 +142,10 @@ static ScratchError make_pair(const PageStackDesc *desc, ScratchPair *out)
 
 static void need_no_open_scope(const char *fn)
 {
-    uint32_t open_scopes = thread_scratch.open_scopes;
-    if (open_scopes)
-        os_vm_fatal("%s: %u scratch scope%s of this thread %s still open; scratch_end %s first", fn,
-                    (unsigned)open_scopes, open_scopes == 1 ? "" : "s", open_scopes == 1 ? "is" : "are",
-                    open_scopes == 1 ? "it" : "them");
+    uint32_t open = open_scopes(&thread_scratch);
+    if (open)
+        os_vm_fatal("%s: %u scratch scope%s of this thread %s still open; scratch_end %s first", fn, (unsigned)open,
+                    open == 1 ? "" : "s", open == 1 ? "is" : "are", open == 1 ? "it" : "them");
 }
 
 static ScratchPair *thread_pair(void)
@@ -222,26 +226,37 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
     ScratchPair *pair = thread_pair();
     for (int i = 0; i < 2; i++)
         if (!in_conflicts(pair->stacks[i], conflicts, count)) {
-            pair->open_scopes++;
+            pair->open[i]++;
             return page_stack_mark(pair->stacks[i]);
         }
     os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
                 "(the arena the result goes to)");
 }
 
+/* An end with no scope of its stack open is a scope ended twice. Let
+ * through, it would count another scope of the thread as ended: the checks
+ * for an open scope would miss that one, and scratch_thread_release would
+ * release the stacks under it. Counted per stack, a second end is found at
+ * once when no other scope of its stack is open, and otherwise at the end of
+ * the scope it was counted as (a mark holds no more than a position, so an
+ * end cannot tell which of two scopes begun at one position it ends). */
 void scratch_end(PageStackMark mark)
 {
-    if (!mark.stack || (mark.stack != thread_scratch.stacks[0] && mark.stack != thread_scratch.stacks[1]))
+    int i = mark.stack && mark.stack == thread_scratch.stacks[1];
+    if (!mark.stack || mark.stack != thread_scratch.stacks[i])
         os_vm_fatal("scratch_end: the mark is not from this thread's scratch_begin; end it on the thread that "
                     "began it (a mark of another stack goes to page_stack_pop_to)");
+    if (!thread_scratch.open[i])
+        os_vm_fatal("scratch_end: every scope of scratch stack \"%s\" on this thread has ended; a scope was "
+                    "ended twice: end each scope once",
+                    mark.stack->name);
     page_stack_pop_to(mark);
-    if (thread_scratch.open_scopes)
-        thread_scratch.open_scopes--;
+    thread_scratch.open[i]--;
 }
 
 uint32_t scratch_open_scopes(void)
 {
-    return thread_scratch.open_scopes;
+    return open_scopes(&thread_scratch);
 }
 
 void scratch_thread_release(void)

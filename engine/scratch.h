@@ -18,11 +18,13 @@
  *         return result;
  *     }
  *
- * Scopes nest like any marks: end inner ones first. Both stacks of a thread
- * in `conflicts` is a programming error (fatal, one line). In the checked
- * build, frame_arena_end with a scope of the same thread still open is fatal,
- * and so is a thread's exit with one of its scopes open (a missed
- * scratch_end, which in a thread that lives on would keep its scratch).
+ * Scopes nest like any marks: end inner ones first, each once. Both stacks
+ * of a thread in `conflicts`, and a scope ended twice (found at the second
+ * end, or nested in another scope of its stack at that one's end), are
+ * programming errors (fatal, one line). In the checked build,
+ * frame_arena_end with a scope of the same thread still open is fatal, and
+ * so is a thread's exit with one of its scopes open (a missed scratch_end,
+ * which in a thread that lives on would keep its scratch).
  * Sizes: a thread's stacks are made at its first scratch_begin from the
  * scratch defaults, which are the page_stack defaults (1 GiB of address space
  * each on 64-bit targets, 64 MiB on 32-bit, committed on demand) until
@@ -73,7 +75,7 @@ ScratchError scratch_set_defaults(const PageStackDesc *desc);
 ScratchError scratch_thread_init(const PageStackDesc *desc);
 
 PageStackMark scratch_begin(PageStack *const *conflicts, size_t count); /* a thread-local stack not in conflicts */
-void scratch_end(PageStackMark mark); /* a mark not from this thread's scratch_begin is fatal */
+void scratch_end(PageStackMark mark); /* a mark not from this thread's scratch_begin, or ended before, is fatal */
 void scratch_thread_release(void); /* optional; thread exit releases too. A scope of this thread still open is fatal. */
 uint32_t scratch_open_scopes(void); /* scopes of this thread begun and not yet ended */
 

@@ -155,6 +155,36 @@ Test(scratch, ending_scopes_out_of_order_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* A scope ended twice stops at its second end, before it pops. Here the
+ * other open scope is on the other stack: counted per thread, the second end
+ * would have ended it, and releasing the stacks would then have gone on. */
+Test(scratch, ending_a_scope_twice_is_fatal, .signal = SIGABRT)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    PageStackMark inner = scratch_begin(&outer.stack, 1);
+    cr_assert_str_eq(inner.stack->name, "scratch 1");
+    scratch_end(inner);
+    cr_assert_eq(scratch_open_scopes(), 1);
+    expect_fatal("scratch_end: every scope of scratch stack \"scratch 1\" on this thread has ended; a scope was "
+                 "ended twice: end each scope once");
+    scratch_end(inner);
+    death_not_reached();
+}
+
+/* Nested on one stack, the second end of the inner scope counts as the outer
+ * one's, and the outer scope's own end stops. */
+Test(scratch, a_scope_ended_twice_inside_another_stops_at_the_outer_end, .signal = SIGABRT)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    scratch_end(inner);
+    scratch_end(inner);
+    expect_fatal("scratch_end: every scope of scratch stack \"scratch 0\" on this thread has ended; a scope was "
+                 "ended twice");
+    scratch_end(outer);
+    death_not_reached();
+}
+
 Test(scratch, destroying_a_scratch_stack_is_fatal, .signal = SIGABRT)
 {
     PageStackMark tmp = scratch_begin(NULL, 0);

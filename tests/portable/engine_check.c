@@ -985,6 +985,14 @@ static void die_scratch_end_foreign_mark(void)
     scratch_end(page_stack_mark(page_stack_create(NULL)));
 }
 
+static void die_scope_ended_twice(void)
+{
+    PageStackMark a = scratch_begin(NULL, 0);
+    PageStackMark b = scratch_begin(&a.stack, 1);
+    scratch_end(b);
+    scratch_end(b);
+}
+
 static void die_release_with_scope_open(void)
 {
     scratch_begin(NULL, 0);
@@ -1119,6 +1127,8 @@ static const struct {
      "page_stack_destroy: the stack \"frame\" belongs to a frame arena"},
     {"scratch_end_foreign_mark", die_scratch_end_foreign_mark,
      "scratch_end: the mark is not from this thread's scratch_begin"},
+    {"scope_ended_twice", die_scope_ended_twice,
+     "scratch_end: every scope of scratch stack \"scratch 1\" on this thread has ended; a scope was ended twice"},
     {"release_with_scope_open", die_release_with_scope_open,
      "scratch_thread_release: 1 scratch scope of this thread is still open"},
     {"thread_init_with_scope_open", die_thread_init_with_scope_open,
