@@ -1058,12 +1058,16 @@ static char *copy_string(PageStack *ps, const char *s, size_t len, uint32_t how)
     return p;
 }
 
-/* s whole (bounded false), or at most its first n bytes. */
+/* s whole (bounded false), or at most its first n bytes. A string of this
+ * stack must start in a block still pushed, as a copy's source must; it is
+ * checked before a byte of it is read. */
 static char *dup_string(PageStack *ps, const char *fn, uint32_t how, const char *s, bool bounded, size_t n)
 {
     need_idle(ps, fn);
     if (!s)
         os_vm_fatal("page_stack \"%s\": %s with s NULL; pass a string", ps->name, fn);
+    if (!bounded || n)
+        need_live_block(ps, (uintptr_t)s, 1, bounded ? "strndup" : "strdup", "size");
     const char *nul = bounded ? memchr(s, 0, n) : NULL; /* reads no further than the first NUL */
     return copy_string(ps, s, !bounded ? strlen(s) : nul ? (size_t)(nul - s) : n, how);
 }

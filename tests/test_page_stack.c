@@ -1242,6 +1242,61 @@ Test(strings, default_on_fail_names_the_string_push, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* A string of the stack's own is copied while its block is still pushed,
+ * the block just pushed included; nothing to read (strndup of 0 bytes) takes
+ * any pointer, as a copy of 0 bytes does. */
+Test(strings, a_string_of_the_stack_s_own_is_copied_while_it_is_pushed)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackMark m = page_stack_mark(ps);
+    char *name = page_stack_strdup(ps, "level_03");
+    PageStackStats before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strdup(ps, name), "level_03");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_try_strndup(ps, name + 6, 100), "03");
+    page_stack_pop_to(m);
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strndup(ps, name, 0), "");
+    page_stack_destroy(ps);
+}
+
+/* A string a pop or reset released is not strdup's to read, as a block is
+ * not push_copy's: its bytes may have been handed out again. */
+enum { ReleasedString_PopStrdup, ReleasedString_ResetTryStrdup, ReleasedString_PopTryStrndup,
+       ReleasedString_ResetStrndup, ReleasedString_Count };
+
+ParameterizedTestParameters(strings, a_released_string_is_fatal)
+{
+    static int cases[ReleasedString_Count];
+    return index_params(cases, ReleasedString_Count);
+}
+
+ParameterizedTest(int *how, strings, a_released_string_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "text"});
+    page_stack_push(ps, 32, 8);
+    PageStackMark m = page_stack_mark(ps);
+    char *gone = page_stack_printf(ps, "frame %d", 12);
+    page_stack_push(ps, 8, 8);
+    if (*how == ReleasedString_PopStrdup || *how == ReleasedString_PopTryStrndup)
+        page_stack_pop_to(m);
+    else
+        page_stack_reset(ps);
+    if (TEST_CHECKED)
+        page_stack_push(ps, 200, 8); /* elsewhere this push could take the string's bytes */
+    bool bounded = *how == ReleasedString_PopTryStrndup || *how == ReleasedString_ResetStrndup;
+    expect_fatalf("page_stack \"text\": %s of the block at %p, which a pop or reset released; %s only a block that "
+                  "is still pushed",
+                  bounded ? "strndup" : "strdup", (void *)gone, bounded ? "strndup" : "strdup");
+    switch (*how) {
+    case ReleasedString_PopStrdup: page_stack_strdup(ps, gone); break;
+    case ReleasedString_ResetTryStrdup: page_stack_try_strdup(ps, gone); break;
+    case ReleasedString_PopTryStrndup: page_stack_try_strndup(ps, gone, 5); break;
+    case ReleasedString_ResetStrndup: page_stack_strndup(ps, gone, 5); break;
+    }
+    death_not_reached();
+}
+
 /* The misuse cases; the parameter is an index into the calls below. */
 enum {
     BadString_FormatNull,

@@ -1035,6 +1035,15 @@ static void die_realloc_of_a_popped_block(void)
     page_stack_realloc(ps, gone, 100, 4 * KiB, 8);
 }
 
+static void die_strdup_of_a_popped_string(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "tmp"});
+    PageStackMark m = page_stack_mark(ps);
+    char *gone = page_stack_strdup(ps, "level_03");
+    page_stack_pop_to(m);
+    page_stack_strdup(ps, gone);
+}
+
 static void push_to_own_stack(PageStack *ps, void *ptr, size_t size, void *user)
 {
     (void)ptr, (void)user;
@@ -1140,6 +1149,8 @@ static const struct {
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
     {"realloc_of_a_popped_block", die_realloc_of_a_popped_block,
      "page_stack \"tmp\": realloc of the block at"},
+    {"strdup_of_a_popped_string", die_strdup_of_a_popped_string,
+     "page_stack \"tmp\": strdup of the block at"},
 #if CHECKED
     {"thread_exit_with_scope_open", die_thread_exit_with_scope_open,
      "scratch: a thread exited with 1 scratch scope still open"},
