@@ -384,23 +384,18 @@ FrameArenaStats frame_arena_stats(const FrameArena *fa)
         st.reserved += ps.reserved;
     }
     if (fa->ring_len) {
-        /* The mean, rounded down, without the sum, which can outgrow a
-         * size_t (100 frames of 44 MiB on 32 bits): sum = avg * n + rem, with
-         * rem below n, kept up to date sample by sample. rem stays below 2n,
-         * which fits: the ring holds n samples of 40 bytes. */
-        size_t n = fa->ring_len, rem = 0;
+        /* The sum can outgrow a size_t (100 frames of 44 MiB on 32 bits) and
+         * even 64 bits: it is kept as 64 bits and a count of carries. */
+        uint64_t sum = 0, carries = 0;
         st.used_min = SIZE_MAX;
-        for (size_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < fa->ring_len; i++) {
             size_t used = fa->ring[i].used;
-            st.used_avg += used / n;
-            rem += used % n;
-            if (rem >= n) {
-                rem -= n;
-                st.used_avg++;
-            }
+            sum += used;
+            carries += sum < used;
             st.used_min = used < st.used_min ? used : st.used_min;
             st.used_max = used > st.used_max ? used : st.used_max;
         }
+        st.used_avg = (size_t)page_stack_mean_of_sum(carries, sum, fa->ring_len); /* at most used_max */
     }
     return st;
 }

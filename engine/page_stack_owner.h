@@ -28,4 +28,15 @@ void page_stack_set_create_error(PageStackError err);
 /* Fatal, naming fn, if ps is NULL or a cursor is open on it. */
 PageStack *page_stack_need_idle(PageStack *ps, const char *fn);
 
+/* For frame_arena_stats: floor((hi * 2^64 + lo) / n), for 0 < n and hi < n,
+ * which is the mean of n sizes whose sum is lo with hi carries out of 64
+ * bits. Long division by 32-bit digits: no step needs more than 64 bits.
+ * The result is below 2^64 because hi < n. */
+static inline uint64_t page_stack_mean_of_sum(uint64_t hi, uint64_t lo, uint32_t n)
+{
+    uint64_t upper = hi << 32 | lo >> 32; /* hi < n < 2^32 */
+    uint64_t q1 = upper / n, lower = (upper % n) << 32 | (lo & 0xFFFFFFFFu);
+    return q1 << 32 | lower / n; /* q1 < 2^32 as hi < n; lower < n * 2^32 */
+}
+
 #endif

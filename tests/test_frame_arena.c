@@ -3,6 +3,7 @@
 
 #include "frame_arena.h"
 #include "os_vm.h"
+#include "page_stack_owner.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -355,8 +356,8 @@ Test(samples, history_is_oldest_first_with_rolling_min_avg_max)
     frame_arena_destroy(fa);
 }
 
-/* used_avg is the mean rounded down, also where it has to carry what the
- * samples leave over; engine_check checks a sum past a 32-bit size_t. */
+/* used_avg is the mean rounded down; engine_check checks a sum past a
+ * 32-bit size_t, and the next test the division of sums past 64 bits. */
 Test(samples, used_avg_is_the_mean_rounded_down)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.history = 4});
@@ -375,6 +376,28 @@ Test(samples, used_avg_is_the_mean_rounded_down)
     cr_assert_eq(st.used_min, 2);
     cr_assert_eq(st.used_max, 7);
     frame_arena_destroy(fa);
+}
+
+/* The division behind used_avg, for sums past 64 bits, which no test can
+ * push: against 128-bit arithmetic, at the edges (hi = n - 1, lo all ones,
+ * n = 1 and 2^32 - 1) and at seeded random hi < n. */
+__extension__ typedef unsigned __int128 u128; /* gcc and clang on 64-bit targets, where Criterion runs */
+
+Test(samples, the_mean_of_a_sum_past_64_bits_is_exact)
+{
+    const uint32_t ns[] = {1, 2, 3, 7, 240, 65537, 0x80000000u, UINT32_MAX};
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        uint32_t n = ns[k];
+        for (int i = 0; i < 1000; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint64_t hi = i == 0 ? n - 1 : i == 1 ? 0 : x % n, lo = i < 2 ? UINT64_MAX : x * 0x2545F4914F6CDD1Du;
+            u128 sum = (u128)hi << 64 | lo;
+            uint64_t want = (uint64_t)(sum / n), got = page_stack_mean_of_sum(hi, lo, n);
+            cr_assert_eq(got, want, "n %u, hi %llu, lo %llu: %llu, want %llu", (unsigned)n, (unsigned long long)hi,
+                         (unsigned long long)lo, (unsigned long long)got, (unsigned long long)want);
+        }
+    }
 }
 
 Test(samples, history_into_null_is_fatal, .signal = SIGABRT)
