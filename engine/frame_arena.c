@@ -235,6 +235,14 @@ PageStack *frame_arena_begin(FrameArena *fa)
     return slot[0];
 }
 
+/* Index `ahead` entries after `head` in a ring of cap, in 64 bits: head +
+ * ahead can pass 2^32 when cap is above 2^31 (a history or trim_after that
+ * large, mapped but never all touched, after 2^31 frames). */
+static uint32_t ring_index(uint32_t head, uint64_t ahead, uint32_t cap)
+{
+    return (uint32_t)((head + ahead) % cap);
+}
+
 /* A lane's largest peak over the last cap frames, this one included. */
 static size_t window_high(Lane *lane, uint32_t cap, uint64_t frame, size_t peak)
 {
@@ -242,9 +250,9 @@ static size_t window_high(Lane *lane, uint32_t cap, uint64_t frame, size_t peak)
         lane->window_head = (lane->window_head + 1) % cap;
         lane->window_len--;
     }
-    while (lane->window_len && lane->window[(lane->window_head + lane->window_len - 1) % cap].peak <= peak)
+    while (lane->window_len && lane->window[ring_index(lane->window_head, lane->window_len - 1, cap)].peak <= peak)
         lane->window_len--;
-    lane->window[(lane->window_head + lane->window_len) % cap] = (PeakEntry){frame, peak};
+    lane->window[ring_index(lane->window_head, lane->window_len, cap)] = (PeakEntry){frame, peak};
     lane->window_len++;
     return lane->window[lane->window_head].peak;
 }
@@ -408,8 +416,7 @@ size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max)
         os_vm_fatal("frame_arena \"%s\": frame_arena_history with out NULL and max %zu; pass an array of max "
                     "samples",
                     fa->name, max);
-    size_t start = (fa->ring_next + fa->ring_cap - n) % (fa->ring_cap ? fa->ring_cap : 1);
-    for (size_t i = 0; i < n; i++)
-        out[i] = fa->ring[(start + i) % fa->ring_cap];
+    for (size_t i = 0; i < n; i++) /* ring_cap >= 1: history 0 means 240 */
+        out[i] = fa->ring[ring_index(fa->ring_next, (uint64_t)fa->ring_cap - n + i, fa->ring_cap)];
     return n;
 }
