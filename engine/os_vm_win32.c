@@ -186,13 +186,15 @@ void os_vm_decommit(void *addr, size_t size)
 void os_vm_release(void *addr, size_t size)
 {
     os_vm_need_pages("release", addr, size); /* the OS takes the whole reservation whatever the size */
-    if (!VirtualFree(addr, 0, MEM_RELEASE))
-        os_vm_fatal("os_vm: release (VirtualFree) at %p failed: error %lu", addr, GetLastError());
+    /* Out of the table first: once the range is free, another thread may
+     * reserve it with normal pages, whose commits must not pass for large. */
     size_t i;
     AcquireSRWLockExclusive(&large_lock);
     if (find_large((uintptr_t)addr, &i))
         large[i].base = 0, large[i].size = 0;
     ReleaseSRWLockExclusive(&large_lock);
+    if (!VirtualFree(addr, 0, MEM_RELEASE))
+        os_vm_fatal("os_vm: release (VirtualFree) at %p failed: error %lu", addr, GetLastError());
 }
 
 /* ------------------------------------------------------------------ thread-exit slots */
