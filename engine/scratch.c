@@ -242,7 +242,7 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
  * end cannot tell which of two scopes begun at one position it ends). */
 void scratch_end(PageStackMark mark)
 {
-    int i = mark.stack && mark.stack == thread_scratch.stacks[1];
+    int i = mark.stack == thread_scratch.stacks[1];
     if (!mark.stack || mark.stack != thread_scratch.stacks[i])
         os_vm_fatal("scratch_end: the mark is not from this thread's scratch_begin; end it on the thread that "
                     "began it (a mark of another stack goes to page_stack_pop_to)");
