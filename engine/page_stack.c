@@ -1061,15 +1061,47 @@ static char *copy_string(PageStack *ps, const char *s, size_t len, uint32_t how)
 /* s whole (bounded false), or at most its first n bytes. A string of this
  * stack must start in a block still pushed, as a copy's source must; it is
  * checked before a byte of it is read. */
+/* The bytes from p, a live byte, that a string of the stack's own may span:
+ * up to the top, or in the checked build up to the end of the newest block
+ * when p lies in it (the redzone after it is no string's). SIZE_MAX for a
+ * string elsewhere. */
+static size_t string_room(const PageStack *ps, uintptr_t p)
+{
+    uintptr_t lo = region_base(ps);
+    if (p < lo || p - lo >= capacity(ps))
+        return SIZE_MAX;
+    if (CHECKED) {
+        const CheckState *ck = check_state(ps);
+        if (ck->last_ptr && p >= ck->last_ptr && p - ck->last_ptr < ck->last_size)
+            return ck->last_size - (p - ck->last_ptr);
+    }
+    return top(ps) - p;
+}
+
 static char *dup_string(PageStack *ps, const char *fn, uint32_t how, const char *s, bool bounded, size_t n)
 {
     need_idle(ps, fn);
     if (!s)
         os_vm_fatal("page_stack \"%s\": %s with s NULL; pass a string", ps->name, fn);
-    if (!bounded || n)
-        need_live_block(ps, (uintptr_t)s, 1, bounded ? "strndup" : "strdup", "size");
-    const char *nul = bounded ? memchr(s, 0, n) : NULL; /* reads no further than the first NUL */
-    return copy_string(ps, s, !bounded ? strlen(s) : nul ? (size_t)(nul - s) : n, how);
+    const char *call = bounded ? "strndup" : "strdup";
+    size_t room = SIZE_MAX, len;
+    if (!bounded || n) {
+        need_live_block(ps, (uintptr_t)s, 1, call, "size");
+        room = string_room(ps, (uintptr_t)s);
+    }
+    if (!bounded && room == SIZE_MAX) {
+        len = strlen(s);
+    } else {
+        /* Reads no further than the first NUL, the n-th byte or the top. */
+        size_t limit = bounded ? n : SIZE_MAX, span = limit < room ? limit : room;
+        const char *nul = memchr(s, 0, span);
+        if (!nul && span < limit)
+            os_vm_fatal("page_stack \"%s\": %s of the string at %p finds no NUL in the %zu bytes up to the top; "
+                        "a string of the stack's own ends, NUL included, in a block still pushed%s",
+                        ps->name, call, (const void *)s, room, bounded ? " (or pass an n that stops below the top)" : "");
+        len = nul ? (size_t)(nul - s) : span;
+    }
+    return copy_string(ps, s, len, how);
 }
 
 char *page_stack_strdup(PageStack *ps, const char *s)

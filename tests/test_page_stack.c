@@ -1297,6 +1297,54 @@ ParameterizedTest(int *how, strings, a_released_string_is_fatal, .signal = SIGAB
     death_not_reached();
 }
 
+/* A string of the stack's own ends by the top. One without a NUL there is
+ * fatal before a byte past the top is read: the block below ends at the
+ * commit's end, where strdup's strlen faulted before the check. */
+enum { UnendedString_Strdup, UnendedString_TryStrdup, UnendedString_Strndup, UnendedString_TryStrndup,
+       UnendedString_Count };
+
+ParameterizedTestParameters(strings, a_string_with_no_nul_below_the_top_is_fatal)
+{
+    static int cases[UnendedString_Count];
+    return index_params(cases, UnendedString_Count);
+}
+
+ParameterizedTest(int *how, strings, a_string_with_no_nul_below_the_top_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "text", .commit_size = 64 * KiB});
+    page_stack_push(ps, 1, 1);
+    page_stack_push(ps, page_stack_stats(ps).committed - 1 - 8, 1);
+    char *name = page_stack_push(ps, 8, 1);
+    memcpy(name, "level_03", 8); /* no NUL */
+    if (!TEST_CHECKED)
+        cr_assert_eq(page_stack_stats(ps).pos, page_stack_stats(ps).committed, "the block ends at the commit's end");
+    bool bounded = *how == UnendedString_Strndup || *how == UnendedString_TryStrndup;
+    expect_fatalf("page_stack \"text\": %s of the string at %p finds no NUL in the 8 bytes up to the top; a string "
+                  "of the stack's own ends, NUL included, in a block still pushed%s",
+                  bounded ? "strndup" : "strdup", (void *)name,
+                  bounded ? " (or pass an n that stops below the top)" : "");
+    switch (*how) {
+    case UnendedString_Strdup: page_stack_strdup(ps, name); break;
+    case UnendedString_TryStrdup: page_stack_try_strdup(ps, name); break;
+    case UnendedString_Strndup: page_stack_strndup(ps, name, 9); break;
+    case UnendedString_TryStrndup: page_stack_try_strndup(ps, name, SIZE_MAX); break;
+    }
+    death_not_reached();
+}
+
+/* strndup of a block with no NUL takes n bytes while they end by the top. */
+Test(strings, strndup_of_a_block_with_no_nul_copies_n_bytes_below_the_top)
+{
+    PageStack *ps = page_stack_create(NULL);
+    char *name = page_stack_push(ps, 8, 1);
+    memcpy(name, "level_03", 8);
+    PageStackStats before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strndup(ps, name, 8), "level_03");
+    before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_try_strndup(ps, name + 2, 3), "vel");
+    page_stack_destroy(ps);
+}
+
 /* The misuse cases; the parameter is an index into the calls below. */
 enum {
     BadString_FormatNull,

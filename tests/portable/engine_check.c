@@ -1044,6 +1044,14 @@ static void die_strdup_of_a_popped_string(void)
     page_stack_strdup(ps, gone);
 }
 
+static void die_strdup_with_no_nul_below_the_top(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "tmp"});
+    char *name = page_stack_push(ps, 8, 1);
+    memcpy(name, "level_03", 8); /* no NUL */
+    page_stack_strdup(ps, name);
+}
+
 static void push_to_own_stack(PageStack *ps, void *ptr, size_t size, void *user)
 {
     (void)ptr, (void)user;
@@ -1151,6 +1159,8 @@ static const struct {
      "page_stack \"tmp\": realloc of the block at"},
     {"strdup_of_a_popped_string", die_strdup_of_a_popped_string,
      "page_stack \"tmp\": strdup of the block at"},
+    {"strdup_with_no_nul_below_the_top", die_strdup_with_no_nul_below_the_top,
+     "page_stack \"tmp\": strdup of the string at"},
 #if CHECKED
     {"thread_exit_with_scope_open", die_thread_exit_with_scope_open,
      "scratch: a thread exited with 1 scratch scope still open"},
