@@ -1058,9 +1058,6 @@ static char *copy_string(PageStack *ps, const char *s, size_t len, uint32_t how)
     return p;
 }
 
-/* s whole (bounded false), or at most its first n bytes. A string of this
- * stack must start in a block still pushed, as a copy's source must; it is
- * checked before a byte of it is read. */
 /* The bytes from p, a live byte, that a string of the stack's own may span:
  * up to the top, or in the checked build up to the end of the newest block
  * when p lies in it (the redzone after it is no string's). SIZE_MAX for a
@@ -1078,6 +1075,9 @@ static size_t string_room(const PageStack *ps, uintptr_t p)
     return top(ps) - p;
 }
 
+/* s whole (bounded false), or at most its first n bytes. A string of this
+ * stack must start in a block still pushed, as a copy's source must; it is
+ * checked before a byte of it is read, and must end by the top. */
 static char *dup_string(PageStack *ps, const char *fn, uint32_t how, const char *s, bool bounded, size_t n)
 {
     need_idle(ps, fn);
@@ -1098,7 +1098,8 @@ static char *dup_string(PageStack *ps, const char *fn, uint32_t how, const char 
         if (!nul && span < limit)
             os_vm_fatal("page_stack \"%s\": %s of the string at %p finds no NUL in the %zu bytes up to the top; "
                         "a string of the stack's own ends, NUL included, in a block still pushed%s",
-                        ps->name, call, (const void *)s, room, bounded ? " (or pass an n that stops below the top)" : "");
+                        ps->name, call, (const void *)s, room,
+                        bounded ? " (or pass an n that stops below the top)" : "");
         len = nul ? (size_t)(nul - s) : span;
     }
     return copy_string(ps, s, len, how);
