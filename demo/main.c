@@ -21,6 +21,7 @@
 #include <SDL_ttf.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,23 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return true;
 }
 
+/* "AxB": two decimal numbers up to max, each checked as parse_u64 checks
+ * one (sscanf's %d would take 4294967616 for 320). */
+static bool parse_pair(const char *s, uint64_t max, int *a, int *b)
+{
+    char first[24];
+    const char *x = s ? strchr(s, 'x') : NULL;
+    uint64_t va, vb;
+    if (!x || (size_t)(x - s) >= sizeof first)
+        return false;
+    memcpy(first, s, (size_t)(x - s));
+    first[x - s] = '\0';
+    if (!parse_u64(first, 0, max, &va) || !parse_u64(x + 1, 0, max, &vb))
+        return false;
+    *a = (int)va, *b = (int)vb;
+    return true;
+}
+
 /* One item of --input: "FRAME:KEY" or "FRAME:click@XxY". */
 static bool parse_input_item(const char *item, size_t len, ScriptedInput *out)
 {
@@ -107,10 +125,8 @@ static bool parse_input_item(const char *item, size_t len, ScriptedInput *out)
     if (!parse_u64(text, 0, 100000000, &frame))
         return false;
     *out = (ScriptedInput){.frame = (long)frame};
-    if (!strncmp(what, "click@", 6)) {
-        char extra;
-        return sscanf(what + 6, "%dx%d%c", &out->x, &out->y, &extra) == 2 && out->x >= 0 && out->y >= 0;
-    }
+    if (!strncmp(what, "click@", 6))
+        return parse_pair(what + 6, INT_MAX, &out->x, &out->y);
     out->key = SDL_GetKeyFromName(what);
     return out->key != SDLK_UNKNOWN;
 }
@@ -175,8 +191,7 @@ static int parse_options(int argc, char **argv, Options *o)
             o->fps = (uint32_t)n, i++;
         } else if (!strcmp(a, "--size")) {
             int w = 0, h = 0;
-            char extra;
-            if (!v || sscanf(v, "%dx%d%c", &w, &h, &extra) != 2 || w < 320 || h < 240 || w > 8192 || h > 8192)
+            if (!parse_pair(v, 8192, &w, &h) || w < 320 || h < 240)
                 return bad_argument("--size needs WxH, from 320x240 to 8192x8192 (got '%s')", v ? v : "");
             o->width = w, o->height = h, i++;
         } else if (!strcmp(a, "--backend")) {

@@ -220,6 +220,9 @@ for args, what in [
     (["--particles", "-5"], "--particles needs a count"),
     (["--threads", "0"], "--threads needs a number from 1 to 64"),
     (["--size", "640by480"], "--size needs WxH"),
+    (["--size", "4294967616x480"], "--size needs WxH"),  # 320 once it wraps to an int
+    (["--size", "640x480x2"], "--size needs WxH"),
+    (["--size", "-640x480"], "--size needs WxH"),
     (["--backend", "jemalloc"], "--backend is arena or malloc"),
     (["--report"], "--report needs a file path"),
     (["--bogus"], "unknown option '--bogus'"),
@@ -230,6 +233,8 @@ for args, what in [
     (["--input", "10:click@5"], "(got '10:click@5')"),
     (["--input", "10:F1,,11:R"], "(got '')"),
     (["--input", "10:click@640x10"], "--input has a click at 640x10 at frame 10, outside the 640x360 window"),
+    (["--input", "10:click@4294967297x10"], "(got '10:click@4294967297x10')"),  # 1 once it wraps to an int
+    (["--input", "10:click@-1x10"], "(got '10:click@-1x10')"),
     (["--frames", "30", "--input", "30:F1"], "--input has frame 30, but --frames 30 runs frames 0 to 29"),
     (["--input", ",".join(["1:F1"] * 257)], "--input takes at most 256 items"),
 ]:
