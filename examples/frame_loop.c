@@ -81,8 +81,9 @@ static Particle *step_particles(PageStack *frame, const Particle *prev, size_t p
 
 int main(int argc, char **argv)
 {
-    long frames = argc > 1 ? strtol(argv[1], NULL, 10) : 600;
-    if (frames <= 0) {
+    char *end = NULL; /* set only when there is an argument */
+    long frames = argc > 1 ? strtol(argv[1], &end, 10) : 600;
+    if (frames <= 0 || (end && *end)) {
         fprintf(stderr, "usage: frame_loop [frames]   (frames > 0)\n");
         return 2;
     }

@@ -126,8 +126,9 @@ static uint32_t stayed(const uint32_t *a, uint32_t na, const uint32_t *b, uint32
 
 int main(int argc, char **argv)
 {
-    long frames = argc > 1 ? strtol(argv[1], NULL, 10) : 300;
-    if (frames <= 0) {
+    char *end = NULL; /* set only when there is an argument */
+    long frames = argc > 1 ? strtol(argv[1], &end, 10) : 300;
+    if (frames <= 0 || (end && *end)) {
         fprintf(stderr, "usage: job_lanes [frames]   (frames > 0)\n");
         return 2;
     }
