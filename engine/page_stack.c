@@ -1200,6 +1200,19 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
     need_idle(ps, "page_stack_push_cleanup");
     if (!fn) /* caught here, not when a later pop or reset would call it */
         os_vm_fatal("page_stack \"%s\": page_stack_push_cleanup with fn NULL; pass the function to run", ps->name);
+    /* An object of the stack's own at or above the top was released (the
+     * next pushes take its bytes, and the cleanup would run on theirs); with
+     * a count of 0 it may be an empty block at the top, and only one above
+     * it is. The checked build's pops leave the top: there also one in a
+     * range the stack remembers releasing, with ASan one whose first byte is
+     * poisoned unless the count is 0 (an empty block's first byte is its
+     * redzone's), or one in a region a reset left. */
+    uintptr_t p = (uintptr_t)object, lo = region_base(ps);
+    bool here = p >= lo && p - lo < capacity(ps);
+    if (here ? p >= top(ps) + (count == 0) || released_below_top(ps, p, count != 0) : in_other_region(ps, p))
+        os_vm_fatal("page_stack \"%s\": page_stack_push_cleanup over the object at %p, which a pop or reset "
+                    "released; register a cleanup over an object that is still pushed",
+                    ps->name, object);
     PageStackCleanup *c = page_stack_try_push(ps, sizeof *c, alignof(PageStackCleanup));
     if (!c)
         return false;

@@ -604,7 +604,9 @@ char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n);
  * the record this call pushes: a pop to any mark taken before the call
  * (scratch_end's included), a reset (frame_arena_begin's included) or a
  * destroy; never free_last. Push an object in the stack before registering
- * it, so that its cleanup runs before its bytes go. Cleanups run newest
+ * it, so that its cleanup runs before its bytes go; an object of the stack
+ * that a pop or reset released is fatal (at the top that takes a count other
+ * than 0: with 0 it may be an empty block there). Cleanups run newest
  * first, before the bytes are released. A cleanup may push to its stack,
  * free_last there and pop it down to where the pop running it stops (what
  * it leaves goes with the rest); a reset, a deeper pop or a destroy of the

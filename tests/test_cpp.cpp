@@ -99,6 +99,11 @@ Test(cpp, arrays_are_value_initialised_and_destroyed_in_reverse)
     }
     page_stack_reset(ps);
     cr_assert_eq(destroyed, (std::vector<int>{3, 2, 1, 0}));
+    // An empty array lies at the top: its cleanup, over nothing, is registered.
+    cr_assert_not_null(frame_arena::push_new_array<Counted>(ps, 0));
+    cr_assert_not_null(frame_arena::push_new<Counted>(ps));
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed, (std::vector<int>{3, 2, 1, 0, 0}));
     page_stack_destroy(ps);
 }
 

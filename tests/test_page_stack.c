@@ -1942,6 +1942,57 @@ Test(marks, cleanup_without_a_function_is_fatal_when_registered, .signal = SIGAB
     death_not_reached();
 }
 
+/* A cleanup over an object that a pop or reset released would run on what
+ * the next pushes put in its bytes: fatal when registered. */
+enum { ReleasedObject_Pop, ReleasedObject_PopNothingAbove, ReleasedObject_PopToIt, ReleasedObject_Reset,
+       ReleasedObject_ResetCount0, ReleasedObject_Count };
+
+ParameterizedTestParameters(marks, a_cleanup_over_a_released_object_is_fatal)
+{
+    static int cases[ReleasedObject_Count];
+    return index_params(cases, ReleasedObject_Count);
+}
+
+ParameterizedTest(int *how, marks, a_cleanup_over_a_released_object_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "objects"});
+    page_stack_push(ps, 32, 8);
+    PageStackMark m = page_stack_mark(ps);
+    if (*how != ReleasedObject_PopToIt)
+        page_stack_push(ps, 24, 8);
+    int *gone = push_array(ps, int, 4);
+    if (*how != ReleasedObject_PopNothingAbove)
+        page_stack_push(ps, 8, 8);
+    if (*how == ReleasedObject_Reset || *how == ReleasedObject_ResetCount0)
+        page_stack_reset(ps);
+    else
+        page_stack_pop_to(m);
+    expect_fatalf("page_stack \"objects\": page_stack_push_cleanup over the object at %p, which a pop or reset "
+                  "released; register a cleanup over an object that is still pushed",
+                  (void *)gone);
+    page_stack_push_cleanup(ps, ignore_cleanup, gone, *how == ReleasedObject_ResetCount0 ? 0 : 4);
+    death_not_reached();
+}
+
+/* What may be registered: a live object of the stack, one elsewhere, an
+ * empty block at the top (C++'s push_new_array of 0), nothing at all. */
+Test(marks, a_cleanup_over_a_live_object_an_empty_block_or_another_s_is_registered)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "objects"});
+    PageStack *other = page_stack_create(NULL);
+    int *live = push_array(ps, int, 4), *theirs = push_array(other, int, 4), mine = 0;
+    int *empty = push_array(ps, int, 0);
+    cr_assert(page_stack_push_cleanup(ps, ignore_cleanup, live, 4));
+    cr_assert(page_stack_push_cleanup(ps, ignore_cleanup, theirs, 4));
+    cr_assert(page_stack_push_cleanup(ps, ignore_cleanup, &mine, 1));
+    cr_assert(page_stack_push_cleanup(ps, ignore_cleanup, NULL, 0));
+    int *empty_last = push_array(ps, int, 0);
+    cr_assert(page_stack_push_cleanup(ps, ignore_cleanup, empty_last, 0));
+    cr_assert(page_stack_push_cleanup(ps, ignore_cleanup, empty, 0), "an empty block below the top too");
+    page_stack_destroy(other);
+    page_stack_destroy(ps);
+}
+
 typedef struct CleanupLog {
     int runs;
     void *object;

@@ -1052,6 +1052,16 @@ static void die_strdup_with_no_nul_below_the_top(void)
     page_stack_strdup(ps, name);
 }
 
+static void die_cleanup_over_a_popped_object(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "scoped"});
+    push_array(ps, int, 4);
+    PageStackMark m = page_stack_mark(ps);
+    int *gone = push_array(ps, int, 4);
+    page_stack_pop_to(m);
+    page_stack_push_cleanup(ps, count_cleanup, gone, 4);
+}
+
 static void push_to_own_stack(PageStack *ps, void *ptr, size_t size, void *user)
 {
     (void)ptr, (void)user;
@@ -1161,6 +1171,8 @@ static const struct {
      "page_stack \"tmp\": strdup of the block at"},
     {"strdup_with_no_nul_below_the_top", die_strdup_with_no_nul_below_the_top,
      "page_stack \"tmp\": strdup of the string at"},
+    {"cleanup_over_a_popped_object", die_cleanup_over_a_popped_object,
+     "page_stack \"scoped\": page_stack_push_cleanup over the object at"},
 #if CHECKED
     {"thread_exit_with_scope_open", die_thread_exit_with_scope_open,
      "scratch: a thread exited with 1 scratch scope still open"},
