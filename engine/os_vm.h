@@ -6,7 +6,7 @@
  * build: os_vm_posix.c (Linux, macOS), os_vm_win32.c (Windows).
  *
  *     size_t page = os_vm_page_size();
- *     void *base = os_vm_reserve(1 << 30, page);   // nothing committed yet
+ *     void *base = os_vm_reserve(1 << 30, page, 0); // nothing committed yet
  *     if (os_vm_commit(base, 64 << 10)) { ... }     // false: out of memory
  *     os_vm_decommit(base, 64 << 10);               // back to the OS, inaccessible
  *     os_vm_release(base, 1 << 30);
@@ -71,7 +71,8 @@ size_t os_vm_page_size(void);
 void *os_vm_reserve(size_t size, size_t align, uint32_t flags);
 
 /* Makes [addr, addr+size) readable and writable. Fresh pages read as zero.
- * false when the OS is out of memory (or a test injected a failure). */
+ * false when the OS is out of memory (or a test injected a failure). A
+ * range that is not wholly inside a reservation is fatal. */
 bool os_vm_commit(void *addr, size_t size);
 
 /* Touches every page of a committed range so that later use takes no fault.

@@ -75,7 +75,15 @@ bool os_vm_commit(void *addr, size_t size)
     if (os_vm_injected_failure())
         return false;
     if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) {
-        if (errno == ENOMEM || errno == EAGAIN)
+        int err = errno;
+        /* ENOMEM is also mprotect's answer for pages that are not mapped at
+         * all: msync, which changes nothing here, tells that apart. */
+        if (err == ENOMEM && msync(addr, size, MS_ASYNC) != 0 && errno == ENOMEM)
+            os_vm_fatal("os_vm: commit of %zu bytes at %p: the range is not (wholly) reserved; commit only pages "
+                        "of a reservation os_vm_reserve returned and os_vm_release has not taken back",
+                        size, addr);
+        errno = err;
+        if (err == ENOMEM || err == EAGAIN)
             return false;
         os_vm_fatal("os_vm: commit (mprotect) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
     }

@@ -172,6 +172,32 @@ Test(os_vm, unexpected_os_error_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* A commit outside any reservation is a bug, not a lack of memory, although
+ * mprotect answers both with ENOMEM: fatal, and not a false the caller would
+ * take for an out-of-memory. Pages released, and pages running past the end
+ * of a reservation. */
+ParameterizedTestParameters(os_vm, a_commit_outside_a_reservation_is_fatal)
+{
+    static int cases[2];
+    return index_params(cases, 2);
+}
+
+ParameterizedTest(int *c, os_vm, a_commit_outside_a_reservation_is_fatal, .signal = SIGABRT)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(2 * MiB, 0, 0);
+    unsigned char *from = *c == 0 ? p : p + MiB - page;
+    if (*c == 0)
+        os_vm_release(p, 2 * MiB);
+    else
+        cr_assert_eq(munmap(p + MiB, MiB), 0, "the reservation now ends a MiB in");
+    expect_fatalf("os_vm: commit of %zu bytes at %p: the range is not (wholly) reserved; commit only pages of a "
+                  "reservation os_vm_reserve returned and os_vm_release has not taken back",
+                  2 * page, (void *)from);
+    os_vm_commit(from, 2 * page);
+    death_not_reached();
+}
+
 /* The OS refusing what the library cannot do without is fatal too, with the
  * call, the range and the OS's reason: pages locked in memory cannot be
  * dropped (EINVAL). */

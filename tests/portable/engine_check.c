@@ -1026,6 +1026,18 @@ static void die_prefault_of_part_of_a_page(void)
         os_vm_prefault(p, page + 64);
 }
 
+/* The commit must not come back false, as for a lack of memory: POSIX
+ * names the range, Windows the OS's error. */
+static void die_commit_of_released_pages(void)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(16 * page, 0, 0);
+    if (p) {
+        os_vm_release(p, 16 * page);
+        os_vm_commit(p, page);
+    }
+}
+
 static void die_realloc_of_a_popped_block(void)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "tmp"});
@@ -1163,6 +1175,7 @@ static const struct {
     {"unknown_flags", die_unknown_flags, "flags 0x80 include bits no PageStackFlag names"},
     {"prefault_of_part_of_a_page", die_prefault_of_part_of_a_page,
      "the address and the size must be multiples of the page size"},
+    {"commit_of_released_pages", die_commit_of_released_pages, "os_vm: commit "},
     {"reset_with_cursor_open", die_reset_with_cursor_open,
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
     {"realloc_of_a_popped_block", die_realloc_of_a_popped_block,
