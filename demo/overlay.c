@@ -140,8 +140,10 @@ static void help_line(Overlay *o, SDL_Renderer *r, const OverlayInfo *info, int 
 
 void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info)
 {
-    int w, h;
-    SDL_GetRendererOutputSize(r, &w, &h);
+    int w = 0, h = 0;
+    SDL_RenderGetLogicalSize(r, &w, &h); /* what the drawing below is in, scaled to the window's pixels */
+    if (h == 0)
+        SDL_GetRendererOutputSize(r, &w, &h);
     SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
     if (info->show_stats) {
         FrameArenaStats st = frame_arena_stats(fa);
