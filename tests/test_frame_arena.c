@@ -127,6 +127,35 @@ Test(defaults, too_many_lanes_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* The limits themselves are taken: 4 frames in flight in 256 lanes, each
+ * lane's stack in each frame its own, and frame 0's still there 3 frames on. */
+Test(defaults, the_most_frames_in_flight_and_lanes_are_taken)
+{
+    enum { InFlight = 4, Lanes = 256 };
+    FrameArena *fa = frame_arena_create(
+        &(FrameArenaDesc){.frames_in_flight = InFlight, .lanes = Lanes, .stack = {.reserve_size = 1 * MiB}});
+    cr_assert_not_null(fa);
+    cr_assert_eq(frame_arena_lanes(fa), Lanes);
+    static unsigned char *blocks[InFlight][Lanes];
+    for (int f = 0; f < InFlight; f++) {
+        frame_arena_begin(fa);
+        for (uint32_t l = 0; l < Lanes; l++) {
+            blocks[f][l] = page_stack_push(frame_arena_lane(fa, l, 0), 64, 8);
+            memset(blocks[f][l], f * 31 + (int)l % 31, 64);
+        }
+        frame_arena_end(fa);
+    }
+    for (int f = 0; f < InFlight; f++)
+        for (uint32_t l = 0; l < Lanes; l++) {
+            PageStack *ps = frame_arena_lane(fa, l, (uint32_t)(InFlight - 1 - f));
+            cr_assert_eq(page_stack_stats(ps).pos, 64, "frame %d lane %u holds its one block", f, l);
+            cr_assert(blocks[f][l][0] == f * 31 + (int)l % 31 && blocks[f][l][63] == f * 31 + (int)l % 31,
+                      "frame %d lane %u keeps its bytes", f, l);
+        }
+    cr_assert_null(frame_arena_lane(fa, 0, InFlight), "frame -1 is not kept");
+    frame_arena_destroy(fa);
+}
+
 Test(rotation, each_frame_resets_only_the_buffer_it_reuses)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.frames_in_flight = 3});
@@ -699,6 +728,39 @@ Test(trim, only_when_it_frees_a_quarter)
         run_frame(fa, 700 * KiB); /* T = 704 KiB: frees 320 KiB >= 256 KiB */
     cr_assert_eq(buffer_committed(fa, 0), 704 * KiB);
     cr_assert_eq(frame_arena_stats(fa).trims, 1);
+    frame_arena_destroy(fa);
+}
+
+/* "At least a quarter": exactly a quarter is trimmed. */
+Test(trim, exactly_a_quarter_is_enough)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 5, .frames_in_flight = 1});
+    run_frame(fa, 1024 * KiB);
+    for (int f = 0; f < 4; f++)
+        run_frame(fa, 768 * KiB);
+    cr_assert_eq(buffer_committed(fa, 0), 1024 * KiB, "the 1 MiB frame is still in the window");
+    run_frame(fa, 768 * KiB); /* T = 768 KiB: frees 256 KiB, a quarter of 1024 */
+    cr_assert_eq(buffer_committed(fa, 0), 768 * KiB);
+    cr_assert_eq(frame_arena_stats(fa).trims, 1);
+    frame_arena_destroy(fa);
+}
+
+/* When the largest peak leaves the window, the largest of the frames still
+ * in it holds the commit, until it leaves too. */
+Test(trim, a_spike_that_leaves_the_window_hands_over_to_the_next_largest)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 10, .frames_in_flight = 1});
+    for (int f = 0; f < 10; f++) /* frame 0: 4 MiB, frame 4: 2 MiB, the rest 10 KiB */
+        run_frame(fa, f == 0 ? 4 * MiB : f == 4 ? 2 * MiB : 10 * KiB);
+    cr_assert_eq(buffer_committed(fa, 0), 4 * MiB, "frame 0 is still in the window");
+    for (int f = 10; f < 14; f++) { /* frame 0 has left the window, frame 4 has not */
+        run_frame(fa, 10 * KiB);
+        cr_assert_eq(buffer_committed(fa, 0), 2 * MiB, "frame %d", f);
+    }
+    cr_assert_eq(frame_arena_stats(fa).trims, 1);
+    run_frame(fa, 10 * KiB); /* frame 14: frame 4 has left */
+    cr_assert_eq(buffer_committed(fa, 0), 64 * KiB);
+    cr_assert_eq(frame_arena_stats(fa).trims, 2);
     frame_arena_destroy(fa);
 }
 #endif
