@@ -498,6 +498,22 @@ Test(scratch, set_defaults_keeps_the_first_61_bytes_of_the_name)
     cr_assert_str_eq(m.names[1] + 61, " 1", "the stack's number is never cut off");
 }
 
+Test(scratch, thread_init_keeps_the_first_61_bytes_of_the_name)
+{
+    char name[100];
+    memset(name, 'p', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    cr_assert_eq(scratch_thread_init(&(PageStackDesc){.name = name}), ScratchError_None);
+    PageStack *s[2];
+    this_threads_stacks(s);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(strlen(s[i]->name), 63u);
+        cr_assert_eq(strncmp(s[i]->name, name, 61), 0);
+        cr_assert_str_eq(s[i]->name + 61, i ? " 1" : " 0", "the stack's number is never cut off");
+    }
+    scratch_thread_release();
+}
+
 Test(scratch, set_defaults_that_cannot_be_reserved_keeps_the_defaults_it_had)
 {
     cr_assert_eq(scratch_set_defaults(&(PageStackDesc){.name = "small", .reserve_size = 16 * MiB}), ScratchError_None);
