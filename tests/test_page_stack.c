@@ -898,6 +898,8 @@ Test(realloc, older_block_is_copied_when_growing_and_kept_when_shrinking)
     fill(old, 64, 3);
     page_stack_push(ps, 8, 8);
     size_t pos = page_stack_pos(ps);
+    cr_assert_eq(page_stack_realloc(ps, old, 64, 64, 8), old, "the same size keeps it too");
+    cr_assert_eq(page_stack_pos(ps), pos);
     cr_assert_eq(page_stack_realloc(ps, old, 64, 32, 8), old);
     cr_assert_eq(page_stack_pos(ps), pos, "shrinking an older block moves nothing");
     char *grown = page_stack_realloc(ps, old, 64, 128, 8);
@@ -1102,6 +1104,25 @@ Test(strings, printf_pushes_the_formatted_string_and_its_nul)
     char *t = page_stack_strdup(ps, "next");
     cr_assert_str_eq(s, "ab--7-42-0.50", "a later push leaves the string alone");
     cr_assert_str_eq(t, "next");
+    page_stack_destroy(ps);
+}
+
+/* A string pushed where other bytes were (a pop gave them back) ends with
+ * its own NUL, short or long, printf or strdup. */
+Test(strings, a_string_over_reused_bytes_ends_with_its_nul)
+{
+    PageStack *ps = page_stack_create(NULL);
+    PageStackMark m = page_stack_mark(ps);
+    memset(page_stack_push(ps, 4096, 1), 'x', 4096);
+    page_stack_pop_to(m);
+    char *a = page_stack_printf(ps, "%d", 12);
+    char *b = page_stack_printf(ps, "%300d", 7);
+    char *c = page_stack_strdup(ps, "ab");
+    char *d = page_stack_strndup(ps, "abcdef", 3);
+    cr_assert_str_eq(a, "12");
+    cr_assert_eq(strlen(b), 300);
+    cr_assert_str_eq(c, "ab");
+    cr_assert_str_eq(d, "abc");
     page_stack_destroy(ps);
 }
 
@@ -1945,7 +1966,7 @@ Test(marks, cleanup_without_a_function_is_fatal_when_registered, .signal = SIGAB
 /* A cleanup over an object that a pop or reset released would run on what
  * the next pushes put in its bytes: fatal when registered. */
 enum { ReleasedObject_Pop, ReleasedObject_PopNothingAbove, ReleasedObject_PopToIt, ReleasedObject_Reset,
-       ReleasedObject_ResetCount0, ReleasedObject_Count };
+       ReleasedObject_ResetCount0, ReleasedObject_FirstBlockReset, ReleasedObject_Count };
 
 ParameterizedTestParameters(marks, a_cleanup_over_a_released_object_is_fatal)
 {
@@ -1956,14 +1977,15 @@ ParameterizedTestParameters(marks, a_cleanup_over_a_released_object_is_fatal)
 ParameterizedTest(int *how, marks, a_cleanup_over_a_released_object_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "objects"});
-    page_stack_push(ps, 32, 8);
+    if (*how != ReleasedObject_FirstBlockReset) /* else the object is the stack's first byte */
+        page_stack_push(ps, 32, 8);
     PageStackMark m = page_stack_mark(ps);
-    if (*how != ReleasedObject_PopToIt)
+    if (*how != ReleasedObject_PopToIt && *how != ReleasedObject_FirstBlockReset)
         page_stack_push(ps, 24, 8);
     int *gone = push_array(ps, int, 4);
     if (*how != ReleasedObject_PopNothingAbove)
         page_stack_push(ps, 8, 8);
-    if (*how == ReleasedObject_Reset || *how == ReleasedObject_ResetCount0)
+    if (*how == ReleasedObject_Reset || *how == ReleasedObject_ResetCount0 || *how == ReleasedObject_FirstBlockReset)
         page_stack_reset(ps);
     else
         page_stack_pop_to(m);
