@@ -79,6 +79,31 @@ Test(checked, pop_is_monotonic_until_the_stack_is_empty)
     page_stack_destroy(ps);
 }
 
+/* A stack remembers its 64 newest marks; a pop to an older one releases
+ * less than it could (up to the oldest it remembers), never the blocks
+ * below the mark, which keep their bytes. */
+Test(checked, a_pop_to_a_mark_the_stack_forgot_keeps_the_blocks_below_it)
+{
+    enum { Depth = 80 };
+    PageStack *ps = page_stack_create(NULL);
+    memset(page_stack_push(ps, 8, 8), 0x11, 8); /* the marks start above the stack's first byte */
+    PageStackMark marks[Depth];
+    unsigned char *blocks[Depth];
+    for (int i = 0; i < Depth; i++) {
+        marks[i] = page_stack_mark(ps);
+        blocks[i] = page_stack_push(ps, 16, 8);
+        memset(blocks[i], i + 1, 16);
+    }
+    for (int i = Depth - 1; i >= 0; i--) {
+        page_stack_pop_to(marks[i]);
+        cr_assert_eq(page_stack_pos(ps), marks[i].pos);
+        for (int j = 0; j < i; j++)
+            cr_assert(blocks[j][0] == j + 1 && blocks[j][15] == j + 1, "block %d after the pop to mark %d", j, i);
+    }
+    page_stack_check(ps);
+    page_stack_destroy(ps);
+}
+
 /* The cost of monotonic pops, as README and RELIABILITY give it: a region
  * holds twice the reservation and 64 KiB, so a stack that keeps data at its
  * bottom and cycles more than that through pops runs out (OutOfReserve,

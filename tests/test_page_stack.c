@@ -896,7 +896,8 @@ Test(realloc, older_block_is_copied_when_growing_and_kept_when_shrinking)
     PageStack *ps = page_stack_create(NULL);
     char *old = page_stack_push(ps, 64, 8);
     fill(old, 64, 3);
-    page_stack_push(ps, 8, 8);
+    char *young = page_stack_push(ps, 64, 8); /* the newest block, of the same size: old is still not the last */
+    fill(young, 64, 5);
     size_t pos = page_stack_pos(ps);
     cr_assert_eq(page_stack_realloc(ps, old, 64, 64, 8), old, "the same size keeps it too");
     cr_assert_eq(page_stack_pos(ps), pos);
@@ -907,7 +908,27 @@ Test(realloc, older_block_is_copied_when_growing_and_kept_when_shrinking)
     cr_assert_eq((uintptr_t)grown % 8, 0);
     cr_assert(intact(grown, 64, 3));
     cr_assert(intact(old, 64, 3), "the old block is not reclaimed");
+    cr_assert(intact(young, 64, 5), "the newest block is left alone");
     cr_assert_eq(page_stack_pos(ps), pos + 128);
+    page_stack_destroy(ps);
+}
+
+/* The first block pushed after a pop starts where the popped bytes ended
+ * (in the checked build, whose pops leave the top, right after them): it is
+ * live, to realloc, push_copy and strdup alike. */
+Test(realloc, a_block_pushed_right_after_a_pop_is_live)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 8, 8); /* a pop to an empty stack starts afresh in the checked build */
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push(ps, 24, 1);
+    page_stack_pop_to(m);
+    char *s = page_stack_strdup(ps, "after the pop");
+    page_stack_push(ps, 8, 8); /* s is not the last push */
+    cr_assert_str_eq(page_stack_strdup(ps, s), "after the pop");
+    cr_assert_eq(memcmp(page_stack_push_copy(ps, s, 14, 1), "after the pop", 14), 0);
+    char *grown = page_stack_realloc(ps, s, 14, 64, 1);
+    cr_assert_str_eq(grown, "after the pop");
     page_stack_destroy(ps);
 }
 
