@@ -913,9 +913,9 @@ Test(realloc, older_block_is_copied_when_growing_and_kept_when_shrinking)
     page_stack_destroy(ps);
 }
 
-/* The first block pushed after a pop starts where the popped bytes ended
- * (in the checked build, whose pops leave the top, right after them): it is
- * live, to realloc, push_copy and strdup alike. */
+/* The first block pushed after a pop is live, to realloc, push_copy and
+ * strdup alike: it takes the popped bytes' place, or in the checked build,
+ * whose pops leave the top, starts right where they ended. */
 Test(realloc, a_block_pushed_right_after_a_pop_is_live)
 {
     PageStack *ps = page_stack_create(NULL);
