@@ -702,6 +702,25 @@ Test(trim, frame_arena_trim_between_frames_reaches_every_buffer)
     frame_arena_destroy(fa);
 }
 
+/* The policy runs in every build: after a spike, trim_after frames on, the
+ * arena gives memory back (the checked build's commits are not exact, so
+ * here only that it does). */
+Test(trim, a_spike_comes_back_in_every_build)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 10});
+    for (int f = 0; f < 20; f++)
+        run_frame(fa, 100 * KiB);
+    run_frame(fa, 10 * MiB);
+    size_t spiked = frame_arena_stats(fa).committed;
+    cr_assert_geq(spiked, 10 * MiB);
+    for (int f = 0; f < 12; f++)
+        run_frame(fa, 100 * KiB);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_geq(st.trims, 1);
+    cr_assert_leq(st.committed, spiked - 8 * MiB, "%zu committed after the spike's %zu", st.committed, spiked);
+    frame_arena_destroy(fa);
+}
+
 Test(trim, never_in_a_steady_state)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 30});
