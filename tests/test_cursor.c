@@ -228,6 +228,7 @@ ParameterizedTestParameters(cursor, a_bad_alignment_is_fatal)
 ParameterizedTest(size_t *align, cursor, a_bad_alignment_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = run_stack("align");
+    page_stack_push(ps, 1, 1); /* committed room: the cursor's inline push must send it to the check */
     PageStackCursor c = page_stack_cursor_begin(ps);
     expect_fatalf("page_stack \"align\": alignment %zu is not a power of two", *align);
     page_stack_cursor_push(&c, *align ? 16 : 0, *align);

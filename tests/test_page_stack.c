@@ -260,6 +260,28 @@ Test(align, non_power_of_two_is_fatal_in_try_push_too, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* The same where the push has committed room, so that the inline push, not
+ * only the out-of-line one a fresh stack takes, must send it to the check. */
+ParameterizedTestParameters(align, non_power_of_two_is_fatal_where_the_push_is_inline)
+{
+    static int calls[3];
+    return index_params(calls, 3);
+}
+
+ParameterizedTest(int *call, align, non_power_of_two_is_fatal_where_the_push_is_inline, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 1, 1); /* commits a step: 8 bytes fit inline now */
+    size_t volatile align = *call == 1 ? 24 : 3; /* a run-time alignment: the constant test folds */
+    expect_fatalf("alignment %zu is not a power of two", (size_t)align);
+    switch (*call) {
+    case 0: page_stack_push(ps, 8, align); break;
+    case 1: page_stack_push_zero(ps, 8, align); break;
+    case 2: page_stack_try_push(ps, 8, align); break;
+    }
+    death_not_reached();
+}
+
 Test(align, bad_alignment_is_fatal_in_realloc, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(NULL);
@@ -473,6 +495,25 @@ Test(commit, constant_size_pushes_stop_at_every_commit_end_and_at_the_reservatio
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 256 * KiB, .commit_size = 16 * KiB});
     push_odd_blocks_to_the_end(ps, false, NULL);
+    page_stack_destroy(ps);
+}
+
+/* The same zeroing pushes over memory used before: they start below the
+ * dirty edge, which lies a byte under the first commit end, so the fifth,
+ * ending a byte past that end, takes the path that zeroes used bytes, whose
+ * bound must stop it too. Through the push and through a cursor. */
+ParameterizedTestParameters(commit, zeroing_pushes_over_used_memory_stop_at_the_commit_end)
+{
+    static int through_cursor[2] = {0, 1};
+    return cr_make_param_array(int, through_cursor, 2);
+}
+
+ParameterizedTest(int *through_cursor, commit, zeroing_pushes_over_used_memory_stop_at_the_commit_end)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 256 * KiB, .commit_size = 16 * KiB});
+    memset(page_stack_push(ps, 16 * KiB - 1, 1), 0x5A, 16 * KiB - 1); /* used up to a byte under the end */
+    page_stack_reset(ps);
+    push_odd_blocks_to_the_end(ps, *through_cursor, NULL);
     page_stack_destroy(ps);
 }
 
