@@ -272,7 +272,7 @@ ParameterizedTest(int *call, align, non_power_of_two_is_fatal_where_the_push_is_
 {
     PageStack *ps = page_stack_create(NULL);
     page_stack_push(ps, 1, 1); /* commits a step: 8 bytes fit inline now */
-    size_t volatile align = *call == 1 ? 24 : 3; /* a run-time alignment: the constant test folds */
+    size_t volatile align = *call == 1 ? 24 : 3; /* at run time: a constant one folds to the out-of-line path */
     expect_fatalf("alignment %zu is not a power of two", (size_t)align);
     switch (*call) {
     case 0: page_stack_push(ps, 8, align); break;
