@@ -270,6 +270,7 @@ Test(cpp, pmr_containers_allocate_from_the_frame)
         cr_assert_eq(text.size(), 60u);
     }
     cr_assert_gt(page_stack_stats(ps).pushes, 10u, "the vector grew by pushes");
+    cr_assert(memory.is_equal(memory), "a resource is equal to itself"); // std's == looks at the address first
     bool threw = false;
     PageStackDesc desc{};
     desc.reserve_size = 64 << 10;
