@@ -82,10 +82,9 @@ bool os_vm_commit(void *addr, size_t size)
             os_vm_fatal("os_vm: commit of %zu bytes at %p: the range is not (wholly) reserved; commit only pages "
                         "of a reservation os_vm_reserve returned and os_vm_release has not taken back",
                         size, addr);
-        errno = err;
         if (err == ENOMEM || err == EAGAIN)
             return false;
-        os_vm_fatal("os_vm: commit (mprotect) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+        os_vm_fatal("os_vm: commit (mprotect) of %zu bytes at %p failed: %s", size, addr, strerror(err));
     }
     return true;
 }

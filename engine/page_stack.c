@@ -866,6 +866,13 @@ static bool released_below_top(const PageStack *ps, uintptr_t p, size_t size)
 #endif
 }
 
+/* Whether p lies in the region in use: below the top a block of the stack's
+ * own, live or released, and above it bytes no block holds. */
+static bool in_region(const PageStack *ps, uintptr_t p)
+{
+    return p >= region_base(ps) && p - region_base(ps) < capacity(ps);
+}
+
 /* Checked build: whether p lies in another region of the stack's
  * reservation than the one in use, which a reset has left. */
 static bool in_other_region(const PageStack *ps, uintptr_t p)
@@ -883,8 +890,8 @@ static bool in_other_region(const PageStack *ps, uintptr_t p)
  * stack or allocator is not checked. */
 static void need_live_block(const PageStack *ps, uintptr_t p, size_t size, const char *call, const char *size_name)
 {
-    uintptr_t lo = region_base(ps), t = top(ps);
-    bool here = p >= lo && p - lo < capacity(ps);
+    uintptr_t t = top(ps);
+    bool here = in_region(ps, p);
     if (!here && !in_other_region(ps, p))
         return;
     if (!here || p >= t || released_below_top(ps, p, size))
@@ -1064,8 +1071,7 @@ static char *copy_string(PageStack *ps, const char *s, size_t len, uint32_t how)
  * string elsewhere. */
 static size_t string_room(const PageStack *ps, uintptr_t p)
 {
-    uintptr_t lo = region_base(ps);
-    if (p < lo || p - lo >= capacity(ps))
+    if (!in_region(ps, p))
         return SIZE_MAX;
     if (CHECKED) {
         const CheckState *ck = check_state(ps);
@@ -1207,9 +1213,10 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
      * range the stack remembers releasing, with ASan one whose first byte is
      * poisoned unless the count is 0 (an empty block's first byte is its
      * redzone's), or one in a region a reset left. */
-    uintptr_t p = (uintptr_t)object, lo = region_base(ps);
-    bool here = p >= lo && p - lo < capacity(ps);
-    if (here ? p >= top(ps) + (count == 0) || released_below_top(ps, p, count != 0) : in_other_region(ps, p))
+    uintptr_t p = (uintptr_t)object;
+    bool released = in_region(ps, p) ? p >= top(ps) + (count == 0) || released_below_top(ps, p, count != 0)
+                                     : in_other_region(ps, p);
+    if (released)
         os_vm_fatal("page_stack \"%s\": page_stack_push_cleanup over the object at %p, which a pop or reset "
                     "released; register a cleanup over an object that is still pushed",
                     ps->name, object);
