@@ -79,7 +79,11 @@ bool os_vm_commit(void *addr, size_t size);
  * It goes from the top down: the kernel zeroes each page as it maps it, and
  * the pages written last are the likeliest to be in the caches still, so a
  * stack that fills from the bottom meets those first instead of evicting
- * them before it gets there (docs/BENCHMARKS.md, the prefault goal). */
+ * them before it gets there (docs/BENCHMARKS.md, the prefault goal). A
+ * range with pages not committed (never, or decommitted or released since) is
+ * fatal, with one line, on Windows and on Linux 5.14 and later; where the
+ * kernel has no MADV_POPULATE_WRITE (older Linux, macOS), the touch of such a
+ * page faults (SIGSEGV). */
 void os_vm_prefault(void *addr, size_t size);
 
 /* Returns the pages to the OS at once and makes the range inaccessible;

@@ -92,6 +92,25 @@ bool os_vm_commit(void *addr, size_t size)
 /* Top down in steps of this many bytes (see os_vm.h): one call maps a step. */
 #define PREFAULT_STEP ((size_t)256 << 10)
 
+#ifdef MADV_POPULATE_WRITE
+/* A populate that failed, with its errno: pages of the range that are not
+ * committed (unmapped, or PROT_NONE) are the caller's bug, stopped here with
+ * one line where the touching below would die of a bare SIGSEGV. Each errno
+ * has two meanings, told apart only on this path: ENOMEM is also a lack of
+ * memory (msync, which changes nothing, fails only on unmapped pages, as in
+ * commit), and EINVAL also a kernel older than the advice (madvise of 0
+ * bytes succeeds exactly where the advice is known: man 2 madvise). */
+static void need_committed(void *addr, size_t size, int err)
+{
+    bool unmapped = err == ENOMEM && msync(addr, size, MS_ASYNC) != 0 && errno == ENOMEM;
+    bool inaccessible = err == EINVAL && madvise(NULL, 0, MADV_POPULATE_WRITE) == 0;
+    if (unmapped || inaccessible)
+        os_vm_fatal("os_vm: prefault of %zu bytes at %p: the range is not (wholly) committed; prefault only pages "
+                    "os_vm_commit made readable and writable",
+                    size, addr);
+}
+#endif
+
 void os_vm_prefault(void *addr, size_t size)
 {
     os_vm_need_pages("prefault", addr, size);
@@ -103,6 +122,7 @@ void os_vm_prefault(void *addr, size_t size)
 #ifdef MADV_POPULATE_WRITE
         if (madvise(from, n, MADV_POPULATE_WRITE) == 0)
             continue;
+        need_committed(addr, size, errno); /* else the kernel has no such advice, or no memory: touch */
 #endif
         volatile unsigned char *p = from;
         for (size_t off = n; off > 0; off -= page)

@@ -162,9 +162,32 @@ bool os_vm_commit(void *addr, size_t size)
     return true;
 }
 
+/* True when every page of [addr, addr+size) is committed read/write: a
+ * prefault touches each, and an uncommitted one is the caller's bug, stopped
+ * with one line rather than an access violation. One VirtualQuery per region
+ * of pages alike, on a path that runs at create. */
+static bool wholly_committed(void *addr, size_t size)
+{
+    uintptr_t at = (uintptr_t)addr, end = at + size;
+    if (end < at)
+        return false;
+    while (at < end) {
+        MEMORY_BASIC_INFORMATION info;
+        if (VirtualQuery((void *)at, &info, sizeof info) == 0 || info.State != MEM_COMMIT ||
+            (info.Protect & PAGE_READWRITE) == 0 || (info.Protect & PAGE_GUARD) != 0)
+            return false;
+        at = (uintptr_t)info.BaseAddress + info.RegionSize;
+    }
+    return true;
+}
+
 void os_vm_prefault(void *addr, size_t size)
 {
     os_vm_need_pages("prefault", addr, size);
+    if (!wholly_committed(addr, size))
+        os_vm_fatal("os_vm: prefault of %zu bytes at %p: the range is not (wholly) committed; prefault only pages "
+                    "os_vm_commit made readable and writable",
+                    size, addr);
     size_t page = os_vm_page_size();
     volatile unsigned char *p = addr;
     for (size_t off = size; off > 0; off -= page) /* top down: see os_vm.h */

@@ -198,6 +198,50 @@ ParameterizedTest(int *c, os_vm, a_commit_outside_a_reservation_is_fatal, .signa
     death_not_reached();
 }
 
+/* A prefault of pages that are not committed is a bug of the caller's: one
+ * line naming the range it was given, where the touch would die of a bare
+ * SIGSEGV. Pages never committed, committed and then decommitted, released,
+ * and a range whose last step (the first the prefault takes) is committed
+ * but whose bottom page is not. */
+ParameterizedTestParameters(os_vm, a_prefault_of_pages_not_committed_is_fatal)
+{
+    static int cases[4];
+    return index_params(cases, 4);
+}
+
+ParameterizedTest(int *c, os_vm, a_prefault_of_pages_not_committed_is_fatal, .signal = SIGABRT)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(NULL, 0, MADV_POPULATE_WRITE) != 0)
+        cr_skip_test("this kernel has no MADV_POPULATE_WRITE: the touch of such a page faults");
+#else
+    cr_skip_test("no MADV_POPULATE_WRITE here: the touch of such a page faults");
+#endif
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(2 * MiB, 0, 0);
+    cr_assert_not_null(p);
+    size_t size = MiB;
+    switch (*c) {
+    case 0:
+        break;
+    case 1:
+        cr_assert(os_vm_commit(p, size));
+        os_vm_decommit(p, size);
+        break;
+    case 2:
+        os_vm_release(p, 2 * MiB);
+        break;
+    default:
+        cr_assert(os_vm_commit(p + page, size - page));
+        break;
+    }
+    expect_fatalf("os_vm: prefault of %zu bytes at %p: the range is not (wholly) committed; prefault only pages "
+                  "os_vm_commit made readable and writable",
+                  size, (void *)p);
+    os_vm_prefault(p, size);
+    death_not_reached();
+}
+
 /* The OS refusing what the library cannot do without is fatal too, with the
  * call, the range and the OS's reason: pages locked in memory cannot be
  * dropped (EINVAL). */

@@ -1026,6 +1026,15 @@ static void die_prefault_of_part_of_a_page(void)
         os_vm_prefault(p, page + 64);
 }
 
+/* Not the touch's bare fault: one line naming the range. */
+static void die_prefault_of_uncommitted_pages(void)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(16 * page, 0, 0);
+    if (p && os_vm_commit(p + page, 3 * page))
+        os_vm_prefault(p, 4 * page);
+}
+
 /* The commit must not come back false, as for a lack of memory: POSIX
  * names the range, Windows the OS's error. */
 static void die_commit_of_released_pages(void)
@@ -1143,11 +1152,13 @@ static void die_check_finds_a_write(void)
 }
 #endif
 
-static const struct {
+typedef struct Death {
     const char *name;
     void (*fn)(void);
     const char *message;
-} deaths[] = {
+} Death;
+
+static const Death deaths[] = {
 #if SELF_CHECK
     {"write_past_a_block", die_write_past_a_block, "page_stack \"hud\": page_stack_reset found the block that ends at"},
     {"write_after_reset", die_write_after_reset,
@@ -1196,16 +1207,45 @@ static const struct {
      "page_stack \"scoped\": page_stack_reset from one of the stack's own cleanups"},
 };
 
+/* Misuse that only a program run natively can show: qemu-user answers every
+ * madvise with success and does nothing, so under it a prefault cannot tell
+ * pages that are not committed. */
+static const Death native_deaths[] = {
+    {"prefault_of_uncommitted_pages", die_prefault_of_uncommitted_pages,
+     "the range is not (wholly) committed"},
+};
+
+static void expect_deaths(const Death *cases, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        bool died, faulted;
+        const char *err = run_death(cases[i].name, &died, &faulted);
+        const char *line = strstr(err, "frame_arena: ");
+        EXPECT(died, "%s: the program stopped", cases[i].name);
+        EXPECT(line && strstr(line, cases[i].message), "%s: stderr holds \"%s\"; it was: %s", cases[i].name,
+               cases[i].message, err);
+    }
+}
+
 static void check_misuse_is_fatal_with_one_line(void)
 {
-    for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++) {
-        bool died, faulted;
-        const char *err = run_death(deaths[i].name, &died, &faulted);
-        const char *line = strstr(err, "frame_arena: ");
-        EXPECT(died, "%s: the program stopped", deaths[i].name);
-        EXPECT(line && strstr(line, deaths[i].message), "%s: stderr holds \"%s\"; it was: %s", deaths[i].name,
-               deaths[i].message, err);
-    }
+    expect_deaths(deaths, sizeof deaths / sizeof deaths[0]);
+    if (getenv("ENGINE_CHECK_EMULATOR"))
+        printf("# under an emulator: %zu misuse case(s) of a prefault are not checked\n",
+               sizeof native_deaths / sizeof native_deaths[0]);
+    else
+        expect_deaths(native_deaths, sizeof native_deaths / sizeof native_deaths[0]);
+}
+
+static const Death *find_death(const char *name)
+{
+    for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++)
+        if (strcmp(name, deaths[i].name) == 0)
+            return &deaths[i];
+    for (size_t i = 0; i < sizeof native_deaths / sizeof native_deaths[0]; i++)
+        if (strcmp(name, native_deaths[i].name) == 0)
+            return &native_deaths[i];
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ guard pages: writes outside fault */
@@ -1298,12 +1338,12 @@ int main(int argc, char **argv)
 #endif
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 3 && strcmp(argv[1], "--die") == 0) {
-        for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++)
-            if (strcmp(argv[2], deaths[i].name) == 0) {
-                deaths[i].fn();
-                fprintf(stderr, "engine_check: %s did not stop the program\n", argv[2]);
-                return 0;
-            }
+        const Death *death = find_death(argv[2]);
+        if (death) {
+            death->fn();
+            fprintf(stderr, "engine_check: %s did not stop the program\n", argv[2]);
+            return 0;
+        }
         for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
             if (strcmp(argv[2], faults[i].name) == 0) {
 #ifdef _WIN32
