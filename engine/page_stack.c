@@ -995,6 +995,52 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
 
 /* ------------------------------------------------------------------ strings */
 
+/* The bytes from p, a live byte, that a string of the stack's own may span:
+ * up to the top, or in the checked build up to the end of the newest block
+ * when p lies in it (the redzone after it is no string's). SIZE_MAX for a
+ * string elsewhere. */
+static size_t string_room(const PageStack *ps, uintptr_t p)
+{
+    if (!in_region(ps, p))
+        return SIZE_MAX;
+    if (CHECKED) {
+        const CheckState *ck = check_state(ps);
+        if (ck->last_ptr && p >= ck->last_ptr && p - ck->last_ptr < ck->last_size)
+            return ck->last_size - (p - ck->last_ptr);
+    }
+    return top(ps) - p;
+}
+
+/* Whether s lies in the stack's memory (in the checked build, a region a
+ * reset left included): a string string_length checks. */
+static bool own_string(const PageStack *ps, const char *s)
+{
+    return in_region(ps, (uintptr_t)s) || in_other_region(ps, (uintptr_t)s);
+}
+
+/* The length of s, whole (bounded false) or up to its first n bytes; call
+ * names the call in reports. A string of the stack's own must start in a
+ * block still pushed, as a copy's source must, which is checked before a
+ * byte of it is read, and must end by the top (or its n bytes must). */
+static size_t string_length(const PageStack *ps, const char *s, const char *call, bool bounded, size_t n)
+{
+    size_t room = SIZE_MAX, limit = bounded ? n : SIZE_MAX;
+    if (own_string(ps, s)) {
+        need_live_block(ps, (uintptr_t)s, 1, call, "size");
+        room = string_room(ps, (uintptr_t)s);
+    }
+    if (room == SIZE_MAX && limit == SIZE_MAX)
+        return strlen(s);
+    size_t span = limit < room ? limit : room;
+    const char *nul = memchr(s, 0, span); /* reads no further than the NUL, the n-th byte or the top */
+    if (!nul && span < limit)
+        os_vm_fatal("page_stack \"%s\": %s of the string at %p finds no NUL in the %zu bytes up to the top; "
+                    "a string of the stack's own ends, NUL included, in a block still pushed%s",
+                    ps->name, call, (const void *)s, room,
+                    bounded ? " (or pass an n that stops below the top)" : "");
+    return nul ? (size_t)(nul - s) : span;
+}
+
 /* A string that fits here is formatted once and copied into its block; a
  * longer one is formatted again, into its block. */
 #define FORMAT_LOCAL 256
@@ -1004,6 +1050,8 @@ static char *format_with(PageStack *ps, const char *fn, uint32_t how, const char
     need_idle(ps, fn);
     if (!fmt)
         os_vm_fatal("page_stack \"%s\": %s with fmt NULL; pass a format string", ps->name, fn);
+    if (own_string(ps, fmt)) /* the format is a string too: one of the stack's own is checked as strdup's is */
+        (void)string_length(ps, fmt, "printf", false, 0);
     char local[FORMAT_LOCAL];
     va_list again;
     va_copy(again, ap);
@@ -1065,49 +1113,14 @@ static char *copy_string(PageStack *ps, const char *s, size_t len, uint32_t how)
     return p;
 }
 
-/* The bytes from p, a live byte, that a string of the stack's own may span:
- * up to the top, or in the checked build up to the end of the newest block
- * when p lies in it (the redzone after it is no string's). SIZE_MAX for a
- * string elsewhere. */
-static size_t string_room(const PageStack *ps, uintptr_t p)
-{
-    if (!in_region(ps, p))
-        return SIZE_MAX;
-    if (CHECKED) {
-        const CheckState *ck = check_state(ps);
-        if (ck->last_ptr && p >= ck->last_ptr && p - ck->last_ptr < ck->last_size)
-            return ck->last_size - (p - ck->last_ptr);
-    }
-    return top(ps) - p;
-}
-
-/* s whole (bounded false), or at most its first n bytes. A string of this
- * stack must start in a block still pushed, as a copy's source must; it is
- * checked before a byte of it is read, and must end by the top. */
+/* s whole (bounded false), or at most its first n bytes. */
 static char *dup_string(PageStack *ps, const char *fn, uint32_t how, const char *s, bool bounded, size_t n)
 {
     need_idle(ps, fn);
     if (!s)
         os_vm_fatal("page_stack \"%s\": %s with s NULL; pass a string", ps->name, fn);
-    const char *call = bounded ? "strndup" : "strdup";
-    size_t room = SIZE_MAX, len;
-    if (!bounded || n) {
-        need_live_block(ps, (uintptr_t)s, 1, call, "size");
-        room = string_room(ps, (uintptr_t)s);
-    }
-    if (!bounded && room == SIZE_MAX) {
-        len = strlen(s);
-    } else {
-        /* Reads no further than the first NUL, the n-th byte or the top. */
-        size_t limit = bounded ? n : SIZE_MAX, span = limit < room ? limit : room;
-        const char *nul = memchr(s, 0, span);
-        if (!nul && span < limit)
-            os_vm_fatal("page_stack \"%s\": %s of the string at %p finds no NUL in the %zu bytes up to the top; "
-                        "a string of the stack's own ends, NUL included, in a block still pushed%s",
-                        ps->name, call, (const void *)s, room,
-                        bounded ? " (or pass an n that stops below the top)" : "");
-        len = nul ? (size_t)(nul - s) : span;
-    }
+    /* n == 0: nothing to read, so any pointer, as a copy of 0 bytes takes */
+    size_t len = bounded && n == 0 ? 0 : string_length(ps, s, bounded ? "strndup" : "strdup", bounded, n);
     return copy_string(ps, s, len, how);
 }
 

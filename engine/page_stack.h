@@ -585,11 +585,11 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size);
  * cannot carry out (an encoding error in a %ls argument, a result longer
  * than INT_MAX) is fatal, and so is a NULL stack, format or string.
  * page_stack_strndup copies at most n bytes of s, fewer if s ends sooner.
- * A string of the stack's own must start in a block still pushed: one a pop
- * or reset released is fatal, as for push_copy (checked before it is read).
- * It must also end by the top: strdup of one with no NUL below the top, or
- * strndup of one with none in n bytes that reach past the top, is fatal
- * before a byte past the top is read. */
+ * A string of the stack's own, printf's format included, must start in a
+ * block still pushed: one a pop or reset released is fatal, as for push_copy
+ * (checked before it is read). It must also end by the top: strdup or printf
+ * of one with no NUL below the top, or strndup of one with none in n bytes
+ * that reach past the top, is fatal before a byte past the top is read. */
 PAGE_STACK_PRINTF(2, 3) char *page_stack_printf(PageStack *ps, const char *fmt, ...);
 PAGE_STACK_PRINTF(2, 0) char *page_stack_vprintf(PageStack *ps, const char *fmt, va_list ap);
 /* The same, but NULL on failure without calling on_fail (a debug label a full stack can skip). */

@@ -1344,9 +1344,16 @@ Test(strings, a_string_of_the_stack_s_own_is_copied_while_it_is_pushed)
 }
 
 /* A string a pop or reset released is not strdup's to read, as a block is
- * not push_copy's: its bytes may have been handed out again. */
+ * not push_copy's, nor printf's as its format: its bytes may have been
+ * handed out again (a long string's would be printf's own block). */
 enum { ReleasedString_PopStrdup, ReleasedString_ResetTryStrdup, ReleasedString_PopTryStrndup,
-       ReleasedString_ResetStrndup, ReleasedString_Count };
+       ReleasedString_ResetStrndup, ReleasedString_PopPrintf, ReleasedString_ResetTryVprintf,
+       ReleasedString_Count };
+
+static const char *string_call(int how, int bounded_first, int printf_first)
+{
+    return how >= printf_first ? "printf" : how >= bounded_first ? "strndup" : "strdup";
+}
 
 ParameterizedTestParameters(strings, a_released_string_is_fatal)
 {
@@ -1367,24 +1374,27 @@ ParameterizedTest(int *how, strings, a_released_string_is_fatal, .signal = SIGAB
         page_stack_reset(ps);
     if (TEST_CHECKED)
         page_stack_push(ps, 200, 8); /* elsewhere this push could take the string's bytes */
-    bool bounded = *how == ReleasedString_PopTryStrndup || *how == ReleasedString_ResetStrndup;
+    const char *call = string_call(*how, ReleasedString_PopTryStrndup, ReleasedString_PopPrintf);
     expect_fatalf("page_stack \"text\": %s of the block at %p, which a pop or reset released; %s only a block that "
                   "is still pushed",
-                  bounded ? "strndup" : "strdup", (void *)gone, bounded ? "strndup" : "strdup");
+                  call, (void *)gone, call);
     switch (*how) {
     case ReleasedString_PopStrdup: page_stack_strdup(ps, gone); break;
     case ReleasedString_ResetTryStrdup: page_stack_try_strdup(ps, gone); break;
     case ReleasedString_PopTryStrndup: page_stack_try_strndup(ps, gone, 5); break;
     case ReleasedString_ResetStrndup: page_stack_strndup(ps, gone, 5); break;
+    case ReleasedString_PopPrintf: page_stack_printf(ps, gone, 12); break;
+    case ReleasedString_ResetTryVprintf: try_format_line(ps, gone, 12); break;
     }
     death_not_reached();
 }
 
-/* A string of the stack's own ends by the top. One without a NUL there is
- * fatal before a byte past the top is read: the block below ends at the
- * commit's end, where strdup's strlen faulted before the check. */
+/* A string of the stack's own ends by the top, a format included. One
+ * without a NUL there is fatal before a byte past the top is read: the block
+ * below ends at the commit's end, where strdup's strlen and printf's
+ * vsnprintf faulted before the check. */
 enum { UnendedString_Strdup, UnendedString_TryStrdup, UnendedString_Strndup, UnendedString_TryStrndup,
-       UnendedString_Count };
+       UnendedString_Printf, UnendedString_Vprintf, UnendedString_Count };
 
 ParameterizedTestParameters(strings, a_string_with_no_nul_below_the_top_is_fatal)
 {
@@ -1401,16 +1411,17 @@ ParameterizedTest(int *how, strings, a_string_with_no_nul_below_the_top_is_fatal
     memcpy(name, "level_03", 8); /* no NUL */
     if (!TEST_CHECKED)
         cr_assert_eq(page_stack_stats(ps).pos, page_stack_stats(ps).committed, "the block ends at the commit's end");
-    bool bounded = *how == UnendedString_Strndup || *how == UnendedString_TryStrndup;
+    const char *call = string_call(*how, UnendedString_Strndup, UnendedString_Printf);
     expect_fatalf("page_stack \"text\": %s of the string at %p finds no NUL in the 8 bytes up to the top; a string "
                   "of the stack's own ends, NUL included, in a block still pushed%s",
-                  bounded ? "strndup" : "strdup", (void *)name,
-                  bounded ? " (or pass an n that stops below the top)" : "");
+                  call, (void *)name, strcmp(call, "strndup") == 0 ? " (or pass an n that stops below the top)" : "");
     switch (*how) {
     case UnendedString_Strdup: page_stack_strdup(ps, name); break;
     case UnendedString_TryStrdup: page_stack_try_strdup(ps, name); break;
     case UnendedString_Strndup: page_stack_strndup(ps, name, 9); break;
     case UnendedString_TryStrndup: page_stack_try_strndup(ps, name, SIZE_MAX); break;
+    case UnendedString_Printf: page_stack_printf(ps, name, 3); break;
+    case UnendedString_Vprintf: format_line(ps, name, 3); break;
     }
     death_not_reached();
 }

@@ -1065,6 +1065,15 @@ static void die_strdup_of_a_popped_string(void)
     page_stack_strdup(ps, gone);
 }
 
+static void die_printf_of_a_popped_format(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "tmp"});
+    PageStackMark m = page_stack_mark(ps);
+    char *gone = page_stack_strdup(ps, "frame %d");
+    page_stack_pop_to(m);
+    page_stack_printf(ps, gone, 12);
+}
+
 static void die_strdup_with_no_nul_below_the_top(void)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "tmp"});
@@ -1193,6 +1202,7 @@ static const Death deaths[] = {
      "page_stack \"tmp\": realloc of the block at"},
     {"strdup_of_a_popped_string", die_strdup_of_a_popped_string,
      "page_stack \"tmp\": strdup of the block at"},
+    {"printf_of_a_popped_format", die_printf_of_a_popped_format, "page_stack \"tmp\": printf of the block at"},
     {"strdup_with_no_nul_below_the_top", die_strdup_with_no_nul_below_the_top,
      "page_stack \"tmp\": strdup of the string at"},
     {"cleanup_over_a_popped_object", die_cleanup_over_a_popped_object,
