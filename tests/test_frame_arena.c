@@ -1028,6 +1028,34 @@ Test(misuse, destroying_a_buffer_of_the_arena_is_fatal, .signal = SIGABRT)
 
 /* frame_arena_check finds nothing in frames used as they should be, in any
  * build, inside a frame and between two, and changes no byte of them. */
+/* A destroyed arena's handle is dead, as a pointer after free is: the arena
+ * lived in a stack of its own that went back to the OS, so a begin, an end
+ * or a second destroy faults while nothing has mapped the address again,
+ * and so does a write to a block of its frames. */
+enum { DeadArena_Begin, DeadArena_End, DeadArena_DestroyAgain, DeadArena_WriteBlock, DeadArena_Count };
+
+ParameterizedTestParameters(misuse, a_destroyed_arena_and_its_frames_fault)
+{
+    static int cases[DeadArena_Count];
+    return index_params(cases, DeadArena_Count);
+}
+
+ParameterizedTest(int *how, misuse, a_destroyed_arena_and_its_frames_fault, .signal = SIGSEGV)
+{
+    FrameArena *fa = frame_arena_create(NULL);
+    volatile unsigned char *p = page_stack_push(frame_arena_begin(fa), 64, 8);
+    if (*how != DeadArena_End)
+        frame_arena_end(fa);
+    frame_arena_destroy(fa);
+    switch (*how) {
+    case DeadArena_Begin: frame_arena_begin(fa); break;
+    case DeadArena_End: frame_arena_end(fa); break;
+    case DeadArena_DestroyAgain: frame_arena_destroy(fa); break;
+    case DeadArena_WriteBlock: p[0] = 1; break;
+    }
+    death_not_reached();
+}
+
 Test(misuse, check_passes_sound_frames_and_leaves_them_as_they_were)
 {
     FrameArena *fa = frame_arena_create(NULL);

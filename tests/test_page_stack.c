@@ -2408,6 +2408,32 @@ Test(guard, write_past_the_end_of_the_reservation_faults, .signal = SIGSEGV)
 }
 #endif
 
+/* A destroyed stack's handle is dead, as a pointer after free is: its
+ * header went back to the OS with the rest of the reservation, so any use
+ * (a push, a reset, a second destroy) faults while nothing has mapped the
+ * address again, and so does a write to a block it handed out. */
+enum { Destroyed_Push, Destroyed_Reset, Destroyed_DestroyAgain, Destroyed_WriteBlock, Destroyed_Count };
+
+ParameterizedTestParameters(guard, a_destroyed_stack_and_its_blocks_fault)
+{
+    static int cases[Destroyed_Count];
+    return index_params(cases, Destroyed_Count);
+}
+
+ParameterizedTest(int *how, guard, a_destroyed_stack_and_its_blocks_fault, .signal = SIGSEGV)
+{
+    PageStack *ps = page_stack_create(NULL);
+    volatile unsigned char *p = page_stack_push(ps, 64, 8);
+    page_stack_destroy(ps);
+    switch (*how) {
+    case Destroyed_Push: page_stack_push(ps, 64, 8); break;
+    case Destroyed_Reset: page_stack_reset(ps); break;
+    case Destroyed_DestroyAgain: page_stack_destroy(ps); break;
+    case Destroyed_WriteBlock: p[0] = 1; break;
+    }
+    death_not_reached();
+}
+
 /* ---------------------------------------------------------------- stats */
 
 Test(stats, pushes_count_every_call_that_returned_memory)

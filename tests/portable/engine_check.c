@@ -1275,6 +1275,13 @@ static void fault_below_first_block(void)
     p[-1] = 1; /* the guard page below the usable range */
 }
 
+static void fault_push_after_destroy(void)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_destroy(ps);
+    page_stack_push(ps, 16, 16); /* the header went back to the OS with the reservation */
+}
+
 #ifdef _WIN32
 /* Ends the child with the exception's code, so that the parent reads an
  * access violation from the exit code whoever would handle the crash (wine
@@ -1294,6 +1301,7 @@ typedef struct Case {
 static const Case faults[] = {
     {"write_above_committed", fault_above_committed},
     {"write_below_first_block", fault_below_first_block},
+    {"push_after_destroy", fault_push_after_destroy},
 };
 
 static void check_writes_outside_the_stack_fault(void)
@@ -1334,7 +1342,8 @@ static const Case checks[] = {
     {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
     {"scratch defaults and thread init", check_scratch_defaults_and_thread_init},
     {"misuse is fatal with one line", check_misuse_is_fatal_with_one_line},
-    {"writes above the committed range or below the first block fault", check_writes_outside_the_stack_fault},
+    {"writes above the committed range or below the first block, and a push after destroy, fault",
+     check_writes_outside_the_stack_fault},
 };
 
 int main(int argc, char **argv)
