@@ -87,10 +87,13 @@ bool os_vm_commit(void *addr, size_t size);
 void os_vm_prefault(void *addr, size_t size);
 
 /* Returns the pages to the OS at once and makes the range inaccessible;
- * a later commit of the range reads as zero. */
+ * a later commit of the range reads as zero. A range with pages no
+ * reservation holds is fatal. */
 void os_vm_decommit(void *addr, size_t size);
 
-/* Gives the whole reservation back. addr and size as returned and passed to reserve. */
+/* Gives the whole reservation back. addr and size as returned and passed to
+ * reserve; a range with pages no reservation holds (released already, or
+ * past the reservation's end) is fatal. */
 void os_vm_release(void *addr, size_t size);
 
 /* True when [addr, addr+size) lies in a reservation that got large pages

@@ -69,6 +69,13 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
     return (void *)aligned;
 }
 
+/* Whether every page of the range is mapped: msync, which changes nothing
+ * here, fails with ENOMEM on pages that are not. */
+static bool mapped(void *addr, size_t size)
+{
+    return msync(addr, size, MS_ASYNC) == 0 || errno != ENOMEM;
+}
+
 bool os_vm_commit(void *addr, size_t size)
 {
     os_vm_need_pages("commit", addr, size);
@@ -76,9 +83,8 @@ bool os_vm_commit(void *addr, size_t size)
         return false;
     if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) {
         int err = errno;
-        /* ENOMEM is also mprotect's answer for pages that are not mapped at
-         * all: msync, which changes nothing here, tells that apart. */
-        if (err == ENOMEM && msync(addr, size, MS_ASYNC) != 0 && errno == ENOMEM)
+        /* ENOMEM is also mprotect's answer for pages that are not mapped at all */
+        if (err == ENOMEM && !mapped(addr, size))
             os_vm_fatal("os_vm: commit of %zu bytes at %p: the range is not (wholly) reserved; commit only pages "
                         "of a reservation os_vm_reserve returned and os_vm_release has not taken back",
                         size, addr);
@@ -97,12 +103,12 @@ bool os_vm_commit(void *addr, size_t size)
  * committed (unmapped, or PROT_NONE) are the caller's bug, stopped here with
  * one line where the touching below would die of a bare SIGSEGV. Each errno
  * has two meanings, told apart only on this path: ENOMEM is also a lack of
- * memory (msync, which changes nothing, fails only on unmapped pages, as in
- * commit), and EINVAL also a kernel older than the advice (madvise of 0
- * bytes succeeds exactly where the advice is known: man 2 madvise). */
+ * memory (as in commit), and EINVAL also a kernel older than the advice
+ * (madvise of 0 bytes succeeds exactly where the advice is known: man 2
+ * madvise). */
 static void need_committed(void *addr, size_t size, int err)
 {
-    bool unmapped = err == ENOMEM && msync(addr, size, MS_ASYNC) != 0 && errno == ENOMEM;
+    bool unmapped = err == ENOMEM && !mapped(addr, size);
     bool inaccessible = err == EINVAL && madvise(NULL, 0, MADV_POPULATE_WRITE) == 0;
     if (unmapped || inaccessible)
         os_vm_fatal("os_vm: prefault of %zu bytes at %p: the range is not (wholly) committed; prefault only pages "
@@ -130,16 +136,30 @@ void os_vm_prefault(void *addr, size_t size)
     }
 }
 
+OS_VM_NORETURN static void decommit_unreserved(void *addr, size_t size)
+{
+    os_vm_fatal("os_vm: decommit of %zu bytes at %p: the range is not (wholly) reserved; decommit only pages of a "
+                "reservation os_vm_reserve returned and os_vm_release has not taken back",
+                size, addr);
+}
+
 void os_vm_decommit(void *addr, size_t size)
 {
     os_vm_need_pages("decommit", addr, size);
 #ifdef __linux__
-    if (madvise(addr, size, MADV_DONTNEED) != 0)
+    if (madvise(addr, size, MADV_DONTNEED) != 0) {
+        if (errno == ENOMEM) /* madvise's answer for pages that are not mapped */
+            decommit_unreserved(addr, size);
         os_vm_fatal("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+    }
     if (mprotect(addr, size, PROT_NONE) != 0)
         os_vm_fatal("os_vm: decommit (mprotect) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
 #else
-    /* Elsewhere MADV_DONTNEED may keep the pages: map fresh inaccessible ones over the range. */
+    /* Elsewhere MADV_DONTNEED may keep the pages: map fresh inaccessible ones
+     * over the range, which must be mapped (MAP_FIXED would map unmapped
+     * pages too, making a reservation no one releases). */
+    if (!mapped(addr, size))
+        decommit_unreserved(addr, size);
     if (mmap(addr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED)
         os_vm_fatal("os_vm: decommit (mmap) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
 #endif
@@ -148,6 +168,13 @@ void os_vm_decommit(void *addr, size_t size)
 void os_vm_release(void *addr, size_t size)
 {
     os_vm_need_pages("release", addr, size);
+    /* munmap of pages that are not mapped succeeds: a second release, or one
+     * past the reservation's end, would pass unseen (on Windows it is fatal).
+     * One system call where a stack is destroyed. */
+    if (!mapped(addr, size))
+        os_vm_fatal("os_vm: release of %zu bytes at %p: the range is not (wholly) reserved; release each "
+                    "reservation once, with the address os_vm_reserve returned and the size it was given",
+                    size, addr);
     if (munmap(addr, size) != 0)
         os_vm_fatal("os_vm: release (munmap) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
 }

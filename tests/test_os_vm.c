@@ -198,6 +198,42 @@ ParameterizedTest(int *c, os_vm, a_commit_outside_a_reservation_is_fatal, .signa
     death_not_reached();
 }
 
+/* A release or decommit of pages no reservation holds is a bug of the
+ * caller's: munmap lets it through, and madvise answers it with ENOMEM, as
+ * if memory had run out. Fatal, with the range, before anything is
+ * unmapped. The reservation is released first, or made to end a MiB in,
+ * short of the 2 MiB given; the index picks the call and the case. */
+ParameterizedTestParameters(os_vm, a_release_or_decommit_of_pages_not_reserved_is_fatal)
+{
+    static int cases[4];
+    return index_params(cases, 4);
+}
+
+ParameterizedTest(int *c, os_vm, a_release_or_decommit_of_pages_not_reserved_is_fatal, .signal = SIGABRT)
+{
+    bool release = *c < 2;
+    unsigned char *p = os_vm_reserve(2 * MiB, 0, 0);
+    cr_assert_not_null(p);
+    size_t size = 2 * MiB;
+    if (*c % 2 == 0)
+        os_vm_release(p, size);
+    else
+        cr_assert_eq(munmap(p + MiB, MiB), 0, "the reservation now ends a MiB in");
+    if (release)
+        expect_fatalf("os_vm: release of %zu bytes at %p: the range is not (wholly) reserved; release each "
+                      "reservation once, with the address os_vm_reserve returned and the size it was given",
+                      size, (void *)p);
+    else
+        expect_fatalf("os_vm: decommit of %zu bytes at %p: the range is not (wholly) reserved; decommit only pages "
+                      "of a reservation os_vm_reserve returned and os_vm_release has not taken back",
+                      size, (void *)p);
+    if (release)
+        os_vm_release(p, size);
+    else
+        os_vm_decommit(p, size);
+    death_not_reached();
+}
+
 /* A prefault of pages that are not committed is a bug of the caller's: one
  * line naming the range it was given, where the touch would die of a bare
  * SIGSEGV. Pages never committed, committed and then decommitted, released,

@@ -1047,6 +1047,29 @@ static void die_commit_of_released_pages(void)
     }
 }
 
+/* munmap lets a second release through, and madvise answers a decommit of
+ * released pages as if memory had run out; POSIX names the range, Windows
+ * the OS's error. */
+static void die_release_twice(void)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(16 * page, 0, 0);
+    if (p) {
+        os_vm_release(p, 16 * page);
+        os_vm_release(p, 16 * page);
+    }
+}
+
+static void die_decommit_of_released_pages(void)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(16 * page, 0, 0);
+    if (p) {
+        os_vm_release(p, 16 * page);
+        os_vm_decommit(p, page);
+    }
+}
+
 static void die_realloc_of_a_popped_block(void)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "tmp"});
@@ -1196,6 +1219,8 @@ static const Death deaths[] = {
     {"prefault_of_part_of_a_page", die_prefault_of_part_of_a_page,
      "the address and the size must be multiples of the page size"},
     {"commit_of_released_pages", die_commit_of_released_pages, "os_vm: commit "},
+    {"release_twice", die_release_twice, "os_vm: release "},
+    {"decommit_of_released_pages", die_decommit_of_released_pages, "os_vm: decommit "},
     {"reset_with_cursor_open", die_reset_with_cursor_open,
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
     {"realloc_of_a_popped_block", die_realloc_of_a_popped_block,
