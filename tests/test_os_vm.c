@@ -172,46 +172,25 @@ Test(os_vm, unexpected_os_error_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-/* A commit outside any reservation is a bug, not a lack of memory, although
- * mprotect answers both with ENOMEM: fatal, and not a false the caller would
- * take for an out-of-memory. Pages released, and pages running past the end
- * of a reservation. */
-ParameterizedTestParameters(os_vm, a_commit_outside_a_reservation_is_fatal)
+/* A commit, decommit or release of pages no reservation holds is a bug of
+ * the caller's, which the OS lets pass for something else: mprotect answers
+ * the commit with ENOMEM, as for a lack of memory (a false the caller would
+ * take for an out-of-memory), madvise the decommit likewise, and munmap lets
+ * the release through. Fatal, with the range, before anything is unmapped.
+ * The reservation is released first, or made to end a MiB in, short of the
+ * 2 MiB given; the index picks the call (commit, decommit, release) and the
+ * case. */
+ParameterizedTestParameters(os_vm, pages_no_reservation_holds_are_fatal_to_commit_decommit_and_release)
 {
-    static int cases[2];
-    return index_params(cases, 2);
+    static int cases[6];
+    return index_params(cases, 6);
 }
 
-ParameterizedTest(int *c, os_vm, a_commit_outside_a_reservation_is_fatal, .signal = SIGABRT)
+ParameterizedTest(int *c, os_vm, pages_no_reservation_holds_are_fatal_to_commit_decommit_and_release,
+                  .signal = SIGABRT)
 {
-    size_t page = os_vm_page_size();
-    unsigned char *p = os_vm_reserve(2 * MiB, 0, 0);
-    unsigned char *from = *c == 0 ? p : p + MiB - page;
-    if (*c == 0)
-        os_vm_release(p, 2 * MiB);
-    else
-        cr_assert_eq(munmap(p + MiB, MiB), 0, "the reservation now ends a MiB in");
-    expect_fatalf("os_vm: commit of %zu bytes at %p: the range is not (wholly) reserved; commit only pages of a "
-                  "reservation os_vm_reserve returned and os_vm_release has not taken back",
-                  2 * page, (void *)from);
-    os_vm_commit(from, 2 * page);
-    death_not_reached();
-}
-
-/* A release or decommit of pages no reservation holds is a bug of the
- * caller's: munmap lets it through, and madvise answers it with ENOMEM, as
- * if memory had run out. Fatal, with the range, before anything is
- * unmapped. The reservation is released first, or made to end a MiB in,
- * short of the 2 MiB given; the index picks the call and the case. */
-ParameterizedTestParameters(os_vm, a_release_or_decommit_of_pages_not_reserved_is_fatal)
-{
-    static int cases[4];
-    return index_params(cases, 4);
-}
-
-ParameterizedTest(int *c, os_vm, a_release_or_decommit_of_pages_not_reserved_is_fatal, .signal = SIGABRT)
-{
-    bool release = *c < 2;
+    static const char *const calls[] = {"commit", "decommit", "release"};
+    const char *call = calls[*c / 2];
     unsigned char *p = os_vm_reserve(2 * MiB, 0, 0);
     cr_assert_not_null(p);
     size_t size = 2 * MiB;
@@ -219,18 +198,19 @@ ParameterizedTest(int *c, os_vm, a_release_or_decommit_of_pages_not_reserved_is_
         os_vm_release(p, size);
     else
         cr_assert_eq(munmap(p + MiB, MiB), 0, "the reservation now ends a MiB in");
-    if (release)
+    if (*c / 2 == 2)
         expect_fatalf("os_vm: release of %zu bytes at %p: the range is not (wholly) reserved; release each "
                       "reservation once, with the address os_vm_reserve returned and the size it was given",
                       size, (void *)p);
     else
-        expect_fatalf("os_vm: decommit of %zu bytes at %p: the range is not (wholly) reserved; decommit only pages "
-                      "of a reservation os_vm_reserve returned and os_vm_release has not taken back",
-                      size, (void *)p);
-    if (release)
-        os_vm_release(p, size);
-    else
-        os_vm_decommit(p, size);
+        expect_fatalf("os_vm: %s of %zu bytes at %p: the range is not (wholly) reserved; %s only pages of a "
+                      "reservation os_vm_reserve returned and os_vm_release has not taken back",
+                      call, size, (void *)p, call);
+    switch (*c / 2) {
+    case 0: os_vm_commit(p, size); break;
+    case 1: os_vm_decommit(p, size); break;
+    default: os_vm_release(p, size); break;
+    }
     death_not_reached();
 }
 
