@@ -19,9 +19,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+/* The open scopes of a stack whose marks are kept, innermost last, so that
+ * an end can tell it is not the innermost one's; deeper ones are counted only. */
+enum { KeptScopes = 32 };
+
 typedef struct ScratchPair {
     PageStack *stacks[2];
     uint32_t open[2]; /* scopes begun on each stack and not yet ended; here, where the thread-exit slot points */
+    size_t scope_pos[2][KeptScopes]; /* the pos of the marks of the first KeptScopes of them, outermost first */
 } ScratchPair;
 
 static uint32_t open_scopes(const ScratchPair *pair)
@@ -226,30 +231,41 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
     ScratchPair *pair = thread_pair();
     for (int i = 0; i < 2; i++)
         if (!in_conflicts(pair->stacks[i], conflicts, count)) {
+            PageStackMark mark = page_stack_mark(pair->stacks[i]);
+            if (pair->open[i] < KeptScopes)
+                pair->scope_pos[i][pair->open[i]] = mark.pos;
             pair->open[i]++;
-            return page_stack_mark(pair->stacks[i]);
+            return mark;
         }
     os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
                 "(the arena the result goes to)");
 }
 
-/* An end with no scope of its stack open is a scope ended twice. Let
- * through, it would count another scope of the thread as ended: the checks
- * for an open scope would miss that one, and scratch_thread_release would
- * release the stacks under it. Counted per stack, a second end is found at
- * once when no other scope of its stack is open, and otherwise at the end of
- * the scope it was counted as (a mark holds no more than a position, so an
- * end cannot tell which of two scopes begun at one position it ends). */
+/* An end that is not of the innermost open scope of its stack is a scope
+ * ended twice, or an outer scope ended before an inner one. Let through, it
+ * would count another scope of the thread as ended: the checks for an open
+ * scope would miss that one, and scratch_thread_release would release the
+ * stacks under it. An end with no scope of its stack open is found at once;
+ * otherwise the end's mark must be the innermost scope's, while that is one
+ * of the first KeptScopes. A mark holds no more than a position, so an end
+ * cannot tell apart two scopes begun at one position: a second end of the
+ * inner one is found at the outer one's end. */
 void scratch_end(PageStackMark mark)
 {
     int i = mark.stack == thread_scratch.stacks[1];
     if (!mark.stack || mark.stack != thread_scratch.stacks[i])
         os_vm_fatal("scratch_end: the mark is not from this thread's scratch_begin; end it on the thread that "
                     "began it (a mark of another stack goes to page_stack_pop_to)");
-    if (!thread_scratch.open[i])
+    uint32_t open = thread_scratch.open[i];
+    if (!open)
         os_vm_fatal("scratch_end: every scope of scratch stack \"%s\" on this thread has ended; a scope was "
                     "ended twice: end each scope once",
                     mark.stack->name);
+    if (open <= KeptScopes && mark.pos != thread_scratch.scope_pos[i][open - 1])
+        os_vm_fatal("scratch_end: the scope that began at pos %zu of scratch stack \"%s\" is not the innermost "
+                    "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one "
+                    "before an inner one: end each scope once, innermost first",
+                    mark.pos, mark.stack->name, thread_scratch.scope_pos[i][open - 1]);
     page_stack_pop_to(mark);
     thread_scratch.open[i]--;
 }

@@ -19,9 +19,13 @@
  *     }
  *
  * Scopes nest like any marks: end inner ones first, each once. Both stacks
- * of a thread in `conflicts`, and a scope ended twice (found at the second
- * end, or nested in another scope of its stack at that one's end), are
- * programming errors (fatal, one line). In the checked build,
+ * of a thread in `conflicts`, a scope ended twice, and an outer scope ended
+ * while an inner one of its stack is open are programming errors (fatal,
+ * one line), found at that end: a scope's end must be of the innermost one
+ * open on its stack. Two exceptions: a second end of a scope begun where
+ * the scope around it began is found at that scope's end (a mark is only a
+ * position), and of scopes nested deeper than 32 on one stack only the
+ * count is kept. In the checked build,
  * frame_arena_end with a scope of the same thread still open is fatal, and
  * so is a thread's exit with one of its scopes open (a missed scratch_end,
  * which in a thread that lives on would keep its scratch).
@@ -75,7 +79,8 @@ ScratchError scratch_set_defaults(const PageStackDesc *desc);
 ScratchError scratch_thread_init(const PageStackDesc *desc);
 
 PageStackMark scratch_begin(PageStack *const *conflicts, size_t count); /* a thread-local stack not in conflicts */
-void scratch_end(PageStackMark mark); /* a mark not from this thread's scratch_begin, or ended before, is fatal */
+void scratch_end(PageStackMark mark); /* a mark not from this thread's scratch_begin, ended before, or not the
+                                         innermost open on its stack, is fatal */
 void scratch_thread_release(void); /* optional; thread exit releases too. A scope of this thread still open is fatal. */
 uint32_t scratch_open_scopes(void); /* scopes of this thread begun and not yet ended */
 

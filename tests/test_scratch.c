@@ -143,18 +143,6 @@ Test(scratch, null_conflicts_with_a_count_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-Test(scratch, ending_scopes_out_of_order_is_fatal, .signal = SIGABRT)
-{
-    PageStackMark outer = scratch_begin(NULL, 0);
-    page_stack_push(outer.stack, 10, 1);
-    PageStackMark inner = scratch_begin(NULL, 0);
-    page_stack_push(inner.stack, 10, 1);
-    scratch_end(outer);
-    expect_fatal("page_stack \"scratch 0\": pop_to a mark above the top");
-    scratch_end(inner);
-    death_not_reached();
-}
-
 /* A scope ended twice stops at its second end, before it pops. Here the
  * other open scope is on the other stack: counted per thread, the second end
  * would have ended it, and releasing the stacks would then have gone on. */
@@ -171,8 +159,9 @@ Test(scratch, ending_a_scope_twice_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-/* Nested on one stack, the second end of the inner scope counts as the outer
- * one's, and the outer scope's own end stops. */
+/* Nested on one stack at one position, the two scopes' marks are alike: the
+ * second end of the inner scope counts as the outer one's, and the outer
+ * scope's own end stops. */
 Test(scratch, a_scope_ended_twice_inside_another_stops_at_the_outer_end, .signal = SIGABRT)
 {
     PageStackMark outer = scratch_begin(NULL, 0);
@@ -183,6 +172,81 @@ Test(scratch, a_scope_ended_twice_inside_another_stops_at_the_outer_end, .signal
                  "ended twice");
     scratch_end(outer);
     death_not_reached();
+}
+
+/* Nested on one stack at different positions, the second end of the inner
+ * scope is not the innermost open scope's: it stops at once, before it
+ * counts the outer scope as ended (which would let scratch_thread_release
+ * take the stack from under it). */
+Test(scratch, a_scope_ended_twice_inside_another_stops_at_once, .signal = SIGABRT)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    page_stack_push(outer.stack, 64, 8);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    cr_assert_eq(inner.stack, outer.stack);
+    scratch_end(inner);
+    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
+                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
+                  "an inner one: end each scope once, innermost first",
+                  inner.pos, outer.pos);
+    scratch_end(inner);
+    death_not_reached();
+}
+
+/* An outer scope ended while an inner one of its stack is open stops at
+ * once, where its pop would have released the inner scope's blocks (and
+ * the inner scope's end would have found its mark above the top). */
+Test(scratch, ending_scopes_out_of_order_is_fatal, .signal = SIGABRT)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    page_stack_push(outer.stack, 64, 8);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    page_stack_push(inner.stack, 64, 8);
+    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
+                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
+                  "an inner one: end each scope once, innermost first",
+                  outer.pos, inner.pos);
+    scratch_end(outer);
+    death_not_reached();
+}
+
+/* The order is checked while the scope ended is one of the outermost 32 of
+ * its stack: here the 31st ends while the 32nd is open. */
+Test(scratch, the_order_is_checked_down_to_the_32nd_scope, .signal = SIGABRT)
+{
+    PageStackMark marks[32];
+    for (int d = 0; d < 32; d++) {
+        marks[d] = scratch_begin(NULL, 0);
+        page_stack_push(marks[d].stack, 16, 8);
+    }
+    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
+                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
+                  "an inner one: end each scope once, innermost first",
+                  marks[30].pos, marks[31].pos);
+    scratch_end(marks[30]);
+    death_not_reached();
+}
+
+/* Scopes nested deeper than the stack keeps marks of, each with blocks of
+ * its own, end innermost first without a report, the scopes below and above
+ * that depth alike; and so do scopes begun at one position. */
+Test(scratch, deeply_nested_scopes_end_innermost_first)
+{
+    enum { Depth = 40 };
+    PageStackMark marks[Depth];
+    for (int d = 0; d < Depth; d++) {
+        marks[d] = scratch_begin(NULL, 0);
+        cr_assert_eq(marks[d].stack, marks[0].stack);
+        if (d % 3 != 0) /* every third scope begins where the one before it did */
+            page_stack_push(marks[d].stack, 16, 8);
+    }
+    cr_assert_eq(scratch_open_scopes(), Depth);
+    for (int d = Depth - 1; d >= 0; d--) {
+        scratch_end(marks[d]);
+        cr_assert_eq(page_stack_pos(marks[d].stack), marks[d].pos);
+    }
+    cr_assert_eq(scratch_open_scopes(), 0);
+    scratch_thread_release();
 }
 
 Test(scratch, destroying_a_scratch_stack_is_fatal, .signal = SIGABRT)
