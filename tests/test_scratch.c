@@ -229,22 +229,28 @@ Test(scratch, the_order_is_checked_down_to_the_32nd_scope, .signal = SIGABRT)
 
 /* Scopes nested deeper than the stack keeps marks of, each with blocks of
  * its own, end innermost first without a report, the scopes below and above
- * that depth alike; and so do scopes begun at one position. */
+ * that depth alike; and so do scopes begun at one position, and a scope of
+ * the other stack open all the while (what the thread keeps of one stack's
+ * scopes does not run into the other's). */
 Test(scratch, deeply_nested_scopes_end_innermost_first)
 {
     enum { Depth = 40 };
     PageStackMark marks[Depth];
-    for (int d = 0; d < Depth; d++) {
-        marks[d] = scratch_begin(NULL, 0);
-        cr_assert_eq(marks[d].stack, marks[0].stack);
+    marks[0] = scratch_begin(NULL, 0);
+    PageStackMark other = scratch_begin(&marks[0].stack, 1);
+    cr_assert_neq(other.stack, marks[0].stack);
+    for (int d = 1; d < Depth; d++) {
         if (d % 3 != 0) /* every third scope begins where the one before it did */
-            page_stack_push(marks[d].stack, 16, 8);
+            page_stack_push(marks[0].stack, 16, 8);
+        marks[d] = scratch_begin(&other.stack, 1);
+        cr_assert_eq(marks[d].stack, marks[0].stack);
     }
-    cr_assert_eq(scratch_open_scopes(), Depth);
+    cr_assert_eq(scratch_open_scopes(), Depth + 1);
     for (int d = Depth - 1; d >= 0; d--) {
         scratch_end(marks[d]);
         cr_assert_eq(page_stack_pos(marks[d].stack), marks[d].pos);
     }
+    scratch_end(other);
     cr_assert_eq(scratch_open_scopes(), 0);
     scratch_thread_release();
 }
