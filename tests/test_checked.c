@@ -131,6 +131,31 @@ Test(checked, pops_that_cycle_twice_the_reservation_run_out_until_the_stack_is_e
     page_stack_destroy(ps);
 }
 
+/* A block grown in place must keep its redzone inside the region, as a push
+ * must: monotonic pops take the top near the region's end (twice the
+ * reservation and 64 KiB, here 192 KiB), and the newest block is grown to
+ * fill what is left with and without room for its 16-byte redzone. */
+Test(checked, a_block_grown_in_place_keeps_its_redzone_inside_the_region)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * 1024, .commit_size = 64 * 1024});
+    unsigned char *base = page_stack_push(ps, 8, 8); /* the region's first byte */
+    PageStackMark m = page_stack_mark(ps);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_not_null(page_stack_try_push(ps, 60 * 1024, 8));
+        page_stack_pop_to(m); /* the top stays: pops are monotonic */
+    }
+    unsigned char *b = page_stack_push(ps, 16, 16);
+    size_t room = 192 * 1024 - (size_t)(b - base), pos = page_stack_pos(ps);
+    cr_assert_lt(room, 16 * 1024, "the top is near the region's end");
+    cr_assert_null(page_stack_try_realloc(ps, b, 16, room - 15, 16), "the block fits, its redzone does not");
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_eq(page_stack_pos(ps), pos, "the refused resize moved nothing");
+    cr_assert_eq(page_stack_try_realloc(ps, b, 16, room - 16, 16), b, "the block and its redzone fit");
+    memset(b, 0x5A, room - 16);
+    page_stack_check(ps); /* the redzone after it is whole */
+    page_stack_destroy(ps);
+}
+
 Test(checked, uninitialised_pushes_are_0xCD_and_released_bytes_0xDD)
 {
     PageStack *ps = page_stack_create(NULL);
