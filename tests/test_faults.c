@@ -252,9 +252,26 @@ static void check_outcome(PageStack *ps, unsigned char *p, size_t before_pos, si
     }
 }
 
+/* The copies' source: 8 KiB of another stack, which lies above the stack
+ * pushed to, so that the huge counts are no source the copy check refuses
+ * (one that starts below the stack and runs into it). */
+static const unsigned char *source_above(PageStack **a, PageStack **b)
+{
+    if ((uintptr_t)*a > (uintptr_t)*b) {
+        PageStack *t = *a;
+        *a = *b;
+        *b = t;
+    }
+    unsigned char *src = page_stack_push(*b, 8 * KiB, 16);
+    memset(src, 0x5A, 8 * KiB);
+    return src;
+}
+
 Test(sizes, every_edge_size_and_count_fails_correctly_or_gives_a_whole_block)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB});
+    PageStack *other = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB});
+    const unsigned char *src = source_above(&ps, &other);
     static const size_t elems[] = {1, 2, 3, 8, 16, 4096};
     for (size_t align = 1; align <= 4096; align <<= 1) {
         for (size_t i = 0; i < EDGES; i++) {
@@ -267,15 +284,32 @@ Test(sizes, every_edge_size_and_count_fails_correctly_or_gives_a_whole_block)
             for (size_t e = 0; e < sizeof elems / sizeof elems[0]; e++) {
                 size_t count = size, elem = elems[e];
                 bool overflowed = count > SIZE_MAX / elem;
+                size_t bytes = overflowed ? 0 : count * elem;
                 before = page_stack_pos(ps);
                 unsigned char *p = page_stack_push_array_with(ps, count, elem, align, PageStackPush_Try);
-                check_outcome(ps, p, before, overflowed ? 0 : count * elem, overflowed, align);
+                check_outcome(ps, p, before, bytes, overflowed, align);
+                before = page_stack_pos(ps);
+                p = page_stack_push_copy_with(ps, src, count, elem, align, PageStackPush_Try);
+                cr_assert(!p || bytes == 0 || (p[0] == 0x5A && p[bytes - 1] == 0x5A), "the copy holds src's bytes");
+                check_outcome(ps, p, before, bytes, overflowed, align);
+                /* The same through a cursor, begun and ended around each. */
+                before = page_stack_pos(ps);
+                PageStackCursor c = page_stack_cursor_begin(ps);
+                p = page_stack_cursor_push_array_with(&c, count, elem, align, PageStackPush_Try);
+                page_stack_cursor_end(&c);
+                check_outcome(ps, p, before, bytes, overflowed, align);
+                before = page_stack_pos(ps);
+                c = page_stack_cursor_begin(ps);
+                p = page_stack_cursor_push_copy_with(&c, src, count, elem, align, PageStackPush_Try);
+                page_stack_cursor_end(&c);
+                check_outcome(ps, p, before, bytes, overflowed, align);
             }
             if (page_stack_pos(ps) > 32 * MiB)
                 page_stack_reset(ps);
         }
     }
     page_stack_destroy(ps);
+    page_stack_destroy(other);
 }
 
 Test(sizes, realloc_to_edge_sizes_fails_like_push_and_keeps_the_block)
