@@ -174,6 +174,16 @@ Test(scratch, a_scope_ended_twice_inside_another_stops_at_the_outer_end, .signal
     death_not_reached();
 }
 
+/* The line of an end of `ended` while `innermost`, of scratch stack 0, is
+ * the innermost scope open there. */
+static void expect_not_innermost(PageStackMark ended, PageStackMark innermost)
+{
+    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
+                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
+                  "an inner one: end each scope once, innermost first",
+                  ended.pos, innermost.pos);
+}
+
 /* Nested on one stack at different positions, the second end of the inner
  * scope is not the innermost open scope's: it stops at once, before it
  * counts the outer scope as ended (which would let scratch_thread_release
@@ -185,10 +195,7 @@ Test(scratch, a_scope_ended_twice_inside_another_stops_at_once, .signal = SIGABR
     PageStackMark inner = scratch_begin(NULL, 0);
     cr_assert_eq(inner.stack, outer.stack);
     scratch_end(inner);
-    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
-                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
-                  "an inner one: end each scope once, innermost first",
-                  inner.pos, outer.pos);
+    expect_not_innermost(inner, outer);
     scratch_end(inner);
     death_not_reached();
 }
@@ -202,10 +209,7 @@ Test(scratch, ending_scopes_out_of_order_is_fatal, .signal = SIGABRT)
     page_stack_push(outer.stack, 64, 8);
     PageStackMark inner = scratch_begin(NULL, 0);
     page_stack_push(inner.stack, 64, 8);
-    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
-                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
-                  "an inner one: end each scope once, innermost first",
-                  outer.pos, inner.pos);
+    expect_not_innermost(outer, inner);
     scratch_end(outer);
     death_not_reached();
 }
@@ -219,10 +223,7 @@ Test(scratch, the_order_is_checked_down_to_the_32nd_scope, .signal = SIGABRT)
         marks[d] = scratch_begin(NULL, 0);
         page_stack_push(marks[d].stack, 16, 8);
     }
-    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
-                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
-                  "an inner one: end each scope once, innermost first",
-                  marks[30].pos, marks[31].pos);
+    expect_not_innermost(marks[30], marks[31]);
     scratch_end(marks[30]);
     death_not_reached();
 }

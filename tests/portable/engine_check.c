@@ -135,12 +135,20 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
     *died = false;
     *faulted = false;
 #ifdef _WIN32
-    GetTempPathA(sizeof path - 64, path);
-    snprintf(path + strlen(path), 64, "engine_check_%lu.err", GetCurrentProcessId());
+    /* A new file for each case, so that none is a file an earlier child may
+     * still hold open; a child that could not be started says so, rather
+     * than passing for a case that did not die. */
+    char dir[MAX_PATH];
+    if (!GetTempPathA(sizeof dir, dir) || !GetTempFileNameA(dir, "ec", 0, path)) {
+        snprintf(text, sizeof text, "engine_check: no temporary file (error %lu)", GetLastError());
+        return text;
+    }
     SECURITY_ATTRIBUTES sa = {.nLength = sizeof sa, .bInheritHandle = TRUE};
     HANDLE err = CreateFileA(path, GENERIC_WRITE, FILE_SHARE_READ, &sa, CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
-    if (err == INVALID_HANDLE_VALUE)
+    if (err == INVALID_HANDLE_VALUE) {
+        snprintf(text, sizeof text, "engine_check: cannot open %s (error %lu)", path, GetLastError());
         return text;
+    }
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "\"%s\" --die %s", self_path, name);
     STARTUPINFOA si = {.cb = sizeof si, .dwFlags = STARTF_USESTDHANDLES};
@@ -148,7 +156,8 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
     si.hStdOutput = err;
     si.hStdError = err;
     PROCESS_INFORMATION pi;
-    if (CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+    DWORD start_error = CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi) ? 0 : GetLastError();
+    if (!start_error) {
         WaitForSingleObject(pi.hProcess, INFINITE);
         DWORD code = 0;
         GetExitCodeProcess(pi.hProcess, &code);
@@ -158,6 +167,12 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
         CloseHandle(pi.hThread);
     }
     CloseHandle(err);
+    if (start_error) {
+        remove(path);
+        snprintf(text, sizeof text, "engine_check: the child did not start (CreateProcess error %lu)",
+                 (unsigned long)start_error);
+        return text;
+    }
 #else
     snprintf(path, sizeof path, "/tmp/engine_check_%ld.err", (long)getpid());
     char words[512], *argv[16]; /* made before the fork: the child only calls what is safe there */
@@ -1035,39 +1050,37 @@ static void die_prefault_of_uncommitted_pages(void)
         os_vm_prefault(p, 4 * page);
 }
 
-/* The commit must not come back false, as for a lack of memory: POSIX
- * names the range, Windows the OS's error. */
-static void die_commit_of_released_pages(void)
+/* The 16 pages of a reservation already released, for the cases below:
+ * the OS answers a commit of them as it answers a lack of memory, a decommit
+ * likewise, and a second release not at all (munmap). Each must stop with
+ * one line: POSIX names the range, Windows the OS's error. */
+static unsigned char *released_pages(void)
 {
-    size_t page = os_vm_page_size();
-    unsigned char *p = os_vm_reserve(16 * page, 0, 0);
-    if (p) {
-        os_vm_release(p, 16 * page);
-        os_vm_commit(p, page);
-    }
+    unsigned char *p = os_vm_reserve(16 * os_vm_page_size(), 0, 0);
+    if (p)
+        os_vm_release(p, 16 * os_vm_page_size());
+    return p;
 }
 
-/* munmap lets a second release through, and madvise answers a decommit of
- * released pages as if memory had run out; POSIX names the range, Windows
- * the OS's error. */
+static void die_commit_of_released_pages(void)
+{
+    unsigned char *p = released_pages();
+    if (p)
+        os_vm_commit(p, os_vm_page_size());
+}
+
 static void die_release_twice(void)
 {
-    size_t page = os_vm_page_size();
-    unsigned char *p = os_vm_reserve(16 * page, 0, 0);
-    if (p) {
-        os_vm_release(p, 16 * page);
-        os_vm_release(p, 16 * page);
-    }
+    unsigned char *p = released_pages();
+    if (p)
+        os_vm_release(p, 16 * os_vm_page_size());
 }
 
 static void die_decommit_of_released_pages(void)
 {
-    size_t page = os_vm_page_size();
-    unsigned char *p = os_vm_reserve(16 * page, 0, 0);
-    if (p) {
-        os_vm_release(p, 16 * page);
-        os_vm_decommit(p, page);
-    }
+    unsigned char *p = released_pages();
+    if (p)
+        os_vm_decommit(p, os_vm_page_size());
 }
 
 static void die_realloc_of_a_popped_block(void)
