@@ -1008,6 +1008,15 @@ static void die_scope_ended_twice(void)
     scratch_end(b);
 }
 
+static void die_scopes_ended_out_of_order(void)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    page_stack_push(outer.stack, 64, 8);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    page_stack_push(inner.stack, 64, 8);
+    scratch_end(outer);
+}
+
 static void die_release_with_scope_open(void)
 {
     scratch_begin(NULL, 0);
@@ -1224,6 +1233,8 @@ static const Death deaths[] = {
      "scratch_end: the mark is not from this thread's scratch_begin"},
     {"scope_ended_twice", die_scope_ended_twice,
      "scratch_end: every scope of scratch stack \"scratch 1\" on this thread has ended; a scope was ended twice"},
+    {"scopes_ended_out_of_order", die_scopes_ended_out_of_order,
+     "scratch_end: the scope that began at pos 0 of scratch stack \"scratch 0\" is not the innermost one open"},
     {"release_with_scope_open", die_release_with_scope_open,
      "scratch_thread_release: 1 scratch scope of this thread is still open"},
     {"thread_init_with_scope_open", die_thread_init_with_scope_open,
