@@ -1026,8 +1026,6 @@ Test(misuse, destroying_a_buffer_of_the_arena_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-/* frame_arena_check finds nothing in frames used as they should be, in any
- * build, inside a frame and between two, and changes no byte of them. */
 /* A destroyed arena's handle is dead, as a pointer after free is: the arena
  * lived in a stack of its own that went back to the OS, so a begin, an end
  * or a second destroy faults while nothing has mapped the address again,
@@ -1056,6 +1054,8 @@ ParameterizedTest(int *how, misuse, a_destroyed_arena_and_its_frames_fault, .sig
     death_not_reached();
 }
 
+/* frame_arena_check finds nothing in frames used as they should be, in any
+ * build, inside a frame and between two, and changes no byte of them. */
 Test(misuse, check_passes_sound_frames_and_leaves_them_as_they_were)
 {
     FrameArena *fa = frame_arena_create(NULL);

@@ -176,7 +176,8 @@ Test(os_vm, unexpected_os_error_is_fatal, .signal = SIGABRT)
  * the caller's, which the OS lets pass for something else: mprotect answers
  * the commit with ENOMEM, as for a lack of memory (a false the caller would
  * take for an out-of-memory), madvise the decommit likewise, and munmap lets
- * the release through. Fatal, with the range, before anything is unmapped.
+ * the release through. Fatal, with the range (a release, before anything
+ * is unmapped).
  * The reservation is released first, or made to end a MiB in, short of the
  * 2 MiB given; the index picks the call (commit, decommit, release) and the
  * case. */
