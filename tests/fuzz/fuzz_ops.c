@@ -22,7 +22,10 @@
  *    and leaves the blocks of the frames in flight as they were;
  *  - a copy of a live block (push_copy, the array macros and their try_
  *    forms, and through a cursor) holds the block's bytes, with the
- *    verdicts of a push of its size.
+ *    verdicts of a push of its size;
+ *  - a string of the stack's own memory (strdup, strndup, printf's format,
+ *    from a live block) is copied whole, with the verdicts of a push of its
+ *    length + 1.
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -367,6 +370,44 @@ static void string_push(Model *m)
     record_push(m, (unsigned char *)p, how, size, 1, want, inject, committed);
 }
 
+/* A string of the stack's own memory: the bytes of a live block of up to
+ * 256 (written whole, and with a NUL in any 256 of its pattern's bytes) from
+ * an offset whose string ends inside the block, given to strdup, strndup (n
+ * at least its length) or, where it holds no '%', printf as the format. The
+ * checks on a string of the stack's own must take it, a block of the stack,
+ * of a frame in flight or of a scratch scope alike: the verdicts of a push
+ * of its length + 1, and its bytes. */
+static void own_string_push(Model *m)
+{
+    if (!m->nblocks)
+        return;
+    const Block *b = &m->blocks[take(m, 1) % m->nblocks];
+    uint32_t r = take(m, 2);
+    if (!b->size || b->size > 256)
+        return;
+    Block src = *b; /* the push may add a block to the table */
+    size_t off = r % src.size, len = 0;
+    const char *s = (const char *)src.p + off;
+    while (off + len < src.size && s[len])
+        len++;
+    if (off + len == src.size)
+        return; /* no NUL in the block after off: a string that would run on */
+    int kind = (int)((r >> 8) % 3); /* strdup, strndup, printf */
+    if (kind == 2 && memchr(s, '%', len))
+        kind = 0;
+    uint32_t how = (r >> 10) % 2 ? PageStackPush_Try : 0;
+    size_t committed = page_stack_stats(m->ps).committed;
+    PageStackError want = expected_error(m->pos, len + 1, 1);
+    int inject = arm_push(m, how);
+    size_t n = len + (r >> 11) % 4;
+    char *p = kind == 0   ? (how ? page_stack_try_strdup(m->ps, s) : page_stack_strdup(m->ps, s))
+              : kind == 1 ? (how ? page_stack_try_strndup(m->ps, s, n) : page_stack_strndup(m->ps, s, n))
+              : (how ? page_stack_try_printf : page_stack_printf)(m->ps, s, 0);
+    if (p && (strlen(p) != len || memcmp(p, s, len) != 0))
+        violation("a string of the stack's own was copied wrong: kind, length", (unsigned long long)kind, len);
+    record_push(m, (unsigned char *)p, how, len + 1, 1, want, inject, committed);
+}
+
 /* A copy of a live block (of the stack itself, a frame in flight or a
  * scratch scope) pushed to the stack by push_copy, try_push_copy or the
  * array macros: the verdicts of a push of its size, and the source's bytes. */
@@ -503,7 +544,7 @@ static void free_last(Model *m)
 static void op(Model *m, uint32_t code)
 {
     size_t align = (size_t)1 << (take(m, 1) % 13);
-    switch (code % 21) {
+    switch (code % 22) {
     case 0: stack_push(m, 0, pick_size(m), align); break;
     case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
     case 2: {
@@ -702,6 +743,9 @@ static void op(Model *m, uint32_t code)
     }
     case 20:
         copy_push(m, align);
+        break;
+    case 21:
+        own_string_push(m);
         break;
     case 13: { /* count * size with overflowing products */
         static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
