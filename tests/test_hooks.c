@@ -414,3 +414,38 @@ Test(hooks, tracy_mapping_takes_the_pushes_of_lanes_on_several_threads)
     cr_assert_eq(t.count, 0);
     cr_assert_eq(t.dropped, 0);
 }
+
+/* The table holds FRAME_ARENA_TRACY_MAX_LIVE pushes: those beyond it are
+ * counted in `dropped` and never shown, so Tracy gets a free for every
+ * alloc it saw and for nothing else, and room a pop makes is used again. */
+Test(hooks, tracy_mapping_drops_the_pushes_its_table_cannot_hold)
+{
+    static FrameArenaTracy t = {.name = "full"};
+    PageStack *ps = page_stack_create(&(PageStackDesc){
+        .name = "full", .on_push = frame_arena_tracy_on_push, .on_pop = frame_arena_tracy_on_pop,
+        .on_reset = frame_arena_tracy_on_reset, .user = &t});
+    const int max = FRAME_ARENA_TRACY_MAX_LIVE;
+    PageStackMark at_10 = {0};
+    for (int i = 0; i < max + 5; i++) {
+        if (i == 10)
+            at_10 = page_stack_mark(ps);
+        page_stack_push(ps, 16, 16);
+    }
+    cr_assert_eq(tracy.allocs, max, "only what the table holds is shown");
+    cr_assert_eq(t.count, (uint32_t)max);
+    cr_assert_eq(t.dropped, 5);
+
+    page_stack_pop_to(at_10);
+    cr_assert_eq(tracy.frees, max - 10, "the shown pushes above the mark are freed, the dropped ones are not");
+    cr_assert_eq(t.count, 10);
+
+    for (int i = 0; i < 3; i++)
+        page_stack_push(ps, 16, 16);
+    cr_assert_eq(tracy.allocs, max + 3, "pushes after the pop are shown again");
+    cr_assert_eq(t.dropped, 5, "and none dropped");
+
+    page_stack_reset(ps);
+    cr_assert_eq(t.count, 0);
+    cr_assert_eq(tracy.frees, tracy.allocs, "every alloc Tracy saw was freed, once");
+    page_stack_destroy(ps);
+}
