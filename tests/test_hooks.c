@@ -297,13 +297,14 @@ Test(hooks, a_hook_left_by_longjmp_leaves_its_stack_refusing_changes, .signal = 
 static struct {
     int allocs, frees, marks;
     size_t live_bytes;
+    uintptr_t live_sum; /* the addresses allocated less those freed: 0 when each free was of an alloc */
     double last_plot;
     const char *pool;
 } tracy;
 
 void stub_tracy_alloc(const void *ptr, size_t size, const char *name)
 {
-    (void)ptr;
+    tracy.live_sum += (uintptr_t)ptr;
     tracy.allocs++;
     tracy.live_bytes += size;
     tracy.pool = name;
@@ -311,8 +312,8 @@ void stub_tracy_alloc(const void *ptr, size_t size, const char *name)
 
 void stub_tracy_free(const void *ptr, const char *name)
 {
-    (void)ptr;
     (void)name;
+    tracy.live_sum -= (uintptr_t)ptr;
     tracy.frees++;
 }
 
@@ -353,6 +354,7 @@ Test(hooks, tracy_mapping_pairs_every_alloc_with_a_free)
     cr_assert_str_eq(tracy.pool, "frame");
     frame_arena_destroy(fa);
     cr_assert_eq(tracy.frees, tracy.allocs, "destroy frees the rest");
+    cr_assert_eq(tracy.live_sum, 0, "each free was of an address Tracy was given");
     cr_assert_eq(t.count, 0);
     cr_assert_eq(t.dropped, 0);
 }
@@ -411,6 +413,7 @@ Test(hooks, tracy_mapping_takes_the_pushes_of_lanes_on_several_threads)
     cr_assert_eq(tracy.marks, 4);
     frame_arena_destroy(fa);
     cr_assert_eq(tracy.frees, tracy.allocs, "every alloc Tracy saw was freed");
+    cr_assert_eq(tracy.live_sum, 0, "each free was of an address Tracy was given");
     cr_assert_eq(t.count, 0);
     cr_assert_eq(t.dropped, 0);
 }
@@ -447,5 +450,6 @@ Test(hooks, tracy_mapping_drops_the_pushes_its_table_cannot_hold)
     page_stack_reset(ps);
     cr_assert_eq(t.count, 0);
     cr_assert_eq(tracy.frees, tracy.allocs, "every alloc Tracy saw was freed, once");
+    cr_assert_eq(tracy.live_sum, 0, "each free was of an address Tracy was given");
     page_stack_destroy(ps);
 }
