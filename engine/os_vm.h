@@ -111,6 +111,12 @@ bool os_vm_is_large(const void *addr);
 int os_vm_thread_slot_create(void (*on_exit)(void *value));
 /* Stores value for the calling thread; NULL means nothing to do at exit. */
 void os_vm_thread_slot_set(int slot, void *value);
+/* Gives the slot back, so that no on_exit runs for it any more (before the
+ * code holding on_exit is unloaded) and a later create may make it again.
+ * Delete it once every thread's value is NULL: POSIX then calls nothing for
+ * a value still stored, Windows calls on_exit for each, on the calling
+ * thread. A slot not made, or deleted already, is fatal here and in set. */
+void os_vm_thread_slot_delete(int slot);
 
 /* Test seam: the k-th commit from now (1 = the next one) fails as if the OS
  * were out of memory; 0 turns injection off. Counts commits of all threads. */

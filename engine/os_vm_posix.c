@@ -188,7 +188,7 @@ bool os_vm_is_large(const void *addr)
 /* ------------------------------------------------------------------ thread-exit slots */
 
 static pthread_key_t slot_keys[OS_VM_THREAD_SLOTS];
-static _Atomic int slots_used; /* slots made; stored after the slot's key */
+static _Atomic int slot_made[OS_VM_THREAD_SLOTS]; /* 1 while the slot has a key; stored after the key */
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int os_vm_thread_slot_create(void (*on_exit)(void *value))
@@ -196,20 +196,38 @@ int os_vm_thread_slot_create(void (*on_exit)(void *value))
     /* One at a time, so that a slot the OS has no key for is not used up:
      * the next call tries the same slot again. */
     pthread_mutex_lock(&slots_lock); /* a default mutex, never destroyed: it cannot fail */
-    int slot = atomic_load(&slots_used);
-    if (slot >= OS_VM_THREAD_SLOTS || pthread_key_create(&slot_keys[slot], on_exit) != 0)
+    int slot = 0;
+    while (slot < OS_VM_THREAD_SLOTS && atomic_load(&slot_made[slot]))
+        slot++;
+    if (slot == OS_VM_THREAD_SLOTS || pthread_key_create(&slot_keys[slot], on_exit) != 0)
         slot = -1;
     else
-        atomic_store(&slots_used, slot + 1);
+        atomic_store(&slot_made[slot], 1);
     pthread_mutex_unlock(&slots_lock);
     return slot;
 }
 
+static void need_slot(int slot)
+{
+    if (slot < 0 || slot >= OS_VM_THREAD_SLOTS || !atomic_load(&slot_made[slot]))
+        os_vm_fatal("os_vm: thread slot %d was never created, or was deleted", slot);
+}
+
 void os_vm_thread_slot_set(int slot, void *value)
 {
-    if (slot < 0 || slot >= OS_VM_THREAD_SLOTS || slot >= atomic_load(&slots_used))
-        os_vm_fatal("os_vm: thread slot %d was never created", slot);
+    need_slot(slot);
     int err = pthread_setspecific(slot_keys[slot], value);
     if (err != 0)
         os_vm_fatal("os_vm: pthread_setspecific failed: %s", strerror(err));
+}
+
+void os_vm_thread_slot_delete(int slot)
+{
+    pthread_mutex_lock(&slots_lock);
+    need_slot(slot);
+    int err = pthread_key_delete(slot_keys[slot]); /* calls nothing for the values still stored */
+    if (err != 0)
+        os_vm_fatal("os_vm: pthread_key_delete failed: %s", strerror(err));
+    atomic_store(&slot_made[slot], 0);
+    pthread_mutex_unlock(&slots_lock);
 }

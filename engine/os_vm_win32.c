@@ -224,7 +224,7 @@ void os_vm_release(void *addr, size_t size)
 
 static DWORD slot_index[OS_VM_THREAD_SLOTS];
 static void (*slot_exit[OS_VM_THREAD_SLOTS])(void *);
-static _Atomic int slots_used; /* slots made; stored after the slot's index */
+static _Atomic int slot_made[OS_VM_THREAD_SLOTS]; /* 1 while the slot has an index; stored after the index */
 static SRWLOCK slots_lock = SRWLOCK_INIT;
 
 /* FLS callbacks get only the value, so each slot has its own trampoline. */
@@ -247,14 +247,16 @@ int os_vm_thread_slot_create(void (*on_exit)(void *value))
     /* One at a time, so that a slot the OS has no index for is not used up:
      * the next call tries the same slot again. */
     AcquireSRWLockExclusive(&slots_lock);
-    int slot = atomic_load(&slots_used);
+    int slot = 0;
+    while (slot < OS_VM_THREAD_SLOTS && atomic_load(&slot_made[slot]))
+        slot++;
     if (slot < OS_VM_THREAD_SLOTS) {
         slot_exit[slot] = on_exit;
         slot_index[slot] = FlsAlloc(trampolines[slot]);
         if (slot_index[slot] == FLS_OUT_OF_INDEXES)
             slot = -1;
         else
-            atomic_store(&slots_used, slot + 1); /* after the index: set reads it once it sees the slot */
+            atomic_store(&slot_made[slot], 1); /* after the index: set reads it once it sees the slot */
     } else {
         slot = -1;
     }
@@ -262,10 +264,25 @@ int os_vm_thread_slot_create(void (*on_exit)(void *value))
     return slot;
 }
 
+static void need_slot(int slot)
+{
+    if (slot < 0 || slot >= OS_VM_THREAD_SLOTS || !atomic_load(&slot_made[slot]))
+        os_vm_fatal("os_vm: thread slot %d was never created, or was deleted", slot);
+}
+
 void os_vm_thread_slot_set(int slot, void *value)
 {
-    if (slot < 0 || slot >= OS_VM_THREAD_SLOTS || slot >= atomic_load(&slots_used))
-        os_vm_fatal("os_vm: thread slot %d was never created", slot);
+    need_slot(slot);
     if (!FlsSetValue(slot_index[slot], value))
         os_vm_fatal("os_vm: FlsSetValue failed: error %lu", GetLastError());
+}
+
+void os_vm_thread_slot_delete(int slot)
+{
+    AcquireSRWLockExclusive(&slots_lock);
+    need_slot(slot);
+    if (!FlsFree(slot_index[slot])) /* calls on_exit for each value still stored, on this thread */
+        os_vm_fatal("os_vm: FlsFree failed: error %lu", GetLastError());
+    atomic_store(&slot_made[slot], 0);
+    ReleaseSRWLockExclusive(&slots_lock);
 }

@@ -471,7 +471,87 @@ Test(os_vm, a_slot_the_os_refuses_is_not_used_up)
 
 Test(os_vm, setting_a_slot_never_created_is_fatal, .signal = SIGABRT)
 {
-    expect_fatal("frame_arena: os_vm: thread slot 3 was never created");
+    expect_fatal("frame_arena: os_vm: thread slot 3 was never created, or was deleted");
     os_vm_thread_slot_set(3, &exits_seen);
     death_not_reached();
+}
+
+/* A thread that stores its value and waits, so that its exit comes after
+ * the slot's delete. */
+static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t parked_cond = PTHREAD_COND_INITIALIZER;
+static int parked_stage; /* 1: stored; 2: may exit */
+
+static void *store_and_wait(void *value)
+{
+    os_vm_thread_slot_set(exit_slot, value);
+    pthread_mutex_lock(&parked_lock);
+    parked_stage = 1;
+    pthread_cond_broadcast(&parked_cond);
+    while (parked_stage != 2)
+        pthread_cond_wait(&parked_cond, &parked_lock);
+    pthread_mutex_unlock(&parked_lock);
+    return NULL;
+}
+
+/* What code about to be unloaded needs: once its slot is deleted, no
+ * thread's exit calls on_exit, and the slot can be made again. */
+Test(os_vm, a_deleted_slot_calls_nothing_and_can_be_made_again)
+{
+    exit_slot = os_vm_thread_slot_create(count_exit);
+    cr_assert_geq(exit_slot, 0);
+    int deleted = exit_slot;
+    static int token;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, store_and_wait, &token), 0);
+    pthread_mutex_lock(&parked_lock);
+    while (parked_stage != 1)
+        pthread_cond_wait(&parked_cond, &parked_lock);
+    pthread_mutex_unlock(&parked_lock);
+
+    os_vm_thread_slot_delete(exit_slot);
+    pthread_mutex_lock(&parked_lock);
+    parked_stage = 2;
+    pthread_cond_broadcast(&parked_cond);
+    pthread_mutex_unlock(&parked_lock);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&exits_seen), 0, "the thread exited after the delete: nothing was called");
+
+    exit_slot = os_vm_thread_slot_create(count_exit);
+    cr_assert_eq(exit_slot, deleted, "the slot given back is made again");
+    cr_assert_eq(pthread_create(&t, NULL, store_and_exit, &token), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&exits_seen), 1, "and works");
+    cr_assert_eq(last_exit_value, &token);
+
+    /* Deleted and made again, as often as you like: no key is used up. */
+    for (int i = 0; i < 4 * OS_VM_THREAD_SLOTS; i++) {
+        os_vm_thread_slot_delete(exit_slot);
+        exit_slot = os_vm_thread_slot_create(count_exit);
+        cr_assert_eq(exit_slot, deleted, "round %d", i);
+    }
+}
+
+static void use_deleted_slot(int how)
+{
+    int slot = os_vm_thread_slot_create(count_exit);
+    cr_assert_geq(slot, 0);
+    os_vm_thread_slot_delete(slot);
+    expect_fatalf("frame_arena: os_vm: thread slot %d was never created, or was deleted", slot);
+    if (how == 0)
+        os_vm_thread_slot_set(slot, &exits_seen);
+    else
+        os_vm_thread_slot_delete(slot);
+    death_not_reached();
+}
+
+ParameterizedTestParameters(os_vm, a_deleted_slot_is_fatal_to_set_and_to_delete)
+{
+    static int hows[] = {0, 1};
+    return cr_make_param_array(int, hows, 2);
+}
+
+ParameterizedTest(int *how, os_vm, a_deleted_slot_is_fatal_to_set_and_to_delete, .signal = SIGABRT)
+{
+    use_deleted_slot(*how);
 }
