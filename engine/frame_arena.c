@@ -177,7 +177,7 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
             frame_arena_destroy(fa); /* the stacks after i are still NULL */
             return NULL;
         }
-        page_stack_set_owner(buffers[i], "a frame arena; destroy the arena with frame_arena_destroy");
+        page_stack_set_owner(buffers[i], PageStackOwner_FrameArena);
     }
     return fa;
 }
@@ -191,6 +191,23 @@ static void need_not_ending(const FrameArena *fa, const char *fn)
         os_vm_fatal("frame_arena \"%s\": %s called from on_budget, inside frame_arena_end; on_budget may read the "
                     "arena and trim it, and the frame ends once it returns",
                     fa->name, fn);
+}
+
+void frame_arena_set_hooks(FrameArena *fa, const FrameArenaDesc *desc)
+{
+    need_arena(fa, "frame_arena_set_hooks");
+    need_not_ending(fa, "frame_arena_set_hooks");
+    if (!desc)
+        os_vm_fatal("frame_arena \"%s\": frame_arena_set_hooks with desc NULL; pass a desc holding the hooks and "
+                    "user to take (NULL fields: none)",
+                    fa->name);
+    for (uint32_t i = 0; i < stack_count(fa); i++) /* all or none */
+        page_stack_need_idle(fa->buffers[i], "frame_arena_set_hooks");
+    for (uint32_t i = 0; i < stack_count(fa); i++)
+        page_stack_set_hooks(fa->buffers[i], &desc->stack);
+    fa->on_budget = desc->on_budget;
+    fa->on_frame = desc->on_frame;
+    fa->user = desc->user;
 }
 
 void frame_arena_destroy(FrameArena *fa)

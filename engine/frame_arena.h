@@ -86,6 +86,14 @@ typedef struct FrameArenaStats {
  * a stack's sizes. */
 FrameArena *frame_arena_create(const FrameArenaDesc *desc);
 void frame_arena_destroy(FrameArena *fa);                   /* NULL is a no-op */
+/* Takes desc's on_budget, on_frame and user, and desc->stack's on_fail,
+ * hooks and user for every buffer (page_stack_set_hooks), in place of the
+ * arena's; its other fields are not read. An arena holds no pointer into
+ * the library's own code or data: after a reload of the code that made it,
+ * this points it at the new copy's functions. Fatal: desc NULL, a call from
+ * on_budget, a cursor open on a buffer (then nothing changes). From the
+ * thread that calls frame_arena_begin and _end, while no worker pushes. */
+void frame_arena_set_hooks(FrameArena *fa, const FrameArenaDesc *desc);
 PageStack *frame_arena_begin(FrameArena *fa); /* next frame: resets the buffer last used frames_in_flight frames ago */
 void frame_arena_end(FrameArena *fa);         /* records this frame's sample, applies the budget and the trim policy */
 PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago); /* 0 = current (or just ended); NULL if not kept */

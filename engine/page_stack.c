@@ -338,9 +338,8 @@ static void check_align(const PageStack *ps, size_t align)
                     ps->name, align);
 }
 
-static void default_on_fail(PageStack *ps, size_t size, size_t align, void *user)
+OS_VM_NORETURN static void default_on_fail(const PageStack *ps, size_t size, size_t align)
 {
-    (void)user;
     os_vm_fatal("page_stack \"%s\": push of %zu bytes (align %zu) failed: %s; pos %zu, committed %zu, reserved %zu",
                 ps->name, size, align, page_stack_error_string(ps->last_error), pos_of(ps), ps->committed,
                 ps->reserved);
@@ -350,8 +349,12 @@ static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, 
 {
     ps->last_error = err;
     ps->failed_pushes++;
-    if (!(how & PageStackPush_Try))
+    if (how & PageStackPush_Try)
+        return NULL;
+    if (ps->on_fail)
         ps->on_fail(ps, size, align, ps->user);
+    else /* resolved here, not stored: a stack keeps no pointer into the library's code (see page_stack_create) */
+        default_on_fail(ps, size, align);
     return NULL;
 }
 
@@ -1507,8 +1510,6 @@ PageStack *page_stack_create(const PageStackDesc *desc)
     bool huge = (d.flags & PageStackFlag_HugePages) != 0;
     if (!d.name)
         d.name = "page_stack";
-    if (!d.on_fail)
-        d.on_fail = default_on_fail;
     if (!d.commit_size)
         d.commit_size = huge ? 2 * MiB : 64 * KiB;
     if (!d.reserve_size)
@@ -1620,7 +1621,10 @@ void page_stack_destroy(PageStack *ps)
     if (!ps)
         return;
     if (ps->owner)
-        os_vm_fatal("page_stack_destroy: the stack \"%s\" belongs to %s", ps->name, ps->owner);
+        os_vm_fatal("page_stack_destroy: the stack \"%s\" belongs to %s", ps->name,
+                    ps->owner == PageStackOwner_FrameArena
+                        ? "a frame arena; destroy the arena with frame_arena_destroy"
+                        : "this thread's scratch; the thread's exit or scratch_thread_release releases it");
     destroy_stack(ps);
 }
 
@@ -1629,7 +1633,25 @@ PageStack *page_stack_need_idle(PageStack *ps, const char *fn)
     return need_idle(ps, fn);
 }
 
-void page_stack_set_owner(PageStack *ps, const char *owner)
+void page_stack_set_hooks(PageStack *ps, const PageStackDesc *desc)
+{
+    need_idle(ps, "page_stack_set_hooks");
+    if (!desc)
+        os_vm_fatal("page_stack \"%s\": page_stack_set_hooks with desc NULL; pass a desc holding the on_fail, hooks "
+                    "and user to take (NULL fields: none, and the default on_fail)",
+                    ps->name);
+    ps->on_fail = desc->on_fail;
+    ps->on_push = desc->on_push;
+    ps->on_pop = desc->on_pop;
+    ps->on_reset = desc->on_reset;
+    ps->user = desc->user;
+    ps->flags &= ~Internal_WatchEveryPush;
+    if (under_valgrind() || desc->on_push)
+        ps->flags |= Internal_WatchEveryPush;
+    settle(ps); /* the inline push is open again without on_push, closed with it */
+}
+
+void page_stack_set_owner(PageStack *ps, PageStackOwner owner)
 {
     need_stack(ps, "page_stack_set_owner")->owner = owner;
 }

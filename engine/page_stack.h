@@ -221,7 +221,7 @@ struct PageStack {
     const char *name;
     void (*on_fail)(PageStack *ps, size_t size, size_t align, void *user);
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
-    const char *owner; /* NULL, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
+    uint32_t owner; /* 0, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
     size_t cleanup_floor; /* while its cleanups run: the pos the pop or reset running them goes down to */
 };
 
@@ -232,6 +232,15 @@ PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed:
  * SizeOverflow (a size rounds up past SIZE_MAX); None if it returned a stack. */
 PageStackError page_stack_create_error(void);
 void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op; a frame arena's or scratch stack: fatal */
+/* Takes desc's on_fail, on_push, on_pop, on_reset and user in place of the
+ * stack's (its other fields are not read): NULL ones mean none, and the
+ * default on_fail. A stack holds no pointer into the library's own code or
+ * data, so one made by code that is then unloaded and loaded again (a game
+ * reloading its code while it runs) goes on working under the new copy;
+ * the hooks you gave it are yours, and if they were in the old code this
+ * points it at the new functions. Fatal: desc NULL, a cursor open on the
+ * stack, a call from one of its hooks. Not while another thread pushes to it. */
+void page_stack_set_hooks(PageStack *ps, const PageStackDesc *desc);
 
 /* The out-of-line half of every push: commits, failures, checks, poisoning. */
 void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how);

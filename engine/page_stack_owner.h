@@ -13,8 +13,14 @@
 /* Every bit a PageStackFlag names; page_stack_create stops on any other. */
 #define PAGE_STACK_KNOWN_FLAGS ((uint32_t)(PageStackFlag_Prefault | PageStackFlag_HugePages))
 
-/* owner completes "the stack ... belongs to %s" and must outlive the stack. */
-void page_stack_set_owner(PageStack *ps, const char *owner);
+/* What made the stack: page_stack_destroy's line names it. An enum, not a
+ * string, so that a stack holds no pointer into the library's data. */
+typedef enum PageStackOwner {
+    PageStackOwner_None,
+    PageStackOwner_FrameArena,
+    PageStackOwner_Scratch,
+} PageStackOwner;
+void page_stack_set_owner(PageStack *ps, PageStackOwner owner);
 void page_stack_destroy_owned(PageStack *ps); /* NULL is a no-op */
 /* page_stack_reset for frame_arena_begin, whose name its reports carry; in
  * the checked build the self-check then names a block by its push in frame

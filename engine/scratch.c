@@ -37,7 +37,8 @@ static uint32_t open_scopes(const ScratchPair *pair)
 static OS_VM_THREAD_LOCAL ScratchPair thread_scratch;
 enum { Slot_Unmade, Slot_Making, Slot_Made };
 static _Atomic int slot_state = Slot_Unmade;
-static int scratch_slot = -1; /* written once, before slot_state becomes Slot_Made */
+static int scratch_slot = -1; /* written before slot_state becomes Slot_Made */
+static _Atomic uint32_t pairs_held; /* threads holding scratch stacks: scratch_shutdown needs none but its own */
 
 enum { NameBytes = 62 }; /* a name's first 61 bytes and a NUL: a stack keeps 63, and " 0" or " 1" follows */
 static atomic_flag defaults_lock = ATOMIC_FLAG_INIT;
@@ -47,8 +48,9 @@ static char defaults_name[NameBytes] = "scratch";
 static void release_pair(void *p)
 {
     ScratchPair *pair = p;
-    if (!pair)
+    if (!pair || !pair->stacks[0])
         return;
+    atomic_fetch_sub(&pairs_held, 1);
     page_stack_destroy_owned(pair->stacks[0]);
     page_stack_destroy_owned(pair->stacks[1]);
     pair->stacks[0] = pair->stacks[1] = NULL;
@@ -140,8 +142,7 @@ static ScratchError make_pair(const PageStackDesc *desc, ScratchPair *out)
         return ScratchError_NoAddressSpace;
     }
     for (int i = 0; i < 2; i++)
-        page_stack_set_owner(out->stacks[i], "this thread's scratch; the thread's exit or scratch_thread_release "
-                                             "releases it");
+        page_stack_set_owner(out->stacks[i], PageStackOwner_Scratch);
     return ScratchError_None;
 }
 
@@ -171,6 +172,7 @@ static ScratchPair *thread_pair(void)
                     "smaller",
                     page_stack_error_string(page_stack_create_error()));
     }
+    atomic_fetch_add(&pairs_held, 1);
     os_vm_thread_slot_set(scratch_slot, pair);
     return pair;
 }
@@ -212,6 +214,7 @@ ScratchError scratch_thread_init(const PageStackDesc *desc)
         return error;
     release_pair(&thread_scratch);
     thread_scratch = made;
+    atomic_fetch_add(&pairs_held, 1);
     os_vm_thread_slot_set(scratch_slot, &thread_scratch);
     return ScratchError_None;
 }
@@ -282,4 +285,21 @@ void scratch_thread_release(void)
         return;
     os_vm_thread_slot_set(scratch_slot, NULL);
     release_pair(&thread_scratch);
+}
+
+void scratch_shutdown(void)
+{
+    need_no_open_scope("scratch_shutdown");
+    uint32_t others = atomic_load(&pairs_held) - (thread_scratch.stacks[0] != NULL);
+    if (others)
+        os_vm_fatal("scratch_shutdown: %u other thread%s still hold%s scratch stacks; each calls "
+                    "scratch_thread_release first (a thread's exit releases its own)",
+                    (unsigned)others, others == 1 ? "" : "s", others == 1 ? "s" : "");
+    scratch_thread_release();
+    int state = Slot_Made;
+    if (atomic_compare_exchange_strong(&slot_state, &state, Slot_Making)) {
+        os_vm_thread_slot_delete(scratch_slot);
+        scratch_slot = -1;
+        atomic_store_explicit(&slot_state, Slot_Unmade, memory_order_release);
+    }
 }

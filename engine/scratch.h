@@ -84,6 +84,17 @@ void scratch_end(PageStackMark mark); /* a mark not from this thread's scratch_b
 void scratch_thread_release(void); /* optional; thread exit releases too. A scope of this thread still open is fatal. */
 uint32_t scratch_open_scopes(void); /* scopes of this thread begun and not yet ended */
 
+/* Before the code of the library is unloaded (a game's code reloaded while it
+ * runs, a plugin's dlclose or FreeLibrary): releases this thread's scratch
+ * stacks and gives back the thread key that releases a thread's at its exit,
+ * which would otherwise call into the unloaded code. Every other thread that
+ * used scratch calls scratch_thread_release first (or has exited); one that
+ * still holds its stacks, or a scope of this thread still open, is fatal
+ * (one line). Nothing else may use scratch during the call. Scratch works
+ * again afterwards: the next scratch_begin makes a new key. The defaults set
+ * by scratch_set_defaults stay. */
+void scratch_shutdown(void);
+
 #ifdef __cplusplus
 }
 #endif

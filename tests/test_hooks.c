@@ -453,3 +453,188 @@ Test(hooks, tracy_mapping_drops_the_pushes_its_table_cannot_hold)
     cr_assert_eq(tracy.live_sum, 0, "each free was of an address Tracy was given");
     page_stack_destroy(ps);
 }
+
+/* ------------------------------------------------------- set_hooks: after a reload of the code */
+
+typedef struct Failures {
+    int calls;
+    size_t size;
+} Failures;
+
+static void count_failure(PageStack *ps, size_t size, size_t align, void *user)
+{
+    (void)ps, (void)align;
+    ((Failures *)user)->calls++;
+    ((Failures *)user)->size = size;
+}
+
+Test(hooks, set_hooks_replaces_on_fail_the_hooks_and_user)
+{
+    Events first = {0}, second = {0};
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 1 << 20, .on_push = record_push, .user = &first});
+    PageStack *twin = page_stack_create(&(PageStackDesc){.reserve_size = 1 << 20}); /* never had hooks */
+    page_stack_push(ps, 100, 8);
+    page_stack_push(twin, 100, 8);
+    cr_assert_eq(first.pushes, 1);
+    cr_assert_eq(ps->end, 0, "a stack with on_push pushes out of line");
+
+    page_stack_set_hooks(ps, &(PageStackDesc){.on_push = record_push, .on_pop = record_pop, .on_reset = record_reset,
+                                              .user = &second, .reserve_size = 12345 /* not read */});
+    PageStackMark m = page_stack_mark(ps);
+    void *p = page_stack_push(ps, 64, 16);
+    page_stack_pop_to(m);
+    page_stack_reset(ps);
+    page_stack_reset(twin);
+    cr_assert_eq(first.pushes, 1, "the old hooks are not called");
+    cr_assert_eq(second.pushes, 1);
+    cr_assert_eq(second.last_ptr, p, "the new ones are, with the new user");
+    cr_assert_eq(second.pops, 1);
+    cr_assert_eq(second.resets, 1);
+    cr_assert_eq(page_stack_stats(ps).reserved, page_stack_stats(twin).reserved, "nothing else changed");
+
+    Failures failed = {0};
+    page_stack_set_hooks(ps, &(PageStackDesc){.on_fail = count_failure, .user = &failed});
+    page_stack_push(ps, 100, 8);
+    page_stack_push(twin, 100, 8);
+    cr_assert_eq(second.pushes, 1, "hooks left NULL are gone");
+    cr_assert_eq((ps->end != 0), (twin->end != 0), "and the inline push is open again where the build has it");
+    cr_assert_null(page_stack_push(ps, 2 << 20, 8));
+    cr_assert_eq(failed.calls, 1, "the new on_fail is called");
+    cr_assert_eq(failed.size, (size_t)2 << 20);
+    cr_assert_eq(page_stack_pos(ps), page_stack_pos(twin));
+    page_stack_destroy(ps);
+    page_stack_destroy(twin);
+}
+
+Test(hooks, set_hooks_with_nothing_brings_back_the_default_on_fail, .signal = SIGABRT)
+{
+    Failures failed = {0};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.name = "rebound", .reserve_size = 1 << 20, .on_fail = count_failure, .user = &failed});
+    page_stack_set_hooks(ps, &(PageStackDesc){0});
+    expect_fatal("frame_arena: page_stack \"rebound\": push of 2097152 bytes (align 8) failed: out of reserved "
+                 "address space");
+    page_stack_push(ps, 2 << 20, 8);
+    death_not_reached();
+}
+
+static int budget_calls;
+
+static void record_budget(FrameArena *fa, size_t used, void *user)
+{
+    (void)fa, (void)used, (void)user;
+    budget_calls++;
+}
+
+Test(hooks, frame_arena_set_hooks_reaches_every_buffer_and_lane)
+{
+    Events first = {0}, second = {0};
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
+        .lanes = 2, .budget = 100, .on_frame = record_frame, .on_budget = record_budget, .user = &first,
+        .stack = {.on_push = record_push, .user = &first}});
+    page_stack_push(frame_arena_begin(fa), 200, 8);
+    frame_arena_end(fa);
+    cr_assert_eq(first.pushes, 1);
+    cr_assert_eq(first.frames, 1);
+    cr_assert_eq(budget_calls, 1, "over budget once");
+
+    frame_arena_set_hooks(fa, &(FrameArenaDesc){
+        .on_frame = record_frame, .user = &second, .budget = 1 /* not read */,
+        .stack = {.on_push = record_push, .on_reset = record_reset, .user = &second}});
+    for (int f = 0; f < 2; f++) { /* each slot of the two frames in flight */
+        frame_arena_begin(fa);
+        for (uint32_t lane = 0; lane < 2; lane++)
+            page_stack_push(frame_arena_lane(fa, lane, 0), 200, 8);
+        frame_arena_end(fa);
+    }
+    cr_assert_eq(first.pushes, 1, "the old hooks are not called");
+    cr_assert_eq(first.frames, 1);
+    cr_assert_eq(second.pushes, 4, "every lane of every buffer calls the new on_push");
+    cr_assert_eq(second.resets, 4, "and on_reset");
+    cr_assert_eq(second.frames, 2, "on_frame is the new one");
+    cr_assert_eq(budget_calls, 1, "no on_budget now: over budget twice, reported nowhere");
+    cr_assert_eq(frame_arena_stats(fa).budget_overruns, 3, "though counted");
+    frame_arena_destroy(fa);
+}
+
+static void set_hooks_misuse(int which)
+{
+    static PageStack *ps;
+    ps = page_stack_create(&(PageStackDesc){.name = "hooked"});
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "rehooked", .lanes = 2});
+    switch (which) {
+    case 0:
+        expect_fatal("frame_arena: page_stack \"hooked\": page_stack_set_hooks with desc NULL");
+        page_stack_set_hooks(ps, NULL);
+        break;
+    case 1: {
+        PageStackCursor c = page_stack_cursor_begin(ps);
+        (void)c;
+        expect_fatal("frame_arena: page_stack \"hooked\": page_stack_set_hooks while a cursor is open on it");
+        page_stack_set_hooks(ps, &(PageStackDesc){0});
+        break;
+    }
+    case 2:
+        expect_fatal("frame_arena: frame_arena \"rehooked\": frame_arena_set_hooks with desc NULL");
+        frame_arena_set_hooks(fa, NULL);
+        break;
+    case 3: {
+        frame_arena_begin(fa);
+        PageStackCursor c = page_stack_cursor_begin(frame_arena_lane(fa, 1, 0));
+        (void)c;
+        expect_fatal("frame_arena: page_stack \"rehooked lane 1\": frame_arena_set_hooks while a cursor is open on it");
+        frame_arena_set_hooks(fa, &(FrameArenaDesc){0});
+        break;
+    }
+    case 4:
+        expect_fatal("frame_arena: frame_arena_set_hooks: the frame arena is NULL");
+        frame_arena_set_hooks(NULL, &(FrameArenaDesc){0});
+        break;
+    case 5:
+        expect_fatal("frame_arena: page_stack_set_hooks: the stack is NULL");
+        page_stack_set_hooks(NULL, &(PageStackDesc){0});
+        break;
+    }
+    death_not_reached();
+}
+
+ParameterizedTestParameters(hooks, set_hooks_misuse_is_fatal)
+{
+    static int cases[] = {0, 1, 2, 3, 4, 5};
+    return cr_make_param_array(int, cases, 6);
+}
+
+ParameterizedTest(int *which, hooks, set_hooks_misuse_is_fatal, .signal = SIGABRT)
+{
+    set_hooks_misuse(*which);
+}
+
+static void rehook_from_on_push(PageStack *ps, void *ptr, size_t size, void *user)
+{
+    (void)ptr, (void)size, (void)user;
+    page_stack_set_hooks(ps, &(PageStackDesc){0});
+}
+
+Test(hooks, set_hooks_from_the_stacks_own_hook_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "self", .on_push = rehook_from_on_push});
+    expect_fatal("frame_arena: page_stack \"self\": page_stack_set_hooks from the stack's own on_push hook");
+    page_stack_push(ps, 8, 8);
+    death_not_reached();
+}
+
+static void rehook_from_on_budget(FrameArena *fa, size_t used, void *user)
+{
+    (void)used, (void)user;
+    frame_arena_set_hooks(fa, &(FrameArenaDesc){0});
+}
+
+Test(hooks, frame_arena_set_hooks_from_on_budget_is_fatal, .signal = SIGABRT)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "spent", .budget = 1, .on_budget = rehook_from_on_budget});
+    page_stack_push(frame_arena_begin(fa), 64, 8);
+    expect_fatal("frame_arena: frame_arena \"spent\": frame_arena_set_hooks called from on_budget, inside "
+                 "frame_arena_end");
+    frame_arena_end(fa);
+    death_not_reached();
+}

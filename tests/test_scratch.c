@@ -396,6 +396,113 @@ Test(scratch, thread_release_gives_the_stacks_back_and_they_come_again)
     scratch_end(b);
 }
 
+/* ------------------------------------------------------- shutdown: before the code is unloaded */
+
+/* A thread that uses scratch, then waits, holding its stacks or having
+ * released them, until the test lets it exit. */
+typedef struct Parked {
+    bool release;      /* scratch_thread_release before parking */
+    atomic_int stage;  /* 1: parked; 2: may exit */
+    PageStack *stack;  /* its scratch 0 */
+} Parked;
+
+static int use_scratch_and_park(void *arg)
+{
+    Parked *p = arg;
+    PageStackMark m = scratch_begin(NULL, 0);
+    p->stack = m.stack;
+    push_array(m.stack, int, 100);
+    scratch_end(m);
+    if (p->release)
+        scratch_thread_release();
+    atomic_store(&p->stage, 1);
+    while (atomic_load(&p->stage) != 2)
+        thrd_yield();
+    return 0;
+}
+
+static void park(Parked *p, thrd_t *t)
+{
+    cr_assert_eq(thrd_create(t, use_scratch_and_park, p), thrd_success);
+    while (atomic_load(&p->stage) != 1)
+        thrd_yield();
+}
+
+static void unpark(Parked *p, thrd_t t)
+{
+    atomic_store(&p->stage, 2);
+    thrd_join(t, NULL);
+}
+
+static _Atomic int foreign_exits;
+
+static void count_foreign_exit(void *value)
+{
+    (void)value;
+    atomic_fetch_add(&foreign_exits, 1);
+}
+
+Test(scratch, shutdown_releases_the_stacks_and_gives_the_thread_key_back)
+{
+    Parked released = {.release = true}, exited = {.release = false};
+    thrd_t t1, t2;
+    park(&exited, &t2);
+    unpark(&exited, t2); /* its exit released its stacks */
+    park(&released, &t1);
+    scratch_thread_init(NULL); /* this thread's stacks, made then replaced: still one pair */
+    PageStackMark m = scratch_begin(NULL, 0);
+    char *mine = page_stack_push(m.stack, 100, 1);
+    scratch_end(m);
+
+    scratch_shutdown(); /* the parked thread released its own: allowed */
+    cr_assert_not(mapped(mine), "this thread's stacks are released");
+    cr_assert_not(mapped(released.stack));
+    cr_assert_not(mapped(exited.stack));
+    int slot = os_vm_thread_slot_create(count_foreign_exit);
+    cr_assert_eq(slot, 0, "scratch's thread key, the process's first slot, was given back");
+    os_vm_thread_slot_delete(slot);
+    unpark(&released, t1);
+    cr_assert_eq(atomic_load(&foreign_exits), 0);
+
+    /* Scratch works again, on this thread and others, and shuts down again. */
+    m = scratch_begin(NULL, 0);
+    cr_assert_eq(page_stack_pos(m.stack), 0);
+    push_array(m.stack, int, 10);
+    scratch_end(m);
+    Parked again = {.release = false};
+    park(&again, &t1);
+    cr_assert(mapped(again.stack));
+    unpark(&again, t1);
+    cr_assert_not(mapped(again.stack), "a thread's exit releases its stacks under the new key");
+    scratch_shutdown();
+    scratch_shutdown(); /* with nothing held, harmless */
+    cr_assert_eq(scratch_open_scopes(), 0);
+}
+
+Test(scratch, shutdown_while_another_thread_holds_its_stacks_is_fatal, .signal = SIGABRT)
+{
+    static Parked holding = {.release = false};
+    static Parked holding_too = {.release = false};
+    thrd_t t1, t2;
+    park(&holding, &t1);
+    park(&holding_too, &t2);
+    PageStackMark m = scratch_begin(NULL, 0); /* this thread's own do not count */
+    scratch_end(m);
+    expect_fatal("frame_arena: scratch_shutdown: 2 other threads still hold scratch stacks; each calls "
+                 "scratch_thread_release first (a thread's exit releases its own)");
+    scratch_shutdown();
+    death_not_reached();
+}
+
+Test(scratch, shutdown_with_a_scope_open_is_fatal, .signal = SIGABRT)
+{
+    scratch_begin(NULL, 0);
+    expect_fatal("frame_arena: scratch_shutdown: 1 scratch scope of this thread is still open; scratch_end it "
+                 "first");
+    scratch_shutdown();
+    death_not_reached();
+}
+
 /* ------------------------------------------------------- sizes: defaults and thread init */
 
 #define MiB ((size_t)1 << 20)

@@ -942,6 +942,39 @@ static void check_scratch_defaults_and_thread_init(void)
     EXPECT(scratch_open_scopes() == 0, "no scope left open");
 }
 
+/* Slots the process can still make: each made, counted, then deleted. */
+static int free_thread_slots(void)
+{
+    int made[OS_VM_THREAD_SLOTS], n = 0;
+    while (n < OS_VM_THREAD_SLOTS && (made[n] = os_vm_thread_slot_create(count_slot_exit)) >= 0)
+        n++;
+    for (int i = 0; i < n; i++)
+        os_vm_thread_slot_delete(made[i]);
+    return n;
+}
+
+/* Before the library's code is unloaded: scratch_shutdown releases this
+ * thread's stacks and gives its thread slot back, and scratch works again
+ * afterwards, a thread's exit releasing its stacks under the new slot. */
+static void check_scratch_shutdown(void)
+{
+    ScratchProbe mine = {0}, theirs = {0};
+    scratch_thread(&mine);
+    int free_before = free_thread_slots();
+    scratch_shutdown();
+    EXPECT(!address_in_use((void *)mine.bases[0]) && !address_in_use((void *)mine.bases[1]),
+           "this thread's stacks were released");
+    EXPECT(free_thread_slots() == free_before + 1, "scratch's thread slot was given back: %d free, %d before",
+           free_thread_slots(), free_before);
+    EXPECT(run_thread(scratch_thread, &theirs), "thread started");
+    EXPECT(theirs.distinct && !address_in_use((void *)theirs.bases[0]),
+           "scratch works again, and a thread's exit releases its stacks");
+    scratch_thread(&mine);
+    EXPECT(mine.distinct && address_in_use((void *)mine.bases[0]), "on this thread too");
+    scratch_shutdown();
+    EXPECT(scratch_open_scopes() == 0, "no scope left open");
+}
+
 /* ------------------------------------------------------------------ misuse: fatal one-line errors */
 
 static void die_bad_alignment(void)
@@ -1021,6 +1054,12 @@ static void die_release_with_scope_open(void)
 {
     scratch_begin(NULL, 0);
     scratch_thread_release();
+}
+
+static void die_shutdown_with_scope_open(void)
+{
+    scratch_begin(NULL, 0);
+    scratch_shutdown();
 }
 
 static void die_thread_init_with_scope_open(void)
@@ -1237,6 +1276,8 @@ static const Death deaths[] = {
      "scratch_end: the scope that began at pos 0 of scratch stack \"scratch 0\" is not the innermost one open"},
     {"release_with_scope_open", die_release_with_scope_open,
      "scratch_thread_release: 1 scratch scope of this thread is still open"},
+    {"shutdown_with_scope_open", die_shutdown_with_scope_open,
+     "scratch_shutdown: 1 scratch scope of this thread is still open"},
     {"thread_init_with_scope_open", die_thread_init_with_scope_open,
      "scratch_thread_init: 1 scratch scope of this thread is still open"},
     {"unknown_flags", die_unknown_flags, "flags 0x80 include bits no PageStackFlag names"},
@@ -1390,6 +1431,7 @@ static const Case checks[] = {
     {"frame_arena lanes filled from threads", check_frame_arena_lanes},
     {"scratch per thread, released at thread exit", check_scratch_per_thread_released_at_exit},
     {"scratch defaults and thread init", check_scratch_defaults_and_thread_init},
+    {"scratch shutdown", check_scratch_shutdown},
     {"misuse is fatal with one line", check_misuse_is_fatal_with_one_line},
     {"writes above the committed range or below the first block, and a push after destroy, fault",
      check_writes_outside_the_stack_fault},
