@@ -469,10 +469,16 @@ Test(os_vm, a_slot_the_os_refuses_is_not_used_up)
     cr_assert_eq(atomic_load(&exits_seen), 1, "the slot works");
 }
 
-Test(os_vm, setting_a_slot_never_created_is_fatal, .signal = SIGABRT)
+ParameterizedTestParameters(os_vm, setting_a_slot_never_created_is_fatal)
 {
-    expect_fatal("frame_arena: os_vm: thread slot 3 was never created, or was deleted");
-    os_vm_thread_slot_set(3, &exits_seen);
+    static int slots[] = {3, -1, OS_VM_THREAD_SLOTS, INT_MAX}; /* in range but not made, and out of range */
+    return cr_make_param_array(int, slots, 4);
+}
+
+ParameterizedTest(int *slot, os_vm, setting_a_slot_never_created_is_fatal, .signal = SIGABRT)
+{
+    expect_fatalf("frame_arena: os_vm: thread slot %d was never created, or was deleted", *slot);
+    os_vm_thread_slot_set(*slot, &exits_seen);
     death_not_reached();
 }
 
