@@ -83,6 +83,14 @@ GAME_API int game_worker_step(void)
     return ok;
 }
 
+/* The calling thread's first scratch stack (made if it has none). */
+GAME_API void *game_scratch_stack(void)
+{
+    PageStackMark tmp = scratch_begin(NULL, 0);
+    scratch_end(tmp);
+    return tmp.stack;
+}
+
 /* What each worker runs before the code is unloaded, and the main thread. */
 GAME_API void game_worker_release(void)
 {

@@ -44,6 +44,7 @@ typedef struct Game {
     void (*loaded)(GameState *);
     int (*frame)(GameState *);
     int (*worker_step)(void);
+    void *(*scratch_stack)(void);
     void (*worker_release)(void);
     void (*unload)(void);
     int (*try_too_much)(GameState *);
@@ -88,6 +89,7 @@ static Game load(const char *path)
     *(void **)&g.frame = need(g.handle, "game_frame");
     *(void **)&g.worker_step = need(g.handle, "game_worker_step");
     *(void **)&g.worker_release = need(g.handle, "game_worker_release");
+    *(void **)&g.scratch_stack = need(g.handle, "game_scratch_stack");
     *(void **)&g.unload = need(g.handle, "game_unload");
     *(void **)&g.try_too_much = need(g.handle, "game_try_too_much");
     *(void **)&g.push_too_much = need(g.handle, "game_push_too_much");
@@ -161,6 +163,22 @@ static int on_worker(int (*run)(void))
     int result = job_result;
     pthread_mutex_unlock(&job_lock);
     return result;
+}
+
+static void *(*scratch_stack_fn)(void);
+static void *worker_stack;
+
+static int note_worker_stack(void)
+{
+    worker_stack = scratch_stack_fn();
+    return 1;
+}
+
+/* Whether the page at p is mapped: msync fails with ENOMEM on pages that are not. */
+static bool mapped(const void *p)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    return msync((void *)((uintptr_t)p & ~(uintptr_t)(page - 1)), (size_t)page, MS_ASYNC) == 0;
 }
 
 static void (*release_job_fn)(void);
@@ -246,6 +264,9 @@ int main(int argc, char **argv)
               "the arena calls the second copy's on_frame");
     check(state.frames == 6, "six frames in all (%llu)", (unsigned long long)state.frames);
     check(on_worker(b.worker_step) == 1, "the worker uses scratch under the second copy");
+    scratch_stack_fn = b.scratch_stack;
+    on_worker(note_worker_stack);
+    check(worker_stack && mapped(worker_stack), "the worker holds its scratch stacks");
     check(b.try_too_much(&state) == 1, "a push the first copy's stack cannot serve fails with OutOfReserve");
     expect_death("a failed push calls the default on_fail", b.push_too_much, &state,
                  "frame_arena: page_stack \"level\": push of 1048576 bytes (align 16) failed: out of reserved "
@@ -255,13 +276,14 @@ int main(int argc, char **argv)
                  "arena with frame_arena_destroy");
 
     /* The worker still holds its scratch of the second copy: its exit
-     * releases it through the second copy's key. */
+     * releases it through the second copy's key, and calls nothing of the
+     * first copy's (whose addresses now fault). */
     pthread_mutex_lock(&job_lock);
     quit = true;
     pthread_cond_broadcast(&job_cond);
     pthread_mutex_unlock(&job_lock);
     pthread_join(thread, NULL);
-    check(true, "the worker exits after the first copy's unload");
+    check(!mapped(worker_stack), "the worker's exit released its scratch stacks, through the second copy's key");
     b.end(&state);
     b.unload();
     check(dlclose(b.handle) == 0, "the second copy is closed");
