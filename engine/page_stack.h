@@ -238,8 +238,11 @@ void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op; a f
  * data, so one made by code that is then unloaded and loaded again (a game
  * reloading its code while it runs) goes on working under the new copy;
  * the hooks you gave it are yours, and if they were in the old code this
- * points it at the new functions. Fatal: desc NULL, a cursor open on the
- * stack, a call from one of its hooks. Not while another thread pushes to it. */
+ * points it at the new functions. The new hooks see only what comes after:
+ * a tool that pairs pushes with pops (the Tracy mapping) should be given
+ * the same table as its `user`, or be swapped in on an empty stack. Fatal:
+ * desc NULL, a cursor open on the stack, a call from one of its hooks. Not
+ * while another thread pushes to it. */
 void page_stack_set_hooks(PageStack *ps, const PageStackDesc *desc);
 
 /* The out-of-line half of every push: commits, failures, checks, poisoning. */
