@@ -9,7 +9,11 @@
 
 #include <string.h>
 
+#ifdef _WIN32
+#define GAME_API __declspec(dllexport)
+#else
 #define GAME_API __attribute__((visibility("default")))
+#endif
 
 enum { Words = 1000 };
 
