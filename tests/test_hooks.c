@@ -638,3 +638,31 @@ Test(hooks, frame_arena_set_hooks_from_on_budget_is_fatal, .signal = SIGABRT)
     frame_arena_end(fa);
     death_not_reached();
 }
+
+/* The inline push opens and closes with on_push: whichever path a push
+ * takes after set_hooks, a zeroing push over used memory is zero, the top
+ * moves by what was pushed, and on_push sees each push while it is set. */
+Test(hooks, pushes_after_set_hooks_are_right_on_either_path)
+{
+    Events e = {0};
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 1 << 20});
+    for (int round = 0; round < 4; round++) {
+        PageStackMark m = page_stack_mark(ps);
+        memset(page_stack_push(ps, 4096, 16), 0xAB, 4096); /* used memory for the zeroing pushes below */
+        page_stack_pop_to(m);
+        bool hooked = round % 2 == 0;
+        page_stack_set_hooks(ps, &(PageStackDesc){.on_push = hooked ? record_push : NULL, .user = &e});
+        int before = e.pushes;
+        size_t pos = page_stack_pos(ps);
+        unsigned char *z = page_stack_push_zero(ps, 200, 16);
+        for (int i = 0; i < 200; i++)
+            cr_assert_eq(z[i], 0, "round %d: byte %d of a zeroing push over used memory", round, i);
+        uint64_t *v = push_array(ps, uint64_t, 6);
+        cr_assert_eq(page_stack_pos(ps), pos + 200 + 48, "round %d: the two blocks, one after the other", round);
+        for (int i = 0; i < 6; i++)
+            cr_assert_eq(v[i], 0, "round %d: element %d of a zeroed array", round, i);
+        cr_assert_eq(e.pushes - before, hooked ? 2 : 0, "round %d: on_push saw what it was set for", round);
+        page_stack_pop_to(m);
+    }
+    page_stack_destroy(ps);
+}
