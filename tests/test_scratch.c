@@ -446,8 +446,10 @@ Test(scratch, shutdown_releases_the_stacks_and_gives_the_thread_key_back)
     park(&exited, &t2);
     unpark(&exited, t2); /* its exit released its stacks */
     park(&released, &t1);
-    scratch_thread_init(NULL); /* this thread's stacks, made then replaced: still one pair */
-    PageStackMark m = scratch_begin(NULL, 0);
+    PageStackMark m = scratch_begin(NULL, 0); /* this thread's stacks, made */
+    scratch_end(m);
+    cr_assert_eq(scratch_thread_init(NULL), ScratchError_None); /* and replaced: still one pair held */
+    m = scratch_begin(NULL, 0);
     char *mine = page_stack_push(m.stack, 100, 1);
     scratch_end(m);
 
