@@ -351,9 +351,11 @@ static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, 
     ps->failed_pushes++;
     if (how & PageStackPush_Try)
         return NULL;
+    /* The default is resolved here, not stored: a stack keeps no pointer
+     * into the library's code (page_stack.h, at page_stack_set_hooks). */
     if (ps->on_fail)
         ps->on_fail(ps, size, align, ps->user);
-    else /* resolved here, not stored: a stack keeps no pointer into the library's code (see page_stack_create) */
+    else
         default_on_fail(ps, size, align);
     return NULL;
 }
