@@ -25,7 +25,13 @@
  *    verdicts of a push of its size;
  *  - a string of the stack's own memory (strdup, strndup, printf's format,
  *    from a live block) is copied whole, with the verdicts of a push of its
- *    length + 1.
+ *    length + 1;
+ *  - hooks put on and taken off by page_stack_set_hooks and
+ *    frame_arena_set_hooks, at any point: while on, on_push is called once
+ *    for every push counted, on_pop with the pos a pop or free_last goes
+ *    down to, on_reset once per reset and on_frame once per frame end with
+ *    its number; while off, none of them; and the pushes around each change
+ *    keep every check above (the inline push closes while on_push is set).
  *
  * fuzz_ops_run() aborts with a one-line reason on the first violation, so a
  * fuzzer reports it as a crash and the replay as a failed test.
@@ -90,6 +96,15 @@ typedef struct Model {
     size_t cleanup_ids;
     size_t release_to; /* the pos the pop or reset under way goes down to */
     size_t phys;       /* at least what the pushes since the last reset or pop to 0 took of a checked region */
+    /* The stack's hooks (op 22): on while `hooked`; on_push calls counted, to
+     * match the stack's push count since they went on (`hook_from`). */
+    int hooked;
+    uint64_t hook_pushes, hook_from, hook_pops, hook_resets;
+    size_t hook_pop_pos;
+    /* The frame arena's: on_push of every buffer and lane, and on_frame. */
+    int frame_hooked;
+    uint64_t frame_hook_pushes, frame_pushes, frame_ends;
+    uint64_t frame_ended; /* the frame on_frame was last given */
 } Model;
 
 static void violation(const char *what, unsigned long long a, unsigned long long b)
@@ -111,6 +126,71 @@ static void on_fail_count(PageStack *ps, size_t size, size_t align, void *user)
 {
     (void)ps, (void)size, (void)align;
     ((Model *)user)->failures_expected--;
+}
+
+static void hooked_push(PageStack *ps, void *ptr, size_t size, void *user)
+{
+    Model *m = user;
+    (void)ptr, (void)size;
+    if (!m->hooked || ps != m->ps)
+        violation("on_push called while the stack's hooks are off: hooked", (unsigned long long)m->hooked, 0);
+    m->hook_pushes++;
+}
+
+static void hooked_pop(PageStack *ps, size_t pos, void *user)
+{
+    Model *m = user;
+    if (!m->hooked || ps != m->ps)
+        violation("on_pop called while the stack's hooks are off: pos", pos, 0);
+    m->hook_pops++;
+    m->hook_pop_pos = pos;
+}
+
+static void hooked_reset(PageStack *ps, void *user)
+{
+    Model *m = user;
+    if (!m->hooked || ps != m->ps)
+        violation("on_reset called while the stack's hooks are off: hooked", (unsigned long long)m->hooked, 0);
+    m->hook_resets++;
+}
+
+static void frame_hooked_push(PageStack *ps, void *ptr, size_t size, void *user)
+{
+    Model *m = user;
+    (void)ps, (void)ptr, (void)size;
+    if (!m->frame_hooked)
+        violation("a frame's on_push called while the arena's hooks are off: frame", m->frame, 0);
+    m->frame_hook_pushes++;
+}
+
+static void frame_hooked_end(FrameArena *fa, const FrameSample *sample, void *user)
+{
+    Model *m = user;
+    (void)fa;
+    if (!m->frame_hooked)
+        violation("on_frame called while the arena's hooks are off: frame", sample->frame, 0);
+    m->frame_ends++;
+    m->frame_ended = sample->frame;
+}
+
+/* The stack's desc for page_stack_set_hooks: on_fail and user as at create, and the hooks if on. */
+static void set_stack_hooks(Model *m, int on)
+{
+    page_stack_set_hooks(m->ps, &(PageStackDesc){.on_fail = on_fail_count, .user = m,
+                                                 .on_push = on ? hooked_push : NULL,
+                                                 .on_pop = on ? hooked_pop : NULL,
+                                                 .on_reset = on ? hooked_reset : NULL});
+    m->hooked = on;
+    m->hook_from = page_stack_stats(m->ps).pushes;
+    m->hook_pushes = 0;
+}
+
+static void set_frame_hooks(Model *m, int on)
+{
+    frame_arena_set_hooks(m->fa, &(FrameArenaDesc){.user = m, .on_frame = on ? frame_hooked_end : NULL,
+                                                   .stack = {.user = m, .on_push = on ? frame_hooked_push : NULL}});
+    m->frame_hooked = on;
+    m->frame_hook_pushes = m->frame_pushes = 0;
 }
 
 static int thorough = 1;
@@ -183,6 +263,12 @@ static void verify_all(Model *m, int whole)
         violation("pushes miscounted: stats, model", st.pushes, m->pushes);
     if (st.failed_pushes != m->failed)
         violation("failed pushes miscounted: stats, model", st.failed_pushes, m->failed);
+    if (m->hooked && m->hook_pushes != st.pushes - m->hook_from)
+        violation("on_push calls differ from the pushes counted: calls, pushes", m->hook_pushes,
+                  st.pushes - m->hook_from);
+    if (m->frame_hooked && m->frame_hook_pushes != m->frame_pushes)
+        violation("a frame's on_push calls differ from its pushes: calls, pushes", m->frame_hook_pushes,
+                  m->frame_pushes);
 #ifndef FRAME_ARENA_CHECKED
     if (st.pos > st.committed)
         violation("pos above committed", st.pos, st.committed);
@@ -538,13 +624,15 @@ static void free_last(Model *m)
         m->pos -= b->size;
         m->nblocks--;
         m->last_tracked = 0;
+        if (m->hooked && m->hook_pop_pos != m->pos)
+            violation("free_last: on_pop was given, the new pos", m->hook_pop_pos, m->pos);
     }
 }
 
 static void op(Model *m, uint32_t code)
 {
     size_t align = (size_t)1 << (take(m, 1) % 13);
-    switch (code % 22) {
+    switch (code % 23) {
     case 0: stack_push(m, 0, pick_size(m), align); break;
     case 1: stack_push(m, PageStackPush_Zero, pick_size(m), align); break;
     case 2: {
@@ -595,8 +683,12 @@ static void op(Model *m, uint32_t code)
             m->nmarks -= take(m, 1) % m->nmarks; /* pop to a random open mark, inner ones end too */
             drop_blocks(m, above_mark);
             m->release_to = m->marks[m->nmarks - 1].mark.pos;
+            size_t from = m->pos;
+            uint64_t pops = m->hook_pops;
             page_stack_pop_to(m->marks[m->nmarks - 1].mark);
             m->pos = m->marks[m->nmarks - 1].mark.pos;
+            if (m->hooked && (from > m->pos ? m->hook_pops == pops || m->hook_pop_pos != m->pos : m->hook_pops != pops))
+                violation("pop_to: on_pop calls, and the pos it was last given", m->hook_pops - pops, m->hook_pop_pos);
             if (m->pos == 0)
                 m->phys = 0;
             if (m->ncleanups && m->cleanups[m->ncleanups - 1].end > m->pos)
@@ -610,7 +702,10 @@ static void op(Model *m, uint32_t code)
         PageStackMark before = page_stack_mark(m->ps);
         drop_blocks(m, stack_block);
         m->release_to = 0;
+        uint64_t resets = m->hook_resets;
         page_stack_reset(m->ps);
+        if (m->hooked && m->hook_resets != resets + 1)
+            violation("reset: on_reset calls", m->hook_resets - resets, 1);
         if (m->ncleanups)
             violation("reset left cleanups: pending, newest end", m->ncleanups, m->cleanups[m->ncleanups - 1].end);
         PageStackMark after = page_stack_mark(m->ps);
@@ -629,8 +724,12 @@ static void op(Model *m, uint32_t code)
                 drop_blocks(m, scope_block_ended);
                 scratch_end(m->scopes[m->nscopes]);
             }
+            uint64_t ends = m->frame_ends;
             frame_arena_end(m->fa);
             m->in_frame = 0;
+            if (m->frame_hooked && (m->frame_ends != ends + 1 || m->frame_ended != m->frame))
+                violation("frame end: on_frame calls, and the frame it was given", m->frame_ends - ends,
+                          m->frame_ended);
         } else {
             m->frame = frame_arena_stats(m->fa).frames == 0 ? 0 : frame_arena_frame(m->fa) + 1;
             drop_blocks(m, frame_block_reused);
@@ -646,6 +745,7 @@ static void op(Model *m, uint32_t code)
             PageStack *frame = frame_arena_lane(m->fa, (uint32_t)(take(m, 1) % 2), 0);
             size_t pos = page_stack_pos(frame);
             unsigned char *p = page_stack_try_push(frame, size, align);
+            m->frame_pushes += p != NULL;
             if (p)
                 add_block(m, p, size, align, Owner_Frame, 0);
             else if (expected_error(pos, size, align) == PageStackError_None)
@@ -747,6 +847,12 @@ static void op(Model *m, uint32_t code)
     case 21:
         own_string_push(m);
         break;
+    case 22: /* hooks on or off, the stack's or the frame arena's */
+        if (take(m, 1) % 2)
+            set_stack_hooks(m, !m->hooked);
+        else
+            set_frame_hooks(m, !m->frame_hooked);
+        break;
     case 13: { /* count * size with overflowing products */
         static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
         size_t count = counts[take(m, 1) % 6], elem = (size_t)1 << (take(m, 1) % 4);
@@ -817,4 +923,8 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
     }
     if (m->in_frame)
         frame_arena_end(m->fa);
+    if (m->hooked) /* the next run starts with no hooks, as its model does */
+        set_stack_hooks(m, 0);
+    if (m->frame_hooked)
+        set_frame_hooks(m, 0);
 }
