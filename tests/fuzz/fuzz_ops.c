@@ -13,7 +13,8 @@
  *  - a string (printf, strdup, strndup and their try_ forms) is the string
  *    asked for, with the verdicts of a push of its length + 1;
  *  - scratch_thread_init, between scopes, makes new empty scratch stacks of
- *    the size asked;
+ *    the size asked, and after scratch_shutdown the next scratch_begin makes
+ *    new ones from the defaults;
  *  - a cleanup runs exactly once, newest first, when a pop_to or reset
  *    releases its record (a pop to a mark taken just before it included),
  *    and never otherwise;
@@ -754,13 +755,18 @@ static void op(Model *m, uint32_t code)
         break;
     case 9:
         if (!m->nscopes && take(m, 1) % 16 == 0) { /* remake this thread's scratch stacks, at another size */
-            size_t reserve = RESERVE >> (take(m, 1) % 2);
-            if (scratch_thread_init(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = reserve,
-                                                     .quarantine = 2}) != ScratchError_None)
+            uint32_t how = take(m, 1);
+            size_t reserve = RESERVE >> (how % 2);
+            if (how % 8 >= 6) { /* or give them and the thread key back: the next begin makes both again */
+                scratch_shutdown();
+                reserve = SIZE_MAX > 0xFFFFFFFFu ? (size_t)1 << 30 : (size_t)64 << 20; /* the scratch defaults */
+            } else if (scratch_thread_init(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = reserve,
+                                                            .quarantine = 2}) != ScratchError_None) {
                 violation("scratch_thread_init failed: reserve", reserve, 0);
+            }
             PageStackMark probe = scratch_begin(NULL, 0);
-            if (page_stack_stats(probe.stack).reserved != reserve || probe.pos != 0)
-                violation("scratch_thread_init: reserved, pos", page_stack_stats(probe.stack).reserved, probe.pos);
+            if (page_stack_stats(probe.stack).reserved != reserve || probe.pos != 0 || scratch_open_scopes() != 1)
+                violation("new scratch stacks: reserved, pos", page_stack_stats(probe.stack).reserved, probe.pos);
             scratch_end(probe);
         }
         if (m->nscopes < MAX_SCOPES) {
