@@ -1536,6 +1536,8 @@ PageStack *page_stack_create(const PageStackDesc *desc)
     size_t cap = reserved;
     if (CHECKED && (reserved > (SIZE_MAX - 4 * MiB) / 2 || !round_up(2 * reserved + 64 * KiB, commit_size, &cap)))
         return create_failed(PageStackError_SizeOverflow);
+    if (cap > SIZE_MAX - page) /* the guard page after it would wrap the span to a few pages */
+        return create_failed(PageStackError_SizeOverflow);
     size_t span = cap + page;
     /* The header pages and a guard page come first, so the stack's fields
      * and its first pages have their page-table entries side by side (in one

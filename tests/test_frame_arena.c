@@ -99,6 +99,9 @@ Test(defaults, a_create_that_fails_says_why)
     cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed);
     cr_assert_null(frame_arena_create(&(FrameArenaDesc){.stack = {.reserve_size = SIZE_MAX}}));
     cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
+    size_t page = os_vm_page_size(); /* a reservation whose guard page would wrap its mapping */
+    cr_assert_null(frame_arena_create(&(FrameArenaDesc){.stack = {.reserve_size = SIZE_MAX - page + 1, .commit_size = page}}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
     /* the OS refuses a commit: the arena's own stack's first, then a buffer's */
     for (uint64_t k = 1; k <= 4; k++) {
         os_vm_inject_commit_failure(k);

@@ -130,6 +130,15 @@ Test(defaults, impossible_reservation_returns_null_and_says_why)
     cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
     cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX - MiB, .flags = PageStackFlag_HugePages}));
     cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
+    /* The largest reservation a page commit step rounds to: with its guard
+     * page and header its mapping would wrap to a few pages, and the stack
+     * would claim all of it (until 2026-12-03 it did, and its first commit
+     * past those pages stopped the program). */
+    size_t page = os_vm_page_size();
+    cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX - page + 1, .commit_size = page}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow);
+    cr_assert_null(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX - 2 * page + 1, .commit_size = page}));
+    cr_assert_eq(page_stack_create_error(), PageStackError_SizeOverflow, "one page less: the sum of the mapping overflows");
     PageStack *ps = page_stack_create(NULL);
     cr_assert_not_null(ps);
     cr_assert_eq(page_stack_create_error(), PageStackError_None, "a create that succeeds clears it");

@@ -509,6 +509,10 @@ static void check_create_errors(void)
     EXPECT(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX}) == NULL &&
                page_stack_create_error() == PageStackError_SizeOverflow,
            "reserve_size SIZE_MAX: error %d", (int)page_stack_create_error());
+    size_t page = os_vm_page_size(); /* the guard page after it would wrap the mapping to a few pages */
+    EXPECT(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX - page + 1, .commit_size = page}) == NULL &&
+               page_stack_create_error() == PageStackError_SizeOverflow,
+           "reserve_size SIZE_MAX - page + 1: error %d", (int)page_stack_create_error());
     PageStack *ps = page_stack_create(NULL);
     EXPECT(ps && page_stack_create_error() == PageStackError_None, "a create that succeeds: error %d",
            (int)page_stack_create_error());
