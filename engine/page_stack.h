@@ -157,7 +157,7 @@ typedef struct PageStackDesc {
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user); /* after each push that returned memory */
     void (*on_pop)(PageStack *ps, size_t pos, void *user);  /* the top went down to pos: pop_to, free_last, realloc */
     void (*on_reset)(PageStack *ps, void *user);            /* before a reset (or destroy) releases everything */
-    uint32_t quarantine;   /* checked build only: resets before released bytes are reused; default 4 */
+    uint32_t quarantine;   /* checked build only: resets before released bytes are reused; default 4, at most 63 */
 } PageStackDesc;
 
 typedef struct PageStackMark {

@@ -50,6 +50,27 @@ Test(checked, default_quarantine_is_four_resets)
     page_stack_destroy(ps);
 }
 
+Test(checked, quarantine_is_at_most_63_resets)
+{
+    /* 64 address ranges at the most, whatever is asked: the ones above 63 too */
+    static const uint32_t asked[] = {62, 63, 64, 1000, UINT32_MAX};
+    for (size_t i = 0; i < sizeof asked / sizeof asked[0]; i++) {
+        PageStack *ps = page_stack_create(&(PageStackDesc){.quarantine = asked[i], .reserve_size = 64 << 10});
+        cr_assert_not_null(ps, "quarantine %u", (unsigned)asked[i]);
+        uint32_t want = asked[i] < 63 ? asked[i] : 63;
+        uintptr_t first = (uintptr_t)page_stack_push(ps, 100, 16);
+        for (uint32_t r = 1; r <= want; r++) {
+            page_stack_reset(ps);
+            cr_assert_neq((uintptr_t)page_stack_push(ps, 100, 16), first, "quarantine %u: reset %u reused the range",
+                          (unsigned)asked[i], (unsigned)r);
+        }
+        page_stack_reset(ps);
+        cr_assert_eq((uintptr_t)page_stack_push(ps, 100, 16), first, "quarantine %u: the range comes back after %u resets",
+                      (unsigned)asked[i], (unsigned)want + 1);
+        page_stack_destroy(ps);
+    }
+}
+
 Test(checked, pushes_are_separated_by_redzones_and_pos_stays_logical)
 {
     PageStack *ps = page_stack_create(NULL);
