@@ -164,12 +164,14 @@ FrameArena *frame_arena_create(const FrameArenaDesc *desc)
     };
     for (uint32_t l = 0; l < d.lanes; l++)
         lanes[l] = (Lane){.window = trimming ? windows + (size_t)l * d.trim_after : NULL};
-    char lane_name[64];
+    char lane_name[64]; /* a stack keeps 63 bytes of its name: the lane's number is kept, the name cut */
     for (size_t i = 0; i < stacks; i++) {
         PageStackDesc sd = d.stack;
         sd.name = stack_name;
         if (d.lanes > 1) { /* "frame lane 2": a report names the lane */
-            snprintf(lane_name, sizeof lane_name, "%s lane %u", stack_name, (unsigned)(i % d.lanes));
+            char lane[16];
+            int n = snprintf(lane, sizeof lane, " lane %u", (unsigned)(i % d.lanes));
+            snprintf(lane_name, sizeof lane_name, "%.*s%s", (int)sizeof lane_name - 1 - n, stack_name, lane);
             sd.name = lane_name;
         }
         buffers[i] = page_stack_create(&sd);

@@ -57,7 +57,8 @@ typedef struct FrameSample {
 
 typedef struct FrameArenaDesc {
     const char *name;          /* default "frame"; also the buffers' name unless stack.name is set (with
-                                  " lane N" after it when lanes > 1); copied */
+                                  " lane N" after it when lanes > 1, the name cut so that it fits in the
+                                  63 bytes a stack keeps); copied */
     uint32_t frames_in_flight; /* 1..4, default 2: data pushed in frame N stays valid through frame N+1 */
     PageStackDesc stack;       /* used for each buffer (its defaults) */
     size_t budget;             /* soft per-frame budget in bytes; 0 = none */

@@ -867,6 +867,24 @@ Test(lanes, each_lane_has_its_own_stack_in_every_frame)
     cr_assert_eq(frame_arena_stats(fa).reserved, 2 * Lanes * ((size_t)1 << 30), "a stack per lane and frame");
     frame_arena_destroy(fa);
 
+    /* stack.name names the buffers; a long one is cut, not the lane's number */
+    const char *longest = "a name much longer than the sixty-three bytes a stack keeps of it, lanes or not";
+    fa = frame_arena_create(&(FrameArenaDesc){.name = "arena", .lanes = 256, .stack = {.name = longest, .reserve_size = 64 * KiB}});
+    cr_assert_not_null(fa);
+    frame_arena_begin(fa);
+    char want[64];
+    snprintf(want, sizeof want, "%.*s lane 7", 63 - 7, longest);
+    cr_assert_str_eq(frame_arena_lane(fa, 7, 0)->name, want);
+    snprintf(want, sizeof want, "%.*s lane 255", 63 - 9, longest);
+    cr_assert_str_eq(frame_arena_lane(fa, 255, 0)->name, want);
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+    fa = frame_arena_create(&(FrameArenaDesc){.name = "arena", .stack = {.name = longest}});
+    snprintf(want, sizeof want, "%.63s", longest);
+    cr_assert_str_eq(frame_arena_begin(fa)->name, want, "one lane: the stack's name, its first 63 bytes");
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+
     fa = frame_arena_create(&(FrameArenaDesc){.name = "one"});
     cr_assert_eq(frame_arena_lanes(fa), 1, "one lane by default");
     cr_assert_str_eq(frame_arena_begin(fa)->name, "one", "a single lane keeps the plain name");
