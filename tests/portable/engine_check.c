@@ -513,6 +513,22 @@ static void check_create_errors(void)
     EXPECT(page_stack_create(&(PageStackDesc){.reserve_size = SIZE_MAX - page + 1, .commit_size = page}) == NULL &&
                page_stack_create_error() == PageStackError_SizeOverflow,
            "reserve_size SIZE_MAX - page + 1: error %d", (int)page_stack_create_error());
+    /* Every reservation within 64 pages of SIZE_MAX, on a page boundary or
+     * half a page off, with commit steps of one and two pages, 64 KiB and
+     * 2 MiB, huge pages or not: never made, whatever the create adds to it. */
+    size_t steps[] = {page, 2 * page, 64 * KiB, 2 * MiB};
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++)
+        for (size_t k = 0; k < 128; k++)
+            for (uint32_t flags = 0; flags <= PageStackFlag_HugePages; flags += PageStackFlag_HugePages) {
+                size_t reserve = SIZE_MAX - k * (page / 2);
+                PageStack *made = page_stack_create(
+                    &(PageStackDesc){.reserve_size = reserve, .commit_size = steps[s], .flags = flags});
+                PageStackError error = page_stack_create_error();
+                EXPECT(made == NULL && (error == PageStackError_SizeOverflow || error == PageStackError_ReserveFailed),
+                       "reserve_size SIZE_MAX - %zu, commit_size %zu, flags %u: made %p, error %d", k * (page / 2),
+                       steps[s], (unsigned)flags, (void *)made, (int)error);
+                page_stack_destroy(made);
+            }
     PageStack *ps = page_stack_create(NULL);
     EXPECT(ps && page_stack_create_error() == PageStackError_None, "a create that succeeds: error %d",
            (int)page_stack_create_error());
