@@ -177,6 +177,29 @@ Test(checked, a_block_grown_in_place_keeps_its_redzone_inside_the_region)
     page_stack_destroy(ps);
 }
 
+/* The same for a push: it must leave room for its redzone in the region. */
+Test(checked, a_push_keeps_its_redzone_inside_the_region)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * 1024, .commit_size = 64 * 1024});
+    unsigned char *base = page_stack_push(ps, 8, 8); /* the region's first byte */
+    PageStackMark m = page_stack_mark(ps);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_not_null(page_stack_try_push(ps, 60 * 1024, 8));
+        page_stack_pop_to(m); /* the top stays: pops are monotonic */
+    }
+    unsigned char *b = page_stack_push(ps, 16, 16);
+    size_t room = 192 * 1024 - (size_t)(b + 16 + 16 - base), pos = page_stack_pos(ps); /* after b and its redzone */
+    cr_assert_lt(room, 16 * 1024, "the top is near the region's end");
+    cr_assert_null(page_stack_try_push(ps, room - 15, 1), "the block fits, its redzone does not");
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_eq(page_stack_pos(ps), pos, "the refused push moved nothing");
+    unsigned char *c = page_stack_try_push(ps, room - 16, 1);
+    cr_assert_eq(c, b + 32, "the block and its redzone fit");
+    memset(c, 0x5A, room - 16);
+    page_stack_check(ps); /* the redzone after it is whole */
+    page_stack_destroy(ps);
+}
+
 Test(checked, uninitialised_pushes_are_0xCD_and_released_bytes_0xDD)
 {
     PageStack *ps = page_stack_create(NULL);
