@@ -16,7 +16,9 @@
  * (one line on stderr, then abort). Addresses and sizes passed to commit,
  * prefault, decommit and release must be multiples of the page size: the OS
  * would round a size up and touch the page after the range, which may be
- * someone else's, so anything else is fatal too.
+ * someone else's, so anything else is fatal too. A commit, prefault or
+ * decommit of 0 bytes does nothing (a commit returns true), on every OS; a
+ * release of 0 bytes is fatal.
  */
 #ifndef FRAME_ARENA_OS_VM_H
 #define FRAME_ARENA_OS_VM_H

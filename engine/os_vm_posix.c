@@ -79,6 +79,8 @@ static bool mapped(void *addr, size_t size)
 bool os_vm_commit(void *addr, size_t size)
 {
     os_vm_need_pages("commit", addr, size);
+    if (size == 0)
+        return true; /* nothing to commit, as on Windows */
     if (os_vm_injected_failure())
         return false;
     if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) {
@@ -146,6 +148,8 @@ OS_VM_NORETURN static void decommit_unreserved(void *addr, size_t size)
 void os_vm_decommit(void *addr, size_t size)
 {
     os_vm_need_pages("decommit", addr, size);
+    if (size == 0)
+        return; /* mmap, where it decommits, refuses a size of 0 */
 #ifdef __linux__
     if (madvise(addr, size, MADV_DONTNEED) != 0) {
         if (errno == ENOMEM) /* madvise's answer for pages that are not mapped */
@@ -168,6 +172,8 @@ void os_vm_decommit(void *addr, size_t size)
 void os_vm_release(void *addr, size_t size)
 {
     os_vm_need_pages("release", addr, size);
+    if (size == 0)
+        os_vm_fatal("os_vm: release of 0 bytes at %p; pass the size the reservation was made with", addr);
     /* munmap of pages that are not mapped succeeds: a second release, or one
      * past the reservation's end, would pass unseen (on Windows it is fatal).
      * One system call where a stack is destroyed. */

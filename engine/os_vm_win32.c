@@ -149,6 +149,8 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
 bool os_vm_commit(void *addr, size_t size)
 {
     os_vm_need_pages("commit", addr, size);
+    if (size == 0)
+        return true; /* VirtualAlloc refuses a size of 0 */
     if (os_vm_injected_failure())
         return false;
     if (os_vm_is_large(addr))
@@ -184,6 +186,8 @@ static bool wholly_committed(void *addr, size_t size)
 void os_vm_prefault(void *addr, size_t size)
 {
     os_vm_need_pages("prefault", addr, size);
+    if (size == 0)
+        return;
     if (!wholly_committed(addr, size))
         os_vm_fatal("os_vm: prefault of %zu bytes at %p: the range is not (wholly) committed; prefault only pages "
                     "os_vm_commit made readable and writable",
@@ -197,6 +201,8 @@ void os_vm_prefault(void *addr, size_t size)
 void os_vm_decommit(void *addr, size_t size)
 {
     os_vm_need_pages("decommit", addr, size);
+    if (size == 0)
+        return; /* VirtualFree would take a size of 0 at a reservation's base for all of it */
     if (os_vm_is_large(addr)) {
         memset(addr, 0, size); /* large pages stay; the range must still read as zero when "committed" again */
         return;
@@ -209,6 +215,8 @@ void os_vm_decommit(void *addr, size_t size)
 void os_vm_release(void *addr, size_t size)
 {
     os_vm_need_pages("release", addr, size); /* the OS takes the whole reservation whatever the size */
+    if (size == 0)
+        os_vm_fatal("os_vm: release of 0 bytes at %p; pass the size the reservation was made with", addr);
     /* Out of the table first: once the range is free, another thread may
      * reserve it with normal pages, whose commits must not pass for large. */
     size_t i;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Mutation sweep: which small changes to a source file the tests let through.
 
-    python3 tests/mutants.py [--checked] FILE [FIRST LAST]
+    python3 tests/mutants.py [--checked | --windows] FILE [FIRST LAST]
 
 Takes the committed tree (HEAD) into build-mutants/plain/ or
 build-mutants/checked/ (-Dchecked=true, no sanitizer), then, for each code
@@ -12,10 +12,16 @@ the lanes build) and run against every Criterion test program and
 engine_check; a mutant that builds and passes them all is printed as
 SURVIVED. Comments, preprocessor lines and fatal messages are left alone.
 
+--windows (build-mutants/windows/) cross-builds with MinGW-w64 instead, as
+./dev test-windows does, for os_vm_win32.c and the Windows branches, and
+runs the tests that lane runs under wine but its CMake build: engine_check,
+engine_check_unity, reload and the examples.
+
 A survivor is not always a gap: code that the build compiles out (the
 checked build's branches in a plain sweep), bounds that no input reaches,
 and changes that only cost time survive too. Read each one. ./dev mutate and
-./dev mutate-checked run this; a sweep of a few hundred lines takes minutes.
+./dev mutate-checked run this (./dev mutate-windows with --windows); a
+sweep of a few hundred lines takes minutes, under wine some more.
 """
 import os
 import re
@@ -39,13 +45,14 @@ def in_string(code, at):
 
 def main(argv):
     checked = "--checked" in argv
-    args = [a for a in argv if a != "--checked"]
+    windows = "--windows" in argv
+    args = [a for a in argv if a not in ("--checked", "--windows")]
     if len(args) not in (1, 3):
         sys.exit(__doc__)
     path = args[0]
     repo = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
                           check=True).stdout.strip()
-    work = os.path.join(repo, "build-mutants", "checked" if checked else "plain")
+    work = os.path.join(repo, "build-mutants", "windows" if windows else "checked" if checked else "plain")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     archive = subprocess.run(["git", "-C", repo, "archive", "HEAD"], capture_output=True, check=True).stdout
@@ -54,10 +61,23 @@ def main(argv):
     options = ["-Dwerror=true", "-Ddemo=false", "-Dbench=false", "--wrap-mode=nofallback"]
     if checked:
         options.append("-Dchecked=true")
+    if windows:
+        options.append("--cross-file=" + os.path.join(work, "tests", "cross", "mingw-w64-x86_64.txt"))
+        # a prefix of the sweep's own, quiet; one wine server for the whole sweep
+        os.environ.update(WINEPREFIX=os.path.join(work, "wineprefix"), WINEDEBUG="-all",
+                          WINEDLLOVERRIDES="mscoree,mshtml=")
+        quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["wineboot", "--init"], **quiet)  # not captured: the server it starts keeps a pipe open
+        subprocess.run(["wineserver", "--wait"], **quiet)
+        subprocess.run(["wineserver", "--persistent"], **quiet)
     subprocess.run(["meson", "setup", build, work] + options, capture_output=True, check=True)
     subprocess.run(["ninja", "-C", build], capture_output=True, check=True)
-    tests = sorted(os.path.join(build, "tests", t) for t in os.listdir(os.path.join(build, "tests"))
-                   if (t.startswith("test_") or t == "engine_check") and "." not in t)
+    if windows:
+        tests = [["meson", "test", "-C", build, "--no-rebuild", "engine_check", "engine_check_unity", "reload",
+                  "example_frame_loop", "example_job_lanes"]]
+    else:
+        tests = sorted([os.path.join(build, "tests", t)] for t in os.listdir(os.path.join(build, "tests"))
+                       if (t.startswith("test_") or t == "engine_check") and "." not in t)
 
     source = os.path.join(work, path)
     original = open(source).read()
@@ -82,7 +102,7 @@ def main(argv):
                     caught = False
                     for t in tests:
                         try:
-                            r = subprocess.run([t], capture_output=True, timeout=120, cwd=build)
+                            r = subprocess.run(t, capture_output=True, timeout=300, cwd=build)
                         except subprocess.TimeoutExpired:
                             caught = True
                             break
@@ -94,7 +114,10 @@ def main(argv):
                         print(f"SURVIVED {path}:{i + 1}: {mutated.strip()}", flush=True)
     finally:
         open(source, "w").write(original)
-    print(f"{made} mutants of {path}:{first}-{last} ({'checked' if checked else 'plain'} build): "
+        if windows:
+            subprocess.run(["wineserver", "--kill"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kind = "Windows" if windows else "checked" if checked else "plain"
+    print(f"{made} mutants of {path}:{first}-{last} ({kind} build): "
           f"{made - survived - unbuilt} caught by the tests, {unbuilt} by the compiler, {survived} survived")
 
 

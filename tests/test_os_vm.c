@@ -143,6 +143,34 @@ Test(os_vm, decommit_gives_the_memory_back)
     os_vm_release(p, size);
 }
 
+/* A range of 0 bytes: nothing committed, touched or decommitted, at the
+ * reservation's base or inside it, and no injected failure used up. */
+Test(os_vm, an_empty_range_changes_nothing)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    cr_assert(os_vm_commit(p, 2 * page));
+    p[0] = 7, p[page] = 8;
+    os_vm_inject_commit_failure(1);
+    cr_assert(os_vm_commit(p + 4 * page, 0), "an empty commit succeeds");
+    cr_assert_not(os_vm_commit(p + 4 * page, page), "without using the injected failure");
+    os_vm_inject_commit_failure(0);
+    os_vm_prefault(p + 8 * page, 0);
+    os_vm_decommit(p, 0);
+    os_vm_decommit(p + page, 0);
+    cr_assert(p[0] == 7 && p[page] == 8, "the committed pages kept their bytes");
+    os_vm_release(p, MiB);
+}
+
+Test(os_vm, a_release_of_0_bytes_is_fatal, .signal = SIGABRT)
+{
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    expect_fatalf("frame_arena: os_vm: release of 0 bytes at %p; pass the size the reservation was made with",
+                  (void *)p);
+    os_vm_release(p, 0);
+    death_not_reached();
+}
+
 Test(os_vm, injected_failure_hits_exactly_the_kth_commit)
 {
     unsigned char *p = os_vm_reserve(MiB, 0, 0);

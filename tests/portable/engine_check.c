@@ -248,6 +248,14 @@ static void check_os_vm_reserve_commit_decommit(void)
         return;
     EXPECT((uintptr_t)base % (64 * KiB) == 0, "aligned to 64 KiB, got %p", (void *)base);
     cycle_commit(base, 128 * KiB, 0xAB);
+    /* 0 bytes: nothing changes, at the reservation's base or inside it (on
+     * Windows a decommit of size 0 at the base would take all of it) */
+    EXPECT(os_vm_commit(base, page) && os_vm_commit(base + 2 * page, 0), "an empty commit succeeds");
+    base[0] = 7;
+    os_vm_prefault(base + 4 * page, 0);
+    os_vm_decommit(base, 0);
+    os_vm_decommit(base + page, 0);
+    EXPECT(base[0] == 7, "the committed page kept its byte after empty prefaults and decommits");
     os_vm_release(base, 4 * MiB);
     EXPECT(!address_in_use(base), "released address space is free");
 }
@@ -1144,6 +1152,13 @@ static void die_release_twice(void)
         os_vm_release(p, 16 * os_vm_page_size());
 }
 
+static void die_release_of_0_bytes(void)
+{
+    unsigned char *p = os_vm_reserve(16 * os_vm_page_size(), 0, 0);
+    if (p)
+        os_vm_release(p, 0);
+}
+
 static void die_decommit_of_released_pages(void)
 {
     unsigned char *p = released_pages();
@@ -1305,6 +1320,7 @@ static const Death deaths[] = {
      "the address and the size must be multiples of the page size"},
     {"commit_of_released_pages", die_commit_of_released_pages, "os_vm: commit "},
     {"release_twice", die_release_twice, "os_vm: release "},
+    {"release_of_0_bytes", die_release_of_0_bytes, "os_vm: release of 0 bytes at "},
     {"decommit_of_released_pages", die_decommit_of_released_pages, "os_vm: decommit "},
     {"reset_with_cursor_open", die_reset_with_cursor_open,
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
