@@ -115,9 +115,9 @@ int os_vm_thread_slot_create(void (*on_exit)(void *value));
 void os_vm_thread_slot_set(int slot, void *value);
 /* Gives the slot back, so that no on_exit runs for it any more (before the
  * code holding on_exit is unloaded) and a later create may make it again.
- * Delete it once every thread's value is NULL: POSIX then calls nothing for
- * a value still stored, Windows calls on_exit for each, on the calling
- * thread. A slot not made, or deleted already, is fatal here and in set. */
+ * Delete it once every thread's value is NULL: a value still stored is
+ * dropped, on_exit not called for it, on every OS. A slot not made, or
+ * deleted already, is fatal here and in set. */
 void os_vm_thread_slot_delete(int slot);
 
 /* Test seam: the k-th commit from now (1 = the next one) fails as if the OS

@@ -231,7 +231,7 @@ void os_vm_release(void *addr, size_t size)
 /* ------------------------------------------------------------------ thread-exit slots */
 
 static DWORD slot_index[OS_VM_THREAD_SLOTS];
-static void (*slot_exit[OS_VM_THREAD_SLOTS])(void *);
+static void (*_Atomic slot_exit[OS_VM_THREAD_SLOTS])(void *); /* NULL from a delete on: FlsFree calls nothing */
 static _Atomic int slot_made[OS_VM_THREAD_SLOTS]; /* 1 while the slot has an index; stored after the index */
 static SRWLOCK slots_lock = SRWLOCK_INIT;
 
@@ -239,8 +239,9 @@ static SRWLOCK slots_lock = SRWLOCK_INIT;
 #define SLOT_TRAMPOLINE(n)                                                                                   \
     static VOID WINAPI slot_trampoline_##n(PVOID value)                                                    \
     {                                                                                                      \
-        if (value)                                                                                         \
-            slot_exit[n](value);                                                                           \
+        void (*on_exit)(void *) = atomic_load(&slot_exit[n]);                                              \
+        if (value && on_exit)                                                                              \
+            on_exit(value);                                                                                \
     }
 SLOT_TRAMPOLINE(0)
 SLOT_TRAMPOLINE(1)
@@ -259,7 +260,7 @@ int os_vm_thread_slot_create(void (*on_exit)(void *value))
     while (slot < OS_VM_THREAD_SLOTS && atomic_load(&slot_made[slot]))
         slot++;
     if (slot < OS_VM_THREAD_SLOTS) {
-        slot_exit[slot] = on_exit;
+        atomic_store(&slot_exit[slot], on_exit);
         slot_index[slot] = FlsAlloc(trampolines[slot]);
         if (slot_index[slot] == FLS_OUT_OF_INDEXES)
             slot = -1;
@@ -289,7 +290,9 @@ void os_vm_thread_slot_delete(int slot)
 {
     AcquireSRWLockExclusive(&slots_lock);
     need_slot(slot);
-    if (!FlsFree(slot_index[slot])) /* calls on_exit for each value still stored, on this thread */
+    atomic_store(&slot_exit[slot], NULL); /* FlsFree calls the trampoline for each value still stored: as
+                                             pthread_key_delete does, call nothing */
+    if (!FlsFree(slot_index[slot]))
         os_vm_fatal("os_vm: FlsFree failed: error %lu", GetLastError());
     atomic_store(&slot_made[slot], 0);
     ReleaseSRWLockExclusive(&slots_lock);

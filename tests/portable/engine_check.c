@@ -353,6 +353,10 @@ static void check_os_vm_thread_slot_refused_is_not_used_up(void)
     if (slot_under_test >= 0) {
         EXPECT(run_thread(store_in_slot, NULL), "thread started");
         EXPECT(slot_exits == 1, "the slot's exit function ran for the thread: %d times", slot_exits);
+        /* deleted with a value still stored on this thread: dropped, on every OS (FlsFree would call it) */
+        os_vm_thread_slot_set(slot_under_test, &slot_exits);
+        os_vm_thread_slot_delete(slot_under_test);
+        EXPECT(slot_exits == 1, "a deleted slot called nothing for the value still stored: %d exits", slot_exits);
     }
 }
 
