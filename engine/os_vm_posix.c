@@ -80,7 +80,7 @@ bool os_vm_commit(void *addr, size_t size)
 {
     os_vm_need_pages("commit", addr, size);
     if (size == 0)
-        return true; /* nothing to commit, as on Windows */
+        return true; /* an empty range: nothing to do, on every OS (os_vm.h) */
     if (os_vm_injected_failure())
         return false;
     if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0) {
