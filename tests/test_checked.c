@@ -152,19 +152,28 @@ Test(checked, pops_that_cycle_twice_the_reservation_run_out_until_the_stack_is_e
     page_stack_destroy(ps);
 }
 
-/* A block grown in place must keep its redzone inside the region, as a push
- * must: monotonic pops take the top near the region's end (twice the
- * reservation and 64 KiB, here 192 KiB), and the newest block is grown to
- * fill what is left with and without room for its 16-byte redzone. */
-Test(checked, a_block_grown_in_place_keeps_its_redzone_inside_the_region)
+/* A stack whose region is twice its 64 KiB reservation and 64 KiB (192 KiB),
+ * its top taken near the region's end by monotonic pops; *base is the
+ * region's first byte. */
+static PageStack *stack_near_its_region_end(unsigned char **base)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * 1024, .commit_size = 64 * 1024});
-    unsigned char *base = page_stack_push(ps, 8, 8); /* the region's first byte */
+    *base = page_stack_push(ps, 8, 8);
     PageStackMark m = page_stack_mark(ps);
     for (int i = 0; i < 3; i++) {
         cr_assert_not_null(page_stack_try_push(ps, 60 * 1024, 8));
         page_stack_pop_to(m); /* the top stays: pops are monotonic */
     }
+    return ps;
+}
+
+/* A block grown in place must keep its redzone inside the region, as a push
+ * must: the newest block is grown to fill what is left of the region with
+ * and without room for its 16-byte redzone. */
+Test(checked, a_block_grown_in_place_keeps_its_redzone_inside_the_region)
+{
+    unsigned char *base;
+    PageStack *ps = stack_near_its_region_end(&base);
     unsigned char *b = page_stack_push(ps, 16, 16);
     size_t room = 192 * 1024 - (size_t)(b - base), pos = page_stack_pos(ps);
     cr_assert_lt(room, 16 * 1024, "the top is near the region's end");
@@ -180,13 +189,8 @@ Test(checked, a_block_grown_in_place_keeps_its_redzone_inside_the_region)
 /* The same for a push: it must leave room for its redzone in the region. */
 Test(checked, a_push_keeps_its_redzone_inside_the_region)
 {
-    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * 1024, .commit_size = 64 * 1024});
-    unsigned char *base = page_stack_push(ps, 8, 8); /* the region's first byte */
-    PageStackMark m = page_stack_mark(ps);
-    for (int i = 0; i < 3; i++) {
-        cr_assert_not_null(page_stack_try_push(ps, 60 * 1024, 8));
-        page_stack_pop_to(m); /* the top stays: pops are monotonic */
-    }
+    unsigned char *base;
+    PageStack *ps = stack_near_its_region_end(&base);
     unsigned char *b = page_stack_push(ps, 16, 16);
     size_t room = 192 * 1024 - (size_t)(b + 16 + 16 - base), pos = page_stack_pos(ps); /* after b and its redzone */
     cr_assert_lt(room, 16 * 1024, "the top is near the region's end");
