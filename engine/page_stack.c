@@ -14,9 +14,9 @@
  * The inline push in page_stack.h handles the common case: the block fits
  * below `end`. Everything else lands here: committing the next steps,
  * failures, alignment errors. `end` is the commit end in a plain build; in
- * the builds that watch every push (AddressSanitizer, checked, a process
- * running under valgrind, or an on_push hook) it is 0, so every push comes
- * here. The top is kept as `last` (top - 1): see page_stack.h for why.
+ * the builds that watch every push (AddressSanitizer, MemorySanitizer,
+ * checked, a process running under valgrind, or an on_push hook) it is 0, so
+ * every push comes here. The top is kept as `last` (top - 1): see page_stack.h for why.
  *
  * Lazy bookkeeping keeps the inline push short: `peak`, `high` (highest pos
  * since the last reset) and `dirty` (highest address ever handed out since it
@@ -63,6 +63,25 @@
 #define PAGE_STACK_POISONING 0
 #define poison(addr, size) ((void)(addr), (void)(size))
 #define unpoison(addr, size) ((void)(addr), (void)(size))
+#endif
+
+/* MemorySanitizer (clang): a block a push hands out without zeroing it reads
+ * as uninitialised until it is written, as malloc's does, so a use of a byte
+ * the caller never wrote (a field a loop skipped, last frame's data taken
+ * for this frame's) is reported where it happens. Every push goes out of
+ * line to say so. */
+#if defined(__has_feature)
+#if __has_feature(memory_sanitizer)
+#include <sanitizer/msan_interface.h>
+#define PAGE_STACK_MSAN 1
+#define msan_undefined(addr, size) __msan_allocated_memory((const void *)(addr), (size))
+#define msan_defined(addr, size) __msan_unpoison((const void *)(addr), (size))
+#endif
+#endif
+#ifndef PAGE_STACK_MSAN
+#define PAGE_STACK_MSAN 0
+#define msan_undefined(addr, size) ((void)(addr), (void)(size))
+#define msan_defined(addr, size) ((void)(addr), (void)(size))
 #endif
 
 #ifdef FRAME_ARENA_VALGRIND
@@ -218,7 +237,7 @@ static size_t pos_of(const PageStack *ps)
 /* Re-arms the inline push after the top or committed changed. */
 static uintptr_t inline_end(const PageStack *ps)
 {
-    bool watched = PAGE_STACK_POISONING || CHECKED || (ps->flags & Internal_WatchEveryPush);
+    bool watched = PAGE_STACK_POISONING || PAGE_STACK_MSAN || CHECKED || (ps->flags & Internal_WatchEveryPush);
 #ifdef PAGE_STACK_CARRY_FREE_END
     watched = watched || ps->base + ps->reserved > PAGE_STACK_CARRY_FREE_END; /* see page_stack_block_wraps */
 #endif
@@ -698,7 +717,8 @@ static uintptr_t checked_mark_phys(PageStack *ps, size_t lpos)
  * Builds that poison or watch bytes outside blocks keep to the exact length. */
 static bool whole_units(const PageStack *ps, uintptr_t a, uintptr_t b)
 {
-    return !PAGE_STACK_POISONING && !CHECKED && !(ps->flags & Internal_WatchEveryPush) && ((a | b) & 15) == 0;
+    return !PAGE_STACK_POISONING && !PAGE_STACK_MSAN && !CHECKED && !(ps->flags & Internal_WatchEveryPush) &&
+           ((a | b) & 15) == 0;
 }
 
 /* ------------------------------------------------------------------ pushes */
@@ -752,8 +772,12 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
     } else if ((how & PageStackPush_Zero) && p < ps->dirty) {
         page_stack_zero_dirty(ps, (void *)p, size);
     }
-    if (how & PageStackPush_Zero)
+    if (how & PageStackPush_Zero) {
         VALGRIND_MAKE_MEM_DEFINED(p, size); /* fresh pages are zero: memcheck could not know */
+        msan_defined(p, size);              /* nor MemorySanitizer, after a decommit */
+    } else {
+        msan_undefined(p, size); /* after the checked build's fill: its 0xCD is no value either */
+    }
     set_top(ps, p + size + REDZONE);
     ps->pushes++;
     settle(ps);
@@ -809,6 +833,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
         unpoison(p + old_size, new_size - old_size);
         if (CHECKED)
             memset((void *)(p + old_size), FILL_PUSH, new_size - old_size);
+        msan_undefined(p + old_size, new_size - old_size); /* as realloc's: the bytes it adds are uninitialised */
     } else {
         note_high(ps);
         if (CHECKED) { /* the redzone moves down to the new end */

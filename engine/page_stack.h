@@ -198,7 +198,8 @@ struct PageStack {
     /* bytes 0-63: the push, and the top and high-water bookkeeping of reset and pop_to */
     uintptr_t last;     /* the top minus one: the last byte handed out (base - 1 when empty) */
     uintptr_t end;      /* a block whose last byte lies below this is pushed inline: the commit end, or 0 when
-                           every push goes out of line (ASan, checked, valgrind, an on_push hook, a cursor) */
+                           every push goes out of line (ASan, MSan, checked, valgrind, an on_push hook,
+                           a cursor) */
     uintptr_t zero_end; /* `end` while the top is at or above `dirty`, else 0: a zeroing push whose last byte
                            lies below this is pushed inline with nothing to zero */
     uint64_t pushes;

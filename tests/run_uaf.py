@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
 """Runs every uaf_case in its own process and reports TAP.
 
-usage: run_uaf.py checked UAF_CASE      every case must be stopped: ASan report or SIGSEGV
+usage: run_uaf.py checked UAF_CASE      every case but the "unwritten" ones must be stopped:
+                                        ASan report or SIGSEGV (ASan does not track which
+                                        bytes were written)
        run_uaf.py alone UAF_CASE        the checked build without ASan: every case marked
                                         "alone" must be stopped by its one-line report;
                                         the others are not run
        run_uaf.py valgrind UAF_CASE     under memcheck, every case whose bytes are not
-                                        handed out again must be reported
+                                        handed out again, and every "unwritten" one, must
+                                        be reported
+       run_uaf.py msan UAF_CASE         a MemorySanitizer build: every "unwritten" case must
+                                        be reported as a use of an uninitialised value; the
+                                        others are not run (MSan does not see them)
 """
 import os
 import signal
@@ -19,10 +25,11 @@ cases = [line.split() for line in listing if line.strip()]
 results = []
 for fields in cases:
     name, reuse, alone = fields[0], "reuse" in fields[1:], "alone" in fields[1:]
-    if mode == "alone" and not alone:
+    unwritten = "unwritten" in fields[1:]
+    if (mode == "alone" and not alone) or (mode == "checked" and unwritten) or (mode == "msan" and not unwritten):
         continue
     if mode == "valgrind":
-        if reuse:
+        if reuse and not unwritten:
             continue
         cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--exit-on-first-error=yes", binary, name]
     else:
@@ -32,6 +39,9 @@ for fields in cases:
     if mode == "valgrind":
         caught = rc == 99 or rc == -signal.SIGSEGV
         how = "memcheck error" if rc == 99 else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
+    elif mode == "msan":
+        caught = rc != 0 and "MemorySanitizer: use-of-uninitialized-value" in proc.stderr
+        how = "MSan report" if caught else f"exit {rc}"
     elif mode == "alone":
         lines = proc.stderr.splitlines()
         caught = rc == -signal.SIGABRT and len(lines) == 1 and lines[0].startswith("frame_arena: page_stack ")

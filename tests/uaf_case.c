@@ -1,8 +1,8 @@
 /* One use-after-frame bug per case, run in its own process by run_uaf.py.
  *
  *     uaf_case NAME      runs the case; exit 0 means the bug went unnoticed
- *     uaf_case --list    prints the case names, one per line, marked "reuse"
- *                        and "alone" as in the table below
+ *     uaf_case --list    prints the case names, one per line, marked "reuse",
+ *                        "alone" and "unwritten" as in the table below
  *
  * Each case does exactly one bad access through `volatile` pointers, so the
  * compiler keeps it, and then destroys what it made, as a game does when it
@@ -12,6 +12,13 @@
  * stack is destroyed); a plain build under valgrind every case whose
  * bytes were not handed out again (the reuse cases are live memory again
  * there).
+ *
+ * The cases marked "unwritten" read bytes a push handed out before anything
+ * wrote them, and branch on what they read: in a plain build the bytes hold
+ * whatever was there, in a frame arena an earlier frame's data, which looks
+ * right. No ASan build sees these (the checked build hands out 0xCD, which
+ * shows but is not reported); MemorySanitizer and valgrind must report each
+ * one.
  */
 #include "frame_arena.h"
 
@@ -144,23 +151,77 @@ static void touch_past_the_reservation(void)
     p[64 * KiB + 100] = 6;
 }
 
+static volatile int seen;
+
+/* A loop that fills all but the last element, and a sum over all of them. */
+static void element_left_unwritten(void)
+{
+    volatile int *v = push_array_no_zero(stack(), int, 16);
+    for (int i = 0; i < 15; i++)
+        v[i] = i;
+    int sum = 0;
+    for (int i = 0; i < 16; i++)
+        sum += v[i];
+    if (sum > 100)
+        seen = 1;
+}
+
+/* Frame 1 gets frame 0's block back and reads frame 0's values as its own. */
+static void last_frames_data_read_as_this_frames(void)
+{
+    FrameArena *fa = arena();
+    int *a = push_array_no_zero(frame_arena_begin(fa), int, 64);
+    for (int i = 0; i < 64; i++)
+        a[i] = i;
+    frame_arena_end(fa);
+    volatile int *b = push_array_no_zero(frame_arena_begin(fa), int, 64);
+    if (b[63] == 63)
+        seen = 1;
+}
+
+static void bytes_a_realloc_added(void)
+{
+    PageStack *ps = stack();
+    unsigned char *p = page_stack_push(ps, 32, 8);
+    memset(p, 1, 32);
+    volatile unsigned char *q = page_stack_realloc(ps, p, 32, 64, 8);
+    if (q[40] == 1)
+        seen = 1;
+}
+
+static void cursor_push_read_before_written(void)
+{
+    PageStack *ps = stack();
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    volatile int *v = cursor_push_array_no_zero(&c, int, 8);
+    int x = v[3];
+    page_stack_cursor_end(&c);
+    if (x == 7)
+        seen = 1;
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
-    int reuse; /* the bytes are handed out again in a plain build */
-    int alone; /* the checked build alone must stop it: a write to bytes no block holds */
+    int reuse;     /* the bytes are handed out again in a plain build */
+    int alone;     /* the checked build alone must stop it: a write to bytes no block holds */
+    int unwritten; /* a read of bytes a push handed out that nothing wrote */
 } cases[] = {
-    {"read_after_reset", read_after_reset, 0, 0},
-    {"write_after_reset", write_after_reset, 0, 1},
-    {"read_after_reset_address_reused", read_after_reset_address_reused, 1, 0},
-    {"write_after_reuse", write_after_reuse, 1, 1},
-    {"read_2_frames_later", read_2_frames_later, 1, 0},
-    {"read_4_frames_later", read_4_frames_later, 1, 0},
-    {"read_after_pop", read_after_pop, 0, 0},
-    {"read_after_pop_and_repush", read_after_pop_and_repush, 1, 0},
-    {"overflow_into_neighbour", overflow_into_neighbour, 1, 1},
-    {"overflow_past_the_top", overflow_past_the_top, 0, 1},
-    {"touch_past_the_reservation", touch_past_the_reservation, 0, 1},
+    {"read_after_reset", read_after_reset, 0, 0, 0},
+    {"write_after_reset", write_after_reset, 0, 1, 0},
+    {"read_after_reset_address_reused", read_after_reset_address_reused, 1, 0, 0},
+    {"write_after_reuse", write_after_reuse, 1, 1, 0},
+    {"read_2_frames_later", read_2_frames_later, 1, 0, 0},
+    {"read_4_frames_later", read_4_frames_later, 1, 0, 0},
+    {"read_after_pop", read_after_pop, 0, 0, 0},
+    {"read_after_pop_and_repush", read_after_pop_and_repush, 1, 0, 0},
+    {"overflow_into_neighbour", overflow_into_neighbour, 1, 1, 0},
+    {"overflow_past_the_top", overflow_past_the_top, 0, 1, 0},
+    {"touch_past_the_reservation", touch_past_the_reservation, 0, 1, 0},
+    {"element_left_unwritten", element_left_unwritten, 0, 0, 1},
+    {"last_frames_data_read_as_this_frames", last_frames_data_read_as_this_frames, 1, 0, 1},
+    {"bytes_a_realloc_added", bytes_a_realloc_added, 0, 0, 1},
+    {"cursor_push_read_before_written", cursor_push_read_before_written, 0, 0, 1},
 };
 
 int main(int argc, char **argv)
@@ -168,7 +229,8 @@ int main(int argc, char **argv)
     size_t n = sizeof cases / sizeof cases[0];
     if (argc == 2 && !strcmp(argv[1], "--list")) {
         for (size_t i = 0; i < n; i++)
-            printf("%s%s%s\n", cases[i].name, cases[i].reuse ? " reuse" : "", cases[i].alone ? " alone" : "");
+            printf("%s%s%s%s\n", cases[i].name, cases[i].reuse ? " reuse" : "", cases[i].alone ? " alone" : "",
+                   cases[i].unwritten ? " unwritten" : "");
         return 0;
     }
     for (size_t i = 0; argc == 2 && i < n; i++) {
