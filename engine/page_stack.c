@@ -98,6 +98,7 @@
 #define VALGRIND_MEMPOOL_TRIM(pool, addr, size) ((void)(pool), (void)(addr), (void)(size))
 #define VALGRIND_MAKE_MEM_NOACCESS(addr, size) ((void)(addr), (void)(size))
 #define VALGRIND_MAKE_MEM_DEFINED(addr, size) ((void)(addr), (void)(size))
+#define VALGRIND_MAKE_MEM_UNDEFINED(addr, size) ((void)(addr), (void)(size))
 #endif
 
 #ifdef FRAME_ARENA_CHECKED
@@ -403,6 +404,7 @@ static void release(PageStack *ps, uintptr_t from, uintptr_t to)
         return;
     if (CHECKED) {
         unpoison(from, to - from); /* redzones and padding inside are poisoned already */
+        VALGRIND_MAKE_MEM_UNDEFINED(from, to - from); /* and no-access to memcheck: the fill is the stack's own */
         memset((void *)from, FILL_RELEASE, to - from);
     }
     poison(from, to - from);
@@ -777,6 +779,8 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
         msan_defined(p, size);              /* nor MemorySanitizer, after a decommit */
     } else {
         msan_undefined(p, size); /* after the checked build's fill: its 0xCD is no value either */
+        if (CHECKED)
+            VALGRIND_MAKE_MEM_UNDEFINED(p, size); /* the same for memcheck */
     }
     set_top(ps, p + size + REDZONE);
     ps->pushes++;
@@ -831,9 +835,12 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
                 forget_released_above(ps, p + old_size);
         }
         unpoison(p + old_size, new_size - old_size);
+        VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size); /* addressable to memcheck, for the fill */
         if (CHECKED)
             memset((void *)(p + old_size), FILL_PUSH, new_size - old_size);
-        msan_undefined(p + old_size, new_size - old_size); /* as realloc's: the bytes it adds are uninitialised */
+        /* as realloc's: the bytes it adds are uninitialised, and the fill is no value */
+        msan_undefined(p + old_size, new_size - old_size);
+        VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size);
     } else {
         note_high(ps);
         if (CHECKED) { /* the redzone moves down to the new end */

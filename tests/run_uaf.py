@@ -7,7 +7,9 @@ Each mode asserts one column of the table in docs/RELIABILITY.md ("Use
 after frame"), both ways where it can: the cases the build must report are
 reported, and the others run to their end unnoticed, so a report that has
 nothing to do with the case (a false positive in the engine, say at the
-stack's destroy) fails the run instead of passing for the case's.
+stack's destroy) fails the run instead of passing for the case's. For the
+same reason a sanitizer's or memcheck's report counts only when its first
+frame is the case's own code in uaf_case.c, where the bad access is.
 
   checked   the checked build with ASan: every case but the "unwritten" ones
             must be stopped, by an ASan report or SIGSEGV (ASan does not
@@ -20,11 +22,15 @@ stack's destroy) fails the run instead of passing for the case's.
   valgrind  a plain build under memcheck: every case whose bytes are not
             handed out again, and every "unwritten" one, must be reported;
             the others must go unnoticed
+  valgrind-checked  the checked build without ASan under memcheck: every
+            case must be reported (its quarantine keeps released bytes
+            inaccessible, and its redzones are never handed out)
   msan      a MemorySanitizer build: every "unwritten" case must be reported
             as a use of an uninitialised value; the others must bring no
             MSan report (the touch past the reservation ends in SIGSEGV)
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,25 +39,36 @@ mode, binary = sys.argv[1], sys.argv[2]
 listing = subprocess.run([binary, "--list"], capture_output=True, text=True, check=True).stdout.split("\n")
 cases = [line.split() for line in listing if line.strip()]
 results = []
+
+
+def in_case(report):
+    """Whether the first stack frame of the report is in uaf_case.c."""
+    for line in report.splitlines():
+        line = line.strip()
+        if re.match(r"(==\d+==\s+)?(at 0x|#0 )", line):
+            return "uaf_case.c:" in line
+    return False
+
+
 for fields in cases:
     name, reuse, alone = fields[0], "reuse" in fields[1:], "alone" in fields[1:]
     unwritten = "unwritten" in fields[1:]
     if (mode == "alone" and not alone) or (mode == "checked" and unwritten):
         continue
-    if mode == "valgrind":
+    if mode.startswith("valgrind"):
         cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--exit-on-first-error=yes", binary, name]
     else:
         cmd = [binary, name]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     rc = proc.returncode
     unnoticed = rc == 0 and f"uaf_case: {name} went unnoticed" in proc.stdout
-    if mode == "valgrind":
-        expected = not reuse or unwritten
-        stopped = rc == 99 or rc == -signal.SIGSEGV
-        how = "memcheck error" if rc == 99 else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
+    if mode.startswith("valgrind"):
+        expected = mode == "valgrind-checked" or not reuse or unwritten
+        stopped = rc == 99 and in_case(proc.stderr)
+        how = "memcheck error" if stopped else "memcheck error outside the case" if rc == 99 else f"exit {rc}"
     elif mode == "msan":
         expected = unwritten
-        stopped = rc != 0 and "MemorySanitizer: use-of-uninitialized-value" in proc.stderr
+        stopped = rc != 0 and "MemorySanitizer: use-of-uninitialized-value" in proc.stderr and in_case(proc.stderr)
         how = "MSan report" if stopped else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
         guard = rc == -signal.SIGSEGV or "MemorySanitizer: SEGV" in proc.stderr  # MSan's, without handle_segv=0
         if not expected and guard and "use-of-uninitialized-value" not in proc.stderr:
@@ -63,7 +80,7 @@ for fields in cases:
         how = "its own report" if stopped else f"exit {rc}"
     else:
         expected = mode == "checked" or (not reuse and not unwritten)
-        asan = rc == -signal.SIGABRT and "AddressSanitizer" in proc.stderr
+        asan = rc == -signal.SIGABRT and "AddressSanitizer" in proc.stderr and in_case(proc.stderr)
         stopped = asan or rc == -signal.SIGSEGV
         how = "ASan report" if asan else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
     ok = stopped if expected else unnoticed
