@@ -49,7 +49,10 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
     size_t span = size + slack;
     void *raw = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (raw == MAP_FAILED) {
-        if (errno == ENOMEM)
+        /* The arguments are valid but for the size, so either errno means it
+         * is too large: Linux says ENOMEM, valgrind (and, by POSIX, other
+         * systems may) EINVAL. */
+        if (errno == ENOMEM || errno == EINVAL)
             return NULL;
         os_vm_fatal("os_vm: mmap of %zu bytes of address space failed: %s", span, strerror(errno));
     }

@@ -94,6 +94,7 @@
 #define VALGRIND_CREATE_MEMPOOL(pool, rz, zeroed) ((void)(pool))
 #define VALGRIND_DESTROY_MEMPOOL(pool) ((void)(pool))
 #define VALGRIND_MEMPOOL_ALLOC(pool, addr, size) ((void)(pool), (void)(addr), (void)(size))
+#define VALGRIND_MEMPOOL_FREE(pool, addr) ((void)(pool), (void)(addr))
 #define VALGRIND_MEMPOOL_CHANGE(pool, a, b, size) ((void)(pool), (void)(a), (void)(b), (void)(size))
 #define VALGRIND_MEMPOOL_TRIM(pool, addr, size) ((void)(pool), (void)(addr), (void)(size))
 #define VALGRIND_MAKE_MEM_NOACCESS(addr, size) ((void)(addr), (void)(size))
@@ -762,7 +763,11 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
     if (off + size + REDZONE > ps->committed && !commit_to(ps, off + size + REDZONE))
         return fail(ps, PageStackError_CommitFailed, size, align, how);
     unpoison(p, size);
-    VALGRIND_MEMPOOL_ALLOC(ps, p, size);
+    /* memcheck: a block has a chunk while it has bytes. An empty one may
+     * share its address with the next block, and two chunks at one address
+     * make memcheck report a "bad mempool". */
+    if (size)
+        VALGRIND_MEMPOOL_ALLOC(ps, p, size);
     if (CHECKED) {
         memset((void *)p, (how & PageStackPush_Zero) ? 0 : FILL_PUSH, size);
         CheckState *ck = check_state(ps);
@@ -851,7 +856,15 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
             release(ps, p + new_size, p + old_size);
         }
     }
-    VALGRIND_MEMPOOL_CHANGE(ps, p, p, new_size);
+    /* memcheck's chunk for the block (see push_slow): an empty block had
+     * none; a release has trimmed the chunk of a shrunk one to what it
+     * keeps, or (a plain build's, to 0 bytes) freed it. */
+    if (old_size && new_size)
+        VALGRIND_MEMPOOL_CHANGE(ps, p, p, new_size);
+    else if (new_size)
+        VALGRIND_MEMPOOL_ALLOC(ps, p, new_size);
+    else if (CHECKED && old_size)
+        VALGRIND_MEMPOOL_FREE(ps, p);
     if (CHECKED) {
         CheckState *ck = check_state(ps);
         ck->lpos = ck->lpos - old_size + new_size;

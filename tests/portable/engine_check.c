@@ -232,14 +232,18 @@ static bool all_zero(const unsigned char *p, size_t n)
 #define UNWRITTEN_READ_ON_PURPOSE(p, n) __msan_unpoison((p), (n))
 #endif
 #endif
+#if !defined(UNWRITTEN_READ_ON_PURPOSE) && defined(FRAME_ARENA_VALGRIND) /* engine_check_unity: memcheck too */
+#include <valgrind/memcheck.h>
+#define UNWRITTEN_READ_ON_PURPOSE(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
+#endif
 #ifndef UNWRITTEN_READ_ON_PURPOSE
 #define UNWRITTEN_READ_ON_PURPOSE(p, n) ((void)(p), (void)(n))
 #endif
 
 /* Whether the n bytes a plain push handed out read zero, as fresh pages do.
- * Under MemorySanitizer those bytes are uninitialised until written (the
- * engine says so, as malloc would), and this is the read that checks what
- * they hold all the same. */
+ * Under MemorySanitizer and memcheck those bytes are uninitialised until
+ * written (the engine says so, as malloc would), and this is the read that
+ * checks what they hold all the same. */
 static bool pushed_reads_zero(unsigned char *p, size_t n)
 {
     UNWRITTEN_READ_ON_PURPOSE(p, n);
@@ -404,6 +408,36 @@ static void check_page_stack_push_align_grow(void)
     EXPECT(page_stack_pos(ps) == 0, "reset empties the stack");
     unsigned char *z = page_stack_push_zero(ps, 100 * KiB, 16);
     EXPECT(z && all_zero(z, 100 * KiB), "push_zero over used bytes zeroes them");
+    page_stack_destroy(ps);
+}
+
+/* Empty blocks: a push of 0 bytes takes no room, so the next block starts
+ * at its address, and a realloc to or from 0 bytes keeps the last block
+ * where it is. Under memcheck (engine_check_valgrind) an empty block has no
+ * chunk of its own: two at one address are a "bad mempool". */
+static void check_page_stack_empty_blocks(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 1 * MiB});
+    EXPECT(ps != NULL, "create");
+    if (!ps)
+        return;
+    unsigned char *e = page_stack_push(ps, 0, 16), *a = page_stack_push(ps, 48, 16);
+    EXPECT(e && (CHECKED || a == e) && page_stack_pos(ps) == 48, /* checked: a redzone follows every block */
+           "the block after an empty one starts at its address");
+    if (a)
+        memset(a, 1, 48);
+    unsigned char *r = page_stack_realloc(ps, a, 48, 0, 16);
+    EXPECT(r == a && page_stack_pos(ps) == 0, "a realloc to 0 bytes gives the block's bytes back in place");
+    unsigned char *g = page_stack_realloc(ps, r, 0, 64, 16);
+    EXPECT(g == a && page_stack_pos(ps) == 64, "a realloc from 0 bytes grows it in place");
+    if (g)
+        memset(g, 2, 64);
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    unsigned char *ce = page_stack_cursor_push(&c, 0, 16), *cb = page_stack_cursor_push(&c, 32, 16);
+    page_stack_cursor_end(&c);
+    EXPECT(ce && (CHECKED || cb == ce) && page_stack_pos(ps) == 96, "the same through a cursor");
+    if (cb)
+        memset(cb, 3, 32);
     page_stack_destroy(ps);
 }
 
@@ -1472,6 +1506,7 @@ static const Case checks[] = {
     {"os_vm injected commit failure", check_os_vm_injected_commit_failure},
     {"os_vm thread slot the OS refuses is not used up", check_os_vm_thread_slot_refused_is_not_used_up},
     {"page_stack push, align, grow, reset, zero", check_page_stack_push_align_grow},
+    {"page_stack empty blocks", check_page_stack_empty_blocks},
     {"page_stack cursor", check_page_stack_cursor},
     {"page_stack marks", check_page_stack_marks},
     {"page_stack cleanups", check_page_stack_cleanups},
