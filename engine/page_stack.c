@@ -840,9 +840,10 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
                 forget_released_above(ps, p + old_size);
         }
         unpoison(p + old_size, new_size - old_size);
-        VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size); /* addressable to memcheck, for the fill */
-        if (CHECKED)
+        if (CHECKED) {
+            VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size); /* addressable to memcheck, for the fill */
             memset((void *)(p + old_size), FILL_PUSH, new_size - old_size);
+        }
         /* as realloc's: the bytes it adds are uninitialised, and the fill is no value */
         msan_undefined(p + old_size, new_size - old_size);
         VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size);

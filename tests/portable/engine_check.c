@@ -432,6 +432,14 @@ static void check_page_stack_empty_blocks(void)
     EXPECT(g == a && page_stack_pos(ps) == 64, "a realloc from 0 bytes grows it in place");
     if (g)
         memset(g, 2, 64);
+    unsigned char *h = page_stack_realloc(ps, g, 64, 200, 16);
+    EXPECT(h == g && page_stack_pos(ps) == 200, "a realloc of the last block grows it in place");
+    if (h) {
+        memset(h + 64, 4, 136); /* the bytes it added are the caller's to write */
+        EXPECT(h[63] == 2 && h[199] == 4, "and keeps its bytes");
+    }
+    h = page_stack_realloc(ps, h, 200, 64, 16);
+    EXPECT(h == g && page_stack_pos(ps) == 64, "and shrinks it in place");
     PageStackCursor c = page_stack_cursor_begin(ps);
     unsigned char *ce = page_stack_cursor_push(&c, 0, 16), *cb = page_stack_cursor_push(&c, 32, 16);
     page_stack_cursor_end(&c);
