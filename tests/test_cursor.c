@@ -170,7 +170,9 @@ Test(cursor, push_copy_hands_out_the_stack_s_copies)
         prev_a = pa, prev_b = pb, prev_size = n;
     }
     typedef struct Pair { double x; uint32_t tag; } Pair;
-    Pair pairs[3] = {{1.5, 1}, {-2.5, 2}, {4, 3}};
+    Pair pairs[3];
+    memset(pairs, 0, sizeof pairs); /* the padding too: the copy is compared byte for byte */
+    pairs[0].x = 1.5, pairs[0].tag = 1, pairs[1].x = -2.5, pairs[1].tag = 2, pairs[2].x = 4, pairs[2].tag = 3;
     Pair *pa = push_array_copy(a, Pair, pairs, 3), *pb = cursor_push_array_copy(&c, Pair, pairs, 3);
     cr_assert_eq((uintptr_t)pb - b->base, (uintptr_t)pa - a->base);
     cr_assert_eq(memcmp(pb, pairs, sizeof pairs), 0);
