@@ -738,6 +738,15 @@ void page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size)
     rearm(ps); /* while a cursor is open `end` is 0, and so is this */
 }
 
+/* Bytes handed out that the caller has not written: uninitialised to
+ * MemorySanitizer and memcheck, as malloc's are, after the checked build's
+ * fill (its 0xCD is no value either). */
+static void unwritten(uintptr_t p, size_t size)
+{
+    msan_undefined(p, size);
+    VALGRIND_MAKE_MEM_UNDEFINED(p, size);
+}
+
 static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
     check_align(ps, align);
@@ -783,9 +792,7 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
         VALGRIND_MAKE_MEM_DEFINED(p, size); /* fresh pages are zero: memcheck could not know */
         msan_defined(p, size);              /* nor MemorySanitizer, after a decommit */
     } else {
-        msan_undefined(p, size); /* after the checked build's fill: its 0xCD is no value either */
-        if (CHECKED)
-            VALGRIND_MAKE_MEM_UNDEFINED(p, size); /* the same for memcheck */
+        unwritten(p, size);
     }
     set_top(ps, p + size + REDZONE);
     ps->pushes++;
@@ -844,9 +851,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
             VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size); /* addressable to memcheck, for the fill */
             memset((void *)(p + old_size), FILL_PUSH, new_size - old_size);
         }
-        /* as realloc's: the bytes it adds are uninitialised, and the fill is no value */
-        msan_undefined(p + old_size, new_size - old_size);
-        VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size);
+        unwritten(p + old_size, new_size - old_size); /* as realloc's: the bytes it adds */
     } else {
         note_high(ps);
         if (CHECKED) { /* the redzone moves down to the new end */
