@@ -69,7 +69,7 @@
  * as uninitialised until it is written, as malloc's does, so a use of a byte
  * the caller never wrote (a field a loop skipped, last frame's data taken
  * for this frame's) is reported where it happens. Every push goes out of
- * line to say so. */
+ * line to say so. Released bytes read as uninitialised too (release()). */
 #if defined(__has_feature)
 #if __has_feature(memory_sanitizer)
 #include <sanitizer/msan_interface.h>
@@ -407,6 +407,11 @@ static void release(PageStack *ps, uintptr_t from, uintptr_t to)
         unpoison(from, to - from); /* redzones and padding inside are poisoned already */
         VALGRIND_MAKE_MEM_UNDEFINED(from, to - from); /* and no-access to memcheck: the fill is the stack's own */
         memset((void *)from, FILL_RELEASE, to - from);
+    } else {
+        /* MemorySanitizer: a read of a stale pointer uses no value (the
+         * origin it reports is this release); not in the checked build,
+         * whose self-check reads its fill. */
+        msan_undefined(from, to - from);
     }
     poison(from, to - from);
     VALGRIND_MEMPOOL_TRIM(ps, region_base(ps), from - region_base(ps));

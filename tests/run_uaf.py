@@ -25,9 +25,11 @@ frame is the case's own code in uaf_case.c, where the bad access is.
   valgrind-checked  the checked build without ASan under memcheck: every
             case must be reported (its quarantine keeps released bytes
             inaccessible, and its redzones are never handed out)
-  msan      a MemorySanitizer build: every "unwritten" case must be reported
-            as a use of an uninitialised value; the others must bring no
-            MSan report (the touch past the reservation ends in SIGSEGV)
+  msan      a MemorySanitizer build: every "unwritten" case, and every read
+            of bytes not handed out again (neither "reuse" nor "alone": a
+            release leaves bytes uninitialised), must be reported as a use of
+            an uninitialised value; the others must bring no MSan report (the
+            touch past the reservation ends in SIGSEGV)
 """
 import os
 import re
@@ -67,7 +69,7 @@ for fields in cases:
         stopped = rc == 99 and in_case(proc.stderr)
         how = "memcheck error" if stopped else "memcheck error outside the case" if rc == 99 else f"exit {rc}"
     elif mode == "msan":
-        expected = unwritten
+        expected = unwritten or not (reuse or alone)
         stopped = rc != 0 and "MemorySanitizer: use-of-uninitialized-value" in proc.stderr and in_case(proc.stderr)
         how = "MSan report" if stopped else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
         guard = rc == -signal.SIGSEGV or "MemorySanitizer: SEGV" in proc.stderr  # MSan's, without handle_segv=0
