@@ -83,6 +83,14 @@
 #define msan_undefined(addr, size) ((void)(addr), (void)(size))
 #define msan_defined(addr, size) ((void)(addr), (void)(size))
 #endif
+/* The checked build's own reads of bytes it filled (its self-check): to
+ * MemorySanitizer those bytes are uninitialised, as the game's reads must
+ * find them, so the functions that read them are not checked. */
+#if PAGE_STACK_MSAN
+#define STACK_OWN_READS __attribute__((no_sanitize("memory")))
+#else
+#define STACK_OWN_READS
+#endif
 
 #ifdef FRAME_ARENA_VALGRIND
 #include <valgrind/memcheck.h>
@@ -407,12 +415,8 @@ static void release(PageStack *ps, uintptr_t from, uintptr_t to)
         unpoison(from, to - from); /* redzones and padding inside are poisoned already */
         VALGRIND_MAKE_MEM_UNDEFINED(from, to - from); /* and no-access to memcheck: the fill is the stack's own */
         memset((void *)from, FILL_RELEASE, to - from);
-    } else {
-        /* MemorySanitizer: a read of a stale pointer uses no value (the
-         * origin it reports is this release); not in the checked build,
-         * whose self-check reads its fill. */
-        msan_undefined(from, to - from);
     }
+    msan_undefined(from, to - from); /* MSan: a stale pointer reads no value; the origin is this release */
     poison(from, to - from);
     VALGRIND_MEMPOOL_TRIM(ps, region_base(ps), from - region_base(ps));
     VALGRIND_MAKE_MEM_NOACCESS(from, to - from);
@@ -500,7 +504,8 @@ static void put_redzone(PageStack *ps, uintptr_t at, uint32_t number)
 
 /* The redzone at `at`, after the block numbered `number`, is as put_redzone
  * left it: returns the one before, and that block's number in *prev_push. */
-static uintptr_t check_redzone(const PageStack *ps, uintptr_t at, uint32_t number, uint32_t *prev_push, const char *fn)
+STACK_OWN_READS static uintptr_t check_redzone(const PageStack *ps, uintptr_t at, uint32_t number,
+                                               uint32_t *prev_push, const char *fn)
 {
     const unsigned char *b = (const unsigned char *)at;
     Redzone rz;
@@ -538,8 +543,14 @@ static const unsigned char released_bytes[COMPARE_BLOCK] = {DD256, DD256, DD256,
 static const unsigned char fresh_bytes[COMPARE_BLOCK];
 
 /* The first byte in [from, to) that is not `like[0]` (`like` holds a block of them); 0 if none. */
-static uintptr_t first_unlike(uintptr_t from, uintptr_t to, const unsigned char *like)
+STACK_OWN_READS static uintptr_t first_unlike(uintptr_t from, uintptr_t to, const unsigned char *like)
 {
+    if (PAGE_STACK_MSAN) { /* MemorySanitizer checks the bytes memcmp reads */
+        for (uintptr_t at = from; at < to; at++)
+            if (*(const unsigned char *)at != like[0])
+                return at;
+        return 0;
+    }
     for (uintptr_t at = from; at < to;) {
         size_t n = to - at < COMPARE_BLOCK ? (size_t)(to - at) : COMPARE_BLOCK;
         if (memcmp((const void *)at, like, n) != 0) {
@@ -552,6 +563,12 @@ static uintptr_t first_unlike(uintptr_t from, uintptr_t to, const unsigned char 
     return 0;
 }
 
+/* What the byte at `at` reads, for a report. */
+STACK_OWN_READS static unsigned byte_at(uintptr_t at)
+{
+    return *(const unsigned char *)at;
+}
+
 /* Released bytes [from, to) still read 0xDD. */
 static void check_fill(const PageStack *ps, uintptr_t from, uintptr_t to, const char *fn, const char *how)
 {
@@ -560,7 +577,7 @@ static void check_fill(const PageStack *ps, uintptr_t from, uintptr_t to, const 
         os_vm_fatal("page_stack \"%s\": %s, %s, found the byte at %p written after its release (it reads "
                     "0x%02x, not the 0xDD it was filled with); a pointer kept past a reset or pop_to was written "
                     "through",
-                    ps->name, fn, how, (const void *)at, *(const unsigned char *)at);
+                    ps->name, fn, how, (const void *)at, byte_at(at));
 }
 
 /* Checks and forgets the logged ranges that overlap [from, to): they are about to be filled again. */
@@ -640,7 +657,7 @@ static void check_above_top(const PageStack *ps, const char *fn)
     if (at)
         os_vm_fatal("page_stack \"%s\": %s found the byte at %p, past the newest block, written (it reads 0x%02x; "
                     "no block has held it since the stack took it up); look for a write beyond the size pushed",
-                    ps->name, fn, (const void *)at, *(const unsigned char *)at);
+                    ps->name, fn, (const void *)at, byte_at(at));
 }
 
 /* Moves to the region released `quarantine` resets ago, which must still

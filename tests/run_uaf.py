@@ -30,6 +30,10 @@ frame is the case's own code in uaf_case.c, where the bad access is.
             release leaves bytes uninitialised), must be reported as a use of
             an uninitialised value; the others must bring no MSan report (the
             touch past the reservation ends in SIGSEGV)
+  msan-checked  the checked build with MemorySanitizer: every case must be
+            stopped, each read by an MSan report (its quarantine keeps
+            released bytes uninitialised, and it hands out no byte written),
+            each write ("alone") by the checked build's one-line report
 """
 import os
 import re
@@ -68,8 +72,13 @@ for fields in cases:
         expected = mode == "valgrind-checked" or not reuse or unwritten
         stopped = rc == 99 and in_case(proc.stderr)
         how = "memcheck error" if stopped else "memcheck error outside the case" if rc == 99 else f"exit {rc}"
-    elif mode == "msan":
-        expected = unwritten or not (reuse or alone)
+    elif mode == "msan-checked" and alone:
+        lines = proc.stderr.splitlines()
+        expected = True
+        stopped = rc == -signal.SIGABRT and len(lines) == 1 and lines[0].startswith("frame_arena: page_stack ")
+        how = "its own report" if stopped else f"exit {rc}"
+    elif mode.startswith("msan"):
+        expected = mode == "msan-checked" or unwritten or not (reuse or alone)
         stopped = rc != 0 and "MemorySanitizer: use-of-uninitialized-value" in proc.stderr and in_case(proc.stderr)
         how = "MSan report" if stopped else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
         guard = rc == -signal.SIGSEGV or "MemorySanitizer: SEGV" in proc.stderr  # MSan's, without handle_segv=0

@@ -12,7 +12,9 @@
  * stack is destroyed); a plain build under valgrind every case whose
  * bytes were not handed out again (the reuse cases are live memory again
  * there); a MemorySanitizer build every read of such bytes, which a release
- * leaves uninitialised to it (the cases neither "reuse" nor "alone").
+ * leaves uninitialised to it (the cases neither "reuse" nor "alone"), and in
+ * the checked build, which hands no released byte out again for a while,
+ * every read.
  *
  * The cases marked "unwritten" read bytes a push handed out before anything
  * wrote them, and branch on what they read: in a plain build the bytes hold
