@@ -234,10 +234,17 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
     ScratchPair *pair = thread_pair();
     for (int i = 0; i < 2; i++)
         if (!in_conflicts(pair->stacks[i], conflicts, count)) {
-            PageStackMark mark = page_stack_mark(pair->stacks[i]);
-            if (pair->open[i] < KeptScopes)
-                pair->scope_pos[i][pair->open[i]] = mark.pos;
-            pair->open[i]++;
+            PageStack *ps = pair->stacks[i];
+            uint32_t open = pair->open[i];
+            /* A mark is only a position: a scope begun where the scope
+             * around it began, with nothing pushed between, begins a byte
+             * further, so that its end and that scope's can be told apart. */
+            if (open && open <= KeptScopes && page_stack_pos(ps) == pair->scope_pos[i][open - 1])
+                (void)page_stack_try_push(ps, 1, 1); /* no room: as before, found at the outer scope's end */
+            PageStackMark mark = page_stack_mark(ps);
+            if (open < KeptScopes)
+                pair->scope_pos[i][open] = mark.pos;
+            pair->open[i] = open + 1;
             return mark;
         }
     os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
@@ -250,9 +257,8 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
  * scope would miss that one, and scratch_thread_release would release the
  * stacks under it. An end with no scope of its stack open is found at once;
  * otherwise the end's mark must be the innermost scope's, while that is one
- * of the first KeptScopes. A mark holds no more than a position, so an end
- * cannot tell apart two scopes begun at one position: a second end of the
- * inner one is found at the outer one's end. */
+ * of the first KeptScopes. No two of those begin at one position (see
+ * scratch_begin) unless the stack had no byte left for the step between. */
 void scratch_end(PageStackMark mark)
 {
     int i = mark.stack == thread_scratch.stacks[1];

@@ -22,10 +22,12 @@
  * of a thread in `conflicts`, a scope ended twice, and an outer scope ended
  * while an inner one of its stack is open are programming errors (fatal,
  * one line), found at that end: a scope's end must be of the innermost one
- * open on its stack. Two exceptions: a second end of a scope begun where
- * the scope around it began is found at that scope's end (a mark is only a
- * position), and of scopes nested deeper than 32 on one stack only the
- * count is kept. In the checked build,
+ * open on its stack. A mark is only a position, so a scope begun where the
+ * scope around it on the same stack began (nothing pushed between) takes a
+ * 1-byte block first, to begin elsewhere; only when the stack has no room
+ * for it is a second end of such a scope found at the outer scope's end.
+ * Of scopes nested deeper than 32 on one stack only the count is kept, and
+ * their order is not checked. In the checked build,
  * frame_arena_end with a scope of the same thread still open is fatal, and
  * so is a thread's exit with one of its scopes open (a missed scratch_end,
  * which in a thread that lives on would keep its scratch).

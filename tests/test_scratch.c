@@ -159,21 +159,6 @@ Test(scratch, ending_a_scope_twice_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-/* Nested on one stack at one position, the two scopes' marks are alike: the
- * second end of the inner scope counts as the outer one's, and the outer
- * scope's own end stops. */
-Test(scratch, a_scope_ended_twice_inside_another_stops_at_the_outer_end, .signal = SIGABRT)
-{
-    PageStackMark outer = scratch_begin(NULL, 0);
-    PageStackMark inner = scratch_begin(NULL, 0);
-    scratch_end(inner);
-    scratch_end(inner);
-    expect_fatal("scratch_end: every scope of scratch stack \"scratch 0\" on this thread has ended; a scope was "
-                 "ended twice");
-    scratch_end(outer);
-    death_not_reached();
-}
-
 /* The line of an end of `ended` while `innermost`, of scratch stack 0, is
  * the innermost scope open there. */
 static void expect_not_innermost(PageStackMark ended, PageStackMark innermost)
@@ -182,6 +167,84 @@ static void expect_not_innermost(PageStackMark ended, PageStackMark innermost)
                   "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
                   "an inner one: end each scope once, innermost first",
                   ended.pos, innermost.pos);
+}
+
+/* A scope begun where the scope around it began takes a 1-byte block first,
+ * so that the two marks differ; both ends take the stack back where it was,
+ * the block counted as a push. */
+Test(scratch, a_scope_begun_where_the_one_around_it_began_begins_a_byte_further)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    uint64_t pushes = page_stack_stats(outer.stack).pushes;
+    PageStackMark inner = scratch_begin(NULL, 0);
+    cr_assert_eq(inner.stack, outer.stack);
+    cr_assert_eq(inner.pos, outer.pos + 1);
+    cr_assert_eq(page_stack_stats(outer.stack).pushes, pushes + 1);
+    PageStackMark third = scratch_begin(NULL, 0); /* and again, where `inner` began */
+    cr_assert_eq(third.pos, inner.pos + 1);
+    page_stack_push(third.stack, 64, 8);
+    scratch_end(third);
+    cr_assert_eq(page_stack_pos(outer.stack), third.pos, "its byte is the scope around it's to release");
+    scratch_end(inner);
+    cr_assert_eq(page_stack_pos(outer.stack), inner.pos);
+    scratch_end(outer);
+    cr_assert_eq(page_stack_pos(outer.stack), outer.pos);
+    cr_assert_eq(scratch_open_scopes(), 0);
+    /* A scope of the other stack, or one begun after a push, takes no byte. */
+    outer = scratch_begin(NULL, 0);
+    PageStackMark other = scratch_begin(&outer.stack, 1);
+    cr_assert_neq(other.stack, outer.stack);
+    cr_assert_eq(other.pos, page_stack_pos(other.stack));
+    page_stack_push(outer.stack, 16, 8);
+    inner = scratch_begin(&other.stack, 1);
+    cr_assert_eq(inner.pos, outer.pos + 16);
+    scratch_end(inner);
+    scratch_end(other);
+    scratch_end(outer);
+}
+
+/* Nested on one stack at one position, the second end of the inner scope is
+ * not the innermost open scope's either: it stops at once. */
+Test(scratch, a_scope_ended_twice_inside_another_begun_at_its_position_stops_at_once, .signal = SIGABRT)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    scratch_end(inner);
+    expect_not_innermost(inner, outer);
+    scratch_end(inner);
+    death_not_reached();
+}
+
+/* So does an outer scope ended while an inner one begun at its position is
+ * open; until 2026-12-03 its end passed for the inner one's, and released
+ * the inner scope's blocks while that scope went on using them. */
+Test(scratch, ending_scopes_begun_at_one_position_out_of_order_is_fatal, .signal = SIGABRT)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    page_stack_push(inner.stack, 64, 8);
+    expect_not_innermost(outer, inner);
+    scratch_end(outer);
+    death_not_reached();
+}
+
+/* On a stack with no byte left, the inner scope begins where the outer one
+ * did: the second end of the inner scope passes for the outer one's, and the
+ * outer scope's own end stops. */
+Test(scratch, on_a_full_stack_a_scope_ended_twice_inside_another_stops_at_the_outer_end, .signal = SIGABRT)
+{
+    cr_assert_eq(scratch_thread_init(&(PageStackDesc){.reserve_size = 64 << 10}), ScratchError_None);
+    PageStackMark first = scratch_begin(NULL, 0);
+    while (page_stack_try_push(first.stack, 1, 1))
+        ;
+    PageStackMark outer = scratch_begin(NULL, 0);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    cr_assert_eq(inner.pos, outer.pos);
+    scratch_end(inner);
+    scratch_end(inner);
+    expect_not_innermost(outer, first);
+    scratch_end(outer);
+    death_not_reached();
 }
 
 /* Nested on one stack at different positions, the second end of the inner

@@ -1144,6 +1144,15 @@ static void die_scopes_ended_out_of_order(void)
     scratch_end(outer);
 }
 
+/* The outer scope's mark is the inner one's position but for the byte the inner one takes first. */
+static void die_scopes_begun_at_one_position_ended_out_of_order(void)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    page_stack_push(inner.stack, 64, 8);
+    scratch_end(outer);
+}
+
 static void die_release_with_scope_open(void)
 {
     scratch_begin(NULL, 0);
@@ -1375,6 +1384,9 @@ static const Death deaths[] = {
      "scratch_end: every scope of scratch stack \"scratch 1\" on this thread has ended; a scope was ended twice"},
     {"scopes_ended_out_of_order", die_scopes_ended_out_of_order,
      "scratch_end: the scope that began at pos 0 of scratch stack \"scratch 0\" is not the innermost one open"},
+    {"scopes_begun_at_one_position_ended_out_of_order", die_scopes_begun_at_one_position_ended_out_of_order,
+     "scratch_end: the scope that began at pos 0 of scratch stack \"scratch 0\" is not the innermost one open on "
+     "this thread, which began at pos 1;"},
     {"release_with_scope_open", die_release_with_scope_open,
      "scratch_thread_release: 1 scratch scope of this thread is still open"},
     {"shutdown_with_scope_open", die_shutdown_with_scope_open,
