@@ -5,7 +5,9 @@
  * private file and installs a SIGABRT handler that reads it back: if the
  * expected text is there the handler lets the abort kill the process (the
  * test passes on .signal = SIGABRT); if not, it prints what it saw and exits
- * normally, which Criterion reports as a failure of the death test.
+ * normally, which Criterion reports as a failure of the death test. An abort
+ * before either is armed fails the test the same way: a death test that died
+ * earlier than it meant to, of another error, would pass on its signal alone.
  */
 #ifndef FRAME_ARENA_TESTS_SUPPORT_H
 #define FRAME_ARENA_TESTS_SUPPORT_H
@@ -116,6 +118,21 @@ static void death_on_abort(int sig)
     signal(sig, SIG_DFL);
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     raise(sig);
+}
+
+/* Until a test arms an expected text, an abort fails it (see the top). */
+static void death_unarmed(int sig)
+{
+    (void)sig;
+    static const char line[] = "the test aborted before it said what the abort must print (expect_fatal)\n";
+    if (write(STDERR_FILENO, line, sizeof line - 1) < 0)
+        _exit(4);
+    _exit(3);
+}
+
+__attribute__((constructor)) static void death_arm_nothing(void)
+{
+    signal(SIGABRT, death_unarmed);
 }
 
 static void expect_abort_output(const char *expected, bool one_line)

@@ -428,7 +428,7 @@ Test(cursor_open, frame_arena_begin_on_its_stack_is_fatal, .signal = SIGABRT)
     frame_arena_begin(fa);
     frame_arena_end(fa);
     PageStackCursor c = page_stack_cursor_begin(frame_arena_stack(fa, 0));
-    page_stack_cursor_push(&c, 16, 8);
+    (void)c; /* open, with nothing pushed: the checked build stops a push to an ended frame */
     expect_fatal("page_stack \"level\": frame_arena_begin while a cursor is open on it; push through the cursor, or "
                  "end it first (page_stack_cursor_end)");
     frame_arena_begin(fa);
