@@ -8,6 +8,8 @@
  * normally, which Criterion reports as a failure of the death test. An abort
  * before either is armed fails the test the same way: a death test that died
  * earlier than it meant to, of another error, would pass on its signal alone.
+ * So does a fault (SIGSEGV) before expect_fault(), which a test that must
+ * fault calls just before the access that must.
  */
 #ifndef FRAME_ARENA_TESTS_SUPPORT_H
 #define FRAME_ARENA_TESTS_SUPPORT_H
@@ -130,9 +132,25 @@ static void death_unarmed(int sig)
     _exit(3);
 }
 
+static void fault_unarmed(int sig)
+{
+    (void)sig;
+    static const char line[] = "the test faulted before the access it expects to fault (expect_fault)\n";
+    if (write(STDERR_FILENO, line, sizeof line - 1) < 0)
+        _exit(4);
+    _exit(3);
+}
+
 __attribute__((constructor)) static void death_arm_nothing(void)
 {
     signal(SIGABRT, death_unarmed);
+    signal(SIGSEGV, fault_unarmed);
+}
+
+/* The next access must fault: SIGSEGV kills the test, which passes on .signal = SIGSEGV. */
+static inline void expect_fault(void)
+{
+    signal(SIGSEGV, SIG_DFL);
 }
 
 static void expect_abort_output(const char *expected, bool one_line)

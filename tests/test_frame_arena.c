@@ -1066,6 +1066,7 @@ ParameterizedTest(int *how, misuse, a_destroyed_arena_and_its_frames_fault, .sig
     if (*how != DeadArena_End)
         frame_arena_end(fa);
     frame_arena_destroy(fa);
+    expect_fault();
     switch (*how) {
     case DeadArena_Begin: frame_arena_begin(fa); break;
     case DeadArena_End: frame_arena_end(fa); break;

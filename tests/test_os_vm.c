@@ -58,6 +58,7 @@ Test(os_vm, reserved_memory_is_inaccessible, .signal = SIGSEGV)
 {
     volatile unsigned char *p = os_vm_reserve(MiB, 0, 0);
     cr_assert_not_null(p);
+    expect_fault();
     p[0] = 1;
     death_not_reached();
 }
@@ -123,6 +124,7 @@ Test(os_vm, decommitted_memory_is_inaccessible, .signal = SIGSEGV)
     cr_assert(os_vm_commit((void *)p, MiB));
     p[0] = 1;
     os_vm_decommit((void *)p, MiB);
+    expect_fault();
     p[0] = 2;
     death_not_reached();
 }
