@@ -432,6 +432,19 @@ Test(os_vm, fatal_prints_one_prefixed_line, .signal = SIGABRT)
     os_vm_fatal("something went wrong: %d", 42);
 }
 
+/* A message longer than the line's 1,022 characters is cut there, still one
+ * line: the expected text ends with the newline right after the A's. */
+Test(os_vm, fatal_cuts_a_long_message_to_one_line, .signal = SIGABRT)
+{
+    static char message[2001], expected[1024];
+    memset(message, 'A', 1022);
+    memset(message + 1022, 'B', 978);
+    memset(expected, 'A', 1022);
+    expected[1022] = '\n';
+    expect_fatal(expected);
+    os_vm_fatal("%s", message);
+}
+
 static _Atomic int exits_seen;
 static void *last_exit_value;
 
