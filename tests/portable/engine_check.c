@@ -1474,13 +1474,20 @@ static void about_to_fault(void)
     fflush(stderr);
 }
 
-/* Whether what the child said ends with the line above (CR LF on Windows). */
+/* Whether the line above is the last thing the child said (CR LF on
+ * Windows); an emulator's own report of the fault ("qemu: uncaught target
+ * signal 11 ...") may follow it. */
 static bool said_last(const char *err)
 {
-    size_t n = strlen(err), said = strlen(ABOUT_TO_FAULT);
-    while (n && (err[n - 1] == '\n' || err[n - 1] == '\r'))
-        n--;
-    return n >= said && strncmp(err + n - said, ABOUT_TO_FAULT, said) == 0;
+    const char *at = strstr(err, ABOUT_TO_FAULT);
+    if (!at)
+        return false;
+    for (const char *line = strchr(at, '\n'); line; line = strchr(line + 1, '\n')) {
+        const char *next = line + 1;
+        if (*next && *next != '\n' && *next != '\r' && strncmp(next, "qemu: ", 6) != 0)
+            return false;
+    }
+    return true;
 }
 
 static void fault_above_committed(void)
