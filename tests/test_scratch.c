@@ -288,6 +288,24 @@ Test(scratch, the_order_is_checked_down_to_the_32nd_scope, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* A 33rd scope begun where the 32nd began takes its byte too: once it has
+ * ended, its second end is the 32nd's place in the order, and stops. */
+Test(scratch, a_33rd_scope_begun_where_the_32nd_began_ended_twice_stops_at_once, .signal = SIGABRT)
+{
+    PageStackMark marks[33];
+    for (int d = 0; d < 32; d++) {
+        marks[d] = scratch_begin(NULL, 0);
+        if (d < 31)
+            page_stack_push(marks[d].stack, 16, 8);
+    }
+    marks[32] = scratch_begin(NULL, 0);
+    cr_assert_eq(marks[32].pos, marks[31].pos + 1);
+    scratch_end(marks[32]);
+    expect_not_innermost(marks[32], marks[31]);
+    scratch_end(marks[32]);
+    death_not_reached();
+}
+
 /* Scopes nested deeper than the stack keeps marks of, each with blocks of
  * its own, end innermost first without a report, the scopes below and above
  * that depth alike; and so do scopes begun at one position, and a scope of
