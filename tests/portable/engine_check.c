@@ -1213,6 +1213,16 @@ static unsigned char *released_pages(void)
     return p;
 }
 
+/* The line of a commit, decommit or release of pages no reservation holds:
+ * the OS's error on Windows, the library's own words elsewhere (os_vm_posix.c
+ * asks whether the range is mapped). Each names the call, so that the line
+ * of another call that failed first does not pass for it. */
+#ifdef _WIN32
+#define UNRESERVED(call, advice) "os_vm: " call " (Virtual"
+#else
+#define UNRESERVED(call, advice) ": the range is not (wholly) reserved; " advice
+#endif
+
 static void die_commit_of_released_pages(void)
 {
     unsigned char *p = released_pages();
@@ -1396,10 +1406,10 @@ static const Death deaths[] = {
     {"unknown_flags", die_unknown_flags, "flags 0x80 include bits no PageStackFlag names"},
     {"prefault_of_part_of_a_page", die_prefault_of_part_of_a_page,
      "the address and the size must be multiples of the page size"},
-    {"commit_of_released_pages", die_commit_of_released_pages, "os_vm: commit "},
-    {"release_twice", die_release_twice, "os_vm: release "},
+    {"commit_of_released_pages", die_commit_of_released_pages, UNRESERVED("commit", "commit only pages")},
+    {"release_twice", die_release_twice, UNRESERVED("release", "release each reservation once")},
     {"release_of_0_bytes", die_release_of_0_bytes, "os_vm: release of 0 bytes at "},
-    {"decommit_of_released_pages", die_decommit_of_released_pages, "os_vm: decommit "},
+    {"decommit_of_released_pages", die_decommit_of_released_pages, UNRESERVED("decommit", "decommit only pages")},
     {"reset_with_cursor_open", die_reset_with_cursor_open,
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
     {"realloc_of_a_popped_block", die_realloc_of_a_popped_block,
