@@ -170,8 +170,15 @@ void os_vm_decommit(void *addr, size_t size)
             decommit_unreserved(addr, size);
         os_vm_fatal("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
     }
-    if (mprotect(addr, size, PROT_NONE) != 0)
-        os_vm_fatal("os_vm: decommit (mprotect) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+    if (mprotect(addr, size, PROT_NONE) != 0) {
+        int err = errno;
+        /* Where madvise said nothing of unmapped pages (an emulator answers
+         * every madvise with success), mprotect's ENOMEM may mean them too;
+         * it also means a split past the process's limit of mappings. */
+        if (err == ENOMEM && !mapped(addr, size))
+            decommit_unreserved(addr, size);
+        os_vm_fatal("os_vm: decommit (mprotect) of %zu bytes at %p failed: %s", size, addr, strerror(err));
+    }
 #else
     /* Elsewhere MADV_DONTNEED may keep the pages: map fresh inaccessible ones
      * over the range, which must be mapped (MAP_FIXED would map unmapped
