@@ -72,7 +72,7 @@ for fields in cases:
         expected = mode == "valgrind-checked" or not reuse or unwritten
         stopped = rc == 99 and in_case(proc.stderr)
         how = "memcheck error" if stopped else "memcheck error outside the case" if rc == 99 else f"exit {rc}"
-    elif mode == "msan-checked" and alone:
+    elif mode == "alone" or (mode == "msan-checked" and alone):
         lines = proc.stderr.splitlines()
         expected = True
         stopped = rc == -signal.SIGABRT and len(lines) == 1 and lines[0].startswith("frame_arena: page_stack ")
@@ -84,11 +84,6 @@ for fields in cases:
         guard = rc == -signal.SIGSEGV or "MemorySanitizer: SEGV" in proc.stderr  # MSan's, without handle_segv=0
         if not expected and guard and "use-of-uninitialized-value" not in proc.stderr:
             unnoticed = True  # the guard page, not a report of MSan's own: the table's SIGSEGV
-    elif mode == "alone":
-        lines = proc.stderr.splitlines()
-        expected = True
-        stopped = rc == -signal.SIGABRT and len(lines) == 1 and lines[0].startswith("frame_arena: page_stack ")
-        how = "its own report" if stopped else f"exit {rc}"
     else:
         expected = mode == "checked" or (not reuse and not unwritten)
         asan = rc == -signal.SIGABRT and "AddressSanitizer" in proc.stderr and in_case(proc.stderr)

@@ -6,10 +6,11 @@
  * expected text is there the handler lets the abort kill the process (the
  * test passes on .signal = SIGABRT); if not, it prints what it saw and exits
  * normally, which Criterion reports as a failure of the death test. An abort
- * before either is armed fails the test the same way: a death test that died
- * earlier than it meant to, of another error, would pass on its signal alone.
- * So does a fault (SIGSEGV) before expect_fault(), which a test that must
- * fault calls just before the access that must.
+ * before the test called expect_fatal (or expect_abort_output) fails it the
+ * same way: a death test that died earlier than it meant to, of another
+ * error, would pass on its signal alone. So does a fault (SIGSEGV) before
+ * expect_fault(), which a test that must fault calls just before the access
+ * that must.
  */
 #ifndef FRAME_ARENA_TESTS_SUPPORT_H
 #define FRAME_ARENA_TESTS_SUPPORT_H
