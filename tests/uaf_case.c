@@ -40,6 +40,7 @@ static void use(unsigned char value)
     if (value == 0x5a)
         seen = 1;
 }
+
 static PageStack *made_stack;   /* what the case made, destroyed after it */
 static FrameArena *made_arena;
 
