@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <stdatomic.h>
 #include <threads.h>
 
@@ -463,6 +464,92 @@ Test(scratch, threads_get_their_own_stacks_released_at_exit)
     }
     cr_assert(mapped(mine.stack), "this thread's stacks are untouched");
     scratch_end(mine);
+}
+
+/* Two threads whose first scratch_begin comes at once: the one that finds the
+ * thread key being made waits for it and makes no second one. This program
+ * links with -Wl,--wrap=pthread_key_create (tests/meson.build): armed, the
+ * first key waits inside its making until the other thread has spun for a
+ * few clock ticks of its own CPU time, which it can only be doing in
+ * scratch_begin's wait. */
+int __real_pthread_key_create(pthread_key_t *key, void (*destructor)(void *));
+static atomic_bool hold_first_key;
+static atomic_int keys_made;      /* while armed */
+static atomic_bool making_key;    /* the first key is being made, and waits */
+static atomic_int racer_tid;      /* the thread that must wait for it; 0 until it starts */
+static atomic_bool racer_spun;    /* it did, for at least RacerTicks */
+enum { RacerTicks = 3, RacerWaitSeconds = 30 };
+
+static long cpu_ticks(int tid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')'); /* the name may hold spaces; the fields after it do not */
+    long utime = 0, stime = 0;
+    cr_assert(p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) == 2);
+    return utime + stime;
+}
+
+int __wrap_pthread_key_create(pthread_key_t *key, void (*destructor)(void *))
+{
+    if (atomic_load(&hold_first_key) && atomic_fetch_add(&keys_made, 1) == 0) {
+        atomic_store(&making_key, true);
+        int tid;
+        while (!(tid = atomic_load(&racer_tid)))
+            thrd_yield();
+        long from = cpu_ticks(tid);
+        struct timespec pause = {.tv_nsec = 1000000};
+        for (int ms = 0; ms < RacerWaitSeconds * 1000 && !racer_spun; ms++) {
+            atomic_store(&racer_spun, cpu_ticks(tid) - from >= RacerTicks);
+            thrd_sleep(&pause, NULL);
+        }
+    }
+    return __real_pthread_key_create(key, destructor);
+}
+
+static atomic_bool racer_began; /* the racer's scope is open: the first thread may end */
+
+static int first_to_begin(void *arg)
+{
+    ThreadResult *r = arg;
+    PageStackMark m = scratch_begin(NULL, 0); /* makes the key, and waits inside */
+    r->stacks[0] = m.stack;
+    r->data = push_array(m.stack, char, 100);
+    memset(r->data, 1, 100);
+    while (!atomic_load(&racer_began)) /* alive, so that its stacks' addresses are not given again */
+        thrd_yield();
+    r->ok = r->data[99] == 1;
+    scratch_end(m);
+    return 0;
+}
+
+Test(scratch, a_thread_that_finds_the_thread_key_being_made_waits_for_it)
+{
+    atomic_store(&hold_first_key, true);
+    ThreadResult first = {0};
+    thrd_t t;
+    cr_assert_eq(thrd_create(&t, first_to_begin, &first), thrd_success);
+    while (!atomic_load(&making_key))
+        thrd_yield();
+    atomic_store(&racer_tid, (int)syscall(SYS_gettid));
+    PageStackMark m = scratch_begin(NULL, 0); /* finds the key being made */
+    cr_assert(atomic_load(&racer_spun), "this thread waited in scratch_begin while the key was made");
+    char *mine = push_array(m.stack, char, 100);
+    memset(mine, 2, 100);
+    atomic_store(&racer_began, true);
+    thrd_join(t, NULL);
+    atomic_store(&hold_first_key, false);
+    cr_assert_eq(atomic_load(&keys_made), 1, "one thread key, made once");
+    cr_assert_eq(first.ok, 1);
+    cr_assert_neq(first.stacks[0], m.stack, "each thread has its own stacks, both alive");
+    cr_assert_not(mapped(first.stacks[0]), "the key made by the other thread released its stacks at its exit");
+    cr_assert_eq(mine[99], 2);
+    scratch_end(m);
 }
 
 Test(scratch, thread_release_gives_the_stacks_back_and_they_come_again)
