@@ -329,12 +329,10 @@ void frame_arena_end(FrameArena *fa)
             fa->on_budget(fa, s.peak, fa->user);
     }
     s.committed = total_committed(fa);
-    if (fa->ring_cap) {
-        fa->ring[fa->ring_next] = s;
-        fa->ring_next = (fa->ring_next + 1) % fa->ring_cap;
-        if (fa->ring_len < fa->ring_cap)
-            fa->ring_len++;
-    }
+    fa->ring[fa->ring_next] = s; /* ring_cap >= 1: history 0 means 240 */
+    fa->ring_next = (fa->ring_next + 1) % fa->ring_cap;
+    if (fa->ring_len < fa->ring_cap)
+        fa->ring_len++;
     fa->last = s;
     fa->in_frame = false;
     fa->ending = false;

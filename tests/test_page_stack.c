@@ -786,6 +786,25 @@ Test(failure, array_count_overflow_fails_and_never_returns_a_short_block)
     page_stack_destroy(ps);
 }
 
+/* Elements of no size (an empty struct in GNU C has sizeof 0): no count
+ * overflows them, and the array is a push of 0 bytes, aligned, that moves
+ * the top only by its padding. */
+Test(failure, an_array_of_zero_sized_elements_is_a_zero_byte_push_whatever_the_count)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 1, 1);
+    size_t counts[] = {0, 1, 1000, SIZE_MAX};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        void *p = page_stack_push_array_with(ps, counts[i], 0, 8, PageStackPush_Try);
+        cr_assert_not_null(p, "count %zu", counts[i]);
+        cr_assert_eq((uintptr_t)p % 8, 0);
+        cr_assert_eq(page_stack_pos(ps), 8, "count %zu: only the padding", counts[i]);
+        cr_assert_eq(page_stack_last_error(ps), PageStackError_None);
+    }
+    cr_assert_eq(page_stack_stats(ps).failed_pushes, 0);
+    page_stack_destroy(ps);
+}
+
 Test(failure, padded_size_overflow_is_size_overflow)
 {
     PageStack *ps = page_stack_create(NULL);
