@@ -235,12 +235,27 @@ static void (*_Atomic slot_exit[OS_VM_THREAD_SLOTS])(void *); /* NULL from a del
 static _Atomic int slot_made[OS_VM_THREAD_SLOTS]; /* 1 while the slot has an index; stored after the index */
 static SRWLOCK slots_lock = SRWLOCK_INIT;
 
+/* ExitProcess (a return from main, exit, abort) calls the FLS callbacks of
+ * the thread that ends the process, where POSIX calls no key destructor
+ * there. So that on_exit runs only when a thread ends, on every OS (os_vm.h),
+ * the trampolines ask ntdll's RtlDllShutdownInProgress (documented, in no SDK
+ * header), TRUE while the process exits; looked up when the first slot is
+ * made, and where it is missing on_exit runs as before. */
+typedef BOOLEAN(NTAPI *ShutdownQuery)(void);
+static ShutdownQuery _Atomic shutdown_query;
+
+static bool process_exiting(void)
+{
+    ShutdownQuery query = atomic_load(&shutdown_query);
+    return query && query();
+}
+
 /* FLS callbacks get only the value, so each slot has its own trampoline. */
 #define SLOT_TRAMPOLINE(n)                                                                                   \
     static VOID WINAPI slot_trampoline_##n(PVOID value)                                                    \
     {                                                                                                      \
         void (*on_exit)(void *) = atomic_load(&slot_exit[n]);                                              \
-        if (value && on_exit)                                                                              \
+        if (value && on_exit && !process_exiting())                                                        \
             on_exit(value);                                                                                \
     }
 SLOT_TRAMPOLINE(0)
@@ -256,6 +271,9 @@ int os_vm_thread_slot_create(void (*on_exit)(void *value))
     /* One at a time, so that a slot the OS has no index for is not used up:
      * the next call tries the same slot again. */
     AcquireSRWLockExclusive(&slots_lock);
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    if (ntdll && !atomic_load(&shutdown_query)) /* through void (*)(void): FARPROC is another function type */
+        atomic_store(&shutdown_query, (ShutdownQuery)(void (*)(void))GetProcAddress(ntdll, "RtlDllShutdownInProgress"));
     int slot = 0;
     while (slot < OS_VM_THREAD_SLOTS && atomic_load(&slot_made[slot]))
         slot++;

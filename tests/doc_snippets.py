@@ -5,10 +5,10 @@
 
 A block is a fragment of a game: GIVEN below says, for each block by the
 text it begins with, what the fragment takes as given (the game's types,
-variables and functions, only declared). A block's leading lines that
-belong at file scope (preprocessor lines, typedefs, static declarations,
-function definitions) stay there, after what is given; the rest becomes
-the body of a function. A struct that a block defines under a typedef is
+variables and functions, only declared). A block's leading #define and
+#include lines come first, then what is given, then its other leading lines
+that belong at file scope (typedefs, static declarations, function
+definitions); the rest becomes the body of a function. A struct that a block defines under a typedef is
 the docs showing a header's own: it must read as that header has it
 (comments and spacing aside), and it is left out of the compile.
 
