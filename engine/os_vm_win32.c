@@ -239,8 +239,8 @@ static SRWLOCK slots_lock = SRWLOCK_INIT;
  * the thread that ends the process, where POSIX calls no key destructor
  * there. So that on_exit runs only when a thread ends, on every OS (os_vm.h),
  * the trampolines ask ntdll's RtlDllShutdownInProgress (documented, in no SDK
- * header), TRUE while the process exits; looked up when the first slot is
- * made, and where it is missing on_exit runs as before. */
+ * header), TRUE while the process exits; looked up when a slot is made, and
+ * where it is missing on_exit runs as before. */
 typedef BOOLEAN(NTAPI *ShutdownQuery)(void);
 static ShutdownQuery _Atomic shutdown_query;
 
@@ -272,7 +272,7 @@ int os_vm_thread_slot_create(void (*on_exit)(void *value))
      * the next call tries the same slot again. */
     AcquireSRWLockExclusive(&slots_lock);
     HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    if (ntdll && !atomic_load(&shutdown_query)) /* through void (*)(void): FARPROC is another function type */
+    if (ntdll) /* through void (*)(void): FARPROC is another function type */
         atomic_store(&shutdown_query, (ShutdownQuery)(void (*)(void))GetProcAddress(ntdll, "RtlDllShutdownInProgress"));
     int slot = 0;
     while (slot < OS_VM_THREAD_SLOTS && atomic_load(&slot_made[slot]))
