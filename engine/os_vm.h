@@ -103,11 +103,12 @@ void os_vm_release(void *addr, size_t size);
 bool os_vm_is_large(const void *addr);
 
 /* Thread-exit slots, for per-thread state that must be freed when its thread
- * ends: pthread keys on POSIX, fiber-local storage on Windows. A slot is made
- * once per process with the function to call; each thread stores its own
- * value, and on_exit(value) runs when that thread exits with a non-NULL value
- * stored. Not for the thread that ends the process (a return from main, exit,
- * abort): the OS takes everything back then. */
+ * ends: pthread keys on POSIX, thread-local storage and the image's TLS
+ * callback on Windows. A slot is made once per process with the function to
+ * call; each thread stores its own value, and on_exit(value) runs when that
+ * thread exits with a non-NULL value stored, whichever fiber it runs (not when
+ * a fiber is deleted). Not for the thread that ends the process (a return
+ * from main, exit, abort): the OS takes everything back then. */
 #define OS_VM_THREAD_SLOTS 4
 /* A slot number, or -1 when the OS (or OS_VM_THREAD_SLOTS) has none left. A
  * call the OS refuses uses no slot up: a later call tries the same one. */

@@ -16,8 +16,8 @@
  * reserve falls back to normal pages. A small table remembers which
  * reservations are large.
  *
- * Thread-exit slots are fiber-local storage: FlsAlloc's callback runs when a
- * thread (or fiber) ends with a non-NULL value stored.
+ * Thread-exit slots are thread-local storage indices, whose values the
+ * image's TLS callback hands to each slot's on_exit when a thread ends.
  */
 #include "os_vm.h"
 
@@ -230,57 +230,64 @@ void os_vm_release(void *addr, size_t size)
 
 /* ------------------------------------------------------------------ thread-exit slots */
 
+/* Thread-local storage indices, run at each thread's exit by this image's TLS
+ * callback. Not fiber-local storage: its callback runs when a fiber is deleted
+ * too, and a fiber job system deletes fibers while their thread goes on; and
+ * ExitProcess calls it for the thread that ends the process, where POSIX
+ * calls no key destructor. */
 static DWORD slot_index[OS_VM_THREAD_SLOTS];
-static void (*_Atomic slot_exit[OS_VM_THREAD_SLOTS])(void *); /* NULL from a delete on: FlsFree calls nothing */
+static void (*_Atomic slot_exit[OS_VM_THREAD_SLOTS])(void *); /* NULL from a delete on */
 static _Atomic int slot_made[OS_VM_THREAD_SLOTS]; /* 1 while the slot has an index; stored after the index */
 static SRWLOCK slots_lock = SRWLOCK_INIT;
 
-/* ExitProcess (a return from main, exit, abort) calls the FLS callbacks of
- * the thread that ends the process, where POSIX calls no key destructor
- * there. So that on_exit runs only when a thread ends, on every OS (os_vm.h),
- * the trampolines ask ntdll's RtlDllShutdownInProgress (documented, in no SDK
- * header), TRUE while the process exits; looked up when a slot is made, and
- * where it is missing on_exit runs as before. */
-typedef BOOLEAN(NTAPI *ShutdownQuery)(void);
-static ShutdownQuery _Atomic shutdown_query;
-
-static bool process_exiting(void)
+/* The loader calls an image's TLS callbacks with DLL_THREAD_DETACH on the
+ * thread that ends, whichever fiber it runs, for every thread that ends
+ * while the image is loaded; with DLL_PROCESS_DETACH when the process ends
+ * or the image is unloaded, when there is nothing to do: the OS takes
+ * everything back, and an unloaded module's slots were deleted first. */
+static VOID NTAPI run_slot_exits(PVOID module, DWORD reason, PVOID reserved)
 {
-    ShutdownQuery query = atomic_load(&shutdown_query);
-    return query && query();
+    (void)module;
+    (void)reserved;
+    if (reason != DLL_THREAD_DETACH)
+        return;
+    for (int slot = 0; slot < OS_VM_THREAD_SLOTS; slot++) {
+        void (*on_exit)(void *) = atomic_load(&slot_exit[slot]);
+        void *value = atomic_load(&slot_made[slot]) ? TlsGetValue(slot_index[slot]) : NULL;
+        if (value && on_exit)
+            on_exit(value);
+    }
 }
 
-/* FLS callbacks get only the value, so each slot has its own trampoline. */
-#define SLOT_TRAMPOLINE(n)                                                                                   \
-    static VOID WINAPI slot_trampoline_##n(PVOID value)                                                    \
-    {                                                                                                      \
-        void (*on_exit)(void *) = atomic_load(&slot_exit[n]);                                              \
-        if (value && on_exit && !process_exiting())                                                        \
-            on_exit(value);                                                                                \
-    }
-SLOT_TRAMPOLINE(0)
-SLOT_TRAMPOLINE(1)
-SLOT_TRAMPOLINE(2)
-SLOT_TRAMPOLINE(3)
-static PFLS_CALLBACK_FUNCTION const trampolines[OS_VM_THREAD_SLOTS] = {
-    slot_trampoline_0, slot_trampoline_1, slot_trampoline_2, slot_trampoline_3,
-};
+/* The callback's place in the image's TLS directory: the linkers gather the
+ * sections .CRT$XLA to .CRT$XLZ into the callback array, between the C
+ * runtime's own start and end entries. */
+#ifdef _MSC_VER
+#pragma section(".CRT$XLB", long, read)
+#ifdef _WIN64
+#pragma comment(linker, "/INCLUDE:_tls_used")
+#pragma comment(linker, "/INCLUDE:os_vm_tls_callback")
+#else
+#pragma comment(linker, "/INCLUDE:__tls_used")
+#pragma comment(linker, "/INCLUDE:_os_vm_tls_callback")
+#endif
+__declspec(allocate(".CRT$XLB")) const PIMAGE_TLS_CALLBACK os_vm_tls_callback = run_slot_exits;
+#else
+__attribute__((section(".CRT$XLB"), used)) static const PIMAGE_TLS_CALLBACK os_vm_tls_callback = run_slot_exits;
+#endif
 
 int os_vm_thread_slot_create(void (*on_exit)(void *value))
 {
     /* One at a time, so that a slot the OS has no index for is not used up:
      * the next call tries the same slot again. */
     AcquireSRWLockExclusive(&slots_lock);
-    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
-    if (ntdll) /* through void (*)(void): FARPROC is another function type */
-        atomic_store(&shutdown_query, (ShutdownQuery)(void (*)(void))GetProcAddress(ntdll, "RtlDllShutdownInProgress"));
     int slot = 0;
     while (slot < OS_VM_THREAD_SLOTS && atomic_load(&slot_made[slot]))
         slot++;
     if (slot < OS_VM_THREAD_SLOTS) {
         atomic_store(&slot_exit[slot], on_exit);
-        slot_index[slot] = FlsAlloc(trampolines[slot]);
-        if (slot_index[slot] == FLS_OUT_OF_INDEXES)
+        slot_index[slot] = TlsAlloc();
+        if (slot_index[slot] == TLS_OUT_OF_INDEXES)
             slot = -1;
         else
             atomic_store(&slot_made[slot], 1); /* after the index: set reads it once it sees the slot */
@@ -300,18 +307,17 @@ static void need_slot(int slot)
 void os_vm_thread_slot_set(int slot, void *value)
 {
     need_slot(slot);
-    if (!FlsSetValue(slot_index[slot], value))
-        os_vm_fatal("os_vm: FlsSetValue failed: error %lu", GetLastError());
+    if (!TlsSetValue(slot_index[slot], value))
+        os_vm_fatal("os_vm: TlsSetValue failed: error %lu", GetLastError());
 }
 
 void os_vm_thread_slot_delete(int slot)
 {
     AcquireSRWLockExclusive(&slots_lock);
     need_slot(slot);
-    atomic_store(&slot_exit[slot], NULL); /* FlsFree calls the trampoline for each value still stored: as
-                                             pthread_key_delete does, call nothing */
-    if (!FlsFree(slot_index[slot]))
-        os_vm_fatal("os_vm: FlsFree failed: error %lu", GetLastError());
-    atomic_store(&slot_made[slot], 0);
+    atomic_store(&slot_exit[slot], NULL); /* as pthread_key_delete does, call nothing for a value still stored */
+    atomic_store(&slot_made[slot], 0);     /* before the index goes: a thread ending now reads no other's index */
+    if (!TlsFree(slot_index[slot]))
+        os_vm_fatal("os_vm: TlsFree failed: error %lu", GetLastError());
     ReleaseSRWLockExclusive(&slots_lock);
 }

@@ -2,7 +2,7 @@
  *
  * The pair is thread-local (OS_VM_THREAD_LOCAL) for a fast lookup; an
  * os_vm thread-exit slot pointing at it releases the stacks when the thread
- * exits (pthread keys, Windows fiber-local storage: no C11 <threads.h>,
+ * exits (pthread keys, Windows thread-local storage: no C11 <threads.h>,
  * which MinGW and macOS lack). The slot is created once for the process, by the first thread
  * that needs it (tried again later if no key was left). On a failed
  * creation of a scratch stack (page_stack_create_error says why) the program stops:

@@ -315,18 +315,18 @@ static void check_os_vm_injected_commit_failure(void)
     os_vm_release(base, 1 * MiB);
 }
 
-/* The process's thread keys (POSIX) or fiber-local indices (Windows), taken
- * and given back directly, to run the OS out of them. */
+/* The process's thread keys (POSIX) or thread-local storage indices
+ * (Windows), taken and given back directly, to run the OS out of them. */
 #ifdef _WIN32
 typedef DWORD OsKey;
 static bool take_os_key(OsKey *k)
 {
-    *k = FlsAlloc(NULL);
-    return *k != FLS_OUT_OF_INDEXES;
+    *k = TlsAlloc();
+    return *k != TLS_OUT_OF_INDEXES;
 }
 static void give_os_key(OsKey k)
 {
-    FlsFree(k);
+    TlsFree(k);
 }
 #else
 typedef pthread_key_t OsKey;
@@ -1516,7 +1516,66 @@ static int return_from_main_with_a_slot_value(void)
     return 0;
 }
 
+#ifdef _WIN32
+/* A fiber job system: a worker thread runs jobs on fibers, and scratch is the
+ * thread's, whichever fiber asks. A job fiber that first used scratch on the
+ * thread is deleted while the thread goes on, its scope open; that releases
+ * nothing. The thread's exit releases its stacks. (Until 2026-12-03 the
+ * slot was fiber-local storage, whose callback runs when a fiber is deleted:
+ * the checked build stopped there with "a thread exited", the plain build
+ * released the stacks under the open scope.) */
+typedef struct FiberProbe {
+    void *worker_fiber;
+    uintptr_t job_block, scope_block;
+} FiberProbe;
+
+static VOID WINAPI scratch_job(PVOID arg)
+{
+    FiberProbe *probe = arg;
+    PageStackMark m = scratch_begin(NULL, 0); /* the thread's first scratch: the slot's value is set here */
+    probe->job_block = (uintptr_t)page_stack_push(m.stack, 64, 8);
+    scratch_end(m);
+    SwitchToFiber(probe->worker_fiber);
+}
+
+static void *fiber_worker(void *arg)
+{
+    FiberProbe *probe = arg;
+    probe->worker_fiber = ConvertThreadToFiber(NULL);
+    void *job = CreateFiber(0, scratch_job, probe);
+    if (!probe->worker_fiber || !job) {
+        fputs("engine_check: no fibers\n", stderr);
+        return NULL;
+    }
+    SwitchToFiber(job);
+    PageStackMark m = scratch_begin(NULL, 0);
+    char *block = page_stack_push(m.stack, 64, 8);
+    probe->scope_block = (uintptr_t)block;
+    DeleteFiber(job);
+    if (!address_in_use(block))
+        fputs("engine_check: deleting a fiber released the thread's scratch stacks\n", stderr);
+    else
+        memset(block, 1, 64);
+    scratch_end(m);
+    ConvertFiberToThread();
+    return NULL;
+}
+
+static int scratch_on_fibers(void)
+{
+    FiberProbe probe = {0};
+    if (!run_thread(fiber_worker, &probe) || !probe.job_block || !probe.scope_block)
+        fputs("engine_check: the fiber worker did not run\n", stderr);
+    else if (address_in_use((void *)probe.scope_block))
+        fputs("engine_check: the worker's exit did not release its scratch stacks\n", stderr);
+    return 0;
+}
+#endif
+
 static const QuietEnd quiet_ends[] = {
+#ifdef _WIN32
+    {"scratch_on_fibers", scratch_on_fibers, false},
+#endif
     {"return_from_main_with_a_scope_open", return_from_main_with_a_scope_open, false},
     {"abort_with_a_scope_open", abort_with_a_scope_open, true},
     {"return_from_main_with_a_slot_value", return_from_main_with_a_slot_value, false}, /* os_vm.h's promise */
