@@ -343,9 +343,15 @@ static void give_os_key(OsKey k)
 
 static int slot_exits;
 static int slot_under_test = -1;
+static int slot_exits_of_other_values; /* on_exit runs only for the value stored, never NULL */
 static void count_slot_exit(void *value)
 {
     slot_exits += value == &slot_exits;
+    slot_exits_of_other_values += value != &slot_exits;
+}
+static void *store_nothing(void *arg)
+{
+    return arg;
 }
 static void *store_in_slot(void *arg)
 {
@@ -377,6 +383,10 @@ static void check_os_vm_thread_slot_refused_is_not_used_up(void)
     if (slot_under_test >= 0) {
         EXPECT(run_thread(store_in_slot, NULL), "thread started");
         EXPECT(slot_exits == 1, "the slot's exit function ran for the thread: %d times", slot_exits);
+        EXPECT(run_thread(store_nothing, NULL), "thread started");
+        EXPECT(slot_exits == 1 && slot_exits_of_other_values == 0,
+               "nothing ran for a thread that stored nothing: %d exits, %d of other values", slot_exits,
+               slot_exits_of_other_values);
         /* deleted with a value still stored on this thread: dropped, on every OS (FlsFree would call it) */
         os_vm_thread_slot_set(slot_under_test, &slot_exits);
         os_vm_thread_slot_delete(slot_under_test);
