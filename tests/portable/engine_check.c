@@ -1489,10 +1489,9 @@ static void check_misuse_is_fatal_with_one_line(void)
  * (a fatal error elsewhere, a quit from inside a scope) ends as it meant to:
  * thread-exit slots run when a thread ends, not when the process does, so the
  * checked build's "a thread exited with ... still open" is not said then.
- * On Windows ExitProcess calls the ending thread's FLS callbacks; before
- * os_vm_win32.c asked whether the process was exiting, the checked build
- * failed both cases there, and every misuse case with a scope open said a
- * second fatal line. */
+ * On Windows, while the slots were fiber-local storage, ExitProcess ran the
+ * ending thread's callbacks: the checked build failed both cases there, and
+ * every misuse case with a scope open said a second fatal line. */
 typedef struct QuietEnd {
     const char *name;
     int (*fn)(void); /* what main returns, if it returns */
