@@ -41,11 +41,20 @@ ENGINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'e
 BUILDS = ('plain', 'checked')
 
 
+def gcda_files(build):
+    """The build's counts files. Not glob's **, which follows links to
+    directories: a wine prefix in a build links to /."""
+    found = []
+    for root, _, files in os.walk(build):
+        found += [os.path.join(root, f) for f in files if f.endswith('.gcda')]
+    return sorted(found)
+
+
 def gcov_runs(build):
     """{engine file: {line: most runs in any object}}"""
     runs = collections.defaultdict(dict)
     with tempfile.TemporaryDirectory() as out:
-        for n, gcda in enumerate(sorted(glob.glob(os.path.join(build, '**', '*.gcda'), recursive=True))):
+        for n, gcda in enumerate(gcda_files(build)):
             work = os.path.join(out, str(n))
             os.mkdir(work)
             subprocess.run(['gcov', '--json-format', '-o', os.path.dirname(gcda), gcda], cwd=work,
