@@ -42,7 +42,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#ifdef _WIN32
+#include <windows.h>
+#include <psapi.h>
+#else
 #include <unistd.h>
+#endif
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANITIZED 1
@@ -346,6 +351,13 @@ static int run_jobs(long frames, bool lanes, bool tracy)
     return corruptions != 0 || bad_samples != 0 || !tracy_ok;
 }
 
+#ifdef _WIN32
+static size_t rss_bytes(void) /* the working set: the pages resident for the process */
+{
+    PROCESS_MEMORY_COUNTERS counters;
+    return K32GetProcessMemoryInfo(GetCurrentProcess(), &counters, sizeof counters) ? counters.WorkingSetSize : 0;
+}
+#else
 static size_t rss_bytes(void)
 {
     long pages = 0, resident = 0;
@@ -357,6 +369,7 @@ static size_t rss_bytes(void)
     }
     return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
+#endif
 
 static int run_soak(long frames)
 {
