@@ -387,7 +387,7 @@ static void check_os_vm_thread_slot_refused_is_not_used_up(void)
         EXPECT(slot_exits == 1 && slot_exits_of_other_values == 0,
                "nothing ran for a thread that stored nothing: %d exits, %d of other values", slot_exits,
                slot_exits_of_other_values);
-        /* deleted with a value still stored on this thread: dropped, on every OS (FlsFree would call it) */
+        /* deleted with a value still stored on this thread: dropped, on every OS */
         os_vm_thread_slot_set(slot_under_test, &slot_exits);
         os_vm_thread_slot_delete(slot_under_test);
         EXPECT(slot_exits == 1, "a deleted slot called nothing for the value still stored: %d exits", slot_exits);
@@ -1491,7 +1491,8 @@ static void check_misuse_is_fatal_with_one_line(void)
  * checked build's "a thread exited with ... still open" is not said then.
  * On Windows, while the slots were fiber-local storage, ExitProcess ran the
  * ending thread's callbacks: the checked build failed both cases there, and
- * every misuse case with a scope open said a second fatal line. */
+ * every misuse case with a scope open said a second fatal line. On Windows a
+ * fiber's deletion is no thread's end either (scratch_on_fibers). */
 typedef struct QuietEnd {
     const char *name;
     int (*fn)(void); /* what main returns, if it returns */
