@@ -25,11 +25,21 @@
 // leaves no cleanup behind. When the object fits but the record that runs
 // its destructor does not (page_stack_push_cleanup fails without on_fail),
 // push_new and push_new_array destroy what they built and return nullptr.
+//
+// It also builds with exceptions off (-fno-exceptions, and -fno-rtti): then
+// no constructor can throw, and an allocation PageStackResource cannot serve
+// is fatal (one line naming the stack and the request) where it would throw
+// std::bad_alloc, since a std::pmr container must not be handed nullptr.
+// The two builds of this header put everything in different inline
+// namespaces (frame_arena::with_exceptions, frame_arena::no_exceptions), so
+// files built each way can share a program: the linker never swaps one's
+// inline functions for the other's.
 #ifndef FRAME_ARENA_FRAME_ARENA_HPP
 #define FRAME_ARENA_FRAME_ARENA_HPP
 
 #include "allocator.h"
 #include "frame_arena.h"
+#include "os_vm.h"
 #include "scratch.h"
 
 #include <cstddef>
@@ -39,7 +49,17 @@
 #include <type_traits>
 #include <utility>
 
+// __cpp_exceptions: gcc and clang, while exceptions are on; _CPPUNWIND: MSVC's /EHsc.
+#if defined(__cpp_exceptions) || defined(_CPPUNWIND)
+#define FRAME_ARENA_EXCEPTIONS 1
+#define FRAME_ARENA_EXCEPTIONS_NAMESPACE with_exceptions
+#else
+#define FRAME_ARENA_EXCEPTIONS 0
+#define FRAME_ARENA_EXCEPTIONS_NAMESPACE no_exceptions
+#endif
+
 namespace frame_arena {
+inline namespace FRAME_ARENA_EXCEPTIONS_NAMESPACE {
 
 namespace detail {
 template <class T>
@@ -75,6 +95,7 @@ T *push_new_array(PageStack *ps, size_t count)
     T *first = static_cast<T *>(page_stack_push_array_with(ps, count, sizeof(T), alignof(T), 0));
     if (!first)
         return nullptr;
+#if FRAME_ARENA_EXCEPTIONS
     size_t built = 0;
     try {
         for (; built < count; built++)
@@ -83,6 +104,10 @@ T *push_new_array(PageStack *ps, size_t count)
         detail::destroy_array<T>(first, built);
         throw;
     }
+#else
+    for (size_t i = 0; i < count; i++) /* nothing can throw */
+        ::new (static_cast<void *>(first + i)) T();
+#endif
     if constexpr (!std::is_trivially_destructible_v<T>) {
         if (!page_stack_push_cleanup(ps, detail::destroy_array<T>, first, count)) {
             detail::destroy_array<T>(first, count);
@@ -183,8 +208,9 @@ private:
 };
 
 // std::pmr::memory_resource over a page stack: allocate pushes (std::bad_alloc
-// when the stack cannot serve it), deallocate gives back the last push only;
-// everything else goes with the next pop or reset.
+// when the stack cannot serve it; with exceptions off, a fatal line),
+// deallocate gives back the last push only; everything else goes with the
+// next pop or reset.
 class PageStackResource : public std::pmr::memory_resource {
 public:
     explicit PageStackResource(PageStack *ps) : ps_(ps) {}
@@ -194,8 +220,15 @@ private:
     void *do_allocate(size_t bytes, size_t alignment) override
     {
         void *p = page_stack_try_push(ps_, bytes, alignment);
-        if (!p)
+        if (!p) {
+#if FRAME_ARENA_EXCEPTIONS
             throw std::bad_alloc();
+#else
+            os_vm_fatal("page_stack \"%s\": PageStackResource cannot allocate %zu bytes (align %zu): %s; "
+                        "exceptions are off, so there is no std::bad_alloc to throw",
+                        ps_->name, bytes, alignment, page_stack_error_string(page_stack_last_error(ps_)));
+#endif
+        }
         return p;
     }
     void do_deallocate(void *p, size_t bytes, size_t) override { page_stack_free_last(ps_, p, bytes); }
@@ -204,6 +237,7 @@ private:
     PageStack *ps_;
 };
 
+} // namespace FRAME_ARENA_EXCEPTIONS_NAMESPACE
 } // namespace frame_arena
 
 #endif
