@@ -55,6 +55,12 @@ typedef struct FrameArenaTracy {
     } live[FRAME_ARENA_TRACY_MAX_LIVE];
 } FrameArenaTracy;
 
+/* C casts, as in page_stack.h: not a C++ game's -Wold-style-cast's business. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#endif
+
 static inline void frame_arena_tracy_lock(FrameArenaTracy *t)
 {
 #if defined(_MSC_VER) && !defined(__clang__)
@@ -121,6 +127,10 @@ static inline void frame_arena_tracy_on_frame(FrameArena *fa, const FrameSample 
     TracyCFrameMark;
     TracyCPlot(t->plot ? t->plot : t->name, (double)sample->used);
 }
+
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic pop
+#endif
 
 #endif /* FRAME_ARENA_TRACY */
 #endif

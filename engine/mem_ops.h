@@ -34,6 +34,12 @@ extern "C" {
  * library, whose vector code takes fewer instructions from 64 B up. */
 #define FA_MEM_INLINE_MAX 32
 
+/* C casts, as in page_stack.h: not a C++ game's -Wold-style-cast's business. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#endif
+
 static inline void fa_zero16(void *p, size_t n)
 {
 #if FA_MEM_SSE2
@@ -62,6 +68,10 @@ static inline void fa_copy16(void *dst, const void *src, size_t n)
 #endif
     memcpy(dst, src, n);
 }
+
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic pop
+#endif
 
 #ifdef __cplusplus
 }

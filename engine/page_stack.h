@@ -47,6 +47,19 @@ extern "C" {
 #include <stdalign.h> /* alignof in C; a keyword in C++, where not every library has this header */
 #endif
 
+/* The inline functions below are C, casts included. A C++ game that builds
+ * with -Wold-style-cast, or gcc's -Wuseless-cast (some of the casts change
+ * nothing on a 64-bit target and are needed on a 32-bit one), is not told of
+ * them; the macros at the end, which expand in the game's own code, use C++
+ * casts there (tests/strict_warnings.cpp). */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#ifndef __clang__
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
+#endif
+
 /* PAGE_STACK_CURSOR_FN: a cursor's functions take its address, so each must
  * be inlined for the cursor to stay in registers; the compiler's size
  * heuristics are not left to decide it. */
@@ -646,11 +659,27 @@ void page_stack_check(const PageStack *ps);
 PageStackError page_stack_last_error(const PageStack *ps); /* of the most recent failed push; None if none failed */
 const char *page_stack_error_string(PageStackError err);
 
-#define push_struct(ps, T) ((T *)page_stack_push_zero((ps), sizeof(T), alignof(T)))
-#define push_array(ps, T, n) ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero))
-#define push_array_no_zero(ps, T, n) ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), 0))
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic pop
+#endif
+
+/* The macros' casts, and the null pointer of their type checks, as the
+ * language of the code they expand in writes them. */
+#ifdef __cplusplus
+#define PAGE_STACK_AS_(T, p) static_cast<T *>(p)
+#define PAGE_STACK_NULL_(T) static_cast<const T *>(nullptr)
+#else
+#define PAGE_STACK_AS_(T, p) ((T *)(p))
+#define PAGE_STACK_NULL_(T) ((const T *)0)
+#endif
+
+#define push_struct(ps, T) PAGE_STACK_AS_(T, page_stack_push_zero((ps), sizeof(T), alignof(T)))
+#define push_array(ps, T, n) \
+    PAGE_STACK_AS_(T, page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero))
+#define push_array_no_zero(ps, T, n) PAGE_STACK_AS_(T, page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), 0))
 #define try_push_array(ps, T, n) \
-    ((T *)page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero | PageStackPush_Try))
+    PAGE_STACK_AS_(T, page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), \
+                                                 PageStackPush_Zero | PageStackPush_Try))
 /* The comparison, never evaluated, is the type check: src must point to T
  * (or be void *). In C++ T must also be trivially copyable: a copy of its
  * bytes is not a copy of a std::string or a std::vector. */
@@ -662,19 +691,20 @@ const char *page_stack_error_string(PageStackError err);
 #define PAGE_STACK_COPYABLE_(T) ((void)0)
 #endif
 #define push_array_copy(ps, T, src, n) \
-    ((void)sizeof((src) == (const T *)0), PAGE_STACK_COPYABLE_(T), \
-     (T *)page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), 0))
+    ((void)sizeof((src) == PAGE_STACK_NULL_(T)), PAGE_STACK_COPYABLE_(T), \
+     PAGE_STACK_AS_(T, page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), 0)))
 #define try_push_array_copy(ps, T, src, n) \
-    ((void)sizeof((src) == (const T *)0), PAGE_STACK_COPYABLE_(T), \
-     (T *)page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), PageStackPush_Try))
+    ((void)sizeof((src) == PAGE_STACK_NULL_(T)), PAGE_STACK_COPYABLE_(T), \
+     PAGE_STACK_AS_(T, page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), PageStackPush_Try)))
 
-#define cursor_push_struct(c, T) ((T *)page_stack_cursor_push_zero((c), sizeof(T), alignof(T)))
+#define cursor_push_struct(c, T) PAGE_STACK_AS_(T, page_stack_cursor_push_zero((c), sizeof(T), alignof(T)))
 #define cursor_push_array(c, T, n) \
-    ((T *)page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), PageStackPush_Zero))
-#define cursor_push_array_no_zero(c, T, n) ((T *)page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), 0))
+    PAGE_STACK_AS_(T, page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), PageStackPush_Zero))
+#define cursor_push_array_no_zero(c, T, n) \
+    PAGE_STACK_AS_(T, page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), 0))
 #define cursor_push_array_copy(c, T, src, n) \
-    ((void)sizeof((src) == (const T *)0), PAGE_STACK_COPYABLE_(T), \
-     (T *)page_stack_cursor_push_copy_with((c), (src), (n), sizeof(T), alignof(T), 0))
+    ((void)sizeof((src) == PAGE_STACK_NULL_(T)), PAGE_STACK_COPYABLE_(T), \
+     PAGE_STACK_AS_(T, page_stack_cursor_push_copy_with((c), (src), (n), sizeof(T), alignof(T), 0)))
 
 #ifdef __cplusplus
 }
