@@ -59,11 +59,10 @@ struct FrameArena {
     FrameSample last;
 };
 
-static FrameArena *need_arena(const FrameArena *fa, const char *fn)
+static void need_arena(const FrameArena *fa, const char *fn)
 {
     if (!fa)
         os_vm_fatal("%s: the frame arena is NULL; pass one from frame_arena_create", fn);
-    return (FrameArena *)fa;
 }
 
 static uint32_t stack_count(const FrameArena *fa)
@@ -349,7 +348,8 @@ static PageStack *stack_at(const FrameArena *fa, uint32_t lane, uint32_t frames_
 
 PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago)
 {
-    return stack_at(need_arena(fa, "frame_arena_stack"), 0, frames_ago);
+    need_arena(fa, "frame_arena_stack");
+    return stack_at(fa, 0, frames_ago);
 }
 
 PageStack *frame_arena_lane(FrameArena *fa, uint32_t lane, uint32_t frames_ago)
@@ -364,7 +364,8 @@ PageStack *frame_arena_lane(FrameArena *fa, uint32_t lane, uint32_t frames_ago)
 
 uint32_t frame_arena_lanes(const FrameArena *fa)
 {
-    return need_arena(fa, "frame_arena_lanes")->lane_count;
+    need_arena(fa, "frame_arena_lanes");
+    return fa->lane_count;
 }
 
 uint64_t frame_arena_frame(const FrameArena *fa)

@@ -187,9 +187,14 @@ _Static_assert(offsetof(PageStack, cursors) + sizeof(uint64_t) <= 128,
 #define NAME_BYTES 64
 #define HEADER_BYTES (((sizeof(PageStack) + 63) / 64) * 64 + (CHECKED ? sizeof(CheckState) : 0) + NAME_BYTES)
 
-static CheckState *check_state(const PageStack *ps)
+static CheckState *check_state(PageStack *ps)
 {
-    return (CheckState *)((char *)ps + ((sizeof(PageStack) + 63) / 64) * 64);
+    return (CheckState *)(void *)((char *)ps + ((sizeof(PageStack) + 63) / 64) * 64);
+}
+
+static const CheckState *check_view(const PageStack *ps)
+{
+    return (const CheckState *)(const void *)((const char *)ps + ((sizeof(PageStack) + 63) / 64) * 64);
 }
 
 /* Keeps the first NAME_BYTES - 1 bytes of name in the header. */
@@ -219,13 +224,13 @@ static bool round_up(size_t value, size_t step, size_t *out)
 /* Where the bytes handed out now start: base, or the current checked region. */
 static uintptr_t region_base(const PageStack *ps)
 {
-    return CHECKED ? check_state(ps)->region_base : ps->base;
+    return CHECKED ? check_view(ps)->region_base : ps->base;
 }
 
 /* Physical bytes a push can reach from region_base. */
 static size_t capacity(const PageStack *ps)
 {
-    return CHECKED ? check_state(ps)->capacity : ps->reserved;
+    return CHECKED ? check_view(ps)->capacity : ps->reserved;
 }
 
 /* The inline push keeps `last`, the address just below the top. */
@@ -241,7 +246,7 @@ static void set_top(PageStack *ps, uintptr_t top)
 
 static size_t pos_of(const PageStack *ps)
 {
-    return CHECKED ? check_state(ps)->lpos : top(ps) - ps->base;
+    return CHECKED ? check_view(ps)->lpos : top(ps) - ps->base;
 }
 
 /* Re-arms the inline push after the top or committed changed. */
@@ -289,11 +294,10 @@ static void note_high(PageStack *ps)
         ps->dirty = top(ps);
 }
 
-static PageStack *need_stack(PageStack *ps, const char *fn)
+static void need_stack(const PageStack *ps, const char *fn)
 {
     if (!ps)
         os_vm_fatal("%s: the stack is NULL; pass a stack from page_stack_create", fn);
-    return ps;
 }
 
 static void need_not_in_hook(const PageStack *ps, const char *fn)
@@ -511,7 +515,7 @@ STACK_OWN_READS static uintptr_t check_redzone(const PageStack *ps, uintptr_t at
     Redzone rz;
     memcpy(&rz, b, sizeof rz);
     if (rz.check != redzone_check(at, rz.prev, rz.prev_push) || rz.prev >= at) {
-        uint64_t frame = check_state(ps)->frame;
+        uint64_t frame = check_view(ps)->frame;
         os_vm_fatal("page_stack \"%s\": %s found the block that ends at %p (push %lu %s %llu%s) written past its end "
                     "(the 16 bytes after it read %02x %02x %02x %02x %02x %02x %02x %02x ...); look for a write "
                     "beyond the size pushed",
@@ -646,7 +650,7 @@ static size_t filled(const CheckState *ck, uint32_t r, size_t committed)
 #define ABOVE_TOP ((size_t)1 << 10)
 static void check_above_top(const PageStack *ps, const char *fn)
 {
-    const CheckState *ck = check_state(ps);
+    const CheckState *ck = check_view(ps);
     uintptr_t from = top(ps), end = ck->region_base + ps->committed;
     uintptr_t to = end - from > ABOVE_TOP ? from + ABOVE_TOP : end;
     uintptr_t held = ck->region_base + filled(ck, ck->region, ps->committed);
@@ -689,7 +693,7 @@ static void check_everything(const PageStack *ps, const char *fn)
 {
     if (!self_check(ps))
         return;
-    const CheckState *ck = check_state(ps);
+    const CheckState *ck = check_view(ps);
     uint32_t number = ck->redzone_push;
     for (uintptr_t at = ck->redzone; at;)
         at = check_redzone(ps, at, number, &number, fn);
@@ -916,7 +920,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
 /* Whether [p, p + size) is the last push, so that it can move in place. */
 static bool is_last(const PageStack *ps, uintptr_t p, size_t size)
 {
-    return CHECKED ? check_state(ps)->last_ptr == p && check_state(ps)->last_size == size
+    return CHECKED ? check_view(ps)->last_ptr == p && check_view(ps)->last_size == size
                    : p >= ps->base && p <= top(ps) && top(ps) - p == size;
 }
 
@@ -936,7 +940,7 @@ static bool released_below_top(const PageStack *ps, uintptr_t p, size_t size)
     (void)size;
     if (!self_check(ps))
         return false;
-    const CheckState *ck = check_state(ps);
+    const CheckState *ck = check_view(ps);
     for (uint32_t i = 0; i < ck->released; i++)
         if (p >= ck->released_log[i].from && p < ck->released_log[i].to)
             return true;
@@ -957,7 +961,7 @@ static bool in_other_region(const PageStack *ps, uintptr_t p)
 {
     if (!CHECKED)
         return false;
-    const CheckState *ck = check_state(ps);
+    const CheckState *ck = check_view(ps);
     return p >= ps->base && p - ps->base < (uintptr_t)ck->regions * ck->region_span;
 }
 
@@ -1082,7 +1086,7 @@ static size_t string_room(const PageStack *ps, uintptr_t p)
     if (!in_region(ps, p))
         return SIZE_MAX;
     if (CHECKED) {
-        const CheckState *ck = check_state(ps);
+        const CheckState *ck = check_view(ps);
         if (ck->last_ptr && p >= ck->last_ptr && p - ck->last_ptr < ck->last_size)
             return ck->last_size - (p - ck->last_ptr);
     }
@@ -1123,7 +1127,8 @@ static size_t string_length(const PageStack *ps, const char *s, const char *call
  * longer one is formatted again, into its block. */
 #define FORMAT_LOCAL 256
 
-static char *format_with(PageStack *ps, const char *fn, uint32_t how, const char *fmt, va_list ap)
+PAGE_STACK_PRINTF(4, 0) static char *format_with(PageStack *ps, const char *fn, uint32_t how, const char *fmt,
+                                                 va_list ap)
 {
     need_idle(ps, fn);
     if (!fmt)
@@ -1409,7 +1414,7 @@ void page_stack_pop_to(PageStackMark mark)
 
 size_t page_stack_pos(const PageStack *ps)
 {
-    need_stack((PageStack *)ps, "page_stack_pos");
+    need_stack(ps, "page_stack_pos");
     return pos_of(ps);
 }
 
@@ -1513,10 +1518,10 @@ void page_stack_trim(PageStack *ps, size_t keep)
 
 PageStackStats page_stack_stats(const PageStack *ps)
 {
-    need_stack((PageStack *)ps, "page_stack_stats");
+    need_stack(ps, "page_stack_stats");
     size_t pos = pos_of(ps), committed = ps->committed;
     if (CHECKED) {
-        const CheckState *ck = check_state(ps);
+        const CheckState *ck = check_view(ps);
         for (uint32_t r = 0; r < ck->regions; r++)
             if (r != ck->region)
                 committed += ck->region_committed[r];
@@ -1536,13 +1541,13 @@ PageStackStats page_stack_stats(const PageStack *ps)
 
 void page_stack_check(const PageStack *ps)
 {
-    need_stack((PageStack *)ps, "page_stack_check");
+    need_stack(ps, "page_stack_check");
     check_everything(ps, "page_stack_check"); /* nothing outside the self-checking build */
 }
 
 PageStackError page_stack_last_error(const PageStack *ps)
 {
-    need_stack((PageStack *)ps, "page_stack_last_error");
+    need_stack(ps, "page_stack_last_error");
     return ps->last_error;
 }
 
@@ -1627,7 +1632,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
     char *map = os_vm_reserve(map_size, align, huge ? OsVmFlag_HugePages : 0);
     if (!map)
         return create_failed(PageStackError_ReserveFailed);
-    PageStack *ps = (PageStack *)map;
+    PageStack *ps = (PageStack *)(void *)map;
     char *usable = map + lead;
     if (!os_vm_commit(ps, header) || (initial && !os_vm_commit(usable, initial))) {
         os_vm_release(map, map_size);
@@ -1730,7 +1735,8 @@ void page_stack_set_hooks(PageStack *ps, const PageStackDesc *desc)
 
 void page_stack_set_owner(PageStack *ps, PageStackOwner owner)
 {
-    need_stack(ps, "page_stack_set_owner")->owner = owner;
+    need_stack(ps, "page_stack_set_owner");
+    ps->owner = owner;
 }
 
 void page_stack_destroy_owned(PageStack *ps)

@@ -75,7 +75,11 @@ report $? "pkg-config: installed library, headers and frame_arena.pc build a gam
 report $? "pkg-config: a checked install's frame_arena.pc gives the game FRAME_ARENA_CHECKED" "$work/pc-checked.log"
 
 # 4. copy-in: the engine's files compiled with the game, no build system;
-# then the one-file form, engine/frame_arena_unity.c, plain and checked
+# then the one-file form, engine/frame_arena_unity.c, plain and checked, with
+# the strict warnings a game may build with (docs/EMBEDDING.md, "Your warnings")
+strict="-Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wcast-align -Wundef -Wdouble-promotion
+ -Wformat=2 -Wnull-dereference -Wredundant-decls -Wpointer-arith -Wmissing-declarations -Wstrict-prototypes
+ -Wmissing-prototypes -Wswitch-enum -Wvla -Wbad-function-cast"
 (
     set -e
     mkdir -p "$work/copy"
@@ -84,10 +88,10 @@ report $? "pkg-config: a checked install's frame_arena.pc gives the game FRAME_A
     "$cc" -std=c11 -O2 -Wall -Wextra -Werror -Iengine "$src/tests/consumers/game.c" engine/os_vm.c \
         engine/os_vm_posix.c engine/page_stack.c engine/frame_arena.c engine/scratch.c engine/allocator.c -o game
     ./game
-    "$cc" -std=c11 -O2 -Wall -Wextra -Werror -Iengine "$src/tests/consumers/game.c" engine/frame_arena_unity.c \
-        -o game-unity
+    "$cc" -std=c11 -O2 -Wall -Wextra $strict -Werror -Iengine "$src/tests/consumers/game.c" \
+        engine/frame_arena_unity.c -o game-unity
     ./game-unity
-    "$cc" -std=c11 -O2 -Wall -Wextra -Werror -DFRAME_ARENA_CHECKED -Iengine "$src/tests/consumers/game.c" \
+    "$cc" -std=c11 -O2 -Wall -Wextra $strict -Werror -DFRAME_ARENA_CHECKED -Iengine "$src/tests/consumers/game.c" \
         engine/frame_arena_unity.c -o game-unity-checked
     ./game-unity-checked
 ) >"$work/copy.log" 2>&1
