@@ -4,8 +4,9 @@
 // non-trivial destructor get it run, newest first, when the stack pops past
 // them or resets (the record lives in the stack: page_stack_push_cleanup).
 // Trivially destructible types cost exactly a push. RAII guards end marks and
-// scratch scopes, Frame begins and ends a frame, and PageStackResource lets
-// std::pmr containers allocate from a frame.
+// scratch scopes, Frame begins and ends a frame, and containers allocate
+// from a frame through PageStackResource (std::pmr) or StackAllocator<T>
+// (the standard containers' allocator parameter).
 //
 //     PageStack *frame = frame_arena_begin(fa);
 //     auto *names = frame_arena::push_new<std::vector<std::string>>(frame);   // destroyed at the reset
@@ -68,6 +69,20 @@ void destroy_array(void *object, size_t count)
     T *first = static_cast<T *>(object);
     for (size_t i = count; i > 0; i--)
         first[i - 1].~T();
+}
+
+// A standard allocator's allocate that the stack cannot serve: std::bad_alloc,
+// or with exceptions off one fatal line (a container must not get nullptr).
+[[noreturn]] inline void allocation_failed(const PageStack *ps, const char *who, size_t bytes, size_t align)
+{
+#if FRAME_ARENA_EXCEPTIONS
+    (void)ps, (void)who, (void)bytes, (void)align;
+    throw std::bad_alloc();
+#else
+    os_vm_fatal("page_stack \"%s\": %s cannot allocate %zu bytes (align %zu): %s; exceptions are off, so there is "
+                "no std::bad_alloc to throw",
+                ps->name, who, bytes, align, page_stack_error_string(page_stack_last_error(ps)));
+#endif
 }
 } // namespace detail
 
@@ -220,15 +235,8 @@ private:
     void *do_allocate(size_t bytes, size_t alignment) override
     {
         void *p = page_stack_try_push(ps_, bytes, alignment);
-        if (!p) {
-#if FRAME_ARENA_EXCEPTIONS
-            throw std::bad_alloc();
-#else
-            os_vm_fatal("page_stack \"%s\": PageStackResource cannot allocate %zu bytes (align %zu): %s; "
-                        "exceptions are off, so there is no std::bad_alloc to throw",
-                        ps_->name, bytes, alignment, page_stack_error_string(page_stack_last_error(ps_)));
-#endif
-        }
+        if (!p)
+            detail::allocation_failed(ps_, "PageStackResource", bytes, alignment);
         return p;
     }
     void do_deallocate(void *p, size_t bytes, size_t) override { page_stack_free_last(ps_, p, bytes); }
@@ -236,6 +244,52 @@ private:
 
     PageStack *ps_;
 };
+
+// An allocator for the standard containers over a page stack, as
+// PageStackResource is for std::pmr but without its virtual call: the push
+// is inlined into the container's growth. allocate pushes n T (std::bad_alloc
+// when the stack cannot serve it, or n * sizeof(T) overflows; with
+// exceptions off, a fatal line), deallocate gives back the last push only.
+// Copies, and copies rebound to another type (a std::list's nodes, a
+// std::map's), share the stack and compare equal.
+//
+//     using Verts = std::vector<Vertex, frame_arena::StackAllocator<Vertex>>;
+//     Verts verts{frame_arena::StackAllocator<Vertex>(frame)};
+template <class T>
+class StackAllocator {
+public:
+    using value_type = T;
+    explicit StackAllocator(PageStack *ps) noexcept : ps_(ps) {}
+    template <class U>
+    StackAllocator(const StackAllocator<U> &other) noexcept : ps_(other.stack()) // implicit: containers rebind
+    {
+    }
+    PageStack *stack() const noexcept { return ps_; }
+    T *allocate(size_t n)
+    {
+        void *p = page_stack_push_array_with(ps_, n, sizeof(T), alignof(T), PageStackPush_Try);
+        if (!p)
+            detail::allocation_failed(ps_, "StackAllocator", n > SIZE_MAX / sizeof(T) ? SIZE_MAX : n * sizeof(T),
+                                      alignof(T));
+        return static_cast<T *>(p);
+    }
+    void deallocate(T *p, size_t n) noexcept { page_stack_free_last(ps_, p, n * sizeof(T)); }
+
+private:
+    PageStack *ps_;
+};
+
+template <class T, class U>
+bool operator==(const StackAllocator<T> &a, const StackAllocator<U> &b) noexcept
+{
+    return a.stack() == b.stack();
+}
+
+template <class T, class U>
+bool operator!=(const StackAllocator<T> &a, const StackAllocator<U> &b) noexcept
+{
+    return a.stack() != b.stack();
+}
 
 } // namespace FRAME_ARENA_EXCEPTIONS_NAMESPACE
 } // namespace frame_arena

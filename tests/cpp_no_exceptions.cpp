@@ -58,6 +58,25 @@ extern "C" long no_exceptions_pmr_sum(PageStack *ps, int count, int *in_stack)
     return sum;
 }
 
+extern "C" long no_exceptions_stack_allocator_sum(PageStack *ps, int count, int *in_stack)
+{
+    const char *lo = static_cast<const char *>(page_stack_push(ps, 0, 1));
+    std::vector<int, frame_arena::StackAllocator<int>> values{frame_arena::StackAllocator<int>(ps)};
+    for (int i = 0; i < count; i++)
+        values.push_back(i);
+    const char *data = reinterpret_cast<const char *>(values.data());
+    *in_stack = data >= lo && data < lo + page_stack_pos(ps);
+    long sum = 0;
+    for (int v : values)
+        sum += v;
+    return sum;
+}
+
+extern "C" uint32_t *no_exceptions_stack_allocate(PageStack *ps, size_t count)
+{
+    return frame_arena::StackAllocator<uint32_t>(ps).allocate(count);
+}
+
 extern "C" void *no_exceptions_allocate(PageStack *ps, size_t bytes, size_t align)
 {
     frame_arena::PageStackResource memory(ps);

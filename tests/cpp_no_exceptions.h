@@ -16,6 +16,10 @@ size_t no_exceptions_array_then_reset(PageStack *ps, size_t count, int *log);
 /* A std::pmr::vector of 0..count-1 over a PageStackResource on ps: its sum;
  * *in_stack says whether its storage lies in ps. */
 long no_exceptions_pmr_sum(PageStack *ps, int count, int *in_stack);
+/* The same through a std::vector<int, frame_arena::StackAllocator<int>>. */
+long no_exceptions_stack_allocator_sum(PageStack *ps, int count, int *in_stack);
+/* StackAllocator<uint32_t>(ps).allocate(count). */
+uint32_t *no_exceptions_stack_allocate(PageStack *ps, size_t count);
 /* PageStackResource(ps).allocate(bytes, align). */
 void *no_exceptions_allocate(PageStack *ps, size_t bytes, size_t align);
 /* count frames of fa through frame_arena::Frame, an object with a destructor

@@ -41,6 +41,8 @@ size_t strict_frame_cpp(FrameArena *fa, const Vertex *src, size_t n)
     frame_arena::PageStackResource memory(ps);
     std::pmr::vector<Vertex> verts(&memory);
     verts.push_back(*src);
+    std::vector<Vertex, frame_arena::StackAllocator<Vertex>> typed{frame_arena::StackAllocator<Vertex>(ps)};
+    typed.push_back(*src);
     size_t count = 0;
     {
         frame_arena::Cursor out(ps);
@@ -64,5 +66,5 @@ size_t strict_frame_cpp(FrameArena *fa, const Vertex *src, size_t n)
     }
     frame_arena_tracy_on_push(ps, raw, 8, &tracy);
     return count + static_cast<size_t>(a != b) + static_cast<size_t>(one != t) + static_cast<size_t>(c != tc) +
-           static_cast<size_t>(ca != cb) + static_cast<size_t>(cs != cc) + name->size() + lists[2].size();
+           static_cast<size_t>(ca != cb) + static_cast<size_t>(cs != cc) + name->size() + lists[2].size() + typed.size();
 }

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <list>
+#include <map>
 #include <memory_resource>
 #include <stdexcept>
 #include <string>
@@ -283,6 +285,72 @@ Test(cpp, pmr_containers_allocate_from_the_frame)
     }
     cr_assert(threw, "an allocation the stack cannot serve throws bad_alloc");
     page_stack_destroy(tiny);
+    page_stack_destroy(ps);
+}
+
+Test(cpp, stack_allocator_containers_allocate_from_the_stack)
+{
+    PageStack *ps = page_stack_create(nullptr);
+    const auto *lo = static_cast<const char *>(page_stack_push(ps, 0, 1));
+    auto inside = [&](const void *p) { // between lo and a push made now (pos leaves out the checked build's redzones)
+        const auto *hi = static_cast<const char *>(page_stack_push(ps, 0, 1));
+        return static_cast<const char *>(p) >= lo && static_cast<const char *>(p) < hi;
+    };
+    frame_arena::StackAllocator<int> ints(ps);
+    {
+        std::vector<int, frame_arena::StackAllocator<int>> values(ints);
+        for (int i = 0; i < 10000; i++)
+            values.push_back(i);
+        cr_assert_eq(values[9999], 9999);
+        cr_assert(inside(values.data()), "the vector's storage is in the stack");
+        std::list<int, frame_arena::StackAllocator<int>> list(ints); // its nodes: the allocator rebound
+        list.push_back(7);
+        cr_assert(inside(&list.front()), "the list's node is in the stack");
+        using Pair = std::pair<const int, std::string>;
+        std::map<int, std::string, std::less<int>, frame_arena::StackAllocator<Pair>> map{
+            frame_arena::StackAllocator<Pair>(ps)};
+        map[3] = "three";
+        cr_assert(inside(&*map.begin()), "the map's node is in the stack");
+        cr_assert_eq(map.get_allocator().stack(), ps);
+    }
+    frame_arena::StackAllocator<double> doubles(ints);
+    cr_assert(doubles == ints && !(doubles != ints), "a rebound copy shares the stack and compares equal");
+    PageStack *other = page_stack_create(nullptr);
+    cr_assert(frame_arena::StackAllocator<int>(other) != ints);
+
+    size_t pos = page_stack_pos(ps);
+    int *last = ints.allocate(10);
+    cr_assert_eq(reinterpret_cast<uintptr_t>(last) % alignof(int), 0u);
+    ints.deallocate(last, 10);
+    cr_assert_eq(page_stack_pos(ps), pos, "the last push is given back");
+
+    PageStackDesc desc{};
+    desc.reserve_size = 64 << 10;
+    PageStack *tiny = page_stack_create(&desc);
+    frame_arena::StackAllocator<char> small(tiny);
+    for (size_t n : {size_t(1) << 20, SIZE_MAX / 2}) { // more than the stack holds, more than any stack holds
+        bool threw = false;
+        try {
+            (void)small.allocate(n);
+        } catch (const std::bad_alloc &) {
+            threw = true;
+        }
+        cr_assert(threw, "allocate(%zu) throws bad_alloc", n);
+    }
+    frame_arena::StackAllocator<std::uint64_t> words(tiny);
+    bool threw = false;
+    try {
+        (void)words.allocate(SIZE_MAX / 4); // SIZE_MAX / 4 * 8 overflows
+    } catch (const std::bad_alloc &) {
+        threw = true;
+    }
+    cr_assert(threw);
+    cr_assert_eq(page_stack_last_error(tiny), PageStackError_SizeOverflow);
+    PageStackStats st = page_stack_stats(tiny);
+    cr_assert_eq(st.failed_pushes, 3u);
+    cr_assert_eq(st.pos, 0u, "failed pushes leave the stack as it was");
+    page_stack_destroy(tiny);
+    page_stack_destroy(other);
     page_stack_destroy(ps);
 }
 

@@ -26,6 +26,35 @@ Test(no_exceptions, pmr_containers_allocate_from_the_stack)
     page_stack_destroy(ps);
 }
 
+Test(no_exceptions, stack_allocator_containers_allocate_from_the_stack)
+{
+    PageStack *ps = page_stack_create(NULL);
+    int in_stack = 0;
+    cr_assert_eq(no_exceptions_stack_allocator_sum(ps, 10000, &in_stack), 10000L * 9999 / 2);
+    cr_assert(in_stack, "the vector's storage is in the stack");
+    cr_assert_gt(page_stack_stats(ps).pushes, 10u, "the vector grew by pushes");
+    page_stack_destroy(ps);
+}
+
+Test(no_exceptions, an_allocation_the_stack_allocator_cannot_serve_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "vec", .reserve_size = 64 << 10});
+    expect_fatal("page_stack \"vec\": StackAllocator cannot allocate 4194304 bytes (align 4): out of reserved "
+                 "address space (raise reserve_size); exceptions are off, so there is no std::bad_alloc to throw");
+    no_exceptions_stack_allocate(ps, 1 << 20);
+    death_not_reached();
+}
+
+Test(no_exceptions, a_count_whose_bytes_overflow_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "vec"});
+    expect_fatalf("page_stack \"vec\": StackAllocator cannot allocate %zu bytes (align 4): size overflows size_t; "
+                  "exceptions are off",
+                  SIZE_MAX);
+    no_exceptions_stack_allocate(ps, SIZE_MAX / 2);
+    death_not_reached();
+}
+
 Test(no_exceptions, frame_guards_begin_and_end_frames)
 {
     FrameArena *fa = frame_arena_create(NULL);
