@@ -55,6 +55,14 @@ Test(no_exceptions, a_count_whose_bytes_overflow_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+Test(no_exceptions, the_largest_count_that_does_not_overflow_reports_its_bytes, .signal = SIGABRT)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "vec"});
+    expect_fatalf("page_stack \"vec\": StackAllocator cannot allocate %zu bytes (align 4)", SIZE_MAX / 4 * 4);
+    no_exceptions_stack_allocate(ps, SIZE_MAX / 4);
+    death_not_reached();
+}
+
 Test(no_exceptions, frame_guards_begin_and_end_frames)
 {
     FrameArena *fa = frame_arena_create(NULL);
