@@ -28,9 +28,10 @@
 // push_new and push_new_array destroy what they built and return nullptr.
 //
 // It also builds with exceptions off (-fno-exceptions, and -fno-rtti): then
-// no constructor can throw, and an allocation PageStackResource cannot serve
-// is fatal (one line naming the stack and the request) where it would throw
-// std::bad_alloc, since a std::pmr container must not be handed nullptr.
+// no constructor can throw, and an allocation PageStackResource or
+// StackAllocator cannot serve is fatal (one line naming the stack and the
+// request) where it would throw std::bad_alloc, since a container must not
+// be handed nullptr.
 // The two builds of this header put everything in different inline
 // namespaces (frame_arena::with_exceptions, frame_arena::no_exceptions), so
 // files built each way can share a program: the linker never swaps one's
@@ -120,7 +121,7 @@ T *push_new_array(PageStack *ps, size_t count)
         throw;
     }
 #else
-    for (size_t i = 0; i < count; i++) /* nothing can throw */
+    for (size_t i = 0; i < count; i++) // nothing can throw
         ::new (static_cast<void *>(first + i)) T();
 #endif
     if constexpr (!std::is_trivially_destructible_v<T>) {
