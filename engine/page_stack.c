@@ -185,16 +185,18 @@ _Static_assert(offsetof(PageStack, cursors) + sizeof(uint64_t) <= 128,
 /* The header: the PageStack, the CheckState (checked build), then a copy of
  * the stack's name, so that a name built in a temporary buffer stays good. */
 #define NAME_BYTES 64
-#define HEADER_BYTES (((sizeof(PageStack) + 63) / 64) * 64 + (CHECKED ? sizeof(CheckState) : 0) + NAME_BYTES)
+#define CHECK_STATE_AT (((sizeof(PageStack) + 63) / 64) * 64)
+#define HEADER_BYTES (CHECK_STATE_AT + (CHECKED ? sizeof(CheckState) : 0) + NAME_BYTES)
 
 static CheckState *check_state(PageStack *ps)
 {
-    return (CheckState *)(void *)((char *)ps + ((sizeof(PageStack) + 63) / 64) * 64);
+    return (CheckState *)(void *)((char *)ps + CHECK_STATE_AT);
 }
 
+/* check_state for the calls that only read. */
 static const CheckState *check_view(const PageStack *ps)
 {
-    return (const CheckState *)(const void *)((const char *)ps + ((sizeof(PageStack) + 63) / 64) * 64);
+    return (const CheckState *)(const void *)((const char *)ps + CHECK_STATE_AT);
 }
 
 /* Keeps the first NAME_BYTES - 1 bytes of name in the header. */
