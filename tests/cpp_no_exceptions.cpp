@@ -51,7 +51,8 @@ extern "C" long no_exceptions_pmr_sum(PageStack *ps, int count, int *in_stack)
     for (int i = 0; i < count; i++)
         values.push_back(i);
     const char *data = reinterpret_cast<const char *>(values.data());
-    *in_stack = data >= lo && data < lo + page_stack_pos(ps);
+    const char *hi = static_cast<const char *>(page_stack_push(ps, 0, 1)); // pos leaves out checked redzones
+    *in_stack = data >= lo && data < hi;
     long sum = 0;
     for (int v : values)
         sum += v;
@@ -65,7 +66,8 @@ extern "C" long no_exceptions_stack_allocator_sum(PageStack *ps, int count, int 
     for (int i = 0; i < count; i++)
         values.push_back(i);
     const char *data = reinterpret_cast<const char *>(values.data());
-    *in_stack = data >= lo && data < lo + page_stack_pos(ps);
+    const char *hi = static_cast<const char *>(page_stack_push(ps, 0, 1)); // pos leaves out checked redzones
+    *in_stack = data >= lo && data < hi;
     long sum = 0;
     for (int v : values)
         sum += v;
