@@ -85,6 +85,21 @@ void destroy_array(void *object, size_t count)
                 ps->name, who, bytes, align, page_stack_error_string(page_stack_last_error(ps)));
 #endif
 }
+
+// A standard allocator's deallocate: gives [p, p + bytes) back if it is the
+// stack's last push. Outside the checked build a block that does not end at
+// the top (`last` + 1) is not the last push, and is left to the next pop or
+// reset without the call (a node container frees its nodes oldest first,
+// none of them the last push, and a growing vector its old storage). The
+// checked build makes the call every time, for its checks.
+inline void give_back_if_last(PageStack *ps, void *p, size_t bytes) noexcept
+{
+#ifndef FRAME_ARENA_CHECKED
+    if (reinterpret_cast<uintptr_t>(p) + bytes != ps->last + 1)
+        return;
+#endif
+    page_stack_free_last(ps, p, bytes);
+}
 } // namespace detail
 
 // One T constructed from args, in ps. Over-aligned types get their alignment.
@@ -240,7 +255,7 @@ private:
             detail::allocation_failed(ps_, "PageStackResource", bytes, alignment);
         return p;
     }
-    void do_deallocate(void *p, size_t bytes, size_t) override { page_stack_free_last(ps_, p, bytes); }
+    void do_deallocate(void *p, size_t bytes, size_t) override { detail::give_back_if_last(ps_, p, bytes); }
     bool do_is_equal(const std::pmr::memory_resource &other) const noexcept override { return this == &other; }
 
     PageStack *ps_;
@@ -274,7 +289,7 @@ public:
                                       alignof(T));
         return static_cast<T *>(p);
     }
-    void deallocate(T *p, size_t n) noexcept { page_stack_free_last(ps_, p, n * sizeof(T)); }
+    void deallocate(T *p, size_t n) noexcept { detail::give_back_if_last(ps_, p, n * sizeof(T)); }
 
 private:
     PageStack *ps_;

@@ -319,10 +319,16 @@ Test(cpp, stack_allocator_containers_allocate_from_the_stack)
     cr_assert(frame_arena::StackAllocator<int>(other) != ints);
 
     size_t pos = page_stack_pos(ps);
+    int *older = ints.allocate(3);
+    size_t after_older = page_stack_pos(ps);
     int *last = ints.allocate(10);
     cr_assert_eq(reinterpret_cast<uintptr_t>(last) % alignof(int), 0u);
+    size_t top = page_stack_pos(ps);
+    ints.deallocate(older, 3);
+    cr_assert_eq(page_stack_pos(ps), top, "a block that is not the last push stays");
     ints.deallocate(last, 10);
-    cr_assert_eq(page_stack_pos(ps), pos, "the last push is given back");
+    cr_assert_eq(page_stack_pos(ps), after_older, "the last push is given back");
+    cr_assert_gt(after_older, pos);
 
     PageStackDesc desc{};
     desc.reserve_size = 64 << 10;
