@@ -43,11 +43,13 @@ extern "C" size_t no_exceptions_array_then_reset(PageStack *ps, size_t count, in
     return destroyed_count;
 }
 
-extern "C" long no_exceptions_pmr_sum(PageStack *ps, int count, int *in_stack)
+namespace {
+
+// Fills values with 0..count-1 and sums them; *in_stack: whether their storage lies in ps.
+template <class Vector>
+long sum_in_stack(PageStack *ps, Vector &values, int count, int *in_stack)
 {
-    frame_arena::PageStackResource memory(ps);
     const char *lo = static_cast<const char *>(page_stack_push(ps, 0, 1));
-    std::pmr::vector<int> values(&memory);
     for (int i = 0; i < count; i++)
         values.push_back(i);
     const char *data = reinterpret_cast<const char *>(values.data());
@@ -59,19 +61,17 @@ extern "C" long no_exceptions_pmr_sum(PageStack *ps, int count, int *in_stack)
     return sum;
 }
 
-extern "C" long no_exceptions_stack_allocator_sum(PageStack *ps, int count, int *in_stack)
+} // namespace
+
+extern "C" long no_exceptions_vector_sum(PageStack *ps, int count, int through_pmr, int *in_stack)
 {
-    const char *lo = static_cast<const char *>(page_stack_push(ps, 0, 1));
+    if (through_pmr) {
+        frame_arena::PageStackResource memory(ps);
+        std::pmr::vector<int> values(&memory);
+        return sum_in_stack(ps, values, count, in_stack);
+    }
     std::vector<int, frame_arena::StackAllocator<int>> values{frame_arena::StackAllocator<int>(ps)};
-    for (int i = 0; i < count; i++)
-        values.push_back(i);
-    const char *data = reinterpret_cast<const char *>(values.data());
-    const char *hi = static_cast<const char *>(page_stack_push(ps, 0, 1)); // pos leaves out checked redzones
-    *in_stack = data >= lo && data < hi;
-    long sum = 0;
-    for (int v : values)
-        sum += v;
-    return sum;
+    return sum_in_stack(ps, values, count, in_stack);
 }
 
 extern "C" uint32_t *no_exceptions_stack_allocate(PageStack *ps, size_t count)

@@ -13,11 +13,10 @@ extern "C" {
  * then a reset of ps: how many destructors ran (their ids in log, in the
  * order they ran), or SIZE_MAX if the objects were not built as they should. */
 size_t no_exceptions_array_then_reset(PageStack *ps, size_t count, int *log);
-/* A std::pmr::vector of 0..count-1 over a PageStackResource on ps: its sum;
- * *in_stack says whether its storage lies in ps. */
-long no_exceptions_pmr_sum(PageStack *ps, int count, int *in_stack);
-/* The same through a std::vector<int, frame_arena::StackAllocator<int>>. */
-long no_exceptions_stack_allocator_sum(PageStack *ps, int count, int *in_stack);
+/* A vector of 0..count-1 in ps, a std::pmr::vector over a PageStackResource
+ * (through_pmr) or a std::vector<int, frame_arena::StackAllocator<int>>: its
+ * sum; *in_stack says whether its storage lies in ps. */
+long no_exceptions_vector_sum(PageStack *ps, int count, int through_pmr, int *in_stack);
 /* StackAllocator<uint32_t>(ps).allocate(count). */
 uint32_t *no_exceptions_stack_allocate(PageStack *ps, size_t count);
 /* PageStackResource(ps).allocate(bytes, align). */

@@ -16,24 +16,17 @@ Test(no_exceptions, push_new_array_builds_in_order_and_reset_destroys_newest_fir
     page_stack_destroy(ps);
 }
 
-Test(no_exceptions, pmr_containers_allocate_from_the_stack)
+Test(no_exceptions, containers_allocate_from_the_stack_through_pmr_and_stack_allocator)
 {
-    PageStack *ps = page_stack_create(NULL);
-    int in_stack = 0;
-    cr_assert_eq(no_exceptions_pmr_sum(ps, 10000, &in_stack), 10000L * 9999 / 2);
-    cr_assert(in_stack, "the vector's storage is in the stack");
-    cr_assert_gt(page_stack_stats(ps).pushes, 10u, "the vector grew by pushes");
-    page_stack_destroy(ps);
-}
-
-Test(no_exceptions, stack_allocator_containers_allocate_from_the_stack)
-{
-    PageStack *ps = page_stack_create(NULL);
-    int in_stack = 0;
-    cr_assert_eq(no_exceptions_stack_allocator_sum(ps, 10000, &in_stack), 10000L * 9999 / 2);
-    cr_assert(in_stack, "the vector's storage is in the stack");
-    cr_assert_gt(page_stack_stats(ps).pushes, 10u, "the vector grew by pushes");
-    page_stack_destroy(ps);
+    for (int through_pmr = 0; through_pmr <= 1; through_pmr++) {
+        const char *how = through_pmr ? "PageStackResource" : "StackAllocator";
+        PageStack *ps = page_stack_create(NULL);
+        int in_stack = 0;
+        cr_assert_eq(no_exceptions_vector_sum(ps, 10000, through_pmr, &in_stack), 10000L * 9999 / 2, "%s", how);
+        cr_assert(in_stack, "%s: the vector's storage is in the stack", how);
+        cr_assert_gt(page_stack_stats(ps).pushes, 10u, "%s: the vector grew by pushes", how);
+        page_stack_destroy(ps);
+    }
 }
 
 Test(no_exceptions, an_allocation_the_stack_allocator_cannot_serve_is_fatal, .signal = SIGABRT)
