@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The ways to consume frame_arena, each built from scratch and run: TAP.
-# usage: run.sh SOURCE_ROOT WORK_DIR
+# usage: run.sh SOURCE_ROOT WORK_DIR [STRICT_WARNINGS]
+# STRICT_WARNINGS: the warning flags the library is built with
+# (engine/meson.build), which copy-in compiles the one-file form with too.
 set -u
 src=$(cd "$1" && pwd)
 work=$2
+strict=${3:-}
 rm -rf "$work"
 mkdir -p "$work"
 cc=${CC:-cc}
@@ -77,9 +80,6 @@ report $? "pkg-config: a checked install's frame_arena.pc gives the game FRAME_A
 # 4. copy-in: the engine's files compiled with the game, no build system;
 # then the one-file form, engine/frame_arena_unity.c, plain and checked, with
 # the strict warnings a game may build with (docs/EMBEDDING.md, "Your warnings")
-strict="-Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wcast-align -Wundef -Wdouble-promotion
- -Wformat=2 -Wnull-dereference -Wredundant-decls -Wpointer-arith -Wmissing-declarations -Wstrict-prototypes
- -Wmissing-prototypes -Wswitch-enum -Wvla -Wbad-function-cast"
 (
     set -e
     mkdir -p "$work/copy"
@@ -88,11 +88,11 @@ strict="-Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wcast-al
     "$cc" -std=c11 -O2 -Wall -Wextra -Werror -Iengine "$src/tests/consumers/game.c" engine/os_vm.c \
         engine/os_vm_posix.c engine/page_stack.c engine/frame_arena.c engine/scratch.c engine/allocator.c -o game
     ./game
-    "$cc" -std=c11 -O2 -Wall -Wextra $strict -Werror -Iengine "$src/tests/consumers/game.c" \
+    "$cc" -std=c11 -O2 -Wall -Wextra -Wpedantic $strict -Werror -Iengine "$src/tests/consumers/game.c" \
         engine/frame_arena_unity.c -o game-unity
     ./game-unity
-    "$cc" -std=c11 -O2 -Wall -Wextra $strict -Werror -DFRAME_ARENA_CHECKED -Iengine "$src/tests/consumers/game.c" \
-        engine/frame_arena_unity.c -o game-unity-checked
+    "$cc" -std=c11 -O2 -Wall -Wextra -Wpedantic $strict -Werror -DFRAME_ARENA_CHECKED -Iengine \
+        "$src/tests/consumers/game.c" engine/frame_arena_unity.c -o game-unity-checked
     ./game-unity-checked
 ) >"$work/copy.log" 2>&1
 report $? "copy-in: engine/ compiled into the game with plain cc, file by file and as frame_arena_unity.c" "$work/copy.log"
