@@ -52,7 +52,8 @@ report $? "meson subproject: dependency('frame_arena') builds and runs" "$work/s
 pc_game() { # pc_game NAME MESON_ARGS...: installs into $work/NAME-stage, builds and runs the game
     local name=$1
     shift
-    meson setup "$work/$name-build" "$src" --prefix=/usr/local -Dtests=false -Dexamples=false -Ddemo=false "$@"
+    meson setup "$work/$name-build" "$src" --prefix=/usr/local -Dtests=false -Dexamples=false -Ddemo=false \
+        -Dbench=false "$@"
     meson compile -C "$work/$name-build"
     meson install -C "$work/$name-build" --destdir "$work/$name-stage"
     local pc
