@@ -50,6 +50,30 @@
 #define TEST_CHECKED 0
 #endif
 
+/* True while the test runs under valgrind (./dev test-memcheck runs the
+ * suites so): its shadow memory takes page faults of its own, and it keeps
+ * the process's limits (RLIMIT_DATA) and address space itself, so tests of
+ * fault counts and limits have nothing to measure there. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define TEST_VALGRIND (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef TEST_VALGRIND
+#define TEST_VALGRIND 0
+#endif
+/* Around a test's reads of bytes it knows a stack has released or never
+ * written, made to show what a release build leaves there: memcheck rightly
+ * reports them, so its reports are off in between, for this thread. */
+#ifdef VALGRIND_DISABLE_ERROR_REPORTING
+#define memcheck_quiet_begin() VALGRIND_DISABLE_ERROR_REPORTING
+#define memcheck_quiet_end() VALGRIND_ENABLE_ERROR_REPORTING
+#else
+#define memcheck_quiet_begin() ((void)0)
+#define memcheck_quiet_end() ((void)0)
+#endif
+
 /* 1 when the build has UBSan (tests/meson.build says so: gcc names no macro for it). */
 #ifndef TEST_UBSAN
 #define TEST_UBSAN 0

@@ -22,8 +22,8 @@ static uintptr_t guard_end = UINTPTR_MAX;
 
 #define KiB ((size_t)1 << 10)
 
-/* ASan and the checked build send every push out of line anyway. */
-#define WATCHED (PAGE_STACK_POISONING || CHECKED)
+/* ASan, the checked build and a run under valgrind send every push out of line anyway. */
+#define WATCHED (PAGE_STACK_POISONING || CHECKED || under_valgrind())
 
 /* After every block of push_odd_blocks_to_the_end: still out of line. */
 static void inline_push_off(const PageStack *ps, const PageStackCursor *c, size_t served)

@@ -326,7 +326,8 @@ Test(samples, the_bookkeeping_takes_no_page_fault_in_a_frame)
     cr_assert_eq(st.frames, 700);
     cr_assert_eq(st.last.used, 300 * KiB);
     cr_assert_eq(st.trims, 0);
-    cr_assert_eq(faults, 0, "700 frames took %ld page faults", faults);
+    if (!TEST_VALGRIND) /* valgrind's shadow of the pushed blocks takes faults of its own */
+        cr_assert_eq(faults, 0, "700 frames took %ld page faults", faults);
     cr_assert_eq(frame_arena_history(fa, out, 240), 240);
     frame_arena_destroy(fa);
 }
