@@ -426,6 +426,18 @@ FrameArenaStats frame_arena_stats(const FrameArena *fa)
     return st;
 }
 
+int frame_arena_frames_ago(const FrameArena *fa, const void *p)
+{
+    need_arena(fa, "frame_arena_frames_ago");
+    for (uint32_t ago = 0; ago < fa->count; ago++)
+        for (uint32_t lane = 0; lane < fa->lane_count; lane++) {
+            const PageStack *ps = stack_at(fa, lane, ago);
+            if (ps && page_stack_holds(ps, p))
+                return (int)ago;
+        }
+    return -1;
+}
+
 size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max)
 {
     need_arena(fa, "frame_arena_history");

@@ -1007,6 +1007,17 @@ static void need_copy_source(const PageStack *ps, const void *src, size_t count,
                     ps->name, bytes, (void *)p);
 }
 
+bool page_stack_holds(const PageStack *ps, const void *p)
+{
+    need_stack(ps, "page_stack_holds");
+    if (ps->flags & Internal_CursorOpen)
+        os_vm_fatal("page_stack \"%s\": page_stack_holds while a cursor is open on it; the cursor's blocks lie "
+                    "above the top until page_stack_cursor_end, so ask once it has ended",
+                    ps->name);
+    uintptr_t a = (uintptr_t)p;
+    return p && in_region(ps, a) && a < top(ps) && !released_below_top(ps, a, 1);
+}
+
 void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size)
 {
     need_stack(ps, "page_stack_push_copy");

@@ -645,6 +645,19 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
 PageStackMark page_stack_mark(PageStack *ps);
 void page_stack_pop_to(PageStackMark mark);        /* a mark equal to the top is a no-op */
 size_t page_stack_pos(const PageStack *ps);
+/* Whether p points into what the stack still holds: a block pushed and not
+ * yet released by a pop or reset (or the alignment padding, and in the
+ * checked build the redzones, between such blocks). For debug checks, such
+ * as that a pointer a game is about to keep past the frame is not frame
+ * memory. False for NULL, for any other memory, and for bytes the stack has
+ * released. The checked build leaves a pop's bytes below its top until the
+ * stack is empty or reset: with ASan it knows them all; without, the last
+ * 16 ranges that pops released since the last reset, and under valgrind
+ * (its self-check off) none, so older ones count as held there. It reads
+ * no byte of the block. Fatal: a NULL stack, a cursor
+ * open on it (the cursor's blocks lie above the top until
+ * page_stack_cursor_end). Not while another thread pushes to the stack. */
+bool page_stack_holds(const PageStack *ps, const void *p);
 void page_stack_reset(PageStack *ps);              /* O(1): pos = 0, generation + 1 */
 void page_stack_trim(PageStack *ps, size_t keep);  /* decommit above max(pos, keep, initial_commit), in commit steps */
 

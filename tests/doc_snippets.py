@@ -52,6 +52,12 @@ extern uint32_t worker_count, w;
 extern size_t n;
 void run_jobs_and_wait(void);
 '''),
+    ('README.md', 'void hud_keep_label(Hud *hud, const char *label)', '''
+#include <assert.h>
+#include "frame_arena.h"
+typedef struct Hud { const char *label; } Hud;
+extern FrameArena *frame_memory;
+'''),
     ('README.md', 'char *path_join(PageStack *out, const char *a, const char *b)', '''
 #include "scratch.h"
 extern size_t len;

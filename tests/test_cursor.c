@@ -404,6 +404,34 @@ Test(cursor_open, a_second_cursor_on_the_stack_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* page_stack_holds cannot see the cursor's blocks, which lie above the top
+ * until the cursor ends: asking while one is open is fatal, and once it has
+ * ended they are held. */
+Test(cursor_open, page_stack_holds_is_fatal, .signal = SIGABRT)
+{
+    PageStack *ps = run_stack("asked");
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    void *p = page_stack_cursor_push(&c, 8, 8);
+    expect_fatal("page_stack \"asked\": page_stack_holds while a cursor is open on it; the cursor's blocks lie "
+                 "above the top until page_stack_cursor_end, so ask once it has ended");
+    page_stack_holds(ps, p);
+    death_not_reached();
+}
+
+Test(cursor_open, its_blocks_are_held_once_it_ends)
+{
+    PageStack *ps = run_stack("ended");
+    PageStackCursor c = page_stack_cursor_begin(ps);
+    unsigned char *first = page_stack_cursor_push(&c, 8, 8);
+    unsigned char *last = page_stack_cursor_push(&c, 24, 8);
+    page_stack_cursor_end(&c);
+    cr_assert(page_stack_holds(ps, first));
+    cr_assert(page_stack_holds(ps, last + 23));
+    if (!TEST_CHECKED)
+        cr_assert_not(page_stack_holds(ps, last + 24));
+    page_stack_destroy(ps);
+}
+
 Test(cursor_open, cursors_on_two_stacks_are_independent)
 {
     PageStack *a = run_stack("a"), *b = run_stack("b");

@@ -828,6 +828,41 @@ Test(trim, keeps_data_of_frames_still_in_flight)
 
 /* Lanes: one stack per lane in every frame, all reset by begin, each kept
  * for as many frames as a single stack would be. */
+/* frame_arena_frames_ago: the frame whose memory a pointer is in, on any
+ * lane, until frame_arena_begin resets that frame's buffer. */
+Test(lanes, frames_ago_names_the_frame_that_holds_a_pointer)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "ages", .frames_in_flight = 3, .lanes = 2});
+    int outside = 0;
+    int *heap = malloc(sizeof *heap);
+    cr_assert_not_null(heap);
+    cr_assert_eq(frame_arena_frames_ago(fa, &outside), -1, "no frame yet");
+    frame_arena_begin(fa);
+    char *lane0 = page_stack_push(frame_arena_stack(fa, 0), 32, 8);
+    char *lane1 = page_stack_push(frame_arena_lane(fa, 1, 0), 32, 8);
+    cr_assert_eq(frame_arena_frames_ago(fa, lane0), 0);
+    cr_assert_eq(frame_arena_frames_ago(fa, lane1 + 31), 0);
+    frame_arena_end(fa);
+    cr_assert_eq(frame_arena_frames_ago(fa, lane1), 0, "the frame just ended");
+    for (int ago = 1; ago < 3; ago++) {
+        frame_arena_begin(fa);
+        char *now = page_stack_push(frame_arena_lane(fa, ago % 2, 0), 16, 8);
+        cr_assert_eq(frame_arena_frames_ago(fa, now), 0);
+        cr_assert_eq(frame_arena_frames_ago(fa, lane0), ago);
+        cr_assert_eq(frame_arena_frames_ago(fa, lane1), ago);
+        frame_arena_end(fa);
+    }
+    frame_arena_begin(fa); /* reuses the first frame's buffer, every lane of it */
+    cr_assert_eq(frame_arena_frames_ago(fa, lane0), -1);
+    cr_assert_eq(frame_arena_frames_ago(fa, lane1 + 31), -1);
+    cr_assert_eq(frame_arena_frames_ago(fa, NULL), -1);
+    cr_assert_eq(frame_arena_frames_ago(fa, &outside), -1);
+    cr_assert_eq(frame_arena_frames_ago(fa, heap), -1);
+    frame_arena_end(fa);
+    frame_arena_destroy(fa);
+    free(heap);
+}
+
 Test(lanes, each_lane_has_its_own_stack_in_every_frame)
 {
     enum { Lanes = 3, Frames = 7 };
@@ -1099,7 +1134,7 @@ Test(misuse, check_passes_sound_frames_and_leaves_them_as_they_were)
 /* Every function given a NULL arena (but destroy, a no-op) stops with one
  * line naming it; the parameter is an index into the calls below. */
 enum { NullArena_Begin, NullArena_End, NullArena_Stack, NullArena_Lane, NullArena_Lanes, NullArena_Frame,
-       NullArena_Stats, NullArena_History, NullArena_Check, NullArena_Trim, NullArena_Count };
+       NullArena_Stats, NullArena_History, NullArena_Check, NullArena_Trim, NullArena_FramesAgo, NullArena_Count };
 
 ParameterizedTestParameters(misuse, null_arena_is_fatal)
 {
@@ -1111,7 +1146,7 @@ ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
 {
     static const char *const names[NullArena_Count] = {"frame_arena_begin", "frame_arena_end",
         "frame_arena_stack", "frame_arena_lane", "frame_arena_lanes", "frame_arena_frame", "frame_arena_stats",
-        "frame_arena_history", "frame_arena_check", "frame_arena_trim"};
+        "frame_arena_history", "frame_arena_check", "frame_arena_trim", "frame_arena_frames_ago"};
     FrameSample out[4];
     expect_fatalf("%s: the frame arena is NULL; pass one from frame_arena_create", names[*call]);
     switch (*call) {
@@ -1125,6 +1160,7 @@ ParameterizedTest(int *call, misuse, null_arena_is_fatal, .signal = SIGABRT)
     case NullArena_History: frame_arena_history(NULL, out, 4); break;
     case NullArena_Check: frame_arena_check(NULL); break;
     case NullArena_Trim: frame_arena_trim(NULL); break;
+    case NullArena_FramesAgo: frame_arena_frames_ago(NULL, out); break;
     }
     death_not_reached();
 }

@@ -1936,6 +1936,51 @@ Test(marks, resets_counts_resets_alone)
     page_stack_destroy(ps);
 }
 
+/* page_stack_holds: what the stack holds below its top, from its first byte
+ * to its last, and nothing it has released or that is not its own. */
+Test(holds, a_block_from_its_push_until_a_pop_or_reset_releases_it)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "held"});
+    PageStack *other = page_stack_create(NULL);
+    int local = 0;
+    unsigned char *a = page_stack_push(ps, 100, 16);
+    PageStackMark m = page_stack_mark(ps);
+    unsigned char *b = page_stack_push(ps, 40, 64);
+    unsigned char *elsewhere = page_stack_push(other, 8, 8);
+    cr_assert(page_stack_holds(ps, a));
+    cr_assert(page_stack_holds(ps, a + 99));
+    cr_assert(page_stack_holds(ps, b));
+    cr_assert(page_stack_holds(ps, b + 39));
+    if (!TEST_CHECKED) /* the checked build's redzone follows the newest block */
+        cr_assert_not(page_stack_holds(ps, b + 40), "the top");
+    cr_assert_not(page_stack_holds(ps, b + 4096), "above the top");
+    cr_assert_not(page_stack_holds(ps, a - 1), "below the stack's memory");
+    cr_assert_not(page_stack_holds(ps, NULL));
+    cr_assert_not(page_stack_holds(ps, &local));
+    cr_assert_not(page_stack_holds(ps, elsewhere), "another stack's block");
+    cr_assert(page_stack_holds(other, elsewhere));
+
+    page_stack_pop_to(m);
+    cr_assert(page_stack_holds(ps, a + 99), "below the mark");
+    cr_assert_not(page_stack_holds(ps, b), "popped");
+    cr_assert_not(page_stack_holds(ps, b + 39), "popped");
+    unsigned char *c = page_stack_push(ps, 8, 8);
+    cr_assert(page_stack_holds(ps, c));
+
+    page_stack_reset(ps);
+    cr_assert_not(page_stack_holds(ps, a), "reset");
+    cr_assert_not(page_stack_holds(ps, c), "reset");
+    unsigned char *again = page_stack_push(ps, 100, 16);
+    cr_assert(page_stack_holds(ps, again));
+    if (!TEST_CHECKED)
+        cr_assert_eq(again, a, "the same bytes, held again");
+    else /* each reset moves the checked build to a region of its own */
+        cr_assert_not(page_stack_holds(ps, a), "a region a reset left");
+    cr_assert_eq(page_stack_stats(ps).pushes, 4, "asking changes nothing");
+    page_stack_destroy(other);
+    page_stack_destroy(ps);
+}
+
 Test(marks, stale_mark_is_fatal, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "level"});
@@ -1982,6 +2027,7 @@ enum {
     NullStack_PushCleanup,
     NullStack_Mark,
     NullStack_Pos,
+    NullStack_Holds,
     NullStack_Trim,
     NullStack_Stats,
     NullStack_LastError,
@@ -2014,7 +2060,7 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
     static const char *const names[NullStack_Count] = {
         "page_stack_reset", "page_stack_zero_dirty", "page_stack_push", "page_stack_push",
         "page_stack_realloc", "page_stack_try_realloc", "page_stack_free_last", "page_stack_push_cleanup",
-        "page_stack_mark", "page_stack_pos", "page_stack_trim", "page_stack_stats", "page_stack_last_error",
+        "page_stack_mark", "page_stack_pos", "page_stack_holds", "page_stack_trim", "page_stack_stats", "page_stack_last_error",
         "page_stack_check", "page_stack_printf", "page_stack_vprintf", "page_stack_try_printf",
         "page_stack_try_vprintf", "page_stack_strdup", "page_stack_strndup", "page_stack_try_strdup",
         "page_stack_try_strndup",
@@ -2032,6 +2078,7 @@ ParameterizedTest(int *call, null_stack, every_out_of_line_function_is_fatal, .s
     case NullStack_PushCleanup: page_stack_push_cleanup(NULL, ignore_cleanup, block, 1); break;
     case NullStack_Mark: page_stack_mark(NULL); break;
     case NullStack_Pos: page_stack_pos(NULL); break;
+    case NullStack_Holds: page_stack_holds(NULL, block); break;
     case NullStack_Trim: page_stack_trim(NULL, 0); break;
     case NullStack_Stats: page_stack_stats(NULL); break;
     case NullStack_LastError: page_stack_last_error(NULL); break;
