@@ -251,10 +251,29 @@ static void verify_block(const Block *b, int whole)
         verify_byte(b, i);
 }
 
+/* A live block is held from its first byte to its last: by the stack, or
+ * by the frame it was pushed in (frame_arena_frames_ago counts back from
+ * the frame in progress or last ended). */
+static void verify_held(const Model *m, const Block *b)
+{
+    if (!b->size)
+        return;
+    const unsigned char *ends[2] = {b->p, b->p + b->size - 1};
+    for (int e = 0; e < 2; e++) {
+        if (b->owner == Owner_Stack && !page_stack_holds(m->ps, ends[e]))
+            violation("the stack does not hold a live block's byte: offset, size", (size_t)(ends[e] - b->p), b->size);
+        if (b->owner == Owner_Frame && frame_arena_frames_ago(m->fa, ends[e]) != (int)(m->frame - b->frame))
+            violation("frames_ago of a live frame block: got, frames since its push",
+                      (unsigned long long)(long long)frame_arena_frames_ago(m->fa, ends[e]), m->frame - b->frame);
+    }
+}
+
 static void verify_all(Model *m, int whole)
 {
-    for (uint32_t i = 0; i < m->nblocks; i++)
+    for (uint32_t i = 0; i < m->nblocks; i++) {
         verify_block(&m->blocks[i], whole);
+        verify_held(m, &m->blocks[i]);
+    }
     PageStackStats st = page_stack_stats(m->ps);
     if (st.pos != m->pos)
         violation("pos differs from the model: pos, model", st.pos, m->pos);
