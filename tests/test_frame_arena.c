@@ -829,36 +829,37 @@ Test(trim, keeps_data_of_frames_still_in_flight)
 /* Lanes: one stack per lane in every frame, all reset by begin, each kept
  * for as many frames as a single stack would be. */
 /* frame_arena_frames_ago: the frame whose memory a pointer is in, on any
- * lane, until frame_arena_begin resets that frame's buffer. */
+ * lane, until frame_arena_begin resets that frame's buffer; every buffer
+ * and lane in turn, over more than a whole rotation. */
 Test(lanes, frames_ago_names_the_frame_that_holds_a_pointer)
 {
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "ages", .frames_in_flight = 3, .lanes = 2});
+    enum { InFlight = 3, Lanes = 2, Frames = 8 };
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "ages", .frames_in_flight = InFlight,
+                                                          .lanes = Lanes});
+    char *blocks[Frames][Lanes];
+    const size_t sizes[Lanes] = {32, 48};
     int outside = 0;
     int *heap = malloc(sizeof *heap);
     cr_assert_not_null(heap);
     cr_assert_eq(frame_arena_frames_ago(fa, &outside), -1, "no frame yet");
-    frame_arena_begin(fa);
-    char *lane0 = page_stack_push(frame_arena_stack(fa, 0), 32, 8);
-    char *lane1 = page_stack_push(frame_arena_lane(fa, 1, 0), 32, 8);
-    cr_assert_eq(frame_arena_frames_ago(fa, lane0), 0);
-    cr_assert_eq(frame_arena_frames_ago(fa, lane1 + 31), 0);
-    frame_arena_end(fa);
-    cr_assert_eq(frame_arena_frames_ago(fa, lane1), 0, "the frame just ended");
-    for (int ago = 1; ago < 3; ago++) {
+    for (int f = 0; f < Frames; f++) {
         frame_arena_begin(fa);
-        char *now = page_stack_push(frame_arena_lane(fa, ago % 2, 0), 16, 8);
-        cr_assert_eq(frame_arena_frames_ago(fa, now), 0);
-        cr_assert_eq(frame_arena_frames_ago(fa, lane0), ago);
-        cr_assert_eq(frame_arena_frames_ago(fa, lane1), ago);
+        for (uint32_t l = 0; f >= InFlight && l < Lanes; l++) /* before anything is pushed over them */
+            cr_assert_eq(frame_arena_frames_ago(fa, blocks[f - InFlight][l]), -1,
+                         "frame %d, lane %u: a block of a buffer begin reset", f - InFlight, (unsigned)l);
+        for (uint32_t l = 0; l < Lanes; l++)
+            blocks[f][l] = page_stack_push(frame_arena_lane(fa, l, 0), sizes[l], 8);
+        for (int g = f >= InFlight - 1 ? f - (InFlight - 1) : 0; g <= f; g++)
+            for (uint32_t l = 0; l < Lanes; l++) {
+                cr_assert_eq(frame_arena_frames_ago(fa, blocks[g][l]), f - g, "frame %d, lane %u", g, (unsigned)l);
+                cr_assert_eq(frame_arena_frames_ago(fa, blocks[g][l] + sizes[l] - 1), f - g);
+            }
         frame_arena_end(fa);
+        cr_assert_eq(frame_arena_frames_ago(fa, blocks[f][Lanes - 1]), 0, "the frame just ended");
     }
-    frame_arena_begin(fa); /* reuses the first frame's buffer, every lane of it */
-    cr_assert_eq(frame_arena_frames_ago(fa, lane0), -1);
-    cr_assert_eq(frame_arena_frames_ago(fa, lane1 + 31), -1);
     cr_assert_eq(frame_arena_frames_ago(fa, NULL), -1);
     cr_assert_eq(frame_arena_frames_ago(fa, &outside), -1);
     cr_assert_eq(frame_arena_frames_ago(fa, heap), -1);
-    frame_arena_end(fa);
     frame_arena_destroy(fa);
     free(heap);
 }
