@@ -14,7 +14,8 @@ writes a log of its own, which is read here: Criterion runs each test in a
 process of its own, sends that process's stderr nowhere when it speaks TAP,
 and does not look at how the process exits once its test has passed. A
 process with a memcheck error that was not killed by a signal fails the
-test whose function memcheck's report names: that test's "ok" line becomes
+test whose functions (Criterion's NAME_impl and NAME_jmp) memcheck's
+report names: that test's "ok" line becomes
 "not ok". A process that was (a death test that faults or aborts on
 purpose) is not judged. An error no test can be named for fails the run,
 and so does a mempool warning in any process.
@@ -43,7 +44,8 @@ def run_alone(options):
 
 def run_traced(options):
     with tempfile.TemporaryDirectory(prefix="memcheck-") as logs:
-        proc = subprocess.run(["valgrind", "--error-exitcode=99", f"--log-file={logs}/%p.log"] + options,
+        proc = subprocess.run(["valgrind", "--error-exitcode=99", "--num-callers=64", f"--log-file={logs}/%p.log"]
+                              + options,
                               capture_output=True, text=True)
         reports = [open(path, errors="replace").read() for path in sorted(glob.glob(os.path.join(logs, "*.log")))]
     warned = [line for log in reports for line in log.splitlines() if "mempool" in line.lower()]
@@ -57,7 +59,9 @@ def run_traced(options):
         named = False
         for i, line in enumerate(lines):
             test = re.match(r"ok - (\w+)::(\w+)", line)
-            if test and f"{test[1]}_{test[2]}_impl" in log:
+            # Criterion's trampoline for the test, _jmp, stays on the stack
+            # when the test's body, _impl, tail-calls the code with the error.
+            if test and any(f"{test[1]}_{test[2]}_{part} " in log for part in ("impl", "jmp")):
                 lines[i] = f"not ok - {test[1]}::{test[2]} # memcheck reported errors (on stderr)\n"
                 named = True
         unnamed += not named

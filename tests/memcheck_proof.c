@@ -15,30 +15,34 @@ Test(proof, branches_on_unwritten_bytes)
     page_stack_destroy(ps);
 }
 
-/* And this one: a read of a block that a reset released. */
-Test(proof, reads_a_released_block)
+/* A read of a block that a reset released, with memcheck's reports on or
+ * off around it. Called last, so a tail call: memcheck's report names the
+ * test by Criterion's trampoline for it. */
+static void read_a_released_block(bool quiet)
 {
     PageStack *ps = page_stack_create(NULL);
     volatile int *p = push_array(ps, int, 4);
     p[1] = 5;
     page_stack_reset(ps);
+    if (quiet)
+        memcheck_quiet_begin();
     int kept = p[1];
+    if (quiet)
+        memcheck_quiet_end();
     (void)kept;
     page_stack_destroy(ps);
+}
+
+/* And this one. */
+Test(proof, reads_a_released_block)
+{
+    read_a_released_block(false);
 }
 
 /* The same read with memcheck's reports off around it passes. */
 Test(proof, reads_a_released_block_quietly)
 {
-    PageStack *ps = page_stack_create(NULL);
-    volatile int *p = push_array(ps, int, 4);
-    p[1] = 5;
-    page_stack_reset(ps);
-    memcheck_quiet_begin();
-    int kept = p[1];
-    memcheck_quiet_end();
-    (void)kept;
-    page_stack_destroy(ps);
+    read_a_released_block(true);
 }
 
 /* A death test's bad access is memcheck's error too, but the process dies
