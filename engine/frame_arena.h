@@ -117,14 +117,14 @@ void frame_arena_check(const FrameArena *fa); /* page_stack_check on each of its
  * each buffer trimmed, now or at its reset, counts in stats.trims. */
 size_t frame_arena_trim(FrameArena *fa);
 size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max); /* newest min(max, kept), oldest first */
-/* Which frame the memory p points into belongs to: 0 for the current frame
- * (or the one just ended), 1 for the one before, up to frames_in_flight - 1,
- * on any lane (page_stack_holds on each of the arena's stacks); -1 when no
- * frame still holds it: another allocator's memory, or a frame's whose
- * buffer frame_arena_begin has reset since. For debug checks: a pointer
- * about to be kept for longer than frames_in_flight frames must give -1.
- * From the arena's thread, while no worker pushes. Fatal: a NULL arena, a
- * cursor open on one of its stacks. */
+/* Which frame in flight holds the byte at p: 0 for the current frame (or the
+ * one just ended), 1 for the one before, up to frames_in_flight - 1, on any
+ * lane (page_stack_holds on each of the arena's stacks); -1 when no frame
+ * still holds it: another allocator's memory, or a frame's that
+ * frame_arena_begin has reset since. For debug checks: a pointer about to
+ * be kept for longer than frames_in_flight frames must give -1. From the
+ * arena's thread, while no worker pushes. Fatal: a NULL arena, a cursor
+ * open on one of its stacks. */
 int frame_arena_frames_ago(const FrameArena *fa, const void *p);
 
 #ifdef __cplusplus

@@ -654,9 +654,9 @@ size_t page_stack_pos(const PageStack *ps);
  * stack is empty or reset: with ASan it knows them all; without, the last
  * 16 ranges that pops released since the last reset, and under valgrind
  * (its self-check off) none, so older ones count as held there. It reads
- * no byte of the block. Fatal: a NULL stack, a cursor
- * open on it (the cursor's blocks lie above the top until
- * page_stack_cursor_end). Not while another thread pushes to the stack. */
+ * no byte of the block. Fatal: a NULL stack, a cursor open on it (the
+ * cursor's blocks lie above the top until page_stack_cursor_end). Not
+ * while another thread pushes to the stack. */
 bool page_stack_holds(const PageStack *ps, const void *p);
 void page_stack_reset(PageStack *ps);              /* O(1): pos = 0, generation + 1 */
 void page_stack_trim(PageStack *ps, size_t keep);  /* decommit above max(pos, keep, initial_commit), in commit steps */
