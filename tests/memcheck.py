@@ -15,10 +15,10 @@ process of its own, sends that process's stderr nowhere when it speaks TAP,
 and does not look at how the process exits once its test has passed. A
 process with a memcheck error that was not killed by a signal fails the
 test whose functions (Criterion's NAME_impl and NAME_jmp) memcheck's
-report names: that test's "ok" line becomes
-"not ok". A process that was (a death test that faults or aborts on
-purpose) is not judged. An error no test can be named for fails the run,
-and so does a mempool warning in any process.
+report names: that test's "ok" line (for a parameterized test, one of its
+lines per such process) becomes "not ok". A process that was (a death
+test that faults or aborts on purpose) is not judged. An error no test can
+be named for fails the run, and so does a mempool warning in any process.
 """
 import glob
 import os
@@ -61,9 +61,12 @@ def run_traced(options):
             test = re.match(r"ok - (\w+)::(\w+)", line)
             # Criterion's trampoline for the test, _jmp, stays on the stack
             # when the test's body, _impl, tail-calls the code with the error.
+            # A parameterized test has a line per case under one name: the
+            # process is one case, so one of its lines that still says ok.
             if test and any(f"{test[1]}_{test[2]}_{part} " in log for part in ("impl", "jmp")):
                 lines[i] = f"not ok - {test[1]}::{test[2]} # memcheck reported errors (on stderr)\n"
                 named = True
+                break
         unnamed += not named
     sys.stdout.write("".join(lines))
     sys.stderr.write(proc.stderr)
