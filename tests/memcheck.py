@@ -33,25 +33,32 @@ def fail(why):
     sys.exit(1)
 
 
+def mempool_warnings(text):
+    return [line for line in text.splitlines() if "mempool" in line.lower()]
+
+
+def error_count(log):
+    found = re.search(r"ERROR SUMMARY: (\d+) errors", log)
+    return int(found[1]) if found else 0
+
+
 def run_alone(options):
     proc = subprocess.run(["valgrind", "--quiet", "--error-exitcode=99"] + options, capture_output=True, text=True)
     sys.stdout.write(proc.stdout)
     sys.stderr.write(proc.stderr)
-    warned = [line for line in proc.stderr.splitlines() if "mempool" in line.lower()]
+    warned = mempool_warnings(proc.stderr)
     if proc.returncode != 0 or warned:
         fail(f"exit {proc.returncode}" + (f", {len(warned)} mempool warnings" if warned else ""))
 
 
 def run_traced(options):
     with tempfile.TemporaryDirectory(prefix="memcheck-") as logs:
-        proc = subprocess.run(["valgrind", "--error-exitcode=99", "--num-callers=64", f"--log-file={logs}/%p.log"]
-                              + options,
-                              capture_output=True, text=True)
+        valgrind = ["valgrind", "--error-exitcode=99", "--num-callers=64", f"--log-file={logs}/%p.log"]
+        proc = subprocess.run(valgrind + options, capture_output=True, text=True)
         reports = [open(path, errors="replace").read() for path in sorted(glob.glob(os.path.join(logs, "*.log")))]
-    warned = [line for log in reports for line in log.splitlines() if "mempool" in line.lower()]
+    warned = [line for log in reports for line in mempool_warnings(log)]
     failing = [log for log in reports
-               if int((re.search(r"ERROR SUMMARY: (\d+) errors", log) or [0, "0"])[1]) > 0
-               and "Process terminating with default action of signal" not in log]
+               if error_count(log) > 0 and "Process terminating with default action of signal" not in log]
     lines = proc.stdout.splitlines(keepends=True)
     unnamed = 0
     for log in failing:
