@@ -96,8 +96,17 @@
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define under_valgrind() (RUNNING_ON_VALGRIND != 0)
+/* Whether memcheck holds the byte at p inaccessible, asked without a report
+ * (GET_VBITS answers 3 for such a byte): the checked build's released bytes,
+ * redzones and padding, as ASan's poison is. */
+static inline bool memcheck_noaccess(uintptr_t p)
+{
+    unsigned char vbits;
+    return VALGRIND_GET_VBITS((const void *)p, &vbits, 1) == 3;
+}
 #else
 #define under_valgrind() 0
+#define memcheck_noaccess(p) ((void)(p), false)
 /* Without valgrind's headers the requests vanish, but their arguments count as used. */
 #define VALGRIND_CREATE_MEMPOOL(pool, rz, zeroed) ((void)(pool))
 #define VALGRIND_DESTROY_MEMPOOL(pool) ((void)(pool))
@@ -928,9 +937,10 @@ static bool is_last(const PageStack *ps, uintptr_t p, size_t size)
 
 /* Whether the block at p of the current region (whose top lies above it)
  * was released all the same: in the checked build pops leave the top where
- * it was. With ASan its first byte is poisoned; with the self-check it lies
- * in a range the region has released (as far as the stack remembers them).
- * Elsewhere a block below the top is live. */
+ * it was. With ASan its first byte is poisoned; under valgrind memcheck
+ * holds it inaccessible; with the self-check it lies in a range the region
+ * has released (as far as the stack remembers them). Elsewhere a block below
+ * the top is live. */
 static bool released_below_top(const PageStack *ps, uintptr_t p, size_t size)
 {
     if (!CHECKED)
@@ -939,7 +949,8 @@ static bool released_below_top(const PageStack *ps, uintptr_t p, size_t size)
     (void)ps;
     return size && __asan_address_is_poisoned((void *)p);
 #else
-    (void)size;
+    if (under_valgrind()) /* where the self-check is off */
+        return size && memcheck_noaccess(p);
     if (!self_check(ps))
         return false;
     const CheckState *ck = check_view(ps);

@@ -651,10 +651,10 @@ size_t page_stack_pos(const PageStack *ps);
  * as that a pointer a game is about to keep past the frame is not frame
  * memory. False for NULL, for any other memory, and for bytes the stack has
  * released. The checked build leaves a pop's bytes below its top until the
- * stack is empty or reset: with ASan it knows them all; without, the last
- * 16 ranges that pops released since the last reset, and under valgrind
- * (its self-check off) none, so older ones count as held there. It reads
- * no byte of the block. Fatal: a NULL stack, a cursor open on it (the
+ * stack is empty or reset: with ASan, or run under valgrind, it knows them
+ * all (from the poison, or from memcheck); otherwise the last 16 ranges
+ * that pops released since the last reset, so older ones count as held
+ * there. It reads no byte of the block. Fatal: a NULL stack, a cursor open on it (the
  * cursor's blocks lie above the top until page_stack_cursor_end). Not
  * while another thread pushes to the stack. */
 bool page_stack_holds(const PageStack *ps, const void *p);

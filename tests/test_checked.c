@@ -208,15 +208,19 @@ Test(checked, uninitialised_pushes_are_0xCD_and_released_bytes_0xDD)
 {
     PageStack *ps = page_stack_create(NULL);
     unsigned char *p = page_stack_push(ps, 32, 8);
+    memcheck_quiet_begin(); /* bytes the push did not write: undefined to memcheck */
     for (int i = 0; i < 32; i++)
         cr_assert_eq(p[i], 0xCD);
+    memcheck_quiet_end();
     unsigned char *z = page_stack_push_zero(ps, 32, 8);
     for (int i = 0; i < 32; i++)
         cr_assert_eq(z[i], 0);
     memset(p, 0x11, 32);
     page_stack_reset(ps);
+    memcheck_quiet_begin(); /* released bytes */
     for (int i = 0; i < 32; i++)
         cr_assert_eq(peek(p + i), 0xDD, "byte %d after reset", i);
+    memcheck_quiet_end();
     page_stack_destroy(ps);
 }
 
@@ -446,6 +450,27 @@ Test(checked, an_ended_frames_stack_takes_pushes_after_a_reset)
  * a write to released bytes when they are released again or taken up
  * again; and page_stack_check finds all of them at once. */
 #if !TEST_ASAN
+
+/* Under valgrind the checked build leaves the self-check off, and memcheck
+ * reports these writes itself, at the write (use_after_frame_valgrind proves
+ * it). So there the suite's death tests, which expect the self-check's line,
+ * are disabled before any runs: a test that skips itself would fail, as
+ * Criterion 2.4 judges a skipped test by the signal it expected. */
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    if (!TEST_VALGRIND)
+        return;
+    struct criterion_suite_set *suite;
+    FOREACH_SET(suite, set->suites) {
+        if (strcmp(suite->suite.name, "self_check") != 0)
+            continue;
+        struct criterion_test *test;
+        FOREACH_SET(test, suite->tests) {
+            if (test->data->signal)
+                test->data->disabled = true;
+        }
+    }
+}
 
 static PageStack *hud_stack(uint32_t quarantine)
 {
