@@ -1789,7 +1789,7 @@ Test(copies, the_inline_test_finds_every_source_that_ends_past_the_top)
 {
     const uintptr_t base = 64 * 1024, top = base + 4096;
     PageStack fake = {.base = base, .committed = MiB, .reserved = 64 * MiB};
-    static const struct {
+    const struct { /* automatic: base and top are not constant expressions in C */
         uintptr_t from;
         size_t bytes;
         int suspect;
