@@ -62,22 +62,34 @@ extern "C" {
 
 /* PAGE_STACK_CURSOR_FN: a cursor's functions take its address, so each must
  * be inlined for the cursor to stay in registers; the compiler's size
- * heuristics are not left to decide it. */
+ * heuristics are not left to decide it. PAGE_STACK_INLINE: nor for the
+ * stack's own inline pushes and their helpers, which a build for size
+ * (-Os) would otherwise call (38 instructions a push instead of 12), and
+ * -O0 as well. PAGE_STACK_OUT_OF_LINE: the slow
+ * halves of the inline pushes stay calls in a link-time optimised build
+ * too, where gcc would otherwise inline one into a loop of pushes and keep
+ * a copy of the top alive for it (a push one instruction longer). */
 #if defined(__GNUC__) || defined(__clang__)
 #define PAGE_STACK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PAGE_STACK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define PAGE_STACK_CONSTANT(x) __builtin_constant_p(x)
 #define PAGE_STACK_CURSOR_FN static inline __attribute__((always_inline))
+#define PAGE_STACK_INLINE static inline __attribute__((always_inline))
+#define PAGE_STACK_OUT_OF_LINE __attribute__((noinline))
 #elif defined(_MSC_VER)
 #define PAGE_STACK_LIKELY(x) (x)
 #define PAGE_STACK_UNLIKELY(x) (x)
 #define PAGE_STACK_CONSTANT(x) 0
 #define PAGE_STACK_CURSOR_FN static __forceinline
+#define PAGE_STACK_INLINE static __forceinline
+#define PAGE_STACK_OUT_OF_LINE __declspec(noinline)
 #else
 #define PAGE_STACK_LIKELY(x) (x)
 #define PAGE_STACK_UNLIKELY(x) (x)
 #define PAGE_STACK_CONSTANT(x) 0
 #define PAGE_STACK_CURSOR_FN static inline
+#define PAGE_STACK_INLINE static inline
+#define PAGE_STACK_OUT_OF_LINE
 #endif
 
 /* PAGE_STACK_PRINTF: lets gcc and clang check page_stack_printf's arguments
@@ -102,7 +114,7 @@ extern "C" {
 #endif
 
 /* *sum = a + b; true when that wrapped (the carry flag, where the compiler has it). */
-static inline int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum)
+PAGE_STACK_INLINE int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum)
 {
 #if defined(__GNUC__) || defined(__clang__)
     return __builtin_add_overflow(a, b, sum);
@@ -130,12 +142,12 @@ static inline int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum
 /* The bound below which a zeroing push has nothing to zero (`zero_end`): `end`
  * while the top, last + 1, is at or above the dirty edge (every byte above it
  * reads zero), else 0. */
-static inline uintptr_t page_stack_zero_bound(uintptr_t last, uintptr_t dirty, uintptr_t end)
+PAGE_STACK_INLINE uintptr_t page_stack_zero_bound(uintptr_t last, uintptr_t dirty, uintptr_t end)
 {
     return last + 1 >= dirty ? end : 0;
 }
 
-static inline int page_stack_block_wraps(uintptr_t before, size_t size, size_t align, uintptr_t *last)
+PAGE_STACK_INLINE int page_stack_block_wraps(uintptr_t before, size_t size, size_t align, uintptr_t *last)
 {
     if (PAGE_STACK_SMALL_CONSTANT(size) && PAGE_STACK_SMALL_CONSTANT(align - 1)) {
         *last = before + size;
@@ -260,12 +272,12 @@ void page_stack_destroy(PageStack *ps);                  /* NULL is a no-op; a f
 void page_stack_set_hooks(PageStack *ps, const PageStackDesc *desc);
 
 /* The out-of-line half of every push: commits, failures, checks, poisoning. */
-void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how);
+PAGE_STACK_OUT_OF_LINE void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how);
 /* A zeroing push's block [ptr, ptr + size), already pushed: zeroes its bytes below `dirty`, if any, and
  * re-arms `zero_end` once the top is at or above `dirty`. */
-void page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size);
+PAGE_STACK_OUT_OF_LINE void page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size);
 /* count * size overflowed: records SizeOverflow and fails like a push of SIZE_MAX bytes. */
-void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
+PAGE_STACK_OUT_OF_LINE void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
 
 /* The push. align: any power of two, applied to the absolute address.
  * Inside committed memory it is a bump of the top; anything else goes out of
@@ -291,7 +303,7 @@ void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
-static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t align, uint32_t how)
+PAGE_STACK_INLINE void *page_stack_push_with(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
 #ifdef FRAME_ARENA_CHECKED
     if (!ps) /* the checked build names the mistake; a release build faults on the load below */
@@ -327,23 +339,26 @@ static inline void *page_stack_push_with(PageStack *ps, size_t size, size_t alig
 #pragma GCC diagnostic pop
 #endif
 
-static inline void *page_stack_push(PageStack *ps, size_t size, size_t align) /* uninitialised bytes */
+/* uninitialised bytes */
+PAGE_STACK_INLINE void *page_stack_push(PageStack *ps, size_t size, size_t align)
 {
     return page_stack_push_with(ps, size, align, 0);
 }
 
-static inline void *page_stack_push_zero(PageStack *ps, size_t size, size_t align) /* zeroed; no memset on never-used pages */
+/* zeroed; no memset on never-used pages */
+PAGE_STACK_INLINE void *page_stack_push_zero(PageStack *ps, size_t size, size_t align)
 {
     return page_stack_push_with(ps, size, align, PageStackPush_Zero);
 }
 
-static inline void *page_stack_try_push(PageStack *ps, size_t size, size_t align) /* NULL on failure, stack unchanged */
+/* NULL on failure, stack unchanged */
+PAGE_STACK_INLINE void *page_stack_try_push(PageStack *ps, size_t size, size_t align)
 {
     return page_stack_push_with(ps, size, align, PageStackPush_Try);
 }
 
 /* count elements of size bytes; a product that overflows size_t fails with SizeOverflow. */
-static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how)
+PAGE_STACK_INLINE void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how)
 {
     if (size != 0 && count > SIZE_MAX / size)
         return page_stack_push_overflow(ps, align, how);
@@ -353,7 +368,7 @@ static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size
 /* push_copy's checks out of line: src NULL with bytes to copy, or bytes of
  * this stack that no live block holds, are fatal (one line); a src elsewhere
  * returns. */
-void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size);
+PAGE_STACK_OUT_OF_LINE void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t size);
 
 /* push_copy's inline test, true when the copy's checks must run: bytes to
  * copy from a source that starts below the end of the stack's committed
@@ -367,7 +382,7 @@ void page_stack_copy_check(PageStack *ps, const void *src, size_t count, size_t 
  * reservation made with no address hint, as os_vm_reserve makes them, does
  * not get in practice (the systems place one high). The checked build runs
  * the checks for every copy, as every push goes out of line there. */
-static inline int page_stack_copy_suspect(const PageStack *ps, uintptr_t top, const void *src, size_t bytes)
+PAGE_STACK_INLINE int page_stack_copy_suspect(const PageStack *ps, uintptr_t top, const void *src, size_t bytes)
 {
 #ifdef FRAME_ARENA_CHECKED
     (void)ps, (void)top, (void)src;
@@ -394,8 +409,8 @@ static inline int page_stack_copy_suspect(const PageStack *ps, uintptr_t top, co
  * of size bytes; push_array_copy and try_push_array_copy copy n elements of
  * a type, and gcc and clang warn when src points to another type (C++: an
  * error, and so is a type that is not trivially copyable). */
-static inline void *page_stack_push_copy_with(PageStack *ps, const void *src, size_t count, size_t size, size_t align,
-                                              uint32_t how)
+PAGE_STACK_INLINE void *page_stack_push_copy_with(PageStack *ps, const void *src, size_t count, size_t size,
+                                                 size_t align, uint32_t how)
 {
 #ifdef FRAME_ARENA_CHECKED
     if (!ps) /* the checked build names the mistake; a release build faults on the load below */
@@ -412,12 +427,12 @@ static inline void *page_stack_push_copy_with(PageStack *ps, const void *src, si
     return p;
 }
 
-static inline void *page_stack_push_copy(PageStack *ps, const void *src, size_t size, size_t align)
+PAGE_STACK_INLINE void *page_stack_push_copy(PageStack *ps, const void *src, size_t size, size_t align)
 {
     return page_stack_push_copy_with(ps, src, 1, size, align, 0);
 }
 
-static inline void *page_stack_try_push_copy(PageStack *ps, const void *src, size_t size, size_t align)
+PAGE_STACK_INLINE void *page_stack_try_push_copy(PageStack *ps, const void *src, size_t size, size_t align)
 {
     return page_stack_push_copy_with(ps, src, 1, size, align, PageStackPush_Try);
 }
@@ -468,13 +483,13 @@ typedef struct PageStackCursor {
 /* The out-of-line halves of the cursor: open returns the serial; the others
  * take the cursor's state by value, so that its address never escapes. */
 uint64_t page_stack_cursor_open(PageStack *ps);
-void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes, size_t size,
-                                  size_t align, uint32_t how);
+PAGE_STACK_OUT_OF_LINE void *page_stack_cursor_push_slow(PageStack *ps, uint64_t serial, uintptr_t last,
+                                                         uint64_t pushes, size_t size, size_t align, uint32_t how);
 void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes);
 /* page_stack_copy_check for a copy through the cursor: the stack takes the
  * cursor's top and pushes first, so the cursor's own blocks count as live. */
-void page_stack_cursor_copy_check(PageStack *ps, uint64_t serial, uintptr_t last, uint64_t pushes, const void *src,
-                                  size_t count, size_t size);
+PAGE_STACK_OUT_OF_LINE void page_stack_cursor_copy_check(PageStack *ps, uint64_t serial, uintptr_t last,
+                                                         uint64_t pushes, const void *src, size_t count, size_t size);
 
 /* Opens a cursor on ps (fatal if one is open, or ps is NULL). */
 PAGE_STACK_CURSOR_FN PageStackCursor page_stack_cursor_begin(PageStack *ps)
