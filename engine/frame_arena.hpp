@@ -60,6 +60,18 @@
 #define FRAME_ARENA_EXCEPTIONS_NAMESPACE no_exceptions
 #endif
 
+// The cursor's members and StackAllocator::allocate are always inlined, as
+// page_stack.h's pushes are (PAGE_STACK_INLINE): left to the compiler, a
+// build for size (-Os) calls them, and a call takes the cursor's address,
+// so its top leaves the register it is for.
+#if defined(__GNUC__) || defined(__clang__)
+#define FRAME_ARENA_INLINE_ __attribute__((always_inline)) inline
+#elif defined(_MSC_VER)
+#define FRAME_ARENA_INLINE_ __forceinline
+#else
+#define FRAME_ARENA_INLINE_ inline
+#endif
+
 namespace frame_arena {
 inline namespace FRAME_ARENA_EXCEPTIONS_NAMESPACE {
 
@@ -208,28 +220,32 @@ private:
 //     for (...) { Vertex *v = out.push_uninit<Vertex>(4); ... }
 class Cursor {
 public:
-    explicit Cursor(PageStack *ps) : c_(page_stack_cursor_begin(ps)) {}
-    ~Cursor() { page_stack_cursor_end(&c_); }
+    FRAME_ARENA_INLINE_ explicit Cursor(PageStack *ps) : c_(page_stack_cursor_begin(ps)) {}
+    FRAME_ARENA_INLINE_ ~Cursor() { page_stack_cursor_end(&c_); }
     Cursor(const Cursor &) = delete;
     Cursor &operator=(const Cursor &) = delete;
     PageStack *stack() const { return c_.stack; }
-    void *push(size_t size, size_t align) { return page_stack_cursor_push(&c_, size, align); }
-    void *try_push(size_t size, size_t align) { return page_stack_cursor_try_push(&c_, size, align); }
+    FRAME_ARENA_INLINE_ void *push(size_t size, size_t align) { return page_stack_cursor_push(&c_, size, align); }
+    FRAME_ARENA_INLINE_ void *try_push(size_t size, size_t align)
+    {
+        return page_stack_cursor_try_push(&c_, size, align);
+    }
     template <class T>
-    T *push_zeroed(size_t count) // count zeroed T
+    FRAME_ARENA_INLINE_ T *push_zeroed(size_t count) // count zeroed T
     {
         static_assert(std::is_trivial_v<T>, "a cursor pushes trivial types only (no cleanups while it is open)");
         return static_cast<T *>(page_stack_cursor_push_array_with(&c_, count, sizeof(T), alignof(T),
                                                                   PageStackPush_Zero));
     }
     template <class T>
-    T *push_uninit(size_t count) // count uninitialised T
+    FRAME_ARENA_INLINE_ T *push_uninit(size_t count) // count uninitialised T
     {
         static_assert(std::is_trivial_v<T>, "a cursor pushes trivial types only (no cleanups while it is open)");
         return static_cast<T *>(page_stack_cursor_push_array_with(&c_, count, sizeof(T), alignof(T), 0));
     }
+    // A copy of count T from src, a block of this cursor's included.
     template <class T>
-    T *push_copy(const T *src, size_t count) // a copy of count T from src, a block of this cursor's included
+    FRAME_ARENA_INLINE_ T *push_copy(const T *src, size_t count)
     {
         return cursor_push_array_copy(&c_, T, src, count); // its static_assert: T trivially copyable
     }
@@ -281,7 +297,7 @@ public:
     {
     }
     PageStack *stack() const noexcept { return ps_; }
-    T *allocate(size_t n)
+    FRAME_ARENA_INLINE_ T *allocate(size_t n)
     {
         void *p = page_stack_push_array_with(ps_, n, sizeof(T), alignof(T), PageStackPush_Try);
         if (!p)

@@ -62,13 +62,13 @@ extern "C" {
 
 /* PAGE_STACK_CURSOR_FN: a cursor's functions take its address, so each must
  * be inlined for the cursor to stay in registers; the compiler's size
- * heuristics are not left to decide it. PAGE_STACK_INLINE: nor for the
- * stack's own inline pushes and their helpers, which a build for size
- * (-Os) would otherwise call (38 instructions a push instead of 12), and
- * -O0 as well. PAGE_STACK_OUT_OF_LINE: the slow
- * halves of the inline pushes stay calls in a link-time optimised build
- * too, where gcc would otherwise inline one into a loop of pushes and keep
- * a copy of the top alive for it (a push one instruction longer). */
+ * heuristics are not left to decide it. PAGE_STACK_INLINE: nor are they for
+ * the stack's inline pushes and their helpers, which a build for size (-Os)
+ * or -O0 would otherwise call (at -Os, 38 instructions a push instead of
+ * 13). PAGE_STACK_OUT_OF_LINE: the pushes' slow halves stay calls with
+ * link-time optimisation too, where gcc would otherwise inline one into a
+ * loop of pushes and keep a copy of the top alive for it (a push one
+ * instruction longer). */
 #if defined(__GNUC__) || defined(__clang__)
 #define PAGE_STACK_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PAGE_STACK_UNLIKELY(x) __builtin_expect(!!(x), 0)

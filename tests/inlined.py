@@ -3,16 +3,22 @@
 
 usage: inlined.py LABEL=LIBRARY...
 
-Each LIBRARY is tests/strict_warnings.c (every inline function of the
-headers called, every macro expanded) compiled at one optimisation level,
-named by LABEL. The pushes are marked always inline (PAGE_STACK_INLINE and
-PAGE_STACK_CURSOR_FN in engine/page_stack.h): a compiler that left one out
-of line, as gcc does for plain `static inline` at -O0 and -Os, emits a
-local copy of it, which `nm` lists as a defined symbol of the object. One
-TAP line per library.
+Each LIBRARY is tests/strict_warnings.c or .cpp (every inline function of
+the headers called, every macro expanded, the C++ header's templates
+instantiated) compiled at one optimisation level, named by LABEL. The
+pushes are marked always inline (PAGE_STACK_INLINE and PAGE_STACK_CURSOR_FN
+in engine/page_stack.h; in frame_arena.hpp, FRAME_ARENA_INLINE_ on the
+Cursor's members and StackAllocator::allocate): a compiler that left one
+out of line, as gcc does for a plain inline function at -O0 and -Os, emits
+a copy of it, which `nm` lists as a symbol the object defines. One TAP line
+per library.
 """
+import re
 import subprocess
 import sys
+
+# page_stack_* (C), and the C++ members named above, demangled.
+OUT_OF_LINE = re.compile(r"^page_stack_|::Cursor::(Cursor|~Cursor|push|try_push)|::StackAllocator<[^<>()]*>::allocate\(")
 
 args = sys.argv[1:]
 if not args or any("=" not in a for a in args):
@@ -22,12 +28,13 @@ print(f"1..{len(args)}")
 failed = 0
 for n, arg in enumerate(args, 1):
     label, library = arg.split("=", 1)
-    out = subprocess.run(["nm", "--defined-only", library], capture_output=True, text=True, check=True).stdout
-    copies = sorted({line.split()[-1] for line in out.splitlines()
-                     if len(line.split()) == 3 and line.split()[-1].startswith("page_stack_")})
+    out = subprocess.run(["nm", "-C", "--defined-only", library], capture_output=True, text=True,
+                         check=True).stdout
+    names = [line.split(maxsplit=2)[2] for line in out.splitlines() if len(line.split(maxsplit=2)) == 3]
+    copies = sorted({name for name in names if OUT_OF_LINE.search(name)})
     if copies:
         failed += 1
-        print(f"not ok {n} - {label}: out-of-line copies of {', '.join(copies)}")
+        print(f"not ok {n} - {label}: out-of-line copies of {'; '.join(copies)}")
     else:
-        print(f"ok {n} - {label}: every page_stack_ inline function inlined")
+        print(f"ok {n} - {label}: every inline push inlined")
 sys.exit(1 if failed else 0)
