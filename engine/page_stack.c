@@ -97,13 +97,10 @@
 #include <valgrind/valgrind.h>
 #define under_valgrind() (RUNNING_ON_VALGRIND != 0)
 /* Whether memcheck holds the byte at p inaccessible, asked without a report
- * (GET_VBITS answers 3 for such a byte): the checked build's released bytes,
- * redzones and padding, as ASan's poison is. */
-static inline bool memcheck_noaccess(uintptr_t p)
-{
-    unsigned char vbits;
-    return VALGRIND_GET_VBITS((const void *)p, &vbits, 1) == 3;
-}
+ * (GET_VBITS answers 3 for such a byte; the answer's one byte of bits goes to
+ * a compound literal): the checked build's released bytes, redzones and
+ * padding, as ASan's poison is. */
+#define memcheck_noaccess(p) (VALGRIND_GET_VBITS((const void *)(p), (unsigned char[1]){0}, 1) == 3)
 #else
 #define under_valgrind() 0
 #define memcheck_noaccess(p) ((void)(p), false)

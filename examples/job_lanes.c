@@ -132,7 +132,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: job_lanes [frames]   (frames > 0)\n");
         return 2;
     }
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.name = "cull", .lanes = WORKERS});
+    /* A frame here holds about 40 KiB a lane: 16 MiB of address space a
+     * stack is room to spare. The default (1 GiB, 64 MiB in a 32-bit
+     * program) is for a game that does not know its frame yet; the checked
+     * build reserves ten times as much again, too much for six stacks in a
+     * 32-bit program under qemu-i386, whose address space has less room. */
+    FrameArena *fa = frame_arena_create(
+        &(FrameArenaDesc){.name = "cull", .lanes = WORKERS, .stack = {.reserve_size = 16u << 20}});
     if (!fa) {
         fprintf(stderr, "job_lanes: cannot make the frame arena: %s\n",
                 page_stack_error_string(page_stack_create_error()));

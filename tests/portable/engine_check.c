@@ -1443,10 +1443,7 @@ static const Death deaths[] = {
     {"unknown_flags", die_unknown_flags, "flags 0x80 include bits no PageStackFlag names"},
     {"prefault_of_part_of_a_page", die_prefault_of_part_of_a_page,
      "the address and the size must be multiples of the page size"},
-    {"commit_of_released_pages", die_commit_of_released_pages, UNRESERVED("commit", "commit only pages")},
-    {"release_twice", die_release_twice, UNRESERVED("release", "release each reservation once")},
     {"release_of_0_bytes", die_release_of_0_bytes, "os_vm: release of 0 bytes at "},
-    {"decommit_of_released_pages", die_decommit_of_released_pages, UNRESERVED("decommit", "decommit only pages")},
     {"reset_with_cursor_open", die_reset_with_cursor_open,
      "page_stack \"busy\": page_stack_reset while a cursor is open on it"},
     {"realloc_of_a_popped_block", die_realloc_of_a_popped_block,
@@ -1475,6 +1472,31 @@ static const Death native_deaths[] = {
     {"prefault_of_uncommitted_pages", die_prefault_of_uncommitted_pages,
      "the range is not (wholly) committed"},
 };
+
+/* Misuse of pages no reservation holds any more, which os_vm finds by asking
+ * the system whether they are mapped. */
+static const Death released_deaths[] = {
+    {"commit_of_released_pages", die_commit_of_released_pages, UNRESERVED("commit", "commit only pages")},
+    {"release_twice", die_release_twice, UNRESERVED("release", "release each reservation once")},
+    {"decommit_of_released_pages", die_decommit_of_released_pages, UNRESERVED("decommit", "decommit only pages")},
+};
+
+/* Whether the system says that pages just unmapped are not mapped. Natively
+ * it does; qemu-user running a 32-bit program on a 64-bit host keeps the
+ * guest's whole address space mapped for itself, and there msync (os_vm's
+ * question where madvise has none) answers success for released pages. */
+static bool released_pages_are_told(void)
+{
+#ifdef _WIN32
+    return true;
+#else
+    size_t page = os_vm_page_size();
+    void *p = mmap(NULL, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || munmap(p, page) != 0)
+        return true;
+    return msync(p, page, MS_ASYNC) != 0;
+#endif
+}
 
 /* The child's fatal line is the first thing it said, whole, with the
  * message in it, and the engine said nothing else: another line of its own
@@ -1505,6 +1527,12 @@ static void expect_deaths(const Death *cases, size_t count)
 static void check_misuse_is_fatal_with_one_line(void)
 {
     expect_deaths(deaths, sizeof deaths / sizeof deaths[0]);
+    if (getenv("ENGINE_CHECK_EMULATOR") && !released_pages_are_told())
+        printf("# under an emulator that keeps released pages mapped: %zu misuse case(s) of released pages are "
+               "not checked\n",
+               sizeof released_deaths / sizeof released_deaths[0]);
+    else
+        expect_deaths(released_deaths, sizeof released_deaths / sizeof released_deaths[0]);
     if (getenv("ENGINE_CHECK_EMULATOR"))
         printf("# under an emulator: %zu misuse case(s) of a prefault are not checked\n",
                sizeof native_deaths / sizeof native_deaths[0]);
@@ -1638,6 +1666,9 @@ static const Death *find_death(const char *name)
     for (size_t i = 0; i < sizeof native_deaths / sizeof native_deaths[0]; i++)
         if (strcmp(name, native_deaths[i].name) == 0)
             return &native_deaths[i];
+    for (size_t i = 0; i < sizeof released_deaths / sizeof released_deaths[0]; i++)
+        if (strcmp(name, released_deaths[i].name) == 0)
+            return &released_deaths[i];
     return NULL;
 }
 
