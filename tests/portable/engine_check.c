@@ -1658,18 +1658,22 @@ static void check_a_process_ends_quietly_with_a_scope_open(void)
     }
 }
 
+static const Death *find_in(const Death *cases, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(name, cases[i].name) == 0)
+            return &cases[i];
+    return NULL;
+}
+
 static const Death *find_death(const char *name)
 {
-    for (size_t i = 0; i < sizeof deaths / sizeof deaths[0]; i++)
-        if (strcmp(name, deaths[i].name) == 0)
-            return &deaths[i];
-    for (size_t i = 0; i < sizeof native_deaths / sizeof native_deaths[0]; i++)
-        if (strcmp(name, native_deaths[i].name) == 0)
-            return &native_deaths[i];
-    for (size_t i = 0; i < sizeof released_deaths / sizeof released_deaths[0]; i++)
-        if (strcmp(name, released_deaths[i].name) == 0)
-            return &released_deaths[i];
-    return NULL;
+    const Death *d = find_in(deaths, sizeof deaths / sizeof deaths[0], name);
+    if (!d)
+        d = find_in(native_deaths, sizeof native_deaths / sizeof native_deaths[0], name);
+    if (!d)
+        d = find_in(released_deaths, sizeof released_deaths / sizeof released_deaths[0], name);
+    return d;
 }
 
 /* ------------------------------------------------------------------ guard pages: writes outside fault */
