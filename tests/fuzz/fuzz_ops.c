@@ -201,22 +201,67 @@ void fuzz_ops_thorough(int on)
     thorough = on;
 }
 
-/* The bytes of a block that carry its pattern. Thorough: all of a block up to
- * 64 KiB; the first and last 4 KiB and every 65537th byte of a larger one
- * (some are 4 MiB). Quick (the fuzzer): all of a block up to 256 bytes, else
- * 32 bytes at each end and every 1031st byte. */
-static size_t next_index(size_t size, size_t i)
+/* The bytes of a block that carry its pattern, as spans [i, span_end) from
+ * i = 0 on. Thorough: all of a block up to 64 KiB; the first and last 4 KiB
+ * and every 65537th byte of a larger one (some are 4 MiB). Quick (the
+ * fuzzer): all of a block up to 256 bytes, else 32 bytes at each end and
+ * every 1031st byte. */
+static size_t span_end(size_t size, size_t i)
 {
-    size_t dense = thorough ? 65536 : 256, edge = thorough ? 4096 : 32, stride = thorough ? 65537 : 1031;
-    if (size <= dense || i + 1 < edge || i + 1 >= size - edge)
-        return i + 1;
-    return i + stride < size - edge ? i + stride : size - edge;
+    size_t dense = thorough ? 65536 : 256, edge = thorough ? 4096 : 32;
+    if (size <= dense || i >= size - edge)
+        return size;
+    return i < edge ? edge : i + 1;
+}
+
+static size_t next_span(size_t size, size_t end)
+{
+    size_t edge = thorough ? 4096 : 32, stride = thorough ? 65537 : 1031;
+    if (end >= size)
+        return size;
+    return end - 1 + stride < size - edge ? end - 1 + stride : size - edge;
+}
+
+/* The pattern's byte i is (seed + 13 i) mod 256, and 13 * 197 = 1 mod 256, so
+ * it is ramp[(i + 197 seed) mod 256] with ramp[j] = 13 j mod 256: a span is
+ * written and compared in runs of up to 256 bytes from the ramp (or from
+ * zeros), by memcpy and memcmp. Byte by byte, a replay spent most of its
+ * time here. */
+#define RUN 256
+static unsigned char ramp[2 * RUN];
+static const unsigned char zeros[RUN];
+
+static const unsigned char *pattern_at(uint32_t seed, int zero, size_t i)
+{
+    if (zero)
+        return zeros;
+    if (!ramp[1])
+        for (size_t j = 0; j < sizeof ramp; j++)
+            ramp[j] = (unsigned char)(j * 13u);
+    return ramp + ((i + seed * 197u) & (RUN - 1));
 }
 
 static void pattern(unsigned char *p, size_t n, uint32_t seed)
 {
-    for (size_t i = 0; i < n; i = next_index(n, i))
-        p[i] = (unsigned char)(seed + i * 13u);
+    for (size_t i = 0, end; i < n; i = next_span(n, end))
+        for (end = span_end(n, i); i < end; i += RUN)
+            memcpy(p + i, pattern_at(seed, 0, i), end - i < RUN ? end - i : RUN);
+}
+
+/* The first of the pattern's bytes of a block of `size` (zeros if `zero`)
+ * below `limit` that p does not hold, or SIZE_MAX. */
+static size_t pattern_mismatch(const unsigned char *p, size_t size, size_t limit, uint32_t seed, int zero)
+{
+    for (size_t i = 0, end = 0; i < size && end < limit; i = next_span(size, end))
+        for (end = span_end(size, i) < limit ? span_end(size, i) : limit; i < end; i += RUN) {
+            size_t n = end - i < RUN ? end - i : RUN;
+            const unsigned char *want = pattern_at(seed, zero, i);
+            if (memcmp(p + i, want, n))
+                for (size_t k = 0;; k++)
+                    if (p[i + k] != want[k])
+                        return i + k;
+        }
+    return SIZE_MAX;
 }
 
 static void verify_byte(const Block *b, size_t i)
@@ -239,8 +284,9 @@ static void verify_block(const Block *b, int whole)
         return;
     }
     if (whole || b->size <= 64) {
-        for (size_t i = 0; i < b->size; i = next_index(b->size, i))
-            verify_byte(b, i);
+        size_t at = pattern_mismatch(b->p, b->size, b->size, b->seed, b->zero);
+        if (at != SIZE_MAX)
+            violation("live block changed: size, offset", b->size, at);
         return;
     }
     for (size_t i = 0; i < 16; i++) {
@@ -306,9 +352,9 @@ static void add_block(Model *m, unsigned char *p, size_t size, size_t align, Own
     }
     Block b = {p, size, (uint32_t)m->at * 2654435761u, owner, m->frame, m->nscopes, m->seq++, m->pos, zero};
     if (zero) {
-        for (size_t i = 0; i < size; i = next_index(size, i))
-            if (p[i])
-                violation("push_zero block not zero: offset, size", i, size);
+        size_t at = pattern_mismatch(p, size, size, 0, 1);
+        if (at != SIZE_MAX)
+            violation("push_zero block not zero: offset, size", at, size);
     } else {
         pattern(p, size, b.seed);
     }
@@ -435,9 +481,9 @@ static void cursor_run(Model *m)
         int inject = arm_push(m, how);
         unsigned char *p = src ? page_stack_cursor_push_copy_with(&c, from.p, 1, size, align, how & PageStackPush_Try)
                                : page_stack_cursor_push_with(&c, size, align, how);
-        for (size_t j = 0; src && p && j < size; j = next_index(size, j))
-            if (p[j] != (from.zero ? 0 : (unsigned char)(from.seed + j * 13u)))
-                violation("cursor push_copy gave other bytes: offset, size", j, size);
+        size_t at = src && p ? pattern_mismatch(p, size, size, from.seed, from.zero) : SIZE_MAX;
+        if (at != SIZE_MAX)
+            violation("cursor push_copy gave other bytes: offset, size", at, size);
         if (src)
             how &= PageStackPush_Try;
         record_push(m, p, how, size, align, want, inject, committed);
@@ -539,9 +585,9 @@ static void copy_push(Model *m, size_t align)
                        : kind == 1 ? page_stack_try_push_copy(m->ps, src.p, size, align)
                        : kind == 2 ? (unsigned char *)push_array_copy(m->ps, uint32_t, words, count)
                                    : (unsigned char *)try_push_array_copy(m->ps, uint32_t, words, count);
-    for (size_t i = 0; p && i < size; i = next_index(src.size, i)) /* the bytes the source's pattern wrote */
-        if (p[i] != (src.zero ? 0 : (unsigned char)(src.seed + i * 13u)))
-            violation("push_copy gave other bytes: offset, size", i, size);
+    size_t at = p ? pattern_mismatch(p, src.size, size, src.seed, src.zero) : SIZE_MAX; /* the bytes the source's pattern wrote */
+    if (at != SIZE_MAX)
+        violation("push_copy gave other bytes: offset, size", at, size);
     record_push(m, p, how, size, align, want, inject, committed);
 }
 
@@ -680,9 +726,9 @@ static void op(Model *m, uint32_t code)
         m->pushes++;
         took(m, new_size, 1);
         size_t keep = b->size < new_size ? b->size : new_size;
-        for (size_t i = 0; i < keep; i = next_index(b->size, i))
-            if (q[i] != (b->zero ? 0 : (unsigned char)(b->seed + i * 13u)))
-                violation("realloc lost bytes: offset, size", i, keep);
+        size_t at = pattern_mismatch(q, b->size, keep, b->seed, b->zero);
+        if (at != SIZE_MAX)
+            violation("realloc lost bytes: offset, size", at, keep);
         b->size = new_size;
         b->end = m->pos;
         b->zero = 0;
@@ -829,9 +875,9 @@ static void op(Model *m, uint32_t code)
         }
         if ((uintptr_t)q % grow_align)
             violation("realloc gave a block not aligned as asked: address, align", (uintptr_t)q, grow_align);
-        for (size_t i = 0; i < b->size; i = next_index(b->size, i))
-            if (q[i] != (b->zero ? 0 : (unsigned char)(b->seed + i * 13u)))
-                violation("realloc lost bytes: offset, size", i, b->size);
+        size_t at = pattern_mismatch(q, b->size, b->size, b->seed, b->zero);
+        if (at != SIZE_MAX)
+            violation("realloc lost bytes: offset, size", at, b->size);
         m->pushes++;
         took(m, new_size, grow_align);
         if (q == b->p) { /* it was the last push after all: grown in place */

@@ -156,7 +156,14 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
     si.hStdOutput = err;
     si.hStdError = err;
     PROCESS_INFORMATION pi;
-    DWORD start_error = CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi) ? 0 : GetLastError();
+    /* wine, on a loaded machine, now and then fails to start a process with
+     * ERROR_INTERNAL_ERROR (1359) and starts it when asked again. */
+    DWORD start_error = ERROR_INTERNAL_ERROR;
+    for (int attempt = 0; start_error == ERROR_INTERNAL_ERROR && attempt < 5; attempt++) {
+        if (attempt)
+            Sleep(200);
+        start_error = CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi) ? 0 : GetLastError();
+    }
     if (!start_error) {
         WaitForSingleObject(pi.hProcess, INFINITE);
         DWORD code = 0;
