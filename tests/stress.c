@@ -24,7 +24,8 @@
  *                               freed, with the workers pushing at once
  *     stress soak [FRAMES]      one frame arena, FRAMES frames (default
  *                               1000000) of varying load with a spike every
- *                               100000 frames: RSS stays within RSS at frame 1000
+ *                               100000 frames (once, halfway, in a shorter
+ *                               run): RSS stays within RSS at frame 1000
  *                               plus the peak committed plus one commit step,
  *                               and committed memory comes back within
  *                               trim_after frames of each spike
@@ -379,6 +380,7 @@ static int run_soak(long frames)
     uint32_t seed = 99;
     size_t rss_base = 0, rss_max = 0, committed_max = 0, steady_committed = 0;
     long spikes = 0, late_returns = 0, last_spike = -1;
+    const long period = frames < 100000 ? frames : 100000;
     for (long f = 0; f < frames; f++) {
         PageStack *frame = frame_arena_begin(fa);
         uint32_t n = 20 + (uint32_t)(f * 7919 % 180);
@@ -387,7 +389,7 @@ static int run_soak(long frames)
             unsigned char *p = page_stack_push(frame, size, 16);
             p[0] = p[size - 1] = (unsigned char)i;
         }
-        if (f % 100000 == 50000) {
+        if (f % period == period / 2) {
             unsigned char *big = page_stack_push(frame, spike, 64);
             memset(big, 1, spike);
             spikes++;
@@ -396,7 +398,7 @@ static int run_soak(long frames)
         frame_arena_end(fa);
         FrameArenaStats st = frame_arena_stats(fa);
         committed_max = st.committed > committed_max ? st.committed : committed_max;
-        if (f >= 1000 && f < 50000 && st.committed > steady_committed)
+        if (f >= 1000 && f < period / 2 && st.committed > steady_committed)
             steady_committed = st.committed; /* the most the varying load needs before any spike */
         /* trim_after frames after a spike, and at every later frame, the spike is gone again */
         if (last_spike >= 0 && f >= last_spike + (long)trim_after && st.committed > steady_committed + step)
