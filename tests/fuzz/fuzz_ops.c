@@ -585,7 +585,8 @@ static void copy_push(Model *m, size_t align)
                        : kind == 1 ? page_stack_try_push_copy(m->ps, src.p, size, align)
                        : kind == 2 ? (unsigned char *)push_array_copy(m->ps, uint32_t, words, count)
                                    : (unsigned char *)try_push_array_copy(m->ps, uint32_t, words, count);
-    size_t at = p ? pattern_mismatch(p, src.size, size, src.seed, src.zero) : SIZE_MAX; /* the bytes the source's pattern wrote */
+    /* the bytes the source's pattern wrote */
+    size_t at = p ? pattern_mismatch(p, src.size, size, src.seed, src.zero) : SIZE_MAX;
     if (at != SIZE_MAX)
         violation("push_copy gave other bytes: offset, size", at, size);
     record_push(m, p, how, size, align, want, inject, committed);
