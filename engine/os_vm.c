@@ -39,6 +39,25 @@ void os_vm_need_pages(const char *call, const void *addr, size_t size)
                     call, size, addr, page);
 }
 
+void os_vm_touch_pages(void *addr, size_t size, bool write)
+{
+    size_t page = os_vm_page_size();
+    for (size_t off = size; off > 0; off -= page) { /* top down: see os_vm_prefault */
+        volatile _Atomic unsigned char *b = (volatile _Atomic unsigned char *)((unsigned char *)addr + off - page);
+        if (!write) {
+            (void)atomic_load_explicit(b, memory_order_relaxed);
+            continue;
+        }
+        /* A compare-and-swap that stores what it finds: one write access to
+         * a fresh page (its byte is 0), no byte changed on any page. A failed
+         * compare may not count as a write (LL/SC), so the second stores the
+         * value the first found. */
+        unsigned char seen = 0;
+        if (!atomic_compare_exchange_strong_explicit(b, &seen, 0, memory_order_relaxed, memory_order_relaxed))
+            atomic_compare_exchange_strong_explicit(b, &seen, seen, memory_order_relaxed, memory_order_relaxed);
+    }
+}
+
 void os_vm_inject_commit_failure(uint64_t k)
 {
     atomic_store(&commit_failure_countdown, k);

@@ -77,8 +77,12 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags);
  * range that is not wholly inside a reservation is fatal. */
 bool os_vm_commit(void *addr, size_t size);
 
-/* Touches every page of a committed range so that later use takes no fault.
- * It goes from the top down: the kernel zeroes each page as it maps it, and
+/* Touches every page of a committed range so that later use takes no fault,
+ * and changes no byte of it: a range holding data keeps it. On Linux 5.14 and
+ * later the kernel maps the pages (MADV_POPULATE_WRITE), then one read a page
+ * from this mapping takes the first-use traps of a hypervisor that shadows
+ * the page tables, which the guest does not count as faults; elsewhere each
+ * page takes one write of its own byte. It goes from the top down: the kernel zeroes each page as it maps it, and
  * the pages written last are the likeliest to be in the caches still, so a
  * stack that fills from the bottom meets those first instead of evicting
  * them before it gets there (docs/BENCHMARKS.md, the prefault goal). A
@@ -132,6 +136,14 @@ bool os_vm_injected_failure(void);
 /* For the OS backends: fatal unless addr and size are multiples of the page
  * size; `call` names the call in the line. */
 void os_vm_need_pages(const char *call, const void *addr, size_t size);
+
+/* For the OS backends: one access to the first byte of every page of a
+ * committed range, top down. A read (write false) maps nothing new but lets
+ * the first access from this mapping happen now; a write maps each page
+ * writable. Neither changes a byte, whatever the pages hold and whoever else
+ * writes to them meanwhile (the write is a compare-and-swap of the byte with
+ * itself). */
+void os_vm_touch_pages(void *addr, size_t size, bool write);
 
 /* The library's fatal error: prints "frame_arena: <message>" as one line on
  * stderr and aborts. Used for programming errors and impossible OS failures. */

@@ -114,7 +114,7 @@ bool os_vm_commit(void *addr, size_t size)
 /* Top down in steps of this many bytes (see os_vm.h): one call maps a step. */
 #define PREFAULT_STEP ((size_t)256 << 10)
 
-#ifdef MADV_POPULATE_WRITE
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
 /* A populate that failed, with its errno: pages of the range that are not
  * committed (unmapped, or PROT_NONE) are the caller's bug, stopped here with
  * one line where the touching below would die of a bare SIGSEGV. Each errno
@@ -141,14 +141,20 @@ void os_vm_prefault(void *addr, size_t size)
         size_t n = end < step ? end : step; /* size and step are whole pages */
         end -= n;
         unsigned char *from = (unsigned char *)addr + end;
-#ifdef MADV_POPULATE_WRITE
-        if (madvise(from, n, MADV_POPULATE_WRITE) == 0)
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+        if (madvise(from, n, MADV_POPULATE_WRITE) == 0) {
+            /* The pages are mapped, but a hypervisor that keeps its own copy
+             * of the page tables (shadow paging: PVM, or a VM without nested
+             * paging) fills that copy only when this mapping first uses a
+             * page, a trap the guest counts as no fault, that cost 5 us a
+             * page in the first frame on one such machine. A read a page,
+             * while the step is in the caches, takes those traps here. */
+            os_vm_touch_pages(from, n, false);
             continue;
+        }
         need_committed(addr, size, errno); /* else the kernel has no such advice, or no memory: touch */
 #endif
-        volatile unsigned char *p = from;
-        for (size_t off = n; off > 0; off -= page)
-            p[off - page] = 0; /* fresh pages are zero already: this only maps them */
+        os_vm_touch_pages(from, n, true);
     }
 }
 

@@ -192,10 +192,7 @@ void os_vm_prefault(void *addr, size_t size)
         os_vm_fatal("os_vm: prefault of %zu bytes at %p: the range is not (wholly) committed; prefault only pages "
                     "os_vm_commit made readable and writable",
                     size, addr);
-    size_t page = os_vm_page_size();
-    volatile unsigned char *p = addr;
-    for (size_t off = size; off > 0; off -= page) /* top down: see os_vm.h */
-        p[off - page] = 0;
+    os_vm_touch_pages(addr, size, true); /* top down: see os_vm.h */
 }
 
 void os_vm_decommit(void *addr, size_t size)
