@@ -78,18 +78,20 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags);
 bool os_vm_commit(void *addr, size_t size);
 
 /* Touches every page of a committed range so that later use takes no fault,
- * and changes no byte of it: a range holding data keeps it. On Linux 5.14 and
- * later the kernel maps the pages (MADV_POPULATE_WRITE), then one read a page
- * from this mapping takes the first-use traps of a hypervisor that shadows
- * the page tables, which the guest does not count as faults; elsewhere each
- * page takes one write of its own byte. It goes from the top down: the kernel zeroes each page as it maps it, and
- * the pages written last are the likeliest to be in the caches still, so a
- * stack that fills from the bottom meets those first instead of evicting
- * them before it gets there (docs/BENCHMARKS.md, the prefault goal). A
- * range with pages not committed (never, or decommitted or released since) is
- * fatal, with one line, on Windows and on Linux 5.14 and later; where the
- * kernel has no MADV_POPULATE_WRITE (older Linux, macOS), the touch of such a
- * page faults (SIGSEGV). */
+ * and changes no byte of it: a range holding data keeps it. On Linux 5.14
+ * and later the kernel maps the pages (MADV_POPULATE_WRITE), then one read a
+ * page from this mapping takes the first-use traps of a hypervisor that
+ * shadows the page tables, which the guest does not count as faults
+ * (docs/BENCHMARKS.md, "Zen 5 under shadow paging"); elsewhere each page
+ * takes one write of its own byte. It goes from the top down: the kernel
+ * zeroes each page as it maps it, and the pages written last are the
+ * likeliest to be in the caches still, so a stack that fills from the bottom
+ * meets those first instead of evicting them before it gets there
+ * (docs/BENCHMARKS.md, the prefault goal). A range with pages not committed
+ * (never, or decommitted or released since) is fatal, with one line, on
+ * Windows and on Linux 5.14 and later; where the kernel has no
+ * MADV_POPULATE_WRITE (older Linux, macOS), the touch of such a page faults
+ * (SIGSEGV). */
 void os_vm_prefault(void *addr, size_t size);
 
 /* Returns the pages to the OS at once and makes the range inaccessible;

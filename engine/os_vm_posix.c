@@ -146,9 +146,9 @@ void os_vm_prefault(void *addr, size_t size)
             /* The pages are mapped, but a hypervisor that keeps its own copy
              * of the page tables (shadow paging: PVM, or a VM without nested
              * paging) fills that copy only when this mapping first uses a
-             * page, a trap the guest counts as no fault, that cost 5 us a
-             * page in the first frame on one such machine. A read a page,
-             * while the step is in the caches, takes those traps here. */
+             * page: a trap the guest counts as no fault, 5-7 us a page on one
+             * such machine, which the first frame paid. A read a page, while
+             * the step is in the caches, takes those traps here. */
             os_vm_touch_pages(from, n, false);
             continue;
         }

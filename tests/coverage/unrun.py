@@ -28,7 +28,6 @@ starting with # are comments.
 """
 import argparse
 import collections
-import glob
 import gzip
 import json
 import os
@@ -59,8 +58,11 @@ def gcov_runs(build):
             os.mkdir(work)
             subprocess.run(['gcov', '--json-format', '-o', os.path.dirname(gcda), gcda], cwd=work,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-            for report in glob.glob(os.path.join(work, '*.gcov.json.gz')):
-                with gzip.open(report) as f:
+            # gcov names a report after its object: `.._engine_os_vm.c` for
+            # an engine file that a test target compiles itself, which a glob
+            # of * would pass over as hidden.
+            for report in sorted(f for f in os.listdir(work) if f.endswith('.gcov.json.gz')):
+                with gzip.open(os.path.join(work, report)) as f:
                     for entry in json.load(f)['files']:
                         path = os.path.normpath(os.path.join(build, entry['file']))
                         if os.path.dirname(path) != os.path.normpath(ENGINE):
