@@ -386,18 +386,54 @@ OS_VM_NORETURN static void default_on_fail(const PageStack *ps, size_t size, siz
                 ps->reserved);
 }
 
+/* A failure inside on_fail whose push calls on_fail again, this many deep,
+ * with the stack unchanged: an on_fail that pushes to its own stack and fails
+ * each time, which would recurse until the thread ran out of stack. */
+#define FAIL_DEPTH_LIMIT 8
+
 static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, uint32_t how)
 {
     ps->last_error = err;
     ps->failed_pushes++;
     if (how & PageStackPush_Try)
         return NULL;
-    /* The default is resolved here, not stored: a stack keeps no pointer
-     * into the library's code (page_stack.h, at page_stack_set_hooks). */
-    if (ps->on_fail)
-        ps->on_fail(ps, size, align, ps->user);
-    else
+    if (!ps->on_fail) /* resolved here, not stored: a stack keeps no pointer into the library's code */
         default_on_fail(ps, size, align);
+    /* Nested in the innermost on_fail call recorded: deeper in the thread's
+     * stack (which grows down on every platform the library builds for) and
+     * the stack as that call found it. A call left by longjmp or a throw
+     * stays recorded, but a later failure is nested in it only if it also
+     * comes from deeper and finds the stack unchanged: a game that jumps out
+     * of on_fail and fails again from its loop does so from the same depth. */
+#if defined(__GNUC__) || defined(__clang__)
+    void *here = __builtin_frame_address(0); /* not a local's address: ASan may keep locals elsewhere */
+    uintptr_t frame = (uintptr_t)here;
+#else
+    char here;
+    uintptr_t frame = (uintptr_t)(void *)&here;
+#endif
+    size_t pos = pos_of(ps);
+    bool nested = ps->fail_depth && frame < ps->fail_frame && ps->fail_generation == ps->generation &&
+                  ps->fail_pos == pos;
+    uint32_t depth = nested ? ps->fail_depth + 1 : 1;
+    if (depth >= FAIL_DEPTH_LIMIT)
+        os_vm_fatal("page_stack \"%s\": push of %zu bytes (align %zu) failed inside the stack's own on_fail, %u "
+                    "calls of it deep, the stack unchanged (pos %zu): on_fail would be called without end; push "
+                    "from on_fail with a try_ call or to another stack",
+                    ps->name, size, align, (unsigned)(depth - 1), pos);
+    uint32_t outer_depth = ps->fail_depth;
+    uint64_t outer_generation = ps->fail_generation;
+    size_t outer_pos = ps->fail_pos;
+    uintptr_t outer_frame = ps->fail_frame;
+    ps->fail_depth = depth;
+    ps->fail_generation = ps->generation;
+    ps->fail_pos = pos;
+    ps->fail_frame = frame;
+    ps->on_fail(ps, size, align, ps->user);
+    ps->fail_depth = outer_depth;
+    ps->fail_generation = outer_generation;
+    ps->fail_pos = outer_pos;
+    ps->fail_frame = outer_frame;
     return NULL;
 }
 

@@ -5,6 +5,7 @@
 #include "page_stack.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -831,6 +832,126 @@ Test(failure, user_on_fail_that_returns_makes_the_push_return_null)
     cr_assert_null(page_stack_realloc(ps, p, 8, MiB, 8));
     cr_assert_eq(log.calls, 2, "realloc fails like push");
     cr_assert_eq(page_stack_pos(ps), 8);
+    page_stack_destroy(ps);
+}
+
+/* An on_fail that pushes to its own stack and fails each time would be
+ * called again and again until the thread ran out of stack, dying of a bare
+ * SIGSEGV. The failure that would call it an eighth time, each call nested
+ * in the last with the stack unchanged, is fatal with one line instead. */
+typedef struct Refail {
+    int calls, limit; /* push again from on_fail while calls < limit (0: always) */
+    size_t size;
+} Refail;
+
+static void push_again(PageStack *ps, size_t size, size_t align, void *user)
+{
+    Refail *r = user;
+    r->calls++;
+    if (!r->limit || r->calls < r->limit)
+        page_stack_push(ps, size, align);
+}
+
+Test(failure, an_on_fail_that_fails_again_on_its_own_stack_without_end_is_fatal, .signal = SIGABRT)
+{
+    Refail r = {0};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.name = "again", .reserve_size = 64 * KiB, .on_fail = push_again, .user = &r});
+    cr_assert_not_null(page_stack_push(ps, 100, 4));
+    expect_fatalf("page_stack \"again\": push of %zu bytes (align 8) failed inside the stack's own on_fail, 7 calls "
+                  "of it deep, the stack unchanged (pos 100): on_fail would be called without end; push from "
+                  "on_fail with a try_ call or to another stack",
+                  (size_t)MiB);
+    page_stack_push(ps, MiB, 8);
+    death_not_reached();
+}
+
+/* Nesting that ends is the on_fail's own business: six calls deep, each
+ * failing again, then returning, is no misuse. */
+Test(failure, an_on_fail_that_fails_again_and_then_stops_returns)
+{
+    Refail r = {.limit = 7};
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = push_again, .user = &r});
+    cr_assert_null(page_stack_push(ps, MiB, 8));
+    cr_assert_eq(r.calls, 7, "on_fail called %d times", r.calls);
+    cr_assert_eq(page_stack_stats(ps).failed_pushes, 7);
+    r = (Refail){.limit = 7};
+    cr_assert_null(page_stack_push(ps, MiB, 8), "and so again: nothing is left over from the last");
+    cr_assert_eq(r.calls, 7);
+    cr_assert_not_null(page_stack_push(ps, 64, 8), "the stack is usable");
+    page_stack_destroy(ps);
+}
+
+/* A failure nested in on_fail after on_fail changed the stack is no sign of
+ * a loop without end, however deep: here each call pops one block, or
+ * resets the empty stack (a new generation, the same pos), before it pushes
+ * again, twelve calls deep. */
+typedef struct Unwind {
+    PageStackMark marks[12];
+    int calls;
+    bool reset;
+} Unwind;
+
+static void change_and_push_again(PageStack *ps, size_t size, size_t align, void *user)
+{
+    Unwind *u = user;
+    if (++u->calls >= 13)
+        return;
+    if (u->reset)
+        page_stack_reset(ps);
+    else
+        page_stack_pop_to(u->marks[12 - u->calls]);
+    page_stack_push(ps, size, align);
+}
+
+Test(failure, an_on_fail_that_changes_its_stack_before_failing_again_may_nest_deeper)
+{
+    for (int reset = 0; reset < 2; reset++) {
+        Unwind u = {.reset = reset};
+        PageStack *ps = page_stack_create(
+            &(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = change_and_push_again, .user = &u});
+        for (int i = 0; i < 12 && !reset; i++) {
+            u.marks[i] = page_stack_mark(ps);
+            page_stack_push(ps, 1, 1);
+        }
+        cr_assert_null(page_stack_push(ps, MiB, 8));
+        cr_assert_eq(u.calls, 13, "on_fail called %d times", u.calls);
+        cr_assert_eq(page_stack_pos(ps), 0);
+        page_stack_destroy(ps);
+    }
+}
+
+/* An on_fail left by longjmp (or a throw) stays recorded as running, but a
+ * game that jumps out of it and fails again from its loop fails from the
+ * same depth, not from inside it: none of those failures is taken for a
+ * nested one, however many there are, the stack unchanged. */
+static jmp_buf fail_exit;
+
+static void jump_out(PageStack *ps, size_t size, size_t align, void *user)
+{
+    (void)ps, (void)size, (void)align;
+    ++*(int *)user;
+    longjmp(fail_exit, 1);
+}
+
+static void push_too_much(PageStack *ps)
+{
+    page_stack_push(ps, MiB, 8);
+    cr_assert_fail("on_fail jumps out");
+}
+
+Test(failure, an_on_fail_left_by_longjmp_leaves_later_failures_to_it)
+{
+    volatile int jumps = 0;
+    int calls = 0;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = jump_out, .user = &calls});
+    while (jumps < 20) {
+        if (!setjmp(fail_exit))
+            push_too_much(ps);
+        jumps++;
+    }
+    cr_assert_eq(calls, 20, "on_fail called %d times", calls);
+    cr_assert_not_null(page_stack_push(ps, 64, 8), "the stack is usable");
     page_stack_destroy(ps);
 }
 
