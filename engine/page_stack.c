@@ -397,14 +397,17 @@ static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, 
     ps->failed_pushes++;
     if (how & PageStackPush_Try)
         return NULL;
-    if (!ps->on_fail) /* resolved here, not stored: a stack keeps no pointer into the library's code */
+    /* The default is resolved here, not stored: a stack keeps no pointer
+     * into the library's code (page_stack.h, at page_stack_set_hooks). */
+    if (!ps->on_fail)
         default_on_fail(ps, size, align);
-    /* Nested in the innermost on_fail call recorded: deeper in the thread's
-     * stack (which grows down on every platform the library builds for) and
-     * the stack as that call found it. A call left by longjmp or a throw
-     * stays recorded, but a later failure is nested in it only if it also
-     * comes from deeper and finds the stack unchanged: a game that jumps out
-     * of on_fail and fails again from its loop does so from the same depth. */
+    /* Nested in the last on_fail call: deeper in the thread's stack (which
+     * grows down on every platform the library builds for), and the stack as
+     * that call found it. The last call stays recorded once it has returned,
+     * or been left by longjmp or a throw (the push touches nothing after
+     * on_fail), but a later failure is nested in it only if it also comes
+     * from deeper and finds the stack unchanged: a game that jumps out of
+     * on_fail and fails again from its loop does so from the same depth. */
 #if defined(__GNUC__) || defined(__clang__)
     void *here = __builtin_frame_address(0); /* not a local's address: ASan may keep locals elsewhere */
     uintptr_t frame = (uintptr_t)here;
@@ -421,19 +424,11 @@ static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, 
                     "calls of it deep, the stack unchanged (pos %zu): on_fail would be called without end; push "
                     "from on_fail with a try_ call or to another stack",
                     ps->name, size, align, (unsigned)(depth - 1), pos);
-    uint32_t outer_depth = ps->fail_depth;
-    uint64_t outer_generation = ps->fail_generation;
-    size_t outer_pos = ps->fail_pos;
-    uintptr_t outer_frame = ps->fail_frame;
     ps->fail_depth = depth;
     ps->fail_generation = ps->generation;
     ps->fail_pos = pos;
     ps->fail_frame = frame;
     ps->on_fail(ps, size, align, ps->user);
-    ps->fail_depth = outer_depth;
-    ps->fail_generation = outer_generation;
-    ps->fail_pos = outer_pos;
-    ps->fail_frame = outer_frame;
     return NULL;
 }
 

@@ -252,8 +252,8 @@ struct PageStack {
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
     uint32_t owner; /* 0, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
     size_t cleanup_floor; /* while its cleanups run: the pos the pop or reset running them goes down to */
-    /* the innermost on_fail call running on the stack (or left by longjmp or a throw), to tell a failure
-       inside on_fail that would call it again without end: see fail in page_stack.c */
+    /* the last on_fail call (running, returned, or left by longjmp or a throw), to tell a failure inside
+       on_fail that would call it again without end: see fail in page_stack.c */
     uint32_t fail_depth;
     uint64_t fail_generation;
     size_t fail_pos;
