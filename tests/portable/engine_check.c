@@ -307,8 +307,10 @@ static void check_os_vm_prefault_keeps_what_the_pages_hold(void)
         return;
     bool committed = os_vm_commit(base, size);
     EXPECT(committed, "commit %zu pages", pages);
-    if (!committed)
+    if (!committed) {
+        os_vm_release(base, size);
         return;
+    }
     for (size_t i = 0; i < pages; i += 2) /* even pages hold data, odd ones stay fresh */
         memset(base + i * page, (int)(i % 251 + 1), page);
     os_vm_prefault(base, size);
