@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "page_stack.h"
+#include "test_list.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include "frame_arena.hpp"
+#include "test_list.h"
 
 #include <cstdint>
 #include <cstring>
