@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that Criterion runs every test a program defines.
 
-    registered.py [--expect-missing SUITE/NAME] PROGRAM...
+    registered.py [--build-dir DIR] [--expect-missing SUITE/NAME] PROGRAM...
 
 A program built with tests/test_list.h prints the tests it defines when
 started with FRAME_ARENA_LIST_TESTS set; `PROGRAM --list` prints the tests
@@ -9,8 +9,11 @@ Criterion found. Each program is one TAP line: ok when the two lists are the
 same, not ok naming every test only one of them has. With --expect-missing
 (the proof in tests/meson.build) the program must define that test and
 Criterion must not know it, as happens when link-time optimisation drops a
-parameterized test's entry.
+parameterized test's entry. With --build-dir, one more line checks that
+every program the build's `criterion` suite runs is among the PROGRAMs, so
+that a suite added later cannot go unchecked.
 """
+import json
 import os
 import re
 import subprocess
@@ -44,17 +47,39 @@ def registered(program):
     return names
 
 
+def unchecked_suites(build_dir, programs):
+    """The tests of the build's criterion suite whose program is not among programs."""
+    with open(os.path.join(build_dir, "meson-info", "intro-tests.json")) as f:
+        tests = json.load(f)
+    given = {os.path.realpath(p) for p in programs}
+    return sorted(t["name"] for t in tests
+                  if any(s.split(":")[-1] == "criterion" for s in t["suite"])
+                  and os.path.realpath(t["cmd"][0]) not in given)
+
+
 def main(argv):
-    expect_missing = None
-    if len(argv) >= 2 and argv[0] == "--expect-missing":
-        expect_missing, argv = argv[1], argv[2:]
+    expect_missing = build_dir = None
+    while len(argv) >= 2 and argv[0] in ("--expect-missing", "--build-dir"):
+        if argv[0] == "--expect-missing":
+            expect_missing = argv[1]
+        else:
+            build_dir = argv[1]
+        argv = argv[2:]
     if not argv:
-        print("usage: registered.py [--expect-missing SUITE/NAME] PROGRAM...", file=sys.stderr)
+        print("usage: registered.py [--build-dir DIR] [--expect-missing SUITE/NAME] PROGRAM...", file=sys.stderr)
         return 2
     print("TAP version 13")
-    print(f"1..{len(argv)}")
+    print(f"1..{len(argv) + (1 if build_dir else 0)}")
     failed = 0
-    for number, program in enumerate(argv, 1):
+    if build_dir:
+        unchecked = unchecked_suites(build_dir, argv)
+        if unchecked:
+            print(f"not ok 1 - the criterion suite runs programs this check is not given: {', '.join(unchecked)} "
+                  "(add them to criterion_programs in tests/meson.build)")
+            failed += 1
+        else:
+            print("ok 1 - every program of the criterion suite is checked")
+    for number, program in enumerate(argv, 2 if build_dir else 1):
         name = os.path.basename(program)
         try:
             mine, criterions = defined(program), registered(program)
