@@ -1998,6 +1998,12 @@ static bool open_outputs(const char *stem)
                  "faults_per_frame,paired_ratio\n");
     fprintf(json, "{\"rows\":[\n");
     print_machine(stdout);
+#ifdef FRAME_BENCH_DEBUG_BUILD
+    /* frame_bench_debug and _inline (bench/meson.build): a game's debug build */
+    printf("a debug build: this program at -O0, the engine at -O2; %s\n",
+           PAGE_STACK_PUSH_CALL ? "the pushes are calls to the engine (PAGE_STACK_PUSH_CALL)"
+                                : "the pushes inlined at -O0 (PAGE_STACK_PUSH_CALL=0)");
+#endif
     printf("frames interleaved: each round runs one frame of every competitor in a new random order\n");
     return true;
 }
@@ -2157,6 +2163,13 @@ static int run_timing(const char *self, bool quick)
             fprintf(csv, "peak_rss_kib,100000,%s,%ld,,,,,,,,,\n", competitors[c].name, kib);
         }
 
+#ifndef __OPTIMIZE__
+    /* The goals are an optimised build's (docs/BENCHMARKS.md, "Debug builds"). */
+    printf("\ngoals: not judged in a build without optimisation\n");
+    free(sp);
+    close_outputs();
+    return 0;
+#endif
     printf("\ngoals (timing ratios: median, and p10 in brackets; a goal is met when either is; the paired and "
            "head-to-head figures are shown, not judged)\n");
     for (size_t i = 0; i < 3; i++) {

@@ -2,12 +2,18 @@
 """Instructions per push, counted by callgrind (repeatable, unlike time).
 
     bench/ir.py [--tap] path/to/frame_bench
+    bench/ir.py [--tap] --debug path/to/frame_bench_debug path/to/frame_bench_debug_inline
 
 Runs `frame_bench --ir` under `valgrind --tool=callgrind --collect-atstart=no`;
 the program dumps one profile per region (CALLGRIND_DUMP_STATS_AT). A push's
 cost is its loop's instructions minus the floor loop's (the same loads and
 stores, no allocator), divided by K = 10,000. Prints a table, or with --tap
 the goals as TAP tests.
+
+With --debug, the two builds of a game's debug build (bench/meson.build):
+the benchmark at -O0 calling the library, built with -O2, for its pushes
+(PAGE_STACK_PUSH_CALL), and the same with every push inlined at -O0. Side
+by side; the goal is that every figure of the first is below the second's.
 """
 import glob
 import os
@@ -38,13 +44,9 @@ def regions(bench):
         return found
 
 
-def main():
-    args = sys.argv[1:]
-    tap = "--tap" in args
-    args = [a for a in args if a != "--tap"]
-    if len(args) != 1:
-        raise SystemExit(__doc__)
-    r = regions(args[0])
+def figures(bench):
+    """The regions of one build, and its table's rows: (name, per push, goal)."""
+    r = regions(bench)
     need = ["floor_rt", "push_rt", "floor_const", "push_const", "push_struct_fresh", "push_struct_reused",
             "push_array_fresh", "push_array_reused", "push_zero_rt_fresh", "push_rt_fresh",
             "reset_1k", "reset_1m", "pop_to_1k", "pop_to_1m", "cursor_rt", "cursor_const",
@@ -79,6 +81,48 @@ def main():
         ("the same by hand: push_array_no_zero, then an assignment", per_push("push_then_assign_const", "floor_const"),
          ""),
     ]
+    return r, rows
+
+
+def debug(tap, calls_bench, inline_bench):
+    (rc, calls), (ri, inline) = figures(calls_bench), figures(inline_bench)
+    checks = [(c[1] < i[1], f"{c[0]}: {c[1]:.2f} instructions through the library, below {i[1]:.2f} inlined")
+              for c, i in zip(calls, inline)]
+    for what, key in (("reset", "reset"), ("pop_to", "pop_to")):
+        checks.append((rc[f"{key}_1k"] == rc[f"{key}_1m"],
+                       f"{what} is flat in K: {rc[f'{key}_1k']} instructions after 1,000 pushes, "
+                       f"{rc[f'{key}_1m']} after 1,000,000"))
+    if tap:
+        print("TAP version 13")
+        print(f"1..{len(checks)}")
+        for n, (ok, text) in enumerate(checks, 1):
+            print(f"{'ok' if ok else 'not ok'} {n} - {text}")
+        return 0 if all(ok for ok, _ in checks) else 1
+    print(f"instructions per push in code compiled at -O0 (callgrind, K = {K:,}, minus the harness floor)")
+    print(f"  {'':<58} {'library':>8} {'inlined':>8}  ratio")
+    for c, i in zip(calls, inline):
+        print(f"  {c[0]:<58} {c[1]:8.2f} {i[1]:8.2f}  {c[1] / i[1]:5.2f}")
+    print(f"  {'reset after 1,000 / 1,000,000 pushes':<58} {rc['reset_1k']:8d} {ri['reset_1k']:8d}")
+    print(f"  {'pop_to after 1,000 / 1,000,000 pushes':<58} {rc['pop_to_1k']:8d} {ri['pop_to_1k']:8d}")
+    for ok, text in checks:
+        print(f"  [{'met ' if ok else 'MISS'}] {text}")
+    return 0
+
+
+def main():
+    args = sys.argv[1:]
+    tap = "--tap" in args
+    args = [a for a in args if a != "--tap"]
+    if args[:1] == ["--debug"]:
+        if len(args) != 3:
+            raise SystemExit(__doc__)
+        return debug(tap, args[1], args[2])
+    if len(args) != 1:
+        raise SystemExit(__doc__)
+    r, rows = figures(args[0])
+    rt, const, cursor_rt, cursor_const, zeroing = rows[0][1], rows[1][1], rows[2][1], rows[3][1], \
+        [row[1] for row in rows[4:8]]
+    fresh, zero_fresh, cursor_zero_fresh = rows[8][1], rows[9][1], rows[10][1]
     checks = [
         (rt <= 14, f"instructions per push with a runtime alignment: {rt:.2f} <= 14"),
         (const <= 10, f"instructions per push with a constant alignment: {const:.2f} <= 10"),

@@ -872,6 +872,18 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
     return push_slow(need_idle(ps, "page_stack_push"), size, align, how);
 }
 
+/* The push of unoptimised code: the inline push, compiled here with the
+ * library's optimisation (PAGE_STACK_PUSH_CALL in page_stack.h). */
+void *page_stack_push_call(PageStack *ps, size_t size, size_t align, uint32_t how)
+{
+    return page_stack_push_inline(ps, size, align, how);
+}
+
+void *page_stack_cursor_push_call(PageStackCursor *c, size_t size, size_t align, uint32_t how)
+{
+    return page_stack_cursor_push_inline(c, size, align, how);
+}
+
 /* count * size overflowed: a bad alignment is still reported first. */
 static void *push_overflow(PageStack *ps, size_t align, uint32_t how)
 {

@@ -116,6 +116,29 @@ extern "C" {
 #define PAGE_STACK_IN_REGISTER(x) ((void)0)
 #endif
 
+/* PAGE_STACK_PUSH_CALL: 1 makes every push, and every push through a
+ * cursor, a call to the library (page_stack_push_call and
+ * page_stack_cursor_push_call), which runs the same inline push compiled
+ * with the library's optimisation; 0 inlines it into your code. By default
+ * it is 1 in code that gcc or clang compile without optimisation (-O0: no
+ * __OPTIMIZE__) and 0 otherwise. At -O0 the inlined push is kept in memory
+ * step by step, about 90 instructions; a call to the library built with -O2
+ * is about 30, the call included (docs/BENCHMARKS.md, "Debug builds"). So a
+ * debug build wants the library optimised: the meson build compiles it with
+ * -O2 when the rest is -O0 (-Ddebug_engine=true keeps it at -O0), and so
+ * does the CMake build in its Debug type (FRAME_ARENA_DEBUG_ENGINE). Define
+ * it to 0 to step into the pushes in a debugger, or when the library is
+ * built without optimisation too; to 1 in an unoptimised build by another
+ * compiler (MSVC's /Od, say). The blocks, failures and checks are the same
+ * either way. */
+#ifndef PAGE_STACK_PUSH_CALL
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__OPTIMIZE__)
+#define PAGE_STACK_PUSH_CALL 1
+#else
+#define PAGE_STACK_PUSH_CALL 0
+#endif
+#endif
+
 /* *sum = a + b; true when that wrapped (the carry flag, where the compiler has it). */
 PAGE_STACK_INLINE int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum)
 {
@@ -312,7 +335,7 @@ PAGE_STACK_OUT_OF_LINE void *page_stack_push_overflow(PageStack *ps, size_t alig
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
-PAGE_STACK_INLINE void *page_stack_push_with(PageStack *ps, size_t size, size_t align, uint32_t how)
+PAGE_STACK_INLINE void *page_stack_push_inline(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
 #ifdef FRAME_ARENA_CHECKED
     if (!ps) /* the checked build names the mistake; a release build faults on the load below */
@@ -348,6 +371,20 @@ PAGE_STACK_INLINE void *page_stack_push_with(PageStack *ps, size_t size, size_t 
 #pragma GCC diagnostic pop
 #endif
 
+/* page_stack_push_inline, compiled in the library: the push of unoptimised
+ * code (PAGE_STACK_PUSH_CALL). */
+void *page_stack_push_call(PageStack *ps, size_t size, size_t align, uint32_t how);
+
+/* Every push comes here: inline, or a call (PAGE_STACK_PUSH_CALL). */
+PAGE_STACK_INLINE void *page_stack_push_with(PageStack *ps, size_t size, size_t align, uint32_t how)
+{
+#if PAGE_STACK_PUSH_CALL
+    return page_stack_push_call(ps, size, align, how);
+#else
+    return page_stack_push_inline(ps, size, align, how);
+#endif
+}
+
 /* uninitialised bytes */
 PAGE_STACK_INLINE void *page_stack_push(PageStack *ps, size_t size, size_t align)
 {
@@ -369,8 +406,14 @@ PAGE_STACK_INLINE void *page_stack_try_push(PageStack *ps, size_t size, size_t a
 /* count elements of size bytes; a product that overflows size_t fails with SizeOverflow.
  * Left to the compiler: forced inline, it cost the C++ StackAllocator's
  * std::list two instructions a node at -O2 (bench/cpp_ir.py), the size's
- * constant tests no longer folding there. */
-static inline void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how)
+ * constant tests no longer folding there. Forced where the push is a call
+ * (PAGE_STACK_PUSH_CALL), which -O0 would otherwise make two. */
+#if PAGE_STACK_PUSH_CALL
+#define PAGE_STACK_ARRAY_FN_ PAGE_STACK_INLINE
+#else
+#define PAGE_STACK_ARRAY_FN_ static inline
+#endif
+PAGE_STACK_ARRAY_FN_ void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how)
 {
     if (size != 0 && count > SIZE_MAX / size)
         return page_stack_push_overflow(ps, align, how);
@@ -462,7 +505,9 @@ PAGE_STACK_INLINE void *page_stack_try_push_copy(PageStack *ps, const void *src,
  * loads it again for the next one. A cursor is a local whose address is never
  * taken (every function below that takes its address is inline), so the
  * compiler keeps its top and its push count in registers: a push is a few
- * register operations and no store. The duties stay: the alignment is
+ * register operations and no store. (Unoptimised code keeps it in memory
+ * anyway, and passes its address to page_stack_cursor_push_call: see
+ * PAGE_STACK_PUSH_CALL.) The duties stay: the alignment is
  * checked, a size that overflows fails, every push is counted (into the
  * stack at the end), and anything that does not fit the committed memory
  * goes out of line as a plain push does: commits, failures, on_fail, hooks,
@@ -516,12 +561,13 @@ PAGE_STACK_CURSOR_FN PageStackCursor page_stack_cursor_begin(PageStack *ps)
     return c;
 }
 
-/* page_stack_push_with through the cursor: the same blocks, the same failures. */
+/* page_stack_push_inline through the cursor: the same blocks, the same failures. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wstringop-overflow" /* as in page_stack_push_with */
 #endif
-PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_with(PageStackCursor *c, size_t size, size_t align, uint32_t how)
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_inline(PageStackCursor *c, size_t size, size_t align,
+                                                         uint32_t how)
 {
     uintptr_t mask = (uintptr_t)align - 1;
     uintptr_t before = c->last | mask;
@@ -555,6 +601,21 @@ PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_with(PageStackCursor *c, size_
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+
+/* page_stack_cursor_push_inline, compiled in the library: a push through a
+ * cursor in unoptimised code (PAGE_STACK_PUSH_CALL), where the cursor lives
+ * in memory anyway. */
+void *page_stack_cursor_push_call(PageStackCursor *c, size_t size, size_t align, uint32_t how);
+
+/* Every push through a cursor comes here: inline, or a call (PAGE_STACK_PUSH_CALL). */
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_with(PageStackCursor *c, size_t size, size_t align, uint32_t how)
+{
+#if PAGE_STACK_PUSH_CALL
+    return page_stack_cursor_push_call(c, size, align, how);
+#else
+    return page_stack_cursor_push_inline(c, size, align, how);
+#endif
+}
 
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_push(PageStackCursor *c, size_t size, size_t align)
 {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Whether every inline push was inlined, from the symbols of compiled code.
+"""Whether every push was inlined, or made a call to the library, from the
+symbols of compiled code.
 
-usage: inlined.py LABEL=LIBRARY...
+usage: inlined.py LABEL=HOW=LIBRARY...
 
 Each LIBRARY is tests/strict_warnings.c or .cpp (every inline function of
 the headers called, every macro expanded, the C++ header's templates
@@ -10,8 +11,11 @@ pushes are marked always inline (PAGE_STACK_INLINE and PAGE_STACK_CURSOR_FN
 in engine/page_stack.h; in frame_arena.hpp, FRAME_ARENA_INLINE_ on the
 Cursor's members and StackAllocator::allocate): a compiler that left one
 out of line, as gcc does for a plain inline function at -O0 and -Os, emits
-a copy of it, which `nm` lists as a symbol the object defines. One TAP line
-per library.
+a copy of it, which `nm` lists as a symbol the object defines. HOW says
+what the pushes must be besides: `inline`, inlined whole, so that the
+object calls neither page_stack_push_call nor page_stack_cursor_push_call;
+`calls`, calls to both (PAGE_STACK_PUSH_CALL, the default at -O0), so that
+the object calls each. One TAP line per library.
 """
 import re
 import subprocess
@@ -20,22 +24,36 @@ import sys
 # page_stack_* (C), and the C++ members named above, demangled; not
 # page_stack_push_array_with, which page_stack.h leaves to the compiler.
 OUT_OF_LINE = re.compile(r"^page_stack_(?!push_array_with\b)|::Cursor::(Cursor|~Cursor|push|try_push)|::StackAllocator<[^<>()]*>::allocate\(")
+CALLS = ["page_stack_push_call", "page_stack_cursor_push_call"]
+
+
+def symbols(library, *flags):
+    out = subprocess.run(["nm", "-C", *flags, library], capture_output=True, text=True, check=True).stdout
+    return {line.split()[-1] for line in out.splitlines() if line.split()}
+
 
 args = sys.argv[1:]
-if not args or any("=" not in a for a in args):
+# The label may hold "=" (a -D flag): HOW and LIBRARY are the last two fields.
+if not args or any(a.count("=") < 2 or a.rsplit("=", 2)[1] not in ("inline", "calls") for a in args):
     raise SystemExit(__doc__)
 print("TAP version 13")
 print(f"1..{len(args)}")
 failed = 0
 for n, arg in enumerate(args, 1):
-    label, library = arg.split("=", 1)
-    out = subprocess.run(["nm", "-C", "--defined-only", library], capture_output=True, text=True,
-                         check=True).stdout
-    names = [line.split(maxsplit=2)[2] for line in out.splitlines() if len(line.split(maxsplit=2)) == 3]
-    copies = sorted({name for name in names if OUT_OF_LINE.search(name)})
+    label, how, library = arg.rsplit("=", 2)
+    copies = sorted({name for name in symbols(library, "--defined-only") if OUT_OF_LINE.search(name)})
+    called = symbols(library, "--undefined-only")
+    wrong = [c for c in CALLS if (c in called) != (how == "calls")]
+    problems = []
     if copies:
+        problems.append(f"out-of-line copies of {'; '.join(copies)}")
+    if wrong:
+        problems.append(f"{'does not call' if how == 'calls' else 'calls'} {', '.join(wrong)}")
+    if problems:
         failed += 1
-        print(f"not ok {n} - {label}: out-of-line copies of {'; '.join(copies)}")
+        print(f"not ok {n} - {label}: {'; '.join(problems)}")
+    elif how == "calls":
+        print(f"ok {n} - {label}: every push a call to the library, no copy of one")
     else:
-        print(f"ok {n} - {label}: every inline push inlined")
+        print(f"ok {n} - {label}: every push inlined")
 sys.exit(1 if failed else 0)

@@ -32,6 +32,23 @@ copy_repo() {
     (cd "$src" && git ls-files -z 2>/dev/null || find . -type f -not -path './build*' -print0) |
         (cd "$src" && xargs -0 cp --parents -t "$1")
 }
+# last_opt COMPILE_COMMANDS SOURCE: the last -O flag SOURCE is compiled with
+# (the one the compiler takes), or -O0 if none
+last_opt() {
+    python3 - "$1" "$2" <<'PY'
+import json, shlex, sys
+for c in json.load(open(sys.argv[1])):
+    if c["file"].endswith("/" + sys.argv[2]):
+        args = c.get("arguments") or shlex.split(c["command"])
+        print(([a for a in args if a.startswith("-O")] or ["-O0"])[-1])
+        break
+PY
+}
+# calls_library OBJECT: whether OBJECT's pushes are calls to the library
+# (PAGE_STACK_PUSH_CALL, the default in code compiled at -O0)
+calls_library() {
+    nm --undefined-only "$1" | grep -qw page_stack_push_call
+}
 echo "TAP version 13"
 echo "1..8"
 
@@ -44,8 +61,19 @@ echo "1..8"
     meson setup "$work/sub/build" "$work/sub" --wrap-mode=nodownload
     meson compile -C "$work/sub/build"
     "$work/sub/build/game"
+    # meson's default build type is debug: the game at -O0 calls the library
+    # for its pushes, and the library is compiled with -O2 all the same
+    calls_library "$(find "$work/sub/build" -name '*game.c.o')"
+    [ "$(last_opt "$work/sub/build/compile_commands.json" game.c)" = -O0 ]
+    [ "$(last_opt "$work/sub/build/compile_commands.json" page_stack.c)" = -O2 ]
+    # a release build inlines them
+    meson setup "$work/sub/build-release" "$work/sub" --wrap-mode=nodownload -Dbuildtype=release
+    meson compile -C "$work/sub/build-release"
+    "$work/sub/build-release/game"
+    ! calls_library "$(find "$work/sub/build-release" -name '*game.c.o')"
 ) >"$work/sub.log" 2>&1
-report $? "meson subproject: dependency('frame_arena') builds and runs" "$work/sub.log"
+report $? "meson subproject: dependency('frame_arena') builds and runs, debug (the library at -O2) and release" \
+    "$work/sub.log"
 
 # 2. pkg-config after meson install into a staging prefix, in the plain build
 # and in the checked one, whose .pc file must give the game FRAME_ARENA_CHECKED
@@ -116,10 +144,19 @@ if command -v cmake >/dev/null; then
         cp "$src/tests/consumers/cmake/CMakeLists.txt" "$work/cmake/"
         cp "$src/tests/consumers/game.c" "$work/game.c"
         copy_repo "$work/cmake/frame_arena"
-        cmake_game cmake-sub
-        ! grep -q "the checked build" "$work/cmake-sub/out.txt"
+        # no build type, and then the Debug type: gcc optimises neither, so
+        # the game calls the library for its pushes, and the library is
+        # compiled with -O2 all the same
+        for type in "" Debug; do
+            cmake_game "cmake-sub$type" -DCMAKE_BUILD_TYPE=$type -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+            ! grep -q "the checked build" "$work/cmake-sub$type/out.txt"
+            calls_library "$(find "$work/cmake-sub$type" -name '*game.c.o')"
+            [ "$(last_opt "$work/cmake-sub$type/compile_commands.json" game.c)" = -O0 ]
+            [ "$(last_opt "$work/cmake-sub$type/compile_commands.json" page_stack.c)" = -O2 ]
+        done
     ) >"$work/cmake-sub.log" 2>&1
-    report $? "CMake: add_subdirectory and frame_arena::frame_arena build a game" "$work/cmake-sub.log"
+    report $? "CMake: add_subdirectory and frame_arena::frame_arena build a game, with no build type and Debug (the library at -O2)" \
+        "$work/cmake-sub.log"
     (
         set -e
         cmake_game cmake-checked -DFRAME_ARENA_CHECKED=ON
