@@ -126,7 +126,8 @@ extern "C" {
  * is about 30, the call included (docs/BENCHMARKS.md, "Debug builds"). So a
  * debug build wants the library optimised: the meson build compiles it with
  * -O2 when the rest is -O0 (-Ddebug_engine=true keeps it at -O0), and so
- * does the CMake build in its Debug type (FRAME_ARENA_DEBUG_ENGINE). Define
+ * does the CMake build in its Debug type or with no build type
+ * (FRAME_ARENA_DEBUG_ENGINE keeps it). Copied in, compile it with -O2. Define
  * it to 0 to step into the pushes in a debugger, or when the library is
  * built without optimisation too; to 1 in an unoptimised build by another
  * compiler (MSVC's /Od, say). The blocks, failures and checks are the same
@@ -413,7 +414,8 @@ PAGE_STACK_INLINE void *page_stack_try_push(PageStack *ps, size_t size, size_t a
 #else
 #define PAGE_STACK_ARRAY_FN_ static inline
 #endif
-PAGE_STACK_ARRAY_FN_ void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how)
+PAGE_STACK_ARRAY_FN_ void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align,
+                                                     uint32_t how)
 {
     if (size != 0 && count > SIZE_MAX / size)
         return page_stack_push_overflow(ps, align, how);
@@ -564,7 +566,7 @@ PAGE_STACK_CURSOR_FN PageStackCursor page_stack_cursor_begin(PageStack *ps)
 /* page_stack_push_inline through the cursor: the same blocks, the same failures. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overflow" /* as in page_stack_push_with */
+#pragma GCC diagnostic ignored "-Wstringop-overflow" /* as in page_stack_push_inline */
 #endif
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_inline(PageStackCursor *c, size_t size, size_t align,
                                                          uint32_t how)
