@@ -405,17 +405,13 @@ PAGE_STACK_INLINE void *page_stack_try_push(PageStack *ps, size_t size, size_t a
 }
 
 /* count elements of size bytes; a product that overflows size_t fails with SizeOverflow.
- * Left to the compiler: forced inline, it cost the C++ StackAllocator's
- * std::list two instructions a node at -O2 (bench/cpp_ir.py), the size's
- * constant tests no longer folding there. Forced where the push is a call
- * (PAGE_STACK_PUSH_CALL), which -O0 would otherwise make two. */
-#if PAGE_STACK_PUSH_CALL
-#define PAGE_STACK_ARRAY_FN_ PAGE_STACK_INLINE
-#else
-#define PAGE_STACK_ARRAY_FN_ static inline
-#endif
-PAGE_STACK_ARRAY_FN_ void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align,
-                                                     uint32_t how)
+ * Forced inline like the pushes: left to the compiler, gcc's debug level
+ * -Og called a copy of it, where a push_array_no_zero took 49 instructions
+ * instead of 10, and -Os 15 instead of 8 (bench/ir.py). frame_arena.hpp's
+ * StackAllocator keeps a copy of its own that is not forced: forced, it cost
+ * a std::list two instructions a node at -O2 (bench/cpp_ir.py). */
+PAGE_STACK_INLINE void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align,
+                                                  uint32_t how)
 {
     if (size != 0 && count > SIZE_MAX / size)
         return page_stack_push_overflow(ps, align, how);

@@ -21,9 +21,8 @@ import re
 import subprocess
 import sys
 
-# page_stack_* (C), and the C++ members named above, demangled; not
-# page_stack_push_array_with, which page_stack.h leaves to the compiler.
-OUT_OF_LINE = re.compile(r"^page_stack_(?!push_array_with\b)|::Cursor::(Cursor|~Cursor|push|try_push)|::StackAllocator<[^<>()]*>::allocate\(")
+# page_stack_* (C), and the C++ members named above, demangled.
+OUT_OF_LINE = re.compile(r"^page_stack_|::Cursor::(Cursor|~Cursor|push|try_push)|::StackAllocator<[^<>()]*>::allocate\(")
 CALLS = ["page_stack_push_call", "page_stack_cursor_push_call"]
 
 
