@@ -1795,15 +1795,44 @@ static void tap(bool ok, const char *fmt, ...)
     tap_failed += !ok;
 }
 
-/* How many times a fault count was taken (see run_check), for its TAP line. */
+/* A page fault the engine causes comes back every time the same frames run;
+ * one the kernel causes by moving a page does not. So --check takes a count
+ * that has faults again, up to FAULT_ATTEMPTS times in all:
+ *
+ *     FaultCounts fc = fault_counts();
+ *     do { ...count faults... } while (take_again(&fc, faults));
+ *
+ * and its TAP line adds retaken(&fc). */
 #define FAULT_ATTEMPTS 3
-static const char *retried(int attempts, long stray, long migrated)
+typedef struct FaultCounts {
+    int taken;     /* counts taken so far */
+    long earlier;  /* faults in the counts taken again */
+    long migrated; /* pages_migrated() at the start, then the pages migrated since */
+} FaultCounts;
+
+static FaultCounts fault_counts(void)
+{
+    return (FaultCounts){.migrated = pages_migrated()};
+}
+
+static bool take_again(FaultCounts *fc, long faults)
+{
+    if (faults && ++fc->taken < FAULT_ATTEMPTS) {
+        fc->earlier += faults;
+        return true;
+    }
+    fc->taken += !faults;
+    fc->migrated = pages_migrated() - fc->migrated;
+    return false;
+}
+
+static const char *retaken(const FaultCounts *fc)
 {
     static char text[160];
-    if (!attempts)
+    if (fc->taken < 2)
         return "";
     snprintf(text, sizeof text, "; taken %d times: %ld faults in the earlier ones, %ld pages the kernel migrated "
-             "meanwhile", attempts + 1 > FAULT_ATTEMPTS ? FAULT_ATTEMPTS : attempts + 1, stray, migrated);
+             "meanwhile", fc->taken, fc->earlier, fc->migrated);
     return text;
 }
 
@@ -1812,17 +1841,10 @@ static int run_check(void)
     load_libraries();
     printf("TAP version 13\n1..7\n");
     SpikeResult *r = malloc(sizeof *r);
-    /* A page fault the engine causes comes back in every attempt (the frames
-     * are the same each time); one the kernel causes by moving a page does
-     * not. So a count with faults is taken again, up to FAULT_ATTEMPTS
-     * times, and the attempts are reported. */
-    int attempts = 0;
-    long stray = 0, migrated = pages_migrated();
-    do {
-        stray += attempts ? r->steady_faults : 0;
+    FaultCounts fc = fault_counts();
+    do
         spike(r, 2000);
-    } while (r->steady_faults && ++attempts < FAULT_ATTEMPTS);
-    migrated = pages_migrated() - migrated;
+    while (take_again(&fc, r->steady_faults));
     tap(r->bound_misses == 0, "spike: committed within the high-water plus one commit step at every frame end "
         "(%zu misses)", r->bound_misses);
     tap(r->back_after > 0 && r->back_after <= SPIKE_TRIM_AFTER + 2,
@@ -1831,7 +1853,7 @@ static int run_check(void)
     tap(r->steady_decommits == 0, "spike: no decommit in the last 300 frames (%llu)",
         (unsigned long long)r->steady_decommits);
     tap(r->steady_faults == 0, "spike: no page fault in the last 300 frames (%ld)%s", r->steady_faults,
-        retried(attempts, stray, migrated));
+        retaken(&fc));
     free(r);
 
     Workload w = make_mixed(10000);
@@ -1846,22 +1868,20 @@ static int run_check(void)
         for (int i = 0; i < 3; i++)
             loops[l].frame[0](&b, Shape_Mixed, true);
         PageStackStats before, after;
-        long faults = 0, stray = 0, migrated = pages_migrated();
-        int attempts = 0;
+        long faults;
+        FaultCounts fc = fault_counts();
         do {
-            stray += faults;
             before = page_stack_stats(loops[l].stack);
             long f0 = minor_faults();
             for (int i = 0; i < 100; i++)
                 loops[l].frame[0](&b, Shape_Mixed, true);
             faults = minor_faults() - f0;
             after = page_stack_stats(loops[l].stack);
-        } while (faults && ++attempts < FAULT_ATTEMPTS);
-        migrated = pages_migrated() - migrated;
+        } while (take_again(&fc, faults));
         tap(faults == 0 && after.commits == before.commits && after.pushes - before.pushes == 100 * w.k,
             "K=10000 mixed, touched, %s: %ld page faults and %llu commits in 100 steady frames, %llu pushes "
             "counted%s", loops[l].how, faults, (unsigned long long)(after.commits - before.commits),
-            (unsigned long long)(after.pushes - before.pushes), retried(attempts, stray, migrated));
+            (unsigned long long)(after.pushes - before.pushes), retaken(&fc));
     }
     bench_free(&b);
 
@@ -1872,10 +1892,9 @@ static int run_check(void)
             jobs_frame(j, Job_Ours, false);
         FrameArenaStats before, after;
         size_t miscounted = 0;
-        long faults = 0, stray = 0, migrated = pages_migrated();
-        int attempts = 0;
+        long faults;
+        FaultCounts fc = fault_counts();
         do {
-            stray += faults;
             before = frame_arena_stats(j->fa);
             long f0 = minor_faults();
             for (int i = 0; i < 100; i++) {
@@ -1884,12 +1903,11 @@ static int run_check(void)
             }
             faults = minor_faults() - f0;
             after = frame_arena_stats(j->fa);
-        } while (faults && ++attempts < FAULT_ATTEMPTS);
-        migrated = pages_migrated() - migrated;
+        } while (take_again(&fc, faults));
         tap(faults == 0 && after.committed == before.committed && miscounted == 0 && after.trims == before.trims,
             "K=10000 mixed, touched, in %u lanes from %u threads: %ld page faults in 100 steady frames, committed "
             "%zu then %zu bytes, %zu frames whose sample missed a push%s", j->threads, j->threads, faults,
-            before.committed, after.committed, miscounted, retried(attempts, stray, migrated));
+            before.committed, after.committed, miscounted, retaken(&fc));
     } else {
         tap(false, "K=10000 mixed in lanes from threads: cannot set up the threads or the arena");
     }

@@ -20,8 +20,7 @@ info = os.path.join(sys.argv[1], "meson-info")
 options = {o["name"]: o["value"] for o in json.load(open(os.path.join(info, "intro-buildoptions.json")))}
 level = options["optimization"]
 want = "2" if level == "0" and not options["debug_engine"] else level
-why = (f"the build is -O{level}" + (", -Ddebug_engine=true" if options["debug_engine"] else "")
-       if level == "0" else f"the build is -O{level}")
+why = f"the build is -O{level}" + (", -Ddebug_engine=true" if level == "0" and options["debug_engine"] else "")
 targets = [t for t in json.load(open(os.path.join(info, "intro-targets.json"))) if t["name"] == "frame_arena"]
 print("TAP version 13")
 print("1..1")
