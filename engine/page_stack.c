@@ -791,16 +791,25 @@ static bool whole_units(const PageStack *ps, uintptr_t a, uintptr_t b)
 
 /* ------------------------------------------------------------------ pushes */
 
-void page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size)
+void *page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size)
 {
     need_stack(ps, "page_stack_zero_dirty");
     uintptr_t p = (uintptr_t)ptr;
+    /* The usual case in a frame after the first: a small block wholly below
+     * the dirty edge, and the top too, so `zero_end` stays 0 (a push only
+     * raises the top, and it was below the edge before this one). */
+    if (PAGE_STACK_LIKELY(p < ps->dirty && size < ps->dirty - p) && size <= FA_MEM_INLINE_MAX &&
+        whole_units(ps, p, p)) {
+        fa_zero16(ptr, (size + 15) & ~(size_t)15);
+        return ptr;
+    }
     size_t n = p >= ps->dirty ? 0 : size < ps->dirty - p ? size : ps->dirty - p;
     if (n && whole_units(ps, p, p))
         fa_zero16(ptr, (n + 15) & ~(size_t)15);
     else if (n)
         memset(ptr, 0, n);
     rearm(ps); /* while a cursor is open `end` is 0, and so is this */
+    return ptr;
 }
 
 /* Bytes handed out that the caller has not written: uninitialised to
@@ -872,16 +881,38 @@ void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t ho
     return push_slow(need_idle(ps, "page_stack_push"), size, align, how);
 }
 
-/* The push of unoptimised code: the inline push, compiled here with the
+/* The pushes of unoptimised code: the inline pushes, compiled here with the
  * library's optimisation (PAGE_STACK_PUSH_CALL in page_stack.h). */
 void *page_stack_push_call(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
     return page_stack_push_inline(ps, size, align, how);
 }
 
+void *page_stack_push_array_call(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how)
+{
+    return page_stack_push_array_inline(ps, count, size, align, how);
+}
+
 void *page_stack_cursor_push_call(PageStackCursor *c, size_t size, size_t align, uint32_t how)
 {
     return page_stack_cursor_push_inline(c, size, align, how);
+}
+
+void *page_stack_cursor_push_array_call(PageStackCursor *c, size_t count, size_t size, size_t align, uint32_t how)
+{
+    return page_stack_cursor_push_array_inline(c, count, size, align, how);
+}
+
+void *page_stack_push_copy_call(PageStack *ps, const void *src, size_t count, size_t size, size_t align,
+                                uint32_t how)
+{
+    return page_stack_push_copy_inline(ps, src, count, size, align, how);
+}
+
+void *page_stack_cursor_push_copy_call(PageStackCursor *c, const void *src, size_t count, size_t size, size_t align,
+                                       uint32_t how)
+{
+    return page_stack_cursor_push_copy_inline(c, src, count, size, align, how);
 }
 
 /* count * size overflowed: a bad alignment is still reported first. */

@@ -116,20 +116,20 @@ extern "C" {
 #define PAGE_STACK_IN_REGISTER(x) ((void)0)
 #endif
 
-/* PAGE_STACK_PUSH_CALL: 1 makes every push, and every push through a
- * cursor, a call to the library (page_stack_push_call and
- * page_stack_cursor_push_call), which runs the same inline push compiled
- * with the library's optimisation; 0 inlines it into your code. By default
- * it is 1 in code that gcc or clang compile without optimisation (-O0: no
- * __OPTIMIZE__) and 0 otherwise. At -O0 the inlined push is kept in memory
- * step by step, about 90 instructions; a call to the library built with -O2
- * is about 30, the call included (docs/BENCHMARKS.md, "Debug builds"). So a
- * debug build wants the library optimised: the meson build compiles it with
- * -O2 when the rest is -O0 (-Ddebug_engine=true keeps it at -O0), and so
- * does the CMake build in its Debug type or with no build type
- * (FRAME_ARENA_DEBUG_ENGINE keeps it). Copied in, compile it with -O2. Define
- * it to 0 to step into the pushes in a debugger, or when the library is
- * built without optimisation too; to 1 in an unoptimised build by another
+/* PAGE_STACK_PUSH_CALL: 1 makes every push, and every push through a cursor,
+ * one call to the library (page_stack_push_call and the five like it below:
+ * arrays, copies, and the same through a cursor), which runs the same inline
+ * push compiled with the library's optimisation; 0 inlines it into your
+ * code. By default it is 1 in code that gcc or clang compile without
+ * optimisation (-O0: no __OPTIMIZE__) and 0 otherwise. At -O0 the inlined
+ * push is kept in memory step by step, about 90 instructions; a call to the
+ * library built with -O2 is about 20, the call included (docs/BENCHMARKS.md,
+ * "Debug builds"). So a debug build wants the library optimised: the meson
+ * build compiles it with -O2 when the rest is -O0 (-Ddebug_engine=true keeps
+ * it at -O0), and so does the CMake build in its Debug type or with no build
+ * type (FRAME_ARENA_DEBUG_ENGINE keeps it). Copied in, compile it with -O2.
+ * Define it to 0 to step into the pushes in a debugger, or when the library
+ * is built without optimisation too; to 1 in an unoptimised build by another
  * compiler (MSVC's /Od, say). The blocks, failures and checks are the same
  * either way. */
 #ifndef PAGE_STACK_PUSH_CALL
@@ -138,6 +138,18 @@ extern "C" {
 #else
 #define PAGE_STACK_PUSH_CALL 0
 #endif
+#endif
+
+/* PAGE_STACK_FN_(page_stack_push) names the push a call makes:
+ * page_stack_push_call, the library's copy, or page_stack_push_inline; the
+ * same for page_stack_push_array, page_stack_push_copy and the cursor's
+ * three. Every push function and macro below calls it straight, not through
+ * another inline function: at -O0 each level in between would copy every
+ * argument once more. */
+#if PAGE_STACK_PUSH_CALL
+#define PAGE_STACK_FN_(name) name##_call
+#else
+#define PAGE_STACK_FN_(name) name##_inline
 #endif
 
 /* *sum = a + b; true when that wrapped (the carry flag, where the compiler has it). */
@@ -149,6 +161,20 @@ PAGE_STACK_INLINE int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t 
     *sum = a + b;
     return *sum < a;
 #endif
+}
+
+/* Whether count elements of size bytes overflow size_t. A size known at
+ * compile time (sizeof in the array macros) divides at compile time, which
+ * leaves one compare; any other multiplies and tests the overflow, where a
+ * division would cost tens of cycles. */
+PAGE_STACK_INLINE int page_stack_count_overflows(size_t count, size_t size)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    size_t product;
+    if (!PAGE_STACK_CONSTANT(size))
+        return __builtin_mul_overflow(count, size, &product);
+#endif
+    return size != 0 && count > SIZE_MAX / size;
 }
 
 /* The push's carry test: *last = before + size, true when that wrapped. With
@@ -307,8 +333,8 @@ void page_stack_set_hooks(PageStack *ps, const PageStackDesc *desc);
 /* The out-of-line half of every push: commits, failures, checks, poisoning. */
 PAGE_STACK_OUT_OF_LINE void *page_stack_push_slow(PageStack *ps, size_t size, size_t align, uint32_t how);
 /* A zeroing push's block [ptr, ptr + size), already pushed: zeroes its bytes below `dirty`, if any, and
- * re-arms `zero_end` once the top is at or above `dirty`. */
-PAGE_STACK_OUT_OF_LINE void page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size);
+ * re-arms `zero_end` once the top is at or above `dirty`. Returns ptr: the push ends with the call. */
+PAGE_STACK_OUT_OF_LINE void *page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size);
 /* count * size overflowed: records SizeOverflow and fails like a push of SIZE_MAX bytes. */
 PAGE_STACK_OUT_OF_LINE void *page_stack_push_overflow(PageStack *ps, size_t align, uint32_t how);
 
@@ -361,8 +387,7 @@ PAGE_STACK_INLINE void *page_stack_push_inline(PageStack *ps, size_t size, size_
         if (fresh_only && last < ps->end) { /* below the dirty edge: zero what was used */
             ps->last = last;
             ps->pushes++;
-            page_stack_zero_dirty(ps, (void *)p, size);
-            return (void *)p;
+            return page_stack_zero_dirty(ps, (void *)p, size);
         }
     }
     return page_stack_push_slow(ps, size, align, how);
@@ -372,36 +397,32 @@ PAGE_STACK_INLINE void *page_stack_push_inline(PageStack *ps, size_t size, size_
 #pragma GCC diagnostic pop
 #endif
 
-/* page_stack_push_inline, compiled in the library: the push of unoptimised
- * code (PAGE_STACK_PUSH_CALL). */
+/* page_stack_push_inline, compiled in the library: the push of
+ * unoptimised code (PAGE_STACK_PUSH_CALL). */
 void *page_stack_push_call(PageStack *ps, size_t size, size_t align, uint32_t how);
 
 /* Every push comes here: inline, or a call (PAGE_STACK_PUSH_CALL). */
 PAGE_STACK_INLINE void *page_stack_push_with(PageStack *ps, size_t size, size_t align, uint32_t how)
 {
-#if PAGE_STACK_PUSH_CALL
-    return page_stack_push_call(ps, size, align, how);
-#else
-    return page_stack_push_inline(ps, size, align, how);
-#endif
+    return PAGE_STACK_FN_(page_stack_push)(ps, size, align, how);
 }
 
 /* uninitialised bytes */
 PAGE_STACK_INLINE void *page_stack_push(PageStack *ps, size_t size, size_t align)
 {
-    return page_stack_push_with(ps, size, align, 0);
+    return PAGE_STACK_FN_(page_stack_push)(ps, size, align, 0);
 }
 
 /* zeroed; no memset on never-used pages */
 PAGE_STACK_INLINE void *page_stack_push_zero(PageStack *ps, size_t size, size_t align)
 {
-    return page_stack_push_with(ps, size, align, PageStackPush_Zero);
+    return PAGE_STACK_FN_(page_stack_push)(ps, size, align, PageStackPush_Zero);
 }
 
 /* NULL on failure, stack unchanged */
 PAGE_STACK_INLINE void *page_stack_try_push(PageStack *ps, size_t size, size_t align)
 {
-    return page_stack_push_with(ps, size, align, PageStackPush_Try);
+    return PAGE_STACK_FN_(page_stack_push)(ps, size, align, PageStackPush_Try);
 }
 
 /* count elements of size bytes; a product that overflows size_t fails with SizeOverflow.
@@ -410,12 +431,21 @@ PAGE_STACK_INLINE void *page_stack_try_push(PageStack *ps, size_t size, size_t a
  * instead of 10, and -Os 15 instead of 8 (bench/ir.py). frame_arena.hpp's
  * StackAllocator keeps a copy of its own that is not forced: forced, it cost
  * a std::list two instructions a node at -O2 (bench/cpp_ir.py). */
+PAGE_STACK_INLINE void *page_stack_push_array_inline(PageStack *ps, size_t count, size_t size, size_t align,
+                                                    uint32_t how)
+{
+    if (page_stack_count_overflows(count, size))
+        return page_stack_push_overflow(ps, align, how);
+    return page_stack_push_inline(ps, count * size, align, how);
+}
+
+/* page_stack_push_array_inline, compiled in the library (PAGE_STACK_PUSH_CALL). */
+void *page_stack_push_array_call(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how);
+
 PAGE_STACK_INLINE void *page_stack_push_array_with(PageStack *ps, size_t count, size_t size, size_t align,
                                                   uint32_t how)
 {
-    if (size != 0 && count > SIZE_MAX / size)
-        return page_stack_push_overflow(ps, align, how);
-    return page_stack_push_with(ps, count * size, align, how);
+    return PAGE_STACK_FN_(page_stack_push_array)(ps, count, size, align, how);
 }
 
 /* push_copy's checks out of line: src NULL with bytes to copy, or bytes of
@@ -462,32 +492,42 @@ PAGE_STACK_INLINE int page_stack_copy_suspect(const PageStack *ps, uintptr_t top
  * of size bytes; push_array_copy and try_push_array_copy copy n elements of
  * a type, and gcc and clang warn when src points to another type (C++: an
  * error, and so is a type that is not trivially copyable). */
-PAGE_STACK_INLINE void *page_stack_push_copy_with(PageStack *ps, const void *src, size_t count, size_t size,
-                                                 size_t align, uint32_t how)
+PAGE_STACK_INLINE void *page_stack_push_copy_inline(PageStack *ps, const void *src, size_t count, size_t size,
+                                                   size_t align, uint32_t how)
 {
 #ifdef FRAME_ARENA_CHECKED
     if (!ps) /* the checked build names the mistake; a release build faults on the load below */
         page_stack_copy_check(ps, src, count, size);
 #endif
-    if (size != 0 && count > SIZE_MAX / size)
+    if (page_stack_count_overflows(count, size))
         return page_stack_push_overflow(ps, align, how);
     size_t bytes = count * size;
     if (page_stack_copy_suspect(ps, ps->last + 1, src, bytes))
         page_stack_copy_check(ps, src, count, size);
-    void *p = page_stack_push_with(ps, bytes, align, how);
+    void *p = page_stack_push_inline(ps, bytes, align, how);
     if (p && bytes) /* memcpy from NULL is undefined even for 0 bytes */
         memcpy(p, src, bytes);
     return p;
 }
 
+/* page_stack_push_copy_inline, compiled in the library (PAGE_STACK_PUSH_CALL). */
+void *page_stack_push_copy_call(PageStack *ps, const void *src, size_t count, size_t size, size_t align,
+                                uint32_t how);
+
+PAGE_STACK_INLINE void *page_stack_push_copy_with(PageStack *ps, const void *src, size_t count, size_t size,
+                                                 size_t align, uint32_t how)
+{
+    return PAGE_STACK_FN_(page_stack_push_copy)(ps, src, count, size, align, how);
+}
+
 PAGE_STACK_INLINE void *page_stack_push_copy(PageStack *ps, const void *src, size_t size, size_t align)
 {
-    return page_stack_push_copy_with(ps, src, 1, size, align, 0);
+    return PAGE_STACK_FN_(page_stack_push_copy)(ps, src, 1, size, align, 0);
 }
 
 PAGE_STACK_INLINE void *page_stack_try_push_copy(PageStack *ps, const void *src, size_t size, size_t align)
 {
-    return page_stack_push_copy_with(ps, src, 1, size, align, PageStackPush_Try);
+    return PAGE_STACK_FN_(page_stack_push_copy)(ps, src, 1, size, align, PageStackPush_Try);
 }
 
 /* A cursor: a run of pushes to one stack with the top held in the caller's
@@ -584,9 +624,9 @@ PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_inline(PageStackCursor *c, siz
         if (fresh_only && last < c->end) {
             c->last = last;
             c->pushes++;
-            page_stack_zero_dirty(c->stack, (void *)p, size);
+            void *zeroed = page_stack_zero_dirty(c->stack, (void *)p, size); /* p need not live across the call */
             c->zero_end = page_stack_zero_bound(last, c->stack->dirty, c->end); /* armed past the dirty edge */
-            return (void *)p;
+            return zeroed;
         }
     }
     void *p = page_stack_cursor_push_slow(c->stack, c->serial, c->last, c->pushes, size, align, how);
@@ -608,63 +648,78 @@ void *page_stack_cursor_push_call(PageStackCursor *c, size_t size, size_t align,
 /* Every push through a cursor comes here: inline, or a call (PAGE_STACK_PUSH_CALL). */
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_with(PageStackCursor *c, size_t size, size_t align, uint32_t how)
 {
-#if PAGE_STACK_PUSH_CALL
-    return page_stack_cursor_push_call(c, size, align, how);
-#else
-    return page_stack_cursor_push_inline(c, size, align, how);
-#endif
+    return PAGE_STACK_FN_(page_stack_cursor_push)(c, size, align, how);
 }
 
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_push(PageStackCursor *c, size_t size, size_t align)
 {
-    return page_stack_cursor_push_with(c, size, align, 0);
+    return PAGE_STACK_FN_(page_stack_cursor_push)(c, size, align, 0);
 }
 
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_zero(PageStackCursor *c, size_t size, size_t align)
 {
-    return page_stack_cursor_push_with(c, size, align, PageStackPush_Zero);
+    return PAGE_STACK_FN_(page_stack_cursor_push)(c, size, align, PageStackPush_Zero);
 }
 
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_try_push(PageStackCursor *c, size_t size, size_t align)
 {
-    return page_stack_cursor_push_with(c, size, align, PageStackPush_Try);
+    return PAGE_STACK_FN_(page_stack_cursor_push)(c, size, align, PageStackPush_Try);
 }
+
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_array_inline(PageStackCursor *c, size_t count, size_t size,
+                                                                size_t align, uint32_t how)
+{
+    if (page_stack_count_overflows(count, size))
+        return page_stack_cursor_push_inline(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
+    return page_stack_cursor_push_inline(c, count * size, align, how);
+}
+
+/* page_stack_cursor_push_array_inline, compiled in the library (PAGE_STACK_PUSH_CALL). */
+void *page_stack_cursor_push_array_call(PageStackCursor *c, size_t count, size_t size, size_t align, uint32_t how);
 
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_array_with(PageStackCursor *c, size_t count, size_t size,
                                                               size_t align, uint32_t how)
 {
-    if (size != 0 && count > SIZE_MAX / size)
-        return page_stack_cursor_push_with(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
-    return page_stack_cursor_push_with(c, count * size, align, how);
+    return PAGE_STACK_FN_(page_stack_cursor_push_array)(c, count, size, align, how);
 }
 
-/* page_stack_push_copy_with through the cursor: the same blocks, the same
+/* page_stack_push_copy_inline through the cursor: the same blocks, the same
  * failures and the same checks of src, the cursor's own blocks being live. */
-PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_copy_with(PageStackCursor *c, const void *src, size_t count,
-                                                             size_t size, size_t align, uint32_t how)
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_copy_inline(PageStackCursor *c, const void *src, size_t count,
+                                                               size_t size, size_t align, uint32_t how)
 {
-    if (size != 0 && count > SIZE_MAX / size)
-        return page_stack_cursor_push_with(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
+    if (page_stack_count_overflows(count, size))
+        return page_stack_cursor_push_inline(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
     size_t bytes = count * size;
     if (page_stack_copy_suspect(c->stack, c->last + 1, src, bytes)) {
         page_stack_cursor_copy_check(c->stack, c->serial, c->last, c->pushes, src, count, size);
         c->pushes = 0; /* the stack took them */
     }
-    void *p = page_stack_cursor_push_with(c, bytes, align, how);
+    void *p = page_stack_cursor_push_inline(c, bytes, align, how);
     if (p && bytes)
         memcpy(p, src, bytes);
     return p;
 }
 
+/* page_stack_cursor_push_copy_inline, compiled in the library (PAGE_STACK_PUSH_CALL). */
+void *page_stack_cursor_push_copy_call(PageStackCursor *c, const void *src, size_t count, size_t size, size_t align,
+                                       uint32_t how);
+
+PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_copy_with(PageStackCursor *c, const void *src, size_t count,
+                                                             size_t size, size_t align, uint32_t how)
+{
+    return PAGE_STACK_FN_(page_stack_cursor_push_copy)(c, src, count, size, align, how);
+}
+
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_copy(PageStackCursor *c, const void *src, size_t size, size_t align)
 {
-    return page_stack_cursor_push_copy_with(c, src, 1, size, align, 0);
+    return PAGE_STACK_FN_(page_stack_cursor_push_copy)(c, src, 1, size, align, 0);
 }
 
 PAGE_STACK_CURSOR_FN void *page_stack_cursor_try_push_copy(PageStackCursor *c, const void *src, size_t size,
                                                             size_t align)
 {
-    return page_stack_cursor_push_copy_with(c, src, 1, size, align, PageStackPush_Try);
+    return PAGE_STACK_FN_(page_stack_cursor_push_copy)(c, src, 1, size, align, PageStackPush_Try);
 }
 
 /* Hands the cursor's pushes to the stack and closes it; the cursor is spent. */
@@ -772,13 +827,15 @@ const char *page_stack_error_string(PageStackError err);
 #define PAGE_STACK_NULL_(T) ((const T *)0)
 #endif
 
-#define push_struct(ps, T) PAGE_STACK_AS_(T, page_stack_push_zero((ps), sizeof(T), alignof(T)))
+#define push_struct(ps, T) \
+    PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_push)((ps), sizeof(T), alignof(T), PageStackPush_Zero))
 #define push_array(ps, T, n) \
-    PAGE_STACK_AS_(T, page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero))
-#define push_array_no_zero(ps, T, n) PAGE_STACK_AS_(T, page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), 0))
+    PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_push_array)((ps), (n), sizeof(T), alignof(T), PageStackPush_Zero))
+#define push_array_no_zero(ps, T, n) \
+    PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_push_array)((ps), (n), sizeof(T), alignof(T), 0))
 #define try_push_array(ps, T, n) \
-    PAGE_STACK_AS_(T, page_stack_push_array_with((ps), (n), sizeof(T), alignof(T), \
-                                                 PageStackPush_Zero | PageStackPush_Try))
+    PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_push_array)((ps), (n), sizeof(T), alignof(T), \
+                                                            PageStackPush_Zero | PageStackPush_Try))
 /* The comparison, never evaluated, is the type check: src must point to T
  * (or be void *). In C++ T must also be trivially copyable: a copy of its
  * bytes is not a copy of a std::string or a std::vector. */
@@ -791,19 +848,22 @@ const char *page_stack_error_string(PageStackError err);
 #endif
 #define push_array_copy(ps, T, src, n) \
     ((void)sizeof((src) == PAGE_STACK_NULL_(T)), PAGE_STACK_COPYABLE_(T), \
-     PAGE_STACK_AS_(T, page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), 0)))
+     PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_push_copy)((ps), (src), (n), sizeof(T), alignof(T), 0)))
 #define try_push_array_copy(ps, T, src, n) \
     ((void)sizeof((src) == PAGE_STACK_NULL_(T)), PAGE_STACK_COPYABLE_(T), \
-     PAGE_STACK_AS_(T, page_stack_push_copy_with((ps), (src), (n), sizeof(T), alignof(T), PageStackPush_Try)))
+     PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_push_copy)((ps), (src), (n), sizeof(T), alignof(T), \
+                                                           PageStackPush_Try)))
 
-#define cursor_push_struct(c, T) PAGE_STACK_AS_(T, page_stack_cursor_push_zero((c), sizeof(T), alignof(T)))
+#define cursor_push_struct(c, T) \
+    PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_cursor_push)((c), sizeof(T), alignof(T), PageStackPush_Zero))
 #define cursor_push_array(c, T, n) \
-    PAGE_STACK_AS_(T, page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), PageStackPush_Zero))
+    PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_cursor_push_array)((c), (n), sizeof(T), alignof(T), \
+                                                                   PageStackPush_Zero))
 #define cursor_push_array_no_zero(c, T, n) \
-    PAGE_STACK_AS_(T, page_stack_cursor_push_array_with((c), (n), sizeof(T), alignof(T), 0))
+    PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_cursor_push_array)((c), (n), sizeof(T), alignof(T), 0))
 #define cursor_push_array_copy(c, T, src, n) \
     ((void)sizeof((src) == PAGE_STACK_NULL_(T)), PAGE_STACK_COPYABLE_(T), \
-     PAGE_STACK_AS_(T, page_stack_cursor_push_copy_with((c), (src), (n), sizeof(T), alignof(T), 0)))
+     PAGE_STACK_AS_(T, PAGE_STACK_FN_(page_stack_cursor_push_copy)((c), (src), (n), sizeof(T), alignof(T), 0)))
 
 #ifdef __cplusplus
 }

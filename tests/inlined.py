@@ -13,9 +13,10 @@ Cursor's members and StackAllocator::allocate): a compiler that left one
 out of line, as gcc does for a plain inline function at -O0 and -Os, emits
 a copy of it, which `nm` lists as a symbol the object defines. HOW says
 what the pushes must be besides: `inline`, inlined whole, so that the
-object calls neither page_stack_push_call nor page_stack_cursor_push_call;
-`calls`, calls to both (PAGE_STACK_PUSH_CALL, the default at -O0), so that
-the object calls each. One TAP line per library.
+object calls none of the library's functions for unoptimised code
+(page_stack_push_call and the others in CALLS); `calls`, calls to them
+(PAGE_STACK_PUSH_CALL, the default at -O0), so that the object calls each.
+One TAP line per library.
 """
 import re
 import subprocess
@@ -23,7 +24,8 @@ import sys
 
 # page_stack_* (C), and the C++ members named above, demangled.
 OUT_OF_LINE = re.compile(r"^page_stack_|::Cursor::(Cursor|~Cursor|push|try_push)|::StackAllocator<[^<>()]*>::allocate\(")
-CALLS = ["page_stack_push_call", "page_stack_cursor_push_call"]
+CALLS = ["page_stack_push_call", "page_stack_push_array_call", "page_stack_push_copy_call",
+         "page_stack_cursor_push_call", "page_stack_cursor_push_array_call", "page_stack_cursor_push_copy_call"]
 
 
 def symbols(library, *flags):
