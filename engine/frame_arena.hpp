@@ -116,11 +116,17 @@ inline void give_back_if_last(PageStack *ps, void *p, size_t bytes) noexcept
 // page_stack_push_array_with, left to the compiler: forced inline, as the C
 // macros' is, it cost a std::list on StackAllocator two instructions a node
 // at -O2 (bench/cpp_ir.py), the size's constant tests no longer folding.
+// Unoptimised code calls the library's copy, count test included, as the
+// C macros do (PAGE_STACK_PUSH_CALL): here that test would divide.
 inline void *push_elements(PageStack *ps, size_t count, size_t size, size_t align, uint32_t how)
 {
+#if PAGE_STACK_PUSH_CALL
+    return page_stack_push_array_call(ps, count, size, align, how);
+#else
     if (size != 0 && count > SIZE_MAX / size)
         return page_stack_push_overflow(ps, align, how);
-    return page_stack_push_with(ps, count * size, align, how);
+    return page_stack_push_inline(ps, count * size, align, how);
+#endif
 }
 } // namespace detail
 
