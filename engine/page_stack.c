@@ -893,14 +893,40 @@ void *page_stack_push_array_call(PageStack *ps, size_t count, size_t size, size_
     return page_stack_push_array_inline(ps, count, size, align, how);
 }
 
-void *page_stack_cursor_push_call(PageStackCursor *c, size_t size, size_t align, uint32_t how)
+/* A push through a cursor past its fast path, for the two calls below. */
+static PAGE_STACK_OUT_OF_LINE void *cursor_push_out(PageStackCursor *c, size_t size, size_t align, uint32_t how)
 {
     return page_stack_cursor_push_inline(c, size, align, how);
 }
 
+/* The cursor's calls take its fast path here and leave the rest to
+ * cursor_push_out: compiled whole, the inline push keeps the cursor's
+ * address across its trip out of line, and gcc and clang then save and
+ * restore registers for every push, the fast ones included. The size is
+ * never a compile-time constant here, so a zeroing push is bound by
+ * zero_end, as page_stack_cursor_push_inline's would be. */
+static inline void *cursor_push_call(PageStackCursor *c, size_t size, size_t align, uint32_t how)
+{
+    uintptr_t mask = (uintptr_t)align - 1, before = c->last | mask, last;
+    uintptr_t bound = (how & PageStackPush_Zero) ? c->zero_end : c->end;
+    if (!(align & mask) && !page_stack_block_wraps(before, size, align, &last) && last < bound) {
+        c->last = last;
+        c->pushes++;
+        return (void *)(before + 1);
+    }
+    return cursor_push_out(c, size, align, how);
+}
+
+void *page_stack_cursor_push_call(PageStackCursor *c, size_t size, size_t align, uint32_t how)
+{
+    return cursor_push_call(c, size, align, how);
+}
+
 void *page_stack_cursor_push_array_call(PageStackCursor *c, size_t count, size_t size, size_t align, uint32_t how)
 {
-    return page_stack_cursor_push_array_inline(c, count, size, align, how);
+    if (page_stack_count_overflows(count, size))
+        return cursor_push_out(c, SIZE_MAX, align, how | PAGE_STACK_PUSH_OVERFLOWED_);
+    return cursor_push_call(c, count * size, align, how);
 }
 
 void *page_stack_push_copy_call(PageStack *ps, const void *src, size_t count, size_t size, size_t align,

@@ -500,11 +500,20 @@ Test(commit, push_zero_across_the_dirty_edge_zeroes_the_block_and_nothing_below_
  * 3,277 bytes, packed with alignment 1, take 16 KiB and one byte, so block
  * after block ends on every byte offset modulo the step, one of them on the
  * first byte past a commit end: a bound one byte too lenient hands that
- * block out uncommitted and the write to its last byte faults. */
-Test(commit, constant_size_pushes_stop_at_every_commit_end_and_at_the_reservation_end)
+ * block out uncommitted and the write to its last byte faults. Through the
+ * push and through a cursor (in unoptimised code, page_stack_cursor_push_call
+ * tests the bound on its own path). */
+ParameterizedTestParameters(commit, constant_size_pushes_stop_at_every_commit_end_and_at_the_reservation_end)
+{
+    static int through_cursor[2] = {0, 1};
+    return cr_make_param_array(int, through_cursor, 2);
+}
+
+ParameterizedTest(int *through_cursor, commit,
+                  constant_size_pushes_stop_at_every_commit_end_and_at_the_reservation_end)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 256 * KiB, .commit_size = 16 * KiB});
-    push_odd_blocks_to_the_end(ps, false, NULL);
+    push_odd_blocks_to_the_end(ps, *through_cursor, NULL);
     page_stack_destroy(ps);
 }
 
