@@ -442,12 +442,26 @@ Test(commit, committed_never_above_high_water_plus_one_step)
 #endif
 
 #if !TEST_CHECKED /* exact commits: plain build only */
-Test(commit, push_zero_skips_never_used_pages)
+/* Through the push and through a cursor. */
+ParameterizedTestParameters(commit, push_zero_skips_never_used_pages)
+{
+    static int through_cursor[2] = {0, 1};
+    return cr_make_param_array(int, through_cursor, 2);
+}
+
+ParameterizedTest(int *through_cursor, commit, push_zero_skips_never_used_pages)
 {
     const size_t size = 64 * MiB;
     PageStack *ps = page_stack_create(&(PageStackDesc){.initial_commit = size});
     long before = minor_faults();
-    unsigned char *p = page_stack_push_zero(ps, size, 64);
+    unsigned char *p;
+    if (*through_cursor) {
+        PageStackCursor c = page_stack_cursor_begin(ps);
+        p = page_stack_cursor_push_zero(&c, size, 64);
+        page_stack_cursor_end(&c);
+    } else {
+        p = page_stack_push_zero(ps, size, 64);
+    }
     long faults = minor_faults() - before;
     cr_assert_not_null(p);
     /* a memset would fault in all 16384 pages; (ASan's shadow of the range was faulted in at create) */
