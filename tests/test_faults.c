@@ -316,6 +316,57 @@ Test(sizes, every_edge_size_and_count_fails_correctly_or_gives_a_whole_block)
     page_stack_destroy(other);
 }
 
+/* The typed macros know the element's size at compile time, and there the
+ * count's test divides at compile time instead of multiplying: the edge
+ * count, the largest whose bytes fit a size_t, must fail for the room, and
+ * one more for the overflow, through every array and copy macro, on the
+ * stack and through a cursor. */
+typedef struct Elem24 {
+    unsigned char bytes[24];
+} Elem24;
+
+static void note_failed_size(PageStack *ps, size_t size, size_t align, void *user)
+{
+    (void)ps, (void)align;
+    *(size_t *)user = size;
+}
+
+#define EXPECT_EDGE_FAILURE(expr, what, tells)                                                                   \
+    do {                                                                                                         \
+        failed = 0;                                                                                              \
+        cr_assert_null((expr), "%s of %zu elements returned a block", what, (size_t)n);                          \
+        cr_assert_eq(page_stack_last_error(ps), want, "%s of %zu elements: error %d, not %d", what, (size_t)n,   \
+                     page_stack_last_error(ps), want);                                                           \
+        cr_assert_eq(failed, (tells) ? want_size : 0, "%s: on_fail told %zu bytes", what, failed);               \
+        cr_assert_eq(page_stack_pos(ps), pos, "%s: a failure moved pos", what);                                  \
+    } while (0)
+
+Test(sizes, the_edge_count_of_a_typed_array_fails_for_the_room_and_one_more_overflows)
+{
+    size_t failed = 0;
+    PageStackDesc desc = {.reserve_size = 64 * MiB, .on_fail = note_failed_size, .user = &failed};
+    PageStack *ps = page_stack_create(&desc), *other = page_stack_create(&desc);
+    const Elem24 *src = (const Elem24 *)source_above(&ps, &other);
+    const size_t edge = SIZE_MAX / sizeof(Elem24);
+    for (size_t over = 0; over <= 1; over++) {
+        volatile size_t n = edge + over; /* the count at run time, the size a constant */
+        size_t want_size = over ? SIZE_MAX : edge * sizeof(Elem24), pos = page_stack_pos(ps);
+        PageStackError want = over ? PageStackError_SizeOverflow : PageStackError_OutOfReserve;
+        EXPECT_EDGE_FAILURE(push_array(ps, Elem24, n), "push_array", true);
+        EXPECT_EDGE_FAILURE(push_array_no_zero(ps, Elem24, n), "push_array_no_zero", true);
+        EXPECT_EDGE_FAILURE(try_push_array(ps, Elem24, n), "try_push_array", false);
+        EXPECT_EDGE_FAILURE(push_array_copy(ps, Elem24, src, n), "push_array_copy", true);
+        EXPECT_EDGE_FAILURE(try_push_array_copy(ps, Elem24, src, n), "try_push_array_copy", false);
+        PageStackCursor c = page_stack_cursor_begin(ps);
+        EXPECT_EDGE_FAILURE(cursor_push_array(&c, Elem24, n), "cursor_push_array", true);
+        EXPECT_EDGE_FAILURE(cursor_push_array_no_zero(&c, Elem24, n), "cursor_push_array_no_zero", true);
+        EXPECT_EDGE_FAILURE(cursor_push_array_copy(&c, Elem24, src, n), "cursor_push_array_copy", true);
+        page_stack_cursor_end(&c);
+    }
+    page_stack_destroy(ps);
+    page_stack_destroy(other);
+}
+
 Test(sizes, realloc_to_edge_sizes_fails_like_push_and_keeps_the_block)
 {
     FailCount fails = {0};

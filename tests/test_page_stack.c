@@ -680,9 +680,16 @@ Test(commit, zero_end_follows_every_move_of_the_top_and_the_dirty_edge)
  * the call out of line until something else re-arms it. Blocks of up to 32
  * bytes take page_stack_zero_dirty's short path, larger ones its long one;
  * each size is pushed twice over bytes used before, the second block ending
- * on the edge. (In the checked build, whose redzones move the edge and whose
- * `end` is 0, only the zeros are checked.) */
-Test(commit, a_zeroing_push_that_ends_on_the_dirty_edge_arms_zero_end)
+ * on the edge: through the push (the stack's zero_end) and through a cursor
+ * (the cursor's). (In the checked build, whose redzones move the edge and
+ * whose `end` is 0, only the zeros are checked.) */
+ParameterizedTestParameters(commit, a_zeroing_push_that_ends_on_the_dirty_edge_arms_zero_end)
+{
+    static int through_cursor[2] = {0, 1};
+    return cr_make_param_array(int, through_cursor, 2);
+}
+
+ParameterizedTest(int *through_cursor, commit, a_zeroing_push_that_ends_on_the_dirty_edge_arms_zero_end)
 {
     static const size_t sizes[] = {16, 32, 48, 4096};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -690,14 +697,26 @@ Test(commit, a_zeroing_push_that_ends_on_the_dirty_edge_arms_zero_end)
         volatile size_t size = sizes[i]; /* known at run time only, as most sizes a game pushes */
         memset(page_stack_push(ps, 2 * size, 16), 0xAB, 2 * size);
         page_stack_reset(ps);
-        unsigned char *a = page_stack_push_zero(ps, size, 16);
+        PageStackCursor c = {0};
+        if (*through_cursor)
+            c = page_stack_cursor_begin(ps);
+        unsigned char *a =
+            *through_cursor ? page_stack_cursor_push_zero(&c, size, 16) : page_stack_push_zero(ps, size, 16);
+        uintptr_t top_last = *through_cursor ? c.last : ps->last;
         if (!TEST_CHECKED)
-            cr_assert_lt(ps->last + 1, ps->dirty, "size %zu: the first block ends below the edge", (size_t)size);
-        unsigned char *b = page_stack_push_zero(ps, size, 16);
+            cr_assert_lt(top_last + 1, ps->dirty, "size %zu: the first block ends below the edge", (size_t)size);
+        unsigned char *b =
+            *through_cursor ? page_stack_cursor_push_zero(&c, size, 16) : page_stack_push_zero(ps, size, 16);
+        top_last = *through_cursor ? c.last : ps->last;
         if (!TEST_CHECKED) {
-            cr_assert_eq(ps->last + 1, ps->dirty, "size %zu: the second block ends on the edge", (size_t)size);
-            cr_assert_eq(ps->zero_end, ps->end, "size %zu: zero_end not armed on the dirty edge", (size_t)size);
+            cr_assert_eq(top_last + 1, ps->dirty, "size %zu: the second block ends on the edge", (size_t)size);
+            if (*through_cursor)
+                cr_assert_eq(c.zero_end, c.end, "size %zu: the cursor's zero_end not armed on the edge", (size_t)size);
+            else
+                cr_assert_eq(ps->zero_end, ps->end, "size %zu: zero_end not armed on the dirty edge", (size_t)size);
         }
+        if (*through_cursor)
+            page_stack_cursor_end(&c);
         for (size_t k = 0; k < size; k++)
             cr_assert(a[k] == 0 && b[k] == 0, "size %zu: byte %zu not zero", (size_t)size, k);
         page_stack_destroy(ps);
