@@ -23,6 +23,14 @@
 #define MiB ((size_t)1 << 20)
 #define GiB ((size_t)1 << 30)
 
+/* The parameters of a test run two ways (through a cursor or not, with a
+ * hook or not): 0, then 1. */
+static struct criterion_test_params both_ways(void)
+{
+    static int ways[2] = {0, 1};
+    return cr_make_param_array(int, ways, 2);
+}
+
 static size_t round_up(size_t v, size_t step)
 {
     return (v + step - 1) / step * step;
@@ -336,8 +344,7 @@ Test(size_zero, returns_an_aligned_pointer_and_moves_pos_by_padding_only)
  * goes (and every push of the sanitizer and checked builds). */
 ParameterizedTestParameters(size_zero, at_the_very_end_of_the_reservation)
 {
-    static int hooked[2] = {0, 1};
-    return cr_make_param_array(int, hooked, 2);
+    return both_ways();
 }
 
 ParameterizedTest(int *hooked, size_zero, at_the_very_end_of_the_reservation)
@@ -357,8 +364,7 @@ ParameterizedTest(int *hooked, size_zero, at_the_very_end_of_the_reservation)
 /* Inline, and out of line as a stack with an on_push hook pushes. */
 ParameterizedTestParameters(commit, exact_fit_at_a_step_then_one_byte_over)
 {
-    static int hooked[2] = {0, 1};
-    return cr_make_param_array(int, hooked, 2);
+    return both_ways();
 }
 
 ParameterizedTest(int *hooked, commit, exact_fit_at_a_step_then_one_byte_over)
@@ -445,8 +451,7 @@ Test(commit, committed_never_above_high_water_plus_one_step)
 /* Through the push and through a cursor. */
 ParameterizedTestParameters(commit, push_zero_skips_never_used_pages)
 {
-    static int through_cursor[2] = {0, 1};
-    return cr_make_param_array(int, through_cursor, 2);
+    return both_ways();
 }
 
 ParameterizedTest(int *through_cursor, commit, push_zero_skips_never_used_pages)
@@ -542,8 +547,7 @@ Test(commit, push_zero_across_the_dirty_edge_zeroes_the_block_and_nothing_below_
  * tests the bound on its own path). */
 ParameterizedTestParameters(commit, constant_size_pushes_stop_at_every_commit_end_and_at_the_reservation_end)
 {
-    static int through_cursor[2] = {0, 1};
-    return cr_make_param_array(int, through_cursor, 2);
+    return both_ways();
 }
 
 ParameterizedTest(int *through_cursor, commit,
@@ -560,8 +564,7 @@ ParameterizedTest(int *through_cursor, commit,
  * bound must stop it too. Through the push and through a cursor. */
 ParameterizedTestParameters(commit, zeroing_pushes_over_used_memory_stop_at_the_commit_end)
 {
-    static int through_cursor[2] = {0, 1};
-    return cr_make_param_array(int, through_cursor, 2);
+    return both_ways();
 }
 
 ParameterizedTest(int *through_cursor, commit, zeroing_pushes_over_used_memory_stop_at_the_commit_end)
@@ -685,8 +688,7 @@ Test(commit, zero_end_follows_every_move_of_the_top_and_the_dirty_edge)
  * whose `end` is 0, only the zeros are checked.) */
 ParameterizedTestParameters(commit, a_zeroing_push_that_ends_on_the_dirty_edge_arms_zero_end)
 {
-    static int through_cursor[2] = {0, 1};
-    return cr_make_param_array(int, through_cursor, 2);
+    return both_ways();
 }
 
 ParameterizedTest(int *through_cursor, commit, a_zeroing_push_that_ends_on_the_dirty_edge_arms_zero_end)
