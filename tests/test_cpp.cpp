@@ -345,16 +345,23 @@ Test(cpp, stack_allocator_containers_allocate_from_the_stack)
         cr_assert(threw, "allocate(%zu) throws bad_alloc", n);
     }
     frame_arena::StackAllocator<std::uint64_t> words(tiny);
-    bool threw = false;
-    try {
-        (void)words.allocate(SIZE_MAX / 4); // SIZE_MAX / 4 * 8 overflows
-    } catch (const std::bad_alloc &) {
-        threw = true;
+    // The largest count whose bytes fit fails for the room, one more for
+    // the overflow, as the C array macros do.
+    const size_t edge = SIZE_MAX / sizeof(std::uint64_t);
+    for (size_t n : {edge, edge + 1, SIZE_MAX / 4}) {
+        bool threw = false;
+        try {
+            (void)words.allocate(n);
+        } catch (const std::bad_alloc &) {
+            threw = true;
+        }
+        cr_assert(threw, "allocate(%zu) throws bad_alloc", n);
+        PageStackError want = n == edge ? PageStackError_OutOfReserve : PageStackError_SizeOverflow;
+        cr_assert_eq(page_stack_last_error(tiny), want, "allocate(%zu): error %d, not %d", n,
+                     page_stack_last_error(tiny), want);
     }
-    cr_assert(threw);
-    cr_assert_eq(page_stack_last_error(tiny), PageStackError_SizeOverflow);
     PageStackStats st = page_stack_stats(tiny);
-    cr_assert_eq(st.failed_pushes, 3u);
+    cr_assert_eq(st.failed_pushes, 5u);
     cr_assert_eq(st.pos, 0u, "failed pushes leave the stack as it was");
     page_stack_destroy(tiny);
     page_stack_destroy(other);

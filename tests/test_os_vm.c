@@ -118,6 +118,30 @@ Test(os_vm, prefault_maps_every_page_of_any_size_and_they_read_zero)
     }
 }
 
+/* The backends' page touch (the prefault's, where the kernel has no
+ * MADV_POPULATE_WRITE, as on macOS and older Linux): for writing it maps each
+ * page writable, so that the writes after it take no fault, and it changes
+ * no byte, on pages that hold data or fresh ones. */
+Test(os_vm, touching_pages_for_writing_maps_them_writable_and_changes_no_byte)
+{
+    size_t page = os_vm_page_size(), pages = 64;
+    unsigned char *p = os_vm_reserve(pages * page, 0, 0);
+    cr_assert_not_null(p);
+    cr_assert(os_vm_commit(p, pages * page));
+    for (size_t k = 0; k < pages; k += 2)
+        p[k * page] = (unsigned char)(k + 1); /* every other page holds data; the rest are fresh */
+    os_vm_touch_pages(p, pages * page, true);
+    long before = minor_faults();
+    for (size_t k = 0; k < pages; k++)
+        p[k * page + 1] = 0x77;
+    long faults = minor_faults() - before;
+    for (size_t k = 0; k < pages; k++)
+        cr_assert_eq(p[k * page], k % 2 ? 0 : (unsigned char)(k + 1), "page %zu: its first byte changed", k);
+    if (!TEST_ASAN && !TEST_VALGRIND) /* as above */
+        cr_assert_eq(faults, 0, "writing the touched pages took %ld faults", faults);
+    os_vm_release(p, pages * page);
+}
+
 Test(os_vm, decommitted_memory_is_inaccessible, .signal = SIGSEGV)
 {
     volatile unsigned char *p = os_vm_reserve(MiB, 0, 0);
