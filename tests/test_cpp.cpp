@@ -289,6 +289,17 @@ Test(cpp, pmr_containers_allocate_from_the_frame)
     page_stack_destroy(ps);
 }
 
+// Whether alloc.allocate(n) throws std::bad_alloc.
+template <class Allocator> static bool allocate_throws(Allocator &alloc, size_t n)
+{
+    try {
+        (void)alloc.allocate(n);
+    } catch (const std::bad_alloc &) {
+        return true;
+    }
+    return false;
+}
+
 Test(cpp, stack_allocator_containers_allocate_from_the_stack)
 {
     PageStack *ps = page_stack_create(nullptr);
@@ -335,27 +346,14 @@ Test(cpp, stack_allocator_containers_allocate_from_the_stack)
     desc.reserve_size = 64 << 10;
     PageStack *tiny = page_stack_create(&desc);
     frame_arena::StackAllocator<char> small(tiny);
-    for (size_t n : {size_t(1) << 20, SIZE_MAX / 2}) { // more than the stack holds, more than any stack holds
-        bool threw = false;
-        try {
-            (void)small.allocate(n);
-        } catch (const std::bad_alloc &) {
-            threw = true;
-        }
-        cr_assert(threw, "allocate(%zu) throws bad_alloc", n);
-    }
+    for (size_t n : {size_t(1) << 20, SIZE_MAX / 2}) // more than the stack holds, more than any stack holds
+        cr_assert(allocate_throws(small, n), "allocate(%zu) throws bad_alloc", n);
     frame_arena::StackAllocator<std::uint64_t> words(tiny);
     // The largest count whose bytes fit fails for the room, one more for
     // the overflow, as the C array macros do.
     const size_t edge = SIZE_MAX / sizeof(std::uint64_t);
     for (size_t n : {edge, edge + 1, SIZE_MAX / 4}) {
-        bool threw = false;
-        try {
-            (void)words.allocate(n);
-        } catch (const std::bad_alloc &) {
-            threw = true;
-        }
-        cr_assert(threw, "allocate(%zu) throws bad_alloc", n);
+        cr_assert(allocate_throws(words, n), "allocate(%zu) throws bad_alloc", n);
         PageStackError want = n == edge ? PageStackError_OutOfReserve : PageStackError_SizeOverflow;
         cr_assert_eq(page_stack_last_error(tiny), want, "allocate(%zu): error %d, not %d", n,
                      page_stack_last_error(tiny), want);
