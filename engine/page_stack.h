@@ -152,10 +152,15 @@ extern "C" {
 #define PAGE_STACK_FN_(name) name##_inline
 #endif
 
-/* *sum = a + b; true when that wrapped (the carry flag, where the compiler has it). */
+/* *sum = a + b; true when that wrapped. At -O2 gcc 12 makes the same add and
+ * branch on the carry of the comparison as of __builtin_add_overflow, but at
+ * -Og and -Os it keeps the builtin's result in a register and tests it again:
+ * 3-4 more instructions a push (docs/BENCHMARKS.md, "Optimisation levels").
+ * clang 14 keeps the builtin, whose code it builds as it is measured there;
+ * the comparison changes its cursor's loop at -O2. */
 PAGE_STACK_INLINE int page_stack_add_overflows(uintptr_t a, size_t b, uintptr_t *sum)
 {
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__clang__)
     return __builtin_add_overflow(a, b, sum);
 #else
     *sum = a + b;
@@ -207,6 +212,29 @@ PAGE_STACK_INLINE int page_stack_block_wraps(uintptr_t before, size_t size, size
         return 0;
     }
     return page_stack_add_overflows(before, size, last);
+}
+
+/* Zeroes the n bytes at p for a push of a small constant size (n <= 64), in
+ * memsets of at most 16 bytes, the last one overlapping the one before where
+ * n is not a multiple of 16. Compilers turn each into one or two stores at
+ * every optimisation level, where gcc 12 at -Os turns one memset of more than
+ * 16 bytes into `rep stos`: push_struct of 32 bytes took 4.4 ns there against
+ * 0.7 ns (docs/BENCHMARKS.md, "Optimisation levels"). n is a constant, so the
+ * tests fold away. */
+PAGE_STACK_INLINE void page_stack_zero_small(void *p, size_t n)
+{
+    unsigned char *b = (unsigned char *)p;
+    if (n <= 16) {
+        memset(b, 0, n);
+        return;
+    }
+    memset(b, 0, 16);
+    if (n > 32) {
+        memset(b + 16, 0, 16);
+        if (n > 48)
+            memset(b + 32, 0, 16);
+    }
+    memset(b + n - 16, 0, 16);
 }
 
 typedef struct PageStack PageStack;
@@ -381,7 +409,7 @@ PAGE_STACK_INLINE void *page_stack_push_inline(PageStack *ps, size_t size, size_
             ps->last = last;
             ps->pushes++;
             if ((how & PageStackPush_Zero) && small)
-                memset((void *)p, 0, size);
+                page_stack_zero_small((void *)p, size);
             return (void *)p;
         }
         if (fresh_only && last < ps->end) { /* below the dirty edge: zero what was used */
@@ -618,7 +646,7 @@ PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_inline(PageStackCursor *c, siz
             c->last = last;
             c->pushes++;
             if ((how & PageStackPush_Zero) && small)
-                memset((void *)p, 0, size);
+                page_stack_zero_small((void *)p, size);
             return (void *)p;
         }
         if (fresh_only && last < c->end) {

@@ -536,6 +536,96 @@ Test(commit, push_zero_across_the_dirty_edge_zeroes_the_block_and_nothing_below_
     page_stack_destroy(ps);
 }
 
+/* A zeroing push of a size known at compile time, up to 64 bytes, zeroes its
+ * block inline with memsets of at most 16 bytes, the last one overlapping
+ * the one before (page_stack_zero_small; one memset of more becomes `rep
+ * stos` at gcc's -Os). The sizes below are constants in each case of the
+ * switches, so that the compiler sees each one as the push would. */
+#define SMALL4_(X, b) X(b) X(b + 1) X(b + 2) X(b + 3)
+#define SMALL16_(X, b) SMALL4_(X, b) SMALL4_(X, b + 4) SMALL4_(X, b + 8) SMALL4_(X, b + 12)
+#define SMALL_SIZES_(X) SMALL16_(X, 0) SMALL16_(X, 16) SMALL16_(X, 32) SMALL16_(X, 48) X(64)
+
+static void zero_small_const(unsigned char *p, size_t n)
+{
+    switch (n) {
+#define ZERO_CASE_(k)                                                                                                  \
+    case k:                                                                                                            \
+        page_stack_zero_small(p, k);                                                                                   \
+        break;
+        SMALL_SIZES_(ZERO_CASE_)
+#undef ZERO_CASE_
+    default:
+        cr_assert_fail("no case for %zu", n);
+    }
+}
+
+/* 65 bytes is past the small sizes: the push's other path. */
+static unsigned char *push_zero_const(PageStack *ps, PageStackCursor *c, size_t n, size_t align)
+{
+    switch (n) {
+#define PUSH_CASE_(k)                                                                                                  \
+    case k:                                                                                                            \
+        return c ? page_stack_cursor_push_zero(c, k, align) : page_stack_push_zero(ps, k, align);
+        SMALL_SIZES_(PUSH_CASE_)
+        PUSH_CASE_(65)
+#undef PUSH_CASE_
+    default:
+        cr_assert_fail("no case for %zu", n);
+    }
+    return NULL;
+}
+
+Test(small_zero, every_size_up_to_64_zeroes_its_bytes_and_no_others)
+{
+    unsigned char buf[96];
+    for (size_t n = 0; n <= 64; n++)
+        for (size_t at = 0; at < 16; at++) {
+            memset(buf, 0xA5, sizeof buf);
+            zero_small_const(buf + at, n);
+            for (size_t i = 0; i < sizeof buf; i++)
+                cr_assert_eq(buf[i], at <= i && i < at + n ? 0 : 0xA5, "%zu bytes at %zu: byte %zu is %#x", n, at, i,
+                             buf[i]);
+        }
+}
+
+/* Over memory used before, at every offset from 16-byte alignment, on the
+ * stack and through a cursor: the block reads zero, the block below keeps its
+ * bytes. (What lies above the block is the stack's, not the caller's to read:
+ * the test above holds the stores to the block.) */
+ParameterizedTestParameters(small_zero, a_push_of_each_constant_size_over_used_memory_reads_zero)
+{
+    return both_ways();
+}
+
+ParameterizedTest(int *through_cursor, small_zero, a_push_of_each_constant_size_over_used_memory_reads_zero)
+{
+    PageStack *ps = page_stack_create(NULL);
+    static const size_t aligns[] = {1, 8, 16};
+    for (size_t n = 0; n <= 65; n++)
+        for (size_t a = 0; a < sizeof aligns / sizeof aligns[0]; a++)
+            for (size_t lead = 1; lead <= 16; lead++) {
+                page_stack_reset(ps);
+                memset(page_stack_push(ps, 512, 16), 0xA5, 512);
+                page_stack_reset(ps);
+                unsigned char *below = page_stack_push(ps, lead, 16);
+                memset(below, 0x5A, lead);
+                PageStackCursor c;
+                if (*through_cursor)
+                    c = page_stack_cursor_begin(ps);
+                unsigned char *z = push_zero_const(ps, *through_cursor ? &c : NULL, n, aligns[a]);
+                if (*through_cursor)
+                    page_stack_cursor_end(&c);
+                cr_assert_not_null(z);
+                cr_assert_eq((uintptr_t)z % aligns[a], 0);
+                for (size_t i = 0; i < n; i++)
+                    cr_assert_eq(z[i], 0, "%zu bytes, align %zu, after %zu: byte %zu is %#x", n, aligns[a], lead, i,
+                                 z[i]);
+                for (size_t i = 0; i < lead; i++)
+                    cr_assert_eq(below[i], 0x5A, "%zu bytes, align %zu: byte %zu below changed", n, aligns[a], i);
+            }
+    page_stack_destroy(ps);
+}
+
 /* A size and an alignment both known at compile time take the push without
  * its carry test (page_stack_block_wraps): the bound alone must still stop
  * it at every commit end and at the end of the reservation. Five blocks of
