@@ -401,23 +401,29 @@ PAGE_STACK_INLINE void *page_stack_push_inline(PageStack *ps, size_t size, size_
     PAGE_STACK_IN_REGISTER(top_last);
     uintptr_t before = top_last | mask; /* the byte before the aligned start */
     uintptr_t last;                     /* the block's last byte */
+    uintptr_t p;                        /* the block */
     int small = PAGE_STACK_CONSTANT(size) && size <= 64; /* a few stores cost less than testing for them */
     int fresh_only = (how & PageStackPush_Zero) && !small;
-    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_block_wraps(before, size, align, &last))) {
-        uintptr_t p = before + 1;
-        if (PAGE_STACK_LIKELY(last < (fresh_only ? ps->zero_end : ps->end))) {
-            ps->last = last;
-            ps->pushes++;
-            if ((how & PageStackPush_Zero) && small)
-                page_stack_zero_small((void *)p, size);
-            return (void *)p;
-        }
-        if (fresh_only && last < ps->end) { /* below the dirty edge: zero what was used */
-            ps->last = last;
-            ps->pushes++;
-            return page_stack_zero_dirty(ps, (void *)p, size);
-        }
+    /* A bad alignment or a wrap leave by the goto: with the bound's tests
+     * nested under these two, clang 14 at -O1 tested the bound twice (16
+     * instructions a push, 12 now, as at -O2; docs/BENCHMARKS.md,
+     * "Optimisation levels"). gcc counts the same either way. */
+    if (PAGE_STACK_UNLIKELY(align & mask) || PAGE_STACK_UNLIKELY(page_stack_block_wraps(before, size, align, &last)))
+        goto slow;
+    p = before + 1;
+    if (PAGE_STACK_LIKELY(last < (fresh_only ? ps->zero_end : ps->end))) {
+        ps->last = last;
+        ps->pushes++;
+        if ((how & PageStackPush_Zero) && small)
+            page_stack_zero_small((void *)p, size);
+        return (void *)p;
     }
+    if (fresh_only && last < ps->end) { /* below the dirty edge: zero what was used */
+        ps->last = last;
+        ps->pushes++;
+        return page_stack_zero_dirty(ps, (void *)p, size);
+    }
+slow:
     return page_stack_push_slow(ps, size, align, how);
 }
 
@@ -638,25 +644,27 @@ PAGE_STACK_CURSOR_FN void *page_stack_cursor_push_inline(PageStackCursor *c, siz
     uintptr_t mask = (uintptr_t)align - 1;
     uintptr_t before = c->last | mask;
     uintptr_t last;
+    uintptr_t start; /* the block */
     int small = PAGE_STACK_CONSTANT(size) && size <= 64;
     int fresh_only = (how & PageStackPush_Zero) && !small;
-    if (PAGE_STACK_LIKELY(!(align & mask)) && PAGE_STACK_LIKELY(!page_stack_block_wraps(before, size, align, &last))) {
-        uintptr_t p = before + 1;
-        if (PAGE_STACK_LIKELY(last < (fresh_only ? c->zero_end : c->end))) {
-            c->last = last;
-            c->pushes++;
-            if ((how & PageStackPush_Zero) && small)
-                page_stack_zero_small((void *)p, size);
-            return (void *)p;
-        }
-        if (fresh_only && last < c->end) {
-            c->last = last;
-            c->pushes++;
-            void *zeroed = page_stack_zero_dirty(c->stack, (void *)p, size); /* p need not live across the call */
-            c->zero_end = page_stack_zero_bound(last, c->stack->dirty, c->end); /* armed past the dirty edge */
-            return zeroed;
-        }
+    if (PAGE_STACK_UNLIKELY(align & mask) || PAGE_STACK_UNLIKELY(page_stack_block_wraps(before, size, align, &last)))
+        goto slow; /* as in page_stack_push_inline */
+    start = before + 1;
+    if (PAGE_STACK_LIKELY(last < (fresh_only ? c->zero_end : c->end))) {
+        c->last = last;
+        c->pushes++;
+        if ((how & PageStackPush_Zero) && small)
+            page_stack_zero_small((void *)start, size);
+        return (void *)start;
     }
+    if (fresh_only && last < c->end) {
+        c->last = last;
+        c->pushes++;
+        void *zeroed = page_stack_zero_dirty(c->stack, (void *)start, size); /* start need not live across the call */
+        c->zero_end = page_stack_zero_bound(last, c->stack->dirty, c->end); /* armed past the dirty edge */
+        return zeroed;
+    }
+slow:;
     void *p = page_stack_cursor_push_slow(c->stack, c->serial, c->last, c->pushes, size, align, how);
     c->last = c->stack->last;
     c->end = c->stack->cursor_end;
