@@ -530,8 +530,10 @@ PAGE_STACK_INLINE void *page_stack_push_copy_inline(PageStack *ps, const void *s
                                                    size_t align, uint32_t how)
 {
 #ifdef FRAME_ARENA_CHECKED
-    if (!ps) /* the checked build names the mistake; a release build faults on the load below */
-        page_stack_copy_check(ps, src, count, size);
+    if (!ps) { /* the checked build names the mistake; a release build faults on the load below */
+        page_stack_copy_check(ps, src, count, size); /* fatal with NULL */
+        return NULL; /* not reached: for gcc's -Wnull-dereference, which cannot tell */
+    }
 #endif
     if (page_stack_count_overflows(count, size))
         return page_stack_push_overflow(ps, align, how);
