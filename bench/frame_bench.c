@@ -1148,6 +1148,15 @@ typedef struct ZeroFresh {
     Summary push, push_zero;
 } ZeroFresh;
 
+/* ARRAY[PLACEMENTS]: PLACEMENTS copies of one loop, made by DEFINE_AT(NAME,
+ * PUSH, COPY, SHIFT) with the shifts of DEFINE_FRAME. */
+#define DEFINE_PLACED(DEFINE_AT, FN_TYPE, ARRAY, NAME, PUSH)                                                 \
+    DEFINE_AT(NAME, PUSH, 0, 0)                                                                             \
+    DEFINE_AT(NAME, PUSH, 1, 24)                                                                            \
+    DEFINE_AT(NAME, PUSH, 2, 40)                                                                            \
+    DEFINE_AT(NAME, PUSH, 3, 56)                                                                            \
+    static const FN_TYPE ARRAY[PLACEMENTS] = {ARRAY##_0, ARRAY##_1, ARRAY##_2, ARRAY##_3};
+
 typedef uint64_t (*FreshFn)(PageStack *ps, const Workload *w, void **ptrs);
 
 #define DEFINE_FRESH_AT(NAME, PUSH, COPY, SHIFT)                                                             \
@@ -1162,13 +1171,7 @@ typedef uint64_t (*FreshFn)(PageStack *ps, const Workload *w, void **ptrs);
             ptrs[i] = PUSH(ps, sizes[i], aligns[i]);                                                       \
         return now_ns() - t0;                                                                              \
     }
-#define DEFINE_FRESH(NAME, PUSH)                                                                            \
-    DEFINE_FRESH_AT(NAME, PUSH, 0, 0)                                                                       \
-    DEFINE_FRESH_AT(NAME, PUSH, 1, 24)                                                                      \
-    DEFINE_FRESH_AT(NAME, PUSH, 2, 40)                                                                      \
-    DEFINE_FRESH_AT(NAME, PUSH, 3, 56)                                                                      \
-    static const FreshFn fresh_##NAME[PLACEMENTS] = {fresh_##NAME##_0, fresh_##NAME##_1, fresh_##NAME##_2,   \
-                                                     fresh_##NAME##_3};
+#define DEFINE_FRESH(NAME, PUSH) DEFINE_PLACED(DEFINE_FRESH_AT, FreshFn, fresh_##NAME, NAME, PUSH)
 
 DEFINE_FRESH(push, page_stack_push)
 DEFINE_FRESH(push_zero, page_stack_push_zero)
@@ -1215,13 +1218,7 @@ typedef uint64_t (*StructFn)(PageStack *ps, size_t k, void **ptrs);
             ptrs[i] = PUSH(ps, Block32);                                                                   \
         return now_ns() - t0;                                                                              \
     }
-#define DEFINE_STRUCT(NAME, PUSH)                                                                           \
-    DEFINE_STRUCT_AT(NAME, PUSH, 0, 0)                                                                      \
-    DEFINE_STRUCT_AT(NAME, PUSH, 1, 24)                                                                     \
-    DEFINE_STRUCT_AT(NAME, PUSH, 2, 40)                                                                     \
-    DEFINE_STRUCT_AT(NAME, PUSH, 3, 56)                                                                     \
-    static const StructFn struct_##NAME[PLACEMENTS] = {struct_##NAME##_0, struct_##NAME##_1, struct_##NAME##_2, \
-                                                       struct_##NAME##_3};
+#define DEFINE_STRUCT(NAME, PUSH) DEFINE_PLACED(DEFINE_STRUCT_AT, StructFn, struct_##NAME, NAME, PUSH)
 
 #define PUSH_ONE_NO_ZERO(ps, T) push_array_no_zero(ps, T, 1)
 DEFINE_STRUCT(no_zero, PUSH_ONE_NO_ZERO)
