@@ -218,9 +218,10 @@ PAGE_STACK_INLINE int page_stack_block_wraps(uintptr_t before, size_t size, size
  * memsets of at most 16 bytes, the last one overlapping the one before where
  * n is not a multiple of 16. Compilers turn each into one or two stores at
  * every optimisation level, where gcc 12 at -Os turns one memset of more than
- * 16 bytes into `rep stos`: push_struct of 32 bytes took 4.4 ns there against
- * 0.7 ns (docs/BENCHMARKS.md, "Optimisation levels"). n is a constant, so the
- * tests fold away. */
+ * 16 bytes into `rep stos`: a frame of push_struct of 32 bytes then took 5-8
+ * times the same pushes without zeroing (frame_bench's push_struct line;
+ * docs/BENCHMARKS.md, "Optimisation levels"). n is a constant, so the tests
+ * fold away. */
 PAGE_STACK_INLINE void page_stack_zero_small(void *p, size_t n)
 {
     unsigned char *b = (unsigned char *)p;
