@@ -1248,6 +1248,18 @@ static ZeroFresh small_zero(size_t k, size_t rounds)
     return z;
 }
 
+/* One line of a zeroing race (TITLE: the zeroing loop's times against the
+ * other's) and its two CSV rows, named PLAIN and ZEROING under TAG. */
+static void report_zeroing(FILE *csv, const char *title, const char *tag, const char *plain, const char *zeroing,
+                           ZeroFresh z)
+{
+    printf("%s: median %.0f against %.0f ns (%.2fx), p10 %.0f against %.0f ns (%.2fx)\n", title, z.push_zero.median,
+           z.push.median, z.push_zero.median / z.push.median, z.push_zero.p10, z.push.p10, z.push_zero.p10 / z.push.p10);
+    fprintf(csv, "%s,10000,%s,%.0f,%.0f,,,,,,,,\n%s,10000,%s,%.0f,%.0f,,,,,%.4f,%.4f,,\n", tag, plain, z.push.median,
+            z.push.p10, tag, zeroing, z.push_zero.median, z.push_zero.p10, z.push_zero.median / z.push.median,
+            z.push_zero.p10 / z.push.p10);
+}
+
 /* ------------------------------------------------------------------ jobs: one frame filled by several threads */
 
 /* A job system's frame: the frame's K allocations of the mixed workload split
@@ -2250,22 +2262,10 @@ static int run_timing(const char *self, bool quick)
     Workload w10 = make_mixed(10000);
     ZeroFresh zf = zero_fresh(&w10, quick ? 50 : 200);
     free_workload(&w10);
-    printf("\npush_zero against push on never-used memory, K = 10000 mixed, untouched: median %.0f against %.0f ns "
-           "(%.2fx), p10 %.0f against %.0f ns (%.2fx)\n",
-           zf.push_zero.median, zf.push.median, zf.push_zero.median / zf.push.median, zf.push_zero.p10, zf.push.p10,
-           zf.push_zero.p10 / zf.push.p10);
-    fprintf(csv, "zero_fresh,10000,push,%.0f,%.0f,,,,,,,,\nzero_fresh,10000,push_zero,%.0f,%.0f,,,,,%.4f,%.4f,,\n",
-            zf.push.median, zf.push.p10, zf.push_zero.median, zf.push_zero.p10, zf.push_zero.median / zf.push.median,
-            zf.push_zero.p10 / zf.push.p10);
-    ZeroFresh sz = small_zero(10000, quick ? 50 : 200);
-    printf("push_struct of a 32-byte struct against push_array_no_zero of one, K = 10000, over memory used before: "
-           "median %.0f against %.0f ns (%.2fx), p10 %.0f against %.0f ns (%.2fx)\n",
-           sz.push_zero.median, sz.push.median, sz.push_zero.median / sz.push.median, sz.push_zero.p10, sz.push.p10,
-           sz.push_zero.p10 / sz.push.p10);
-    fprintf(csv, "small_zero,10000,push_array_no_zero,%.0f,%.0f,,,,,,,,\n"
-                 "small_zero,10000,push_struct,%.0f,%.0f,,,,,%.4f,%.4f,,\n",
-            sz.push.median, sz.push.p10, sz.push_zero.median, sz.push_zero.p10, sz.push_zero.median / sz.push.median,
-            sz.push_zero.p10 / sz.push.p10);
+    report_zeroing(csv, "\npush_zero against push on never-used memory, K = 10000 mixed, untouched", "zero_fresh", "push",
+                   "push_zero", zf);
+    report_zeroing(csv, "push_struct of a 32-byte struct against push_array_no_zero of one, K = 10000, over memory "
+                   "used before", "small_zero", "push_array_no_zero", "push_struct", small_zero(10000, quick ? 50 : 200));
 
     /* The spike, and its committed-bytes series for the chart. */
     SpikeResult *sp = malloc(sizeof *sp);
