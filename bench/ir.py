@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Instructions per push, counted by callgrind (repeatable, unlike time).
 
-    bench/ir.py [--tap] path/to/frame_bench
+    bench/ir.py [--tap] [--level LEVEL] path/to/frame_bench
     bench/ir.py [--tap] --debug path/to/frame_bench_debug path/to/frame_bench_debug_inline
 
 Runs `frame_bench --ir` under `valgrind --tool=callgrind --collect-atstart=no`;
@@ -9,6 +9,12 @@ the program dumps one profile per region (CALLGRIND_DUMP_STATS_AT). A push's
 cost is its loop's instructions minus the floor loop's (the same loads and
 stores, no allocator), divided by K = 10,000. Prints a table, or with --tap
 the goals as TAP tests.
+
+With --level, the ceilings of a build at another optimisation level
+(LEVELS below: gcc-Og, gcc-Os, clang-O1) instead of the goals, which are
+for -O2 and -O3. They are the counts that level reached once the pushes
+were made to build well there (docs/BENCHMARKS.md, "Optimisation
+levels"), so a change that makes a push worse at that level fails.
 
 With --debug, the two builds of a game's debug build (bench/meson.build):
 the benchmark at -O0 calling the library, built with -O2, for its pushes
@@ -23,6 +29,23 @@ import sys
 import tempfile
 
 K = 10000
+
+# The most instructions per push: runtime and constant alignment, the same
+# through a cursor, push_struct / push_array of 32 B (their zeroing included),
+# and how many more a cursor's push_zero on never-used memory may take than
+# its plain push. "O2" holds issue #6's goals; the other levels the counts of
+# gcc 12 and clang 14 on 2026-12-04 (each failed by the header before the
+# fixes of 8949c98 and 69febfc: gcc -Og 19 a push, -Os 16 a cursor push,
+# clang -O1 16 a push).
+LEVELS = {
+    "O2": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0),
+    # -Og folds no load-add-store into an add to memory and lays no fast path straight
+    "gcc-Og": dict(rt=15, const=10, cursor_rt=16, cursor_const=11, zeroing=14, cursor_zero_extra=0),
+    # -Os materialises the carry of the cursor's zeroing push
+    "gcc-Os": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=5),
+    # clang's -O1 (its -Og) meets the -O2 goals
+    "clang-O1": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0),
+}
 
 
 def regions(bench):
@@ -120,25 +143,39 @@ def main():
         if len(args) != 3:
             raise SystemExit(__doc__)
         return debug(tap, args[1], args[2])
+    level = "O2"
+    if args[:1] == ["--level"]:
+        if len(args) < 2 or args[1] not in LEVELS:
+            raise SystemExit(f"ir.py: --level takes one of {', '.join(LEVELS)}")
+        level, args = args[1], args[2:]
     if len(args) != 1:
         raise SystemExit(__doc__)
+    c = LEVELS[level]
+    at = "" if level == "O2" else f" ({level})"
     r, rows, v = figures(args[0])
     rt, const, cursor_rt, cursor_const, zeroing = v["rt"], v["const"], v["cursor_rt"], v["cursor_const"], v["zeroing"]
     fresh, zero_fresh, cursor_zero_fresh = v["fresh"], v["zero_fresh"], v["cursor_zero_fresh"]
+    extra = c["cursor_zero_extra"]
+
+    def within(value, ceiling):  # a figure is whole instructions per push, and a cursor's begin and end add 0.01
+        return value <= ceiling + 0.05
+
     checks = [
-        (rt <= 14, f"instructions per push with a runtime alignment: {rt:.2f} <= 14"),
-        (const <= 10, f"instructions per push with a constant alignment: {const:.2f} <= 10"),
-        (cursor_rt <= 14, f"instructions per cursor push with a runtime alignment: {cursor_rt:.2f} <= 14"),
-        (cursor_const <= 10, f"instructions per cursor push with a constant alignment: {cursor_const:.2f} <= 10"),
-        (max(zeroing) <= 10,
+        (within(rt, c["rt"]), f"instructions per push with a runtime alignment{at}: {rt:.2f} <= {c['rt']}"),
+        (within(const, c["const"]), f"instructions per push with a constant alignment{at}: {const:.2f} <= {c['const']}"),
+        (within(cursor_rt, c["cursor_rt"]),
+         f"instructions per cursor push with a runtime alignment{at}: {cursor_rt:.2f} <= {c['cursor_rt']}"),
+        (within(cursor_const, c["cursor_const"]),
+         f"instructions per cursor push with a constant alignment{at}: {cursor_const:.2f} <= {c['cursor_const']}"),
+        (within(max(zeroing), c["zeroing"]),
          f"instructions per push_struct / push_array of 32 B, fresh and reused memory, the zeroing stores "
-         f"included: {max(zeroing):.2f} at most, <= 10"),
+         f"included{at}: {max(zeroing):.2f} at most, <= {c['zeroing']}"),
         # on fresh memory push_zero is the plain push with another bound (zero_end): no dirty test
         (zero_fresh <= fresh + 0.005,
-         f"push_zero on never-used memory: {zero_fresh:.2f} instructions, at most a plain push's {fresh:.2f}"),
-        (cursor_zero_fresh <= cursor_rt + 0.005,
-         f"cursor push_zero on never-used memory: {cursor_zero_fresh:.2f} instructions, at most a cursor push's "
-         f"{cursor_rt:.2f}"),
+         f"push_zero on never-used memory{at}: {zero_fresh:.2f} instructions, at most a plain push's {fresh:.2f}"),
+        (cursor_zero_fresh <= cursor_rt + extra + 0.005,
+         f"cursor push_zero on never-used memory{at}: {cursor_zero_fresh:.2f} instructions, at most a cursor "
+         f"push's {cursor_rt:.2f}" + (f" + {extra}" if extra else "")),
         (r["reset_1k"] == r["reset_1m"],
          f"reset is flat in K: {r['reset_1k']} instructions after 1,000 pushes, {r['reset_1m']} after 1,000,000"),
         (r["pop_to_1k"] == r["pop_to_1m"],
@@ -153,8 +190,8 @@ def main():
             print(f"# {name}: {value:.2f} instructions")
         return 0 if all(ok for ok, _ in checks) else 1
     print(f"instructions per push (callgrind, K = {K:,}, minus the harness floor)")
-    for name, value, target in rows:
-        print(f"  {name:<58} {value:6.2f}  {target}")
+    for name, value, target in rows:  # the goals' column is -O2's: the checks below give the level's
+        print(f"  {name:<58} {value:6.2f}  {target if level == 'O2' else ''}")
     print(f"  {'reset after 1,000 / 1,000,000 pushes':<58} {r['reset_1k']:6d} / {r['reset_1m']}")
     print(f"  {'pop_to after 1,000 / 1,000,000 pushes':<58} {r['pop_to_1k']:6d} / {r['pop_to_1m']}")
     print("mem_ops against the C library: instructions per call (1,000 calls, size at run time)")
