@@ -562,7 +562,10 @@ static void zero_small_const(unsigned char *p, size_t n)
 /* The sizes on either side of each of page_stack_zero_small's branches (the
  * test above takes every size), and 65, past the small sizes: the push's
  * other path. Each case inlines two pushes, so not all 66. */
-static const size_t push_sizes[] = {0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65};
+#define PUSH_SIZES_(X) X(0) X(1) X(15) X(16) X(17) X(31) X(32) X(33) X(47) X(48) X(49) X(63) X(64) X(65)
+#define PUSH_SIZE_ENTRY_(k) k,
+static const size_t push_sizes[] = {PUSH_SIZES_(PUSH_SIZE_ENTRY_)};
+#undef PUSH_SIZE_ENTRY_
 
 static unsigned char *push_zero_const(PageStack *ps, PageStackCursor *c, size_t n, size_t align)
 {
@@ -570,8 +573,7 @@ static unsigned char *push_zero_const(PageStack *ps, PageStackCursor *c, size_t 
 #define PUSH_CASE_(k)                                                                                                  \
     case k:                                                                                                            \
         return c ? page_stack_cursor_push_zero(c, k, align) : page_stack_push_zero(ps, k, align);
-        PUSH_CASE_(0) PUSH_CASE_(1) PUSH_CASE_(15) PUSH_CASE_(16) PUSH_CASE_(17) PUSH_CASE_(31) PUSH_CASE_(32)
-        PUSH_CASE_(33) PUSH_CASE_(47) PUSH_CASE_(48) PUSH_CASE_(49) PUSH_CASE_(63) PUSH_CASE_(64) PUSH_CASE_(65)
+        PUSH_SIZES_(PUSH_CASE_)
 #undef PUSH_CASE_
     default:
         cr_assert_fail("no case for %zu", n);
