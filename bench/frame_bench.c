@@ -942,6 +942,7 @@ static void spike(SpikeResult *r, size_t normal)
 #define COLD_STEADY 15
 
 typedef struct ColdResult {
+    double create_ns;           /* page_stack_create of the stack, prefault and all */
     double first_ns, steady_ns; /* steady: the median of the COLD_STEADY frames after the first */
     double ratio;               /* first / steady */
     double untouched_ratio;     /* the same, frames with no touching */
@@ -968,13 +969,15 @@ static PageStack *cold_stack(const Workload *w, uint32_t flags, bool prefault)
 
 static ColdResult cold_frame(const Workload *w, uint32_t flags, bool prefault)
 {
-    uint64_t first[COLD_STACKS], steady[COLD_STACKS], ratio[COLD_STACKS], untouched[COLD_STACKS],
-        faults[COLD_STACKS], ns[COLD_STEADY];
+    uint64_t create[COLD_STACKS], first[COLD_STACKS], steady[COLD_STACKS], ratio[COLD_STACKS],
+        untouched[COLD_STACKS], faults[COLD_STACKS], ns[COLD_STEADY];
     Bench b;
     bench_init(&b, w);
     for (int s = 0; s < COLD_STACKS; s++) {
         page_stack_destroy(b.ours);
+        uint64_t t0 = now_ns();
         b.ours = cold_stack(w, flags, prefault);
+        create[s] = now_ns() - t0;
         long f0 = minor_faults();
         first[s] = frame_ours[0](&b, Shape_Mixed, true);
         faults[s] = (uint64_t)(minor_faults() - f0);
@@ -992,7 +995,8 @@ static ColdResult cold_frame(const Workload *w, uint32_t flags, bool prefault)
         untouched[s] = ratio_millionths(first_untouched, ns);
     }
     bench_free(&b);
-    return (ColdResult){.first_ns = summarise(first, COLD_STACKS, 0).median,
+    return (ColdResult){.create_ns = summarise(create, COLD_STACKS, 0).median,
+                        .first_ns = summarise(first, COLD_STACKS, 0).median,
                         .steady_ns = summarise(steady, COLD_STACKS, 0).median,
                         .ratio = summarise(ratio, COLD_STACKS, 0).median / 1e6,
                         .untouched_ratio = summarise(untouched, COLD_STACKS, 0).median / 1e6,
@@ -1028,6 +1032,56 @@ static double fresh_bump_ratio(const Workload *w)
     b.bump_base = own;
     bench_free(&b);
     return summarise(fresh, COLD_STACKS, 0).median / 1e6;
+}
+
+/* What the prefault's read a page costs (os_vm_prefault in
+ * engine/os_vm_posix.c): over a new mapping of `bytes`, the steps it takes
+ * (256 KiB, top down), each populated (MADV_POPULATE_WRITE) and then read a
+ * byte a page, the two timed apart. Under shadow paging the reads take each
+ * page's trap, which the first frame would pay otherwise; elsewhere they are
+ * a TLB miss and a line just written a page. Medians over 5 mappings;
+ * false where the kernel has no such advice (nor the engine's prefault its
+ * reads). */
+typedef struct PrefaultSplit {
+    double populate_ns, reads_ns;
+} PrefaultSplit;
+
+static bool prefault_split(size_t bytes, PrefaultSplit *out)
+{
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    const size_t step = 256 * KiB, page = (size_t)sysconf(_SC_PAGESIZE);
+    bytes = (bytes + page - 1) / page * page;
+    uint64_t populate[5], reads[5];
+    for (int run = 0; run < 5; run++) {
+        unsigned char *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (buf == MAP_FAILED)
+            return false;
+        populate[run] = reads[run] = 0;
+        unsigned sum = 0;
+        for (size_t end = bytes; end > 0;) {
+            size_t n = end < step ? end : step;
+            end -= n;
+            uint64_t t0 = now_ns();
+            if (madvise(buf + end, n, MADV_POPULATE_WRITE) != 0) {
+                munmap(buf, bytes);
+                return false;
+            }
+            uint64_t t1 = now_ns();
+            for (size_t off = n; off > 0; off -= page)
+                sum += ((volatile unsigned char *)buf)[end + off - page];
+            populate[run] += t1 - t0;
+            reads[run] += now_ns() - t1;
+        }
+        __asm__ volatile("" : : "r"(sum));
+        munmap(buf, bytes);
+    }
+    *out = (PrefaultSplit){summarise(populate, 5, 0).median, summarise(reads, 5, 0).median};
+    return true;
+#else
+    (void)bytes;
+    (void)out;
+    return false;
+#endif
 }
 
 /* First touch of fresh memory: ns per 4 KiB, writing one byte per 4 KiB of a
@@ -2227,19 +2281,24 @@ static int run_timing(const char *self, bool quick)
     ColdResult cold = cold_frame(&w100, 0, false), cold_pre = cold_frame(&w100, 0, true),
                cold_huge = cold_frame(&w100, PageStackFlag_HugePages, true);
     double fresh_bump = fresh_bump_ratio(&w100);
+    PrefaultSplit split;
+    size_t prefault_bytes = w100.bytes + 64 * KiB; /* cold_stack's initial commit */
+    bool have_split = prefault_split(prefault_bytes, &split);
     free_workload(&w100);
     double touch_normal = first_touch_ns_per_4k(0), touch_huge = first_touch_ns_per_4k(PageStackFlag_HugePages);
     printf("\ncold first frame, K = 100000 mixed, touched (ns; steady = median of the next %d frames; "
            "medians over %d new stacks)\n", COLD_STEADY, COLD_STACKS);
-    printf("  %-22s %12s %12s %7s %16s %12s\n", "stack", "first", "steady", "ratio", "untouched ratio",
-           "first faults");
+    printf("  %-22s %12s %12s %12s %7s %16s %12s\n", "stack", "create", "first", "steady", "ratio",
+           "untouched ratio", "first faults");
     const struct {
         const char *name;
         ColdResult *r;
     } colds[] = {{"no prefault", &cold}, {"prefault", &cold_pre}, {"prefault + huge pages", &cold_huge}};
     for (int i = 0; i < 3; i++) {
-        printf("  %-22s %12.0f %12.0f %7.2f %16.2f %12ld\n", colds[i].name, colds[i].r->first_ns,
-               colds[i].r->steady_ns, colds[i].r->ratio, colds[i].r->untouched_ratio, colds[i].r->first_faults);
+        printf("  %-22s %12.0f %12.0f %12.0f %7.2f %16.2f %12ld\n", colds[i].name, colds[i].r->create_ns,
+               colds[i].r->first_ns, colds[i].r->steady_ns, colds[i].r->ratio, colds[i].r->untouched_ratio,
+               colds[i].r->first_faults);
+        fprintf(csv, "cold_create,100000,%s,%.0f,,,,,,,,,\n", colds[i].name, colds[i].r->create_ns);
         fprintf(csv, "cold_first_frame,100000,%s,%.0f,%.0f,,,,,%.4f,,%ld,\n", colds[i].name, colds[i].r->first_ns,
                 colds[i].r->steady_ns, colds[i].r->ratio, colds[i].r->first_faults);
         fprintf(csv, "cold_first_frame_untouched,100000,%s,,,,,,,%.4f,,,\n", colds[i].name,
@@ -2248,6 +2307,15 @@ static int run_timing(const char *self, bool quick)
     printf("the bump's first pass over a buffer memset had just written, against its next %d: %.2fx (no page "
            "faults, no allocator: what fresh memory costs the touching)\n", COLD_STEADY, fresh_bump);
     fprintf(csv, "cold_first_frame,100000,bump over fresh memory,,,,,,,%.4f,,,\n", fresh_bump);
+    if (have_split) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = (prefault_bytes + page - 1) / page;
+        printf("the prefault's steps over the same %.1f MiB, timed apart (medians of 5): populate %.0f ns, a read a "
+               "page after it %.0f ns (%.1f ns a page, %.1f%% of the populate)\n",
+               (double)prefault_bytes / (double)MiB, split.populate_ns, split.reads_ns, split.reads_ns / (double)pages,
+               100.0 * split.reads_ns / split.populate_ns);
+        fprintf(csv, "prefault_split,0,populate,%.0f,,,,,,,,,\nprefault_split,0,reads,%.0f,,,,,,,,,\n",
+                split.populate_ns, split.reads_ns);
+    }
     printf("first touch of fresh memory, ns per 4 KiB: normal pages %.0f, huge pages %.0f (ratio %.2f)\n",
            touch_normal, touch_huge, touch_huge / touch_normal);
     fprintf(csv, "first_touch_per_4k,0,normal,%.1f,,,,,,,,,\nfirst_touch_per_4k,0,huge,%.1f,,,,,,%.4f,,,\n",
