@@ -391,6 +391,29 @@ OS_VM_NORETURN static void default_on_fail(const PageStack *ps, size_t size, siz
  * each time, which would recurse until the thread ran out of stack. */
 #define FAIL_DEPTH_LIMIT 8
 
+/* The on_fail calls running on this thread, outermost first. A call's record
+ * is the thread's, not its stack's: on_fail may do with the stack what it
+ * likes, destroy it included, and the push writes nothing to it after
+ * on_fail returns, but it takes the call's record off here. A call left by
+ * longjmp or a throw takes nothing off: its record goes when a later failure
+ * comes from no deeper in the thread's stack (which grows down on every
+ * platform the library builds for), as it could not if it were nested in
+ * that call. Calls nested more than FAIL_CALLS deep are not recorded: so many
+ * on_fail calls running at once on other stacks than their own. */
+#define FAIL_CALLS 32
+
+typedef struct FailCall {
+    const PageStack *ps; /* compared, never followed: the stack may be gone */
+    uint64_t generation;
+    size_t pos;
+    uintptr_t frame; /* fail's, for the call; failures nested in it come from deeper */
+} FailCall;
+
+static OS_VM_THREAD_LOCAL struct {
+    FailCall calls[FAIL_CALLS];
+    uint32_t count;
+} fail_calls;
+
 static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, uint32_t how)
 {
     ps->last_error = err;
@@ -401,13 +424,6 @@ static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, 
      * into the library's code (page_stack.h, at page_stack_set_hooks). */
     if (!ps->on_fail)
         default_on_fail(ps, size, align);
-    /* Nested in the last on_fail call: deeper in the thread's stack (which
-     * grows down on every platform the library builds for), and the stack as
-     * that call found it. The last call stays recorded once it has returned,
-     * or been left by longjmp or a throw (the push touches nothing after
-     * on_fail), but a later failure is nested in it only if it also comes
-     * from deeper and finds the stack unchanged: a game that jumps out of
-     * on_fail and fails again from its loop does so from the same depth. */
 #if defined(__GNUC__) || defined(__clang__)
     void *here = __builtin_frame_address(0); /* not a local's address: ASan may keep locals elsewhere */
     uintptr_t frame = (uintptr_t)here;
@@ -415,20 +431,27 @@ static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, 
     char here;
     uintptr_t frame = (uintptr_t)(void *)&here;
 #endif
+    while (fail_calls.count && fail_calls.calls[fail_calls.count - 1].frame <= frame)
+        fail_calls.count--; /* left by longjmp or a throw: this failure is not nested in it */
+    /* This failure is nested in every call recorded: each that found this
+     * stack as it is now is one more call of on_fail on an unchanged stack. */
     size_t pos = pos_of(ps);
-    bool nested = ps->fail_depth && frame < ps->fail_frame && ps->fail_generation == ps->generation &&
-                  ps->fail_pos == pos;
-    uint32_t depth = nested ? ps->fail_depth + 1 : 1;
+    uint32_t depth = 1;
+    for (uint32_t i = 0; i < fail_calls.count; i++) {
+        const FailCall *c = &fail_calls.calls[i];
+        depth += c->ps == ps && c->generation == ps->generation && c->pos == pos;
+    }
     if (depth >= FAIL_DEPTH_LIMIT)
         os_vm_fatal("page_stack \"%s\": push of %zu bytes (align %zu) failed inside the stack's own on_fail, %u "
                     "calls of it deep, the stack unchanged (pos %zu): on_fail would be called without end; push "
                     "from on_fail with a try_ call or to another stack",
                     ps->name, size, align, (unsigned)(depth - 1), pos);
-    ps->fail_depth = depth;
-    ps->fail_generation = ps->generation;
-    ps->fail_pos = pos;
-    ps->fail_frame = frame;
+    uint32_t call = fail_calls.count;
+    if (call < FAIL_CALLS)
+        fail_calls.calls[fail_calls.count++] = (FailCall){ps, ps->generation, pos, frame};
     ps->on_fail(ps, size, align, ps->user);
+    if (call < FAIL_CALLS)
+        fail_calls.count = call; /* it returned, and so did every call nested in it */
     return NULL;
 }
 

@@ -22,7 +22,9 @@
  * but a push of its own there that fails again calls it again, so log with a
  * try_ call or into another stack: a failure that would call it an eighth
  * time, each call nested in the last with the stack unchanged, is fatal (one
- * line) before the recursion runs the thread out of stack. A create that
+ * line) before the recursion runs the thread out of stack. A call that has
+ * returned counts for nothing after (on_fail may even destroy the stack: the
+ * push writes nothing to it after on_fail returns). A create that
  * returns NULL leaves the reason in page_stack_create_error. Programming
  * errors (an alignment that is not a power of two, pop_to a mark above the
  * top or taken before the last reset) print one line and abort in every
@@ -331,12 +333,6 @@ struct PageStack {
     void (*on_push)(PageStack *ps, void *ptr, size_t size, void *user);
     uint32_t owner; /* 0, or what made the stack and destroys it (a frame arena, scratch): see page_stack_destroy */
     size_t cleanup_floor; /* while its cleanups run: the pos the pop or reset running them goes down to */
-    /* the last on_fail call (running, returned, or left by longjmp or a throw), to tell a failure inside
-       on_fail that would call it again without end: see fail in page_stack.c */
-    uint32_t fail_depth;
-    uint64_t fail_generation;
-    size_t fail_pos;
-    uintptr_t fail_frame;
 };
 
 PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if it cannot be made */

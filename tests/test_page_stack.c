@@ -1113,10 +1113,103 @@ Test(failure, an_on_fail_that_changes_its_stack_before_failing_again_may_nest_de
     }
 }
 
-/* An on_fail call left by longjmp (or a throw) stays recorded, as one that
- * returned does, but a game that jumps out of it and fails again from its
- * loop fails from the same depth, not from inside it: none of those failures
- * is taken for a nested one, however many there are, the stack unchanged. */
+/* A game's own recursion whose every level pushes and fails, with an
+ * on_fail that returns (it counts the failure, and the caller copes with
+ * NULL), fails nowhere inside on_fail, however deep it goes: each call has
+ * returned before the next failure. Until 2026-12-04 a returned call stayed
+ * recorded on the stack, and the eighth level, deeper in the thread's stack
+ * with the stack unchanged, was taken for an on_fail failing without end. */
+static uintptr_t deepest_level;
+
+static int push_at_every_level(PageStack *ps, int levels)
+{
+    volatile int served = page_stack_push(ps, KiB, 8) != NULL; /* read after the call: no tail call */
+    deepest_level = (uintptr_t)__builtin_frame_address(0);
+    int below = levels > 1 ? push_at_every_level(ps, levels - 1) : 0;
+    return below + served;
+}
+
+Test(failure, a_recursion_that_fails_at_every_level_is_no_failure_inside_on_fail)
+{
+    FailLog log = {0};
+    PageStack *ps = page_stack_create(
+        &(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = record_failure, .user = &log});
+    cr_assert_not_null(page_stack_push(ps, 64 * KiB - 100, 8), "the stack all but full");
+    uintptr_t top = (uintptr_t)__builtin_frame_address(0);
+    cr_assert_eq(push_at_every_level(ps, 24), 0);
+    cr_assert_eq(log.calls, 24, "on_fail called %d times", log.calls);
+    cr_assert_lt(deepest_level, top, "each level deeper in the thread's stack");
+    cr_assert_eq(page_stack_stats(ps).failed_pushes, 24);
+    cr_assert_not_null(page_stack_push(ps, 64, 8), "the stack is usable");
+    page_stack_destroy(ps);
+}
+
+/* on_fail calls nested across many stacks, each stack failing once: no
+ * stack is called again on itself, so none of it is misuse, however deep.
+ * The thread's table of running calls holds 32; the calls nested deeper go
+ * unrecorded, and nothing is written past the table. */
+#define CHAIN 40
+
+typedef struct Chain {
+    PageStack *stacks[CHAIN];
+    int calls;
+} Chain;
+
+static void fail_on_the_next(PageStack *ps, size_t size, size_t align, void *user)
+{
+    Chain *c = user;
+    c->calls++;
+    for (int i = 0; i + 1 < CHAIN; i++)
+        if (c->stacks[i] == ps)
+            page_stack_push(c->stacks[i + 1], size, align);
+}
+
+Test(failure, on_fail_calls_nested_across_forty_stacks_each_failing_once_return, .signal = SIGABRT)
+{
+    Chain c = {0};
+    for (int i = 0; i < CHAIN; i++)
+        c.stacks[i] = page_stack_create(
+            &(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = fail_on_the_next, .user = &c});
+    for (int round = 1; round <= 2; round++) {
+        c.calls = 0;
+        cr_assert_null(page_stack_push(c.stacks[0], MiB, 8));
+        cr_assert_eq(c.calls, CHAIN, "round %d: on_fail called %d times", round, c.calls);
+        for (int i = 0; i < CHAIN; i++)
+            cr_assert_eq(page_stack_stats(c.stacks[i]).failed_pushes, (uint64_t)round);
+    }
+    Refail r = {0};
+    page_stack_set_hooks(c.stacks[0], &(PageStackDesc){.on_fail = push_again, .user = &r});
+    expect_fatalf("page_stack \"page_stack\": push of %zu bytes (align 8) failed inside the stack's own on_fail, 7 "
+                  "calls of it deep, the stack unchanged (pos 0): on_fail would be called without end; push from "
+                  "on_fail with a try_ call or to another stack",
+                  (size_t)MiB);
+    page_stack_push(c.stacks[0], MiB, 8);
+    death_not_reached();
+}
+
+/* on_fail may do with its stack what it likes, destroy it included: the
+ * push writes nothing to it after on_fail returns (the stack's own fields
+ * live in its reservation, which the destroy gives back). */
+static void destroy_it(PageStack *ps, size_t size, size_t align, void *user)
+{
+    (void)size, (void)align;
+    *(int *)user += 1;
+    page_stack_destroy(ps);
+}
+
+Test(failure, an_on_fail_may_destroy_its_stack)
+{
+    int calls = 0;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = destroy_it, .user = &calls});
+    cr_assert_null(page_stack_push(ps, MiB, 8));
+    cr_assert_eq(calls, 1);
+}
+
+/* An on_fail call left by longjmp (or a throw) cannot take its record off,
+ * as one that returns does, but a game that jumps out of it and fails again
+ * from its loop fails from the same depth, not from inside it: none of those
+ * failures is taken for a nested one, however many there are, the stack
+ * unchanged. */
 static jmp_buf fail_exit;
 static int jumped_out; /* not a local of the test: setjmp would leave it indeterminate */
 
