@@ -1187,9 +1187,9 @@ Test(failure, on_fail_calls_nested_across_forty_stacks_each_failing_once_return,
     death_not_reached();
 }
 
-/* on_fail may do with its stack what it likes, destroy it included: the
- * push writes nothing to it after on_fail returns (the stack's own fields
- * live in its reservation, which the destroy gives back). */
+/* on_fail may do with its stack what it likes, destroy it included: no push
+ * that calls it writes anything to the stack after it returns (the stack's
+ * own fields live in its reservation, which the destroy gives back). */
 static void destroy_it(PageStack *ps, size_t size, size_t align, void *user)
 {
     (void)size, (void)align;
@@ -1197,12 +1197,33 @@ static void destroy_it(PageStack *ps, size_t size, size_t align, void *user)
     page_stack_destroy(ps);
 }
 
+typedef struct Mebibyte {
+    unsigned char bytes[MiB];
+} Mebibyte;
+
 Test(failure, an_on_fail_may_destroy_its_stack)
 {
-    int calls = 0;
-    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = destroy_it, .user = &calls});
-    cr_assert_null(page_stack_push(ps, MiB, 8));
-    cr_assert_eq(calls, 1);
+    static char text[MiB + 1];
+    memset(text, 'a', MiB);
+    for (int how = 0; how < 9; how++) {
+        int calls = 0;
+        PageStack *ps =
+            page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB, .on_fail = destroy_it, .user = &calls});
+        void *p = page_stack_push(ps, 8, 8), *r = p;
+        switch (how) {
+        case 0: r = page_stack_push(ps, MiB, 8); break;
+        case 1: r = page_stack_push_zero(ps, MiB, 8); break;
+        case 2: r = push_struct(ps, Mebibyte); break;
+        case 3: r = push_array_no_zero(ps, Mebibyte, 1); break;
+        case 4: r = page_stack_push_copy(ps, text, MiB, 1); break;
+        case 5: r = page_stack_realloc(ps, p, 8, MiB, 8); break;
+        case 6: r = page_stack_strdup(ps, text); break;
+        case 7: r = page_stack_printf(ps, "%s", text); break;
+        case 8: r = page_stack_push(ps, SIZE_MAX, 8); break;
+        }
+        cr_assert_null(r, "push %d", how);
+        cr_assert_eq(calls, 1, "push %d: on_fail called %d times", how, calls);
+    }
 }
 
 /* An on_fail call left by longjmp (or a throw) cannot take its record off,
