@@ -483,24 +483,32 @@ static const char *only; /* --only: a comma-separated list of competitors to run
 static bool show_blocks;  /* --blocks: print the median of each block of rounds under each table */
 static int head_to_head = -1; /* >= 0: only ours, the floor and this competitor race */
 
-static bool available(size_t c)
+/* Whether this run races competitor c: the head-to-head race and --only
+ * leave some out. */
+static bool chosen(size_t c)
 {
     if (head_to_head >= 0 && (int)c != head_to_head && strcmp(competitors[c].name, "ours") != 0 &&
         strcmp(competitors[c].name, "floor") != 0)
         return false;
-    if (only) {
-        size_t n = strlen(competitors[c].name);
-        const char *at = only;
-        bool listed = false;
-        while ((at = strstr(at, competitors[c].name)) != NULL) {
-            if ((at == only || at[-1] == ',') && (at[n] == ',' || at[n] == 0))
-                listed = true;
-            at += n;
-        }
-        if (!listed)
-            return false;
-    }
+    if (!only)
+        return true;
+    size_t n = strlen(competitors[c].name);
+    for (const char *at = only; (at = strstr(at, competitors[c].name)) != NULL; at += n)
+        if ((at == only || at[-1] == ',') && (at[n] == ',' || at[n] == 0))
+            return true;
+    return false;
+}
+
+/* Whether its library was found (the general allocators are looked up at
+ * run time). */
+static bool present(size_t c)
+{
     return !competitors[c].available || *competitors[c].available;
+}
+
+static bool available(size_t c)
+{
+    return chosen(c) && present(c);
 }
 
 static int find_competitor(const char *name)
@@ -761,9 +769,9 @@ static void write_row(const char *workload, size_t k, const char *name, const Su
 }
 
 /* Why a competitor has no line in a table. */
-static const char *absent_why(void)
+static const char *absent_why(size_t c)
 {
-    return only ? "not run (--only)" : "absent (library not found)";
+    return chosen(c) ? "absent (library not found)" : "not run (--only)";
 }
 
 static void emit(const char *workload, size_t k, const Summary *s)
@@ -772,7 +780,7 @@ static void emit(const char *workload, size_t k, const Summary *s)
     table_head(workload, k, "");
     for (size_t c = 0; c < COMPETITORS; c++) {
         if (!available(c)) {
-            printf("  %-14s %s\n", competitors[c].name, absent_why());
+            printf("  %-14s %s\n", competitors[c].name, absent_why(c));
             continue;
         }
         write_row(workload, k, competitors[c].name, &s[c], &s[ours]);
@@ -1584,12 +1592,13 @@ static void jobs_tables(size_t k, bool quick)
                  main_frees ? "freed on the main thread" : "each thread frees its own");
         table_head(workload, k, more);
         for (int c = 0; c < Job_Kinds; c++) {
+            int rival = find_competitor(job_names[c]);
             if (job_available(c, main_frees))
                 write_row(workload, k, job_names[c], &s[c], &s[Job_Ours]);
+            else if (c == Job_MiHeap && main_frees)
+                printf("  %-14s not in this workload (a heap is destroyed by its thread)\n", job_names[c]);
             else
-                printf("  %-14s %s\n", job_names[c],
-                       c == Job_MiHeap && main_frees ? "not in this workload (a heap is destroyed by its thread)"
-                                                     : absent_why());
+                printf("  %-14s %s\n", job_names[c], rival >= 0 ? absent_why((size_t)rival) : "absent");
         }
     }
     free_workload(&w);
@@ -2094,7 +2103,8 @@ static int goal_n, goal_missed;
 
 enum { Missed, Met, NotRun };
 
-/* A ratio goal with a competitor left out by --only is not judged. */
+/* A ratio goal with a competitor that did not run (--only, or its library
+ * absent) is not judged. */
 static int judge(double ratio, bool met)
 {
     return isnan(ratio) ? NotRun : met ? Met : Missed;
@@ -2107,7 +2117,7 @@ static void goal(int verdict, const char *fmt, ...)
     va_start(ap, fmt);
     printf("  [%s] ", verdict == NotRun ? "----" : verdict == Met ? "met " : "MISS");
     vprintf(fmt, ap);
-    printf(verdict == NotRun ? " (not run: --only)\n" : "\n");
+    printf(verdict == NotRun ? " (not judged: a competitor did not run; its table says why)\n" : "\n");
     va_end(ap);
     goal_n += verdict != NotRun;
     goal_missed += verdict == Missed;
