@@ -450,8 +450,7 @@ static void *fail(PageStack *ps, PageStackError err, size_t size, size_t align, 
     if (call < FAIL_CALLS)
         fail_calls.calls[fail_calls.count++] = (FailCall){ps, ps->generation, pos, frame};
     ps->on_fail(ps, size, align, ps->user);
-    if (call < FAIL_CALLS)
-        fail_calls.count = call; /* it returned, and so did every call nested in it */
+    fail_calls.count = call; /* it returned, and so did every call nested in it */
     return NULL;
 }
 
