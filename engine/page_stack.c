@@ -398,8 +398,9 @@ OS_VM_NORETURN static void default_on_fail(const PageStack *ps, size_t size, siz
  * longjmp or a throw takes nothing off: its record goes when a later failure
  * comes from no deeper in the thread's stack (which grows down on every
  * platform the library builds for), as it could not if it were nested in
- * that call. Calls nested more than FAIL_CALLS deep are not recorded: so many
- * on_fail calls running at once on other stacks than their own. */
+ * that call. Calls nested deeper than FAIL_CALLS are not recorded (thirty-two
+ * on_fail calls running at once, each a failure inside the one before, that
+ * changed its stack or failed on another). */
 #define FAIL_CALLS 32
 
 typedef struct FailCall {
