@@ -41,6 +41,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 
 mode, binary = sys.argv[1], sys.argv[2]
 # A cross build run under an emulator (tests/meson.build sets it from the
@@ -50,6 +51,10 @@ listing = subprocess.run(emulator + [binary, "--list"], capture_output=True, tex
                          check=True).stdout.split("\n")
 cases = [line.split() for line in listing if line.strip()]
 results = []
+# Memcheck runs with a temporary directory of its own, which must stay empty:
+# valgrind makes its gdbserver's pipes there, and a run that ends at its
+# first error (--exit-on-first-error) leaves them behind unless --vgdb=no.
+scratch = tempfile.TemporaryDirectory(prefix="run_uaf-") if mode.startswith("valgrind") else None
 
 
 def in_case(report):
@@ -72,11 +77,15 @@ for fields in cases:
         # With -fstack-protector-strong (Debian's packaging flags) gcc puts a
         # case's bad store after the out-of-line push's jump back, and the
         # report named the inline push's line instead of the case's.
-        cmd = ["valgrind", "--quiet", "--error-exitcode=99", "--exit-on-first-error=yes", "--vex-guest-chase=no",
-               binary, name]
+        cmd = ["valgrind", "--quiet", "--vgdb=no", "--error-exitcode=99", "--exit-on-first-error=yes",
+               "--vex-guest-chase=no", binary, name]
     else:
         cmd = emulator + [binary, name]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, TMPDIR=scratch.name) if scratch else None
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    left = sorted(os.listdir(scratch.name)) if scratch else []
+    for path in left:
+        os.remove(os.path.join(scratch.name, path))
     rc = proc.returncode
     unnoticed = rc == 0 and f"uaf_case: {name} went unnoticed" in proc.stdout
     if mode.startswith("valgrind"):
@@ -101,8 +110,10 @@ for fields in cases:
         asan = rc == -signal.SIGABRT and "AddressSanitizer" in proc.stderr and in_case(proc.stderr)
         stopped = asan or rc == -signal.SIGSEGV
         how = "ASan report" if asan else "SIGSEGV" if rc == -signal.SIGSEGV else f"exit {rc}"
-    ok = stopped if expected else unnoticed
-    results.append((ok, f"{name}: {how}" + ("" if expected else " (must go unnoticed)"), proc.stdout + proc.stderr))
+    ok = (stopped if expected else unnoticed) and not left
+    results.append((ok, f"{name}: {how}" + ("" if expected else " (must go unnoticed)") +
+                    (f", left {len(left)} files in TMPDIR" if left else ""),
+                    proc.stdout + proc.stderr + "".join(f"left in TMPDIR: {path}\n" for path in left)))
 
 print("TAP version 13")
 print(f"1..{len(results)}")
