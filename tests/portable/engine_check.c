@@ -197,8 +197,8 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
     argv[argc] = NULL;
     /* posix_spawn, not fork: a fork copies this process's page tables and
      * makes every page it writes afterwards fault once (under MemorySanitizer,
-     * whose shadow it writes with every byte, 1,000 faults a child). glibc's
-     * posix_spawn shares the memory until the exec. */
+     * whose shadow it writes with every byte, about 4,300 faults for each of
+     * the 37 children). glibc's posix_spawn shares the memory until the exec. */
     posix_spawn_file_actions_t actions;
     int error = posix_spawn_file_actions_init(&actions);
     if (!error)
