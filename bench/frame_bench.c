@@ -31,6 +31,7 @@
 #define _GNU_SOURCE
 #include "frame_arena.h"
 #include "mem_ops.h"
+#include "os_vm.h"
 #include "page_stack.h"
 
 #include <dlfcn.h>
@@ -1044,10 +1045,10 @@ static double fresh_bump_ratio(const Workload *w)
 
 /* What the prefault's read a page costs (os_vm_prefault in
  * engine/os_vm_posix.c): over a new mapping of `bytes`, the steps it takes
- * (256 KiB, top down), each populated (MADV_POPULATE_WRITE) and then read a
- * byte a page, the two timed apart. Under shadow paging the reads take each
- * page's trap, which the first frame would pay otherwise; elsewhere they are
- * a TLB miss and a line just written a page. Medians over 5 mappings;
+ * (OS_VM_PREFAULT_STEP, top down), each populated (MADV_POPULATE_WRITE) and
+ * then read a byte a page, the two timed apart. Under shadow paging the
+ * reads take each page's trap, which the first frame would pay otherwise;
+ * elsewhere they are a TLB miss and a line just written a page. Medians over 5 mappings;
  * false where the kernel has no such advice (nor the engine's prefault its
  * reads). */
 typedef struct PrefaultSplit {
@@ -1057,7 +1058,8 @@ typedef struct PrefaultSplit {
 static bool prefault_split(size_t bytes, PrefaultSplit *out)
 {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-    const size_t step = 256 * KiB, page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t step = OS_VM_PREFAULT_STEP > page ? OS_VM_PREFAULT_STEP : page;
     bytes = (bytes + page - 1) / page * page;
     uint64_t populate[5], reads[5];
     for (int run = 0; run < 5; run++) {

@@ -91,7 +91,10 @@ bool os_vm_commit(void *addr, size_t size);
  * (never, or decommitted or released since) is fatal, with one line, on
  * Windows and on Linux 5.14 and later; where the kernel has no
  * MADV_POPULATE_WRITE (older Linux, macOS), the touch of such a page faults
- * (SIGSEGV). */
+ * (SIGSEGV). On POSIX it goes OS_VM_PREFAULT_STEP bytes at a time (or a
+ * page, if larger): on Linux each step is mapped, then read while it is
+ * still in the caches. */
+#define OS_VM_PREFAULT_STEP ((size_t)256 << 10)
 void os_vm_prefault(void *addr, size_t size);
 
 /* Returns the pages to the OS at once and makes the range inaccessible;

@@ -111,9 +111,6 @@ bool os_vm_commit(void *addr, size_t size)
     return true;
 }
 
-/* Top down in steps of this many bytes (see os_vm.h): one call maps a step. */
-#define PREFAULT_STEP ((size_t)256 << 10)
-
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
 /* A populate that failed, with its errno: pages of the range that are not
  * committed (unmapped, or PROT_NONE) are the caller's bug, stopped here with
@@ -136,7 +133,8 @@ static void need_committed(void *addr, size_t size, int err)
 void os_vm_prefault(void *addr, size_t size)
 {
     os_vm_need_pages("prefault", addr, size);
-    size_t page = os_vm_page_size(), step = PREFAULT_STEP > page ? PREFAULT_STEP : page;
+    /* One call maps a step. */
+    size_t page = os_vm_page_size(), step = OS_VM_PREFAULT_STEP > page ? OS_VM_PREFAULT_STEP : page;
     for (size_t end = size; end > 0;) {
         size_t n = end < step ? end : step; /* size and step are whole pages */
         end -= n;
