@@ -538,21 +538,33 @@ static void lay_out(const Workload *w, unsigned char *buf, void **ptrs)
     }
 }
 
+/* The reservation of each of ours' stacks for a frame of cap bytes: four
+ * times the frame and 64 MiB on 64 bits. A 32-bit process has 4 GiB of
+ * address space, which the four stacks, the bump's, bump_counted's and the
+ * floor's buffers and glibc's blocks share: at K = 1,000,000 (300 MiB a
+ * frame) they get the frame and 16 MiB, which each of their frames fits
+ * in (huge pages round it up to 2 MiB): a push that did not fit would stop
+ * the run (the default on_fail). */
+static size_t stack_reserve(size_t cap)
+{
+    return SIZE_MAX > UINT32_MAX ? 4 * cap + 64 * MiB : cap + 16 * MiB;
+}
+
 /* Sets the bench up for a workload: buffers big enough for its frame. */
 static void bench_init(Bench *b, const Workload *w)
 {
-    size_t cap = w->bytes + 4 * KiB;
+    size_t cap = w->bytes + 4 * KiB, reserve = stack_reserve(cap);
     *b = (Bench){.w = w, .ptrs = calloc(w->k, sizeof(void *)), .floor_ptrs = calloc(w->k, sizeof(void *))};
     b->floor = floor_buffer(w);
     b->bump_base = b->bump_cur = glibc.malloc(cap);
     b->counted_base = b->counted_cur = glibc.malloc(cap);
     if (b->floor && b->floor_ptrs)
         lay_out(w, b->floor, b->floor_ptrs);
-    b->ours = page_stack_create(&(PageStackDesc){.name = "bench", .reserve_size = 4 * cap + 64 * MiB});
-    b->ours_call = page_stack_create(&(PageStackDesc){.name = "bench call", .reserve_size = 4 * cap + 64 * MiB});
-    b->ours_cursor = page_stack_create(&(PageStackDesc){.name = "bench cursor", .reserve_size = 4 * cap + 64 * MiB});
+    b->ours = page_stack_create(&(PageStackDesc){.name = "bench", .reserve_size = reserve});
+    b->ours_call = page_stack_create(&(PageStackDesc){.name = "bench call", .reserve_size = reserve});
+    b->ours_cursor = page_stack_create(&(PageStackDesc){.name = "bench cursor", .reserve_size = reserve});
     b->ours_huge = page_stack_create(
-        &(PageStackDesc){.name = "bench huge", .reserve_size = 4 * cap + 64 * MiB, .flags = PageStackFlag_HugePages});
+        &(PageStackDesc){.name = "bench huge", .reserve_size = reserve, .flags = PageStackFlag_HugePages});
     if (!b->ptrs || !b->floor_ptrs || !b->floor || !b->bump_base || !b->counted_base || !b->ours || !b->ours_call ||
         !b->ours_cursor || !b->ours_huge) {
         fprintf(stderr, "frame_bench: out of memory setting up K=%zu\n", w->k);
@@ -1114,12 +1126,12 @@ static double first_touch_ns_per_4k(uint32_t flags)
 
 /* The start and end of a frame that finds the caches cold, as a game's
  * frame leaves them: before each measurement a 64 MiB sweep (4 GiB of address
- * space away) pushes out the TLB entries of the stack's fields and memory and
- * the page-table entries behind them, and on x86 the lines the measurement
- * reads are flushed from every cache level: a last-level cache larger than
- * the sweep (260 MiB on one machine here) would otherwise keep them; a fence
- * then waits for the sweep's own stores, which would otherwise still be
- * draining into the timed part. Timed: the first push and a write to it;
+ * space away, 512 MiB in a 32-bit process) pushes out the TLB entries of the
+ * stack's fields and memory and the page-table entries behind them, and on
+ * x86 the lines the measurement reads are flushed from every cache level: a
+ * last-level cache larger than the sweep (260 MiB on one machine here) would
+ * otherwise keep them; a fence then waits for the sweep's own stores, which
+ * would otherwise still be draining into the timed part. Timed: the first push and a write to it;
  * then, after another sweep, the reset. The bump pointer's first push and
  * write are timed the same way, its pointer kept in a malloc'd struct and
  * set back to the start before the sweep, as ours is reset before its sweep.
@@ -1150,7 +1162,9 @@ static void flush(const void *p, size_t bytes)
 
 static ColdStart cold_start(size_t rounds)
 {
-    const size_t bytes = 64 * MiB, apart = 4096 * MiB;
+    /* 4 GiB does not fit a 32-bit size_t; 512 MiB there still puts the two
+     * under different page-table pages (each maps 2 or 4 MiB). */
+    const size_t bytes = 64 * MiB, apart = SIZE_MAX > UINT32_MAX ? (size_t)(4096 * (uint64_t)MiB) : 512 * MiB;
     unsigned char *buf = malloc(bytes);
     /* Address space between the sweep and the stack, so that the sweep does
      * not keep the page-table entries of the stack warm by being its neighbour. */
