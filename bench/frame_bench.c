@@ -2186,12 +2186,19 @@ static void cursor_goals(const size_t *ks)
     }
     const char *names[] = {"mimalloc", "tcmalloc", "glibc"};
     printf("  K=10000 ");
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
+        const char *end = i < 2 ? ";" : "\n";
+        int c = find_competitor(names[i]);
+        if (c < 0 || !available((size_t)c)) { /* its table says why */
+            printf("  %s did not run%s", names[i], end);
+            continue;
+        }
         printf("  %s / ours_cursor untouched %.1fx (%.1fx), touched %.1fx (%.1fx)%s", names[i],
                ratio_of("frame_untouched", 10000, names[i], "ours_cursor", false),
                ratio_of("frame_untouched", 10000, names[i], "ours_cursor", true),
                ratio_of("frame_touched", 10000, names[i], "ours_cursor", false),
-               ratio_of("frame_touched", 10000, names[i], "ours_cursor", true), i < 2 ? ";" : "\n");
+               ratio_of("frame_touched", 10000, names[i], "ours_cursor", true), end);
+    }
 }
 
 /* Opens DIR/STEM.csv and DIR/STEM.json and writes their heads. */
