@@ -541,8 +541,8 @@ static void lay_out(const Workload *w, unsigned char *buf, void **ptrs)
 /* The reservation of each of ours' stacks for a frame of cap bytes: four
  * times the frame and 64 MiB on 64 bits. A 32-bit process has 4 GiB of
  * address space, which the four stacks, the bump's, bump_counted's and the
- * floor's buffers and glibc's blocks share: at K = 1,000,000 (300 MiB a
- * frame) they get the frame and 16 MiB, which each of their frames fits
+ * floor's buffers and glibc's blocks share: at K = 1,000,000 (about 300 MiB
+ * a frame) they get the frame and 16 MiB, which each of their frames fits
  * in (huge pages round it up to 2 MiB): a push that did not fit would stop
  * the run (the default on_fail). */
 static size_t stack_reserve(size_t cap)
@@ -1058,11 +1058,11 @@ static double fresh_bump_ratio(const Workload *w)
 /* What the prefault's read a page costs (os_vm_prefault in
  * engine/os_vm_posix.c): over a new mapping of `bytes`, the steps it takes
  * (OS_VM_PREFAULT_STEP, top down), each populated (MADV_POPULATE_WRITE) and
- * then read a byte a page, the two timed apart. Under shadow paging the
- * reads take each page's trap, which the first frame would pay otherwise;
- * elsewhere they are a TLB miss and a line just written a page. Medians over 5 mappings;
- * false where the kernel has no such advice (nor the engine's prefault its
- * reads). */
+ * then read a byte a page, the two timed apart. Under shadow paging the reads
+ * take each page's trap, which the first frame would pay otherwise; elsewhere
+ * they are a TLB miss and a line just written a page. Medians over 5
+ * mappings; false where the kernel has no such advice (nor the engine's
+ * prefault its reads). */
 typedef struct PrefaultSplit {
     double populate_ns, reads_ns;
 } PrefaultSplit;
@@ -1124,18 +1124,18 @@ static double first_touch_ns_per_4k(uint32_t flags)
     return summarise(ns, 5, 0).median / (double)(bytes / 4096);
 }
 
-/* The start and end of a frame that finds the caches cold, as a game's
- * frame leaves them: before each measurement a 64 MiB sweep (4 GiB of address
- * space away, 512 MiB in a 32-bit process) pushes out the TLB entries of the
+/* The start and end of a frame that finds the caches cold, as a game's frame
+ * leaves them: before each measurement a 64 MiB sweep (4 GiB of address space
+ * away, 512 MiB in a 32-bit process) pushes out the TLB entries of the
  * stack's fields and memory and the page-table entries behind them, and on
  * x86 the lines the measurement reads are flushed from every cache level: a
  * last-level cache larger than the sweep (260 MiB on one machine here) would
  * otherwise keep them; a fence then waits for the sweep's own stores, which
- * would otherwise still be draining into the timed part. Timed: the first push and a write to it;
- * then, after another sweep, the reset. The bump pointer's first push and
- * write are timed the same way, its pointer kept in a malloc'd struct and
- * set back to the start before the sweep, as ours is reset before its sweep.
- * Medians over `rounds`. */
+ * would otherwise still be draining into the timed part. Timed: the first
+ * push and a write to it; then, after another sweep, the reset. The bump
+ * pointer's first push and write are timed the same way, its pointer kept in
+ * a malloc'd struct and set back to the start before the sweep, as ours is
+ * reset before its sweep. Medians over `rounds`. */
 typedef struct ColdStart {
     double first_ns, reset_ns, bump_first_ns;
 } ColdStart;
