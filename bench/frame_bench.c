@@ -2188,9 +2188,9 @@ static void cursor_goals(const size_t *ks)
     printf("  K=10000 ");
     for (int i = 0; i < 3; i++) {
         const char *end = i < 2 ? ";" : "\n";
-        int c = find_competitor(names[i]);
-        if (c < 0 || !available((size_t)c)) { /* its table says why */
-            printf("  %s did not run%s", names[i], end);
+        size_t c = (size_t)find_competitor(names[i]); /* each name is a competitor's */
+        if (!available(c)) {
+            printf("  %s %s%s", names[i], absent_why(c), end);
             continue;
         }
         printf("  %s / ours_cursor untouched %.1fx (%.1fx), touched %.1fx (%.1fx)%s", names[i],
