@@ -200,15 +200,16 @@ static const char *run_death(const char *name, bool *died, bool *faulted)
      * whose shadow it writes with every byte, about 4,300 faults for each of
      * the 37 children). glibc's posix_spawn shares the memory until the exec. */
     posix_spawn_file_actions_t actions;
-    int error = posix_spawn_file_actions_init(&actions);
-    if (!error)
-        error = posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (!error)
-        error = posix_spawn_file_actions_adddup2(&actions, 1, 2);
     pid_t pid = -1;
-    if (!error)
-        error = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
+    int error = posix_spawn_file_actions_init(&actions);
+    if (!error) { /* destroyed only once made */
+        error = posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (!error)
+            error = posix_spawn_file_actions_adddup2(&actions, 1, 2);
+        if (!error)
+            error = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+    }
     if (error) {
         snprintf(text, sizeof text, "engine_check: the child did not start (posix_spawn: %s)", strerror(error));
         return text;
