@@ -3,6 +3,7 @@
 # usage: run.sh SOURCE_ROOT WORK_DIR [STRICT_WARNINGS]
 # STRICT_WARNINGS: the warning flags the library is built with
 # (engine/meson.build), which copy-in compiles the one-file form with too.
+# PYTHON, if set, is the Python to run (meson.build's; else python3).
 set -u
 src=$(cd "$1" && pwd)
 work=$2
@@ -35,7 +36,7 @@ copy_repo() {
 # last_opt COMPILE_COMMANDS SOURCE: the last -O flag SOURCE is compiled with
 # (the one the compiler takes), or -O0 if none
 last_opt() {
-    python3 - "$1" "$2" <<'PY'
+    "${PYTHON:-python3}" - "$1" "$2" <<'PY'
 import json, shlex, sys
 for c in json.load(open(sys.argv[1])):
     if c["file"].endswith("/" + sys.argv[2]):
