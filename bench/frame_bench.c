@@ -34,6 +34,7 @@
 #include "os_vm.h"
 #include "page_stack.h"
 
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
@@ -2129,12 +2130,25 @@ static int judge(double ratio, bool met)
 static void goal(int verdict, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void goal(int verdict, const char *fmt, ...)
 {
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    printf("  [%s] ", verdict == NotRun ? "----" : verdict == Met ? "met " : "MISS");
-    vprintf(fmt, ap);
-    printf(verdict == NotRun ? " (not judged: a competitor did not run; its table says why)\n" : "\n");
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    printf("  [%s] ", verdict == NotRun ? "----" : verdict == Met ? "met " : "MISS");
+    /* A figure of a competitor that did not run is a NaN: print "-", not
+     * printf's "nan" or "-nan" (and "nanx"). */
+    for (const char *c = line; *c;) {
+        const char *n = c + (*c == '-');
+        bool starts = c == line || c[-1] == ' ' || c[-1] == '(';
+        if (starts && strncmp(n, "nan", 3) == 0 && !isalpha((unsigned char)n[3 + (n[3] == 'x')])) {
+            putchar('-');
+            c = n + 3 + (n[3] == 'x');
+        } else {
+            putchar(*c++);
+        }
+    }
+    printf(verdict == NotRun ? " (not judged: a competitor did not run; its table says why)\n" : "\n");
     goal_n += verdict != NotRun;
     goal_missed += verdict == Missed;
 }
