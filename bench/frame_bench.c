@@ -2127,17 +2127,16 @@ static int judge(double ratio, bool met)
     return isnan(ratio) ? NotRun : met ? Met : Missed;
 }
 
-static void goal(int verdict, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void goal(int verdict, const char *fmt, ...)
+/* printf, but a figure of a competitor that did not run, a NaN, prints as
+ * "-", not as printf's "nan" or "-nan" (and "nanx"). */
+static void print_figures(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void print_figures(const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    printf("  [%s] ", verdict == NotRun ? "----" : verdict == Met ? "met " : "MISS");
-    /* A figure of a competitor that did not run is a NaN: print "-", not
-     * printf's "nan" or "-nan" (and "nanx"). */
     for (const char *c = line; *c;) {
         const char *n = c + (*c == '-');
         bool starts = c == line || c[-1] == ' ' || c[-1] == '(';
@@ -2148,6 +2147,18 @@ static void goal(int verdict, const char *fmt, ...)
             putchar(*c++);
         }
     }
+}
+
+static void goal(int verdict, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void goal(int verdict, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    printf("  [%s] ", verdict == NotRun ? "----" : verdict == Met ? "met " : "MISS");
+    print_figures("%s", line);
     printf(verdict == NotRun ? " (not judged: a competitor did not run; its table says why)\n" : "\n");
     goal_n += verdict != NotRun;
     goal_missed += verdict == Missed;
@@ -2191,10 +2202,10 @@ static void cursor_goals(const size_t *ks)
         const char *what[] = {"frame_touched", "frame_touched", "frame_untouched"}, *to[] = {"bump", "floor", "bump"};
         printf("  K=%-6zu", ks[i]);
         for (int j = 0; j < 3; j++)
-            printf("  %s / %s %.2f (%.2f)", j == 2 ? "untouched" : "touched", to[j],
+            print_figures("  %s / %s %.2f (%.2f)", j == 2 ? "untouched" : "touched", to[j],
                    ratio_of(what[j], ks[i], "ours_cursor", to[j], false),
                    ratio_of(what[j], ks[i], "ours_cursor", to[j], true));
-        printf("; ours_cursor / ours touched %.2f, untouched %.2f\n",
+        print_figures("; ours_cursor / ours touched %.2f, untouched %.2f\n",
                ratio_of("frame_touched", ks[i], "ours_cursor", "ours", false),
                ratio_of("frame_untouched", ks[i], "ours_cursor", "ours", false));
     }
@@ -2207,7 +2218,7 @@ static void cursor_goals(const size_t *ks)
             printf("  %s %s%s", names[i], absent_why(c), end);
             continue;
         }
-        printf("  %s / ours_cursor untouched %.1fx (%.1fx), touched %.1fx (%.1fx)%s", names[i],
+        print_figures("  %s / ours_cursor untouched %.1fx (%.1fx), touched %.1fx (%.1fx)%s", names[i],
                ratio_of("frame_untouched", 10000, names[i], "ours_cursor", false),
                ratio_of("frame_untouched", 10000, names[i], "ours_cursor", true),
                ratio_of("frame_touched", 10000, names[i], "ours_cursor", false),
