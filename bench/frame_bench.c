@@ -2127,16 +2127,13 @@ static int judge(double ratio, bool met)
     return isnan(ratio) ? NotRun : met ? Met : Missed;
 }
 
-/* printf, but a figure of a competitor that did not run, a NaN, prints as
+/* vprintf, but a figure of a competitor that did not run, a NaN, prints as
  * "-", not as printf's "nan" or "-nan" (and "nanx"). */
-static void print_figures(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void print_figures(const char *fmt, ...)
+static void vprint_figures(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void vprint_figures(const char *fmt, va_list ap)
 {
     char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     for (const char *c = line; *c;) {
         const char *n = c + (*c == '-');
         bool starts = c == line || c[-1] == ' ' || c[-1] == '(';
@@ -2149,16 +2146,23 @@ static void print_figures(const char *fmt, ...)
     }
 }
 
+static void print_figures(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void print_figures(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint_figures(fmt, ap);
+    va_end(ap);
+}
+
 static void goal(int verdict, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void goal(int verdict, const char *fmt, ...)
 {
-    char line[1024];
+    printf("  [%s] ", verdict == NotRun ? "----" : verdict == Met ? "met " : "MISS");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vprint_figures(fmt, ap);
     va_end(ap);
-    printf("  [%s] ", verdict == NotRun ? "----" : verdict == Met ? "met " : "MISS");
-    print_figures("%s", line);
     printf(verdict == NotRun ? " (not judged: a competitor did not run; its table says why)\n" : "\n");
     goal_n += verdict != NotRun;
     goal_missed += verdict == Missed;
@@ -2203,11 +2207,11 @@ static void cursor_goals(const size_t *ks)
         printf("  K=%-6zu", ks[i]);
         for (int j = 0; j < 3; j++)
             print_figures("  %s / %s %.2f (%.2f)", j == 2 ? "untouched" : "touched", to[j],
-                   ratio_of(what[j], ks[i], "ours_cursor", to[j], false),
-                   ratio_of(what[j], ks[i], "ours_cursor", to[j], true));
+                          ratio_of(what[j], ks[i], "ours_cursor", to[j], false),
+                          ratio_of(what[j], ks[i], "ours_cursor", to[j], true));
         print_figures("; ours_cursor / ours touched %.2f, untouched %.2f\n",
-               ratio_of("frame_touched", ks[i], "ours_cursor", "ours", false),
-               ratio_of("frame_untouched", ks[i], "ours_cursor", "ours", false));
+                      ratio_of("frame_touched", ks[i], "ours_cursor", "ours", false),
+                      ratio_of("frame_untouched", ks[i], "ours_cursor", "ours", false));
     }
     const char *names[] = {"mimalloc", "tcmalloc", "glibc"};
     printf("  K=10000 ");
@@ -2219,10 +2223,10 @@ static void cursor_goals(const size_t *ks)
             continue;
         }
         print_figures("  %s / ours_cursor untouched %.1fx (%.1fx), touched %.1fx (%.1fx)%s", names[i],
-               ratio_of("frame_untouched", 10000, names[i], "ours_cursor", false),
-               ratio_of("frame_untouched", 10000, names[i], "ours_cursor", true),
-               ratio_of("frame_touched", 10000, names[i], "ours_cursor", false),
-               ratio_of("frame_touched", 10000, names[i], "ours_cursor", true), end);
+                      ratio_of("frame_untouched", 10000, names[i], "ours_cursor", false),
+                      ratio_of("frame_untouched", 10000, names[i], "ours_cursor", true),
+                      ratio_of("frame_touched", 10000, names[i], "ours_cursor", false),
+                      ratio_of("frame_touched", 10000, names[i], "ours_cursor", true), end);
     }
 }
 
