@@ -584,12 +584,10 @@ Test(budget, counted_without_a_callback)
     frame_arena_destroy(fa);
 }
 
-#if !TEST_CHECKED
 static size_t buffer_committed(FrameArena *fa, uint32_t frames_ago)
 {
     return page_stack_stats(frame_arena_stack(fa, frames_ago)).committed;
 }
-#endif
 
 #if !TEST_CHECKED /* exact commits: plain build only */
 Test(trim, memory_comes_back_trim_after_frames_after_a_spike)
@@ -767,26 +765,40 @@ Test(trim, exactly_a_quarter_is_enough)
     cr_assert_eq(frame_arena_stats(fa).trims, 1);
     frame_arena_destroy(fa);
 }
+#endif
 
 /* When the largest peak leaves the window, the largest of the frames still
- * in it holds the commit, until it leaves too. */
+ * in it holds the commit, until it leaves too. In every build: the checked
+ * build puts each frame's blocks above the last few frames' (its
+ * quarantine), so its commits are not the plain build's, but its trims come
+ * at the same frames, each giving memory back. */
 Test(trim, a_spike_that_leaves_the_window_hands_over_to_the_next_largest)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 10, .frames_in_flight = 1});
     for (int f = 0; f < 10; f++) /* frame 0: 4 MiB, frame 4: 2 MiB, the rest 10 KiB */
         run_frame(fa, f == 0 ? 4 * MiB : f == 4 ? 2 * MiB : 10 * KiB);
-    cr_assert_eq(buffer_committed(fa, 0), 4 * MiB, "frame 0 is still in the window");
+    size_t spike = buffer_committed(fa, 0), handed = 0;
+    if (!TEST_CHECKED)
+        cr_assert_eq(spike, 4 * MiB, "frame 0 is still in the window");
+    cr_assert_eq(frame_arena_stats(fa).trims, 0);
     for (int f = 10; f < 14; f++) { /* frame 0 has left the window, frame 4 has not */
         run_frame(fa, 10 * KiB);
-        cr_assert_eq(buffer_committed(fa, 0), 2 * MiB, "frame %d", f);
+        size_t committed = buffer_committed(fa, 0);
+        handed = f == 10 ? committed : handed;
+        cr_assert(committed < spike && committed == handed, "frame %d: %zu committed after %zu, then %zu", f,
+                  committed, spike, handed);
+        if (!TEST_CHECKED)
+            cr_assert_eq(committed, 2 * MiB, "frame %d", f);
+        cr_assert_eq(frame_arena_stats(fa).trims, 1, "frame %d", f);
     }
-    cr_assert_eq(frame_arena_stats(fa).trims, 1);
     run_frame(fa, 10 * KiB); /* frame 14: frame 4 has left */
-    cr_assert_eq(buffer_committed(fa, 0), 64 * KiB);
+    size_t committed = buffer_committed(fa, 0);
+    cr_assert_lt(committed, handed);
+    if (!TEST_CHECKED)
+        cr_assert_eq(committed, 64 * KiB);
     cr_assert_eq(frame_arena_stats(fa).trims, 2);
     frame_arena_destroy(fa);
 }
-#endif
 
 #if !TEST_CHECKED /* exact commits: plain build only */
 Test(trim, never_below_initial_commit_and_off_with_uint32_max)
