@@ -828,6 +828,10 @@ Test(scratch, set_defaults_shapes_the_stacks_threads_make_later)
     this_threads_stacks(still);
     cr_assert_str_eq(still[0]->name, "job 0", "thread init without a desc takes the defaults");
     cr_assert_eq(page_stack_stats(still[1]).reserved, 16 * MiB);
+    scratch_shutdown(); /* the defaults stay: the next begin makes the stacks from them */
+    this_threads_stacks(still);
+    cr_assert_str_eq(still[0]->name, "job 0", "after scratch_shutdown");
+    cr_assert_eq(page_stack_stats(still[1]).reserved, 16 * MiB, "after scratch_shutdown");
 
     cr_assert_eq(scratch_set_defaults(NULL), ScratchError_None);
     m = in_a_new_thread();
