@@ -442,10 +442,16 @@ int main(int argc, char **argv)
         .stack = {.initial_commit = lane_prefault, .flags = PageStackFlag_Prefault}, .lanes = opt.threads});
     PageStackError fa_error = page_stack_create_error();
     PageStack *level = page_stack_create(&(PageStackDesc){.name = "level", .reserve_size = 16u << 20});
+    /* A setup that fails from here on goes to shut_down, which releases what
+     * was made (NULL is nothing to release). */
+    int status = 1;
+    Workers *workers = NULL;
+    FILE *report = NULL;
+    double *frame_times = NULL;
     if (!fa || !level) {
         fprintf(stderr, "frame_arena_demo: cannot make the %s: %s\n", fa ? "level stack" : "frame arena",
                 page_stack_error_string(fa ? page_stack_create_error() : fa_error));
-        return 1;
+        goto shut_down;
     }
     /* Every thread's scratch stacks, the workers' and this one's, which the
      * particle update compacts through: their first MiB prefaulted like the
@@ -456,14 +462,14 @@ int main(int argc, char **argv)
         .name = "particles", .reserve_size = 128u << 20, .initial_commit = 1u << 20, .flags = PageStackFlag_Prefault});
     if (scratch != ScratchError_None)
         fprintf(stderr, "frame_arena_demo: scratch stacks keep the default size (cannot reserve 128 MiB)\n");
-    Workers *workers = workers_create(opt.threads);
-    FILE *report = opt.report ? fopen(opt.report, "w") : NULL;
+    workers = workers_create(opt.threads);
+    report = opt.report ? fopen(opt.report, "w") : NULL;
     size_t frame_time_cap = opt.frames && opt.frames < 1000000 ? (size_t)opt.frames : 1000000, frame_time_count = 0;
-    double *frame_times = malloc(frame_time_cap * sizeof(double)); /* the summary's percentiles */
+    frame_times = malloc(frame_time_cap * sizeof(double)); /* the summary's percentiles */
     if (!workers || (opt.report && !report) || !frame_times) {
         fprintf(stderr, "frame_arena_demo: cannot set up (%s)\n",
                 opt.report && !report ? "cannot open the report file" : "out of memory");
-        return 1;
+        goto shut_down;
     }
     if (report)
         fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak,lanes_used\n");
@@ -593,10 +599,12 @@ int main(int argc, char **argv)
            st.trims, st.budget_overruns);
     printf("particles %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count,
            failed_pushes + world.failed, world_checksum(&world));
+    transient_shutdown(&transient);
+    status = 0;
+shut_down:
     if (report)
         fclose(report);
     free(frame_times);
-    transient_shutdown(&transient);
     workers_destroy(workers);
     page_stack_destroy(level);
     frame_arena_destroy(fa);
@@ -605,5 +613,5 @@ int main(int argc, char **argv)
     SDL_DestroyRenderer(renderer);
     SDL_DestroyWindow(window);
     SDL_Quit();
-    return 0;
+    return status;
 }

@@ -268,6 +268,12 @@ no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLA
 proc = run("--frames", "5", timeout=60, env=no_display)
 check(proc.returncode == 1 and "no display available" in proc.stderr and "--headless" in proc.stderr,
       "without a display it says so and suggests --headless", proc.stderr[-500:])
+# A report file it cannot open: the setup fails and says so, having released
+# what it had made (LeakSanitizer, in the ASan builds, sees what it kept).
+proc = run("--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--report",
+           path("no-such-directory/r.csv"), timeout=60)
+check(proc.returncode == 1 and "cannot set up (cannot open the report file)" in proc.stderr,
+      "a report file it cannot open fails the setup with a message", proc.stderr[-500:])
 proc = run("--help", timeout=30)
 check(proc.returncode == 0 and "--screenshot PATH" in proc.stdout, "--help prints the usage and exits 0")
 
