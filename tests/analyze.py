@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Static analysis: clang's analyzer over the library in each build it ships in.
+
+    python3 tests/analyze.py [--jobs N]
+
+Runs `clang --analyze` with its default checkers (core, unix, deadcode,
+nullability, security, ...) on:
+
+- engine/frame_arena_unity.c, the whole library as one translation unit, so
+  that a call from one engine file into another is followed, and with the
+  functions of the engine's headers analysed on their own as well
+  (-analyzer-opt-analyze-headers), in each build the engine has: plain,
+  checked, with ASan's poisoning, with MSan's, with valgrind's client
+  requests, for 32-bit x86 (plain and checked), for 64-bit ARM, and for
+  Windows with MinGW-w64's headers (plain and checked);
+- the examples, C and C++ (frame_arena.hpp's wrappers), at -O2, where the
+  pushes are inline, and at -O0, where they call the library, plain and
+  checked;
+- the demo's files.
+
+A warning in a file of this repository fails the run and is printed with
+the analyzer's path to it; warnings in the compiler's or the system's
+headers are counted, not ours to mend. First tests/analyze_proof.c, a
+planted mistake, must be reported: a run whose flags analysed nothing would
+fail there. Each build needs its headers (./dev analyze installs them); a
+build whose headers are missing fails the run and names the package.
+"""
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+LINUX = ["-D_FILE_OFFSET_BITS=64", "-pthread"]
+CHECKED = ["-DFRAME_ARENA_CHECKED"]
+I686 = ["-m32", "-idirafter", "/usr/include/x86_64-linux-gnu"]  # as tests/cross/linux-i686.txt
+# Debian's cross headers, found without a cross compiler
+AARCH64 = ["--target=aarch64-linux-gnu", "--sysroot=/usr/aarch64-linux-gnu"]
+WINDOWS = ["--target=x86_64-w64-mingw32", "--sysroot=/usr/x86_64-w64-mingw32"]
+
+# name, flags, a header the build needs, the package that has it
+BUILDS = [
+    ("plain", LINUX, None, None),
+    ("checked", LINUX + CHECKED, None, None),
+    ("ASan", LINUX + ["-fsanitize=address"], None, None),
+    ("MSan", LINUX + ["-fsanitize=memory"], None, None),
+    ("valgrind", LINUX + ["-DFRAME_ARENA_VALGRIND"], "/usr/include/valgrind/valgrind.h", "valgrind"),
+    ("i686", LINUX + I686, "/usr/include/x86_64-linux-gnu/gnu/stubs-32.h", "libc6-dev-i386"),
+    ("i686 checked", LINUX + I686 + CHECKED, "/usr/include/x86_64-linux-gnu/gnu/stubs-32.h", "libc6-dev-i386"),
+    ("aarch64", LINUX + AARCH64, "/usr/aarch64-linux-gnu/include/stdio.h", "libc6-dev-arm64-cross"),
+    ("Windows", WINDOWS, "/usr/x86_64-w64-mingw32/include/windows.h", "mingw-w64-x86-64-dev"),
+    ("Windows checked", WINDOWS + CHECKED, "/usr/x86_64-w64-mingw32/include/windows.h", "mingw-w64-x86-64-dev"),
+]
+
+ANALYZE = ["--analyze", "-Xanalyzer", "-analyzer-output=text", "-o", os.devnull]
+HEADERS = ["-Xanalyzer", "-analyzer-opt-analyze-headers"]
+
+
+def pkg_cflags(*packages):
+    r = subprocess.run(["pkg-config", "--cflags", *packages], capture_output=True, text=True)
+    if r.returncode:
+        return None
+    return shlex.split(r.stdout)
+
+
+def jobs():
+    """(label, command, missing package or None) for every analysis."""
+    out = []
+    for name, flags, header, package in BUILDS:
+        missing = package if header and not os.path.exists(header) else None
+        out.append((f"{name:16} engine/frame_arena_unity.c",
+                    ["clang", "-std=c11", "-O2", "-Iengine", *flags, *HEADERS, *ANALYZE,
+                     "engine/frame_arena_unity.c"], missing))
+    for opt in ("-O2", "-O0"):
+        for name, flags in (("plain", LINUX), ("checked", LINUX + CHECKED)):
+            for src, cc, std in (("examples/frame_loop.c", "clang", "-std=c11"),
+                                 ("examples/job_lanes.c", "clang", "-std=c11"),
+                                 ("examples/frame_loop.cpp", "clang++", "-std=c++17")):
+                out.append((f"{name + ' ' + opt:16} {src}",
+                            [cc, std, opt, "-Iengine", *flags, *HEADERS, *ANALYZE, src], None))
+    demo = pkg_cflags("sdl2", "SDL2_ttf", "cglm")
+    for src in sorted(f for f in os.listdir("demo") if f.endswith(".c")):
+        out.append((f"{'plain':16} demo/{src}",
+                    ["clang", "-std=c11", "-O2", "-Iengine", "-Idemo", *LINUX, *(demo or []), *HEADERS, *ANALYZE,
+                     f"demo/{src}"], None if demo is not None else "libsdl2-dev libsdl2-ttf-dev libcglm-dev"))
+    return out
+
+
+WARNING = re.compile(r"^(\S+?):\d+:\d+: warning: ", re.M)
+
+
+def ours(path):
+    """Whether a path the analyzer names is a file of this repository."""
+    full = os.path.realpath(path)
+    return full.startswith(os.getcwd() + os.sep) and not full.startswith(os.path.join(os.getcwd(), "build"))
+
+
+def report(stderr):
+    """The analyzer's output without the warnings (and their notes) in files not ours."""
+    blocks, keep = [], False
+    for line in stderr.splitlines():
+        m = WARNING.match(line)
+        if m:
+            keep = ours(m.group(1))
+        elif line.startswith("In file included from") or re.match(r"^\d+ warnings? generated", line):
+            continue
+        if keep:
+            blocks.append(line)
+    return "\n".join(blocks)
+
+
+def analyze(cmd):
+    start = time.monotonic()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    files = WARNING.findall(r.stderr)
+    return r, [f for f in files if ours(f)], len([f for f in files if not ours(f)]), time.monotonic() - start
+
+
+def main(argv):
+    workers = os.cpu_count() or 2
+    if argv[:1] == ["--jobs"] and len(argv) == 2 and argv[1].isdigit():
+        workers = int(argv[1])
+    elif argv:
+        sys.exit(__doc__)
+    os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    proof, found, _, _ = analyze(["clang", "-std=c11", "-O2", "-Iengine", *LINUX, *ANALYZE, "tests/analyze_proof.c"])
+    if proof.returncode or found != ["tests/analyze_proof.c"]:
+        print("not ok: the analyzer did not report the planted mistake in tests/analyze_proof.c, "
+              "so its silence below would mean nothing:\n" + proof.stderr)
+        return 1
+    print("ok: the analyzer reports the planted mistake in tests/analyze_proof.c")
+
+    todo = jobs()
+    failed = foreign = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        runs = [(label, missing, None if missing else pool.submit(analyze, cmd)) for label, cmd, missing in todo]
+        for label, missing, run in runs:
+            if missing:
+                failed += 1
+                print(f"not ok  {label}: headers missing (apt-get install {missing})")
+                continue
+            r, found, others, seconds = run.result()
+            foreign += others
+            if r.returncode or found:
+                failed += 1
+                why = f"{len(found)} warnings" if found else f"clang exit status {r.returncode}"
+                print(f"not ok  {label}: {why}\n{report(r.stderr) if found else r.stderr}")
+            else:
+                print(f"ok      {label} ({seconds:.1f} s)")
+    print(f"{len(todo) - failed} analysed clean, {failed} failed"
+          + (f"; {foreign} warnings in the compiler's or the system's headers, not counted" if foreign else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
