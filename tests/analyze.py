@@ -11,8 +11,10 @@ nullability, security, ...) on:
   functions of the engine's headers analysed on their own as well
   (-analyzer-opt-analyze-headers), in each build the engine has: plain,
   checked, with ASan's poisoning, with MSan's, with valgrind's client
-  requests, for 32-bit x86 (plain and checked), for 64-bit ARM, and for
-  Windows with MinGW-w64's headers (plain and checked);
+  requests, for 32-bit x86 (plain and checked), for 64-bit ARM, for
+  Windows with MinGW-w64's headers (plain and checked), as a compiler that
+  is neither gcc nor clang sees it (plain and checked) and with MSVC's
+  branches; and os_vm_posix.c as on the POSIX systems that are not Linux;
 - the examples, C and C++ (frame_arena.hpp's wrappers), at -O2, where the
   pushes are inline, and at -O0, where they call the library, plain and
   checked;
@@ -39,8 +41,14 @@ I686 = ["-m32", "-idirafter", "/usr/include/x86_64-linux-gnu"]  # as tests/cross
 # Debian's cross headers, found without a cross compiler
 AARCH64 = ["--target=aarch64-linux-gnu", "--sysroot=/usr/aarch64-linux-gnu"]
 WINDOWS = ["--target=x86_64-w64-mingw32", "--sysroot=/usr/x86_64-w64-mingw32"]
+# The engine as a compiler that is neither gcc nor clang sees it, and as
+# MSVC does (tests/meson.build: the clang lane's _generic and _msc_branches
+# programs)
+GENERIC = ["-U__GNUC__", "-U__GNUC_MINOR__", "-U__GNUC_PATCHLEVEL__", "-U__clang__", "-U__SSE2__"]
+MSC = ["-fms-extensions", "-D_MSC_VER=1939", "-Wno-language-extension-token"]
+UNITY = "engine/frame_arena_unity.c"
 
-# name, flags, a header the build needs, the package that has it
+# name, flags, a header the build needs, the package that has it[, the file]
 BUILDS = [
     ("plain", LINUX, None, None),
     ("checked", LINUX + CHECKED, None, None),
@@ -52,6 +60,11 @@ BUILDS = [
     ("aarch64", LINUX + AARCH64, "/usr/aarch64-linux-gnu/include/stdio.h", "libc6-dev-arm64-cross"),
     ("Windows", WINDOWS, "/usr/x86_64-w64-mingw32/include/windows.h", "mingw-w64-x86-64-dev"),
     ("Windows checked", WINDOWS + CHECKED, "/usr/x86_64-w64-mingw32/include/windows.h", "mingw-w64-x86-64-dev"),
+    ("generic", LINUX + GENERIC, None, None),
+    ("generic checked", LINUX + GENERIC + CHECKED, None, None),
+    ("MSVC branches", LINUX + GENERIC + MSC, None, None),
+    # the POSIX file as on the systems that are not Linux (engine_check_posix_elsewhere)
+    ("POSIX elsewhere", LINUX + ["-U__linux__"], None, None, "engine/os_vm_posix.c"),
 ]
 
 ANALYZE = ["--analyze", "-Xanalyzer", "-analyzer-output=text", "-o", os.devnull]
@@ -68,11 +81,11 @@ def pkg_cflags(*packages):
 def jobs():
     """(label, command, missing package or None) for every analysis."""
     out = []
-    for name, flags, header, package in BUILDS:
+    for name, flags, header, package, *source in BUILDS:
         missing = package if header and not os.path.exists(header) else None
-        out.append((f"{name:16} engine/frame_arena_unity.c",
-                    ["clang", "-std=c11", "-O2", "-Iengine", *flags, *HEADERS, *ANALYZE,
-                     "engine/frame_arena_unity.c"], missing))
+        src = source[0] if source else UNITY
+        out.append((f"{name:16} {src}", ["clang", "-std=c11", "-O2", "-Iengine", *flags, *HEADERS, *ANALYZE, src],
+                    missing))
     for opt in ("-O2", "-O0"):
         for name, flags in (("plain", LINUX), ("checked", LINUX + CHECKED)):
             for src, cc, std in (("examples/frame_loop.c", "clang", "-std=c11"),
