@@ -18,6 +18,7 @@ nullability, security, ...) on:
 - the examples, C and C++ (frame_arena.hpp's wrappers), at -O2, where the
   pushes are inline, and at -O0, where they call the library, plain and
   checked;
+- the benchmark's programs, whose figures docs/BENCHMARKS.md reports;
 - the demo's files.
 
 A warning in a file of this repository fails the run and is printed with
@@ -93,6 +94,12 @@ def jobs():
                                  ("examples/frame_loop.cpp", "clang++", "-std=c++17")):
                 out.append((f"{name + ' ' + opt:16} {src}",
                             [cc, std, opt, "-Iengine", *flags, *HEADERS, *ANALYZE, src], None))
+    for src, cc, std, packages in (("bench/frame_bench.c", "clang", "-std=c11", ()),
+                                   ("bench/cpp_bench.cpp", "clang++", "-std=c++17", ()),
+                                   ("bench/cjson_frame.c", "clang", "-std=c11", ("libcjson",))):
+        flags = pkg_cflags(*packages) if packages else []
+        out.append((f"{'plain':16} {src}", [cc, std, "-O2", "-Iengine", *LINUX, *(flags or []), *ANALYZE, src],
+                    None if flags is not None else "libcjson-dev"))
     demo = pkg_cflags("sdl2", "SDL2_ttf", "cglm")
     for src in sorted(f for f in os.listdir("demo") if f.endswith(".c")):
         out.append((f"{'plain':16} demo/{src}",
