@@ -278,7 +278,9 @@ check(proc.returncode == 1 and "cannot set up (cannot open the report file)" in 
 # Too little address space for the frame arena's reservations (a stack of
 # 1 GiB for each of its two frames): the setup fails and says so. Not where
 # ASan's shadow memory needs terabytes of address space.
-if b"__asan_init" not in open(demo, "rb").read():
+with open(demo, "rb") as binary:
+    asan = b"__asan_init" in binary.read()
+if not asan:
     proc = subprocess.run([demo, "--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--threads", "1"],
                           capture_output=True, text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"),
                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, resource.RLIM_INFINITY)))
