@@ -1790,7 +1790,11 @@ Test(strings, a_string_of_the_stack_s_own_is_copied_while_it_is_pushed)
     PageStack *ps = page_stack_create(NULL);
     PageStackMark m = page_stack_mark(ps);
     char *name = page_stack_strdup(ps, "level_03");
+    /* Its NUL, the last byte below the top, is an empty string of the
+     * stack's own that ends at the top: whole, not past it. */
     PageStackStats before = page_stack_stats(ps);
+    assert_one_string_push(ps, before, page_stack_strdup(ps, name + 8), "");
+    before = page_stack_stats(ps);
     assert_one_string_push(ps, before, page_stack_strdup(ps, name), "level_03");
     before = page_stack_stats(ps);
     assert_one_string_push(ps, before, page_stack_try_strndup(ps, name + 6, 100), "03");
