@@ -623,6 +623,8 @@ enum {
     LateWrite_AfterResetAtDestroy,
     LateWrite_AfterPopAtDestroy,
     LateWrite_IntoTheFreedRedzone,
+    LateWrite_BesideALaterRelease, /* a second release begins where the first ended: both stay remembered */
+    LateWrite_BesideAShrink,       /* or ends where it began: the block below, the last push again, shrunk */
     LateWrite_Count
 };
 
@@ -638,7 +640,7 @@ ParameterizedTest(int *c, self_check, a_write_after_release_is_found_when_the_by
     PageStack *ps = hud_stack(1);
     page_stack_push(ps, 40, 8);
     PageStackMark outer = page_stack_mark(ps);
-    page_stack_push(ps, 8, 8);
+    void *below = page_stack_push(ps, 8, 8);
     PageStackMark inner = page_stack_mark(ps);
     volatile unsigned char *p = page_stack_push(ps, 64, 8);
     switch (*c) {
@@ -650,6 +652,17 @@ ParameterizedTest(int *c, self_check, a_write_after_release_is_found_when_the_by
     case LateWrite_AfterInnerPop: page_stack_pop_to(inner); break;
     case LateWrite_AfterReset:
     case LateWrite_AfterResetAtDestroy: page_stack_reset(ps); break;
+    case LateWrite_BesideALaterRelease: {
+        page_stack_pop_to(inner);
+        PageStackMark next = page_stack_mark(ps);
+        page_stack_push(ps, 24, 8);
+        page_stack_pop_to(next);
+        break;
+    }
+    case LateWrite_BesideAShrink:
+        page_stack_pop_to(inner);
+        cr_assert_eq(page_stack_realloc(ps, below, 8, 4, 8), below, "shrunk in place");
+        break;
     }
     size_t at = *c == LateWrite_IntoTheFreedRedzone ? 64 + 3 : 50;
     p[at] = 0x42;
@@ -658,6 +671,8 @@ ParameterizedTest(int *c, self_check, a_write_after_release_is_found_when_the_by
     case LateWrite_AfterFreeLast:
     case LateWrite_IntoTheFreedRedzone:
     case LateWrite_AfterShrink:
+    case LateWrite_BesideALaterRelease:
+    case LateWrite_BesideAShrink:
         expect_late_write_found_by("page_stack_reset, releasing it again", (const void *)(p + at));
         page_stack_reset(ps);
         break;
