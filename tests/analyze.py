@@ -69,8 +69,9 @@ BUILDS = [
 ]
 
 # Beyond the defaults: a struct whose fields, reordered, would need more
-# than 24 bytes less padding (the checker's default); C++ objects whose constructors leave a field uninitialised, and
-# virtual calls from constructors and destructors; float loop counters.
+# than 24 bytes less padding (the checker's default); C++ objects whose
+# constructors leave a field uninitialised, and virtual calls from
+# constructors and destructors; float loop counters.
 EXTRA = "optin.performance.Padding,optin.cplusplus.UninitializedObject,optin.cplusplus.VirtualCall,security.FloatLoopCounter"
 ANALYZE = ["--analyze", "-Xanalyzer", "-analyzer-output=text", "-Xanalyzer", f"-analyzer-checker={EXTRA}",
            "-o", os.devnull]
