@@ -2881,6 +2881,33 @@ Test(trim, a_keep_beyond_the_reservation_decommits_nothing)
     page_stack_destroy(ps);
 }
 
+/* Pages committed on an earlier frame and still committed: a trim keeps
+ * what it is asked to keep, even above what is in use, and frees what lies
+ * above both. In the checked build the resets move through the regions
+ * and back, so the pages are the current region's own from its last turn,
+ * and it keeps them up to its physical top (pops do not move that down). */
+Test(trim, pages_from_an_earlier_frame_are_kept_to_keep_and_freed_above_it)
+{
+    const size_t step = 64 * KiB;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.commit_size = step, .quarantine = 1});
+    unsigned char *p = page_stack_push(ps, 2 * MiB, 1);
+    memset(p, 0x5A, 2 * MiB);
+    page_stack_reset(ps); /* checked: to the second region */
+    page_stack_reset(ps); /* and back to the first, with its 2 MiB still committed */
+    page_stack_push(ps, 100 * KiB, 1);
+    page_stack_trim(ps, MiB);
+    cr_assert_eq(page_stack_stats(ps).committed, MiB, "a trim keeps keep bytes, above pos");
+    PageStackMark m = page_stack_mark(ps);
+    p = page_stack_push(ps, 200 * KiB, 1);
+    memset(p, 0x5A, 200 * KiB);
+    page_stack_pop_to(m);
+    page_stack_trim(ps, 0);
+    size_t committed = page_stack_stats(ps).committed;
+    cr_assert_geq(committed, 128 * KiB, "the 100 KiB in use stay committed");
+    cr_assert_lt(committed, MiB, "the pages above what was pushed are freed (%zu KiB kept)", committed / KiB);
+    page_stack_destroy(ps);
+}
+
 Test(trim, trimmed_pages_are_inaccessible, .signal = SIGSEGV)
 {
     PageStack *ps = page_stack_create(NULL);
