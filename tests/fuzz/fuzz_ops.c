@@ -19,6 +19,9 @@
  *    releases its record (a pop to a mark taken just before it included),
  *    and never otherwise;
  *  - free_last gives back the last push, and no other block;
+ *  - page_stack_trim leaves exactly max(pos, keep), in whole commit steps,
+ *    committed where more was (in the checked build, which counts every
+ *    region's pages: no more than before);
  *  - frame_arena_trim, in a frame or between two, gives back what it says
  *    and leaves the blocks of the frames in flight as they were;
  *  - a copy of a live block (push_copy, the array macros and their try_
@@ -52,6 +55,7 @@
 #define MAX_SCOPES 6
 #define MAX_CLEANUPS 24
 #define RESERVE ((size_t)4 << 20)
+#define COMMIT_STEP ((size_t)64 << 10) /* the stack's commit_size */
 /* The scratch defaults the interpreter sets: a size of its own, which no
  * scratch_thread_init asks for. Not the library's 1 GiB, which an emulator
  * pays for at every reservation (qemu-user 7.2 keeps about 6 MB of its own
@@ -859,9 +863,22 @@ static void op(Model *m, uint32_t code)
             add_block(m, p, size, align, Owner_Scratch, 1);
         }
         break;
-    case 12:
-        page_stack_trim(m->ps, (size_t)take(m, 2) << 6);
+    case 12: { /* trim: committed goes down to max(pos, keep) in whole commit steps, never up */
+        size_t keep = (size_t)take(m, 2) << 6, before = page_stack_stats(m->ps).committed;
+        page_stack_trim(m->ps, keep);
+        size_t after = page_stack_stats(m->ps).committed;
+#ifdef FRAME_ARENA_CHECKED /* every region's pages are counted, and the current one keeps its physical top */
+        if (after > before)
+            violation("trim committed more: committed before, after", before, after);
+#else
+        size_t floor = m->pos > keep ? m->pos : keep, target = (floor + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
+        if (target > RESERVE)
+            target = RESERVE;
+        if (after != (before < target ? before : target))
+            violation("trim kept the wrong bytes: committed after, max(pos, keep) in steps", after, target);
+#endif
         break;
+    }
     case 14: { /* grow an older stack block: realloc copies it to a new push */
         if (!m->nblocks)
             break;
@@ -970,8 +987,8 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
     if (!shared_model) {
         shared_model = calloc(1, sizeof *shared_model);
         shared_stack = page_stack_create(&(PageStackDesc){
-            .name = "fuzz", .reserve_size = RESERVE, .on_fail = on_fail_count, .user = shared_model,
-            .quarantine = 2});
+            .name = "fuzz", .reserve_size = RESERVE, .commit_size = COMMIT_STEP, .on_fail = on_fail_count,
+            .user = shared_model, .quarantine = 2});
         shared_frames = frame_arena_create(&(FrameArenaDesc){
             .name = "fuzz frame", .lanes = 2, .stack = {.reserve_size = RESERVE, .quarantine = 2}, .history = 8,
             .trim_after = 8});
