@@ -22,6 +22,9 @@
  *  - page_stack_trim leaves exactly max(pos, keep), in whole commit steps,
  *    committed where more was (in the checked build, which counts every
  *    region's pages: no more than before);
+ *  - a frame's sample holds what its lanes hold at its end (used, and as
+ *    peak, for the lanes only grow), the pushes they served and refused,
+ *    and the arena's committed bytes after the end; the frame is counted;
  *  - frame_arena_trim, in a frame or between two, gives back what it says
  *    and leaves the blocks of the frames in flight as they were;
  *  - a copy of a live block (push_copy, the array macros and their try_
@@ -115,6 +118,7 @@ typedef struct Model {
     int frame_hooked;
     uint64_t frame_hook_pushes, frame_pushes, frame_ends;
     uint64_t frame_ended; /* the frame on_frame was last given */
+    uint32_t frame_served, frame_refused; /* this frame's pushes to its lanes, served and refused */
 } Model;
 
 static void violation(const char *what, unsigned long long a, unsigned long long b)
@@ -800,12 +804,28 @@ static void op(Model *m, uint32_t code)
                 drop_blocks(m, scope_block_ended);
                 scratch_end(m->scopes[m->nscopes]);
             }
-            uint64_t ends = m->frame_ends;
+            uint64_t ends = m->frame_ends, frames = frame_arena_stats(m->fa).frames;
+            size_t used = 0; /* the lanes only grow in a frame: what they hold is its peak too */
+            for (uint32_t lane = 0; lane < 2; lane++)
+                used += page_stack_pos(frame_arena_lane(m->fa, lane, 0));
             frame_arena_end(m->fa);
             m->in_frame = 0;
             if (m->frame_hooked && (m->frame_ends != ends + 1 || m->frame_ended != m->frame))
                 violation("frame end: on_frame calls, and the frame it was given", m->frame_ends - ends,
                           m->frame_ended);
+            FrameArenaStats st = frame_arena_stats(m->fa);
+            if (st.frames != frames + 1 || st.last.frame != m->frame)
+                violation("frame end: frames counted, the frame its sample names", st.frames - frames, st.last.frame);
+            if (st.last.used != used)
+                violation("frame sample: used, the lanes' pos summed", st.last.used, used);
+            if (st.last.peak != used)
+                violation("frame sample: peak, the lanes' pos summed", st.last.peak, used);
+            if (st.last.pushes != m->frame_served)
+                violation("frame sample: pushes, the model's", st.last.pushes, m->frame_served);
+            if (st.last.failed_pushes != m->frame_refused)
+                violation("frame sample: failed pushes, the model's", st.last.failed_pushes, m->frame_refused);
+            if (st.last.committed != st.committed)
+                violation("frame sample: committed, the arena's after the end", st.last.committed, st.committed);
         } else {
             m->frame = frame_arena_stats(m->fa).frames == 0 ? 0 : frame_arena_frame(m->fa) + 1;
             drop_blocks(m, frame_block_reused);
@@ -813,6 +833,7 @@ static void op(Model *m, uint32_t code)
             if (frame_arena_frame(m->fa) != m->frame)
                 violation("frame number: got, expected", frame_arena_frame(m->fa), m->frame);
             m->in_frame = 1;
+            m->frame_served = m->frame_refused = 0;
         }
         break;
     case 8:
@@ -820,8 +841,12 @@ static void op(Model *m, uint32_t code)
             size_t size = pick_size(m);
             PageStack *frame = frame_arena_lane(m->fa, (uint32_t)(take(m, 1) % 2), 0);
             size_t pos = page_stack_pos(frame);
+            if (size == 65537) /* one push in 160: the rest of the lane, or a byte more, which fails */
+                size = RESERVE - pos + m->at % 2;
             unsigned char *p = page_stack_try_push(frame, size, align);
             m->frame_pushes += p != NULL;
+            m->frame_served += p != NULL;
+            m->frame_refused += p == NULL;
             if (p)
                 add_block(m, p, size, align, Owner_Frame, 0);
             else if (expected_error(pos, size, align) == PageStackError_None)
