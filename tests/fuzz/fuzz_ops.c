@@ -25,6 +25,8 @@
  *  - a frame's sample holds what its lanes hold at its end (used, and as
  *    peak, for the lanes only grow), the pushes they served and refused,
  *    and the arena's committed bytes after the end; the frame is counted;
+ *    the minimum, mean and maximum of the history's used bytes and the
+ *    all-time peak are the model's;
  *  - frame_arena_trim, in a frame or between two, gives back what it says
  *    and leaves the blocks of the frames in flight as they were;
  *  - a copy of a live block (push_copy, the array macros and their try_
@@ -208,6 +210,38 @@ static void set_frame_hooks(Model *m, int on)
 }
 
 static int thorough = 1;
+
+/* The frame arena outlives a run, and so do its history and its all-time
+ * peak: the model of them does too. */
+#define HISTORY 8
+static size_t history_used[HISTORY], all_time_peak;
+static uint64_t frames_ended;
+
+/* The sample just recorded goes into the model's history; the arena's
+ * minimum, mean (rounded down) and maximum over it, and its all-time peak,
+ * must match. */
+static void check_history(const FrameArenaStats *st)
+{
+    history_used[frames_ended++ % HISTORY] = st->last.used;
+    if (st->last.peak > all_time_peak)
+        all_time_peak = st->last.peak;
+    uint64_t kept = frames_ended < HISTORY ? frames_ended : HISTORY, sum = 0;
+    size_t lo = SIZE_MAX, hi = 0;
+    for (uint64_t i = 0; i < kept; i++) {
+        size_t used = history_used[i];
+        sum += used;
+        lo = used < lo ? used : lo;
+        hi = used > hi ? used : hi;
+    }
+    if (st->used_min != lo)
+        violation("frame history: used_min, the model's", st->used_min, lo);
+    if (st->used_max != hi)
+        violation("frame history: used_max, the model's", st->used_max, hi);
+    if (st->used_avg != (size_t)(sum / kept))
+        violation("frame history: used_avg, the model's", st->used_avg, sum / kept);
+    if (st->peak_all_time != all_time_peak)
+        violation("all-time peak: stats, model", st->peak_all_time, all_time_peak);
+}
 
 void fuzz_ops_thorough(int on)
 {
@@ -709,6 +743,34 @@ static void free_last(Model *m)
     }
 }
 
+/* Ends the frame, and checks its sample and the arena's history. */
+static void end_frame(Model *m)
+{
+    uint64_t ends = m->frame_ends, frames = frame_arena_stats(m->fa).frames;
+    size_t used = 0; /* the lanes only grow in a frame: what they hold is its peak too */
+    for (uint32_t lane = 0; lane < 2; lane++)
+        used += page_stack_pos(frame_arena_lane(m->fa, lane, 0));
+    frame_arena_end(m->fa);
+    m->in_frame = 0;
+    if (m->frame_hooked && (m->frame_ends != ends + 1 || m->frame_ended != m->frame))
+        violation("frame end: on_frame calls, and the frame it was given", m->frame_ends - ends,
+                  m->frame_ended);
+    FrameArenaStats st = frame_arena_stats(m->fa);
+    if (st.frames != frames + 1 || st.last.frame != m->frame)
+        violation("frame end: frames counted, the frame its sample names", st.frames - frames, st.last.frame);
+    if (st.last.used != used)
+        violation("frame sample: used, the lanes' pos summed", st.last.used, used);
+    if (st.last.peak != used)
+        violation("frame sample: peak, the lanes' pos summed", st.last.peak, used);
+    if (st.last.pushes != m->frame_served)
+        violation("frame sample: pushes, the model's", st.last.pushes, m->frame_served);
+    if (st.last.failed_pushes != m->frame_refused)
+        violation("frame sample: failed pushes, the model's", st.last.failed_pushes, m->frame_refused);
+    if (st.last.committed != st.committed)
+        violation("frame sample: committed, the arena's after the end", st.last.committed, st.committed);
+    check_history(&st);
+}
+
 static void op(Model *m, uint32_t code)
 {
     size_t align = (size_t)1 << (take(m, 1) % 13);
@@ -804,28 +866,7 @@ static void op(Model *m, uint32_t code)
                 drop_blocks(m, scope_block_ended);
                 scratch_end(m->scopes[m->nscopes]);
             }
-            uint64_t ends = m->frame_ends, frames = frame_arena_stats(m->fa).frames;
-            size_t used = 0; /* the lanes only grow in a frame: what they hold is its peak too */
-            for (uint32_t lane = 0; lane < 2; lane++)
-                used += page_stack_pos(frame_arena_lane(m->fa, lane, 0));
-            frame_arena_end(m->fa);
-            m->in_frame = 0;
-            if (m->frame_hooked && (m->frame_ends != ends + 1 || m->frame_ended != m->frame))
-                violation("frame end: on_frame calls, and the frame it was given", m->frame_ends - ends,
-                          m->frame_ended);
-            FrameArenaStats st = frame_arena_stats(m->fa);
-            if (st.frames != frames + 1 || st.last.frame != m->frame)
-                violation("frame end: frames counted, the frame its sample names", st.frames - frames, st.last.frame);
-            if (st.last.used != used)
-                violation("frame sample: used, the lanes' pos summed", st.last.used, used);
-            if (st.last.peak != used)
-                violation("frame sample: peak, the lanes' pos summed", st.last.peak, used);
-            if (st.last.pushes != m->frame_served)
-                violation("frame sample: pushes, the model's", st.last.pushes, m->frame_served);
-            if (st.last.failed_pushes != m->frame_refused)
-                violation("frame sample: failed pushes, the model's", st.last.failed_pushes, m->frame_refused);
-            if (st.last.committed != st.committed)
-                violation("frame sample: committed, the arena's after the end", st.last.committed, st.committed);
+            end_frame(m);
         } else {
             m->frame = frame_arena_stats(m->fa).frames == 0 ? 0 : frame_arena_frame(m->fa) + 1;
             drop_blocks(m, frame_block_reused);
@@ -1015,7 +1056,7 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
             .name = "fuzz", .reserve_size = RESERVE, .commit_size = COMMIT_STEP, .on_fail = on_fail_count,
             .user = shared_model, .quarantine = 2});
         shared_frames = frame_arena_create(&(FrameArenaDesc){
-            .name = "fuzz frame", .lanes = 2, .stack = {.reserve_size = RESERVE, .quarantine = 2}, .history = 8,
+            .name = "fuzz frame", .lanes = 2, .stack = {.reserve_size = RESERVE, .quarantine = 2}, .history = HISTORY,
             .trim_after = 8});
         if (!shared_model || !shared_stack || !shared_frames ||
             scratch_set_defaults(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = SCRATCH_DEFAULT_RESERVE,
@@ -1043,7 +1084,7 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
         scratch_end(m->scopes[m->nscopes]);
     }
     if (m->in_frame)
-        frame_arena_end(m->fa);
+        end_frame(m);
     if (m->hooked) /* the next run starts with no hooks, as its model does */
         set_stack_hooks(m, 0);
     if (m->frame_hooked)
