@@ -27,6 +27,9 @@
  *    and the arena's committed bytes after the end; the frame is counted;
  *    the minimum, mean and maximum of the history's used bytes and the
  *    all-time peak are the model's;
+ *  - in plain builds, the trim policy leaves no buffer of a lane a quarter
+ *    or more above the lane's largest peak of the last TRIM_AFTER frames,
+ *    in whole commit steps, and takes none below it;
  *  - frame_arena_trim, in a frame or between two, gives back what it says
  *    and leaves the blocks of the frames in flight as they were;
  *  - a copy of a live block (push_copy, the array macros and their try_
@@ -214,8 +217,10 @@ static int thorough = 1;
 /* The frame arena outlives a run, and so do its history and its all-time
  * peak: the model of them does too. */
 #define HISTORY 8
+#define TRIM_AFTER 8
 static size_t history_used[HISTORY], all_time_peak;
 static uint64_t frames_ended;
+static size_t lane_peaks[TRIM_AFTER][2]; /* each lane's peak in the last TRIM_AFTER frames, by frame % TRIM_AFTER */
 
 /* The sample just recorded goes into the model's history; the arena's
  * minimum, mean (rounded down) and maximum over it, and its all-time peak,
@@ -743,14 +748,54 @@ static void free_last(Model *m)
     }
 }
 
+/* The trim policy at a frame's end (plain builds; the checked build's regions
+ * keep their physical tops): each buffer of a lane holds no more than the
+ * lane's largest peak of the last TRIM_AFTER frames, in whole commit steps,
+ * unless what it holds above that is under a quarter; and the policy
+ * never takes it below that. Before frame TRIM_AFTER - 1 the window also
+ * holds the model's zeros from before the first frame, which lower nothing. */
+static void check_trim_policy(const Model *m, size_t before[2][2])
+{
+#ifdef FRAME_ARENA_CHECKED
+    (void)m, (void)before;
+#else
+    for (uint32_t lane = 0; lane < 2; lane++) {
+        size_t high = 0;
+        for (uint32_t f = 0; f < TRIM_AFTER; f++)
+            high = lane_peaks[f][lane] > high ? lane_peaks[f][lane] : high;
+        size_t target = (high + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
+        for (uint32_t ago = 0; ago < 2; ago++) {
+            PageStack *ps = frame_arena_lane(m->fa, lane, ago);
+            if (!ps)
+                continue;
+            size_t committed = page_stack_stats(ps).committed;
+            size_t floor = before[lane][ago] < target ? before[lane][ago] : target;
+            if (committed > target && committed - target >= committed / 4)
+                violation("trim policy left a buffer a quarter or more above the window's high: committed, high",
+                          committed, target);
+            if (committed < floor)
+                violation("trim policy took a buffer below the window's high: committed, high", committed, target);
+        }
+    }
+#endif
+}
+
 /* Ends the frame, and checks its sample and the arena's history. */
 static void end_frame(Model *m)
 {
     uint64_t ends = m->frame_ends, frames = frame_arena_stats(m->fa).frames;
-    size_t used = 0; /* the lanes only grow in a frame: what they hold is its peak too */
-    for (uint32_t lane = 0; lane < 2; lane++)
-        used += page_stack_pos(frame_arena_lane(m->fa, lane, 0));
+    size_t used = 0, before[2][2]; /* the lanes only grow in a frame: what they hold is its peak too */
+    for (uint32_t lane = 0; lane < 2; lane++) {
+        size_t pos = page_stack_pos(frame_arena_lane(m->fa, lane, 0));
+        used += pos;
+        lane_peaks[m->frame % TRIM_AFTER][lane] = pos;
+        for (uint32_t ago = 0; ago < 2; ago++) {
+            PageStack *ps = frame_arena_lane(m->fa, lane, ago);
+            before[lane][ago] = ps ? page_stack_stats(ps).committed : 0;
+        }
+    }
     frame_arena_end(m->fa);
+    check_trim_policy(m, before);
     m->in_frame = 0;
     if (m->frame_hooked && (m->frame_ends != ends + 1 || m->frame_ended != m->frame))
         violation("frame end: on_frame calls, and the frame it was given", m->frame_ends - ends,
@@ -884,6 +929,8 @@ static void op(Model *m, uint32_t code)
             size_t pos = page_stack_pos(frame);
             if (size == 65537) /* one push in 160: the rest of the lane, or a byte more, which fails */
                 size = RESERVE - pos + m->at % 2;
+            else if (size == (size_t)1 << 20) /* and one in 160 a half, a quarter... a 32nd of the rest */
+                size = (RESERVE - pos) >> (1 + m->at % 5);
             unsigned char *p = page_stack_try_push(frame, size, align);
             m->frame_pushes += p != NULL;
             m->frame_served += p != NULL;
@@ -996,6 +1043,8 @@ static void op(Model *m, uint32_t code)
         free_last(m);
         break;
     case 19: { /* frame_arena_trim, in a frame or between: the frames in flight keep their blocks */
+        if (take(m, 1) % 32) /* but seldom, or no lane would keep a peak long enough for the trim policy */
+            break;
         size_t before = frame_arena_stats(m->fa).committed, given = frame_arena_trim(m->fa);
         if (given > before || frame_arena_stats(m->fa).committed != before - given)
             violation("frame_arena_trim: gave back, committed before", given, before);
@@ -1056,8 +1105,9 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
             .name = "fuzz", .reserve_size = RESERVE, .commit_size = COMMIT_STEP, .on_fail = on_fail_count,
             .user = shared_model, .quarantine = 2});
         shared_frames = frame_arena_create(&(FrameArenaDesc){
-            .name = "fuzz frame", .lanes = 2, .stack = {.reserve_size = RESERVE, .quarantine = 2}, .history = HISTORY,
-            .trim_after = 8});
+            .name = "fuzz frame", .lanes = 2,
+            .stack = {.reserve_size = RESERVE, .commit_size = COMMIT_STEP, .quarantine = 2}, .history = HISTORY,
+            .trim_after = TRIM_AFTER});
         if (!shared_model || !shared_stack || !shared_frames ||
             scratch_set_defaults(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = SCRATCH_DEFAULT_RESERVE,
                                                   .quarantine = 2}) != ScratchError_None)
