@@ -12,6 +12,9 @@
  *  - pushes through a cursor get the same verdicts as the stack's own;
  *  - a string (printf, strdup, strndup and their try_ forms) is the string
  *    asked for, with the verdicts of a push of its length + 1;
+ *  - a scratch scope is on a stack not in its conflicts (the innermost
+ *    scope's, some of the time), begins at that stack's top, and is
+ *    counted by scratch_open_scopes until it ends;
  *  - scratch_thread_init, between scopes, makes new empty scratch stacks of
  *    the size asked, and after scratch_shutdown the next scratch_begin makes
  *    new ones from the defaults scratch_set_defaults gave, which stay;
@@ -958,8 +961,22 @@ static void op(Model *m, uint32_t code)
             scratch_end(probe);
         }
         if (m->nscopes < MAX_SCOPES) {
-            PageStack *avoid = m->in_frame ? frame_arena_stack(m->fa, 0) : m->ps;
-            m->scopes[m->nscopes++] = scratch_begin(&avoid, take(m, 1) % 2);
+            /* A conflict (or none): the frame's stack or the stack, or the
+             * innermost scope's, as a function that returns its result in
+             * scratch memory and needs scratch of its own passes it. */
+            uint32_t how = take(m, 1);
+            size_t count = how % 2;
+            PageStack *avoid = how % 4 >= 2 && m->nscopes ? m->scopes[m->nscopes - 1].stack
+                               : m->in_frame          ? frame_arena_stack(m->fa, 0)
+                                                      : m->ps;
+            PageStackMark scope = scratch_begin(&avoid, count);
+            if (count && scope.stack == avoid)
+                violation("scratch_begin gave the stack in conflicts: scopes open, pos", m->nscopes, scope.pos);
+            if (scope.pos != page_stack_pos(scope.stack))
+                violation("scratch_begin: the scope's mark, the stack's top", scope.pos, page_stack_pos(scope.stack));
+            m->scopes[m->nscopes++] = scope;
+            if (scratch_open_scopes() != m->nscopes)
+                violation("scratch scopes open: counted, the model's", scratch_open_scopes(), m->nscopes);
         }
         break;
     case 10:
@@ -967,6 +984,8 @@ static void op(Model *m, uint32_t code)
             m->nscopes--;
             drop_blocks(m, scope_block_ended);
             scratch_end(m->scopes[m->nscopes]);
+            if (scratch_open_scopes() != m->nscopes)
+                violation("scratch scopes open after an end: counted, the model's", scratch_open_scopes(), m->nscopes);
         }
         break;
     case 11:
