@@ -25,11 +25,14 @@
  *  - page_stack_trim leaves exactly max(pos, keep), in whole commit steps,
  *    committed where more was (in the checked build, which counts every
  *    region's pages: no more than before);
- *  - a frame's sample holds what its lanes hold at its end (used, and as
- *    peak, for the lanes only grow), the pushes they served and refused,
- *    and the arena's committed bytes after the end; the frame is counted;
+ *  - a frame's sample holds what its lanes hold at its end (used) and the
+ *    sum of their highest tops (peak: some pushes are given back at once),
+ *    the pushes they served and refused, and the arena's committed bytes
+ *    after the end; the frame is counted;
  *    the minimum, mean and maximum of the history's used bytes and the
  *    all-time peak are the model's;
+ *  - a frame whose peak crosses the budget is counted and on_budget is
+ *    called once with its peak; a frame that meets it is not;
  *  - in plain builds, the trim policy leaves no buffer of a lane a quarter
  *    or more above the lane's largest peak of the last TRIM_AFTER frames,
  *    in whole commit steps, and takes none below it;
@@ -127,6 +130,9 @@ typedef struct Model {
     uint64_t frame_hook_pushes, frame_pushes, frame_ends;
     uint64_t frame_ended; /* the frame on_frame was last given */
     uint32_t frame_served, frame_refused; /* this frame's pushes to its lanes, served and refused */
+    size_t lane_peak[2];                  /* the highest pos of each lane in this frame */
+    uint64_t budget_calls; /* on_budget, which is always on */
+    size_t budget_used;    /* what it was last given */
 } Model;
 
 static void violation(const char *what, unsigned long long a, unsigned long long b)
@@ -195,6 +201,14 @@ static void frame_hooked_end(FrameArena *fa, const FrameSample *sample, void *us
     m->frame_ended = sample->frame;
 }
 
+static void over_budget(FrameArena *fa, size_t used, void *user)
+{
+    Model *m = user;
+    (void)fa;
+    m->budget_calls++;
+    m->budget_used = used;
+}
+
 /* The stack's desc for page_stack_set_hooks: on_fail and user as at create, and the hooks if on. */
 static void set_stack_hooks(Model *m, int on)
 {
@@ -209,7 +223,8 @@ static void set_stack_hooks(Model *m, int on)
 
 static void set_frame_hooks(Model *m, int on)
 {
-    frame_arena_set_hooks(m->fa, &(FrameArenaDesc){.user = m, .on_frame = on ? frame_hooked_end : NULL,
+    frame_arena_set_hooks(m->fa, &(FrameArenaDesc){.user = m, .on_budget = over_budget,
+                                                   .on_frame = on ? frame_hooked_end : NULL,
                                                    .stack = {.user = m, .on_push = on ? frame_hooked_push : NULL}});
     m->frame_hooked = on;
     m->frame_hook_pushes = m->frame_pushes = 0;
@@ -221,6 +236,7 @@ static int thorough = 1;
  * peak: the model of them does too. */
 #define HISTORY 8
 #define TRIM_AFTER 8
+#define BUDGET ((size_t)2 << 20) /* a lane's half (a frame push asks for one now and then) meets it; more crosses it */
 static size_t history_used[HISTORY], all_time_peak;
 static uint64_t frames_ended;
 static size_t lane_peaks[TRIM_AFTER][2]; /* each lane's peak in the last TRIM_AFTER frames, by frame % TRIM_AFTER */
@@ -786,12 +802,13 @@ static void check_trim_policy(const Model *m, size_t before[2][2])
 /* Ends the frame, and checks its sample and the arena's history. */
 static void end_frame(Model *m)
 {
-    uint64_t ends = m->frame_ends, frames = frame_arena_stats(m->fa).frames;
-    size_t used = 0, before[2][2]; /* the lanes only grow in a frame: what they hold is its peak too */
+    FrameArenaStats was = frame_arena_stats(m->fa);
+    uint64_t ends = m->frame_ends, frames = was.frames, calls = m->budget_calls;
+    size_t used = 0, peak = 0, before[2][2];
     for (uint32_t lane = 0; lane < 2; lane++) {
-        size_t pos = page_stack_pos(frame_arena_lane(m->fa, lane, 0));
-        used += pos;
-        lane_peaks[m->frame % TRIM_AFTER][lane] = pos;
+        used += page_stack_pos(frame_arena_lane(m->fa, lane, 0));
+        peak += m->lane_peak[lane];
+        lane_peaks[m->frame % TRIM_AFTER][lane] = m->lane_peak[lane];
         for (uint32_t ago = 0; ago < 2; ago++) {
             PageStack *ps = frame_arena_lane(m->fa, lane, ago);
             before[lane][ago] = ps ? page_stack_stats(ps).committed : 0;
@@ -808,8 +825,8 @@ static void end_frame(Model *m)
         violation("frame end: frames counted, the frame its sample names", st.frames - frames, st.last.frame);
     if (st.last.used != used)
         violation("frame sample: used, the lanes' pos summed", st.last.used, used);
-    if (st.last.peak != used)
-        violation("frame sample: peak, the lanes' pos summed", st.last.peak, used);
+    if (st.last.peak != peak)
+        violation("frame sample: peak, the lanes' highest pos summed", st.last.peak, peak);
     if (st.last.pushes != m->frame_served)
         violation("frame sample: pushes, the model's", st.last.pushes, m->frame_served);
     if (st.last.failed_pushes != m->frame_refused)
@@ -817,6 +834,14 @@ static void end_frame(Model *m)
     if (st.last.committed != st.committed)
         violation("frame sample: committed, the arena's after the end", st.last.committed, st.committed);
     check_history(&st);
+    int over = st.last.peak > BUDGET;
+    if (st.budget_overruns - was.budget_overruns != (uint64_t)over)
+        violation("budget: overruns counted for a frame, its peak", st.budget_overruns - was.budget_overruns,
+                  st.last.peak);
+    if (m->budget_calls - calls != (uint64_t)over)
+        violation("budget: calls to on_budget for a frame, its peak", m->budget_calls - calls, st.last.peak);
+    if (over && m->budget_used != st.last.peak)
+        violation("on_budget was given, the frame's peak", m->budget_used, st.last.peak);
 }
 
 static void op(Model *m, uint32_t code)
@@ -923,12 +948,14 @@ static void op(Model *m, uint32_t code)
                 violation("frame number: got, expected", frame_arena_frame(m->fa), m->frame);
             m->in_frame = 1;
             m->frame_served = m->frame_refused = 0;
+            m->lane_peak[0] = m->lane_peak[1] = 0;
         }
         break;
     case 8:
         if (m->in_frame) {
             size_t size = pick_size(m);
-            PageStack *frame = frame_arena_lane(m->fa, (uint32_t)(take(m, 1) % 2), 0);
+            uint32_t lane = take(m, 1) % 2;
+            PageStack *frame = frame_arena_lane(m->fa, lane, 0);
             size_t pos = page_stack_pos(frame);
             if (size == 65537) /* one push in 160: the rest of the lane, or a byte more, which fails */
                 size = RESERVE - pos + m->at % 2;
@@ -938,10 +965,19 @@ static void op(Model *m, uint32_t code)
             m->frame_pushes += p != NULL;
             m->frame_served += p != NULL;
             m->frame_refused += p == NULL;
-            if (p)
+            size_t top = page_stack_pos(frame);
+            if (top > m->lane_peak[lane])
+                m->lane_peak[lane] = top;
+            if (p && m->at % 8 == 0) { /* given back at once: the lane's peak stays above what it holds */
+                if (!page_stack_free_last(frame, p, size) || page_stack_pos(frame) < pos ||
+                    page_stack_pos(frame) > top - size)
+                    violation("free_last of a frame's last push: pos after, before the push", page_stack_pos(frame),
+                              pos);
+            } else if (p) {
                 add_block(m, p, size, align, Owner_Frame, 0);
-            else if (expected_error(pos, size, align) == PageStackError_None)
+            } else if (expected_error(pos, size, align) == PageStackError_None) {
                 violation("frame push that fits failed: size, align", size, align);
+            }
         }
         break;
     case 9:
@@ -1126,7 +1162,7 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
         shared_frames = frame_arena_create(&(FrameArenaDesc){
             .name = "fuzz frame", .lanes = 2,
             .stack = {.reserve_size = RESERVE, .commit_size = COMMIT_STEP, .quarantine = 2}, .history = HISTORY,
-            .trim_after = TRIM_AFTER});
+            .trim_after = TRIM_AFTER, .budget = BUDGET, .on_budget = over_budget, .user = shared_model});
         if (!shared_model || !shared_stack || !shared_frames ||
             scratch_set_defaults(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = SCRATCH_DEFAULT_RESERVE,
                                                   .quarantine = 2}) != ScratchError_None)
