@@ -24,13 +24,14 @@
  *  - free_last gives back the last push, and no other block;
  *  - page_stack_trim leaves exactly max(pos, keep), in whole commit steps,
  *    committed where more was (in the checked build, which counts every
- *    region's pages: no more than before);
+ *    region's pages: no more than before), and counts a decommit when it
+ *    gave some back (the checked build one for each region), none if not;
  *  - a frame's sample holds what its lanes hold at its end (used) and the
  *    sum of their highest tops (peak: some pushes are given back at once),
  *    the pushes they served and refused, and the arena's committed bytes
- *    after the end; the frame is counted;
- *    the minimum, mean and maximum of the history's used bytes and the
- *    all-time peak are the model's;
+ *    after the end; the frame is counted, and the minimum, mean and
+ *    maximum of the history's used bytes and the all-time peak are the
+ *    model's;
  *  - a frame whose peak crosses the budget is counted and on_budget is
  *    called once with its peak; a frame that meets it is not;
  *  - in plain builds, the trim policy leaves no buffer of a lane a quarter
@@ -70,6 +71,11 @@
 #define MAX_CLEANUPS 24
 #define RESERVE ((size_t)4 << 20)
 #define COMMIT_STEP ((size_t)64 << 10) /* the stack's commit_size */
+#ifdef FRAME_ARENA_CHECKED
+#define CHECKED_BUILD 1
+#else
+#define CHECKED_BUILD 0
+#endif
 /* The scratch defaults the interpreter sets: a size of its own, which no
  * scratch_thread_init asks for. Not the library's 1 GiB, which an emulator
  * pays for at every reservation (qemu-user 7.2 keeps about 6 MB of its own
@@ -917,8 +923,10 @@ static void op(Model *m, uint32_t code)
         PageStackMark before = page_stack_mark(m->ps);
         drop_blocks(m, stack_block);
         m->release_to = 0;
-        uint64_t resets = m->hook_resets;
+        uint64_t resets = m->hook_resets, counted = page_stack_stats(m->ps).resets;
         page_stack_reset(m->ps);
+        if (page_stack_stats(m->ps).resets != counted + 1)
+            violation("reset: resets counted, before", page_stack_stats(m->ps).resets, counted);
         if (m->hooked && m->hook_resets != resets + 1)
             violation("reset: on_reset calls", m->hook_resets - resets, 1);
         if (m->ncleanups)
@@ -1032,9 +1040,15 @@ static void op(Model *m, uint32_t code)
         }
         break;
     case 12: { /* trim: committed goes down to max(pos, keep) in whole commit steps, never up */
-        size_t keep = (size_t)take(m, 2) << 6, before = page_stack_stats(m->ps).committed;
+        PageStackStats was = page_stack_stats(m->ps);
+        size_t keep = (size_t)take(m, 2) << 6, before = was.committed;
         page_stack_trim(m->ps, keep);
-        size_t after = page_stack_stats(m->ps).committed;
+        PageStackStats now = page_stack_stats(m->ps);
+        size_t after = now.committed;
+        /* one decommit for what it gave back (in the checked build one for each region it gave some of) */
+        if ((now.decommits == was.decommits) != (after == before) || now.commits != was.commits ||
+            (!CHECKED_BUILD && now.decommits - was.decommits > 1))
+            violation("trim: decommits counted, bytes given back", now.decommits - was.decommits, before - after);
 #ifdef FRAME_ARENA_CHECKED /* every region's pages are counted, and the current one keeps its physical top */
         if (after > before)
             violation("trim committed more: committed before, after", before, after);
