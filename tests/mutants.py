@@ -8,14 +8,15 @@ build-mutants/checked/ (-Dchecked=true, no sanitizer), then, for each code
 line of FILE from FIRST to LAST, makes one mutant per place an operator can
 change: < and <=, > and >=, == and != swapped, && and || swapped, + 1 and - 1
 turned into + 0 and - 0, a ! dropped. Each mutant is built (-Dwerror=true, as
-the lanes build) and run against every Criterion test program and
-engine_check; a mutant that builds and passes them all is printed as
-SURVIVED. Comments, preprocessor lines and fatal messages are left alone.
+the lanes build) and run against every Criterion test program,
+engine_check and the fuzz replay (40,000 sequences, 10,000 in the checked
+build, as the suite runs it); a mutant that builds and passes them all is
+printed as SURVIVED. Comments, preprocessor lines and fatal messages are left alone.
 
 --windows (build-mutants/windows/) cross-builds with MinGW-w64 instead, as
 ./dev test-windows does, for os_vm_win32.c and the Windows branches, and
 runs the tests that lane runs under wine but its CMake build: engine_check,
-engine_check_unity, reload and the examples.
+engine_check_unity, reload, the examples and the fuzz replay.
 
 A survivor is not always a gap: code that the build compiles out (the
 checked build's branches in a plain sweep), bounds that no input reaches,
@@ -74,10 +75,12 @@ def main(argv):
     subprocess.run(["ninja", "-C", build], capture_output=True, check=True)
     if windows:
         tests = [["meson", "test", "-C", build, "--no-rebuild", "engine_check", "engine_check_unity", "reload",
-                  "example_frame_loop", "example_job_lanes"]]
+                  "example_frame_loop", "example_job_lanes", "fuzz_replay"]]
     else:
         tests = sorted([os.path.join(build, "tests", t)] for t in os.listdir(os.path.join(build, "tests"))
                        if (t.startswith("test_") or t == "engine_check") and "." not in t)
+        # the fuzz replay, with as many sequences as the lane's suite runs
+        tests.append([os.path.join(build, "tests", "fuzz_replay"), "10000" if checked else "40000"])
 
     source = os.path.join(work, path)
     original = open(source).read()
