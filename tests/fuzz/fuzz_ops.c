@@ -71,11 +71,6 @@
 #define MAX_CLEANUPS 24
 #define RESERVE ((size_t)4 << 20)
 #define COMMIT_STEP ((size_t)64 << 10) /* the stack's commit_size */
-#ifdef FRAME_ARENA_CHECKED
-#define CHECKED_BUILD 1
-#else
-#define CHECKED_BUILD 0
-#endif
 /* The scratch defaults the interpreter sets: a size of its own, which no
  * scratch_thread_init asks for. Not the library's 1 GiB, which an emulator
  * pays for at every reservation (qemu-user 7.2 keeps about 6 MB of its own
@@ -1045,14 +1040,15 @@ static void op(Model *m, uint32_t code)
         page_stack_trim(m->ps, keep);
         PageStackStats now = page_stack_stats(m->ps);
         size_t after = now.committed;
-        /* one decommit for what it gave back (in the checked build one for each region it gave some of) */
-        if ((now.decommits == was.decommits) != (after == before) || now.commits != was.commits ||
-            (!CHECKED_BUILD && now.decommits - was.decommits > 1))
+        /* decommits counted when it gave some back (in the checked build one for each region it gave some of) */
+        if ((now.decommits == was.decommits) != (after == before) || now.commits != was.commits)
             violation("trim: decommits counted, bytes given back", now.decommits - was.decommits, before - after);
 #ifdef FRAME_ARENA_CHECKED /* every region's pages are counted, and the current one keeps its physical top */
         if (after > before)
             violation("trim committed more: committed before, after", before, after);
 #else
+        if (now.decommits - was.decommits > 1)
+            violation("trim: decommits counted, bytes given back", now.decommits - was.decommits, before - after);
         size_t floor = m->pos > keep ? m->pos : keep, target = (floor + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
         if (target > RESERVE)
             target = RESERVE;
