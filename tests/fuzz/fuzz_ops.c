@@ -24,8 +24,10 @@
  *  - free_last gives back the last push, and no other block;
  *  - page_stack_trim leaves exactly max(pos, keep), in whole commit steps,
  *    committed where more was (in the checked build, which counts every
- *    region's pages: no more than before), and counts a decommit when it
- *    gave some back (the checked build one for each region), none if not;
+ *    region's pages: no more than before, nor than that in each region
+ *    but the current one, whose physical top stays committed), and counts
+ *    a decommit when it gave some back (the checked build one for each
+ *    region), none if not; a second trim to the same keep changes nothing;
  *  - a frame's sample holds what its lanes hold at its end (used) and the
  *    sum of their highest tops (peak: some pushes are given back at once),
  *    the pushes they served and refused, and the arena's committed bytes
@@ -71,6 +73,7 @@
 #define MAX_CLEANUPS 24
 #define RESERVE ((size_t)4 << 20)
 #define COMMIT_STEP ((size_t)64 << 10) /* the stack's commit_size */
+#define QUARANTINE 2                       /* the checked build's stacks hold QUARANTINE + 1 regions */
 /* The scratch defaults the interpreter sets: a size of its own, which no
  * scratch_thread_init asks for. Not the library's 1 GiB, which an emulator
  * pays for at every reservation (qemu-user 7.2 keeps about 6 MB of its own
@@ -465,6 +468,12 @@ static void took(Model *m, size_t size, size_t align)
     m->phys += size + align + 16;
 }
 
+/* n bytes rounded up to whole commit steps. */
+static size_t in_steps(size_t n)
+{
+    return (n + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
+}
+
 static int may_run_out(const Model *m, size_t size, size_t align)
 {
 #ifdef FRAME_ARENA_CHECKED
@@ -783,7 +792,7 @@ static void check_trim_policy(const Model *m, size_t before[2][2])
         size_t high = 0;
         for (uint32_t f = 0; f < TRIM_AFTER; f++)
             high = lane_peaks[f][lane] > high ? lane_peaks[f][lane] : high;
-        size_t target = (high + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
+        size_t target = in_steps(high);
         for (uint32_t ago = 0; ago < 2; ago++) {
             PageStack *ps = frame_arena_lane(m->fa, lane, ago);
             if (!ps)
@@ -991,7 +1000,7 @@ static void op(Model *m, uint32_t code)
                 scratch_shutdown();
                 reserve = SCRATCH_DEFAULT_RESERVE; /* the defaults stay */
             } else if (scratch_thread_init(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = reserve,
-                                                            .quarantine = 2}) != ScratchError_None) {
+                                                            .quarantine = QUARANTINE}) != ScratchError_None) {
                 violation("scratch_thread_init failed: reserve", reserve, 0);
             }
             PageStackMark probe = scratch_begin(NULL, 0);
@@ -1043,18 +1052,28 @@ static void op(Model *m, uint32_t code)
         /* decommits counted when it gave some back (in the checked build one for each region it gave some of) */
         if ((now.decommits == was.decommits) != (after == before) || now.commits != was.commits)
             violation("trim: decommits counted, bytes given back", now.decommits - was.decommits, before - after);
-#ifdef FRAME_ARENA_CHECKED /* every region's pages are counted, and the current one keeps its physical top */
-        if (after > before)
-            violation("trim committed more: committed before, after", before, after);
+        size_t target = in_steps(m->pos > keep ? m->pos : keep);
+        if (target > RESERVE)
+            target = RESERVE;
+#ifdef FRAME_ARENA_CHECKED
+        /* Every region's pages are counted: the others keep no more than the
+         * target, the current one its physical top (at most phys) or the
+         * target, and that one still holds what the pushes since it began
+         * hold (at least pos). */
+        size_t phys = in_steps(m->phys), current = phys > target ? phys : target;
+        if (after > before || after > QUARANTINE * target + current || after < in_steps(m->pos))
+            violation("trim kept the wrong bytes: committed before, after", before, after);
 #else
         if (now.decommits - was.decommits > 1)
             violation("trim: decommits counted, bytes given back", now.decommits - was.decommits, before - after);
-        size_t floor = m->pos > keep ? m->pos : keep, target = (floor + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
-        if (target > RESERVE)
-            target = RESERVE;
         if (after != (before < target ? before : target))
             violation("trim kept the wrong bytes: committed after, max(pos, keep) in steps", after, target);
 #endif
+        page_stack_trim(m->ps, keep); /* nothing more to give back */
+        PageStackStats again = page_stack_stats(m->ps);
+        if (again.committed != after || again.decommits != now.decommits || again.commits != now.commits)
+            violation("a second trim to the same keep changed something: committed, decommits", again.committed,
+                      again.decommits - now.decommits);
         break;
     }
     case 14: { /* grow an older stack block: realloc copies it to a new push */
@@ -1131,7 +1150,8 @@ static void op(Model *m, uint32_t code)
         static const size_t counts[] = {0, 1, 3, SIZE_MAX / 2 + 1, SIZE_MAX / 3, SIZE_MAX};
         size_t count = counts[take(m, 1) % 6], elem = (size_t)1 << (take(m, 1) % 4);
         PageStackStats before = page_stack_stats(m->ps);
-        unsigned char *p = page_stack_push_array_with(m->ps, count, elem, align, PageStackPush_Try | PageStackPush_Zero);
+        unsigned char *p =
+            page_stack_push_array_with(m->ps, count, elem, align, PageStackPush_Try | PageStackPush_Zero);
         int overflow = count > SIZE_MAX / elem;
         PageStackError want = overflow ? PageStackError_SizeOverflow : expected_error(m->pos, count * elem, align);
         if (p) {
@@ -1168,14 +1188,14 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
         shared_model = calloc(1, sizeof *shared_model);
         shared_stack = page_stack_create(&(PageStackDesc){
             .name = "fuzz", .reserve_size = RESERVE, .commit_size = COMMIT_STEP, .on_fail = on_fail_count,
-            .user = shared_model, .quarantine = 2});
+            .user = shared_model, .quarantine = QUARANTINE});
         shared_frames = frame_arena_create(&(FrameArenaDesc){
             .name = "fuzz frame", .lanes = 2,
-            .stack = {.reserve_size = RESERVE, .commit_size = COMMIT_STEP, .quarantine = 2}, .history = HISTORY,
-            .trim_after = TRIM_AFTER, .budget = BUDGET, .on_budget = over_budget, .user = shared_model});
+            .stack = {.reserve_size = RESERVE, .commit_size = COMMIT_STEP, .quarantine = QUARANTINE},
+            .history = HISTORY, .trim_after = TRIM_AFTER, .budget = BUDGET, .on_budget = over_budget, .user = shared_model});
         if (!shared_model || !shared_stack || !shared_frames ||
             scratch_set_defaults(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = SCRATCH_DEFAULT_RESERVE,
-                                                  .quarantine = 2}) != ScratchError_None)
+                                                  .quarantine = QUARANTINE}) != ScratchError_None)
             violation("cannot create the stacks", 0, 0);
     }
     Model *m = shared_model;
