@@ -73,7 +73,7 @@
 #define MAX_CLEANUPS 24
 #define RESERVE ((size_t)4 << 20)
 #define COMMIT_STEP ((size_t)64 << 10) /* the stack's commit_size */
-#define QUARANTINE 2                       /* the checked build's stacks hold QUARANTINE + 1 regions */
+#define QUARANTINE 2 /* the checked build's stacks hold QUARANTINE + 1 regions */
 /* The scratch defaults the interpreter sets: a size of its own, which no
  * scratch_thread_init asks for. Not the library's 1 GiB, which an emulator
  * pays for at every reservation (qemu-user 7.2 keeps about 6 MB of its own
@@ -1192,7 +1192,8 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
         shared_frames = frame_arena_create(&(FrameArenaDesc){
             .name = "fuzz frame", .lanes = 2,
             .stack = {.reserve_size = RESERVE, .commit_size = COMMIT_STEP, .quarantine = QUARANTINE},
-            .history = HISTORY, .trim_after = TRIM_AFTER, .budget = BUDGET, .on_budget = over_budget, .user = shared_model});
+            .history = HISTORY, .trim_after = TRIM_AFTER, .budget = BUDGET, .on_budget = over_budget,
+            .user = shared_model});
         if (!shared_model || !shared_stack || !shared_frames ||
             scratch_set_defaults(&(PageStackDesc){.name = "fuzz scratch", .reserve_size = SCRATCH_DEFAULT_RESERVE,
                                                   .quarantine = QUARANTINE}) != ScratchError_None)
