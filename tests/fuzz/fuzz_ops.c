@@ -135,6 +135,7 @@ typedef struct Model {
     uint64_t frame_ended; /* the frame on_frame was last given */
     uint32_t frame_served, frame_refused; /* this frame's pushes to its lanes, served and refused */
     size_t lane_peak[2];                  /* the highest pos of each lane in this frame */
+    size_t lane_phys[2];                  /* as phys, for each lane's stack of this frame */
     uint64_t budget_calls; /* on_budget, which is always on */
     size_t budget_used;    /* what it was last given */
 } Model;
@@ -463,9 +464,9 @@ static size_t pick_size(Model *m)
  * push that a plain build would serve may find its region, twice the
  * reservation and 64 KiB, used up: OutOfReserve. `phys` counts what the
  * pushes since then may have taken, at the most. */
-static void took(Model *m, size_t size, size_t align)
+static void took(size_t *phys, size_t size, size_t align)
 {
-    m->phys += size + align + 16;
+    *phys += size + align + 16;
 }
 
 /* n bytes rounded up to whole commit steps. */
@@ -474,14 +475,19 @@ static size_t in_steps(size_t n)
     return (n + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
 }
 
-static int may_run_out(const Model *m, size_t size, size_t align)
+static int region_full(size_t phys, size_t size, size_t align)
 {
 #ifdef FRAME_ARENA_CHECKED
-    return m->phys + size + align + 16 > 2 * RESERVE + 64 * 1024;
+    return phys + size + align + 16 > 2 * RESERVE + 64 * 1024;
 #else
-    (void)m, (void)size, (void)align;
+    (void)phys, (void)size, (void)align;
     return 0;
 #endif
+}
+
+static int may_run_out(const Model *m, size_t size, size_t align)
+{
+    return region_full(m->phys, size, align);
 }
 
 /* The model's verdict for a push of size at `pos` on a stack of RESERVE bytes. */
@@ -517,7 +523,7 @@ static void record_push(Model *m, unsigned char *p, uint32_t how, size_t size, s
             violation("push succeeded where it must fail: size, align", size, align);
         m->pos += ((size_t)(0 - m->pos) & (align - 1)) + size;
         m->pushes++;
-        took(m, size, align);
+        took(&m->phys, size, align);
         add_block(m, p, size, align, Owner_Stack, (how & PageStackPush_Zero) != 0);
         return;
     }
@@ -715,7 +721,7 @@ static void fuzz_cleanup(void *object, size_t id)
         if (p) {
             memset(p, 0x5A, n);
             m->pushes++;
-            took(m, n, 8);
+            took(&m->phys, n, 8);
         } else {
             m->failed++;
         }
@@ -743,7 +749,7 @@ static void push_cleanup(Model *m)
     if (m->pos <= before || m->pos - before > 128)
         violation("a cleanup record moved pos by: before, after", before, m->pos);
     m->pushes++;
-    took(m, 128, 1);
+    took(&m->phys, 128, 1);
     m->last_tracked = 0;
     m->cleanups[m->ncleanups].id = id;
     m->cleanups[m->ncleanups].end = m->pos;
@@ -883,7 +889,7 @@ static void op(Model *m, uint32_t code)
             violation("realloc of the last push moved it: old, new size", b->size, new_size);
         m->pos = m->pos - b->size + new_size;
         m->pushes++;
-        took(m, new_size, 1);
+        took(&m->phys, new_size, 1);
         size_t keep = b->size < new_size ? b->size : new_size;
         size_t at = pattern_mismatch(q, b->size, keep, b->seed, b->zero);
         if (at != SIZE_MAX)
@@ -961,6 +967,7 @@ static void op(Model *m, uint32_t code)
             m->in_frame = 1;
             m->frame_served = m->frame_refused = 0;
             m->lane_peak[0] = m->lane_peak[1] = 0;
+            m->lane_phys[0] = m->lane_phys[1] = 0; /* begin reset the lanes' stacks */
         }
         break;
     case 8:
@@ -980,6 +987,8 @@ static void op(Model *m, uint32_t code)
             size_t top = page_stack_pos(frame);
             if (top > m->lane_peak[lane])
                 m->lane_peak[lane] = top;
+            if (p) /* a push given back below keeps its bytes in the checked build, as the stack's pops do */
+                took(&m->lane_phys[lane], size, align);
             if (p && m->at % 8 == 0) { /* given back at once: the lane's peak stays above what it holds */
                 if (!page_stack_free_last(frame, p, size) || page_stack_pos(frame) < pos ||
                     page_stack_pos(frame) > top - size)
@@ -987,7 +996,8 @@ static void op(Model *m, uint32_t code)
                               pos);
             } else if (p) {
                 add_block(m, p, size, align, Owner_Frame, 0);
-            } else if (expected_error(pos, size, align) == PageStackError_None) {
+            } else if (expected_error(pos, size, align) == PageStackError_None &&
+                       !region_full(m->lane_phys[lane], size, align)) {
                 violation("frame push that fits failed: size, align", size, align);
             }
         }
@@ -1099,7 +1109,7 @@ static void op(Model *m, uint32_t code)
         if (at != SIZE_MAX)
             violation("realloc lost bytes: offset, size", at, b->size);
         m->pushes++;
-        took(m, new_size, grow_align);
+        took(&m->phys, new_size, grow_align);
         if (q == b->p) { /* it was the last push after all: grown in place */
             if (b != &m->blocks[m->nblocks - 1])
                 m->last_tracked = 0; /* blocks of 0 bytes pushed after it are no longer at the top */
@@ -1159,7 +1169,7 @@ static void op(Model *m, uint32_t code)
                 violation("array push succeeded where it must fail: count, size", count, elem);
             m->pos += ((size_t)(0 - m->pos) & (align - 1)) + count * elem;
             m->pushes++;
-            took(m, count * elem, align);
+            took(&m->phys, count * elem, align);
             add_block(m, p, count * elem, align, Owner_Stack, 1);
         } else {
             PageStackError got = page_stack_last_error(m->ps);
