@@ -33,6 +33,7 @@
 #include "mem_ops.h"
 #include "os_vm.h"
 #include "page_stack.h"
+#include "scratch.h"
 
 #include <ctype.h>
 #include <dlfcn.h>
@@ -1693,6 +1694,15 @@ static void print_machine(FILE *f)
         CALLGRIND_DUMP_STATS_AT(name);                                                                     \
     } while (0)
 
+/* The same, or the code alone when `measure` is false (a warm-up pass). */
+#define REGION_IF(measure, name, ...)                                                                       \
+    do {                                                                                                   \
+        if (measure)                                                                                       \
+            REGION(name, __VA_ARGS__);                                                                     \
+        else                                                                                               \
+            __VA_ARGS__;                                                                                   \
+    } while (0)
+
 NOINLINE static void ir_floor_rt(const Workload *w, void **ptrs, void *const *floor_ptrs)
 {
     PLAIN_LOOP
@@ -1796,6 +1806,52 @@ NOINLINE static void ir_push_then_assign(size_t k, void **ptrs, PageStack *ps, c
     }
 }
 
+/* Scopes of two 32-byte blocks, the way a function takes temporaries and
+ * gives them back: a mark and a pop on a stack the caller holds, a scratch
+ * scope (with no conflict, and with the caller's stack as one), and a
+ * general allocator's two mallocs and two frees. ptrs keeps the blocks as
+ * the floor's loop keeps its pointers. */
+#define SCOPES (10000 / 2)
+
+NOINLINE static void ir_scope_mark_pop(void **ptrs, PageStack *ps)
+{
+    PLAIN_LOOP
+    for (size_t i = 0; i < SCOPES; i++) {
+        PageStackMark m = page_stack_mark(ps);
+        ptrs[2 * i] = push_array_no_zero(ps, Block32, 1);
+        ptrs[2 * i + 1] = push_array_no_zero(ps, Block32, 1);
+        page_stack_pop_to(m);
+    }
+}
+
+NOINLINE static void ir_scope_scratch(void **ptrs, PageStack *const *conflicts, size_t count)
+{
+    PLAIN_LOOP
+    for (size_t i = 0; i < SCOPES; i++) {
+        PageStackMark m = scratch_begin(conflicts, count);
+        ptrs[2 * i] = push_array_no_zero(m.stack, Block32, 1);
+        ptrs[2 * i + 1] = push_array_no_zero(m.stack, Block32, 1);
+        scratch_end(m);
+    }
+}
+
+#define DEFINE_IR_SCOPE(NAME, ALLOC, FREE)                                                                  \
+    NOINLINE static void ir_scope_##NAME(void **ptrs)                                                      \
+    {                                                                                                      \
+        PLAIN_LOOP                                                                                         \
+        for (size_t i = 0; i < SCOPES; i++) {                                                              \
+            ptrs[2 * i] = ALLOC(sizeof(Block32));                                                          \
+            ptrs[2 * i + 1] = ALLOC(sizeof(Block32));                                                      \
+            FREE(ptrs[2 * i + 1]);                                                                         \
+            FREE(ptrs[2 * i]);                                                                             \
+        }                                                                                                  \
+    }
+DEFINE_IR_SCOPE(glibc, glibc.malloc, glibc.free)
+DEFINE_IR_SCOPE(mimalloc, mi.malloc, mi.free)
+#define je_malloc_plain(size) je.mallocx((size), 0)
+DEFINE_IR_SCOPE(jemalloc, je_malloc_plain, je_free)
+DEFINE_IR_SCOPE(tcmalloc, tc.malloc, tc.free)
+
 NOINLINE static void ir_zero16(unsigned char *buf, size_t n)
 {
     for (size_t r = 0; r < 1000; r++) {
@@ -1897,6 +1953,23 @@ static int run_ir(void)
         }
     }
     page_stack_destroy(big);
+    /* scopes: a first pass unmeasured, so that the scratch stacks exist and
+     * every allocator has its blocks at hand */
+    PageStack *conflict = ps;
+    for (int measure = 0; measure < 2; measure++) {
+        page_stack_reset(ps);
+        REGION_IF(measure, "scope_mark_pop", ir_scope_mark_pop(b.ptrs, ps));
+        REGION_IF(measure, "scope_scratch", ir_scope_scratch(b.ptrs, NULL, 0));
+        REGION_IF(measure, "scope_scratch_conflict", ir_scope_scratch(b.ptrs, &conflict, 1));
+        REGION_IF(measure, "scope_glibc", ir_scope_glibc(b.ptrs));
+        if (mi.ok)
+            REGION_IF(measure, "scope_mimalloc", ir_scope_mimalloc(b.ptrs));
+        if (je.ok)
+            REGION_IF(measure, "scope_jemalloc", ir_scope_jemalloc(b.ptrs));
+        if (tc.ok)
+            REGION_IF(measure, "scope_tcmalloc", ir_scope_tcmalloc(b.ptrs));
+    }
+    page_stack_reset(ps);
     /* mem_ops against the C library, 1,000 calls per size (the size is a runtime value) */
     unsigned char *buf = aligned_alloc(64, 8192);
     memset(buf, 1, 8192);

@@ -131,12 +131,14 @@
 #define FILL_RELEASE 0xDD
 
 #define Internal_WatchEveryPush (1u << 31) /* in ps->flags: a valgrind-watched stack */
-#define Internal_CursorOpen (1u << 30)     /* in ps->flags: a cursor is open (its serial is ps->cursors) */
+#define Internal_CursorOpen PAGE_STACK_INTERNAL_CURSOR_OPEN /* in ps->flags: a cursor is open (ps->cursors) */
 #define Internal_SelfCheck (1u << 29)      /* in ps->flags: a checked stack that checks its redzones and fills itself */
 #define Internal_InOnPush (1u << 28)       /* in ps->flags: its on_push hook is running */
 #define Internal_InOnPop (1u << 27)        /* in ps->flags: its on_pop hook is running */
 #define Internal_InOnReset (1u << 26)      /* in ps->flags: its on_reset hook is running */
 #define Internal_InHook (Internal_InOnPush | Internal_InOnPop | Internal_InOnReset)
+_Static_assert((Internal_CursorOpen | Internal_InHook) == PAGE_STACK_INTERNAL_BUSY,
+               "page_stack_owner.h's busy flags are need_idle's");
 #define Internal_InCleanup (1u << 25)      /* in ps->flags: one of its cleanups is running (see run_cleanups) */
 #define RESET_TO SIZE_MAX                  /* need_idle_to's `to` for a reset */
 /* A tool hook, with the stack marked as inside it: need_idle stops a call
@@ -361,8 +363,12 @@ OS_VM_NORETURN static void below_cleanup_floor(const PageStack *ps, const char *
  * stack's own cleanups may pop it only down to where the pop running the
  * cleanup stops, and not reset it: either would release what that pop or
  * reset is still walking (its cleanups' records) or undo it. One test of
- * the flags, as need_idle. */
-static PageStack *need_idle_to(PageStack *ps, const char *fn, size_t to)
+ * the flags, as need_idle; always inlined, as a call would cost pop_to and
+ * reset more than the test. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline))
+#endif
+static inline PageStack *need_idle_to(PageStack *ps, const char *fn, size_t to)
 {
     need_stack(ps, fn);
     if (PAGE_STACK_UNLIKELY(ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup)) &&
@@ -1514,7 +1520,61 @@ PageStackMark page_stack_mark(PageStack *ps)
     return (PageStackMark){ps, pos_of(ps), ps->generation};
 }
 
-void page_stack_pop_to(PageStackMark mark)
+/* A body shared by two entry points and inlined into both: a call to
+ * reset_with would add 4 instructions to page_stack_reset (bench/ir.py counts
+ * them), and page_stack_pop_scope would pass pop_to_mark a struct in memory. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SHARED_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define SHARED_INLINE static __forceinline
+#else
+#define SHARED_INLINE static inline
+#endif
+
+/* A pop's work once its mark is known good: the stack goes down to `to`. */
+SHARED_INLINE void pop_down(PageStack *ps, size_t to)
+{
+    note_high(ps);
+    if (CHECKED) {
+        /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
+        uintptr_t from = checked_mark_phys(ps, to);
+        if (to == 0) {
+            release_region(ps, "page_stack_pop_to");
+        } else {
+            check_redzones(ps, from, "page_stack_pop_to");
+            release_checked(ps, from, top(ps), "page_stack_pop_to");
+        }
+        check_state(ps)->lpos = to;
+        if (to != check_state(ps)->last_end) /* popped back to its end: still the top */
+            check_state(ps)->last_ptr = 0;
+        if (to == 0)
+            rotate_region(ps, "page_stack_pop_to");
+    } else {
+        uintptr_t old_top = top(ps);
+        set_top(ps, ps->base + to);
+        release(ps, top(ps), old_top);
+    }
+    rearm(ps);
+}
+
+/* A pop from pos to `to` that has calls to make first: the cleanups it
+ * releases, then on_pop. Out of line, so that a pop with none (the common
+ * case) saves no registers for them. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void pop_down_calling(PageStack *ps, size_t to, size_t pos)
+{
+    if (ps->cleanups)
+        run_cleanups(ps, to);
+    if (ps->on_pop && to < pos)
+        CALL_HOOK(ps, Internal_InOnPop, ps->on_pop(ps, to, ps->user));
+    pop_down(ps, to);
+}
+
+/* page_stack_pop_to, inlined into it and into page_stack_pop_scope, which
+ * takes the mark's fields in registers rather than the struct in memory. */
+SHARED_INLINE void pop_to_mark(PageStackMark mark)
 {
     PageStack *ps = mark.stack;
     if (!ps)
@@ -1529,31 +1589,20 @@ void page_stack_pop_to(PageStackMark mark)
         os_vm_fatal("page_stack \"%s\": pop_to a mark above the top (mark %zu, top %zu): scopes ended out of "
                     "order; end inner scopes before outer ones",
                     ps->name, mark.pos, pos);
-    if (ps->cleanups)
-        run_cleanups(ps, mark.pos);
-    if (ps->on_pop && mark.pos < pos)
-        CALL_HOOK(ps, Internal_InOnPop, ps->on_pop(ps, mark.pos, ps->user));
-    note_high(ps);
-    if (CHECKED) {
-        /* Monotonic: what was popped is released, the physical top stays, until the stack is empty. */
-        uintptr_t from = checked_mark_phys(ps, mark.pos);
-        if (mark.pos == 0) {
-            release_region(ps, "page_stack_pop_to");
-        } else {
-            check_redzones(ps, from, "page_stack_pop_to");
-            release_checked(ps, from, top(ps), "page_stack_pop_to");
-        }
-        check_state(ps)->lpos = mark.pos;
-        if (mark.pos != check_state(ps)->last_end) /* popped back to its end: still the top */
-            check_state(ps)->last_ptr = 0;
-        if (mark.pos == 0)
-            rotate_region(ps, "page_stack_pop_to");
-    } else {
-        uintptr_t old_top = top(ps);
-        set_top(ps, ps->base + mark.pos);
-        release(ps, top(ps), old_top);
-    }
-    rearm(ps);
+    if (PAGE_STACK_UNLIKELY(ps->cleanups || ps->on_pop))
+        pop_down_calling(ps, mark.pos, pos);
+    else
+        pop_down(ps, mark.pos);
+}
+
+void page_stack_pop_to(PageStackMark mark)
+{
+    pop_to_mark(mark);
+}
+
+void page_stack_pop_scope(PageStack *ps, size_t pos, uint64_t generation)
+{
+    pop_to_mark((PageStackMark){ps, pos, generation});
 }
 
 size_t page_stack_pos(const PageStack *ps)
@@ -1562,17 +1611,7 @@ size_t page_stack_pos(const PageStack *ps)
     return pos_of(ps);
 }
 
-/* Inlined into both callers: a call here would add 4 instructions to
- * page_stack_reset (bench/ir.py counts them). */
-#if defined(__GNUC__) || defined(__clang__)
-#define RESET_INLINE static inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define RESET_INLINE static __forceinline
-#else
-#define RESET_INLINE static inline
-#endif
-
-RESET_INLINE void reset_with(PageStack *ps, const char *fn)
+SHARED_INLINE void reset_with(PageStack *ps, const char *fn)
 {
     if (ps->cleanups)
         run_cleanups(ps, 0);

@@ -154,11 +154,14 @@ static void need_no_open_scope(const char *fn)
                     open == 1 ? "" : "s", open == 1 ? "is" : "are", open == 1 ? "it" : "them");
 }
 
-static ScratchPair *thread_pair(void)
+/* Out of line and cold: scratch_begin, once the thread has its stacks, keeps
+ * no room for a name nor the registers this needs. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline, cold))
+#endif
+static ScratchPair *make_thread_pair(void)
 {
     ScratchPair *pair = &thread_scratch;
-    if (pair->stacks[0])
-        return pair;
     char name[NameBytes];
     PageStackDesc d = current_defaults(name);
     switch (make_pair(&d, pair)) {
@@ -175,6 +178,12 @@ static ScratchPair *thread_pair(void)
     atomic_fetch_add(&pairs_held, 1);
     os_vm_thread_slot_set(scratch_slot, pair);
     return pair;
+}
+
+static ScratchPair *thread_pair(void)
+{
+    ScratchPair *pair = &thread_scratch;
+    return PAGE_STACK_LIKELY(pair->stacks[0] != NULL) ? pair : make_thread_pair();
 }
 
 ScratchError scratch_set_defaults(const PageStackDesc *desc)
@@ -227,28 +236,48 @@ static int in_conflicts(const PageStack *ps, PageStack *const *conflicts, size_t
     return 0;
 }
 
+/* Opens a scope on stack i of the pair, `open` scopes of it open already. */
+static PageStackMark open_scope(ScratchPair *pair, int i, PageStackMark mark, uint32_t open)
+{
+    if (open < KeptScopes)
+        pair->scope_pos[i][open] = mark.pos;
+    pair->open[i] = open + 1;
+    return mark;
+}
+
+/* scratch_begin on stack i where the mark is not taken inline: the checked
+ * build, a stack that is not idle (page_stack_mark stops there), or a scope
+ * begun where the scope around it on its stack began, with nothing pushed
+ * between. A mark is only a position, so that scope begins a byte further,
+ * and its end and the outer one's can be told apart. Out of line, so that
+ * the common path keeps no registers for it. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static PageStackMark open_scope_slowly(ScratchPair *pair, int i)
+{
+    PageStack *ps = pair->stacks[i];
+    uint32_t open = pair->open[i];
+    if (open - 1 < KeptScopes && page_stack_pos(ps) == pair->scope_pos[i][open - 1]) /* 1 <= open <= KeptScopes */
+        (void)page_stack_try_push(ps, 1, 1); /* no room: as before, found at the outer scope's end */
+    return open_scope(pair, i, page_stack_mark(ps), open);
+}
+
 PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
 {
     if (count && !conflicts)
         os_vm_fatal("scratch_begin: conflicts is NULL but count is %zu; pass an array or count 0", count);
     ScratchPair *pair = thread_pair();
-    for (int i = 0; i < 2; i++)
-        if (!in_conflicts(pair->stacks[i], conflicts, count)) {
-            PageStack *ps = pair->stacks[i];
-            uint32_t open = pair->open[i];
-            /* A mark is only a position: a scope begun where the scope
-             * around it began, with nothing pushed between, begins a byte
-             * further, so that its end and that scope's can be told apart. */
-            if (open && open <= KeptScopes && page_stack_pos(ps) == pair->scope_pos[i][open - 1])
-                (void)page_stack_try_push(ps, 1, 1); /* no room: as before, found at the outer scope's end */
-            PageStackMark mark = page_stack_mark(ps);
-            if (open < KeptScopes)
-                pair->scope_pos[i][open] = mark.pos;
-            pair->open[i] = open + 1;
-            return mark;
-        }
-    os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
-                "(the arena the result goes to)");
+    int i = in_conflicts(pair->stacks[0], conflicts, count);
+    if (i && in_conflicts(pair->stacks[1], conflicts, count))
+        os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
+                    "(the arena the result goes to)");
+    PageStack *ps = pair->stacks[i];
+    uint32_t open = pair->open[i];
+    PageStackMark mark;
+    if (!page_stack_scope_mark(ps, &mark) || (open - 1 < KeptScopes && mark.pos == pair->scope_pos[i][open - 1]))
+        return open_scope_slowly(pair, i);
+    return open_scope(pair, i, mark, open);
 }
 
 /* An end that is not of the innermost open scope of its stack is a scope
@@ -275,7 +304,7 @@ void scratch_end(PageStackMark mark)
                     "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one "
                     "before an inner one: end each scope once, innermost first",
                     mark.pos, mark.stack->name, thread_scratch.scope_pos[i][open - 1]);
-    page_stack_pop_to(mark);
+    page_stack_pop_scope(mark.stack, mark.pos, mark.generation);
     thread_scratch.open[i]--;
 }
 
