@@ -131,15 +131,18 @@
 #define FILL_RELEASE 0xDD
 
 #define Internal_WatchEveryPush (1u << 31) /* in ps->flags: a valgrind-watched stack */
-#define Internal_CursorOpen PAGE_STACK_INTERNAL_CURSOR_OPEN /* in ps->flags: a cursor is open (ps->cursors) */
+#define Internal_CursorOpen (1u << 30)     /* in ps->flags: a cursor is open (its serial is ps->cursors) */
 #define Internal_SelfCheck (1u << 29)      /* in ps->flags: a checked stack that checks its redzones and fills itself */
 #define Internal_InOnPush (1u << 28)       /* in ps->flags: its on_push hook is running */
 #define Internal_InOnPop (1u << 27)        /* in ps->flags: its on_pop hook is running */
 #define Internal_InOnReset (1u << 26)      /* in ps->flags: its on_reset hook is running */
 #define Internal_InHook (Internal_InOnPush | Internal_InOnPop | Internal_InOnReset)
-_Static_assert((Internal_CursorOpen | Internal_InHook) == PAGE_STACK_INTERNAL_BUSY,
-               "page_stack_owner.h's busy flags are need_idle's");
 #define Internal_InCleanup (1u << 25)      /* in ps->flags: one of its cleanups is running (see run_cleanups) */
+#define Internal_LogsMarks (1u << 24)      /* in ps->flags: the checked build's, whose marks are logged */
+/* The inline mark goes out of line for a stack need_idle stops and for one
+ * that logs its marks: one test of the flags. */
+_Static_assert((Internal_CursorOpen | Internal_InHook | Internal_LogsMarks) == PAGE_STACK_MARK_OUT_OF_LINE_,
+               "page_stack.h's PAGE_STACK_MARK_OUT_OF_LINE_ names the flags the inline mark leaves to the library");
 #define RESET_TO SIZE_MAX                  /* need_idle_to's `to` for a reset */
 /* A tool hook, with the stack marked as inside it: need_idle stops a call
  * from the hook that would change the stack under the push, pop or reset
@@ -1501,7 +1504,7 @@ static void run_cleanups(PageStack *ps, size_t pos)
 
 /* ------------------------------------------------------------------ marks, reset, trim */
 
-PageStackMark page_stack_mark(PageStack *ps)
+PageStackMark page_stack_mark_slow(PageStack *ps)
 {
     need_idle(ps, "page_stack_mark");
     if (CHECKED) {
@@ -1520,9 +1523,9 @@ PageStackMark page_stack_mark(PageStack *ps)
     return (PageStackMark){ps, pos_of(ps), ps->generation};
 }
 
-/* A body shared by two entry points and inlined into both: a call to
- * reset_with would add 4 instructions to page_stack_reset (bench/ir.py counts
- * them), and page_stack_pop_scope would pass pop_to_mark a struct in memory. */
+/* A body shared by two callers and inlined into both: a call to reset_with
+ * would add 4 instructions to page_stack_reset (bench/ir.py counts them), and
+ * one to pop_down would save registers in page_stack_pop_to_pos. */
 #if defined(__GNUC__) || defined(__clang__)
 #define SHARED_INLINE static inline __attribute__((always_inline))
 #elif defined(_MSC_VER)
@@ -1572,11 +1575,10 @@ static void pop_down_calling(PageStack *ps, size_t to, size_t pos)
     pop_down(ps, to);
 }
 
-/* page_stack_pop_to, inlined into it and into page_stack_pop_scope, which
- * takes the mark's fields in registers rather than the struct in memory. */
-SHARED_INLINE void pop_to_mark(PageStackMark mark)
+/* page_stack_pop_to, which passes the mark's fields in registers. */
+void page_stack_pop_to_pos(PageStack *ps, size_t pos_to, uint64_t generation)
 {
-    PageStack *ps = mark.stack;
+    PageStackMark mark = {ps, pos_to, generation};
     if (!ps)
         os_vm_fatal("page_stack_pop_to: the mark has no stack; take marks with page_stack_mark or scratch_begin");
     need_idle_to(ps, "page_stack_pop_to", mark.pos);
@@ -1593,16 +1595,6 @@ SHARED_INLINE void pop_to_mark(PageStackMark mark)
         pop_down_calling(ps, mark.pos, pos);
     else
         pop_down(ps, mark.pos);
-}
-
-void page_stack_pop_to(PageStackMark mark)
-{
-    pop_to_mark(mark);
-}
-
-void page_stack_pop_scope(PageStack *ps, size_t pos, uint64_t generation)
-{
-    pop_to_mark((PageStackMark){ps, pos, generation});
 }
 
 size_t page_stack_pos(const PageStack *ps)
@@ -1832,7 +1824,8 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         .map_size = map_size,
         .commits = initial ? 1 : 0,
         .flags = d.flags | (under_valgrind() || d.on_push ? Internal_WatchEveryPush : 0) |
-                 (CHECKED && !PAGE_STACK_POISONING && !under_valgrind() ? Internal_SelfCheck : 0),
+                 (CHECKED && !PAGE_STACK_POISONING && !under_valgrind() ? Internal_SelfCheck : 0) |
+                 (CHECKED ? Internal_LogsMarks : 0),
         .name = keep_name(ps, d.name),
         .on_fail = d.on_fail,
         .user = d.user,

@@ -818,8 +818,41 @@ char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n);
  * is fatal. This is what frame_arena.hpp uses to run C++ destructors. */
 bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count);
 
-PageStackMark page_stack_mark(PageStack *ps);
-void page_stack_pop_to(PageStackMark mark);        /* a mark equal to the top is a no-op */
+/* Marks. page_stack_mark and page_stack_pop_to are inline, so that a mark
+ * stays in the caller's registers from the one to the other: a 24-byte
+ * struct returned from a call or passed to one goes through memory, and the
+ * stack's top with it, which made a scope of two pushes 2.5 times as long
+ * (docs/BENCHMARKS.md, "Scopes"). The mark is taken inline where the stack
+ * is idle and keeps no log of marks (all but the checked build); the rest,
+ * and every check of the pop, is out of line. */
+#define PAGE_STACK_MARK_OUT_OF_LINE_ 0x5D000000u /* internal: flags of a stack whose marks go out of line */
+PageStackMark page_stack_mark_slow(PageStack *ps);
+void page_stack_pop_to_pos(PageStack *ps, size_t pos, uint64_t generation);
+
+PAGE_STACK_INLINE PageStackMark page_stack_mark(PageStack *ps)
+{
+    /* unoptimised code (PAGE_STACK_PUSH_CALL) is shorter with the call alone */
+    if (PAGE_STACK_PUSH_CALL || PAGE_STACK_UNLIKELY(!ps || (ps->flags & PAGE_STACK_MARK_OUT_OF_LINE_)))
+        return page_stack_mark_slow(ps);
+    PageStackMark mark;
+    mark.stack = ps;
+    mark.pos = (size_t)(ps->last + 1 - ps->base);
+    mark.generation = ps->generation;
+    return mark;
+}
+
+/* A mark equal to the top is a no-op. clang's static analyzer reports a
+ * mark left unset on some path only where it is passed whole to a function
+ * whose body it does not see, so it sees this one as such a call. */
+#ifdef __clang_analyzer__
+void page_stack_pop_to(PageStackMark mark);
+#else
+PAGE_STACK_INLINE void page_stack_pop_to(PageStackMark mark)
+{
+    page_stack_pop_to_pos(mark.stack, mark.pos, mark.generation);
+}
+#endif
+
 size_t page_stack_pos(const PageStack *ps);
 /* Whether p points into what the stack still holds: a block pushed and not
  * yet released by a pop or reset (or the alignment padding, and in the

@@ -34,29 +34,16 @@ void page_stack_set_create_error(PageStackError err);
 /* Fatal, naming fn, if ps is NULL or a cursor is open on it. */
 PageStack *page_stack_need_idle(PageStack *ps, const char *fn);
 
-/* The bits of a stack's flags that no mark or pop may meet (page_stack.c's
- * need_idle): a cursor is open on it, or one of its hooks is running. */
-#define PAGE_STACK_INTERNAL_CURSOR_OPEN (1u << 30)
-#define PAGE_STACK_INTERNAL_BUSY (PAGE_STACK_INTERNAL_CURSOR_OPEN | (7u << 26))
-
-/* For scratch_begin: page_stack_mark's mark in *mark, taken inline, where
- * the build keeps no log of marks (all but the checked build) and the stack
- * is idle; else false, and nothing is taken. */
-static inline bool page_stack_scope_mark(PageStack *ps, PageStackMark *mark)
+/* For scratch: page_stack_pos, inline where the stack's fields hold it (all
+ * but the checked build, whose pos is its own). */
+static inline size_t page_stack_pos_here(const PageStack *ps)
 {
-#ifndef FRAME_ARENA_CHECKED
-    if (PAGE_STACK_LIKELY(!(ps->flags & PAGE_STACK_INTERNAL_BUSY))) {
-        *mark = (PageStackMark){ps, ps->last + 1 - ps->base, ps->generation};
-        return true;
-    }
+#ifdef FRAME_ARENA_CHECKED
+    return page_stack_pos(ps);
 #else
-    (void)ps, (void)mark;
+    return (size_t)(ps->last + 1 - ps->base);
 #endif
-    return false;
 }
-/* For scratch_end: page_stack_pop_to of the mark {ps, pos, generation}, its
- * fields passed in registers. */
-void page_stack_pop_scope(PageStack *ps, size_t pos, uint64_t generation);
 
 /* For frame_arena_stats: floor((hi * 2^64 + lo) / n), for 0 < n and hi < n,
  * which is the mean of n sizes whose sum is lo with hi carries out of 64

@@ -236,34 +236,20 @@ static int in_conflicts(const PageStack *ps, PageStack *const *conflicts, size_t
     return 0;
 }
 
-/* Opens a scope on stack i of the pair, `open` scopes of it open already. */
-static PageStackMark open_scope(ScratchPair *pair, int i, PageStackMark mark, uint32_t open)
-{
-    if (open < KeptScopes)
-        pair->scope_pos[i][open] = mark.pos;
-    pair->open[i] = open + 1;
-    return mark;
-}
-
-/* scratch_begin on stack i where the mark is not taken inline: the checked
- * build, a stack that is not idle (page_stack_mark stops there), or a scope
- * begun where the scope around it on its stack began, with nothing pushed
- * between. A mark is only a position, so that scope begins a byte further,
- * and its end and the outer one's can be told apart. Out of line, so that
- * the common path keeps no registers for it. */
+/* A mark is only a position: a scope begun where the scope around it on its
+ * stack began, with nothing pushed between, begins a byte further, so that
+ * its end and that scope's can be told apart. Out of line, so that the
+ * common path keeps no registers for it. Returns the new position. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
-static PageStackMark open_scope_slowly(ScratchPair *pair, int i)
+static size_t step_past_outer_scope(PageStack *ps)
 {
-    PageStack *ps = pair->stacks[i];
-    uint32_t open = pair->open[i];
-    if (open - 1 < KeptScopes && page_stack_pos(ps) == pair->scope_pos[i][open - 1]) /* 1 <= open <= KeptScopes */
-        (void)page_stack_try_push(ps, 1, 1); /* no room: as before, found at the outer scope's end */
-    return open_scope(pair, i, page_stack_mark(ps), open);
+    (void)page_stack_try_push(ps, 1, 1); /* no room: as before, found at the outer scope's end */
+    return page_stack_pos(ps);
 }
 
-PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
+PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
 {
     if (count && !conflicts)
         os_vm_fatal("scratch_begin: conflicts is NULL but count is %zu; pass an array or count 0", count);
@@ -274,10 +260,13 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
                     "(the arena the result goes to)");
     PageStack *ps = pair->stacks[i];
     uint32_t open = pair->open[i];
-    PageStackMark mark;
-    if (!page_stack_scope_mark(ps, &mark) || (open - 1 < KeptScopes && mark.pos == pair->scope_pos[i][open - 1]))
-        return open_scope_slowly(pair, i);
-    return open_scope(pair, i, mark, open);
+    size_t pos = page_stack_pos_here(ps);
+    if (open - 1 < KeptScopes && pos == pair->scope_pos[i][open - 1]) /* 1 <= open <= KeptScopes */
+        pos = step_past_outer_scope(ps);
+    if (open < KeptScopes)
+        pair->scope_pos[i][open] = pos; /* the position scratch_begin's mark takes */
+    pair->open[i] = open + 1;
+    return ps;
 }
 
 /* An end that is not of the innermost open scope of its stack is a scope
@@ -288,23 +277,23 @@ PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
  * otherwise the end's mark must be the innermost scope's, while that is one
  * of the first KeptScopes. No two of those begin at one position (see
  * scratch_begin) unless the stack had no byte left for the step between. */
-void scratch_end(PageStackMark mark)
+void scratch_end_at(PageStack *stack, size_t pos, uint64_t generation)
 {
-    int i = mark.stack == thread_scratch.stacks[1];
-    if (!mark.stack || mark.stack != thread_scratch.stacks[i])
+    int i = stack == thread_scratch.stacks[1];
+    if (!stack || stack != thread_scratch.stacks[i])
         os_vm_fatal("scratch_end: the mark is not from this thread's scratch_begin; end it on the thread that "
                     "began it (a mark of another stack goes to page_stack_pop_to)");
     uint32_t open = thread_scratch.open[i];
     if (!open)
         os_vm_fatal("scratch_end: every scope of scratch stack \"%s\" on this thread has ended; a scope was "
                     "ended twice: end each scope once",
-                    mark.stack->name);
-    if (open <= KeptScopes && mark.pos != thread_scratch.scope_pos[i][open - 1])
+                    stack->name);
+    if (open <= KeptScopes && pos != thread_scratch.scope_pos[i][open - 1])
         os_vm_fatal("scratch_end: the scope that began at pos %zu of scratch stack \"%s\" is not the innermost "
                     "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one "
                     "before an inner one: end each scope once, innermost first",
-                    mark.pos, mark.stack->name, thread_scratch.scope_pos[i][open - 1]);
-    page_stack_pop_scope(mark.stack, mark.pos, mark.generation);
+                    pos, stack->name, thread_scratch.scope_pos[i][open - 1]);
+    page_stack_pop_to_pos(stack, pos, generation);
     thread_scratch.open[i]--;
 }
 

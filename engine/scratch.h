@@ -80,9 +80,31 @@ ScratchError scratch_set_defaults(const PageStackDesc *desc);
  * room for both pairs. A scratch scope of this thread still open is fatal. */
 ScratchError scratch_thread_init(const PageStackDesc *desc);
 
-PageStackMark scratch_begin(PageStack *const *conflicts, size_t count); /* a thread-local stack not in conflicts */
-void scratch_end(PageStackMark mark); /* a mark not from this thread's scratch_begin, ended before, or not the
-                                         innermost open on its stack, is fatal */
+/* The out-of-line halves of scratch_begin and scratch_end, which are inline
+ * so that a scope's mark stays in the caller's registers, as
+ * page_stack_mark's does: scratch_begin_stack picks the stack and opens the
+ * scope on it, and the mark is then taken of that stack. */
+PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count);
+void scratch_end_at(PageStack *stack, size_t pos, uint64_t generation);
+
+/* A mark of a thread-local stack not in conflicts. */
+PAGE_STACK_INLINE PageStackMark scratch_begin(PageStack *const *conflicts, size_t count)
+{
+    return page_stack_mark(scratch_begin_stack(conflicts, count));
+}
+
+/* A mark not from this thread's scratch_begin, ended before, or not the
+ * innermost open on its stack, is fatal. (To clang's static analyzer a call,
+ * as page_stack_pop_to is.) */
+#ifdef __clang_analyzer__
+void scratch_end(PageStackMark mark);
+#else
+PAGE_STACK_INLINE void scratch_end(PageStackMark mark)
+{
+    scratch_end_at(mark.stack, mark.pos, mark.generation);
+}
+#endif
+
 void scratch_thread_release(void); /* optional; thread exit releases too. A scope of this thread still open is fatal. */
 uint32_t scratch_open_scopes(void); /* scopes of this thread begun and not yet ended */
 
