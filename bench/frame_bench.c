@@ -321,6 +321,7 @@ enum {
     Shape_Mixed,   /* the mixed sizes of the workload */
     Shape_Const,   /* constant 32-byte, 16-aligned blocks (a constant size and alignment in the code) */
     Shape_Nested,  /* 100 scopes of 100 constant blocks, each scope released at its end (mark / pop) */
+    Shape_Scopes,  /* 1,000 scopes of 2 constant blocks: a function's temporaries (ours_scratch: scratch scopes) */
     Shape_Release, /* constant blocks; only the release at the end (reset, free-all) is timed */
 };
 
@@ -344,6 +345,10 @@ enum {
         FREE(ptrs[j_]);
 #define FREE_EACH(FREE) FREE_EACH_FROM(0, FREE)
 
+#define NESTED_SCOPES 100
+#define NESTED_BLOCKS 100
+#define SHORT_SCOPES 1000
+#define SHORT_BLOCKS 2
 #define MIXED_SIZE sizes_[i]
 #define MIXED_ALIGN aligns_[i]
 #define CONST_SIZE 32
@@ -381,9 +386,10 @@ typedef uint64_t (*FrameFn)(Bench *b, int shape, bool touch);
             FRAME_BODY(ALLOC, MIXED_SIZE, MIXED_ALIGN, 1)                                                  \
         } else if (shape == Shape_Mixed) {                                                                 \
             FRAME_BODY(ALLOC, MIXED_SIZE, MIXED_ALIGN, 0)                                                  \
-        } else if (shape == Shape_Nested) {                                                                \
-            k = 100;                                                                                       \
-            for (size_t scope = 0; scope < 100; scope++) {                                                 \
+        } else if (shape == Shape_Nested || shape == Shape_Scopes) {                                       \
+            size_t scopes_ = shape == Shape_Nested ? NESTED_SCOPES : SHORT_SCOPES;                         \
+            k = shape == Shape_Nested ? NESTED_BLOCKS : SHORT_BLOCKS;                                      \
+            for (size_t scope = 0; scope < scopes_; scope++) {                                             \
                 SCOPE;                                                                                     \
                 FRAME_BODY(ALLOC, CONST_SIZE, CONST_ALIGN, 1)                                              \
                 UNSCOPE;                                                                                   \
@@ -439,6 +445,12 @@ typedef uint64_t (*FrameFn)(Bench *b, int shape, bool touch);
         page_stack_pop_to(mark_);                                                                          \
         cur_ = page_stack_cursor_begin(ps_);                                                               \
     } while (0)
+/* ours_scratch: the frame in a scratch scope, each nested scope another. */
+#define OURS_SCRATCH_BEGIN                                                                                  \
+    PageStackMark frame_scope_ = scratch_begin(NULL, 0);                                                   \
+    PageStack *ps_ = frame_scope_.stack
+#define OURS_SCRATCH_SCOPE PageStackMark mark_ = scratch_begin(NULL, 0)
+#define OURS_SCRATCH_UNSCOPE scratch_end(mark_)
 #define BUMP_SCOPE unsigned char *mark_ = b->bump_cur
 #define BUMP_UNSCOPE b->bump_cur = mark_
 #define COUNTED_SCOPE unsigned char *mark_ = b->counted_cur
@@ -453,6 +465,8 @@ DEFINE_FRAME(ours_call, OURS_CALL_BEGIN, ALLOC_OURS_CALL, page_stack_reset(ps_),
 DEFINE_FRAME(ours_cursor, OURS_CURSOR_BEGIN, ALLOC_OURS_CURSOR, OURS_CURSOR_END, OURS_CURSOR_SCOPE,
              OURS_CURSOR_UNSCOPE)
 DEFINE_FRAME(ours_huge, OURS_HUGE_BEGIN, ALLOC_OURS, page_stack_reset(ps_), OURS_SCOPE, OURS_UNSCOPE)
+DEFINE_FRAME(ours_scratch, OURS_SCRATCH_BEGIN, ALLOC_OURS, scratch_end(frame_scope_), OURS_SCRATCH_SCOPE,
+             OURS_SCRATCH_UNSCOPE)
 DEFINE_FRAME(glibc, NOTHING, ALLOC_GLIBC, glibc_free_all, NOTHING, glibc_free_all)
 DEFINE_FRAME(mimalloc, NOTHING, ALLOC_MI, mi_free_all, NOTHING, mi_free_all)
 DEFINE_FRAME(mimalloc_heap, b->heap = mi.heap_new(), ALLOC_MI_HEAP, mi.heap_destroy(b->heap),
@@ -464,32 +478,37 @@ typedef struct Competitor {
     const char *name;
     const FrameFn *frame; /* PLACEMENTS copies */
     const bool *available; /* NULL: always */
+    bool scopes_only;      /* raced in short_scopes alone (see scoping) */
 } Competitor;
 
 static const Competitor competitors[] = {
-    {"ours", frame_ours, NULL},
-    {"ours_call", frame_ours_call, NULL},
-    {"ours_cursor", frame_ours_cursor, NULL},
-    {"ours_huge", frame_ours_huge, NULL},
-    {"bump", frame_bump, NULL},
-    {"bump_counted", frame_bump_counted, NULL},
-    {"floor", frame_floor, NULL},
-    {"glibc", frame_glibc, NULL},
-    {"mimalloc", frame_mimalloc, &mi.ok},
-    {"mimalloc_heap", frame_mimalloc_heap, &mi.ok},
-    {"jemalloc", frame_jemalloc, &je.ok},
-    {"tcmalloc", frame_tcmalloc, &tc.ok},
+    {"ours", frame_ours, NULL, false},
+    {"ours_call", frame_ours_call, NULL, false},
+    {"ours_cursor", frame_ours_cursor, NULL, false},
+    {"ours_huge", frame_ours_huge, NULL, false},
+    {"ours_scratch", frame_ours_scratch, NULL, true},
+    {"bump", frame_bump, NULL, false},
+    {"bump_counted", frame_bump_counted, NULL, false},
+    {"floor", frame_floor, NULL, false},
+    {"glibc", frame_glibc, NULL, false},
+    {"mimalloc", frame_mimalloc, &mi.ok, false},
+    {"mimalloc_heap", frame_mimalloc_heap, &mi.ok, false},
+    {"jemalloc", frame_jemalloc, &je.ok, false},
+    {"tcmalloc", frame_tcmalloc, &tc.ok, false},
 };
 #define COMPETITORS (sizeof competitors / sizeof competitors[0])
 
 static const char *only; /* --only: a comma-separated list of competitors to run */
 static bool show_blocks;  /* --blocks: print the median of each block of rounds under each table */
 static int head_to_head = -1; /* >= 0: only ours, the floor and this competitor race */
+static bool scoping; /* the short_scopes race, the only one of the competitors that are scopes_only */
 
-/* Whether this run races competitor c: the head-to-head race and --only
- * leave some out. */
+/* Whether this run races competitor c: the head-to-head race, --only and
+ * the races of other workloads than the one it is for leave some out. */
 static bool chosen(size_t c)
 {
+    if (competitors[c].scopes_only && !scoping)
+        return false;
     if (head_to_head >= 0 && (int)c != head_to_head && strcmp(competitors[c].name, "ours") != 0 &&
         strcmp(competitors[c].name, "floor") != 0)
         return false;
@@ -783,9 +802,12 @@ static void write_row(const char *workload, size_t k, const char *name, const Su
             s->median / (double)k, ratio, ratio10, s->paired, s->faults);
 }
 
-/* Why a competitor has no line in a table. */
+/* Why a competitor has no line in a table; NULL when it is not in the
+ * table at all (a scopes_only competitor outside short_scopes). */
 static const char *absent_why(size_t c)
 {
+    if (competitors[c].scopes_only && !scoping)
+        return NULL;
     return chosen(c) ? "absent (library not found)" : "not run (--only)";
 }
 
@@ -795,7 +817,8 @@ static void emit(const char *workload, size_t k, const Summary *s)
     table_head(workload, k, "");
     for (size_t c = 0; c < COMPETITORS; c++) {
         if (!available(c)) {
-            printf("  %-14s %s\n", competitors[c].name, absent_why(c));
+            if (absent_why(c))
+                printf("  %-14s %s\n", competitors[c].name, absent_why(c));
             continue;
         }
         write_row(workload, k, competitors[c].name, &s[c], &s[ours]);
@@ -2368,7 +2391,11 @@ static int run_timing(const char *self, bool quick)
     {
         Workload w = make_mixed(10000);
         race(&w, Shape_Nested, false, rounds_for(10000, quick), s);
-        emit("nested_marks", 10000, s);
+        emit("nested_marks", NESTED_SCOPES * NESTED_BLOCKS, s);
+        scoping = true; /* ours_scratch races here */
+        race(&w, Shape_Scopes, false, rounds_for(SHORT_SCOPES * SHORT_BLOCKS, quick), s);
+        emit("short_scopes", SHORT_SCOPES * SHORT_BLOCKS, s);
+        scoping = false;
         free_workload(&w);
     }
     const size_t release_ks[] = {1000, 10000, 100000, 1000000};
