@@ -261,7 +261,7 @@ PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
     PageStack *ps = pair->stacks[i];
     uint32_t open = pair->open[i];
     size_t pos = page_stack_pos_here(ps);
-    if (open - 1 < KeptScopes && pos == pair->scope_pos[i][open - 1]) /* 1 <= open <= KeptScopes */
+    if (open && open <= KeptScopes && pos == pair->scope_pos[i][open - 1])
         pos = step_past_outer_scope(ps);
     if (open < KeptScopes)
         pair->scope_pos[i][open] = pos; /* the position scratch_begin's mark takes */
