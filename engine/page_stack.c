@@ -1575,26 +1575,26 @@ static void pop_down_calling(PageStack *ps, size_t to, size_t pos)
     pop_down(ps, to);
 }
 
-/* page_stack_pop_to, which passes the mark's fields in registers. */
-void page_stack_pop_to_pos(PageStack *ps, size_t pos_to, uint64_t generation)
+/* page_stack_pop_to, which passes the mark's fields in registers: its
+ * stack, its pos (`to`) and its generation. */
+void page_stack_pop_to_pos(PageStack *ps, size_t to, uint64_t generation)
 {
-    PageStackMark mark = {ps, pos_to, generation};
     if (!ps)
         os_vm_fatal("page_stack_pop_to: the mark has no stack; take marks with page_stack_mark or scratch_begin");
-    need_idle_to(ps, "page_stack_pop_to", mark.pos);
-    if (mark.generation != ps->generation)
+    need_idle_to(ps, "page_stack_pop_to", to);
+    if (generation != ps->generation)
         os_vm_fatal("page_stack \"%s\": pop_to a stale mark (taken before the last reset); "
                     "do not keep marks across a reset",
                     ps->name);
     size_t pos = pos_of(ps);
-    if (mark.pos > pos)
+    if (to > pos)
         os_vm_fatal("page_stack \"%s\": pop_to a mark above the top (mark %zu, top %zu): scopes ended out of "
                     "order; end inner scopes before outer ones",
-                    ps->name, mark.pos, pos);
+                    ps->name, to, pos);
     if (PAGE_STACK_UNLIKELY(ps->cleanups || ps->on_pop))
-        pop_down_calling(ps, mark.pos, pos);
+        pop_down_calling(ps, to, pos);
     else
-        pop_down(ps, mark.pos);
+        pop_down(ps, to);
 }
 
 size_t page_stack_pos(const PageStack *ps)

@@ -821,7 +821,7 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
 /* Marks. page_stack_mark and page_stack_pop_to are inline, so that a mark
  * stays in the caller's registers from the one to the other: a 24-byte
  * struct returned from a call or passed to one goes through memory, and the
- * stack's top with it, which made a scope of two pushes 2.5 times as long
+ * stack's top with it, which made a scope of two pushes three times as long
  * (docs/BENCHMARKS.md, "Scopes"). The mark is taken inline where the stack
  * is idle and keeps no log of marks (all but the checked build); the rest,
  * and every check of the pop, is out of line. */
