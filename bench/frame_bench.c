@@ -21,12 +21,13 @@
  * pointer over one malloc'd buffer, the same bump counting its pushes as
  * page_stack must (what the count alone costs), the harness floor (no
  * allocator: the pointers were laid out beforehand), and page_stack: the
- * inline push, through an out-of-line call, and with huge pages. mimalloc,
- * jemalloc and tcmalloc are dlopen'ed RTLD_LOCAL so none of them replaces the
- * process's malloc; a competitor whose library is missing is reported as
- * absent. jemalloc needs static TLS that dlopen only finds when glibc
- * reserves more: the program re-executes itself once with GLIBC_TUNABLES set
- * for that.
+ * inline push, through an out-of-line call, and with huge pages; in the
+ * short_scopes workload also on the thread's scratch stack, in scratch
+ * scopes. mimalloc, jemalloc and tcmalloc are dlopen'ed RTLD_LOCAL so none
+ * of them replaces the process's malloc; a competitor whose library is
+ * missing is reported as absent. jemalloc needs static TLS that dlopen only
+ * finds when glibc reserves more: the program re-executes itself once with
+ * GLIBC_TUNABLES set for that.
  */
 #define _GNU_SOURCE
 #include "frame_arena.h"
@@ -501,7 +502,7 @@ static const Competitor competitors[] = {
 static const char *only; /* --only: a comma-separated list of competitors to run */
 static bool show_blocks;  /* --blocks: print the median of each block of rounds under each table */
 static int head_to_head = -1; /* >= 0: only ours, the floor and this competitor race */
-static bool scoping; /* the short_scopes race, the only one of the competitors that are scopes_only */
+static bool scoping; /* short_scopes is racing (and being reported): the one race of scopes_only competitors */
 
 /* Whether this run races competitor c: the head-to-head race, --only and
  * the races of other workloads than the one it is for leave some out. */
