@@ -146,12 +146,19 @@ _Static_assert((Internal_CursorOpen | Internal_InHook | Internal_LogsMarks) == P
 #define RESET_TO SIZE_MAX                  /* need_idle_to's `to` for a reset */
 /* A tool hook, with the stack marked as inside it: need_idle stops a call
  * from the hook that would change the stack under the push, pop or reset
- * that called it. */
+ * that called it. The inline push is closed for the call (`end` and
+ * `zero_end` 0), so that a push from on_pop or on_reset goes out of line to
+ * be stopped as well; a hook left by longjmp leaves it closed, as it leaves
+ * the flag. */
 #define CALL_HOOK(ps, bit, call)                                                                                   \
     do {                                                                                                           \
+        uintptr_t end_ = (ps)->end, zero_end_ = (ps)->zero_end;                                                    \
         (ps)->flags |= (bit);                                                                                      \
+        (ps)->end = (ps)->zero_end = 0;                                                                            \
         call;                                                                                                      \
         (ps)->flags &= ~(uint32_t)(bit);                                                                           \
+        (ps)->end = end_;                                                                                          \
+        (ps)->zero_end = zero_end_;                                                                                \
     } while (0)
 #define RELEASED_LOG 16
 
@@ -1603,13 +1610,23 @@ size_t page_stack_pos(const PageStack *ps)
     return pos_of(ps);
 }
 
+/* The reset's call to on_reset, out of line: the inline reset of a stack
+ * without the hook keeps no registers for it. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static void call_on_reset(PageStack *ps)
+{
+    CALL_HOOK(ps, Internal_InOnReset, ps->on_reset(ps, ps->user));
+}
+
 SHARED_INLINE void reset_with(PageStack *ps, const char *fn)
 {
     if (ps->cleanups)
         run_cleanups(ps, 0);
     ps->cleanups = NULL;
     if (ps->on_reset)
-        CALL_HOOK(ps, Internal_InOnReset, ps->on_reset(ps, ps->user));
+        call_on_reset(ps);
     note_high(ps);
     if (CHECKED) {
         release_region(ps, fn);
@@ -1857,7 +1874,7 @@ static void destroy_stack(PageStack *ps)
     if (ps->cleanups)
         run_cleanups(ps, 0);
     if (ps->on_reset)
-        CALL_HOOK(ps, Internal_InOnReset, ps->on_reset(ps, ps->user));
+        call_on_reset(ps);
     void *map = ps; /* the header comes first in the reservation */
     size_t map_size = ps->map_size;
     VALGRIND_DESTROY_MEMPOOL(ps);

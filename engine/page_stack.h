@@ -308,7 +308,7 @@ struct PageStack {
     uintptr_t last;     /* the top minus one: the last byte handed out (base - 1 when empty) */
     uintptr_t end;      /* a block whose last byte lies below this is pushed inline: the commit end, or 0 when
                            every push goes out of line (ASan, MSan, checked, valgrind, an on_push hook,
-                           a cursor) */
+                           a cursor, a hook running) */
     uintptr_t zero_end; /* `end` while the top is at or above `dirty`, else 0: a zeroing push whose last byte
                            lies below this is pushed inline with nothing to zero */
     uint64_t pushes;

@@ -238,25 +238,39 @@ static void reenter_from_reset(PageStack *ps, void *user)
         reenter(ps, user);
 }
 
+/* Each case twice: with all three hooks set, and with the reentering hook
+ * alone. Without on_push the stack pushes inline, so a push from on_pop or
+ * on_reset is stopped only because the hook's call closes the inline push
+ * (it used to go through, and the pop under way then dropped its block). */
 ParameterizedTestParameters(hooks, calls_into_their_own_stack_are_fatal)
 {
-    static int cases[Reentry_Count];
-    return index_params(cases, Reentry_Count);
+    static int cases[2 * Reentry_Count];
+    return index_params(cases, 2 * Reentry_Count);
 }
 
-ParameterizedTest(int *how, hooks, calls_into_their_own_stack_are_fatal, .signal = SIGABRT)
+ParameterizedTest(int *param, hooks, calls_into_their_own_stack_are_fatal, .signal = SIGABRT)
 {
-    Reentry r = {.how = *how};
-    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "watched", .on_push = reenter_from_push,
-                                                       .on_pop = reenter_from_pop, .on_reset = reenter_from_reset,
-                                                       .user = &r});
+    int how = *param % Reentry_Count;
+    bool alone = *param >= Reentry_Count;
+    const char *hook = reentries[how].hook;
+    Reentry r = {.how = how};
+    PageStackDesc desc = {.name = "watched", .on_push = reenter_from_push, .on_pop = reenter_from_pop,
+                          .on_reset = reenter_from_reset, .user = &r};
+    if (alone) {
+        if (strcmp(hook, "on_push"))
+            desc.on_push = NULL;
+        if (strcmp(hook, "on_pop"))
+            desc.on_pop = NULL;
+        if (strcmp(hook, "on_reset"))
+            desc.on_reset = NULL;
+    }
+    PageStack *ps = page_stack_create(&desc);
     page_stack_push(ps, 32, 8);
     r.mark = page_stack_mark(ps);
     page_stack_push(ps, 100, 16);
     r.armed = true;
-    expect_fatalf("page_stack \"watched\": %s from the stack's own %s hook; a hook may read",
-                  reentries[*how].call, reentries[*how].hook);
-    const char *hook = reentries[*how].hook;
+    expect_fatalf("page_stack \"watched\": %s from the stack's own %s hook; a hook may read", reentries[how].call,
+                  hook);
     if (!strcmp(hook, "on_push"))
         page_stack_push(ps, 100, 16);
     else if (!strcmp(hook, "on_pop"))
@@ -264,6 +278,52 @@ ParameterizedTest(int *how, hooks, calls_into_their_own_stack_are_fatal, .signal
     else
         page_stack_reset(ps);
     death_not_reached();
+}
+
+/* A hook that returns opens the inline push again where it was: a stack
+ * with on_pop and on_reset alone pushes inline before, between and after
+ * its hooks, and a zeroing push still finds zeros above a pop's top. */
+static void count_hook_pop(PageStack *ps, size_t pos, void *user)
+{
+    (void)pos;
+    cr_assert_eq(ps->end, 0, "the inline push is closed while on_pop runs");
+    ++*(int *)user;
+}
+
+static void count_hook_reset(PageStack *ps, void *user)
+{
+    cr_assert_eq(ps->end, 0, "the inline push is closed while on_reset runs");
+    ++*(int *)user;
+}
+
+Test(hooks, a_hook_that_returns_leaves_the_inline_push_open)
+{
+    int calls = 0;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 1 << 20, .commit_size = 1 << 16,
+                                                       .on_pop = count_hook_pop, .on_reset = count_hook_reset,
+                                                       .user = &calls});
+    uint8_t *a = page_stack_push(ps, 64, 16);
+    cr_assert_not_null(a);
+    PageStack *twin = page_stack_create(&(PageStackDesc){.reserve_size = 1 << 20});
+    uintptr_t end = ps->end;
+    cr_assert_eq(end != 0, twin->end != 0, "a stack without on_push pushes inline where the build does");
+    page_stack_destroy(twin);
+    PageStackMark m = page_stack_mark(ps);
+    memset(page_stack_push(ps, 256, 16), 0xAB, 256);
+    page_stack_pop_to(m);
+    cr_assert_eq(calls, 1);
+    cr_assert_eq(ps->end, end, "the pop's on_pop gave the inline push back");
+    uint8_t *z = page_stack_push_zero(ps, 256, 16);
+    for (int i = 0; i < 256; i++)
+        cr_assert_eq(z[i], 0, "byte %d of a zeroing push over popped bytes", i);
+    page_stack_reset(ps);
+    cr_assert_eq(calls, 2);
+    cr_assert_eq(ps->end, end, "the reset's on_reset gave the inline push back");
+    uint64_t pushes = page_stack_stats(ps).pushes;
+    cr_assert_not_null(page_stack_push(ps, 32, 8));
+    cr_assert_eq(page_stack_stats(ps).pushes, pushes + 1);
+    page_stack_destroy(ps);
+    cr_assert_eq(calls, 3, "destroy runs on_reset");
 }
 
 /* A hook must return. One left by longjmp leaves the push it was called from

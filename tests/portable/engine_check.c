@@ -1413,6 +1413,22 @@ static void die_push_from_on_push(void)
     page_stack_push(ps, 100, 8);
 }
 
+static void push_to_own_stack_from_on_pop(PageStack *ps, size_t pos, void *user)
+{
+    (void)pos, (void)user;
+    page_stack_push(ps, 16, 8);
+}
+
+/* on_pop alone: the stack pushes inline, and the hook's push is stopped only
+ * because the call to the hook closes the inline push. */
+static void die_push_from_on_pop(void)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.name = "watched", .on_pop = push_to_own_stack_from_on_pop});
+    PageStackMark m = page_stack_mark(ps);
+    page_stack_push(ps, 100, 8);
+    page_stack_pop_to(m);
+}
+
 static void reset_own_stack(void *object, size_t count)
 {
     (void)count;
@@ -1516,6 +1532,8 @@ static const Death deaths[] = {
 #endif
     {"push_from_on_push", die_push_from_on_push,
      "page_stack \"watched\": page_stack_push from the stack's own on_push hook"},
+    {"push_from_on_pop", die_push_from_on_pop,
+     "page_stack \"watched\": page_stack_push from the stack's own on_pop hook"},
     {"reset_from_a_cleanup", die_reset_from_a_cleanup,
      "page_stack \"scoped\": page_stack_reset from one of the stack's own cleanups"},
 };
