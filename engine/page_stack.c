@@ -1200,15 +1200,15 @@ static void *realloc_with(PageStack *ps, void *ptr, size_t old_size, size_t new_
     return moved;
 }
 
-void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
+void *page_stack_realloc_slow(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how)
 {
-    return realloc_with(need_idle(ps, "page_stack_realloc"), ptr, old_size, new_size, align, 0);
+    need_idle(ps, how & PageStackPush_Try ? "page_stack_try_realloc" : "page_stack_realloc");
+    return realloc_with(ps, ptr, old_size, new_size, align, how);
 }
 
-void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
+void *page_stack_realloc_call(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how)
 {
-    return realloc_with(need_idle(ps, "page_stack_try_realloc"), ptr, old_size, new_size, align,
-                        PageStackPush_Try);
+    return page_stack_realloc_inline(ps, ptr, old_size, new_size, align, how);
 }
 
 bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)

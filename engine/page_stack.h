@@ -774,9 +774,51 @@ PAGE_STACK_CURSOR_FN void page_stack_cursor_end(PageStackCursor *c)
  * Fatal: a block of this stack that a pop or reset released (while nothing
  * has been pushed over it; in the checked build whatever was pushed since),
  * or an old_size that reaches past the top. A block from elsewhere is copied. */
-void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align);
+/* The out-of-line half of realloc, every case the inline one leaves to it
+ * (how: 0 or PageStackPush_Try). */
+PAGE_STACK_OUT_OF_LINE void *page_stack_realloc_slow(PageStack *ps, void *ptr, size_t old_size, size_t new_size,
+                                                     size_t align, uint32_t how);
+
+/* The inline realloc grows the last push in place, as the push bumps the
+ * top: where the block ends at the top and starts in the stack, is aligned
+ * as asked, and its new end lies inside the commit end, on a stack without
+ * on_pop (which an in-place realloc calls). That is a growing array's every
+ * call, and a few instructions where the library takes about a hundred. The
+ * rest goes out of line: a NULL stack or ptr, another block, a shrink, a
+ * commit, a bad alignment, and every stack whose pushes go out of line
+ * (`end` 0). The block's last byte is p - 1 + old_size. Adding the growth,
+ * new_size - old_size, to `last` carries for every shrink (it wraps to a
+ * difference of at most `last`), so the one carry test keeps out both a
+ * shrink and a size past the address space. */
+PAGE_STACK_INLINE void *page_stack_realloc_inline(PageStack *ps, void *ptr, size_t old_size, size_t new_size,
+                                                 size_t align, uint32_t how)
+{
+    uintptr_t p = (uintptr_t)ptr, mask = (uintptr_t)align - 1, last;
+    if (PAGE_STACK_LIKELY(ps != NULL) && PAGE_STACK_LIKELY(p - 1 + old_size == ps->last) &&
+        PAGE_STACK_LIKELY(((p | align) & mask) == 0) &&
+        !page_stack_add_overflows(ps->last, new_size - old_size, &last) && PAGE_STACK_LIKELY(last < ps->end) &&
+        PAGE_STACK_LIKELY(p >= ps->base) && PAGE_STACK_LIKELY(!ps->on_pop)) {
+        ps->last = last;
+        ps->pushes++;
+        return ptr;
+    }
+    return page_stack_realloc_slow(ps, ptr, old_size, new_size, align, how);
+}
+
+/* page_stack_realloc_inline, compiled in the library (PAGE_STACK_PUSH_CALL). */
+void *page_stack_realloc_call(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align, uint32_t how);
+
+PAGE_STACK_INLINE void *page_stack_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align)
+{
+    return PAGE_STACK_FN_(page_stack_realloc)(ps, ptr, old_size, new_size, align, 0);
+}
+
 /* The same, but NULL on failure without calling on_fail; ptr stays valid. */
-void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size, size_t align);
+PAGE_STACK_INLINE void *page_stack_try_realloc(PageStack *ps, void *ptr, size_t old_size, size_t new_size,
+                                              size_t align)
+{
+    return PAGE_STACK_FN_(page_stack_realloc)(ps, ptr, old_size, new_size, align, PageStackPush_Try);
+}
 /* Gives the block back if it is the last push (the top moves down to ptr) and
  * returns true; any other block stays until a pop or reset: false. */
 bool page_stack_free_last(PageStack *ps, void *ptr, size_t size);

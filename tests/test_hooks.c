@@ -84,6 +84,26 @@ Test(hooks, every_push_pop_and_reset_is_reported)
     cr_assert_eq(e.resets, 2, "destroy releases everything too");
 }
 
+/* A stack with on_pop alone pushes inline, but an in-place realloc is still
+ * a pop to it: the inline realloc leaves such a stack to the library. */
+static void count_pop(PageStack *ps, size_t pos, void *user)
+{
+    (void)ps;
+    *(size_t *)user = pos + 1;
+}
+
+Test(hooks, on_pop_alone_sees_an_in_place_realloc)
+{
+    size_t popped = 0;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.on_pop = count_pop, .user = &popped});
+    page_stack_push(ps, 8, 8);
+    size_t pos = page_stack_pos(ps);
+    char *a = page_stack_push(ps, 40, 8);
+    cr_assert_eq(page_stack_realloc(ps, a, 40, 80, 8), a);
+    cr_assert_eq(popped, pos + 1, "on_pop saw the block given back at pos %zu", pos);
+    page_stack_destroy(ps);
+}
+
 Test(hooks, frame_end_reports_its_sample)
 {
     Events e = {0};

@@ -306,12 +306,21 @@ ParameterizedTest(int *call, align, non_power_of_two_is_fatal_where_the_push_is_
     death_not_reached();
 }
 
-Test(align, bad_alignment_is_fatal_in_realloc, .signal = SIGABRT)
+/* The last push, 64-byte aligned, grown in place but for the alignment:
+ * 48 leaves no bit of the block's address to test (48 - 1 masks none of a
+ * 64-aligned one), only of the alignment itself. */
+ParameterizedTestParameters(align, bad_alignment_is_fatal_in_realloc)
+{
+    static size_t aligns[] = {0, 3, 12, 48};
+    return cr_make_param_array(size_t, aligns, sizeof aligns / sizeof aligns[0]);
+}
+
+ParameterizedTest(size_t *align, align, bad_alignment_is_fatal_in_realloc, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(NULL);
-    void *p = page_stack_push(ps, 8, 8);
-    expect_fatal("alignment 12 is not a power of two");
-    page_stack_realloc(ps, p, 8, 16, 12);
+    void *p = page_stack_push(ps, 64, 64);
+    expect_fatalf("alignment %zu is not a power of two", *align);
+    page_stack_realloc(ps, p, 64, 128, *align);
     death_not_reached();
 }
 
@@ -1386,6 +1395,75 @@ Test(realloc, last_push_grows_and_shrinks_in_place)
     PageStackStats st = page_stack_stats(ps);
     cr_assert_eq(st.pushes, 4);
     cr_assert_eq(st.peak, 16 + 300 * KiB, "peak remembers the grown size");
+    page_stack_destroy(ps);
+}
+
+/* A growing array: each append a realloc of the last push, one element
+ * larger. Inside the commit end that is the inline realloc, a bump of the
+ * top; past it, the library's, which commits. Every call is a push to the
+ * stats, the array stays where it is with its elements, and the bytes above
+ * the top still read zero to a zeroing push afterwards. */
+Test(realloc, a_growing_array_stays_in_place_across_commits)
+{
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = MiB, .commit_size = 64 * KiB});
+    page_stack_push(ps, 24, 8);
+    uint64_t *a = NULL, *first = NULL;
+    size_t n = 0, pos = page_stack_pos(ps);
+    uint64_t pushes = page_stack_stats(ps).pushes;
+    for (; n < 40000; n++) { /* 320,000 bytes: five commit steps */
+        uint64_t *grown = page_stack_realloc(ps, a, n * sizeof *a, (n + 1) * sizeof *a, alignof(uint64_t));
+        cr_assert_not_null(grown);
+        if (!first)
+            first = grown;
+        cr_assert_eq(grown, first, "append %zu: grown in place", n);
+        a = grown;
+        a[n] = n * 2654435761u;
+        cr_assert_eq(page_stack_pos(ps), pos + (n + 1) * sizeof *a);
+    }
+    cr_assert_eq(page_stack_stats(ps).pushes, pushes + n, "each append counts as a push");
+    cr_assert_eq(page_stack_stats(ps).peak, pos + n * sizeof *a);
+    cr_assert_geq(page_stack_stats(ps).committed, pos + n * sizeof *a);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(a[i], i * 2654435761u, "element %zu", i);
+    unsigned char *z = page_stack_push_zero(ps, 4 * KiB, 16);
+    for (size_t i = 0; i < 4 * KiB; i++)
+        cr_assert_eq(z[i], 0, "byte %zu above the grown array", i);
+    page_stack_check(ps);
+    page_stack_destroy(ps);
+}
+
+/* Growing in place over bytes a pop released hands them out as a push
+ * would; popped again, they are dirty to a later zeroing push. */
+Test(realloc, growing_over_popped_bytes_leaves_them_dirty_for_push_zero)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 16, 16);
+    PageStackMark m = page_stack_mark(ps);
+    memset(page_stack_push(ps, 1024, 16), 0xAB, 1024);
+    page_stack_pop_to(m);
+    unsigned char *a = page_stack_push(ps, 16, 16);
+    for (size_t size = 32; size <= 2048; size += 16)
+        cr_assert_eq(page_stack_realloc(ps, a, size - 16, size, 16), a);
+    memset(a, 0xCD, 2048);
+    page_stack_pop_to(m);
+    unsigned char *z = page_stack_push_zero(ps, 2048, 16);
+    cr_assert_eq(z, a);
+    for (size_t i = 0; i < 2048; i++)
+        cr_assert_eq(z[i], 0, "byte %zu", i);
+    page_stack_destroy(ps);
+}
+
+/* ptr NULL is a push whatever old_size says: one that would end a block at
+ * the top (NULL + old_size) is no block of the stack, and a growth past it is
+ * a push of new_size, here one too large to fit. */
+Test(realloc, a_null_ptr_is_a_push_whatever_old_size_says)
+{
+    PageStack *ps = page_stack_create(NULL);
+    page_stack_push(ps, 64, 8);
+    size_t pos = page_stack_pos(ps), at_top = (size_t)ps->last + 1;
+    cr_assert_null(page_stack_try_realloc(ps, NULL, at_top, at_top + 16, 8));
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve, "a push of new_size bytes");
+    cr_assert_eq(page_stack_pos(ps), pos, "the top did not move");
     page_stack_destroy(ps);
 }
 
