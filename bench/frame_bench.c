@@ -158,6 +158,7 @@ static void free_workload(Workload *w)
 static struct {
     void *(*malloc)(size_t);
     void *(*memalign)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
     void (*free)(void *);
 } glibc;
 
@@ -167,9 +168,11 @@ static struct {
     int version;
     void *(*malloc)(size_t);
     void *(*malloc_aligned)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
     void (*free)(void *);
     mi_heap_t *(*heap_new)(void);
     void *(*heap_malloc)(mi_heap_t *, size_t);
+    void *(*heap_realloc)(mi_heap_t *, void *, size_t);
     void *(*heap_malloc_aligned)(mi_heap_t *, size_t, size_t);
     void (*heap_destroy)(mi_heap_t *);
 } mi;
@@ -177,6 +180,7 @@ static struct {
 static struct {
     bool ok;
     void *(*mallocx)(size_t, int);
+    void *(*rallocx)(void *, size_t, int);
     void (*dallocx)(void *, int);
     int (*mallctl)(const char *, void *, size_t *, void *, size_t);
     char config[256];
@@ -186,6 +190,7 @@ static struct {
     bool ok;
     void *(*malloc)(size_t);
     void *(*memalign)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
     void (*free)(void *);
     const char *(*version)(int *, int *, const char **);
 } tc;
@@ -206,20 +211,22 @@ static void load_libraries(void)
 {
     void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
     if (!libc || !SYM(libc, glibc.malloc, "malloc") || !SYM(libc, glibc.memalign, "memalign") ||
-        !SYM(libc, glibc.free, "free")) {
+        !SYM(libc, glibc.realloc, "realloc") || !SYM(libc, glibc.free, "free")) {
         fprintf(stderr, "frame_bench: cannot resolve malloc inside libc.so.6\n");
         exit(1);
     }
     void *h = open_lib((const char *const[]){"libmimalloc.so.2", "libmimalloc.so", NULL});
     int (*mi_version)(void) = NULL;
     mi.ok = h && SYM(h, mi.malloc, "mi_malloc") && SYM(h, mi.malloc_aligned, "mi_malloc_aligned") &&
-            SYM(h, mi.free, "mi_free") && SYM(h, mi.heap_new, "mi_heap_new") &&
-            SYM(h, mi.heap_malloc, "mi_heap_malloc") && SYM(h, mi.heap_malloc_aligned, "mi_heap_malloc_aligned") &&
+            SYM(h, mi.realloc, "mi_realloc") && SYM(h, mi.free, "mi_free") && SYM(h, mi.heap_new, "mi_heap_new") &&
+            SYM(h, mi.heap_malloc, "mi_heap_malloc") && SYM(h, mi.heap_realloc, "mi_heap_realloc") &&
+            SYM(h, mi.heap_malloc_aligned, "mi_heap_malloc_aligned") &&
             SYM(h, mi.heap_destroy, "mi_heap_destroy") && SYM(h, mi_version, "mi_version");
     if (mi.ok)
         mi.version = mi_version();
     h = open_lib((const char *const[]){"libjemalloc.so.2", "libjemalloc.so", NULL});
-    je.ok = h && SYM(h, je.mallocx, "mallocx") && SYM(h, je.dallocx, "dallocx") && SYM(h, je.mallctl, "mallctl");
+    je.ok = h && SYM(h, je.mallocx, "mallocx") && SYM(h, je.rallocx, "rallocx") && SYM(h, je.dallocx, "dallocx") &&
+            SYM(h, je.mallctl, "mallctl");
     if (je.ok) {
         const char *version = "?";
         unsigned narenas = 0;
@@ -240,7 +247,8 @@ static void load_libraries(void)
                  dirty_decay);
     }
     h = open_lib((const char *const[]){"libtcmalloc_minimal.so.4", "libtcmalloc_minimal.so", NULL});
-    tc.ok = h && SYM(h, tc.malloc, "tc_malloc") && SYM(h, tc.memalign, "tc_memalign") && SYM(h, tc.free, "tc_free");
+    tc.ok = h && SYM(h, tc.malloc, "tc_malloc") && SYM(h, tc.memalign, "tc_memalign") &&
+            SYM(h, tc.realloc, "tc_realloc") && SYM(h, tc.free, "tc_free");
     if (tc.ok)
         SYM(h, tc.version, "tc_version");
 }
@@ -281,6 +289,28 @@ static volatile uintptr_t sink;
 #define ALLOC_JE(size, align) ((unsigned char *)je.mallocx((size), (align) <= 16 ? 0 : lg2(align)))
 #define ALLOC_TC(size, align) ((unsigned char *)((align) <= 16 ? tc.malloc(size) : tc.memalign((align), (size))))
 
+/* Each competitor's realloc, for grow_arrays (Shape_Grow): REALLOC_name(p,
+ * old size, new size, alignment), p NULL for a new array. The floor's array
+ * is already there, one of GROW_BYTES in its buffer a list (i); the bump's
+ * last block grows where it is, any other moves (a bump pointer's realloc
+ * as one writes it); a cursor has no realloc, so ours_cursor sits this race
+ * out (skips_grow). */
+#define REALLOC_floor(p, old, new, align) ((p) ? (p) : floor_alloc_at(b->floor, i * GROW_BYTES, (align)))
+#define REALLOC_bump(p, old, new, align) bump_realloc_at(&b->bump_cur, (p), (old), (new), (align))
+#define REALLOC_bump_counted(p, old, new, align) \
+    (count_push(&b->counted_pushes), bump_realloc_at(&b->counted_cur, (p), (old), (new), (align)))
+#define REALLOC_ours(p, old, new, align) ((unsigned char *)page_stack_realloc(ps_, (p), (old), (new), (align)))
+#define REALLOC_ours_huge REALLOC_ours
+#define REALLOC_ours_scratch REALLOC_ours
+#define REALLOC_ours_call(p, old, new, align) ((unsigned char *)realloc_out_of_line(ps_, (p), (old), (new), (align)))
+#define REALLOC_ours_cursor(p, old, new, align) ((void)cur_, (void)(p), abort(), (unsigned char *)NULL)
+#define REALLOC_glibc(p, old, new, align) ((unsigned char *)glibc.realloc((p), (new)))
+#define REALLOC_mimalloc(p, old, new, align) ((unsigned char *)mi.realloc((p), (new)))
+#define REALLOC_mimalloc_heap(p, old, new, align) ((unsigned char *)mi.heap_realloc(b->heap, (p), (new)))
+#define REALLOC_jemalloc(p, old, new, align) \
+    ((unsigned char *)((p) ? je.rallocx((p), (new), 0) : je.mallocx((new), 0))) /* rallocx takes no NULL */
+#define REALLOC_tcmalloc(p, old, new, align) ((unsigned char *)tc.realloc((p), (new)))
+
 static inline void count_push(uint64_t *pushes)
 {
     (*pushes)++;
@@ -312,9 +342,33 @@ static inline unsigned char *bump_alloc(Bench *b, size_t size, size_t align)
     return bump_alloc_at(&b->bump_cur, size, align);
 }
 
+static inline unsigned char *bump_realloc_at(unsigned char **cur, unsigned char *p, size_t old_size,
+                                             size_t new_size, size_t align)
+{
+    if (p && p + old_size == *cur) {
+        *cur = p + new_size;
+        return p;
+    }
+    unsigned char *q = bump_alloc_at(cur, new_size, align);
+    if (p)
+        memcpy(q, p, old_size < new_size ? old_size : new_size);
+    return q;
+}
+
+static inline unsigned char *floor_alloc_at(unsigned char *floor, size_t offset, size_t align)
+{
+    __asm__ volatile("" : : "r"(align));
+    return floor + offset;
+}
+
 NOINLINE static void *push_out_of_line(PageStack *ps, size_t size, size_t align)
 {
     return page_stack_push(ps, size, align);
+}
+
+NOINLINE static void *realloc_out_of_line(PageStack *ps, void *p, size_t old_size, size_t new_size, size_t align)
+{
+    return page_stack_realloc(ps, p, old_size, new_size, align);
 }
 
 /* Shapes of frame. */
@@ -323,6 +377,7 @@ enum {
     Shape_Const,   /* constant 32-byte, 16-aligned blocks (a constant size and alignment in the code) */
     Shape_Nested,  /* 100 scopes of 100 constant blocks, each scope released at its end (mark / pop) */
     Shape_Scopes,  /* 1,000 scopes of 2 constant blocks: a function's temporaries (ours_scratch: scratch scopes) */
+    Shape_Grow,    /* 100 growing arrays of 100 appends, each append a realloc one 16-byte element larger */
     Shape_Release, /* constant blocks; only the release at the end (reset, free-all) is timed */
 };
 
@@ -346,6 +401,11 @@ enum {
         FREE(ptrs[j_]);
 #define FREE_EACH(FREE) FREE_EACH_FROM(0, FREE)
 
+#define GROW_LISTS 100
+#define GROW_ITEMS 100
+#define GROW_ITEM 16
+#define GROW_ALIGN 16
+#define GROW_BYTES (GROW_ITEMS * GROW_ITEM)
 #define NESTED_SCOPES 100
 #define NESTED_BLOCKS 100
 #define SHORT_SCOPES 1000
@@ -372,7 +432,7 @@ typedef uint64_t (*FrameFn)(Bench *b, int shape, bool touch);
  * its code shifted by SHIFT bytes of no-ops. BEGIN/END open and release the
  * frame (END frees ptrs[0..k)); SCOPE and UNSCOPE open and release one nested
  * scope (k is then the scope's 100 blocks, so the frame's free-all serves as
- * UNSCOPE). */
+ * UNSCOPE); REALLOC_NAME grows the arrays of Shape_Grow. */
 #define DEFINE_FRAME_AT(NAME, COPY, SHIFT, BEGIN, ALLOC, END, SCOPE, UNSCOPE)                                \
     __attribute__((noinline, aligned(64))) static uint64_t frame_##NAME##_##COPY(Bench *b, int shape, bool touch) \
     {                                                                                                      \
@@ -396,6 +456,16 @@ typedef uint64_t (*FrameFn)(Bench *b, int shape, bool touch);
                 UNSCOPE;                                                                                   \
             }                                                                                              \
             k = 0;                                                                                         \
+        } else if (shape == Shape_Grow) {                                                                  \
+            for (size_t i = 0; i < GROW_LISTS; i++) {                                                      \
+                unsigned char *a_ = NULL;                                                                  \
+                for (size_t n_ = 0; n_ < GROW_ITEMS; n_++) {                                               \
+                    a_ = REALLOC_##NAME(a_, n_ * GROW_ITEM, (n_ + 1) * GROW_ITEM, GROW_ALIGN);             \
+                    a_[n_ * GROW_ITEM] = (unsigned char)n_;                                                \
+                }                                                                                          \
+                ptrs[i] = a_;                                                                              \
+            }                                                                                              \
+            k = GROW_LISTS; /* END frees the arrays */                                                     \
         } else {                                                                                           \
             FRAME_BODY(ALLOC, CONST_SIZE, CONST_ALIGN, 0)                                                  \
         }                                                                                                  \
@@ -480,22 +550,23 @@ typedef struct Competitor {
     const FrameFn *frame; /* PLACEMENTS copies */
     const bool *available; /* NULL: always */
     bool scopes_only;      /* raced in short_scopes alone (see scoping) */
+    bool skips_grow;       /* not raced in grow_arrays (see growing) */
 } Competitor;
 
 static const Competitor competitors[] = {
-    {"ours", frame_ours, NULL, false},
-    {"ours_call", frame_ours_call, NULL, false},
-    {"ours_cursor", frame_ours_cursor, NULL, false},
-    {"ours_huge", frame_ours_huge, NULL, false},
-    {"ours_scratch", frame_ours_scratch, NULL, true},
-    {"bump", frame_bump, NULL, false},
-    {"bump_counted", frame_bump_counted, NULL, false},
-    {"floor", frame_floor, NULL, false},
-    {"glibc", frame_glibc, NULL, false},
-    {"mimalloc", frame_mimalloc, &mi.ok, false},
-    {"mimalloc_heap", frame_mimalloc_heap, &mi.ok, false},
-    {"jemalloc", frame_jemalloc, &je.ok, false},
-    {"tcmalloc", frame_tcmalloc, &tc.ok, false},
+    {"ours", frame_ours, NULL, false, false},
+    {"ours_call", frame_ours_call, NULL, false, false},
+    {"ours_cursor", frame_ours_cursor, NULL, false, true},
+    {"ours_huge", frame_ours_huge, NULL, false, false},
+    {"ours_scratch", frame_ours_scratch, NULL, true, false},
+    {"bump", frame_bump, NULL, false, false},
+    {"bump_counted", frame_bump_counted, NULL, false, false},
+    {"floor", frame_floor, NULL, false, false},
+    {"glibc", frame_glibc, NULL, false, false},
+    {"mimalloc", frame_mimalloc, &mi.ok, false, false},
+    {"mimalloc_heap", frame_mimalloc_heap, &mi.ok, false, false},
+    {"jemalloc", frame_jemalloc, &je.ok, false, false},
+    {"tcmalloc", frame_tcmalloc, &tc.ok, false, false},
 };
 #define COMPETITORS (sizeof competitors / sizeof competitors[0])
 
@@ -503,12 +574,13 @@ static const char *only; /* --only: a comma-separated list of competitors to run
 static bool show_blocks;  /* --blocks: print the median of each block of rounds under each table */
 static int head_to_head = -1; /* >= 0: only ours, the floor and this competitor race */
 static bool scoping; /* short_scopes is racing (and being reported): the one race of scopes_only competitors */
+static bool growing; /* grow_arrays is racing (and being reported), which skips_grow competitors sit out */
 
 /* Whether this run races competitor c: the head-to-head race, --only and
  * the races of other workloads than the one it is for leave some out. */
 static bool chosen(size_t c)
 {
-    if (competitors[c].scopes_only && !scoping)
+    if ((competitors[c].scopes_only && !scoping) || (competitors[c].skips_grow && growing))
         return false;
     if (head_to_head >= 0 && (int)c != head_to_head && strcmp(competitors[c].name, "ours") != 0 &&
         strcmp(competitors[c].name, "floor") != 0)
@@ -804,10 +876,11 @@ static void write_row(const char *workload, size_t k, const char *name, const Su
 }
 
 /* Why a competitor has no line in a table; NULL when it is not in the
- * table at all (a scopes_only competitor outside short_scopes). */
+ * table at all (a scopes_only competitor outside short_scopes, one that
+ * skips_grow in grow_arrays). */
 static const char *absent_why(size_t c)
 {
-    if (competitors[c].scopes_only && !scoping)
+    if ((competitors[c].scopes_only && !scoping) || (competitors[c].skips_grow && growing))
         return NULL;
     return chosen(c) ? "absent (library not found)" : "not run (--only)";
 }
@@ -1876,6 +1949,43 @@ DEFINE_IR_SCOPE(mimalloc, mi.malloc, mi.free)
 DEFINE_IR_SCOPE(jemalloc, je_malloc_plain, je_free)
 DEFINE_IR_SCOPE(tcmalloc, tc.malloc, tc.free)
 
+/* Growing arrays, as grow_arrays times them: GROW_LISTS arrays of
+ * GROW_ITEMS appends, each append a realloc one 16-byte element larger and
+ * the element's first byte written. The floor's arrays are there already. */
+#define GROW_APPENDS (GROW_LISTS * GROW_ITEMS)
+#define DEFINE_IR_GROW(NAME, REALLOC)                                                                       \
+    NOINLINE static void ir_grow_##NAME(void **ptrs, PageStack *ps, unsigned char *floor)                  \
+    {                                                                                                      \
+        (void)ps, (void)floor;                                                                             \
+        PLAIN_LOOP                                                                                         \
+        for (size_t i = 0; i < GROW_LISTS; i++) {                                                          \
+            unsigned char *a = NULL;                                                                       \
+            PLAIN_LOOP                                                                                     \
+            for (size_t n = 0; n < GROW_ITEMS; n++) {                                                      \
+                a = (unsigned char *)REALLOC(a, n * GROW_ITEM, (n + 1) * GROW_ITEM);                       \
+                a[n * GROW_ITEM] = (unsigned char)n;                                                       \
+            }                                                                                              \
+            ptrs[i] = a;                                                                                   \
+        }                                                                                                  \
+    }
+#define IR_GROW_FLOOR(p, old, new) ((p) ? (p) : floor_alloc_at(floor, i * GROW_BYTES, GROW_ALIGN))
+#define IR_GROW_OURS(p, old, new) page_stack_realloc(ps, (p), (old), (new), GROW_ALIGN)
+#define IR_GROW_GLIBC(p, old, new) glibc.realloc((p), (new))
+#define IR_GROW_MIMALLOC(p, old, new) mi.realloc((p), (new))
+#define IR_GROW_TCMALLOC(p, old, new) tc.realloc((p), (new))
+DEFINE_IR_GROW(floor, IR_GROW_FLOOR)
+DEFINE_IR_GROW(ours, IR_GROW_OURS)
+DEFINE_IR_GROW(glibc, IR_GROW_GLIBC)
+DEFINE_IR_GROW(mimalloc, IR_GROW_MIMALLOC)
+DEFINE_IR_GROW(tcmalloc, IR_GROW_TCMALLOC)
+
+/* The general allocators' arrays, freed outside the regions. */
+static void free_grown(void **ptrs, void (*free_fn)(void *))
+{
+    for (size_t i = 0; i < GROW_LISTS; i++)
+        free_fn(ptrs[i]);
+}
+
 NOINLINE static void ir_zero16(unsigned char *buf, size_t n)
 {
     for (size_t r = 0; r < 1000; r++) {
@@ -1992,6 +2102,22 @@ static int run_ir(void)
             REGION_IF(measure, "scope_jemalloc", ir_scope_jemalloc(b.ptrs));
         if (tc.ok)
             REGION_IF(measure, "scope_tcmalloc", ir_scope_tcmalloc(b.ptrs));
+    }
+    /* growing arrays: a first pass unmeasured, as for the scopes */
+    for (int measure = 0; measure < 2; measure++) {
+        page_stack_reset(ps);
+        REGION_IF(measure, "grow_floor", ir_grow_floor(b.ptrs, ps, b.floor));
+        REGION_IF(measure, "grow_ours", ir_grow_ours(b.ptrs, ps, b.floor));
+        REGION_IF(measure, "grow_glibc", ir_grow_glibc(b.ptrs, ps, b.floor));
+        free_grown(b.ptrs, glibc.free);
+        if (mi.ok) {
+            REGION_IF(measure, "grow_mimalloc", ir_grow_mimalloc(b.ptrs, ps, b.floor));
+            free_grown(b.ptrs, mi.free);
+        }
+        if (tc.ok) {
+            REGION_IF(measure, "grow_tcmalloc", ir_grow_tcmalloc(b.ptrs, ps, b.floor));
+            free_grown(b.ptrs, tc.free);
+        }
     }
     page_stack_reset(ps);
     /* mem_ops against the C library, 1,000 calls per size (the size is a runtime value) */
@@ -2397,6 +2523,10 @@ static int run_timing(const char *self, bool quick)
         race(&w, Shape_Scopes, false, rounds_for(SHORT_SCOPES * SHORT_BLOCKS, quick), s);
         emit("short_scopes", SHORT_SCOPES * SHORT_BLOCKS, s);
         scoping = false;
+        growing = true;
+        race(&w, Shape_Grow, false, rounds_for(GROW_LISTS * GROW_ITEMS, quick), s);
+        emit("grow_arrays", GROW_LISTS * GROW_ITEMS, s);
+        growing = false;
         free_workload(&w);
     }
     const size_t release_ks[] = {1000, 10000, 100000, 1000000};
