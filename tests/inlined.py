@@ -29,7 +29,8 @@ import sys
 # page_stack_* (C), and the C++ members named above, demangled.
 OUT_OF_LINE = re.compile(r"^page_stack_|::Cursor::(Cursor|~Cursor|push|try_push)|::StackAllocator<[^<>()]*>::allocate\(")
 CALLS = ["page_stack_push_call", "page_stack_push_array_call", "page_stack_push_copy_call",
-         "page_stack_cursor_push_call", "page_stack_cursor_push_array_call", "page_stack_cursor_push_copy_call"]
+         "page_stack_cursor_push_call", "page_stack_cursor_push_array_call", "page_stack_cursor_push_copy_call",
+         "page_stack_realloc_call"]
 
 
 def symbols(library, *flags):

@@ -47,6 +47,12 @@ size_t strict_frame(FrameArena *fa, const Vertex *src, size_t n)
     raw = page_stack_cursor_try_push_copy(&cur, src, sizeof *src, 8);
     page_stack_cursor_end(&cur);
     a[0].x = b[0].y = one->u = c[0].v = ca[0].x = cb[0].y = cs->u = cc[0].v = 1.0f; /* what a game does next */
+    PageStackMark m = page_stack_mark(ps);
+    Vertex *g = page_stack_realloc(ps, NULL, 0, sizeof(Vertex), _Alignof(Vertex));
+    g = page_stack_realloc(ps, g, sizeof(Vertex), 2 * sizeof(Vertex), _Alignof(Vertex));
+    Vertex *tg = page_stack_try_realloc(ps, g, 2 * sizeof(Vertex), 3 * sizeof(Vertex), _Alignof(Vertex));
+    size_t grown = (size_t)(g != NULL) + (size_t)(tg != NULL);
+    page_stack_pop_to(m);
     PageStackMark tmp = scratch_begin(&ps, 1);
     Allocator al = page_stack_allocator(tmp.stack);
     void *p = al.alloc(al.user, 16, 8);
@@ -54,5 +60,5 @@ size_t strict_frame(FrameArena *fa, const Vertex *src, size_t n)
     frame_arena_tracy_on_push(ps, raw, 8, &tracy);
     frame_arena_end(fa);
     return (size_t)(a != b) + (size_t)(one != t) + (size_t)(c != tc) + (size_t)(ca != cb) + (size_t)(cs != cc) +
-           (size_t)(p != NULL) + os_vm_page_size();
+           (size_t)(p != NULL) + grown + os_vm_page_size();
 }

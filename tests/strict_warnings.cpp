@@ -60,6 +60,13 @@ size_t strict_frame_cpp(FrameArena *fa, const Vertex *src, size_t n)
     page_stack_cursor_end(&cur);
     a[0].x = b[0].y = one->u = c[0].v = ca[0].x = cb[0].y = cs->u = cc[0].v = 1.0f; // what a game does next
     {
+        PageStackMark m = page_stack_mark(ps);
+        auto *g = static_cast<Vertex *>(page_stack_realloc(ps, nullptr, 0, sizeof(Vertex), alignof(Vertex)));
+        g = static_cast<Vertex *>(page_stack_realloc(ps, g, sizeof(Vertex), 2 * sizeof(Vertex), alignof(Vertex)));
+        count += page_stack_try_realloc(ps, g, 2 * sizeof(Vertex), 3 * sizeof(Vertex), alignof(Vertex)) != nullptr;
+        page_stack_pop_to(m);
+    }
+    {
         frame_arena::ScratchScope tmp({ps});
         frame_arena::StackScope inner(tmp.stack());
         count += page_stack_strdup(inner.stack(), "strict") != nullptr;
