@@ -1433,7 +1433,8 @@ Test(realloc, a_growing_array_stays_in_place_across_commits)
 }
 
 /* Growing in place over bytes a pop released hands them out as a push
- * would; popped again, they are dirty to a later zeroing push. */
+ * would; popped again, they are dirty to a later zeroing push (which the
+ * checked build, whose pops leave the top where it was, places elsewhere). */
 Test(realloc, growing_over_popped_bytes_leaves_them_dirty_for_push_zero)
 {
     PageStack *ps = page_stack_create(NULL);
@@ -1447,7 +1448,8 @@ Test(realloc, growing_over_popped_bytes_leaves_them_dirty_for_push_zero)
     memset(a, 0xCD, 2048);
     page_stack_pop_to(m);
     unsigned char *z = page_stack_push_zero(ps, 2048, 16);
-    cr_assert_eq(z, a);
+    if (!TEST_CHECKED)
+        cr_assert_eq(z, a, "the zeroing push over the grown array's bytes");
     for (size_t i = 0; i < 2048; i++)
         cr_assert_eq(z[i], 0, "byte %zu", i);
     page_stack_destroy(ps);
