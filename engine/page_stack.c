@@ -96,6 +96,11 @@
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define under_valgrind() (RUNNING_ON_VALGRIND != 0)
+/* A client request costs where the program does not run under valgrind
+ * too: its arguments stored, a chain of rotates, an exchange (about 19
+ * instructions; a release made two, on every pop and reset). So the stack
+ * asks them only where it was made under valgrind (Internal_Valgrind). */
+#define valgrind_watches(ps) PAGE_STACK_UNLIKELY(((ps)->flags & Internal_Valgrind) != 0)
 /* Whether memcheck holds the byte at p inaccessible, asked without a report
  * (GET_VBITS answers 3 for such a byte; the answer's one byte of bits goes to
  * a compound literal): the checked build's released bytes, redzones and
@@ -103,6 +108,7 @@
 #define memcheck_noaccess(p) (VALGRIND_GET_VBITS((const void *)(p), (unsigned char[1]){0}, 1) == 3)
 #else
 #define under_valgrind() 0
+#define valgrind_watches(ps) ((void)(ps), false)
 #define memcheck_noaccess(p) ((void)(p), false)
 /* Without valgrind's headers the requests vanish, but their arguments count as used. */
 #define VALGRIND_CREATE_MEMPOOL(pool, rz, zeroed) ((void)(pool))
@@ -139,6 +145,7 @@
 #define Internal_InHook (Internal_InOnPush | Internal_InOnPop | Internal_InOnReset)
 #define Internal_InCleanup (1u << 25)      /* in ps->flags: one of its cleanups is running (see run_cleanups) */
 #define Internal_LogsMarks (1u << 24)      /* in ps->flags: the checked build's, whose marks are logged */
+#define Internal_Valgrind (1u << 23)       /* in ps->flags: made under valgrind, which its client requests tell */
 /* The inline mark goes out of line for a stack need_idle stops and for one
  * that logs its marks: one test of the flags. */
 _Static_assert((Internal_CursorOpen | Internal_InHook | Internal_LogsMarks) == PAGE_STACK_MARK_OUT_OF_LINE_,
@@ -482,7 +489,8 @@ static bool commit_to(PageStack *ps, size_t need)
     if (!os_vm_commit((void *)from, grow))
         return false;
     poison(from, grow);
-    VALGRIND_MAKE_MEM_NOACCESS(from, grow);
+    if (valgrind_watches(ps))
+        VALGRIND_MAKE_MEM_NOACCESS(from, grow);
     ps->committed = target;
     ps->commits++;
     return true;
@@ -495,13 +503,16 @@ static void release(PageStack *ps, uintptr_t from, uintptr_t to)
         return;
     if (CHECKED) {
         unpoison(from, to - from); /* redzones and padding inside are poisoned already */
-        VALGRIND_MAKE_MEM_UNDEFINED(from, to - from); /* and no-access to memcheck: the fill is the stack's own */
+        if (valgrind_watches(ps)) /* and no-access to memcheck: the fill is the stack's own */
+            VALGRIND_MAKE_MEM_UNDEFINED(from, to - from);
         memset((void *)from, FILL_RELEASE, to - from);
     }
     msan_undefined(from, to - from); /* MSan: a stale pointer reads no value; the origin is this release */
     poison(from, to - from);
-    VALGRIND_MEMPOOL_TRIM(ps, region_base(ps), from - region_base(ps));
-    VALGRIND_MAKE_MEM_NOACCESS(from, to - from);
+    if (valgrind_watches(ps)) {
+        VALGRIND_MEMPOOL_TRIM(ps, region_base(ps), from - region_base(ps));
+        VALGRIND_MAKE_MEM_NOACCESS(from, to - from);
+    }
 }
 
 static void run_cleanups(PageStack *ps, size_t pos);
@@ -762,7 +773,8 @@ static void rotate_region(PageStack *ps, const char *fn)
     if (self_check(ps))
         check_fill(ps, ck->region_base, ck->region_base + filled(ck, ck->region, ps->committed), fn,
                    "taking it up again");
-    VALGRIND_MEMPOOL_TRIM(ps, ck->region_base, 0);
+    if (valgrind_watches(ps))
+        VALGRIND_MEMPOOL_TRIM(ps, ck->region_base, 0);
 }
 
 /* Every redzone of a block not yet released, every range the stack logged as
@@ -854,10 +866,11 @@ void *page_stack_zero_dirty(PageStack *ps, void *ptr, size_t size)
 /* Bytes handed out that the caller has not written: uninitialised to
  * MemorySanitizer and memcheck, as malloc's are, after the checked build's
  * fill (its 0xCD is no value either). */
-static void unwritten(uintptr_t p, size_t size)
+static void unwritten(const PageStack *ps, uintptr_t p, size_t size)
 {
     msan_undefined(p, size);
-    VALGRIND_MAKE_MEM_UNDEFINED(p, size);
+    if (valgrind_watches(ps))
+        VALGRIND_MAKE_MEM_UNDEFINED(p, size);
 }
 
 static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
@@ -888,7 +901,7 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
     /* memcheck: a block has a chunk while it has bytes. An empty one may
      * share its address with the next block, and two chunks at one address
      * make memcheck report a "bad mempool". */
-    if (size)
+    if (size && valgrind_watches(ps))
         VALGRIND_MEMPOOL_ALLOC(ps, p, size);
     if (CHECKED) {
         memset((void *)p, (how & PageStackPush_Zero) ? 0 : FILL_PUSH, size);
@@ -902,10 +915,11 @@ static void *push_slow(PageStack *ps, size_t size, size_t align, uint32_t how)
         page_stack_zero_dirty(ps, (void *)p, size);
     }
     if (how & PageStackPush_Zero) {
-        VALGRIND_MAKE_MEM_DEFINED(p, size); /* fresh pages are zero: memcheck could not know */
-        msan_defined(p, size);              /* nor MemorySanitizer, after a decommit */
+        if (valgrind_watches(ps))
+            VALGRIND_MAKE_MEM_DEFINED(p, size); /* fresh pages are zero: memcheck could not know */
+        msan_defined(p, size);                  /* nor MemorySanitizer, after a decommit */
     } else {
-        unwritten(p, size);
+        unwritten(ps, p, size);
     }
     set_top(ps, p + size + REDZONE);
     ps->pushes++;
@@ -1021,10 +1035,11 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
         }
         unpoison(p + old_size, new_size - old_size);
         if (CHECKED) {
-            VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size); /* addressable to memcheck, for the fill */
+            if (valgrind_watches(ps)) /* addressable to memcheck, for the fill */
+                VALGRIND_MAKE_MEM_UNDEFINED(p + old_size, new_size - old_size);
             memset((void *)(p + old_size), FILL_PUSH, new_size - old_size);
         }
-        unwritten(p + old_size, new_size - old_size); /* as realloc's: the bytes it adds */
+        unwritten(ps, p + old_size, new_size - old_size); /* as realloc's: the bytes it adds */
     } else {
         note_high(ps);
         if (CHECKED) { /* the redzone moves down to the new end */
@@ -1038,12 +1053,14 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
     /* memcheck's chunk for the block (see push_slow): an empty block had
      * none; a release has trimmed the chunk of a shrunk one to what it
      * keeps, or (a plain build's, to 0 bytes) freed it. */
-    if (old_size && new_size)
-        VALGRIND_MEMPOOL_CHANGE(ps, p, p, new_size);
-    else if (new_size)
-        VALGRIND_MEMPOOL_ALLOC(ps, p, new_size);
-    else if (CHECKED && old_size)
-        VALGRIND_MEMPOOL_FREE(ps, p);
+    if (valgrind_watches(ps)) {
+        if (old_size && new_size)
+            VALGRIND_MEMPOOL_CHANGE(ps, p, p, new_size);
+        else if (new_size)
+            VALGRIND_MEMPOOL_ALLOC(ps, p, new_size);
+        else if (CHECKED && old_size)
+            VALGRIND_MEMPOOL_FREE(ps, p);
+    }
     if (CHECKED) {
         CheckState *ck = check_state(ps);
         ck->lpos = ck->lpos - old_size + new_size;
@@ -1841,6 +1858,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         .map_size = map_size,
         .commits = initial ? 1 : 0,
         .flags = d.flags | (under_valgrind() || d.on_push ? Internal_WatchEveryPush : 0) |
+                 (under_valgrind() ? Internal_Valgrind : 0) |
                  (CHECKED && !PAGE_STACK_POISONING && !under_valgrind() ? Internal_SelfCheck : 0) |
                  (CHECKED ? Internal_LogsMarks : 0),
         .name = keep_name(ps, d.name),
@@ -1856,9 +1874,11 @@ PageStack *page_stack_create(const PageStackDesc *desc)
     }
     if (initial && (d.flags & PageStackFlag_Prefault))
         os_vm_prefault(usable, initial);
-    VALGRIND_CREATE_MEMPOOL(ps, 0, 0);
+    if (valgrind_watches(ps))
+        VALGRIND_CREATE_MEMPOOL(ps, 0, 0);
     poison(usable, initial);
-    VALGRIND_MAKE_MEM_NOACCESS(usable, initial);
+    if (valgrind_watches(ps))
+        VALGRIND_MAKE_MEM_NOACCESS(usable, initial);
     settle(ps);
     create_error = PageStackError_None;
     return ps;
@@ -1877,7 +1897,8 @@ static void destroy_stack(PageStack *ps)
         call_on_reset(ps);
     void *map = ps; /* the header comes first in the reservation */
     size_t map_size = ps->map_size;
-    VALGRIND_DESTROY_MEMPOOL(ps);
+    if (valgrind_watches(ps))
+        VALGRIND_DESTROY_MEMPOOL(ps);
     /* The address range may be mapped again by anyone: clear the shadow of what was poisoned. */
     if (CHECKED) {
         CheckState *ck = check_state(ps);
@@ -1921,7 +1942,7 @@ void page_stack_set_hooks(PageStack *ps, const PageStackDesc *desc)
     ps->on_reset = desc->on_reset;
     ps->user = desc->user;
     ps->flags &= ~Internal_WatchEveryPush;
-    if (under_valgrind() || desc->on_push)
+    if ((ps->flags & Internal_Valgrind) || desc->on_push)
         ps->flags |= Internal_WatchEveryPush;
     settle(ps); /* the inline push is open again without on_push, closed with it */
 }
