@@ -1457,10 +1457,11 @@ Test(realloc, growing_over_popped_bytes_leaves_them_dirty_for_push_zero)
 
 /* ptr NULL is a push whatever old_size says: one that would end a block at
  * the top (NULL + old_size) is no block of the stack, and a growth past it is
- * a push of new_size, here one too large to fit. */
+ * a push of new_size, here one too large to fit: the top's address is above
+ * the lowest 64 KiB, which the stack's reservation is. */
 Test(realloc, a_null_ptr_is_a_push_whatever_old_size_says)
 {
-    PageStack *ps = page_stack_create(NULL);
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * KiB});
     page_stack_push(ps, 64, 8);
     size_t pos = page_stack_pos(ps), at_top = (size_t)ps->last + 1;
     cr_assert_null(page_stack_try_realloc(ps, NULL, at_top, at_top + 16, 8));
