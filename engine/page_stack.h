@@ -787,9 +787,10 @@ PAGE_STACK_OUT_OF_LINE void *page_stack_realloc_slow(PageStack *ps, void *ptr, s
  * rest goes out of line: a NULL stack or ptr, another block, a shrink, a
  * commit, a bad alignment, and every stack whose pushes go out of line
  * (`end` 0). The block's last byte is p - 1 + old_size. Adding the growth,
- * new_size - old_size, to `last` carries for every shrink (it wraps to a
- * difference of at most `last`), so the one carry test keeps out both a
- * shrink and a size past the address space. */
+ * new_size - old_size, to `last` carries for every shrink (the difference
+ * wraps, and the shrink takes off at most old_size, which is no more than
+ * `last`), so the one carry test keeps out both a shrink and a size past
+ * the address space. */
 PAGE_STACK_INLINE void *page_stack_realloc_inline(PageStack *ps, void *ptr, size_t old_size, size_t new_size,
                                                  size_t align, uint32_t how)
 {
