@@ -1909,6 +1909,7 @@ NOINLINE static void ir_push_then_assign(size_t k, void **ptrs, PageStack *ps, c
  * general allocator's two mallocs and two frees. ptrs keeps the blocks as
  * the floor's loop keeps its pointers. */
 #define SCOPES (10000 / 2)
+#define K_IR 10000 /* run_ir's k: the floor's loop stores as many pointers */
 
 NOINLINE static void ir_scope_mark_pop(void **ptrs, PageStack *ps)
 {
@@ -1948,6 +1949,33 @@ DEFINE_IR_SCOPE(mimalloc, mi.malloc, mi.free)
 #define je_malloc_plain(size) je.mallocx((size), 0)
 DEFINE_IR_SCOPE(jemalloc, je_malloc_plain, je_free)
 DEFINE_IR_SCOPE(tcmalloc, tc.malloc, tc.free)
+
+/* A block given back at once: K pushes of 32 bytes, each followed by
+ * page_stack_free_last of it, against a general allocator's malloc and free
+ * of the same block (the pointer kept, as the floor keeps it). */
+NOINLINE static void ir_free_last(void **ptrs, PageStack *ps)
+{
+    PLAIN_LOOP
+    for (size_t i = 0; i < K_IR; i++) {
+        Block32 *p = push_array_no_zero(ps, Block32, 1);
+        ptrs[i] = p;
+        page_stack_free_last(ps, p, sizeof *p);
+    }
+}
+
+#define DEFINE_IR_PAIR(NAME, ALLOC, FREE)                                                                   \
+    NOINLINE static void ir_pair_##NAME(void **ptrs)                                                       \
+    {                                                                                                      \
+        PLAIN_LOOP                                                                                         \
+        for (size_t i = 0; i < K_IR; i++) {                                                                \
+            void *p = ALLOC(sizeof(Block32));                                                              \
+            ptrs[i] = p;                                                                                   \
+            FREE(p);                                                                                       \
+        }                                                                                                  \
+    }
+DEFINE_IR_PAIR(glibc, glibc.malloc, glibc.free)
+DEFINE_IR_PAIR(mimalloc, mi.malloc, mi.free)
+DEFINE_IR_PAIR(tcmalloc, tc.malloc, tc.free)
 
 /* Growing arrays, as grow_arrays times them: GROW_LISTS arrays of
  * GROW_ITEMS appends, each append a realloc one 16-byte element larger and
@@ -2102,6 +2130,16 @@ static int run_ir(void)
             REGION_IF(measure, "scope_jemalloc", ir_scope_jemalloc(b.ptrs));
         if (tc.ok)
             REGION_IF(measure, "scope_tcmalloc", ir_scope_tcmalloc(b.ptrs));
+    }
+    /* a block given back at once, a first pass unmeasured */
+    for (int measure = 0; measure < 2; measure++) {
+        page_stack_reset(ps);
+        REGION_IF(measure, "pair_ours", ir_free_last(b.ptrs, ps));
+        REGION_IF(measure, "pair_glibc", ir_pair_glibc(b.ptrs));
+        if (mi.ok)
+            REGION_IF(measure, "pair_mimalloc", ir_pair_mimalloc(b.ptrs));
+        if (tc.ok)
+            REGION_IF(measure, "pair_tcmalloc", ir_pair_tcmalloc(b.ptrs));
     }
     /* growing arrays: a first pass unmeasured, as for the scopes */
     for (int measure = 0; measure < 2; measure++) {

@@ -54,26 +54,32 @@ K = 10000
 # hundred calls, a push out of line, included), at every level the counts of
 # 2026-12-05, when realloc came to grow the last push inline (gcc -O2: 105
 # before, clang -O2: 100; -O2's is clang's, gcc's being 15).
+#
+# free_last: the most instructions a push of 32 bytes and page_stack_free_last
+# of it take, at every level the counts of 2026-12-05, when free_last's calls
+# to the cleanups and on_pop went out of line (gcc -O2 and clang -O2: 65
+# before; -O2's is gcc's 52, clang's being 51).
 LEVELS = {
     "O2": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0,
-               scope_mark_pop=63, scope_scratch=124, grow=20),
+               scope_mark_pop=63, scope_scratch=124, grow=20, free_last=52),
     # -Og folds no load-add-store into an add to memory and lays no fast path straight
     "gcc-Og": dict(rt=15, const=10, cursor_rt=16, cursor_const=11, zeroing=14, cursor_zero_extra=0,
-                   scope_mark_pop=127, scope_scratch=221, grow=24),
+                   scope_mark_pop=127, scope_scratch=221, grow=24, free_last=127),
     # -Os materialises the carry of the cursor's zeroing push
     "gcc-Os": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=5,
-                   scope_mark_pop=81, scope_scratch=153, grow=17),
+                   scope_mark_pop=81, scope_scratch=153, grow=17, free_last=80),
     # clang's -O1 (its -Og) meets the -O2 goals
     "clang-O1": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0,
-                     scope_mark_pop=63, scope_scratch=129, grow=21),
+                     scope_mark_pop=63, scope_scratch=129, grow=21, free_last=51),
     # gcc -m32 -O2 for i686: eight registers put the cursor's end and count in
     # the stack frame, and without SSE2 a 32-byte zeroing is eight 4-byte
     # stores (44 instructions, a loop of them, before 8949c98)
     "gcc-i686": dict(rt=14, const=10, cursor_rt=17, cursor_const=10, zeroing=18, cursor_zero_extra=1,
-                     scope_mark_pop=87, scope_scratch=180, grow=19),
+                     scope_mark_pop=87, scope_scratch=180, grow=19, free_last=78),
 }
-# The general allocators whose two mallocs and two frees, and realloc of a
-# growing array, frame_bench --ir counts, where their libraries are found.
+# The general allocators whose malloc and free, two mallocs and two frees,
+# and realloc of a growing array, frame_bench --ir counts, where their
+# libraries are found.
 ALLOCATORS = ("glibc", "mimalloc", "jemalloc", "tcmalloc")
 SCOPES = K // 2
 GROW_APPENDS = 100 * 100  # frame_bench's GROW_LISTS * GROW_ITEMS
@@ -147,6 +153,14 @@ def scopes(r):
     allocator found."""
     names = ("mark_pop", "scratch", "scratch_conflict") + ALLOCATORS
     return {n: (r[f"scope_{n}"] - r["floor_const"]) / SCOPES for n in names if f"scope_{n}" in r}
+
+
+def pairs(r):
+    """Instructions per block given back at once, minus the floor's pointer
+    store: a push of 32 bytes and page_stack_free_last of it (ours), and each
+    general allocator's malloc and free of it."""
+    names = ("ours",) + ALLOCATORS
+    return {n: (r[f"pair_{n}"] - r["floor_const"]) / K for n in names if f"pair_{n}" in r}
 
 
 def grows(r):
@@ -237,6 +251,12 @@ def main():
         (within(sc["scratch"], c["scope_scratch"]),
          f"instructions per scratch scope of two pushes{at}: {sc['scratch']:.2f} <= {c['scope_scratch']}"),
     ]
+    pr = pairs(r)
+    if "ours" not in pr:
+        raise SystemExit("ir.py: the free_last regions are missing from the callgrind dumps")
+    checks.append((within(pr["ours"], c["free_last"]),
+                   f"instructions per push and page_stack_free_last of 32 bytes{at}: {pr['ours']:.2f} <= "
+                   f"{c['free_last']}"))
     gr = grows(r)
     if "ours" not in gr:
         raise SystemExit("ir.py: the growing-array regions are missing from the callgrind dumps")
@@ -249,6 +269,10 @@ def main():
                        f"a scratch scope of two pushes, {sc['scratch']:.2f} instructions, takes fewer than two "
                        f"mallocs and two frees of the same blocks: "
                        + ", ".join(f"{n} {v:.2f}" for n, v in general.items())))
+        general = {n: pr[n] for n in ALLOCATORS if n in pr}
+        checks.append((bool(general) and all(pr["ours"] < v for v in general.values()),
+                       f"a push and page_stack_free_last of 32 bytes, {pr['ours']:.2f} instructions, take fewer than "
+                       f"a malloc and a free of them: " + ", ".join(f"{n} {v:.2f}" for n, v in general.items())))
         general = {n: gr[n] for n in ALLOCATORS if n in gr}
         checks.append((bool(general) and all(gr["ours"] < v for v in general.values()),
                        f"an append by page_stack_realloc, {gr['ours']:.2f} instructions, takes fewer than a "
@@ -262,6 +286,8 @@ def main():
             print(f"# {name}: {value:.2f} instructions")
         for name, value in sc.items():
             print(f"# scope of two pushes, {name}: {value:.2f} instructions")
+        for name, value in pr.items():
+            print(f"# block given back at once, {name}: {value:.2f} instructions")
         for name, value in gr.items():
             print(f"# append to a growing array, {name}: {value:.2f} instructions")
         return 0 if all(ok for ok, _ in checks) else 1
@@ -276,6 +302,9 @@ def main():
                    "scratch_conflict": "the same with the caller's stack as a conflict"}
     for name, value in sc.items():
         print(f"  {scope_names.get(name, name + ': two mallocs, two frees'):<58} {value:6.2f}")
+    print(f"instructions per block of 32 bytes given back at once (callgrind, K = {K:,}, minus the harness floor)")
+    for name, value in pr.items():
+        print(f"  {('push, page_stack_free_last' if name == 'ours' else name + ': malloc, free'):<58} {value:6.2f}")
     print(f"instructions per append to a growing array (callgrind, {GROW_APPENDS:,} appends in arrays of 100 "
           f"16-byte elements, minus the harness floor)")
     for name, value in gr.items():

@@ -1228,16 +1228,21 @@ void *page_stack_realloc_call(PageStack *ps, void *ptr, size_t old_size, size_t 
     return page_stack_realloc_inline(ps, ptr, old_size, new_size, align, how);
 }
 
-bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
+/* A body shared by two callers and inlined into both: a call to reset_with
+ * would add 4 instructions to page_stack_reset (bench/ir.py counts them), one
+ * to pop_down would save registers in page_stack_pop_to_pos, and one to
+ * free_last_block would in page_stack_free_last. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SHARED_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define SHARED_INLINE static __forceinline
+#else
+#define SHARED_INLINE static inline
+#endif
+
+/* The last push [p, p + size) given back: the top goes down to p. */
+SHARED_INLINE bool free_last_block(PageStack *ps, uintptr_t p, size_t size)
 {
-    need_idle(ps, "page_stack_free_last");
-    uintptr_t p = (uintptr_t)ptr;
-    if (!ptr || !is_last(ps, p, size))
-        return false;
-    if (ps->cleanups) /* a block with a cleanup record after it is never the last push */
-        run_cleanups(ps, pos_of(ps) - size);
-    if (ps->on_pop)
-        CALL_HOOK(ps, Internal_InOnPop, ps->on_pop(ps, pos_of(ps) - size, ps->user));
     note_high(ps);
     if (CHECKED) {
         check_redzones(ps, p, "page_stack_free_last");
@@ -1250,6 +1255,32 @@ bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
     }
     rearm(ps);
     return true;
+}
+
+/* A free_last with calls to make first, the cleanups above the block and
+ * on_pop: out of line, as the pop's are (pop_down_calling), so that the
+ * common free_last makes no call and saves no register for them. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static bool free_last_calling(PageStack *ps, uintptr_t p, size_t size)
+{
+    if (ps->cleanups) /* a block with a cleanup record after it is never the last push */
+        run_cleanups(ps, pos_of(ps) - size);
+    if (ps->on_pop)
+        CALL_HOOK(ps, Internal_InOnPop, ps->on_pop(ps, pos_of(ps) - size, ps->user));
+    return free_last_block(ps, p, size);
+}
+
+bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
+{
+    need_idle(ps, "page_stack_free_last");
+    uintptr_t p = (uintptr_t)ptr;
+    if (!ptr || !is_last(ps, p, size))
+        return false;
+    if (PAGE_STACK_UNLIKELY(ps->cleanups || ps->on_pop))
+        return free_last_calling(ps, p, size);
+    return free_last_block(ps, p, size);
 }
 
 /* ------------------------------------------------------------------ strings */
@@ -1546,17 +1577,6 @@ PageStackMark page_stack_mark_slow(PageStack *ps)
     }
     return (PageStackMark){ps, pos_of(ps), ps->generation};
 }
-
-/* A body shared by two callers and inlined into both: a call to reset_with
- * would add 4 instructions to page_stack_reset (bench/ir.py counts them), and
- * one to pop_down would save registers in page_stack_pop_to_pos. */
-#if defined(__GNUC__) || defined(__clang__)
-#define SHARED_INLINE static inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define SHARED_INLINE static __forceinline
-#else
-#define SHARED_INLINE static inline
-#endif
 
 /* A pop's work once its mark is known good: the stack goes down to `to`. */
 SHARED_INLINE void pop_down(PageStack *ps, size_t to)
