@@ -23,7 +23,8 @@
  * allocator: the pointers were laid out beforehand), and page_stack: the
  * inline push, through an out-of-line call, and with huge pages; in the
  * short_scopes workload also on the thread's scratch stack, in scratch
- * scopes. mimalloc, jemalloc and tcmalloc are dlopen'ed RTLD_LOCAL so none
+ * scopes. In grow_arrays each grows its arrays with its realloc (jemalloc's
+ * rallocx; the cursor, which has none, sits it out). mimalloc, jemalloc and tcmalloc are dlopen'ed RTLD_LOCAL so none
  * of them replaces the process's malloc; a competitor whose library is
  * missing is reported as absent. jemalloc needs static TLS that dlopen only
  * finds when glibc reserves more: the program re-executes itself once with
@@ -290,11 +291,11 @@ static volatile uintptr_t sink;
 #define ALLOC_TC(size, align) ((unsigned char *)((align) <= 16 ? tc.malloc(size) : tc.memalign((align), (size))))
 
 /* Each competitor's realloc, for grow_arrays (Shape_Grow): REALLOC_name(p,
- * old size, new size, alignment), p NULL for a new array. The floor's array
- * is already there, one of GROW_BYTES in its buffer a list (i); the bump's
- * last block grows where it is, any other moves (a bump pointer's realloc
- * as one writes it); a cursor has no realloc, so ours_cursor sits this race
- * out (skips_grow). */
+ * old size, new size, alignment), p NULL for a new array. The floor's arrays
+ * are there already, GROW_BYTES apart in its buffer (array i at
+ * i * GROW_BYTES); the bump's last block grows where it is and any other
+ * moves, as one writes a bump pointer's realloc; a cursor has no realloc, so
+ * ours_cursor sits this race out (skips_grow). */
 #define REALLOC_floor(p, old, new, align) ((p) ? (p) : floor_alloc_at(b->floor, i * GROW_BYTES, (align)))
 #define REALLOC_bump(p, old, new, align) bump_realloc_at(&b->bump_cur, (p), (old), (new), (align))
 #define REALLOC_bump_counted(p, old, new, align) \
