@@ -242,41 +242,30 @@ def main():
         (r["pop_to_1k"] == r["pop_to_1m"],
          f"pop_to is flat in K: {r['pop_to_1k']} instructions after 1,000 pushes, {r['pop_to_1m']} after 1,000,000"),
     ]
-    sc = scopes(r)
-    if "mark_pop" not in sc or "scratch" not in sc:
-        raise SystemExit("ir.py: the scope regions are missing from the callgrind dumps")
+    sc, pr, gr = scopes(r), pairs(r), grows(r)
+    if not {"mark_pop", "scratch"} <= sc.keys() or "ours" not in pr or "ours" not in gr:
+        raise SystemExit("ir.py: the scope, free_last or growing-array regions are missing from the callgrind dumps")
     checks += [
         (within(sc["mark_pop"], c["scope_mark_pop"]),
          f"instructions per scope of mark, two pushes and pop_to{at}: {sc['mark_pop']:.2f} <= {c['scope_mark_pop']}"),
         (within(sc["scratch"], c["scope_scratch"]),
          f"instructions per scratch scope of two pushes{at}: {sc['scratch']:.2f} <= {c['scope_scratch']}"),
+        (within(pr["ours"], c["free_last"]),
+         f"instructions per push and page_stack_free_last of 32 bytes{at}: {pr['ours']:.2f} <= {c['free_last']}"),
+        (within(gr["ours"], c["grow"]),
+         f"instructions per append by page_stack_realloc to a growing array{at}: {gr['ours']:.2f} <= {c['grow']}"),
     ]
-    pr = pairs(r)
-    if "ours" not in pr:
-        raise SystemExit("ir.py: the free_last regions are missing from the callgrind dumps")
-    checks.append((within(pr["ours"], c["free_last"]),
-                   f"instructions per push and page_stack_free_last of 32 bytes{at}: {pr['ours']:.2f} <= "
-                   f"{c['free_last']}"))
-    gr = grows(r)
-    if "ours" not in gr:
-        raise SystemExit("ir.py: the growing-array regions are missing from the callgrind dumps")
-    checks.append((within(gr["ours"], c["grow"]),
-                   f"instructions per append by page_stack_realloc to a growing array{at}: "
-                   f"{gr['ours']:.2f} <= {c['grow']}"))
     if level == "O2":  # the general allocators are the system's builds, whatever the level of ours
-        general = {n: sc[n] for n in ALLOCATORS if n in sc}
-        checks.append((bool(general) and all(sc["scratch"] < v for v in general.values()),
-                       f"a scratch scope of two pushes, {sc['scratch']:.2f} instructions, takes fewer than two "
-                       f"mallocs and two frees of the same blocks: "
-                       + ", ".join(f"{n} {v:.2f}" for n, v in general.items())))
-        general = {n: pr[n] for n in ALLOCATORS if n in pr}
-        checks.append((bool(general) and all(pr["ours"] < v for v in general.values()),
-                       f"a push and page_stack_free_last of 32 bytes, {pr['ours']:.2f} instructions, take fewer than "
-                       f"a malloc and a free of them: " + ", ".join(f"{n} {v:.2f}" for n, v in general.items())))
-        general = {n: gr[n] for n in ALLOCATORS if n in gr}
-        checks.append((bool(general) and all(gr["ours"] < v for v in general.values()),
-                       f"an append by page_stack_realloc, {gr['ours']:.2f} instructions, takes fewer than a "
-                       f"realloc of the same array: " + ", ".join(f"{n} {v:.2f}" for n, v in general.items())))
+        for ours, found, text in (
+                (sc["scratch"], sc, "a scratch scope of two pushes, {:.2f} instructions, takes fewer than two "
+                                    "mallocs and two frees of the same blocks"),
+                (pr["ours"], pr, "a push and page_stack_free_last of 32 bytes, {:.2f} instructions, take fewer "
+                                 "than a malloc and a free of them"),
+                (gr["ours"], gr, "an append by page_stack_realloc, {:.2f} instructions, takes fewer than a realloc "
+                                 "of the same array")):
+            general = {n: found[n] for n in ALLOCATORS if n in found}
+            checks.append((bool(general) and all(ours < v for v in general.values()),
+                           text.format(ours) + ": " + ", ".join(f"{n} {v:.2f}" for n, v in general.items())))
     if tap:
         print("TAP version 13")
         print(f"1..{len(checks)}")
