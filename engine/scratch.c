@@ -236,20 +236,46 @@ static int in_conflicts(const PageStack *ps, PageStack *const *conflicts, size_t
     return 0;
 }
 
+/* Opens a scope on the thread's stack i at `pos`. */
+static PageStack *open_scope(ScratchPair *pair, int i, size_t pos)
+{
+    uint32_t open = pair->open[i];
+    if (open < KeptScopes)
+        pair->scope_pos[i][open] = pos; /* the position scratch_begin's mark takes */
+    pair->open[i] = open + 1;
+    return pair->stacks[i];
+}
+
 /* A mark is only a position: a scope begun where the scope around it on its
  * stack began, with nothing pushed between, begins a byte further, so that
  * its end and that scope's can be told apart. Out of line, so that the
- * common path keeps no registers for it. Returns the new position. */
+ * common path keeps no registers for it. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
-static size_t step_past_outer_scope(PageStack *ps)
+static PageStack *open_scope_past_outer(ScratchPair *pair, int i)
 {
-    (void)page_stack_try_push(ps, 1, 1); /* no room: as before, found at the outer scope's end */
-    return page_stack_pos(ps);
+    (void)page_stack_try_push(pair->stacks[i], 1, 1); /* no room: as before, found at the outer scope's end */
+    return open_scope(pair, i, page_stack_pos(pair->stacks[i]));
 }
 
-PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
+/* Opens a scope on the thread's stack i. Every path out is a tail call or a
+ * return, so that the common one saves no register. */
+static inline PageStack *open_scope_on(ScratchPair *pair, int i)
+{
+    uint32_t open = pair->open[i];
+    size_t pos = page_stack_pos_here(pair->stacks[i]);
+    if (PAGE_STACK_UNLIKELY(open - 1 < KeptScopes && pos == pair->scope_pos[i][open - 1])) /* 0 < open <= 32 */
+        return open_scope_past_outer(pair, i);
+    return open_scope(pair, i, pos);
+}
+
+/* scratch_begin_stack's rarer paths: the thread's first scope, which makes
+ * its stacks, and conflicts that hold its first stack. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static PageStack *begin_with(PageStack *const *conflicts, size_t count)
 {
     if (count && !conflicts)
         os_vm_fatal("scratch_begin: conflicts is NULL but count is %zu; pass an array or count 0", count);
@@ -258,15 +284,16 @@ PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
     if (i && in_conflicts(pair->stacks[1], conflicts, count))
         os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
                     "(the arena the result goes to)");
-    PageStack *ps = pair->stacks[i];
-    uint32_t open = pair->open[i];
-    size_t pos = page_stack_pos_here(ps);
-    if (open && open <= KeptScopes && pos == pair->scope_pos[i][open - 1])
-        pos = step_past_outer_scope(ps);
-    if (open < KeptScopes)
-        pair->scope_pos[i][open] = pos; /* the position scratch_begin's mark takes */
-    pair->open[i] = open + 1;
-    return ps;
+    return open_scope_on(pair, i);
+}
+
+PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
+{
+    ScratchPair *pair = &thread_scratch;
+    if (PAGE_STACK_UNLIKELY(!pair->stacks[0] ||
+                            (count && (!conflicts || in_conflicts(pair->stacks[0], conflicts, count)))))
+        return begin_with(conflicts, count);
+    return open_scope_on(pair, 0);
 }
 
 /* An end that is not of the innermost open scope of its stack is a scope
@@ -277,7 +304,10 @@ PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
  * otherwise the end's mark must be the innermost scope's, while that is one
  * of the first KeptScopes. No two of those begin at one position (see
  * scratch_begin) unless the stack had no byte left for the step between. */
-void scratch_end_at(PageStack *stack, size_t pos, uint64_t generation)
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline, cold))
+#endif
+OS_VM_NORETURN static void end_refused(const PageStack *stack, size_t pos)
 {
     int i = stack == thread_scratch.stacks[1];
     if (!stack || stack != thread_scratch.stacks[i])
@@ -288,13 +318,23 @@ void scratch_end_at(PageStack *stack, size_t pos, uint64_t generation)
         os_vm_fatal("scratch_end: every scope of scratch stack \"%s\" on this thread has ended; a scope was "
                     "ended twice: end each scope once",
                     stack->name);
-    if (open <= KeptScopes && pos != thread_scratch.scope_pos[i][open - 1])
-        os_vm_fatal("scratch_end: the scope that began at pos %zu of scratch stack \"%s\" is not the innermost "
-                    "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one "
-                    "before an inner one: end each scope once, innermost first",
-                    pos, stack->name, thread_scratch.scope_pos[i][open - 1]);
+    os_vm_fatal("scratch_end: the scope that began at pos %zu of scratch stack \"%s\" is not the innermost "
+                "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one "
+                "before an inner one: end each scope once, innermost first",
+                pos, stack->name, thread_scratch.scope_pos[i][open - 1]);
+}
+
+void scratch_end_at(PageStack *stack, size_t pos, uint64_t generation)
+{
+    int i = stack == thread_scratch.stacks[1];
+    uint32_t open = thread_scratch.open[i];
+    if (PAGE_STACK_UNLIKELY(!stack || stack != thread_scratch.stacks[i] || !open ||
+                            (open <= KeptScopes && pos != thread_scratch.scope_pos[i][open - 1])))
+        end_refused(stack, pos);
+    /* Counted as ended before the pop, which is then a tail call: a cleanup
+     * the pop runs that ends this scope again finds it ended. */
+    thread_scratch.open[i] = open - 1;
     page_stack_pop_to_pos(stack, pos, generation);
-    thread_scratch.open[i]--;
 }
 
 uint32_t scratch_open_scopes(void)

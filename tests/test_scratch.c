@@ -112,6 +112,73 @@ Test(scratch, a_cleanup_registered_first_in_a_scope_runs_at_its_end)
     cr_assert_eq(cleanups_run, 1, "once");
 }
 
+/* The line of an end of `ended` while `innermost`, of scratch stack 0, is
+ * the innermost scope open there. */
+static void expect_not_innermost(PageStackMark ended, PageStackMark innermost)
+{
+    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
+                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
+                  "an inner one: end each scope once, innermost first",
+                  ended.pos, innermost.pos);
+}
+
+/* A cleanup that its scope's end runs may open a scratch scope of its own on
+ * the same stack, above where the end stops; the thread's count of open
+ * scopes comes out right. */
+static uint32_t open_in_cleanup;
+
+static void scope_in_cleanup(void *object, size_t count)
+{
+    (void)object;
+    (void)count;
+    PageStackMark own = scratch_begin(NULL, 0);
+    memset(page_stack_push(own.stack, 64, 8), 0x5A, 64);
+    open_in_cleanup = scratch_open_scopes();
+    scratch_end(own);
+}
+
+Test(scratch, a_cleanup_may_open_a_scope_of_its_own_on_the_stack_being_popped)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    page_stack_push(outer.stack, 40, 8);
+    PageStackMark inner = scratch_begin(NULL, 0);
+    cr_assert_eq(inner.stack, outer.stack);
+    page_stack_push(inner.stack, 24, 8);
+    cr_assert(page_stack_push_cleanup(inner.stack, scope_in_cleanup, NULL, 1));
+    open_in_cleanup = 0;
+    scratch_end(inner);
+    cr_assert_eq(open_in_cleanup, 2, "the outer scope and the cleanup's own: the ended one no longer counts");
+    cr_assert_eq(scratch_open_scopes(), 1);
+    cr_assert_eq(page_stack_pos(outer.stack), inner.pos);
+    scratch_end(outer);
+    cr_assert_eq(scratch_open_scopes(), 0);
+    cr_assert_eq(page_stack_pos(outer.stack), outer.pos);
+}
+
+/* The scope a scratch_end is ending counts as ended while the cleanups its
+ * pop runs: one that ends it again is a scope ended twice. Let through, it
+ * would pop the stack to where the end stops anyway, and the two ends would
+ * count the scope around it as ended too. */
+static PageStackMark ended_in_cleanup;
+
+static void end_again_in_cleanup(void *object, size_t count)
+{
+    (void)object;
+    (void)count;
+    scratch_end(ended_in_cleanup);
+}
+
+Test(scratch, a_cleanup_that_ends_its_scope_again_is_fatal, .signal = SIGABRT)
+{
+    PageStackMark outer = scratch_begin(NULL, 0);
+    page_stack_push(outer.stack, 40, 8);
+    ended_in_cleanup = scratch_begin(NULL, 0);
+    cr_assert(page_stack_push_cleanup(ended_in_cleanup.stack, end_again_in_cleanup, NULL, 1));
+    expect_not_innermost(ended_in_cleanup, outer);
+    scratch_end(ended_in_cleanup);
+    death_not_reached();
+}
+
 Test(scratch, both_stacks_in_conflicts_is_fatal, .signal = SIGABRT)
 {
     PageStackMark a = scratch_begin(NULL, 0);
@@ -158,16 +225,6 @@ Test(scratch, ending_a_scope_twice_is_fatal, .signal = SIGABRT)
                  "ended twice: end each scope once");
     scratch_end(inner);
     death_not_reached();
-}
-
-/* The line of an end of `ended` while `innermost`, of scratch stack 0, is
- * the innermost scope open there. */
-static void expect_not_innermost(PageStackMark ended, PageStackMark innermost)
-{
-    expect_fatalf("scratch_end: the scope that began at pos %zu of scratch stack \"scratch 0\" is not the innermost "
-                  "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one before "
-                  "an inner one: end each scope once, innermost first",
-                  ended.pos, innermost.pos);
 }
 
 /* A scope begun where the scope around it began takes a 1-byte block first,
