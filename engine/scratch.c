@@ -265,7 +265,7 @@ static inline PageStack *open_scope_on(ScratchPair *pair, int i)
 {
     uint32_t open = pair->open[i];
     size_t pos = page_stack_pos_here(pair->stacks[i]);
-    if (PAGE_STACK_UNLIKELY(open - 1 < KeptScopes && pos == pair->scope_pos[i][open - 1])) /* 0 < open <= 32 */
+    if (PAGE_STACK_UNLIKELY(open && open <= KeptScopes && pos == pair->scope_pos[i][open - 1]))
         return open_scope_past_outer(pair, i);
     return open_scope(pair, i, pos);
 }
