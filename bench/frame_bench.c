@@ -1964,6 +1964,27 @@ NOINLINE static void ir_free_last(void **ptrs, PageStack *ps)
     }
 }
 
+/* A block with a cleanup (what frame_arena.hpp's push_new does for a type
+ * with a destructor): K pushes of 32 bytes, each with a cleanup registered
+ * over it, and the reset that runs the K cleanups, against the same pairs of
+ * malloc and free. The cleanup does nothing, as the free calls nothing. */
+static void ir_no_cleanup(void *object, size_t count)
+{
+    (void)object;
+    (void)count;
+}
+
+NOINLINE static void ir_cleanup(void **ptrs, PageStack *ps)
+{
+    PLAIN_LOOP
+    for (size_t i = 0; i < K_IR; i++) {
+        Block32 *p = push_array_no_zero(ps, Block32, 1);
+        ptrs[i] = p;
+        page_stack_push_cleanup(ps, ir_no_cleanup, p, 1);
+    }
+    page_stack_reset(ps);
+}
+
 #define DEFINE_IR_PAIR(NAME, ALLOC, FREE)                                                                   \
     NOINLINE static void ir_pair_##NAME(void **ptrs)                                                       \
     {                                                                                                      \
@@ -2136,6 +2157,7 @@ static int run_ir(void)
     for (int measure = 0; measure < 2; measure++) {
         page_stack_reset(ps);
         REGION_IF(measure, "pair_ours", ir_free_last(b.ptrs, ps));
+        REGION_IF(measure, "cleanup_ours", ir_cleanup(b.ptrs, ps));
         REGION_IF(measure, "pair_glibc", ir_pair_glibc(b.ptrs));
         if (mi.ok)
             REGION_IF(measure, "pair_mimalloc", ir_pair_mimalloc(b.ptrs));

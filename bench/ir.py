@@ -63,23 +63,35 @@ K = 10000
 # of it take, at every level the counts of 2026-12-05, when free_last's calls
 # to the cleanups and on_pop went out of line (gcc -O2 and clang -O2: 65
 # before; -O2's is gcc's 52, clang's being 51).
+#
+# cleanup: the most instructions a push of 32 bytes, page_stack_push_cleanup
+# over it and the cleanup's run at the reset take, at every level the counts
+# of 2026-12-05, when push_cleanup came to push its record inline (gcc -O2
+# 73 before, clang -O2 78; -O2's is clang's 63, gcc's being 62; gcc -Og went
+# from 138 to 141, as it calls the slow push's function where -O2 jumps to
+# it).
 LEVELS = {
     "O2": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0,
-               scope_mark_pop=63, scope_scratch=107, scope_scratch_conflict=119, grow=20, free_last=52),
+               scope_mark_pop=63, scope_scratch=107, scope_scratch_conflict=119,
+               grow=20, free_last=52, cleanup=63),
     # -Og folds no load-add-store into an add to memory and lays no fast path straight
     "gcc-Og": dict(rt=15, const=10, cursor_rt=16, cursor_const=11, zeroing=14, cursor_zero_extra=0,
-                   scope_mark_pop=127, scope_scratch=205, scope_scratch_conflict=223, grow=24, free_last=127),
+                   scope_mark_pop=127, scope_scratch=205, scope_scratch_conflict=223,
+                   grow=24, free_last=127, cleanup=141),
     # -Os materialises the carry of the cursor's zeroing push
     "gcc-Os": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=5,
-                   scope_mark_pop=81, scope_scratch=136, scope_scratch_conflict=144, grow=17, free_last=80),
+                   scope_mark_pop=81, scope_scratch=136, scope_scratch_conflict=144,
+                   grow=17, free_last=80, cleanup=97),
     # clang's -O1 (its -Og) meets the -O2 goals
     "clang-O1": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0,
-                     scope_mark_pop=63, scope_scratch=112, scope_scratch_conflict=124, grow=21, free_last=51),
+                     scope_mark_pop=63, scope_scratch=112, scope_scratch_conflict=124,
+                     grow=21, free_last=51, cleanup=63),
     # gcc -m32 -O2 for i686: eight registers put the cursor's end and count in
     # the stack frame, and without SSE2 a 32-byte zeroing is eight 4-byte
     # stores (44 instructions, a loop of them, before 8949c98)
     "gcc-i686": dict(rt=14, const=10, cursor_rt=17, cursor_const=10, zeroing=18, cursor_zero_extra=1,
-                     scope_mark_pop=87, scope_scratch=163, scope_scratch_conflict=172, grow=19, free_last=78),
+                     scope_mark_pop=87, scope_scratch=163, scope_scratch_conflict=172,
+                     grow=19, free_last=78, cleanup=87),
 }
 # The general allocators whose malloc and free, two mallocs and two frees,
 # and realloc of a growing array, frame_bench --ir counts, where their
@@ -167,6 +179,14 @@ def pairs(r):
     return {n: (r[f"pair_{n}"] - r["floor_const"]) / K for n in names if f"pair_{n}" in r}
 
 
+def cleanups(r):
+    """Instructions per block with a cleanup, minus the floor's pointer
+    store: a push of 32 bytes, page_stack_push_cleanup over it and its run
+    at the reset (ours alone: the general allocators' figure is their
+    malloc and free, pairs())."""
+    return (r["cleanup_ours"] - r["floor_const"]) / K if "cleanup_ours" in r else None
+
+
 def grows(r):
     """Instructions per append to a growing array (a realloc one 16-byte
     element larger, the element written), minus the floor's: ours and each
@@ -177,12 +197,13 @@ def grows(r):
 
 def calls_beyond_the_push(r):
     """The figures of a debug build besides the pushes', named as the
-    --debug table names them: the scopes, a push given back by free_last and
-    an append by realloc."""
+    --debug table names them: the scopes, a push given back by free_last, a
+    push with a cleanup and an append by realloc."""
     sc, pr, gr = scopes(r), pairs(r), grows(r)
     return [("page_stack_mark, two pushes, page_stack_pop_to", sc["mark_pop"]),
             ("scratch_begin (no conflict), two pushes, scratch_end", sc["scratch"]),
             ("push of 32 bytes, page_stack_free_last", pr["ours"]),
+            ("push of 32 bytes, page_stack_push_cleanup, the cleanup run at reset", cleanups(r)),
             ("append to a growing array by page_stack_realloc", gr["ours"])]
 
 
@@ -260,9 +281,11 @@ def main():
         (r["pop_to_1k"] == r["pop_to_1m"],
          f"pop_to is flat in K: {r['pop_to_1k']} instructions after 1,000 pushes, {r['pop_to_1m']} after 1,000,000"),
     ]
-    sc, pr, gr = scopes(r), pairs(r), grows(r)
-    if not {"mark_pop", "scratch", "scratch_conflict"} <= sc.keys() or "ours" not in pr or "ours" not in gr:
-        raise SystemExit("ir.py: the scope, free_last or growing-array regions are missing from the callgrind dumps")
+    sc, pr, gr, cl = scopes(r), pairs(r), grows(r), cleanups(r)
+    if (not {"mark_pop", "scratch", "scratch_conflict"} <= sc.keys() or "ours" not in pr or "ours" not in gr
+            or cl is None):
+        raise SystemExit("ir.py: the scope, free_last, cleanup or growing-array regions are missing from the "
+                         "callgrind dumps")
     checks += [
         (within(sc["mark_pop"], c["scope_mark_pop"]),
          f"instructions per scope of mark, two pushes and pop_to{at}: {sc['mark_pop']:.2f} <= {c['scope_mark_pop']}"),
@@ -273,6 +296,9 @@ def main():
          f"{c['scope_scratch_conflict']}"),
         (within(pr["ours"], c["free_last"]),
          f"instructions per push and page_stack_free_last of 32 bytes{at}: {pr['ours']:.2f} <= {c['free_last']}"),
+        (within(cl, c["cleanup"]),
+         f"instructions per push of 32 bytes with a cleanup, its run at the reset included{at}: {cl:.2f} <= "
+         f"{c['cleanup']}"),
         (within(gr["ours"], c["grow"]),
          f"instructions per append by page_stack_realloc to a growing array{at}: {gr['ours']:.2f} <= {c['grow']}"),
     ]
@@ -284,6 +310,8 @@ def main():
                                              "takes fewer than two mallocs and two frees of the same blocks"),
                 (pr["ours"], pr, "a push and page_stack_free_last of 32 bytes, {:.2f} instructions, take fewer "
                                  "than a malloc and a free of them"),
+                (cl, pr, "a push of 32 bytes with a cleanup, {:.2f} instructions with the cleanup's run at the "
+                         "reset, takes fewer than a malloc and a free of them"),
                 (gr["ours"], gr, "an append by page_stack_realloc, {:.2f} instructions, takes fewer than a realloc "
                                  "of the same array")):
             general = {n: found[n] for n in ALLOCATORS if n in found}
@@ -300,6 +328,7 @@ def main():
             print(f"# scope of two pushes, {name}: {value:.2f} instructions")
         for name, value in pr.items():
             print(f"# block given back at once, {name}: {value:.2f} instructions")
+        print(f"# block with a cleanup, ours: {cl:.2f} instructions")
         for name, value in gr.items():
             print(f"# append to a growing array, {name}: {value:.2f} instructions")
         return 0 if all(ok for ok, _ in checks) else 1
@@ -317,6 +346,7 @@ def main():
     print(f"instructions per block of 32 bytes given back at once (callgrind, K = {K:,}, minus the harness floor)")
     for name, value in pr.items():
         print(f"  {('push, page_stack_free_last' if name == 'ours' else name + ': malloc, free'):<58} {value:6.2f}")
+    print(f"  {'push, page_stack_push_cleanup, the cleanup run at reset':<58} {cl:6.2f}")
     print(f"instructions per append to a growing array (callgrind, {GROW_APPENDS:,} appends in arrays of 100 "
           f"16-byte elements, minus the harness floor)")
     for name, value in gr.items():

@@ -1505,6 +1505,30 @@ typedef struct PageStackCleanup {
     struct PageStackCleanup *prev;
 } PageStackCleanup;
 
+/* Links a cleanup's record c, pushed, into the list. Always inline: gcc
+ * -Og calls it otherwise. */
+SHARED_INLINE bool link_cleanup(PageStack *ps, PageStackCleanup *c, void (*fn)(void *object, size_t count), void *object,
+                         size_t count)
+{
+    /* Its own top, not the one before it: a pop to a mark taken just before
+     * the registration releases the record, and must run it first. */
+    *c = (PageStackCleanup){fn, object, count, pos_of(ps), ps->cleanups};
+    ps->cleanups = c;
+    return true;
+}
+
+/* The record's push out of line (a commit, a full stack, a stack whose
+ * pushes all go out of line): reached by a jump, so that the common path
+ * keeps no registers for the call. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static bool push_cleanup_slow(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count)
+{
+    void *c = page_stack_push_slow(ps, sizeof(PageStackCleanup), alignof(PageStackCleanup), PageStackPush_Try);
+    return c && link_cleanup(ps, c, fn, object, count);
+}
+
 bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count)
 {
     need_idle(ps, "page_stack_push_cleanup");
@@ -1524,14 +1548,15 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
         os_vm_fatal("page_stack \"%s\": page_stack_push_cleanup over the object at %p, which a pop or reset "
                     "released; register a cleanup over an object that is still pushed",
                     ps->name, object);
-    PageStackCleanup *c = page_stack_try_push(ps, sizeof *c, alignof(PageStackCleanup));
-    if (!c)
-        return false;
-    /* Its own top, not the one before it: a pop to a mark taken just before
-     * the registration releases the record, and must run it first. */
-    *c = (PageStackCleanup){fn, object, count, pos_of(ps), ps->cleanups};
-    ps->cleanups = c;
-    return true;
+    /* The record's push, as the inline push makes it where it can: `end` is
+     * 0 wherever every push goes out of line. The record's last byte cannot
+     * wrap: the top lies below the commit end, which a guard page follows. */
+    uintptr_t c = (ps->last | (alignof(PageStackCleanup) - 1)) + 1, last = c + sizeof(PageStackCleanup) - 1;
+    if (PAGE_STACK_UNLIKELY(last >= ps->end))
+        return push_cleanup_slow(ps, fn, object, count);
+    ps->last = last;
+    ps->pushes++;
+    return link_cleanup(ps, (PageStackCleanup *)c, fn, object, count);
 }
 
 /* Runs, newest first, every cleanup whose record lies (in part) above `pos`,

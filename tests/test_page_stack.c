@@ -2759,6 +2759,57 @@ Test(marks, a_cleanup_registered_on_an_empty_stack_runs_at_reset_and_destroy)
     cr_assert_eq(cleanup_log.count, 3);
 }
 
+/* A cleanup's record is a push of the stack's: counted, committed on demand
+ * (the records here cross the stack's commit steps), and refused like a
+ * try push where it does not fit, which registers nothing and leaves the
+ * stack as it was. Every record pushed runs once at the reset, newest
+ * first. */
+static size_t record_order[4096];
+static size_t records_run;
+
+static void log_record(void *object, size_t count)
+{
+    (void)object;
+    cr_assert_lt(records_run, sizeof record_order / sizeof record_order[0]);
+    record_order[records_run++] = count;
+}
+
+Test(marks, cleanup_records_are_pushes_across_commits_and_refused_when_full)
+{
+    size_t page = os_vm_page_size();
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 16 * page, .commit_size = page});
+    size_t reserved = page_stack_stats(ps).reserved, n = 0;
+    records_run = 0;
+    while (page_stack_pos(ps) + 256 <= reserved) {
+        char *object = page_stack_push(ps, 24 + 8 * (n % 3), 8);
+        memset(object, 0x3C, 24);
+        PageStackStats before = page_stack_stats(ps);
+        cr_assert(page_stack_push_cleanup(ps, log_record, object, n + 1));
+        PageStackStats after = page_stack_stats(ps);
+        cr_assert_eq(after.pushes, before.pushes + 1, "the record counts as a push");
+        cr_assert_gt(after.pos, before.pos);
+        cr_assert_leq(after.pos, before.pos + 128, "a record of a few words");
+        n++;
+    }
+    cr_assert_gt(page_stack_stats(ps).commits, 8, "the records crossed the commit steps");
+    /* 16 bytes left: the object fits, its record does not */
+    char *last = page_stack_push(ps, reserved - page_stack_pos(ps) - 16, 1);
+    PageStackStats before = page_stack_stats(ps);
+    cr_assert_not(page_stack_push_cleanup(ps, log_record, last, 1000000));
+    PageStackStats after = page_stack_stats(ps);
+    cr_assert_eq(after.pos, before.pos);
+    cr_assert_eq(after.committed, before.committed);
+    cr_assert_eq(after.pushes, before.pushes);
+    cr_assert_eq(after.failed_pushes, before.failed_pushes + 1);
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_OutOfReserve);
+    cr_assert_eq(records_run, 0);
+    page_stack_reset(ps);
+    cr_assert_eq(records_run, n, "each record pushed ran once, the refused one not");
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(record_order[i], n - i, "newest first");
+    page_stack_destroy(ps);
+}
+
 /* A cleanup may use its own stack above where the pop running it stops: push
  * (a log line, a buffer), free_last (a pmr container's deallocate), take
  * marks and pop to them, and pop down to that point itself. What it pushed
