@@ -203,7 +203,7 @@ def calls_beyond_the_push(r):
     return [("page_stack_mark, two pushes, page_stack_pop_to", sc["mark_pop"]),
             ("scratch_begin (no conflict), two pushes, scratch_end", sc["scratch"]),
             ("push of 32 bytes, page_stack_free_last", pr["ours"]),
-            ("push of 32 bytes, page_stack_push_cleanup, the cleanup run at reset", cleanups(r)),
+            ("push of 32 bytes with a cleanup, its run at the reset", cleanups(r)),
             ("append to a growing array by page_stack_realloc", gr["ours"])]
 
 
@@ -223,7 +223,7 @@ def debug(tap, calls_bench, inline_bench):
         for n, (ok, text) in enumerate(checks, 1):
             print(f"{'ok' if ok else 'not ok'} {n} - {text}")
         return 0 if all(ok for ok, _ in checks) else 1
-    print(f"instructions per push (and per scope, push given back and append) in code compiled at -O0 "
+    print(f"instructions per push (and per scope, push given back, push with a cleanup and append) in code compiled at -O0 "
           f"(callgrind, K = {K:,}, minus the harness floor)")
     print(f"  {'':<58} {'library':>8} {'inlined':>8}  ratio")
     for c, i in zip(calls, inline):
