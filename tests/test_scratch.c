@@ -211,6 +211,16 @@ Test(scratch, null_conflicts_with_a_count_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
+/* The same once the thread has its stacks, which scratch_begin then looks
+ * for in the conflicts inline. */
+Test(scratch, null_conflicts_with_a_count_is_fatal_on_a_thread_with_its_stacks, .signal = SIGABRT)
+{
+    scratch_end(scratch_begin(NULL, 0));
+    expect_fatal("scratch_begin: conflicts is NULL but count is 2");
+    scratch_begin(NULL, 2);
+    death_not_reached();
+}
+
 /* A scope ended twice stops at its second end, before it pops. Here the
  * other open scope is on the other stack: counted per thread, the second end
  * would have ended it, and releasing the stacks would then have gone on. */
