@@ -2759,11 +2759,11 @@ Test(marks, a_cleanup_registered_on_an_empty_stack_runs_at_reset_and_destroy)
     cr_assert_eq(cleanup_log.count, 3);
 }
 
-/* A cleanup's record is a push of the stack's: counted, committed on demand
- * (the records here cross the stack's commit steps), and refused like a
- * try push where it does not fit, which registers nothing and leaves the
- * stack as it was. Every record pushed runs once at the reset, newest
- * first. */
+/* A cleanup's record is a push of the stack's: a few words, aligned for
+ * them, counted, committed on demand (the records here cross the stack's
+ * commit steps), and refused like a try push where it does not fit, which
+ * registers nothing and leaves the stack as it was. Every record pushed
+ * runs once at the reset, newest first. */
 static size_t record_order[4096];
 static size_t records_run;
 
@@ -2781,14 +2781,16 @@ Test(marks, cleanup_records_are_pushes_across_commits_and_refused_when_full)
     size_t reserved = page_stack_stats(ps).reserved, n = 0;
     records_run = 0;
     while (page_stack_pos(ps) + 256 <= reserved) {
-        char *object = page_stack_push(ps, 24 + 8 * (n % 3), 8);
-        memset(object, 0x3C, 24);
+        size_t size = 1 + 9 * (n % 4); /* odd sizes: the record's start needs aligning */
+        char *object = page_stack_push(ps, size, 1);
+        memset(object, 0x3C, size);
         PageStackStats before = page_stack_stats(ps);
         cr_assert(page_stack_push_cleanup(ps, log_record, object, n + 1));
         PageStackStats after = page_stack_stats(ps);
         cr_assert_eq(after.pushes, before.pushes + 1, "the record counts as a push");
         cr_assert_gt(after.pos, before.pos);
         cr_assert_leq(after.pos, before.pos + 128, "a record of a few words");
+        cr_assert_eq(after.pos % sizeof(void *), 0, "aligned, of whole words: it ends at %zu", after.pos);
         n++;
     }
     cr_assert_gt(page_stack_stats(ps).commits, 8, "the records crossed the commit steps");
