@@ -1507,8 +1507,8 @@ typedef struct PageStackCleanup {
 
 /* Links a cleanup's record c, pushed, into the list. Always inline: gcc
  * -Og calls it otherwise. */
-SHARED_INLINE bool link_cleanup(PageStack *ps, PageStackCleanup *c, void (*fn)(void *object, size_t count), void *object,
-                         size_t count)
+SHARED_INLINE bool link_cleanup(PageStack *ps, PageStackCleanup *c, void (*fn)(void *object, size_t count),
+                                void *object, size_t count)
 {
     /* Its own top, not the one before it: a pop to a mark taken just before
      * the registration releases the record, and must run it first. */

@@ -24,10 +24,11 @@
  * one line), found at that end: a scope's end must be of the innermost one
  * open on its stack. The cleanups an end runs (page_stack_push_cleanup)
  * see its scope ended: they may open scopes of their own, and ending that
- * scope again is a second end. A mark is only a position, so a scope begun where the
- * scope around it on the same stack began (nothing pushed between) takes a
- * 1-byte block first, to begin elsewhere; only when the stack has no room
- * for it is a second end of such a scope found at the outer scope's end.
+ * scope again is a second end. A mark is only a position, so a scope begun
+ * where the scope around it on the same stack began (nothing pushed
+ * between) takes a 1-byte block first, to begin elsewhere; only when the
+ * stack has no room for it is a second end of such a scope found at the
+ * outer scope's end.
  * Of scopes nested deeper than 32 on one stack only the count is kept, and
  * their order is not checked. In the checked build,
  * frame_arena_end with a scope of the same thread still open is fatal, and
