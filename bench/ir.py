@@ -223,8 +223,8 @@ def debug(tap, calls_bench, inline_bench):
         for n, (ok, text) in enumerate(checks, 1):
             print(f"{'ok' if ok else 'not ok'} {n} - {text}")
         return 0 if all(ok for ok, _ in checks) else 1
-    print(f"instructions per push (and per scope, push given back, push with a cleanup and append) in code compiled at -O0 "
-          f"(callgrind, K = {K:,}, minus the harness floor)")
+    print(f"instructions per push (and per scope, push given back, push with a cleanup and append) in code "
+          f"compiled at -O0 (callgrind, K = {K:,}, minus the harness floor)")
     print(f"  {'':<58} {'library':>8} {'inlined':>8}  ratio")
     for c, i in zip(calls, inline):
         print(f"  {c[0]:<58} {c[1]:8.2f} {i[1]:8.2f}  {c[1] / i[1]:5.2f}")
