@@ -2764,13 +2764,13 @@ Test(marks, a_cleanup_registered_on_an_empty_stack_runs_at_reset_and_destroy)
  * commit steps), and refused like a try push where it does not fit, which
  * registers nothing and leaves the stack as it was. Every record pushed
  * runs once at the reset, newest first. */
-static size_t record_order[4096];
-static size_t records_run;
+static size_t *record_order; /* room for as many records as the stack holds, whatever its page size */
+static size_t record_room, records_run;
 
 static void log_record(void *object, size_t count)
 {
     (void)object;
-    cr_assert_lt(records_run, sizeof record_order / sizeof record_order[0]);
+    cr_assert_lt(records_run, record_room);
     record_order[records_run++] = count;
 }
 
@@ -2780,6 +2780,9 @@ Test(marks, cleanup_records_are_pushes_across_commits_and_refused_when_full)
     PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 16 * page, .commit_size = page});
     size_t reserved = page_stack_stats(ps).reserved, n = 0;
     records_run = 0;
+    record_room = reserved / (5 * sizeof(void *)) + 1; /* a record is five words at least */
+    record_order = malloc(record_room * sizeof *record_order);
+    cr_assert_not_null(record_order);
     while (page_stack_pos(ps) + 256 <= reserved) {
         size_t size = 1 + 9 * (n % 4); /* odd sizes: the record's start needs aligning */
         char *object = page_stack_push(ps, size, 1);
@@ -2809,6 +2812,7 @@ Test(marks, cleanup_records_are_pushes_across_commits_and_refused_when_full)
     cr_assert_eq(records_run, n, "each record pushed ran once, the refused one not");
     for (size_t i = 0; i < n; i++)
         cr_assert_eq(record_order[i], n - i, "newest first");
+    free(record_order);
     page_stack_destroy(ps);
 }
 
