@@ -17,18 +17,21 @@
  *
  * Competitors: glibc malloc/free (resolved inside libc.so.6 with dlsym),
  * mimalloc (mi_malloc/mi_free, and a heap destroyed each frame), jemalloc
- * (mallocx/dallocx), tcmalloc-minimal (tc_malloc/tc_free), a naive bump
- * pointer over one malloc'd buffer, the same bump counting its pushes as
- * page_stack must (what the count alone costs), the harness floor (no
- * allocator: the pointers were laid out beforehand), and page_stack: the
- * inline push, through an out-of-line call, and with huge pages; in the
- * short_scopes workload also on the thread's scratch stack, in scratch
- * scopes. In grow_arrays each grows its arrays with its realloc (jemalloc's
- * rallocx; the cursor, which has none, sits it out). mimalloc, jemalloc and tcmalloc are dlopen'ed RTLD_LOCAL so none
- * of them replaces the process's malloc; a competitor whose library is
- * missing is reported as absent. jemalloc needs static TLS that dlopen only
- * finds when glibc reserves more: the program re-executes itself once with
- * GLIBC_TUNABLES set for that.
+ * (its malloc/free, mallocx for 64-byte alignment: mallocx and dallocx take
+ * its general path, not the fast one of malloc and free),
+ * tcmalloc-minimal (tc_malloc/tc_free), a naive bump pointer over one
+ * malloc'd buffer, the same bump counting its pushes as page_stack must
+ * (what the count alone costs), the harness floor (no allocator: the
+ * pointers were laid out beforehand), and page_stack: the inline push,
+ * through an out-of-line call, and with huge pages; in the short_scopes
+ * workload also on the thread's scratch stack, in scratch scopes. In
+ * grow_arrays each grows its arrays with its realloc (the cursor, which has
+ * none, sits it out). mimalloc, jemalloc and tcmalloc are dlopen'ed
+ * RTLD_LOCAL so none of them replaces the process's malloc; a competitor
+ * whose library is missing is reported as absent. jemalloc needs static TLS
+ * that dlopen only finds when glibc reserves more: the program re-executes
+ * itself once with GLIBC_TUNABLES set for that (bench/ir.py sets it for
+ * --ir, which callgrind must see in the process it started).
  */
 #define _GNU_SOURCE
 #include "frame_arena.h"
@@ -180,9 +183,10 @@ static struct {
 
 static struct {
     bool ok;
+    void *(*malloc)(size_t);
     void *(*mallocx)(size_t, int);
-    void *(*rallocx)(void *, size_t, int);
-    void (*dallocx)(void *, int);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
     int (*mallctl)(const char *, void *, size_t *, void *, size_t);
     char config[256];
 } je;
@@ -226,8 +230,8 @@ static void load_libraries(void)
     if (mi.ok)
         mi.version = mi_version();
     h = open_lib((const char *const[]){"libjemalloc.so.2", "libjemalloc.so", NULL});
-    je.ok = h && SYM(h, je.mallocx, "mallocx") && SYM(h, je.rallocx, "rallocx") && SYM(h, je.dallocx, "dallocx") &&
-            SYM(h, je.mallctl, "mallctl");
+    je.ok = h && SYM(h, je.malloc, "malloc") && SYM(h, je.mallocx, "mallocx") && SYM(h, je.realloc, "realloc") &&
+            SYM(h, je.free, "free") && SYM(h, je.mallctl, "mallctl");
     if (je.ok) {
         const char *version = "?";
         unsigned narenas = 0;
@@ -287,7 +291,8 @@ static volatile uintptr_t sink;
 #define ALLOC_MI_HEAP_IN(heap, size, align) \
     ((unsigned char *)((align) <= 16 ? mi.heap_malloc((heap), (size)) : mi.heap_malloc_aligned((heap), (size), (align))))
 #define ALLOC_MI_HEAP(size, align) ALLOC_MI_HEAP_IN(b->heap, (size), (align))
-#define ALLOC_JE(size, align) ((unsigned char *)je.mallocx((size), (align) <= 16 ? 0 : lg2(align)))
+#define ALLOC_JE(size, align) \
+    ((unsigned char *)((align) <= 16 ? je.malloc((size)) : je.mallocx((size), lg2(align)))) /* MALLOCX_LG_ALIGN */
 #define ALLOC_TC(size, align) ((unsigned char *)((align) <= 16 ? tc.malloc(size) : tc.memalign((align), (size))))
 
 /* Each competitor's realloc, for grow_arrays (Shape_Grow): REALLOC_name(p,
@@ -308,8 +313,7 @@ static volatile uintptr_t sink;
 #define REALLOC_glibc(p, old, new, align) ((unsigned char *)glibc.realloc((p), (new)))
 #define REALLOC_mimalloc(p, old, new, align) ((unsigned char *)mi.realloc((p), (new)))
 #define REALLOC_mimalloc_heap(p, old, new, align) ((unsigned char *)mi.heap_realloc(b->heap, (p), (new)))
-#define REALLOC_jemalloc(p, old, new, align) \
-    ((unsigned char *)((p) ? je.rallocx((p), (new), 0) : je.mallocx((new), 0))) /* rallocx takes no NULL */
+#define REALLOC_jemalloc(p, old, new, align) ((unsigned char *)je.realloc((p), (new)))
 #define REALLOC_tcmalloc(p, old, new, align) ((unsigned char *)tc.realloc((p), (new)))
 
 static inline void count_push(uint64_t *pushes)
@@ -490,7 +494,7 @@ typedef uint64_t (*FrameFn)(Bench *b, int shape, bool touch);
 #define glibc_free_all FREE_EACH(glibc.free)
 #define mi_free_all FREE_EACH(mi.free)
 #define tc_free_all FREE_EACH(tc.free)
-#define je_free(p) je.dallocx((p), 0)
+#define je_free(p) je.free((p))
 #define je_free_all FREE_EACH(je_free)
 #define OURS_SCOPE PageStackMark mark_ = page_stack_mark(ps_)
 #define OURS_BEGIN PageStack *ps_ = b->ours /* a local, as a game's loop would hold it */
@@ -1947,8 +1951,7 @@ NOINLINE static void ir_scope_scratch(void **ptrs, PageStack *const *conflicts, 
     }
 DEFINE_IR_SCOPE(glibc, glibc.malloc, glibc.free)
 DEFINE_IR_SCOPE(mimalloc, mi.malloc, mi.free)
-#define je_malloc_plain(size) je.mallocx((size), 0)
-DEFINE_IR_SCOPE(jemalloc, je_malloc_plain, je_free)
+DEFINE_IR_SCOPE(jemalloc, je.malloc, je.free)
 DEFINE_IR_SCOPE(tcmalloc, tc.malloc, tc.free)
 
 /* A block given back at once: K pushes of 32 bytes, each followed by
@@ -1997,6 +2000,7 @@ NOINLINE static void ir_cleanup(void **ptrs, PageStack *ps)
     }
 DEFINE_IR_PAIR(glibc, glibc.malloc, glibc.free)
 DEFINE_IR_PAIR(mimalloc, mi.malloc, mi.free)
+DEFINE_IR_PAIR(jemalloc, je.malloc, je.free)
 DEFINE_IR_PAIR(tcmalloc, tc.malloc, tc.free)
 
 /* Growing arrays, as grow_arrays times them: GROW_LISTS arrays of
@@ -2022,11 +2026,13 @@ DEFINE_IR_PAIR(tcmalloc, tc.malloc, tc.free)
 #define IR_GROW_OURS(p, old, new) page_stack_realloc(ps, (p), (old), (new), GROW_ALIGN)
 #define IR_GROW_GLIBC(p, old, new) glibc.realloc((p), (new))
 #define IR_GROW_MIMALLOC(p, old, new) mi.realloc((p), (new))
+#define IR_GROW_JEMALLOC(p, old, new) je.realloc((p), (new))
 #define IR_GROW_TCMALLOC(p, old, new) tc.realloc((p), (new))
 DEFINE_IR_GROW(floor, IR_GROW_FLOOR)
 DEFINE_IR_GROW(ours, IR_GROW_OURS)
 DEFINE_IR_GROW(glibc, IR_GROW_GLIBC)
 DEFINE_IR_GROW(mimalloc, IR_GROW_MIMALLOC)
+DEFINE_IR_GROW(jemalloc, IR_GROW_JEMALLOC)
 DEFINE_IR_GROW(tcmalloc, IR_GROW_TCMALLOC)
 
 /* The general allocators' arrays, freed outside the regions. */
@@ -2161,6 +2167,8 @@ static int run_ir(void)
         REGION_IF(measure, "pair_glibc", ir_pair_glibc(b.ptrs));
         if (mi.ok)
             REGION_IF(measure, "pair_mimalloc", ir_pair_mimalloc(b.ptrs));
+        if (je.ok)
+            REGION_IF(measure, "pair_jemalloc", ir_pair_jemalloc(b.ptrs));
         if (tc.ok)
             REGION_IF(measure, "pair_tcmalloc", ir_pair_tcmalloc(b.ptrs));
     }
@@ -2174,6 +2182,10 @@ static int run_ir(void)
         if (mi.ok) {
             REGION_IF(measure, "grow_mimalloc", ir_grow_mimalloc(b.ptrs, ps, b.floor));
             free_grown(b.ptrs, mi.free);
+        }
+        if (je.ok) {
+            REGION_IF(measure, "grow_jemalloc", ir_grow_jemalloc(b.ptrs, ps, b.floor));
+            free_grown(b.ptrs, je.free);
         }
         if (tc.ok) {
             REGION_IF(measure, "grow_tcmalloc", ir_grow_tcmalloc(b.ptrs, ps, b.floor));
@@ -2812,8 +2824,9 @@ static void ensure_tls_surplus(char **argv)
 
 int main(int argc, char **argv)
 {
-    /* Only the modes that race the competitors need jemalloc; the others stay
-     * in this process (callgrind must see the process it started). */
+    /* Only the modes that race the competitors re-execute for jemalloc; the
+     * others stay in this process (callgrind must see the process it
+     * started: bench/ir.py sets the tunable for --ir itself). */
     bool needs_jemalloc = argc == 1 || strcmp(argv[1], "--quick") == 0 || strcmp(argv[1], "--out") == 0 ||
                           strcmp(argv[1], "--only") == 0 || strcmp(argv[1], "--blocks") == 0 ||
                           strcmp(argv[1], "--isolated") == 0 || strcmp(argv[1], "--jobs") == 0;

@@ -106,7 +106,13 @@ def regions(bench):
         out = os.path.join(tmp, "cg.out")
         cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={out}",
                bench, "--ir"]
-        run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # jemalloc's static TLS needs more of glibc's surplus for dlopen than
+        # it reserves by default; frame_bench's timing run re-executes itself
+        # for it, which callgrind would not follow, so it is set here.
+        env = dict(os.environ)
+        tunable = "glibc.rtld.optional_static_tls=16384"
+        env["GLIBC_TUNABLES"] = f"{env['GLIBC_TUNABLES']}:{tunable}" if env.get("GLIBC_TUNABLES") else tunable
+        run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         if run.returncode != 0:
             sys.stderr.write(run.stderr)
             raise SystemExit(f"ir.py: {' '.join(cmd)} failed with {run.returncode}")
