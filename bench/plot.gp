@@ -5,6 +5,9 @@
 if (!exists("dir")) dir = 'bench-results'
 csv = dir.'/frame_bench.csv'
 names = "ours ours_call ours_cursor ours_huge bump floor glibc mimalloc mimalloc_heap jemalloc tcmalloc"
+# a colour of its own for each name (gnuplot's default cycle has eight, so
+# the ninth line on took the colour of the first ones again)
+colors = "#6a0dad #b07cd8 #3f51b5 #e377c2 #e6b800 #1f77b4 #d62728 #000000 #8c564b #2ca02c #17becf"
 rows(workload, name) = sprintf("< awk -F, '$1==\"%s\" && $3==\"%s\"' %s", workload, name, csv)
 
 set datafile separator ","
@@ -19,9 +22,11 @@ set key top left
 set grid
 set xtics ("1k" 1000, "10k" 10000, "100k" 100000)
 set title "mixed sizes, first and last byte touched"
-plot for [n in names] rows("frame_touched", n) using 2:4 with linespoints title n
+plot for [i=1:words(names)] rows("frame_touched", word(names, i)) using 2:4 with linespoints \
+    lc rgb word(colors, i) pt i title word(names, i)
 set title "mixed sizes, not touched (allocator cost alone)"
-plot for [n in names] rows("frame_untouched", n) using 2:4 with linespoints title n
+plot for [i=1:words(names)] rows("frame_untouched", word(names, i)) using 2:4 with linespoints \
+    lc rgb word(colors, i) pt i title word(names, i)
 unset multiplot
 
 set output dir.'/spike.png'
