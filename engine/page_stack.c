@@ -1550,7 +1550,12 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
                     ps->name, object);
     /* The record's push, as the inline push makes it where it can: `end` is
      * 0 wherever every push goes out of line. The record's last byte cannot
-     * wrap: the top lies below the commit end, which a guard page follows. */
+     * wrap: the top lies below the commit end, which a guard page follows.
+     * Written out here rather than through a push of the header, whose
+     * slow half is a call: across it this function keeps fn, object and
+     * count in saved registers on every call. Through page_stack_try_push,
+     * a block with a cleanup took 73 instructions under gcc -O2; with the
+     * jump below, 62 (bench/ir.py: "push, page_stack_push_cleanup"). */
     uintptr_t c = (ps->last | (alignof(PageStackCleanup) - 1)) + 1, last = c + sizeof(PageStackCleanup) - 1;
     if (PAGE_STACK_UNLIKELY(last >= ps->end))
         return push_cleanup_slow(ps, fn, object, count);
