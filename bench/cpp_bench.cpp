@@ -14,6 +14,11 @@
 //   map      a std::map of 2,000 inserts (one node each), then 2,000 finds
 //   lists    20 std::lists of 1,000 push_backs each (one node each), then a sum
 //            over them: the allocator's share of the work is the largest here
+//   objects  10,000 objects whose destructor does work, each built on its own
+//            and kept by pointer, then destroyed: frame_arena::push_new (the
+//            reset runs the destructors), an allocator's allocate and
+//            construct with each destructor called by hand (std::pmr), or
+//            new and delete (std_allocator)
 //
 //     cpp_bench [--quick] [--rounds N]       the table: median and p10 per frame,
 //                                            ratios to stack_allocator
@@ -43,6 +48,7 @@ namespace {
 constexpr int kVectors = 200;
 constexpr int kMapEntries = 2000;
 constexpr int kLists = 20, kListLength = 1000;
+constexpr int kObjects = 10000;
 
 int lengths[kVectors];
 uint32_t keys[kMapEntries];
@@ -153,7 +159,66 @@ uint64_t lists_frame(C &c)
     return sum;
 }
 
-constexpr int kWorkloadCount = 3;
+// An object a frame builds and destroys: its destructor adds to the frame's
+// sum, so that every destructor must run, and run once, for the sums to agree.
+struct Obj {
+    uint64_t key, value, *sum;
+    Obj(uint64_t k, uint64_t v, uint64_t *s) : key(k), value(v), sum(s) {}
+    Obj(const Obj &) = delete;
+    Obj &operator=(const Obj &) = delete;
+    ~Obj() { *sum += key ^ value; }
+};
+
+Obj *objects[kObjects]; // the frame keeps a pointer to each, as a game would
+
+// std::pmr: an allocator's allocate and construct; the resource runs no
+// destructor, so the frame calls each, newest first, before it ends.
+template <class C>
+Obj *new_object(C &c, uint64_t key, uint64_t value, uint64_t *sum)
+{
+    std::pmr::polymorphic_allocator<Obj> alloc(c.alloc());
+    Obj *object = alloc.allocate(1);
+    alloc.construct(object, key, value, sum);
+    return object;
+}
+
+template <class C>
+void delete_objects(C &)
+{
+    for (int i = kObjects; i-- > 0;)
+        objects[i]->~Obj();
+}
+
+// The page stack: push_new, whose cleanup record has the reset run the
+// destructor.
+Obj *new_object(StackAlloc &c, uint64_t key, uint64_t value, uint64_t *sum)
+{
+    return frame_arena::push_new<Obj>(c.ps, key, value, sum);
+}
+
+void delete_objects(StackAlloc &) {}
+
+// new and delete, newest first.
+Obj *new_object(StdAlloc &, uint64_t key, uint64_t value, uint64_t *sum) { return new Obj(key, value, sum); }
+
+void delete_objects(StdAlloc &)
+{
+    for (int i = kObjects; i-- > 0;)
+        delete objects[i];
+}
+
+template <class C>
+uint64_t objects_frame(C &c)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < kObjects; i++)
+        objects[i] = new_object(c, keys[i % kMapEntries], static_cast<uint64_t>(i), &sum);
+    delete_objects(c);
+    c.end_frame(); // the page stack's reset runs its destructors here
+    return sum;
+}
+
+constexpr int kWorkloadCount = 4;
 
 struct Competitor {
     const char *name;
@@ -169,7 +234,8 @@ Competitor make(const char *name)
                       new C(),
                       {[](void *s) { return vectors_frame(*static_cast<C *>(s)); },
                        [](void *s) { return map_frame(*static_cast<C *>(s)); },
-                       [](void *s) { return lists_frame(*static_cast<C *>(s)); }},
+                       [](void *s) { return lists_frame(*static_cast<C *>(s)); },
+                       [](void *s) { return objects_frame(*static_cast<C *>(s)); }},
                       [](void *s) { delete static_cast<C *>(s); }};
 }
 
@@ -182,7 +248,7 @@ struct Competitors : std::vector<Competitor> {
     }
 };
 
-const char *const kWorkloads[kWorkloadCount] = {"vectors", "map", "lists"};
+const char *const kWorkloads[kWorkloadCount] = {"vectors", "map", "lists", "objects"};
 
 Competitors competitors()
 {
@@ -320,7 +386,7 @@ int main(int argc, char **argv)
             frames = std::atol(argv[++i]);
         else {
             std::fprintf(stderr, "usage: cpp_bench [--quick | --rounds N | --check | --only NAME [--workload "
-                                 "vectors|map|lists] [--frames N]]\n");
+                                 "vectors|map|lists|objects] [--frames N]]\n");
             return 2;
         }
     }

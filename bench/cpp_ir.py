@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 COMPETITORS = ['stack_allocator', 'pmr_page_stack', 'pmr_monotonic', 'pmr_monotonic_buffer', 'std_allocator']
-WORKLOADS = ['vectors', 'map', 'lists']
+WORKLOADS = ['vectors', 'map', 'lists', 'objects']
 
 
 def instructions(binary, name, workload, frames):

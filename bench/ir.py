@@ -66,32 +66,32 @@ K = 10000
 #
 # cleanup: the most instructions a push of 32 bytes, page_stack_push_cleanup
 # over it and the cleanup's run at the reset take, at every level the counts
-# of 2026-12-05, when push_cleanup came to push its record inline (gcc -O2
-# 73 before, clang -O2 78; -O2's is clang's 63, gcc's being 62; gcc -Og went
-# from 138 to 141, as it calls the slow push's function where -O2 jumps to
-# it).
+# of 2026-12-05, when push_cleanup came to register its record inline, in
+# the header (gcc -O2 and clang -O2: 62 and 63 before, 73 and 78 earlier
+# that day, when the library pushed the record through page_stack_try_push;
+# gcc -Og 141, -Os 97, clang -O1 63, i686 87 before).
 LEVELS = {
     "O2": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0,
                scope_mark_pop=63, scope_scratch=107, scope_scratch_conflict=119,
-               grow=20, free_last=52, cleanup=63),
+               grow=20, free_last=52, cleanup=38),
     # -Og folds no load-add-store into an add to memory and lays no fast path straight
     "gcc-Og": dict(rt=15, const=10, cursor_rt=16, cursor_const=11, zeroing=14, cursor_zero_extra=0,
                    scope_mark_pop=127, scope_scratch=205, scope_scratch_conflict=223,
-                   grow=24, free_last=127, cleanup=141),
+                   grow=24, free_last=127, cleanup=45),
     # -Os materialises the carry of the cursor's zeroing push
     "gcc-Os": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=5,
                    scope_mark_pop=81, scope_scratch=136, scope_scratch_conflict=144,
-                   grow=17, free_last=80, cleanup=97),
+                   grow=17, free_last=80, cleanup=40),
     # clang's -O1 (its -Og) meets the -O2 goals
     "clang-O1": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0,
                      scope_mark_pop=63, scope_scratch=112, scope_scratch_conflict=124,
-                     grow=21, free_last=51, cleanup=63),
+                     grow=21, free_last=51, cleanup=41),
     # gcc -m32 -O2 for i686: eight registers put the cursor's end and count in
     # the stack frame, and without SSE2 a 32-byte zeroing is eight 4-byte
     # stores (44 instructions, a loop of them, before 8949c98)
     "gcc-i686": dict(rt=14, const=10, cursor_rt=17, cursor_const=10, zeroing=18, cursor_zero_extra=1,
                      scope_mark_pop=87, scope_scratch=163, scope_scratch_conflict=172,
-                     grow=19, free_last=78, cleanup=87),
+                     grow=19, free_last=78, cleanup=47),
 }
 # The general allocators whose malloc and free, two mallocs and two frees,
 # and realloc of a growing array, frame_bench --ir counts, where their

@@ -76,6 +76,13 @@ namespace frame_arena {
 inline namespace FRAME_ARENA_EXCEPTIONS_NAMESPACE {
 
 namespace detail {
+// push_new's cleanup: one destructor, no loop.
+template <class T>
+void destroy_one(void *object, size_t)
+{
+    static_cast<T *>(object)->~T();
+}
+
 template <class T>
 void destroy_array(void *object, size_t count)
 {
@@ -139,7 +146,7 @@ T *push_new(PageStack *ps, Args &&...args)
         return nullptr;
     T *object = ::new (memory) T(std::forward<Args>(args)...);
     if constexpr (!std::is_trivially_destructible_v<T>) {
-        if (!page_stack_push_cleanup(ps, detail::destroy_array<T>, object, 1)) {
+        if (!page_stack_push_cleanup(ps, detail::destroy_one<T>, object, 1)) {
             object->~T();
             return nullptr;
         }

@@ -1497,14 +1497,6 @@ void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uin
 
 /* ------------------------------------------------------------------ cleanups */
 
-typedef struct PageStackCleanup {
-    void (*fn)(void *object, size_t count);
-    void *object;
-    size_t count;
-    size_t pos; /* the top just above the record: it runs when the top goes below, releasing the record */
-    struct PageStackCleanup *prev;
-} PageStackCleanup;
-
 /* Links a cleanup's record c, pushed, into the list. Always inline: gcc
  * -Og calls it otherwise. */
 SHARED_INLINE bool link_cleanup(PageStack *ps, PageStackCleanup *c, void (*fn)(void *object, size_t count),
@@ -1529,7 +1521,9 @@ static bool push_cleanup_slow(PageStack *ps, void (*fn)(void *object, size_t cou
     return c && link_cleanup(ps, c, fn, object, count);
 }
 
-bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count)
+/* The whole registration, every check made: what page_stack_push_cleanup
+ * leaves to the library, and all of it in unoptimised code. */
+bool page_stack_push_cleanup_slow(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count)
 {
     need_idle(ps, "page_stack_push_cleanup");
     if (!fn) /* caught here, not when a later pop or reset would call it */
@@ -1548,14 +1542,11 @@ bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t coun
         os_vm_fatal("page_stack \"%s\": page_stack_push_cleanup over the object at %p, which a pop or reset "
                     "released; register a cleanup over an object that is still pushed",
                     ps->name, object);
-    /* The record's push, as the inline push makes it where it can: `end` is
-     * 0 wherever every push goes out of line. The record's last byte cannot
-     * wrap: the top lies below the commit end, which a guard page follows.
-     * Written out here rather than through a push of the header, whose
-     * slow half is a call: across it this function keeps fn, object and
-     * count in saved registers on every call. Through page_stack_try_push,
-     * a block with a cleanup took 73 instructions under gcc -O2; with the
-     * jump below, 62 (bench/ir.py: "push, page_stack_push_cleanup"). */
+    /* The record's push, as the inline registration makes it (`end` is 0
+     * wherever every push goes out of line), for unoptimised code and an
+     * object above the top that is not the stack's. Written out rather than
+     * through a push of the header, whose slow half is a call: across it
+     * this function would keep fn, object and count in saved registers. */
     uintptr_t c = (ps->last | (alignof(PageStackCleanup) - 1)) + 1, last = c + sizeof(PageStackCleanup) - 1;
     if (PAGE_STACK_UNLIKELY(last >= ps->end))
         return push_cleanup_slow(ps, fn, object, count);

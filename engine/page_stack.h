@@ -298,6 +298,17 @@ typedef enum PageStackPush {
     PageStackPush_Try = 1u << 1,  /* return NULL on failure instead of calling on_fail */
 } PageStackPush;
 
+/* A cleanup's record (page_stack_push_cleanup), pushed in the stack above the
+ * object it cleans up. Read-only to users: the fields exist for the inline
+ * registration. */
+typedef struct PageStackCleanup {
+    void (*fn)(void *object, size_t count);
+    void *object;
+    size_t count;
+    size_t pos; /* the top just above the record: it runs when the top goes below, releasing the record */
+    struct PageStackCleanup *prev;
+} PageStackCleanup;
+
 /* Read-only to users: the fields exist for the inline push below. The push
  * reads the first cache line only; reset and pop_to read the first two, as do
  * a cursor's begin and end (the stack lives at the start of a page), so a
@@ -317,7 +328,7 @@ struct PageStack {
     size_t peak, high;
     /* bytes 64-127: the rest of what reset and pop_to read, and a cursor's begin and end */
     uint64_t generation; /* resets since create: a mark from an earlier generation is stale */
-    struct PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
+    PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
     void (*on_reset)(PageStack *ps, void *user);
     void (*on_pop)(PageStack *ps, size_t pos, void *user);
     void *user;
@@ -858,8 +869,46 @@ char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n);
  * stack from a cleanup is fatal. A cleanup must return (as a hook must). A
  * stack without cleanups pays one pointer test per pop or reset.
  * Returns false (nothing registered) if the record cannot be pushed; fn NULL
- * is fatal. This is what frame_arena.hpp uses to run C++ destructors. */
-bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object, size_t count);
+ * is fatal. This is what frame_arena.hpp uses to run C++ destructors.
+ * The record is pushed and linked inline where a push would be inline and
+ * the object lies at or below the stack's last byte handed out (below the
+ * base too: the object need not be the stack's); anything else, and NULL
+ * for ps or fn, goes to page_stack_push_cleanup_slow, which makes every
+ * check. */
+PAGE_STACK_OUT_OF_LINE bool page_stack_push_cleanup_slow(PageStack *ps, void (*fn)(void *object, size_t count),
+                                                         void *object, size_t count);
+
+#if PAGE_STACK_PUSH_CALL
+/* Unoptimised code makes the call alone: through an inline function, -O0
+ * would copy the four arguments to the stack and back first. */
+#define page_stack_push_cleanup page_stack_push_cleanup_slow
+#else
+PAGE_STACK_INLINE bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *object, size_t count), void *object,
+                                               size_t count)
+{
+    if (PAGE_STACK_UNLIKELY(!ps) || PAGE_STACK_UNLIKELY(!fn))
+        return page_stack_push_cleanup_slow(ps, fn, object, count);
+    uintptr_t top_last = ps->last;
+    PAGE_STACK_IN_REGISTER(top_last);
+    /* The record's last byte cannot wrap: the top lies below the commit end,
+     * which a guard page follows (`end` is 0 where every push goes out of
+     * line). An object above the top is one a pop or reset released, or one
+     * that is not the stack's: the library tells them apart. */
+    uintptr_t c = (top_last | (alignof(PageStackCleanup) - 1)) + 1, last = c + sizeof(PageStackCleanup) - 1;
+    if (PAGE_STACK_UNLIKELY(last >= ps->end) || PAGE_STACK_UNLIKELY((uintptr_t)object > top_last))
+        return page_stack_push_cleanup_slow(ps, fn, object, count);
+    PageStackCleanup *record = (PageStackCleanup *)c;
+    ps->last = last;
+    ps->pushes++;
+    record->fn = fn;
+    record->object = object;
+    record->count = count;
+    record->pos = last + 1 - ps->base; /* its own top: a pop to a mark taken just before releases it */
+    record->prev = ps->cleanups;
+    ps->cleanups = record;
+    return true;
+}
+#endif
 
 /* Marks. page_stack_mark and page_stack_pop_to are inline, so that a mark
  * stays in the caller's registers from the one to the other: a 24-byte

@@ -16,6 +16,11 @@ typedef struct Vertex {
     unsigned rgba;
 } Vertex;
 
+static void strict_cleanup(void *object, size_t count)
+{
+    (void)object, (void)count;
+}
+
 size_t strict_frame(FrameArena *fa, const Vertex *src, size_t n);
 size_t strict_frame(FrameArena *fa, const Vertex *src, size_t n)
 {
@@ -51,7 +56,8 @@ size_t strict_frame(FrameArena *fa, const Vertex *src, size_t n)
     Vertex *g = page_stack_realloc(ps, NULL, 0, sizeof(Vertex), _Alignof(Vertex));
     g = page_stack_realloc(ps, g, sizeof(Vertex), 2 * sizeof(Vertex), _Alignof(Vertex));
     Vertex *tg = page_stack_try_realloc(ps, g, 2 * sizeof(Vertex), 3 * sizeof(Vertex), _Alignof(Vertex));
-    size_t grown = (size_t)(g != NULL) + (size_t)(tg != NULL);
+    bool registered = page_stack_push_cleanup(ps, strict_cleanup, g, 1);
+    size_t grown = (size_t)(g != NULL) + (size_t)(tg != NULL) + (size_t)registered;
     page_stack_pop_to(m);
     PageStackMark tmp = scratch_begin(&ps, 1);
     Allocator al = page_stack_allocator(tmp.stack);

@@ -2616,12 +2616,21 @@ Test(defaults, flags_no_page_stack_flag_names_are_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-Test(marks, cleanup_without_a_function_is_fatal_when_registered, .signal = SIGABRT)
+/* Over an object elsewhere (here on the C stack, above the page stack's top,
+ * which the inline registration leaves to the library) and over one of the
+ * stack's own, which it registers itself where fn is not NULL. */
+ParameterizedTestParameters(marks, cleanup_without_a_function_is_fatal_when_registered)
+{
+    static bool own[] = {false, true};
+    return cr_make_param_array(bool, own, sizeof own / sizeof own[0]);
+}
+
+ParameterizedTest(bool *own, marks, cleanup_without_a_function_is_fatal_when_registered, .signal = SIGABRT)
 {
     PageStack *ps = page_stack_create(&(PageStackDesc){.name = "objects"});
-    int object = 0;
+    int local = 0, *object = *own ? push_struct(ps, int) : &local;
     expect_fatal("page_stack \"objects\": page_stack_push_cleanup with fn NULL; pass the function to run");
-    page_stack_push_cleanup(ps, NULL, &object, 1);
+    page_stack_push_cleanup(ps, NULL, object, 1);
     death_not_reached();
 }
 
@@ -2738,6 +2747,30 @@ Test(marks, a_cleanup_registered_right_after_a_mark_runs_at_its_pop)
     memset(page_stack_push(ps, 256, 8), 0x41, 256); /* over where the record was */
     page_stack_reset(ps);
     cr_assert_eq(cleanup_log.runs, 1, "it ran once: the reset found no record");
+    page_stack_destroy(ps);
+}
+
+/* A cleanup runs when a pop releases its record, and only then: the record
+ * ends at the stack's new top, so a pop to a mark taken right after the
+ * registration leaves it, and one to a mark taken right before runs it. */
+Test(marks, a_cleanup_runs_when_a_pop_releases_its_record_and_not_before)
+{
+    cleanup_log = (CleanupLog){0};
+    PageStack *ps = page_stack_create(NULL);
+    int *object = push_array(ps, int, 4);
+    PageStackMark before = page_stack_mark(ps);
+    cr_assert(page_stack_push_cleanup(ps, log_cleanup, object, 4));
+    PageStackMark after = page_stack_mark(ps);
+    cr_assert_gt(after.pos, before.pos, "the record is a push");
+    push_array(ps, int, 100);
+    page_stack_pop_to(after);
+    cr_assert_eq(cleanup_log.runs, 0, "the record is still pushed");
+    page_stack_pop_to(before);
+    cr_assert_eq(cleanup_log.runs, 1);
+    cr_assert_eq(cleanup_log.object, object);
+    cr_assert_eq(cleanup_log.count, 4);
+    page_stack_reset(ps);
+    cr_assert_eq(cleanup_log.runs, 1, "once");
     page_stack_destroy(ps);
 }
 
