@@ -141,6 +141,44 @@ inline void *push_elements(PageStack *ps, size_t count, size_t size, size_t alig
 template <class T, class... Args>
 T *push_new(PageStack *ps, Args &&...args)
 {
+#if !PAGE_STACK_PUSH_CALL
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+        // The object and its cleanup's record in one inline push, the record
+        // right after the object, as page_stack_push_cleanup would place it
+        // (the object aligned to at least a word); linked once the
+        // constructor has returned. A constructor that pushed to the stack
+        // (or popped it) gets its record at the new top instead, from
+        // page_stack_push_cleanup, so that a pop releasing what it pushed
+        // reaches the record first, as with separate calls. Where the two
+        // do not fit inline, the separate calls below.
+        constexpr size_t offset = (sizeof(T) + alignof(PageStackCleanup) - 1) & ~(alignof(PageStackCleanup) - 1);
+        constexpr size_t align = alignof(T) > alignof(PageStackCleanup) ? alignof(T) : alignof(PageStackCleanup);
+        uintptr_t last;
+        if (PAGE_STACK_LIKELY(ps != nullptr) &&
+            !page_stack_block_wraps(ps->last | (align - 1), offset + sizeof(PageStackCleanup), align, &last) &&
+            PAGE_STACK_LIKELY(last < ps->end)) {
+            uintptr_t p = (ps->last | (align - 1)) + 1;
+            ps->last = last;
+            ps->pushes += 2; // the object and its record, counted as the two calls count them
+            T *object = ::new (reinterpret_cast<void *>(p)) T(std::forward<Args>(args)...);
+            if (PAGE_STACK_LIKELY(ps->last == last)) {
+                auto *record = reinterpret_cast<PageStackCleanup *>(p + offset);
+                record->fn = detail::destroy_one<T>;
+                record->object = object;
+                record->count = 1;
+                record->pos = last + 1 - ps->base;
+                record->prev = ps->cleanups;
+                ps->cleanups = record;
+                return object;
+            }
+            if (!page_stack_push_cleanup(ps, detail::destroy_one<T>, object, 1)) {
+                object->~T();
+                return nullptr;
+            }
+            return object;
+        }
+    }
+#endif
     void *memory = page_stack_push(ps, sizeof(T), alignof(T));
     if (!memory)
         return nullptr;

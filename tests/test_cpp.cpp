@@ -128,6 +128,117 @@ Test(cpp, a_throwing_constructor_unwinds_the_ones_built)
     page_stack_destroy(ps);
 }
 
+// A stack whose first pages are committed: on a new stack the first push
+// commits them, out of line, and push_new's single push is for the pushes
+// after it (in the builds that push inline at all).
+PageStack *committed_stack()
+{
+    PageStack *ps = page_stack_create(nullptr);
+    page_stack_push(ps, 1, 1);
+    page_stack_reset(ps);
+    return ps;
+}
+
+// push_new pushes the object and its record at once where a push is inline:
+// two pushes, counted as two, the record right after the object; a pop to a
+// mark taken right after it leaves the object, one taken right before
+// destroys it.
+Test(cpp, push_new_counts_two_pushes_and_its_object_dies_with_its_record)
+{
+    destroyed.clear();
+    PageStack *ps = committed_stack();
+    PageStackMark before = page_stack_mark(ps);
+    uint64_t pushes = page_stack_stats(ps).pushes;
+    Tracked *t = frame_arena::push_new<Tracked>(ps, 4);
+    cr_assert_eq(page_stack_stats(ps).pushes, pushes + 2, "the object and its record");
+    cr_assert_eq(t->id, 4);
+    PageStackMark after = page_stack_mark(ps);
+    frame_arena::push_new<Tracked>(ps, 5);
+    page_stack_pop_to(after);
+    cr_assert_eq(destroyed, (std::vector<int>{5}), "the first object lives on");
+    page_stack_pop_to(before);
+    cr_assert_eq(destroyed, (std::vector<int>{5, 4}));
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed.size(), 2u, "each once");
+    page_stack_destroy(ps);
+}
+
+// A constructor that pushes to the stack it is built in: its object's record
+// goes above what it pushed, as separate calls to the push and to
+// page_stack_push_cleanup place it, so that a pop to a mark the constructor
+// took first releases both records, the outer object's first.
+PageStackMark mark_in_constructor;
+
+struct Inner {
+    ~Inner() { destroyed.push_back(2); }
+};
+
+struct BuildsInner {
+    Inner *inner;
+    explicit BuildsInner(PageStack *ps)
+    {
+        mark_in_constructor = page_stack_mark(ps);
+        inner = frame_arena::push_new<Inner>(ps);
+    }
+    ~BuildsInner() { destroyed.push_back(1); }
+};
+
+Test(cpp, an_object_whose_constructor_pushes_gets_its_record_above_what_it_pushed)
+{
+    destroyed.clear();
+    PageStack *ps = committed_stack();
+    BuildsInner *outer = frame_arena::push_new<BuildsInner>(ps, ps);
+    cr_assert_not_null(outer->inner);
+    page_stack_pop_to(mark_in_constructor);
+    cr_assert_eq(destroyed, (std::vector<int>{1, 2}), "the pop released both records");
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed, (std::vector<int>{1, 2}), "and the reset found none");
+    page_stack_destroy(ps);
+}
+
+// A constructor that throws leaves no record: nothing is destroyed later.
+struct ThrowsAlways {
+    ThrowsAlways() { throw std::runtime_error("always"); }
+    ~ThrowsAlways() { destroyed.push_back(-2); }
+};
+
+Test(cpp, push_new_of_a_throwing_constructor_registers_nothing)
+{
+    destroyed.clear();
+    PageStack *ps = committed_stack();
+    bool thrown = false;
+    try {
+        frame_arena::push_new<ThrowsAlways>(ps);
+    } catch (const std::runtime_error &) {
+        thrown = true;
+    }
+    cr_assert(thrown);
+    frame_arena::push_new<Tracked>(ps, 9);
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed, (std::vector<int>{9}));
+    page_stack_destroy(ps);
+}
+
+// Many objects across the stack's commit steps, where the object and its
+// record do not fit below the commit end and the separate calls take over:
+// each destroyed once, newest first.
+Test(cpp, push_new_across_commits_destroys_each_object_once_newest_first)
+{
+    destroyed.clear();
+    PageStackDesc desc{};
+    desc.commit_size = os_vm_page_size();
+    PageStack *ps = page_stack_create(&desc);
+    const int n = 3000;
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(frame_arena::push_new<Tracked>(ps, i)->id, i);
+    cr_assert_gt(page_stack_stats(ps).commits, 10u);
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(destroyed[static_cast<size_t>(i)], n - 1 - i);
+    page_stack_destroy(ps);
+}
+
 static void ignore_failure(PageStack *, size_t, size_t, void *) {}
 
 // Pushes what `make` builds into a 64 KiB stack left with sizeof(T) + gap
@@ -175,6 +286,34 @@ Test(cpp, an_object_whose_cleanup_record_does_not_fit_is_destroyed_and_not_retur
         return frame_arena::push_new_array<Counted>(ps, 3);
     });
     cr_assert_gt(caught, 0, "no gap left room for the array and none for its record");
+}
+
+// A constructor that fills the stack to the end: the record it then needs
+// above what it pushed does not fit, and push_new destroys the object and
+// returns nullptr, as when the record alone does not fit.
+struct FillsTheStack {
+    explicit FillsTheStack(PageStack *ps)
+    {
+        size_t room = page_stack_stats(ps).reserved - page_stack_pos(ps);
+        while (room > 0 && !page_stack_try_push(ps, room, 1)) // the checked build's redzones take a few bytes
+            room--;
+    }
+    ~FillsTheStack() { destroyed.push_back(3); }
+};
+
+Test(cpp, an_object_whose_constructor_fills_the_stack_is_destroyed_and_not_returned)
+{
+    destroyed.clear();
+    PageStackDesc desc{};
+    desc.reserve_size = 64 * 1024;
+    desc.initial_commit = 64 * 1024; // all of it: the object and its record fit inline
+    desc.on_fail = ignore_failure;
+    PageStack *ps = page_stack_create(&desc);
+    cr_assert_null(frame_arena::push_new<FillsTheStack>(ps, ps));
+    cr_assert_eq(destroyed, (std::vector<int>{3}), "destroyed once, there");
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed, (std::vector<int>{3}), "and not registered");
+    page_stack_destroy(ps);
 }
 
 Test(cpp, over_aligned_types_get_their_alignment)
