@@ -162,13 +162,8 @@ T *push_new(PageStack *ps, Args &&...args)
             ps->pushes += 2; // the object and its record, counted as the two calls count them
             T *object = ::new (reinterpret_cast<void *>(p)) T(std::forward<Args>(args)...);
             if (PAGE_STACK_LIKELY(ps->last == last)) {
-                auto *record = reinterpret_cast<PageStackCleanup *>(p + offset);
-                record->fn = detail::destroy_one<T>;
-                record->object = object;
-                record->count = 1;
-                record->pos = last + 1 - ps->base;
-                record->prev = ps->cleanups;
-                ps->cleanups = record;
+                page_stack_link_record_(ps, reinterpret_cast<PageStackCleanup *>(p + offset), last,
+                                        detail::destroy_one<T>, object, 1);
                 return object;
             }
             if (!page_stack_push_cleanup(ps, detail::destroy_one<T>, object, 1)) {

@@ -878,6 +878,20 @@ char *page_stack_try_strndup(PageStack *ps, const char *s, size_t n);
 PAGE_STACK_OUT_OF_LINE bool page_stack_push_cleanup_slow(PageStack *ps, void (*fn)(void *object, size_t count),
                                                          void *object, size_t count);
 
+/* Internal: fills the record pushed at `record`, whose last byte is the
+ * stack's last byte handed out (`last`), and links it: the inline
+ * registration's, and frame_arena.hpp's push_new's. */
+PAGE_STACK_INLINE void page_stack_link_record_(PageStack *ps, PageStackCleanup *record, uintptr_t last,
+                                               void (*fn)(void *object, size_t count), void *object, size_t count)
+{
+    record->fn = fn;
+    record->object = object;
+    record->count = count;
+    record->pos = last + 1 - ps->base; /* its own top: a pop to a mark taken just before releases it */
+    record->prev = ps->cleanups;
+    ps->cleanups = record;
+}
+
 #if PAGE_STACK_PUSH_CALL
 /* Unoptimised code makes the call alone: through an inline function, -O0
  * would copy the four arguments to the stack and back first. */
@@ -897,15 +911,9 @@ PAGE_STACK_INLINE bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *o
     uintptr_t c = (top_last | (alignof(PageStackCleanup) - 1)) + 1, last = c + sizeof(PageStackCleanup) - 1;
     if (PAGE_STACK_UNLIKELY(last >= ps->end) || PAGE_STACK_UNLIKELY((uintptr_t)object > top_last))
         return page_stack_push_cleanup_slow(ps, fn, object, count);
-    PageStackCleanup *record = (PageStackCleanup *)c;
     ps->last = last;
     ps->pushes++;
-    record->fn = fn;
-    record->object = object;
-    record->count = count;
-    record->pos = last + 1 - ps->base; /* its own top: a pop to a mark taken just before releases it */
-    record->prev = ps->cleanups;
-    ps->cleanups = record;
+    page_stack_link_record_(ps, (PageStackCleanup *)c, last, fn, object, count);
     return true;
 }
 #endif
