@@ -41,6 +41,17 @@ struct ThrowsOnFifth {
     ~ThrowsOnFifth() { destroyed.push_back(-1); }
 };
 
+// A stack whose first pages are committed: on a new stack the first push
+// commits them, out of line, and push_new's single push is for the pushes
+// after it (in the builds that push inline at all).
+PageStack *committed_stack()
+{
+    PageStack *ps = page_stack_create(nullptr);
+    page_stack_push(ps, 1, 1);
+    page_stack_reset(ps);
+    return ps;
+}
+
 } // namespace
 
 Test(cpp, push_new_constructs_in_place_and_reset_destroys_newest_first)
@@ -76,7 +87,7 @@ Test(cpp, pop_destroys_only_what_it_passes)
 
 Test(cpp, trivially_destructible_types_cost_just_a_push)
 {
-    PageStack *ps = page_stack_create(nullptr);
+    PageStack *ps = committed_stack(); // where push_new could push a record inline
     int *x = frame_arena::push_new<int>(ps, 42);
     cr_assert_eq(*x, 42);
     cr_assert_eq(page_stack_pos(ps), sizeof(int));
@@ -128,17 +139,6 @@ Test(cpp, a_throwing_constructor_unwinds_the_ones_built)
     page_stack_destroy(ps);
 }
 
-// A stack whose first pages are committed: on a new stack the first push
-// commits them, out of line, and push_new's single push is for the pushes
-// after it (in the builds that push inline at all).
-PageStack *committed_stack()
-{
-    PageStack *ps = page_stack_create(nullptr);
-    page_stack_push(ps, 1, 1);
-    page_stack_reset(ps);
-    return ps;
-}
-
 // push_new pushes the object and its record at once where a push is inline:
 // two pushes, counted as two, the record right after the object; a pop to a
 // mark taken right after it leaves the object, one taken right before
@@ -147,11 +147,17 @@ Test(cpp, push_new_counts_two_pushes_and_its_object_dies_with_its_record)
 {
     destroyed.clear();
     PageStack *ps = committed_stack();
+    page_stack_push(ps, 8, 8); // the top a word past a multiple of 16
     PageStackMark before = page_stack_mark(ps);
     uint64_t pushes = page_stack_stats(ps).pushes;
     Tracked *t = frame_arena::push_new<Tracked>(ps, 4);
     cr_assert_eq(page_stack_stats(ps).pushes, pushes + 2, "the object and its record");
     cr_assert_eq(t->id, 4);
+#ifndef FRAME_ARENA_CHECKED // the checked build keeps a redzone after every block
+    cr_assert_eq(reinterpret_cast<uintptr_t>(t), ps->base + 8, "the object at the top");
+    size_t record_at = (sizeof(Tracked) + alignof(void *) - 1) / alignof(void *) * alignof(void *);
+    cr_assert_eq(page_stack_pos(ps), 8 + record_at + 5 * sizeof(void *), "its record right after it, five words");
+#endif
     PageStackMark after = page_stack_mark(ps);
     frame_arena::push_new<Tracked>(ps, 5);
     page_stack_pop_to(after);
