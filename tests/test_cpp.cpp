@@ -173,6 +173,8 @@ Test(cpp, push_new_counts_two_pushes_and_its_object_dies_with_its_record)
 // goes above what it pushed, as separate calls to the push and to
 // page_stack_push_cleanup place it, so that a pop to a mark the constructor
 // took first releases both records, the outer object's first.
+namespace {
+
 PageStackMark mark_in_constructor;
 
 struct Inner {
@@ -189,6 +191,8 @@ struct BuildsInner {
     ~BuildsInner() { destroyed.push_back(1); }
 };
 
+} // namespace
+
 Test(cpp, an_object_whose_constructor_pushes_gets_its_record_above_what_it_pushed)
 {
     destroyed.clear();
@@ -203,10 +207,14 @@ Test(cpp, an_object_whose_constructor_pushes_gets_its_record_above_what_it_pushe
 }
 
 // A constructor that throws leaves no record: nothing is destroyed later.
+namespace {
+
 struct ThrowsAlways {
     ThrowsAlways() { throw std::runtime_error("always"); }
     ~ThrowsAlways() { destroyed.push_back(-2); }
 };
+
+} // namespace
 
 Test(cpp, push_new_of_a_throwing_constructor_registers_nothing)
 {
@@ -297,6 +305,8 @@ Test(cpp, an_object_whose_cleanup_record_does_not_fit_is_destroyed_and_not_retur
 // A constructor that fills the stack to the end: the record it then needs
 // above what it pushed does not fit, and push_new destroys the object and
 // returns nullptr, as when the record alone does not fit.
+namespace {
+
 struct FillsTheStack {
     explicit FillsTheStack(PageStack *ps)
     {
@@ -306,6 +316,8 @@ struct FillsTheStack {
     }
     ~FillsTheStack() { destroyed.push_back(3); }
 };
+
+} // namespace
 
 Test(cpp, an_object_whose_constructor_fills_the_stack_is_destroyed_and_not_returned)
 {
