@@ -2,12 +2,18 @@
 """Instructions per frame of each cpp_bench competitor, under callgrind.
 
     python3 bench/cpp_ir.py build/bench/cpp_bench
+    python3 bench/cpp_ir.py --tap --compiler gcc|clang build/bench/cpp_bench
 
 For each workload and competitor it runs `cpp_bench --only NAME --workload W
 --frames N` under `valgrind --tool=callgrind` with N = 50 and N = 150 and
 prints (Ir(150) - Ir(50)) / 100: the instructions of one steady frame, the
 program's start, its inputs and its first frames cancelled out. Instruction
 counts do not move with the machine's load, as times do.
+
+With --tap it counts stack_allocator and std_allocator only, with N = 10 and
+N = 30 (the same difference: every steady frame runs the same instructions),
+and prints as TAP the checks of CEILINGS and BELOW_STD for the compiler that
+built CPP_BENCH: the test bench_cpp_instructions.
 """
 import os
 import re
@@ -17,6 +23,27 @@ import tempfile
 
 COMPETITORS = ['stack_allocator', 'pmr_page_stack', 'pmr_monotonic', 'pmr_monotonic_buffer', 'std_allocator']
 WORKLOADS = ['vectors', 'map', 'lists', 'objects']
+
+# Instructions a frame of StackAllocator's containers and of push_new's objects, at most, per compiler at -O2
+# (the builds of CI's gcc and clang lanes, libstdc++ 12). The counts of 2026-12-05 and 2 to 3 per cent more:
+# gcc 681,308 / 685,146 / 860,984 / 510,093 (with the JCC padding of bench/meson.build, which clang's builds do not
+# use, 683,124 / 688,204 / 860,985 / 520,093), clang 584,496 / 968,745 / 861,099 / 520,098. What each ceiling
+# catches: StackAllocator's deallocate calling the library for every block, as before its inline test, gcc
+# 716,924 / 728,826 / 1,240,959 and clang 611,816 / 1,011,739 / 1,261,179; push_new pushing the object and its
+# record separately, 620,092 (gcc) and 620,097 (clang); the record registered by the library, 620,092 (gcc).
+CEILINGS = {
+    'gcc': {'vectors': 700_000, 'map': 705_000, 'lists': 885_000, 'objects': 535_000},
+    'clang': {'vectors': 600_000, 'map': 995_000, 'lists': 885_000, 'objects': 535_000},
+}
+WHAT = {
+    'vectors': 'vectors grown by push_back on StackAllocator',
+    'map': 'a std::map on StackAllocator',
+    'lists': 'std::lists on StackAllocator',
+    'objects': 'objects with destructors made by push_new, the destructors run by the reset',
+}
+# Where the frame's allocations are most of its work, below std::allocator (operator new over the C library's
+# malloc). Not the vectors: libstdc++ moves a growing vector's elements with one memmove only for std::allocator.
+BELOW_STD = ['map', 'lists', 'objects']
 
 
 def instructions(binary, name, workload, frames):
@@ -33,18 +60,44 @@ def instructions(binary, name, workload, frames):
     raise SystemExit(f'cpp_ir: no instruction total in the callgrind output of {name} {workload}')
 
 
+def per_frame(binary, name, workload, first, last):
+    return (instructions(binary, name, workload, last) - instructions(binary, name, workload, first)) / (last - first)
+
+
+def tap(binary, compiler):
+    ceilings = CEILINGS[compiler]
+    table = {w: {c: per_frame(binary, c, w, 10, 30) for c in ('stack_allocator', 'std_allocator')} for w in WORKLOADS}
+    lines = []
+    for w in WORKLOADS:
+        ours = table[w]['stack_allocator']
+        lines.append((ours <= ceilings[w], f'{w}: {WHAT[w]}, {ours:,.0f} instructions a frame <= {ceilings[w]:,} '
+                                           f'({compiler})'))
+    for w in BELOW_STD:
+        ours, std = table[w]['stack_allocator'], table[w]['std_allocator']
+        lines.append((ours < std, f'{w}: {WHAT[w]}, {ours:,.0f} instructions a frame, below std::allocator\'s '
+                                  f'{std:,.0f}'))
+    print('TAP version 13')
+    print(f'1..{len(lines)}')
+    for n, (ok, text) in enumerate(lines, 1):
+        print(f"{'ok' if ok else 'not ok'} {n} - {text}")
+    return 0 if all(ok for ok, _ in lines) else 1
+
+
 def main():
-    if len(sys.argv) != 2:
-        raise SystemExit('usage: cpp_ir.py CPP_BENCH')
-    binary = sys.argv[1]
+    args = sys.argv[1:]
+    if args[:1] == ['--tap'] and len(args) == 4 and args[1] == '--compiler' and args[2] in CEILINGS:
+        return tap(args[3], args[2])
+    if len(args) != 1:
+        raise SystemExit(__doc__)
+    binary = args[0]
     print('instructions per frame (callgrind: the difference of 150 and 50 frames, over 100)')
     print(f'  {"competitor":22} ' + ' '.join(f'{w:>12} {"ratio":>6}' for w in WORKLOADS))
-    table = {w: {c: (instructions(binary, c, w, 150) - instructions(binary, c, w, 50)) / 100 for c in COMPETITORS}
-             for w in WORKLOADS}
+    table = {w: {c: per_frame(binary, c, w, 50, 150) for c in COMPETITORS} for w in WORKLOADS}
     for c in COMPETITORS:
         cells = [f'{table[w][c]:12,.0f} {table[w][c] / table[w][COMPETITORS[0]]:6.2f}' for w in WORKLOADS]
         print(f'  {c:22} ' + ' '.join(cells))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
