@@ -104,6 +104,50 @@ Test(defaults, sizes_are_rounded_up)
     page_stack_destroy(ps);
 }
 
+/* Whether valgrind runs this process, told by what it maps into it (its
+ * preloaded libraries) rather than by its client request, which is what the
+ * library asks. */
+static bool valgrind_maps_this_process(void)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    cr_assert_not_null(maps, "cannot read /proc/self/maps");
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, maps))
+        found = strstr(line, "/vgpreload_") != NULL;
+    fclose(maps);
+    return found;
+}
+
+/* A stack made under valgrind sends every push out of line, where its
+ * client requests tell memcheck what each push hands out; everywhere else
+ * (and a plain build of a game never runs under valgrind) it must push
+ * inline, at every commit end, or each push costs a call and its checks.
+ * ./dev test-memcheck runs this under valgrind, the other lanes outside. */
+Test(defaults, a_stack_pushes_inline_unless_made_under_valgrind)
+{
+    if (TEST_ASAN || TEST_CHECKED)
+        cr_skip_test("this build sends every push out of line");
+    bool under = valgrind_maps_this_process();
+    cr_assert_eq(under, TEST_VALGRIND, "valgrind's mappings and its client request disagree");
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 1 * MiB, .commit_size = 64 * KiB});
+    cr_assert_not_null(ps);
+    for (int step = 0; step < 3; step++) {
+        uintptr_t inline_end = under ? 0 : ps->base + ps->committed;
+        cr_assert_eq(ps->end, inline_end, "step %d: the inline push's bound is %#jx, not %#jx", step,
+                     (uintmax_t)ps->end, (uintmax_t)inline_end);
+        /* a zeroing push's: on never-used memory the same, below the dirty edge (after the reset) none */
+        cr_assert_eq(ps->zero_end, step < 2 ? inline_end : 0, "step %d: a zeroing push's bound is %#jx", step,
+                     (uintmax_t)ps->zero_end);
+        if (step == 0)
+            cr_assert_not_null(page_stack_push(ps, 100 * KiB, 16)); /* a commit */
+        else
+            page_stack_reset(ps);
+    }
+    cr_assert_eq(page_stack_stats(ps).committed, 128 * KiB);
+    page_stack_destroy(ps);
+}
+
 /* The stack keeps a copy of its name, its first 63 bytes. */
 Test(defaults, the_name_is_copied)
 {
