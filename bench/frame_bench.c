@@ -2151,6 +2151,9 @@ static int run_ir(void)
         REGION_IF(measure, "scope_mark_pop", ir_scope_mark_pop(b.ptrs, ps));
         REGION_IF(measure, "scope_scratch", ir_scope_scratch(b.ptrs, NULL, 0));
         REGION_IF(measure, "scope_scratch_conflict", ir_scope_scratch(b.ptrs, &conflict, 1));
+        PageStackMark outer = scratch_begin(NULL, 0); /* the caller's own scratch scope, its stack the conflict */
+        REGION_IF(measure, "scope_scratch_nested", ir_scope_scratch(b.ptrs, &outer.stack, 1));
+        scratch_end(outer);
         REGION_IF(measure, "scope_glibc", ir_scope_glibc(b.ptrs));
         if (mi.ok)
             REGION_IF(measure, "scope_mimalloc", ir_scope_mimalloc(b.ptrs));

@@ -52,6 +52,14 @@ K = 10000
 # a conflict): the counts of later that day, when scratch_begin and
 # scratch_end came to save no register and to end in a tail call, and the
 # conflicts came to be searched inline (gcc -O2: 123 and 132 before).
+# scope_scratch_nested: the same scope with the caller's own scratch scope
+# passed as the conflict, so that it goes on the thread's second stack;
+# with the others, at every level the counts of 2026-12-05, when that path
+# stopped searching the conflicts for the first stack again and indexing
+# the second stack at run time, and the conflicts' search and the scope's
+# opening came to be inlined at -Os and -Og too (gcc -O2 140 before, clang
+# -O2 146; gcc -Og 205, 223 and 281 for the three, -Os 136, 144 and 169,
+# clang -O1 160, i686 216).
 #
 # grow: the most instructions an append to a growing array takes, a
 # page_stack_realloc one 16-byte element larger (the first of each array's
@@ -72,25 +80,25 @@ K = 10000
 # gcc -Og 141, -Os 97, clang -O1 63, i686 87 before).
 LEVELS = {
     "O2": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0,
-               scope_mark_pop=63, scope_scratch=107, scope_scratch_conflict=119,
+               scope_mark_pop=63, scope_scratch=107, scope_scratch_conflict=119, scope_scratch_nested=128,
                grow=20, free_last=52, cleanup=38),
     # -Og folds no load-add-store into an add to memory and lays no fast path straight
     "gcc-Og": dict(rt=15, const=10, cursor_rt=16, cursor_const=11, zeroing=14, cursor_zero_extra=0,
-                   scope_mark_pop=127, scope_scratch=205, scope_scratch_conflict=223,
+                   scope_mark_pop=127, scope_scratch=193, scope_scratch_conflict=207, scope_scratch_nested=226,
                    grow=24, free_last=127, cleanup=45),
     # -Os materialises the carry of the cursor's zeroing push
     "gcc-Os": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=5,
-                   scope_mark_pop=81, scope_scratch=136, scope_scratch_conflict=144,
+                   scope_mark_pop=81, scope_scratch=127, scope_scratch_conflict=135, scope_scratch_nested=147,
                    grow=17, free_last=80, cleanup=40),
     # clang's -O1 (its -Og) meets the -O2 goals
     "clang-O1": dict(rt=14, const=10, cursor_rt=14, cursor_const=10, zeroing=10, cursor_zero_extra=0,
-                     scope_mark_pop=63, scope_scratch=112, scope_scratch_conflict=124,
+                     scope_mark_pop=63, scope_scratch=112, scope_scratch_conflict=124, scope_scratch_nested=140,
                      grow=21, free_last=51, cleanup=41),
     # gcc -m32 -O2 for i686: eight registers put the cursor's end and count in
     # the stack frame, and without SSE2 a 32-byte zeroing is eight 4-byte
     # stores (44 instructions, a loop of them, before 8949c98)
     "gcc-i686": dict(rt=14, const=10, cursor_rt=17, cursor_const=10, zeroing=18, cursor_zero_extra=1,
-                     scope_mark_pop=87, scope_scratch=163, scope_scratch_conflict=172,
+                     scope_mark_pop=87, scope_scratch=163, scope_scratch_conflict=172, scope_scratch_nested=189,
                      grow=19, free_last=78, cleanup=47),
 }
 # The general allocators whose malloc and free, two mallocs and two frees,
@@ -171,9 +179,9 @@ def figures(bench):
 
 def scopes(r):
     """Instructions per scope of two 32-byte blocks, minus the floor's two
-    pointers: ours (mark_pop, scratch, scratch_conflict) and each general
+    pointers: ours (mark_pop, scratch, scratch_conflict, scratch_nested) and each general
     allocator found."""
-    names = ("mark_pop", "scratch", "scratch_conflict") + ALLOCATORS
+    names = ("mark_pop", "scratch", "scratch_conflict", "scratch_nested") + ALLOCATORS
     return {n: (r[f"scope_{n}"] - r["floor_const"]) / SCOPES for n in names if f"scope_{n}" in r}
 
 
@@ -208,6 +216,7 @@ def calls_beyond_the_push(r):
     sc, pr, gr = scopes(r), pairs(r), grows(r)
     return [("page_stack_mark, two pushes, page_stack_pop_to", sc["mark_pop"]),
             ("scratch_begin (no conflict), two pushes, scratch_end", sc["scratch"]),
+            ("the same on the second stack, a scratch scope's stack the conflict", sc["scratch_nested"]),
             ("push of 32 bytes, page_stack_free_last", pr["ours"]),
             ("push of 32 bytes with a cleanup, its run at the reset", cleanups(r)),
             ("append to a growing array by page_stack_realloc", gr["ours"])]
@@ -288,7 +297,7 @@ def main():
          f"pop_to is flat in K: {r['pop_to_1k']} instructions after 1,000 pushes, {r['pop_to_1m']} after 1,000,000"),
     ]
     sc, pr, gr, cl = scopes(r), pairs(r), grows(r), cleanups(r)
-    if (not {"mark_pop", "scratch", "scratch_conflict"} <= sc.keys() or "ours" not in pr or "ours" not in gr
+    if (not {"mark_pop", "scratch", "scratch_conflict", "scratch_nested"} <= sc.keys() or "ours" not in pr or "ours" not in gr
             or cl is None):
         raise SystemExit("ir.py: the scope, free_last, cleanup or growing-array regions are missing from the "
                          "callgrind dumps")
@@ -300,6 +309,9 @@ def main():
         (within(sc["scratch_conflict"], c["scope_scratch_conflict"]),
          f"instructions per scratch scope of two pushes with a conflict{at}: {sc['scratch_conflict']:.2f} <= "
          f"{c['scope_scratch_conflict']}"),
+        (within(sc["scratch_nested"], c["scope_scratch_nested"]),
+         f"instructions per scratch scope of two pushes with a scratch scope's stack as the conflict{at}: "
+         f"{sc['scratch_nested']:.2f} <= {c['scope_scratch_nested']}"),
         (within(pr["ours"], c["free_last"]),
          f"instructions per push and page_stack_free_last of 32 bytes{at}: {pr['ours']:.2f} <= {c['free_last']}"),
         (within(cl, c["cleanup"]),
@@ -314,6 +326,9 @@ def main():
                                     "mallocs and two frees of the same blocks"),
                 (sc["scratch_conflict"], sc, "a scratch scope of two pushes with a conflict, {:.2f} instructions, "
                                              "takes fewer than two mallocs and two frees of the same blocks"),
+                (sc["scratch_nested"], sc, "a scratch scope of two pushes with a scratch scope's stack as the "
+                                           "conflict, {:.2f} instructions, takes fewer than two mallocs and two "
+                                           "frees of the same blocks"),
                 (pr["ours"], pr, "a push and page_stack_free_last of 32 bytes, {:.2f} instructions, take fewer "
                                  "than a malloc and a free of them"),
                 (cl, pr, "a push of 32 bytes with a cleanup, {:.2f} instructions with the cleanup's run at the "
@@ -346,7 +361,8 @@ def main():
     print(f"instructions per scope of two 32-byte blocks (callgrind, {SCOPES:,} scopes, minus the harness floor)")
     scope_names = {"mark_pop": "page_stack_mark, two pushes, page_stack_pop_to",
                    "scratch": "scratch_begin (no conflict), two pushes, scratch_end",
-                   "scratch_conflict": "the same with the caller's stack as a conflict"}
+                   "scratch_conflict": "the same with the caller's stack as a conflict",
+                   "scratch_nested": "the same with a scratch scope's stack as the conflict"}
     for name, value in sc.items():
         print(f"  {scope_names.get(name, name + ': two mallocs, two frees'):<58} {value:6.2f}")
     print(f"instructions per block of 32 bytes given back at once (callgrind, K = {K:,}, minus the harness floor)")

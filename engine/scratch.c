@@ -228,7 +228,7 @@ ScratchError scratch_thread_init(const PageStackDesc *desc)
     return ScratchError_None;
 }
 
-static int in_conflicts(const PageStack *ps, PageStack *const *conflicts, size_t count)
+PAGE_STACK_INLINE int in_conflicts(const PageStack *ps, PageStack *const *conflicts, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         if (conflicts[i] == ps)
@@ -261,7 +261,7 @@ static PageStack *open_scope_past_outer(ScratchPair *pair, int i)
 
 /* Opens a scope on the thread's stack i. Every path out is a tail call or a
  * return, so that the common one saves no register. */
-static inline PageStack *open_scope_on(ScratchPair *pair, int i)
+PAGE_STACK_INLINE PageStack *open_scope_on(ScratchPair *pair, int i)
 {
     uint32_t open = pair->open[i];
     size_t pos = page_stack_pos_here(pair->stacks[i]);
@@ -270,12 +270,13 @@ static inline PageStack *open_scope_on(ScratchPair *pair, int i)
     return open_scope(pair, i, pos);
 }
 
-/* scratch_begin_stack's rarer paths: the thread's first scope, which makes
- * its stacks, and conflicts that hold its first stack. */
+/* scratch_begin_stack's rarest paths: the thread's first scope, which makes
+ * its stacks, and conflicts given as NULL; and both of its stacks in
+ * conflicts, fatal. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
-static PageStack *begin_with(PageStack *const *conflicts, size_t count)
+static PageStack *begin_first(PageStack *const *conflicts, size_t count)
 {
     if (count && !conflicts)
         os_vm_fatal("scratch_begin: conflicts is NULL but count is %zu; pass an array or count 0", count);
@@ -285,6 +286,24 @@ static PageStack *begin_with(PageStack *const *conflicts, size_t count)
         os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
                     "(the arena the result goes to)");
     return open_scope_on(pair, i);
+}
+
+/* scratch_begin_stack's other paths, above all conflicts that hold the
+ * thread's first stack: a nested use of scratch, the caller's own scratch
+ * scope passed as the arena for the result. Those go to the second stack,
+ * its index a constant, without searching the conflicts for the first
+ * again: with the thread's stacks made and conflicts not NULL, that is why
+ * scratch_begin_stack came here. Every path out is a tail call. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static PageStack *begin_with(PageStack *const *conflicts, size_t count)
+{
+    ScratchPair *pair = &thread_scratch;
+    if (PAGE_STACK_UNLIKELY(!pair->stacks[0] || !conflicts ||
+                            in_conflicts(pair->stacks[1], conflicts, count)))
+        return begin_first(conflicts, count);
+    return open_scope_on(pair, 1);
 }
 
 PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)

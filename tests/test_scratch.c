@@ -64,6 +64,65 @@ Test(scratch, unrelated_conflicts_are_ignored)
     page_stack_destroy(mine);
 }
 
+/* The thread's first stack anywhere among the conflicts sends the scope to
+ * its second (the path of a nested use of scratch), scopes there nest and
+ * step a byte as on the first, and each end pops the stack it began on. */
+Test(scratch, a_scope_goes_to_the_second_stack_wherever_the_first_is_among_the_conflicts)
+{
+    PageStack *mine = page_stack_create(NULL);
+    PageStackMark outer = scratch_begin(NULL, 0);
+    PageStack *first = outer.stack;
+    page_stack_push(first, 32, 8);
+    PageStack *lists[3][3] = {{first, mine, NULL}, {mine, first, NULL}, {NULL, mine, first}};
+    PageStack *second = NULL;
+    for (int n = 0; n < 3; n++) {
+        PageStackMark on_second = scratch_begin(lists[n], 3);
+        cr_assert_neq(on_second.stack, first, "list %d: the first stack is a conflict", n);
+        cr_assert_neq(on_second.stack, mine, "list %d", n);
+        cr_assert(second == NULL || on_second.stack == second, "list %d: not the thread's second stack", n);
+        second = on_second.stack;
+        cr_assert_eq(on_second.pos, page_stack_pos(second), "list %d: a scope with nothing under it takes no byte", n);
+        PageStackMark nested = scratch_begin(lists[n], 3); /* where on_second began: a byte further */
+        cr_assert_eq(nested.stack, second);
+        cr_assert_eq(nested.pos, on_second.pos + 1, "list %d", n);
+        page_stack_push(second, 100, 8);
+        cr_assert_eq(scratch_open_scopes(), 3);
+        scratch_end(nested);
+        cr_assert_eq(page_stack_pos(second), nested.pos);
+        scratch_end(on_second);
+        cr_assert_eq(page_stack_pos(second), on_second.pos, "list %d: the second stack popped back", n);
+        cr_assert_eq(page_stack_pos(first), outer.pos + 32, "list %d: the first stack untouched", n);
+    }
+    scratch_end(outer);
+    cr_assert_eq(scratch_open_scopes(), 0);
+    page_stack_destroy(mine);
+}
+
+/* A thread's first scratch_begin, which makes its stacks, with conflicts
+ * that cannot hold them yet: the first stack. */
+static void *first_scope_with_conflicts(void *arg)
+{
+    PageStack *mine = arg;
+    PageStack *list[] = {mine, NULL};
+    PageStackMark m = scratch_begin(list, 2);
+    PageStackMark again = scratch_begin(NULL, 0);
+    bool first = m.stack != mine && again.stack == m.stack && again.pos == m.pos + 1;
+    scratch_end(again);
+    scratch_end(m);
+    return (void *)(uintptr_t)first;
+}
+
+Test(scratch, a_threads_first_scope_with_conflicts_goes_on_its_first_stack)
+{
+    PageStack *mine = page_stack_create(NULL);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, first_scope_with_conflicts, mine), 0);
+    void *first;
+    cr_assert_eq(pthread_join(t, &first), 0);
+    cr_assert(first != NULL, "the first scope was not on the thread's first stack");
+    page_stack_destroy(mine);
+}
+
 /* A function that takes an arena for its result and needs temporaries. */
 static char *join_words(PageStack *out, const char *const *words, int n)
 {
@@ -179,14 +238,21 @@ Test(scratch, a_cleanup_that_ends_its_scope_again_is_fatal, .signal = SIGABRT)
     death_not_reached();
 }
 
-Test(scratch, both_stacks_in_conflicts_is_fatal, .signal = SIGABRT)
+ParameterizedTestParameters(scratch, both_stacks_in_conflicts_is_fatal)
+{
+    static int cases[3];
+    return index_params(cases, 3);
+}
+
+/* In any order among the conflicts. */
+ParameterizedTest(int *order, scratch, both_stacks_in_conflicts_is_fatal, .signal = SIGABRT)
 {
     PageStackMark a = scratch_begin(NULL, 0);
     PageStack *first = a.stack;
     PageStackMark b = scratch_begin(&first, 1);
-    PageStack *both[] = {a.stack, b.stack};
+    PageStack *lists[3][3] = {{a.stack, b.stack, NULL}, {b.stack, NULL, a.stack}, {NULL, a.stack, b.stack}};
     expect_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them");
-    scratch_begin(both, 2);
+    scratch_begin(lists[*order], 3);
     death_not_reached();
 }
 
