@@ -99,27 +99,35 @@ Test(scratch, a_scope_goes_to_the_second_stack_wherever_the_first_is_among_the_c
 }
 
 /* A thread's first scratch_begin, which makes its stacks, with conflicts
- * that cannot hold them yet: the first stack. */
+ * that cannot hold them yet (a NULL among them, as the stacks were before,
+ * or not): the first stack. */
 static void *first_scope_with_conflicts(void *arg)
 {
-    PageStack *mine = arg;
-    PageStack *list[] = {mine, NULL};
+    PageStack *const *list = arg;
     PageStackMark m = scratch_begin(list, 2);
     PageStackMark again = scratch_begin(NULL, 0);
-    bool first = m.stack != mine && again.stack == m.stack && again.pos == m.pos + 1;
+    bool first = m.stack != list[0] && again.stack == m.stack && again.pos == m.pos + 1;
     scratch_end(again);
     scratch_end(m);
     return (void *)(uintptr_t)first;
 }
 
-Test(scratch, a_threads_first_scope_with_conflicts_goes_on_its_first_stack)
+ParameterizedTestParameters(scratch, a_threads_first_scope_with_conflicts_goes_on_its_first_stack)
 {
-    PageStack *mine = page_stack_create(NULL);
+    static int cases[2];
+    return index_params(cases, 2);
+}
+
+ParameterizedTest(int *with_null, scratch, a_threads_first_scope_with_conflicts_goes_on_its_first_stack)
+{
+    PageStack *mine = page_stack_create(NULL), *also = page_stack_create(NULL);
+    PageStack *list[] = {mine, *with_null ? NULL : also};
     pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, first_scope_with_conflicts, mine), 0);
+    cr_assert_eq(pthread_create(&t, NULL, first_scope_with_conflicts, list), 0);
     void *first;
     cr_assert_eq(pthread_join(t, &first), 0);
     cr_assert(first != NULL, "the first scope was not on the thread's first stack");
+    page_stack_destroy(also);
     page_stack_destroy(mine);
 }
 
