@@ -180,12 +180,6 @@ static ScratchPair *make_thread_pair(void)
     return pair;
 }
 
-static ScratchPair *thread_pair(void)
-{
-    ScratchPair *pair = &thread_scratch;
-    return PAGE_STACK_LIKELY(pair->stacks[0] != NULL) ? pair : make_thread_pair();
-}
-
 ScratchError scratch_set_defaults(const PageStackDesc *desc)
 {
     PageStackDesc d = desc ? *desc : (PageStackDesc){0};
@@ -270,9 +264,12 @@ PAGE_STACK_INLINE PageStack *open_scope_on(ScratchPair *pair, int i)
     return open_scope(pair, i, pos);
 }
 
-/* scratch_begin_stack's rarest paths: the thread's first scope, which makes
- * its stacks, and conflicts given as NULL; and both of its stacks in
- * conflicts, fatal. */
+/* scratch_begin_stack's rarest paths, from begin_with: the thread's first
+ * scope, which makes its stacks (no conflict can hold them yet, so the
+ * scope goes on the first); conflicts given as NULL with a count; and,
+ * with the thread's stacks made, both of them in conflicts (begin_with
+ * comes here with the first in them only when it found the second there
+ * too). */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
@@ -280,12 +277,10 @@ static PageStack *begin_first(PageStack *const *conflicts, size_t count)
 {
     if (count && !conflicts)
         os_vm_fatal("scratch_begin: conflicts is NULL but count is %zu; pass an array or count 0", count);
-    ScratchPair *pair = thread_pair();
-    int i = in_conflicts(pair->stacks[0], conflicts, count);
-    if (i && in_conflicts(pair->stacks[1], conflicts, count))
+    if (thread_scratch.stacks[0])
         os_vm_fatal("scratch_begin: both scratch stacks of this thread are in conflicts; pass at most one of them "
                     "(the arena the result goes to)");
-    return open_scope_on(pair, i);
+    return open_scope_on(make_thread_pair(), 0);
 }
 
 /* scratch_begin_stack's other paths, above all conflicts that hold the
