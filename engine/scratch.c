@@ -35,6 +35,24 @@ static uint32_t open_scopes(const ScratchPair *pair)
 }
 
 static OS_VM_THREAD_LOCAL ScratchPair thread_scratch;
+
+/* &thread_scratch, for a scope's begin and end. Built as position-independent
+ * code for a shared library (and so the library is by default, static too,
+ * to be linked into one: meson's b_staticpic), the address of a thread-local
+ * variable is a call's result (__tls_get_addr, or a TLS descriptor's), and
+ * gcc 12 makes the call again at each use rather than keep the result: four
+ * times in scratch_begin_stack. Hidden from the optimiser by an empty asm,
+ * it is computed once. An executable (PIE included) addresses it from the
+ * thread pointer directly, which the asm would only get in the way of.
+ * docs/BENCHMARKS.md, "The library as a game links it". */
+static inline ScratchPair *this_thread_pair(void)
+{
+    ScratchPair *pair = &thread_scratch;
+#if defined(__PIC__) && !defined(__PIE__) && (defined(__GNUC__) || defined(__clang__))
+    __asm__("" : "+r"(pair));
+#endif
+    return pair;
+}
 enum { Slot_Unmade, Slot_Making, Slot_Made };
 static _Atomic int slot_state = Slot_Unmade;
 static int scratch_slot = -1; /* written before slot_state becomes Slot_Made */
@@ -294,7 +312,7 @@ __attribute__((noinline))
 #endif
 static PageStack *begin_with(PageStack *const *conflicts, size_t count)
 {
-    ScratchPair *pair = &thread_scratch;
+    ScratchPair *pair = this_thread_pair();
     if (PAGE_STACK_UNLIKELY(!pair->stacks[0] || !conflicts ||
                             in_conflicts(pair->stacks[1], conflicts, count)))
         return begin_first(conflicts, count);
@@ -303,7 +321,7 @@ static PageStack *begin_with(PageStack *const *conflicts, size_t count)
 
 PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
 {
-    ScratchPair *pair = &thread_scratch;
+    ScratchPair *pair = this_thread_pair();
     if (PAGE_STACK_UNLIKELY(!pair->stacks[0] ||
                             (count && (!conflicts || in_conflicts(pair->stacks[0], conflicts, count)))))
         return begin_with(conflicts, count);
@@ -340,14 +358,15 @@ OS_VM_NORETURN static void end_refused(const PageStack *stack, size_t pos)
 
 void scratch_end_at(PageStack *stack, size_t pos, uint64_t generation)
 {
-    int i = stack == thread_scratch.stacks[1];
-    uint32_t open = thread_scratch.open[i];
-    if (PAGE_STACK_UNLIKELY(!stack || stack != thread_scratch.stacks[i] || !open ||
-                            (open <= KeptScopes && pos != thread_scratch.scope_pos[i][open - 1])))
+    ScratchPair *pair = this_thread_pair();
+    int i = stack == pair->stacks[1];
+    uint32_t open = pair->open[i];
+    if (PAGE_STACK_UNLIKELY(!stack || stack != pair->stacks[i] || !open ||
+                            (open <= KeptScopes && pos != pair->scope_pos[i][open - 1])))
         end_refused(stack, pos);
     /* Counted as ended before the pop, which is then a tail call: a cleanup
      * the pop runs that ends this scope again finds it ended. */
-    thread_scratch.open[i] = open - 1;
+    pair->open[i] = open - 1;
     page_stack_pop_to_pos(stack, pos, generation);
 }
 
