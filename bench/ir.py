@@ -14,10 +14,11 @@ general allocator takes for the same two blocks (two mallocs, two frees).
 
 With --level, the ceilings of a build at another optimisation level
 (LEVELS below: gcc-Og, gcc-Os, clang-O1), for 32-bit x86 (gcc-i686), or
-of the library as a game links it (gcc-lib, clang-lib), instead of the goals, which are for x86-64 at -O2 and -O3. They are the
-counts that build reached once the pushes were made to build well there
-(docs/BENCHMARKS.md, "Optimisation levels" and "In CI"), so a change that
-makes a push worse there fails.
+of the library as a game links it (gcc-lib, clang-lib), instead of the
+goals, which are for x86-64 at -O2 and -O3. They are the counts that build
+reached once the pushes were made to build well there (docs/BENCHMARKS.md,
+"Optimisation levels" and "In CI"), so a change that makes a push worse
+there fails.
 
 With --debug, the two builds of a game's debug build (bench/meson.build):
 the benchmark at -O0 calling the library, built with -O2, for its pushes
@@ -305,8 +306,8 @@ def main():
          f"pop_to is flat in K: {r['pop_to_1k']} instructions after 1,000 pushes, {r['pop_to_1m']} after 1,000,000"),
     ]
     sc, pr, gr, cl = scopes(r), pairs(r), grows(r), cleanups(r)
-    if (not {"mark_pop", "scratch", "scratch_conflict", "scratch_nested"} <= sc.keys() or "ours" not in pr or "ours" not in gr
-            or cl is None):
+    if (not {"mark_pop", "scratch", "scratch_conflict", "scratch_nested"} <= sc.keys() or "ours" not in pr
+            or "ours" not in gr or cl is None):
         raise SystemExit("ir.py: the scope, free_last, cleanup or growing-array regions are missing from the "
                          "callgrind dumps")
     checks += [

@@ -284,10 +284,10 @@ PAGE_STACK_INLINE PageStack *open_scope_on(ScratchPair *pair, int i)
 
 /* scratch_begin_stack's rarest paths, from begin_with: the thread's first
  * scope, which makes its stacks (no conflict can hold them yet, so the
- * scope goes on the first); conflicts given as NULL with a count; and,
- * with the thread's stacks made, both of them in conflicts (begin_with
- * comes here with the first in them only when it found the second there
- * too). */
+ * scope goes on the first); conflicts given as NULL with a count; and both
+ * of the thread's stacks in the conflicts. With the stacks made and the
+ * conflicts not NULL, begin_with comes here only for that: it was called
+ * because the first stack is in them, and found the second there too. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
