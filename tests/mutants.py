@@ -13,6 +13,15 @@ engine_check and the fuzz replay (40,000 sequences, 10,000 in the checked
 build, as the suite runs it); a mutant that builds and passes them all is
 printed as SURVIVED. Comments, preprocessor lines and fatal messages are left alone.
 
+In the plain build the sweep also builds the benchmark, and runs its
+deterministic subset (meson's suite 'bench', as the gcc lane does: the
+instruction counts under callgrind where valgrind is installed, page faults
+and committed bytes) against each mutant the tests let through: a change
+that only costs time, such as a push sent out of line, fails those checks
+and is counted as caught by them. The unchanged tree must pass them first;
+where it does not (no valgrind, or a machine whose counts differ), the
+sweep says so and goes on without them.
+
 --windows (build-mutants/windows/) cross-builds with MinGW-w64 instead, as
 ./dev test-windows does, for os_vm_win32.c and the Windows branches, and
 runs the tests that lane runs under wine but its CMake build: engine_check,
@@ -59,7 +68,9 @@ def main(argv):
     archive = subprocess.run(["git", "-C", repo, "archive", "HEAD"], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", work], input=archive, check=True)
     build = os.path.join(work, "b")
-    options = ["-Dwerror=true", "-Ddemo=false", "-Dbench=false", "--wrap-mode=nofallback"]
+    counts = not checked and not windows
+    options = ["-Dwerror=true", "-Ddemo=false", "-Dbench=" + ("true" if counts else "false"),
+               "--wrap-mode=nofallback"]
     if checked:
         options.append("-Dchecked=true")
     if windows:
@@ -81,12 +92,19 @@ def main(argv):
                        if (t.startswith("test_") or t == "engine_check") and "." not in t)
         # the fuzz replay, with as many sequences as the lane's suite runs
         tests.append([os.path.join(build, "tests", "fuzz_replay"), "10000" if checked else "40000"])
+    # Each mutant builds what the tests run; the benchmark only for a survivor.
+    targets = None if windows else [os.path.relpath(t[0], build) for t in tests]
+    bench = ["meson", "test", "-C", build, "--suite", "bench", "--num-processes", "2"]
+    if counts and subprocess.run(bench, capture_output=True).returncode != 0:
+        counts = False
+        print("the unchanged tree fails the benchmark's checks here (meson test --suite bench): "
+              "survivors are not run against them", flush=True)
 
     source = os.path.join(work, path)
     original = open(source).read()
     lines = original.split("\n")
     first, last = (int(args[1]), int(args[2])) if len(args) == 3 else (1, len(lines))
-    made = survived = unbuilt = 0
+    made = survived = unbuilt = counted = 0
     try:
         for i in range(first - 1, min(last, len(lines))):
             if skipped(lines[i]):
@@ -99,7 +117,7 @@ def main(argv):
                     mutated = code[:m.start()] + replacement + code[m.end():] + lines[i][len(code):]
                     open(source, "w").write("\n".join(lines[:i] + [mutated] + lines[i + 1:]))
                     made += 1
-                    if subprocess.run(["ninja", "-C", build], capture_output=True).returncode != 0:
+                    if subprocess.run(["ninja", "-C", build] + (targets or []), capture_output=True).returncode != 0:
                         unbuilt += 1
                         continue
                     caught = False
@@ -112,6 +130,15 @@ def main(argv):
                         if r.returncode != 0:
                             caught = True
                             break
+                    if not caught and counts and subprocess.run(["ninja", "-C", build],
+                                                                capture_output=True).returncode != 0:
+                        unbuilt += 1  # a benchmark's build, at another level, that -Werror stops
+                        continue
+                    if not caught and counts and subprocess.run(bench + ["--no-rebuild"],
+                                                                capture_output=True).returncode != 0:
+                        counted += 1
+                        print(f"caught by the benchmark's checks {path}:{i + 1}: {mutated.strip()}", flush=True)
+                        continue
                     if not caught:
                         survived += 1
                         print(f"SURVIVED {path}:{i + 1}: {mutated.strip()}", flush=True)
@@ -121,7 +148,8 @@ def main(argv):
             subprocess.run(["wineserver", "--kill"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kind = "Windows" if windows else "checked" if checked else "plain"
     print(f"{made} mutants of {path}:{first}-{last} ({kind} build): "
-          f"{made - survived - unbuilt} caught by the tests, {unbuilt} by the compiler, {survived} survived")
+          f"{made - survived - unbuilt - counted} caught by the tests, {unbuilt} by the compiler, "
+          + (f"{counted} by the benchmark's checks, " if counts else "") + f"{survived} survived")
 
 
 if __name__ == "__main__":
