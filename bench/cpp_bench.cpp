@@ -19,6 +19,12 @@
 //            reset runs the destructors), an allocator's allocate and
 //            construct with each destructor called by hand (std::pmr), or
 //            new and delete (std_allocator)
+//   arrays   2,000 arrays of 5 such objects, each array value-initialised,
+//            then given its values, and kept by pointer, then destroyed:
+//            frame_arena::push_new_array (the reset runs the destructors), an
+//            allocator's allocate and a construct of each element with each
+//            destructor called by hand (std::pmr), or new[] and delete[]
+//            (std_allocator)
 //
 //     cpp_bench [--quick] [--rounds N]       the table: median and p10 per frame,
 //                                            ratios to stack_allocator
@@ -49,6 +55,7 @@ constexpr int kVectors = 200;
 constexpr int kMapEntries = 2000;
 constexpr int kLists = 20, kListLength = 1000;
 constexpr int kObjects = 10000;
+constexpr int kArrays = 2000, kArrayLength = 5;
 
 int lengths[kVectors];
 uint32_t keys[kMapEntries];
@@ -218,7 +225,68 @@ uint64_t objects_frame(C &c)
     return sum;
 }
 
-constexpr int kWorkloadCount = 4;
+// An element of an array a frame builds: value-initialised, then given the
+// values an Obj gets from its constructor; its destructor adds as Obj's does.
+struct Elem {
+    uint64_t key = 0, value = 0, *sum = nullptr;
+    ~Elem() { *sum += key ^ value; }
+};
+
+Elem *arrays[kArrays];
+
+// std::pmr: allocate, then construct each element; the frame destroys them.
+template <class C>
+Elem *new_array(C &c)
+{
+    std::pmr::polymorphic_allocator<Elem> alloc(c.alloc());
+    Elem *first = alloc.allocate(kArrayLength);
+    for (int j = 0; j < kArrayLength; j++)
+        alloc.construct(first + j);
+    return first;
+}
+
+template <class C>
+void delete_arrays(C &)
+{
+    for (int i = kArrays; i-- > 0;)
+        for (int j = kArrayLength; j-- > 0;)
+            arrays[i][j].~Elem();
+}
+
+// The page stack: push_new_array, whose record has the reset destroy the
+// elements.
+Elem *new_array(StackAlloc &c) { return frame_arena::push_new_array<Elem>(c.ps, kArrayLength); }
+
+void delete_arrays(StackAlloc &) {}
+
+// new[] and delete[], newest first.
+Elem *new_array(StdAlloc &) { return new Elem[kArrayLength](); }
+
+void delete_arrays(StdAlloc &)
+{
+    for (int i = kArrays; i-- > 0;)
+        delete[] arrays[i];
+}
+
+template <class C>
+uint64_t arrays_frame(C &c)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < kArrays; i++) {
+        Elem *a = arrays[i] = new_array(c);
+        for (int j = 0; j < kArrayLength; j++) {
+            int n = i * kArrayLength + j; // the objects frame's keys and values
+            a[j].key = keys[n % kMapEntries];
+            a[j].value = static_cast<uint64_t>(n);
+            a[j].sum = &sum;
+        }
+    }
+    delete_arrays(c);
+    c.end_frame();
+    return sum;
+}
+
+constexpr int kWorkloadCount = 5;
 
 struct Competitor {
     const char *name;
@@ -235,7 +303,8 @@ Competitor make(const char *name)
                       {[](void *s) { return vectors_frame(*static_cast<C *>(s)); },
                        [](void *s) { return map_frame(*static_cast<C *>(s)); },
                        [](void *s) { return lists_frame(*static_cast<C *>(s)); },
-                       [](void *s) { return objects_frame(*static_cast<C *>(s)); }},
+                       [](void *s) { return objects_frame(*static_cast<C *>(s)); },
+                       [](void *s) { return arrays_frame(*static_cast<C *>(s)); }},
                       [](void *s) { delete static_cast<C *>(s); }};
 }
 
@@ -248,7 +317,7 @@ struct Competitors : std::vector<Competitor> {
     }
 };
 
-const char *const kWorkloads[kWorkloadCount] = {"vectors", "map", "lists", "objects"};
+const char *const kWorkloads[kWorkloadCount] = {"vectors", "map", "lists", "objects", "arrays"};
 
 Competitors competitors()
 {
@@ -386,7 +455,7 @@ int main(int argc, char **argv)
             frames = std::atol(argv[++i]);
         else {
             std::fprintf(stderr, "usage: cpp_bench [--quick | --rounds N | --check | --only NAME [--workload "
-                                 "vectors|map|lists|objects] [--frames N]]\n");
+                                 "vectors|map|lists|objects|arrays] [--frames N]]\n");
             return 2;
         }
     }

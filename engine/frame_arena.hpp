@@ -187,26 +187,70 @@ T *push_new(PageStack *ps, Args &&...args)
     return object;
 }
 
-// count value-initialised T, in ps; destroyed in reverse order.
+namespace detail {
+// Value-initialises first[0, count); a constructor that throws destroys
+// those already built, in reverse, and the exception goes on.
 template <class T>
-T *push_new_array(PageStack *ps, size_t count)
+void construct_array(T *first, size_t count)
 {
-    T *first = static_cast<T *>(page_stack_push_array_with(ps, count, sizeof(T), alignof(T), 0));
-    if (!first)
-        return nullptr;
 #if FRAME_ARENA_EXCEPTIONS
     size_t built = 0;
     try {
         for (; built < count; built++)
             ::new (static_cast<void *>(first + built)) T();
     } catch (...) {
-        detail::destroy_array<T>(first, built);
+        destroy_array<T>(first, built);
         throw;
     }
 #else
     for (size_t i = 0; i < count; i++) // nothing can throw
         ::new (static_cast<void *>(first + i)) T();
 #endif
+}
+} // namespace detail
+
+// count value-initialised T, in ps; destroyed in reverse order.
+template <class T>
+T *push_new_array(PageStack *ps, size_t count)
+{
+#if !PAGE_STACK_PUSH_CALL
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+        // The array and its cleanup's record in one inline push, as push_new
+        // makes for one object: the record right after the array, linked
+        // once every constructor has returned, or pushed by
+        // page_stack_push_cleanup if a constructor pushed or popped. A count
+        // whose bytes come near SIZE_MAX takes the separate calls, which
+        // report the overflow.
+        constexpr size_t word = alignof(PageStackCleanup);
+        constexpr size_t align = alignof(T) > word ? alignof(T) : word;
+        uintptr_t last;
+        if (PAGE_STACK_LIKELY(ps != nullptr) && PAGE_STACK_LIKELY(count <= SIZE_MAX / 2 / sizeof(T))) {
+            size_t offset = (count * sizeof(T) + word - 1) & ~(word - 1);
+            if (!page_stack_block_wraps(ps->last | (align - 1), offset + sizeof(PageStackCleanup), align, &last) &&
+                PAGE_STACK_LIKELY(last < ps->end)) {
+                uintptr_t p = (ps->last | (align - 1)) + 1;
+                ps->last = last;
+                ps->pushes += 2; // the array and its record, counted as the two calls count them
+                T *first = reinterpret_cast<T *>(p);
+                detail::construct_array<T>(first, count);
+                if (PAGE_STACK_LIKELY(ps->last == last)) {
+                    page_stack_link_record_(ps, reinterpret_cast<PageStackCleanup *>(p + offset), last,
+                                            detail::destroy_array<T>, first, count);
+                    return first;
+                }
+                if (!page_stack_push_cleanup(ps, detail::destroy_array<T>, first, count)) {
+                    detail::destroy_array<T>(first, count);
+                    return nullptr;
+                }
+                return first;
+            }
+        }
+    }
+#endif
+    T *first = static_cast<T *>(page_stack_push_array_with(ps, count, sizeof(T), alignof(T), 0));
+    if (!first)
+        return nullptr;
+    detail::construct_array<T>(first, count);
     if constexpr (!std::is_trivially_destructible_v<T>) {
         if (!page_stack_push_cleanup(ps, detail::destroy_array<T>, first, count)) {
             detail::destroy_array<T>(first, count);

@@ -880,7 +880,7 @@ PAGE_STACK_OUT_OF_LINE bool page_stack_push_cleanup_slow(PageStack *ps, void (*f
 
 /* Internal: fills the record pushed at `record`, whose last byte is the
  * stack's last byte handed out (`last`), and links it: the inline
- * registration's, and frame_arena.hpp's push_new's. */
+ * registration's, and frame_arena.hpp's push_new's and push_new_array's. */
 PAGE_STACK_INLINE void page_stack_link_record_(PageStack *ps, PageStackCleanup *record, uintptr_t last,
                                                void (*fn)(void *object, size_t count), void *object, size_t count)
 {

@@ -253,7 +253,149 @@ Test(cpp, push_new_across_commits_destroys_each_object_once_newest_first)
     page_stack_destroy(ps);
 }
 
+// push_new_array on committed pages: the array and its record in one push,
+// counted as two, laid out as the separate calls lay them out; the array
+// dies with its record, its elements newest first.
+namespace {
+
+struct Numbered {
+    int id = 0;
+    ~Numbered() { destroyed.push_back(id); }
+};
+
+} // namespace
+
+Test(cpp, push_new_array_counts_two_pushes_and_its_array_dies_with_its_record)
+{
+    destroyed.clear();
+    PageStack *ps = committed_stack();
+    page_stack_push(ps, 8, 8); // the top a word past a multiple of 16
+    PageStackMark before = page_stack_mark(ps);
+    uint64_t pushes = page_stack_stats(ps).pushes;
+    const size_t count = 3; // 12 bytes: a word's padding before the record on 64-bit
+    Numbered *arr = frame_arena::push_new_array<Numbered>(ps, count);
+    cr_assert_eq(page_stack_stats(ps).pushes, pushes + 2, "the array and its record");
+    for (size_t i = 0; i < count; i++) {
+        cr_assert_eq(arr[i].id, 0, "value-initialised");
+        arr[i].id = static_cast<int>(i) + 1;
+    }
+#ifndef FRAME_ARENA_CHECKED // the checked build keeps a redzone after every block
+    cr_assert_eq(reinterpret_cast<uintptr_t>(arr), ps->base + 8, "the array at the top");
+    size_t record_at = (count * sizeof(Numbered) + alignof(void *) - 1) / alignof(void *) * alignof(void *);
+    cr_assert_eq(page_stack_pos(ps), 8 + record_at + 5 * sizeof(void *), "its record right after it, five words");
+#endif
+    PageStackMark after = page_stack_mark(ps);
+    frame_arena::push_new_array<Numbered>(ps, 2)[1].id = 9;
+    page_stack_pop_to(after);
+    cr_assert_eq(destroyed, (std::vector<int>{9, 0}), "the first array lives on");
+    page_stack_pop_to(before);
+    cr_assert_eq(destroyed, (std::vector<int>{9, 0, 3, 2, 1}));
+    // An empty array on committed pages: its record, over nothing, is registered.
+    cr_assert_not_null(frame_arena::push_new_array<Numbered>(ps, 0));
+    cr_assert_eq(page_stack_stats(ps).pushes, pushes + 6, "an empty array counts its two pushes too");
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed.size(), 5u, "each once, and nothing for the empty array");
+    page_stack_destroy(ps);
+}
+
+// An element whose constructor pushes to the stack: the array's record goes
+// above what the constructors pushed, as with the separate calls, so that a
+// pop to a mark the first constructor took releases the array first, then
+// what each element pushed.
+namespace {
+
+PageStack *building_in;
+int elements_built;
+
+struct PushesInner {
+    int id;
+    PushesInner() : id(++elements_built)
+    {
+        if (id == 1)
+            mark_in_constructor = page_stack_mark(building_in);
+        frame_arena::push_new<Tracked>(building_in, 100 + id);
+    }
+    ~PushesInner() { destroyed.push_back(id); }
+};
+
+} // namespace
+
+Test(cpp, an_array_whose_constructors_push_gets_its_record_above_what_they_pushed)
+{
+    destroyed.clear();
+    elements_built = 0;
+    PageStack *ps = building_in = committed_stack();
+    PushesInner *arr = frame_arena::push_new_array<PushesInner>(ps, 3);
+    cr_assert_eq(arr[2].id, 3);
+    page_stack_pop_to(mark_in_constructor);
+    cr_assert_eq(destroyed, (std::vector<int>{3, 2, 1, 103, 102, 101}), "the pop released every record");
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed.size(), 6u, "and the reset found none");
+    page_stack_destroy(ps);
+}
+
+// Many arrays across the stack's commit steps, where an array and its
+// record do not fit below the commit end and the separate calls take over:
+// each element destroyed once, newest first.
+Test(cpp, push_new_array_across_commits_destroys_each_element_once_newest_first)
+{
+    destroyed.clear();
+    PageStackDesc desc{};
+    desc.commit_size = os_vm_page_size();
+    PageStack *ps = page_stack_create(&desc);
+    const int n = 1000, length = 7;
+    for (int i = 0; i < n; i++) {
+        Numbered *arr = frame_arena::push_new_array<Numbered>(ps, length);
+        for (int j = 0; j < length; j++)
+            arr[j].id = i * length + j;
+    }
+    cr_assert_gt(page_stack_stats(ps).commits, 10u);
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed.size(), static_cast<size_t>(n * length));
+    for (int k = 0; k < n * length; k++)
+        cr_assert_eq(destroyed[static_cast<size_t>(k)], n * length - 1 - k);
+    page_stack_destroy(ps);
+}
+
 static void ignore_failure(PageStack *, size_t, size_t, void *) {}
+
+// A count whose bytes overflow, or do not fit the stack: push_new_array
+// returns nullptr where on_fail returns, with the push's error, builds
+// nothing and leaves the stack as it was, on committed pages or not.
+Test(cpp, push_new_array_of_too_many_fails_and_builds_nothing)
+{
+    destroyed.clear();
+    for (int committed = 0; committed < 2; committed++) {
+        PageStackDesc desc{};
+        desc.reserve_size = 64 << 10;
+        desc.on_fail = ignore_failure; // a failed push returns NULL
+        PageStack *ps = page_stack_create(&desc);
+        if (committed) {
+            page_stack_push(ps, 1, 1);
+            page_stack_reset(ps);
+        }
+        const size_t edge = SIZE_MAX / sizeof(Numbered);
+        struct Case {
+            size_t count;
+            PageStackError error;
+        } cases[] = {{(64 << 10) / sizeof(Numbered) + 1, PageStackError_OutOfReserve}, // one more than fits
+                     {SIZE_MAX / 2 / sizeof(Numbered) + 1, PageStackError_OutOfReserve},
+                     {edge, PageStackError_OutOfReserve},
+                     {edge + 1, PageStackError_SizeOverflow},
+                     {SIZE_MAX, PageStackError_SizeOverflow}};
+        for (const Case &c : cases) {
+            cr_assert_null(frame_arena::push_new_array<Numbered>(ps, c.count), "count %zu", c.count);
+            cr_assert_eq(page_stack_last_error(ps), c.error, "count %zu: error %d, not %d", c.count,
+                         page_stack_last_error(ps), c.error);
+        }
+        PageStackStats st = page_stack_stats(ps);
+        cr_assert_eq(st.failed_pushes, sizeof cases / sizeof cases[0]);
+        cr_assert_eq(st.pos, 0u, "failed pushes leave the stack as it was");
+        cr_assert_not_null(frame_arena::push_new_array<Numbered>(ps, 4), "and it serves the next");
+        page_stack_destroy(ps);
+        cr_assert_eq(destroyed.size(), 4u * static_cast<size_t>(committed + 1), "only those were built");
+    }
+}
 
 // Pushes what `make` builds into a 64 KiB stack left with sizeof(T) + gap
 // bytes, for every gap up to 256, and checks what happens when the object
