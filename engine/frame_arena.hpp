@@ -135,6 +135,23 @@ inline void *push_elements(PageStack *ps, size_t count, size_t size, size_t alig
     return page_stack_push_inline(ps, count * size, align, how);
 #endif
 }
+
+// The end of push_new's and push_new_array's single push of their objects
+// and the record that destroys them: the record, reserved at `record` with
+// `last` its last byte, is linked where the top is still there; a
+// constructor that pushed to the stack (or popped it) moved the top, and
+// the record goes to the new top by page_stack_push_cleanup, as separate
+// calls would place it. False when that push fails: the caller destroys
+// the objects.
+FRAME_ARENA_INLINE_ bool link_or_push_record(PageStack *ps, uintptr_t record, uintptr_t last,
+                                             void (*fn)(void *object, size_t count), void *object, size_t count)
+{
+    if (PAGE_STACK_LIKELY(ps->last == last)) {
+        page_stack_link_record_(ps, reinterpret_cast<PageStackCleanup *>(record), last, fn, object, count);
+        return true;
+    }
+    return page_stack_push_cleanup(ps, fn, object, count);
+}
 } // namespace detail
 
 // One T constructed from args, in ps. Over-aligned types get their alignment.
@@ -145,11 +162,10 @@ T *push_new(PageStack *ps, Args &&...args)
     if constexpr (!std::is_trivially_destructible_v<T>) {
         // The object and its cleanup's record in one inline push, the record
         // right after the object, as page_stack_push_cleanup would place it
-        // (the object aligned to at least a word); linked once the
-        // constructor has returned. A constructor that pushed to the stack
-        // (or popped it) gets its record at the new top instead, from
-        // page_stack_push_cleanup, so that a pop releasing what it pushed
-        // reaches the record first, as with separate calls. Where the two
+        // (the object aligned to at least a word), linked once the
+        // constructor has returned (detail::link_or_push_record: a
+        // constructor that pushed gets its record above what it pushed, so
+        // that a pop releasing that reaches the record first). Where the two
         // do not fit inline, the separate calls below.
         constexpr size_t offset = (sizeof(T) + alignof(PageStackCleanup) - 1) & ~(alignof(PageStackCleanup) - 1);
         constexpr size_t align = alignof(T) > alignof(PageStackCleanup) ? alignof(T) : alignof(PageStackCleanup);
@@ -161,12 +177,7 @@ T *push_new(PageStack *ps, Args &&...args)
             ps->last = last;
             ps->pushes += 2; // the object and its record, counted as the two calls count them
             T *object = ::new (reinterpret_cast<void *>(p)) T(std::forward<Args>(args)...);
-            if (PAGE_STACK_LIKELY(ps->last == last)) {
-                page_stack_link_record_(ps, reinterpret_cast<PageStackCleanup *>(p + offset), last,
-                                        detail::destroy_one<T>, object, 1);
-                return object;
-            }
-            if (!page_stack_push_cleanup(ps, detail::destroy_one<T>, object, 1)) {
+            if (!detail::link_or_push_record(ps, p + offset, last, detail::destroy_one<T>, object, 1)) {
                 object->~T();
                 return nullptr;
             }
@@ -217,10 +228,8 @@ T *push_new_array(PageStack *ps, size_t count)
     if constexpr (!std::is_trivially_destructible_v<T>) {
         // The array and its cleanup's record in one inline push, as push_new
         // makes for one object: the record right after the array, linked
-        // once every constructor has returned, or pushed by
-        // page_stack_push_cleanup if a constructor pushed or popped. A count
-        // whose bytes come near SIZE_MAX takes the separate calls, which
-        // report the overflow.
+        // once every constructor has returned. A count whose bytes come
+        // near SIZE_MAX takes the separate calls, which report the overflow.
         constexpr size_t word = alignof(PageStackCleanup);
         constexpr size_t align = alignof(T) > word ? alignof(T) : word;
         uintptr_t last;
@@ -233,12 +242,7 @@ T *push_new_array(PageStack *ps, size_t count)
                 ps->pushes += 2; // the array and its record, counted as the two calls count them
                 T *first = reinterpret_cast<T *>(p);
                 detail::construct_array<T>(first, count);
-                if (PAGE_STACK_LIKELY(ps->last == last)) {
-                    page_stack_link_record_(ps, reinterpret_cast<PageStackCleanup *>(p + offset), last,
-                                            detail::destroy_array<T>, first, count);
-                    return first;
-                }
-                if (!page_stack_push_cleanup(ps, detail::destroy_array<T>, first, count)) {
+                if (!detail::link_or_push_record(ps, p + offset, last, detail::destroy_array<T>, first, count)) {
                     detail::destroy_array<T>(first, count);
                     return nullptr;
                 }
