@@ -286,6 +286,10 @@ Test(cpp, push_new_array_counts_two_pushes_and_its_array_dies_with_its_record)
 #endif
     PageStackMark after = page_stack_mark(ps);
     frame_arena::push_new_array<Numbered>(ps, 2)[1].id = 9;
+#ifndef FRAME_ARENA_CHECKED
+    cr_assert_eq(page_stack_pos(ps), after.pos + 2 * sizeof(Numbered) + 5 * sizeof(void *),
+                 "an array of whole words has its record right after it, with no padding");
+#endif
     page_stack_pop_to(after);
     cr_assert_eq(destroyed, (std::vector<int>{9, 0}), "the first array lives on");
     page_stack_pop_to(before);
