@@ -453,14 +453,31 @@ Test(cpp, an_object_whose_cleanup_record_does_not_fit_is_destroyed_and_not_retur
 // returns nullptr, as when the record alone does not fit.
 namespace {
 
+void fill_to_the_end(PageStack *ps)
+{
+    size_t room = page_stack_stats(ps).reserved - page_stack_pos(ps);
+    while (room > 0 && !page_stack_try_push(ps, room, 1)) // the checked build's redzones take a few bytes
+        room--;
+}
+
 struct FillsTheStack {
-    explicit FillsTheStack(PageStack *ps)
-    {
-        size_t room = page_stack_stats(ps).reserved - page_stack_pos(ps);
-        while (room > 0 && !page_stack_try_push(ps, room, 1)) // the checked build's redzones take a few bytes
-            room--;
-    }
+    explicit FillsTheStack(PageStack *ps) { fill_to_the_end(ps); }
     ~FillsTheStack() { destroyed.push_back(3); }
+};
+
+// An array's second element fills the stack: the array's record, above what
+// it pushed, does not fit.
+PageStack *to_fill;
+int fill_built;
+
+struct SecondFillsTheStack {
+    int id;
+    SecondFillsTheStack() : id(++fill_built)
+    {
+        if (id == 2)
+            fill_to_the_end(to_fill);
+    }
+    ~SecondFillsTheStack() { destroyed.push_back(id); }
 };
 
 } // namespace
@@ -477,6 +494,22 @@ Test(cpp, an_object_whose_constructor_fills_the_stack_is_destroyed_and_not_retur
     cr_assert_eq(destroyed, (std::vector<int>{3}), "destroyed once, there");
     page_stack_reset(ps);
     cr_assert_eq(destroyed, (std::vector<int>{3}), "and not registered");
+    page_stack_destroy(ps);
+}
+
+Test(cpp, an_array_whose_constructor_fills_the_stack_is_destroyed_and_not_returned)
+{
+    destroyed.clear();
+    fill_built = 0;
+    PageStackDesc desc{};
+    desc.reserve_size = 64 * 1024;
+    desc.initial_commit = 64 * 1024; // all of it: the array and its record fit inline
+    desc.on_fail = ignore_failure;
+    PageStack *ps = to_fill = page_stack_create(&desc);
+    cr_assert_null(frame_arena::push_new_array<SecondFillsTheStack>(ps, 3));
+    cr_assert_eq(destroyed, (std::vector<int>{3, 2, 1}), "each element destroyed once, there, newest first");
+    page_stack_reset(ps);
+    cr_assert_eq(destroyed.size(), 3u, "and none registered");
     page_stack_destroy(ps);
 }
 
