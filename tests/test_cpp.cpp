@@ -233,24 +233,33 @@ Test(cpp, push_new_of_a_throwing_constructor_registers_nothing)
     page_stack_destroy(ps);
 }
 
-// Many objects across the stack's commit steps, where the object and its
-// record do not fit below the commit end and the separate calls take over:
-// each destroyed once, newest first.
-Test(cpp, push_new_across_commits_destroys_each_object_once_newest_first)
+// Runs `push` on a stack that commits a page at a time, where most objects
+// and their records do not fit below the commit end and the separate calls
+// take over, then checks that the reset destroyed the `made` objects, ids 0
+// to made - 1, each once, newest first.
+template <class Push>
+void check_destroyed_across_commits(int made, Push push)
 {
     destroyed.clear();
     PageStackDesc desc{};
     desc.commit_size = os_vm_page_size();
     PageStack *ps = page_stack_create(&desc);
-    const int n = 3000;
-    for (int i = 0; i < n; i++)
-        cr_assert_eq(frame_arena::push_new<Tracked>(ps, i)->id, i);
+    push(ps);
     cr_assert_gt(page_stack_stats(ps).commits, 10u);
     page_stack_reset(ps);
-    cr_assert_eq(destroyed.size(), static_cast<size_t>(n));
-    for (int i = 0; i < n; i++)
-        cr_assert_eq(destroyed[static_cast<size_t>(i)], n - 1 - i);
+    cr_assert_eq(destroyed.size(), static_cast<size_t>(made));
+    for (int k = 0; k < made; k++)
+        cr_assert_eq(destroyed[static_cast<size_t>(k)], made - 1 - k);
     page_stack_destroy(ps);
+}
+
+Test(cpp, push_new_across_commits_destroys_each_object_once_newest_first)
+{
+    const int n = 3000;
+    check_destroyed_across_commits(n, [&](PageStack *ps) {
+        for (int i = 0; i < n; i++)
+            cr_assert_eq(frame_arena::push_new<Tracked>(ps, i)->id, i);
+    });
 }
 
 // push_new_array on committed pages: the array and its record in one push,
@@ -302,34 +311,37 @@ Test(cpp, push_new_array_counts_two_pushes_and_its_array_dies_with_its_record)
     page_stack_destroy(ps);
 }
 
-// An element whose constructor pushes to the stack: the array's record goes
-// above what the constructors pushed, as with the separate calls, so that a
-// pop to a mark the first constructor took releases the array first, then
-// what each element pushed.
+// An array element whose constructor does more than take its id: what
+// on_element says, given the id (from 1) and the stack the array is in.
 namespace {
 
-PageStack *building_in;
+PageStack *elements_in;
 int elements_built;
+void (*on_element)(PageStack *ps, int id);
 
-struct PushesInner {
+struct Element {
     int id;
-    PushesInner() : id(++elements_built)
-    {
-        if (id == 1)
-            mark_in_constructor = page_stack_mark(building_in);
-        frame_arena::push_new<Tracked>(building_in, 100 + id);
-    }
-    ~PushesInner() { destroyed.push_back(id); }
+    Element() : id(++elements_built) { on_element(elements_in, id); }
+    ~Element() { destroyed.push_back(id); }
 };
 
 } // namespace
 
+// Elements whose constructors push to the stack: the array's record goes
+// above what they pushed, as with the separate calls, so that a pop to a
+// mark the first constructor took releases the array first, then what each
+// element pushed.
 Test(cpp, an_array_whose_constructors_push_gets_its_record_above_what_they_pushed)
 {
     destroyed.clear();
     elements_built = 0;
-    PageStack *ps = building_in = committed_stack();
-    PushesInner *arr = frame_arena::push_new_array<PushesInner>(ps, 3);
+    on_element = [](PageStack *ps, int id) {
+        if (id == 1)
+            mark_in_constructor = page_stack_mark(ps);
+        frame_arena::push_new<Tracked>(ps, 100 + id);
+    };
+    PageStack *ps = elements_in = committed_stack();
+    Element *arr = frame_arena::push_new_array<Element>(ps, 3);
     cr_assert_eq(arr[2].id, 3);
     page_stack_pop_to(mark_in_constructor);
     cr_assert_eq(destroyed, (std::vector<int>{3, 2, 1, 103, 102, 101}), "the pop released every record");
@@ -338,27 +350,17 @@ Test(cpp, an_array_whose_constructors_push_gets_its_record_above_what_they_pushe
     page_stack_destroy(ps);
 }
 
-// Many arrays across the stack's commit steps, where an array and its
-// record do not fit below the commit end and the separate calls take over:
-// each element destroyed once, newest first.
+// The same with arrays: each element destroyed once, newest first.
 Test(cpp, push_new_array_across_commits_destroys_each_element_once_newest_first)
 {
-    destroyed.clear();
-    PageStackDesc desc{};
-    desc.commit_size = os_vm_page_size();
-    PageStack *ps = page_stack_create(&desc);
     const int n = 1000, length = 7;
-    for (int i = 0; i < n; i++) {
-        Numbered *arr = frame_arena::push_new_array<Numbered>(ps, length);
-        for (int j = 0; j < length; j++)
-            arr[j].id = i * length + j;
-    }
-    cr_assert_gt(page_stack_stats(ps).commits, 10u);
-    page_stack_reset(ps);
-    cr_assert_eq(destroyed.size(), static_cast<size_t>(n * length));
-    for (int k = 0; k < n * length; k++)
-        cr_assert_eq(destroyed[static_cast<size_t>(k)], n * length - 1 - k);
-    page_stack_destroy(ps);
+    check_destroyed_across_commits(n * length, [&](PageStack *ps) {
+        for (int i = 0; i < n; i++) {
+            Numbered *arr = frame_arena::push_new_array<Numbered>(ps, length);
+            for (int j = 0; j < length; j++)
+                arr[j].id = i * length + j;
+        }
+    });
 }
 
 static void ignore_failure(PageStack *, size_t, size_t, void *) {}
@@ -465,21 +467,6 @@ struct FillsTheStack {
     ~FillsTheStack() { destroyed.push_back(3); }
 };
 
-// An array's second element fills the stack: the array's record, above what
-// it pushed, does not fit.
-PageStack *to_fill;
-int fill_built;
-
-struct SecondFillsTheStack {
-    int id;
-    SecondFillsTheStack() : id(++fill_built)
-    {
-        if (id == 2)
-            fill_to_the_end(to_fill);
-    }
-    ~SecondFillsTheStack() { destroyed.push_back(id); }
-};
-
 } // namespace
 
 Test(cpp, an_object_whose_constructor_fills_the_stack_is_destroyed_and_not_returned)
@@ -500,13 +487,17 @@ Test(cpp, an_object_whose_constructor_fills_the_stack_is_destroyed_and_not_retur
 Test(cpp, an_array_whose_constructor_fills_the_stack_is_destroyed_and_not_returned)
 {
     destroyed.clear();
-    fill_built = 0;
+    elements_built = 0;
+    on_element = [](PageStack *ps, int id) {
+        if (id == 2) // the array's record, above what it pushed, does not fit
+            fill_to_the_end(ps);
+    };
     PageStackDesc desc{};
     desc.reserve_size = 64 * 1024;
     desc.initial_commit = 64 * 1024; // all of it: the array and its record fit inline
     desc.on_fail = ignore_failure;
-    PageStack *ps = to_fill = page_stack_create(&desc);
-    cr_assert_null(frame_arena::push_new_array<SecondFillsTheStack>(ps, 3));
+    PageStack *ps = elements_in = page_stack_create(&desc);
+    cr_assert_null(frame_arena::push_new_array<Element>(ps, 3));
     cr_assert_eq(destroyed, (std::vector<int>{3, 2, 1}), "each element destroyed once, there, newest first");
     page_stack_reset(ps);
     cr_assert_eq(destroyed.size(), 3u, "and none registered");
