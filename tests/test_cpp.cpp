@@ -121,22 +121,24 @@ Test(cpp, arrays_are_value_initialised_and_destroyed_in_reverse)
     page_stack_destroy(ps);
 }
 
+// On a new stack (separate calls) and on committed pages (one push).
 Test(cpp, a_throwing_constructor_unwinds_the_ones_built)
 {
-    destroyed.clear();
-    built_before_throw = 0;
-    PageStack *ps = page_stack_create(nullptr);
-    bool thrown = false;
-    try {
-        frame_arena::push_new_array<ThrowsOnFifth>(ps, 10);
-    } catch (const std::runtime_error &) {
-        thrown = true;
+    for (PageStack *ps : {page_stack_create(nullptr), committed_stack()}) {
+        destroyed.clear();
+        built_before_throw = 0;
+        bool thrown = false;
+        try {
+            frame_arena::push_new_array<ThrowsOnFifth>(ps, 10);
+        } catch (const std::runtime_error &) {
+            thrown = true;
+        }
+        cr_assert(thrown);
+        cr_assert_eq(destroyed.size(), 4u, "the four built were destroyed");
+        page_stack_reset(ps);
+        cr_assert_eq(destroyed.size(), 4u, "and no cleanup was left behind");
+        page_stack_destroy(ps);
     }
-    cr_assert(thrown);
-    cr_assert_eq(destroyed.size(), 4u, "the four built were destroyed");
-    page_stack_reset(ps);
-    cr_assert_eq(destroyed.size(), 4u, "and no cleanup was left behind");
-    page_stack_destroy(ps);
 }
 
 // push_new pushes the object and its record at once where a push is inline:
