@@ -130,15 +130,14 @@ def main(argv):
                         if r.returncode != 0:
                             caught = True
                             break
-                    if not caught and counts and subprocess.run(["ninja", "-C", build],
-                                                                capture_output=True).returncode != 0:
-                        unbuilt += 1  # a benchmark's build, at another level, that -Werror stops
-                        continue
-                    if not caught and counts and subprocess.run(bench + ["--no-rebuild"],
-                                                                capture_output=True).returncode != 0:
-                        counted += 1
-                        print(f"caught by the benchmark's checks {path}:{i + 1}: {mutated.strip()}", flush=True)
-                        continue
+                    if not caught and counts:
+                        if subprocess.run(["ninja", "-C", build], capture_output=True).returncode != 0:
+                            unbuilt += 1  # a benchmark's build, at another level, that -Werror stops
+                            continue
+                        if subprocess.run(bench + ["--no-rebuild"], capture_output=True).returncode != 0:
+                            counted += 1
+                            print(f"caught by the benchmark's checks {path}:{i + 1}: {mutated.strip()}", flush=True)
+                            continue
                     if not caught:
                         survived += 1
                         print(f"SURVIVED {path}:{i + 1}: {mutated.strip()}", flush=True)
