@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 
+from ir import without_malloc_perturb  # bench/ir.py, beside this file
+
 COMPETITORS = ['stack_allocator', 'pmr_page_stack', 'pmr_monotonic', 'pmr_monotonic_buffer', 'std_allocator']
 WORKLOADS = ['vectors', 'map', 'lists', 'objects', 'arrays']
 
@@ -54,7 +56,8 @@ def instructions(binary, name, workload, frames):
         out = os.path.join(tmp, 'callgrind.out')
         subprocess.run(['valgrind', '--tool=callgrind', f'--callgrind-out-file={out}', binary, '--only', name,
                         '--workload', workload, '--frames', str(frames)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=without_malloc_perturb(os.environ))
         with open(out) as f:
             for line in f:
                 m = re.match(r'(?:summary|totals):\s+(\d+)', line)

@@ -2811,12 +2811,20 @@ static int run_timing(const char *self, bool quick)
     return 0;
 }
 
-/* jemalloc's static TLS does not fit glibc's default surplus for dlopen. */
+/* jemalloc's static TLS does not fit glibc's default surplus for dlopen.
+ * The run goes without MALLOC_PERTURB_ (as `meson test` sets it, or a shell
+ * left it): with it glibc fills every block it hands out and takes back, and
+ * its frames would be timed with those fills. */
 static void ensure_tls_surplus(char **argv)
 {
     if (getenv("FRAME_BENCH_REEXEC"))
         return;
     setenv("FRAME_BENCH_REEXEC", "1", 1);
+    if (getenv("MALLOC_PERTURB_")) {
+        fprintf(stderr, "frame_bench: MALLOC_PERTURB_ is set; running without it, or glibc's frames would be timed "
+                        "with its fills\n");
+        unsetenv("MALLOC_PERTURB_");
+    }
     const char *old = getenv("GLIBC_TUNABLES");
     char tunables[512];
     snprintf(tunables, sizeof tunables, "%s%sglibc.rtld.optional_static_tls=16384", old ? old : "", old ? ":" : "");
@@ -2858,8 +2866,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (strcmp(mode, "ir") == 0)
+    if (strcmp(mode, "ir") == 0) {
+        const char *perturb = getenv("MALLOC_PERTURB_");
+        if (perturb && (atoi(perturb) & 0xff)) {
+            fprintf(stderr, "frame_bench --ir: MALLOC_PERTURB_=%s is set: glibc fills every block it hands out and "
+                            "takes back, and its counts would include the fills; unset it (bench/ir.py does)\n",
+                    perturb);
+            return 2;
+        }
         return run_ir();
+    }
     if (strcmp(mode, "check") == 0)
         return run_check();
     if (strcmp(mode, "memops") == 0) {
