@@ -463,10 +463,12 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "cpp_bench: rounds and frames must be above 0\n");
         return 2;
     }
-    // glibc reads it at the program's start: with it, operator new's blocks are filled as they are handed out
-    // and taken back, and std_allocator's frames would be counted or timed with the fills.
+    // glibc reads it at the program's start: with it (1 to 255; glibc ignores other values), operator new's
+    // blocks are filled as they are handed out and taken back, and std_allocator's frames would be counted or
+    // timed with the fills.
     const char *perturb = std::getenv("MALLOC_PERTURB_");
-    if (perturb && (std::atoi(perturb) & 0xff)) {
+    long byte = perturb ? std::strtol(perturb, nullptr, 0) : 0;
+    if (byte >= 1 && byte <= 255) {
         std::fprintf(stderr, "cpp_bench: MALLOC_PERTURB_=%s is set: glibc would fill every block it hands out and "
                              "takes back, and std_allocator's figures would include the fills; unset it "
                              "(bench/cpp_ir.py does)\n",

@@ -2811,16 +2811,25 @@ static int run_timing(const char *self, bool quick)
     return 0;
 }
 
+/* MALLOC_PERTURB_, as `meson test` sets it (or a shell left it), when it
+ * makes glibc fill every block it hands out and takes back (glibc takes 1 to
+ * 255 and ignores other values): glibc's frames would be counted or timed
+ * with those fills. */
+static const char *malloc_perturbed(void)
+{
+    const char *perturb = getenv("MALLOC_PERTURB_");
+    long byte = perturb ? strtol(perturb, NULL, 0) : 0;
+    return byte >= 1 && byte <= 255 ? perturb : NULL;
+}
+
 /* jemalloc's static TLS does not fit glibc's default surplus for dlopen.
- * The run goes without MALLOC_PERTURB_ (as `meson test` sets it, or a shell
- * left it): with it glibc fills every block it hands out and takes back, and
- * its frames would be timed with those fills. */
+ * The run goes without MALLOC_PERTURB_ too. */
 static void ensure_tls_surplus(char **argv)
 {
     if (getenv("FRAME_BENCH_REEXEC"))
         return;
     setenv("FRAME_BENCH_REEXEC", "1", 1);
-    if (getenv("MALLOC_PERTURB_")) {
+    if (malloc_perturbed()) {
         fprintf(stderr, "frame_bench: MALLOC_PERTURB_ is set; running without it, or glibc's frames would be timed "
                         "with its fills\n");
         unsetenv("MALLOC_PERTURB_");
@@ -2867,11 +2876,10 @@ int main(int argc, char **argv)
         }
     }
     if (strcmp(mode, "ir") == 0) {
-        const char *perturb = getenv("MALLOC_PERTURB_");
-        if (perturb && (atoi(perturb) & 0xff)) {
+        if (malloc_perturbed()) {
             fprintf(stderr, "frame_bench --ir: MALLOC_PERTURB_=%s is set: glibc fills every block it hands out and "
                             "takes back, and its counts would include the fills; unset it (bench/ir.py does)\n",
-                    perturb);
+                    malloc_perturbed());
             return 2;
         }
         return run_ir();

@@ -123,7 +123,7 @@ def without_malloc_perturb(environ):
     `meson test` sets to a random byte for every test. With it glibc fills
     each block it hands out and each it takes back, so its figures count
     those fills (a realloc of the growing array 52,186 instructions instead
-    of 267) and a comparison with glibc could not fail."""
+    of 267), and a comparison with glibc could hardly fail."""
     env = dict(environ)
     env.pop("MALLOC_PERTURB_", None)
     return env
