@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 from ir import without_malloc_perturb  # bench/ir.py, beside this file
 
@@ -66,13 +67,20 @@ def instructions(binary, name, workload, frames):
     raise SystemExit(f'cpp_ir: no instruction total in the callgrind output of {name} {workload}')
 
 
-def per_frame(binary, name, workload, first, last):
-    return (instructions(binary, name, workload, last) - instructions(binary, name, workload, first)) / (last - first)
+def per_frame_table(binary, competitors, first, last):
+    """{workload: {competitor: instructions a frame}}, with as many callgrind
+    runs at a time as there are cores: each is a process of its own, whose
+    count does not depend on what runs beside it."""
+    runs = [(c, w, n) for w in WORKLOADS for c in competitors for n in (first, last)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        counts = dict(zip(runs, pool.map(lambda run: instructions(binary, *run), runs)))
+    return {w: {c: (counts[c, w, last] - counts[c, w, first]) / (last - first) for c in competitors}
+            for w in WORKLOADS}
 
 
 def tap(binary, compiler):
     ceilings = CEILINGS[compiler]
-    table = {w: {c: per_frame(binary, c, w, 10, 30) for c in ('stack_allocator', 'std_allocator')} for w in WORKLOADS}
+    table = per_frame_table(binary, ('stack_allocator', 'std_allocator'), 10, 30)
     lines = []
     for w in WORKLOADS:
         ours = table[w]['stack_allocator']
@@ -98,7 +106,7 @@ def main():
     binary = args[0]
     print('instructions per frame (callgrind: the difference of 150 and 50 frames, over 100)')
     print(f'  {"competitor":22} ' + ' '.join(f'{w:>12} {"ratio":>6}' for w in WORKLOADS))
-    table = {w: {c: per_frame(binary, c, w, 50, 150) for c in COMPETITORS} for w in WORKLOADS}
+    table = per_frame_table(binary, COMPETITORS, 50, 150)
     for c in COMPETITORS:
         cells = [f'{table[w][c]:12,.0f} {table[w][c] / table[w][COMPETITORS[0]]:6.2f}' for w in WORKLOADS]
         print(f'  {c:22} ' + ' '.join(cells))
