@@ -16,7 +16,9 @@ Each block compiles with -Wall -Wextra -pedantic -Werror -fsyntax-only
 (C11, or C++17), its unused variables and parameters allowed. Prints TAP,
 one test per block; a block GIVEN does not name, and a GIVEN entry that
 names no block, fail too. A block that includes a header the machine does
-not have (cJSON's) is skipped with that said.
+not have (cJSON's) is skipped with that said. One more test: the packages
+the README's quick start says `./dev` installs are those of `packages` in
+./dev.
 """
 import os
 import re
@@ -170,6 +172,18 @@ def normal(text):
     return ' '.join(re.sub(r'/\*.*?\*/|//[^\n]*', ' ', text, flags=re.S).split())
 
 
+def package_lists(root):
+    """The packages ./dev installs for every command, and those the README's
+    quick start names (the backquoted words of its sentence "`./dev`
+    installs the Debian packages it needs (...) with `apt-get`")."""
+    with open(os.path.join(root, 'dev')) as f:
+        dev = re.search(r'^packages=\((.*?)\)', f.read(), re.M | re.S)
+    with open(os.path.join(root, 'README.md')) as f:
+        readme = re.search(r'`\./dev` installs the Debian packages it needs \((.*?)\) with `apt-get`', f.read(), re.S)
+    return (set(dev.group(1).split()) if dev else set(),
+            set(re.findall(r'`([a-z0-9][a-z0-9.+-]*)`', readme.group(1))) if readme else set())
+
+
 def main(argv):
     if len(argv) != 5:
         print(__doc__.strip(), file=sys.stderr)
@@ -185,7 +199,7 @@ def main(argv):
     found = blocks(root)
     used = set()
     print('TAP version 13')
-    print(f'1..{len(found) + 1}')
+    print(f'1..{len(found) + 2}')
     for n, (doc, line, lang, text) in enumerate(found, 1):
         what = f'{doc}:{line} ({lang}) compiles'
         given = [g for g in GIVEN if g[0] == doc and text.startswith(g[1])]
@@ -228,6 +242,13 @@ def main(argv):
     print(('not ok' if unused else 'ok') + f' {len(found) + 1} - every GIVEN entry names a block')
     for g in unused:
         print(f'# no block of {g[0]} begins: {g[1]}')
+    dev, readme = package_lists(root)
+    print(('ok' if dev and dev == readme else 'not ok') +
+          f' {len(found) + 2} - the README\'s quick start names the packages ./dev installs')
+    for name in sorted(dev - readme):
+        print(f'# ./dev installs {name}, which the README does not name')
+    for name in sorted(readme - dev):
+        print(f'# the README names {name}, which ./dev does not install')
     return 0
 
 
