@@ -179,9 +179,10 @@ def package_lists(root):
     with open(os.path.join(root, 'dev')) as f:
         dev = re.search(r'^packages=\((.*?)\)', f.read(), re.M | re.S)
     with open(os.path.join(root, 'README.md')) as f:
-        readme = re.search(r'`\./dev` installs the Debian packages it needs \((.*?)\) with `apt-get`', f.read(), re.S)
-    return (set(dev.group(1).split()) if dev else set(),
-            set(re.findall(r'`([a-z0-9][a-z0-9.+-]*)`', readme.group(1))) if readme else set())
+        readme = re.search(r'`\./dev`\s+installs\s+the\s+Debian\s+packages\s+it\s+needs\s+\((.*?)\)\s+with\s+`apt-get`',
+                           f.read(), re.S)
+    return (set(dev.group(1).split()) if dev else None,
+            set(re.findall(r'`([a-z0-9][a-z0-9.+-]*)`', readme.group(1))) if readme else None)
 
 
 def main(argv):
@@ -245,10 +246,15 @@ def main(argv):
     dev, readme = package_lists(root)
     print(('ok' if dev and dev == readme else 'not ok') +
           f' {len(found) + 2} - the README\'s quick start names the packages ./dev installs')
-    for name in sorted(dev - readme):
-        print(f'# ./dev installs {name}, which the README does not name')
-    for name in sorted(readme - dev):
-        print(f'# the README names {name}, which ./dev does not install')
+    if dev is None or readme is None:
+        print('# not found: ' + ('the packages=(...) list of ./dev' if dev is None else
+                                 'the README\'s sentence "`./dev` installs the Debian packages it needs (...) '
+                                 'with `apt-get`"'))
+    else:
+        for name in sorted(dev - readme):
+            print(f'# ./dev installs {name}, which the README does not name')
+        for name in sorted(readme - dev):
+            print(f'# the README names {name}, which ./dev does not install')
     return 0
 
 
