@@ -2876,10 +2876,11 @@ int main(int argc, char **argv)
         }
     }
     if (strcmp(mode, "ir") == 0) {
-        if (malloc_perturbed()) {
+        const char *perturb = malloc_perturbed();
+        if (perturb) {
             fprintf(stderr, "frame_bench --ir: MALLOC_PERTURB_=%s is set: glibc fills every block it hands out and "
                             "takes back, and its counts would include the fills; unset it (bench/ir.py does)\n",
-                    malloc_perturbed());
+                    perturb);
             return 2;
         }
         return run_ir();
