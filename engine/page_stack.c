@@ -1288,16 +1288,15 @@ SHARED_INLINE bool free_last_idle(PageStack *ps, void *ptr, size_t size)
 }
 
 /* page_stack_free_last's checks of the stack, each failure stopping the
- * program with its own message, then the free. Out of line and not
- * declared as not returning, so that the free reaches it by a tail call
- * and keeps no stack frame for it. */
+ * program with its own message (page_stack_free_last sends only those
+ * here), then the free. Out of line and not declared as not returning, so
+ * that the free reaches it by a tail call and keeps no stack frame for it. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline, cold))
 #endif
 static bool free_last_checked(PageStack *ps, void *ptr, size_t size)
 {
-    need_idle(ps, "page_stack_free_last");
-    return free_last_idle(ps, ptr, size);
+    return free_last_idle(need_idle(ps, "page_stack_free_last"), ptr, size);
 }
 
 bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
