@@ -18,10 +18,11 @@
  * checked, a process running under valgrind, or an on_push hook) it is 0, so
  * every push comes here. The top is kept as `last` (top - 1): see page_stack.h for why.
  *
- * Lazy bookkeeping keeps the inline push short: `peak`, `high` (highest pos
- * since the last reset) and `dirty` (highest address ever handed out since it
- * was committed) are brought up to date only before pos goes down, because a
- * push can only raise pos.
+ * Lazy bookkeeping keeps the inline push short: `high` (highest pos since
+ * the last reset) and `dirty` (highest address ever handed out since it was
+ * committed) are brought up to date only before pos goes down, because a
+ * push can only raise pos; `peak` (the highest before the last reset) takes
+ * `high` at each reset, so a pop keeps one high-water mark, not two.
  *
  * The checked build (FRAME_ARENA_CHECKED) changes where bytes go, not what the
  * API means: the reservation holds quarantine + 1 regions of its own and each
@@ -313,8 +314,6 @@ static void settle(PageStack *ps)
 static void note_high(PageStack *ps)
 {
     size_t pos = pos_of(ps);
-    if (pos > ps->peak)
-        ps->peak = pos;
     if (pos > ps->high)
         ps->high = pos;
     if (top(ps) > ps->dirty)
@@ -1751,6 +1750,8 @@ SHARED_INLINE void reset_down(PageStack *ps, const char *fn)
         release(ps, ps->base, top(ps));
     }
     set_top(ps, region_base(ps));
+    if (ps->high > ps->peak)
+        ps->peak = ps->high;
     ps->high = 0;
     ps->generation++;
     rearm(ps);
@@ -1852,7 +1853,7 @@ void page_stack_trim(PageStack *ps, size_t keep)
 PageStackStats page_stack_stats(const PageStack *ps)
 {
     need_stack(ps, "page_stack_stats");
-    size_t pos = pos_of(ps), committed = ps->committed;
+    size_t pos = pos_of(ps), committed = ps->committed, peak = ps->high > ps->peak ? ps->high : ps->peak;
     if (CHECKED) {
         const CheckState *ck = check_view(ps);
         for (uint32_t r = 0; r < ck->regions; r++)
@@ -1861,7 +1862,7 @@ PageStackStats page_stack_stats(const PageStack *ps)
     }
     return (PageStackStats){
         .pos = pos,
-        .peak = pos > ps->peak ? pos : ps->peak,
+        .peak = pos > peak ? pos : peak,
         .committed = committed,
         .reserved = ps->reserved,
         .pushes = ps->pushes,
