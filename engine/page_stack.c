@@ -147,6 +147,7 @@
 #define Internal_InCleanup (1u << 25)      /* in ps->flags: one of its cleanups is running (see run_cleanups) */
 #define Internal_LogsMarks (1u << 24)      /* in ps->flags: the checked build's, whose marks are logged */
 #define Internal_Valgrind (1u << 23)       /* in ps->flags: made under valgrind, which its client requests tell */
+#define Internal_PopHooks (1u << 22)       /* in ps->flags: on_pop or on_reset is set (pops and resets call out of line) */
 /* The inline mark goes out of line for a stack need_idle stops and for one
  * that logs its marks: one test of the flags. */
 _Static_assert((Internal_CursorOpen | Internal_InHook | Internal_LogsMarks) == PAGE_STACK_MARK_OUT_OF_LINE_,
@@ -1275,34 +1276,36 @@ static bool free_last_calling(PageStack *ps, uintptr_t p, size_t size)
     return free_last_block(ps, p, size);
 }
 
-/* page_stack_free_last on a stack need_idle lets through. */
-SHARED_INLINE bool free_last_idle(PageStack *ps, void *ptr, size_t size)
+/* page_stack_free_last on a stack need_idle lets through; `hooked` false
+ * where the caller knows it has no on_pop. */
+SHARED_INLINE bool free_last_idle(PageStack *ps, void *ptr, size_t size, bool hooked)
 {
     uintptr_t p = (uintptr_t)ptr;
     if (!ptr || !is_last(ps, p, size))
         return false;
-    if (PAGE_STACK_UNLIKELY(ps->cleanups || ps->on_pop))
+    if (PAGE_STACK_UNLIKELY(ps->cleanups || (hooked && ps->on_pop)))
         return free_last_calling(ps, p, size);
     return free_last_block(ps, p, size);
 }
 
-/* page_stack_free_last's checks of the stack, each failure stopping the
- * program with its own message (page_stack_free_last sends only those
- * here), then the free. Out of line and not declared as not returning, so
- * that the free reaches it by a tail call and keeps no stack frame for it. */
+/* page_stack_free_last of a stack that a check would stop or that has a
+ * hook: the checks, each failure stopping the program with its own
+ * message, then the free and its calls. Out of line and not declared as
+ * not returning, so that the free reaches it by a tail call and keeps no
+ * stack frame for it. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline, cold))
 #endif
 static bool free_last_checked(PageStack *ps, void *ptr, size_t size)
 {
-    return free_last_idle(need_idle(ps, "page_stack_free_last"), ptr, size);
+    return free_last_idle(need_idle(ps, "page_stack_free_last"), ptr, size, true);
 }
 
 bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
 {
-    if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & (Internal_CursorOpen | Internal_InHook))))
+    if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_PopHooks))))
         return free_last_checked(ps, ptr, size);
-    return free_last_idle(ps, ptr, size);
+    return free_last_idle(ps, ptr, size, false);
 }
 
 /* ------------------------------------------------------------------ strings */
@@ -1704,8 +1707,9 @@ void page_stack_pop_to_pos(PageStack *ps, size_t to, uint64_t generation)
 #if UINTPTR_MAX > 0xFFFFFFFFu
     /* Every pop that a check would stop or that has calls to make (one
      * test each, need_idle_to's flags all three) goes to pop_to_checked. */
-    if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup)) ||
-                            generation != ps->generation || to > pos_of(ps) || ps->cleanups || ps->on_pop)) {
+    if (PAGE_STACK_UNLIKELY(!ps ||
+                            (ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup | Internal_PopHooks)) ||
+                            generation != ps->generation || to > pos_of(ps) || ps->cleanups)) {
         pop_to_checked(ps, to, generation);
         return;
     }
@@ -1779,8 +1783,9 @@ static void reset_checked(PageStack *ps, const char *fn)
 SHARED_INLINE void reset_with(PageStack *ps, const char *fn)
 {
     /* need_idle_to's test for a reset: each of the three flags stops it */
-    if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup)) ||
-                            ps->cleanups || ps->on_reset)) {
+    if (PAGE_STACK_UNLIKELY(!ps ||
+                            (ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup | Internal_PopHooks)) ||
+                            ps->cleanups)) {
         reset_checked(ps, fn);
         return;
     }
@@ -1985,7 +1990,7 @@ PageStack *page_stack_create(const PageStackDesc *desc)
         .flags = d.flags | (under_valgrind() || d.on_push ? Internal_WatchEveryPush : 0) |
                  (under_valgrind() ? Internal_Valgrind : 0) |
                  (CHECKED && !PAGE_STACK_POISONING && !under_valgrind() ? Internal_SelfCheck : 0) |
-                 (CHECKED ? Internal_LogsMarks : 0),
+                 (CHECKED ? Internal_LogsMarks : 0) | (d.on_pop || d.on_reset ? Internal_PopHooks : 0),
         .name = keep_name(ps, d.name),
         .on_fail = d.on_fail,
         .user = d.user,
@@ -2066,9 +2071,11 @@ void page_stack_set_hooks(PageStack *ps, const PageStackDesc *desc)
     ps->on_pop = desc->on_pop;
     ps->on_reset = desc->on_reset;
     ps->user = desc->user;
-    ps->flags &= ~Internal_WatchEveryPush;
+    ps->flags &= ~(Internal_WatchEveryPush | Internal_PopHooks);
     if ((ps->flags & Internal_Valgrind) || desc->on_push)
         ps->flags |= Internal_WatchEveryPush;
+    if (desc->on_pop || desc->on_reset)
+        ps->flags |= Internal_PopHooks;
     settle(ps); /* the inline push is open again without on_push, closed with it */
 }
 
