@@ -147,7 +147,10 @@
 #define Internal_InCleanup (1u << 25)      /* in ps->flags: one of its cleanups is running (see run_cleanups) */
 #define Internal_LogsMarks (1u << 24)      /* in ps->flags: the checked build's, whose marks are logged */
 #define Internal_Valgrind (1u << 23)       /* in ps->flags: made under valgrind, which its client requests tell */
-#define Internal_PopHooks (1u << 22)       /* in ps->flags: on_pop or on_reset is set (pops and resets call out of line) */
+#define Internal_PopHooks (1u << 22)       /* in ps->flags: it has on_pop or on_reset (see Internal_PopOutOfLine) */
+/* The flags that send a pop or a reset out of line, to its checks and its hooks' calls: one test. (free_last's
+ * test leaves out Internal_InCleanup: a cleanup may free_last on its stack.) */
+#define Internal_PopOutOfLine (Internal_CursorOpen | Internal_InHook | Internal_InCleanup | Internal_PopHooks)
 /* The inline mark goes out of line for a stack need_idle stops and for one
  * that logs its marks: one test of the flags. */
 _Static_assert((Internal_CursorOpen | Internal_InHook | Internal_LogsMarks) == PAGE_STACK_MARK_OUT_OF_LINE_,
@@ -1705,11 +1708,10 @@ static void pop_to_checked(PageStack *ps, size_t to, uint64_t generation)
 void page_stack_pop_to_pos(PageStack *ps, size_t to, uint64_t generation)
 {
 #if UINTPTR_MAX > 0xFFFFFFFFu
-    /* Every pop that a check would stop or that has calls to make (one
-     * test each, need_idle_to's flags all three) goes to pop_to_checked. */
-    if (PAGE_STACK_UNLIKELY(!ps ||
-                            (ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup | Internal_PopHooks)) ||
-                            generation != ps->generation || to > pos_of(ps) || ps->cleanups)) {
+    /* Every pop that a check would stop or that has calls to make goes to
+     * pop_to_checked: one test each. */
+    if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & Internal_PopOutOfLine) || generation != ps->generation ||
+                            to > pos_of(ps) || ps->cleanups)) {
         pop_to_checked(ps, to, generation);
         return;
     }
@@ -1782,10 +1784,8 @@ static void reset_checked(PageStack *ps, const char *fn)
 
 SHARED_INLINE void reset_with(PageStack *ps, const char *fn)
 {
-    /* need_idle_to's test for a reset: each of the three flags stops it */
-    if (PAGE_STACK_UNLIKELY(!ps ||
-                            (ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup | Internal_PopHooks)) ||
-                            ps->cleanups)) {
+    /* need_idle_to stops a reset for each of its three flags; the fourth, hooks to call */
+    if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & Internal_PopOutOfLine) || ps->cleanups)) {
         reset_checked(ps, fn);
         return;
     }
