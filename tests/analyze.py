@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Static analysis: clang's analyzer over the library in each build it ships in.
 
-    python3 tests/analyze.py [--jobs N]
+    python3 tests/analyze.py [--jobs N] [--tap]
 
 Runs `clang --analyze` with its default checkers (core, unix, deadcode,
 nullability, security, ...) and four more (EXTRA below) on:
@@ -27,6 +27,9 @@ headers are counted, not ours to mend. First tests/analyze_proof.c, a
 planted mistake, must be reported: a run whose flags analysed nothing would
 fail there. Each build needs its headers (./dev analyze installs them); a
 build whose headers are missing fails the run and names the package.
+
+With --tap the report is TAP, one test for the planted mistake and one for
+each analysis, the analyzer's paths as comments: .ci/run counts it.
 """
 import os
 import re
@@ -145,41 +148,59 @@ def analyze(cmd):
 
 
 def main(argv):
-    workers = os.cpu_count() or 2
-    if argv[:1] == ["--jobs"] and len(argv) == 2 and argv[1].isdigit():
-        workers = int(argv[1])
-    elif argv:
-        sys.exit(__doc__)
+    workers, tap = os.cpu_count() or 2, False
+    args = list(argv)
+    while args:
+        if args[0] == "--jobs" and len(args) > 1 and args[1].isdigit():
+            workers = int(args[1])
+            del args[:2]
+        elif args[0] == "--tap":
+            tap = True
+            del args[0]
+        else:
+            sys.exit(__doc__)
     os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    todo = jobs()
+    number = 0
 
+    def result(ok, label, details=""):
+        nonlocal number
+        number += 1
+        if tap:
+            print(f"{'ok' if ok else 'not ok'} {number} - {label}")
+            print("".join(f"# {line}\n" for line in details.splitlines()), end="")
+        else:
+            print(f"{'ok    ' if ok else 'not ok'}  {label}" + (f"\n{details}" if details else ""))
+        sys.stdout.flush()
+
+    if tap:
+        print(f"1..{len(todo) + 1}")
     proof, found, _, _ = analyze(["clang", "-std=c11", "-O2", "-Iengine", *LINUX, *ANALYZE, "tests/analyze_proof.c"])
     if proof.returncode or found != ["tests/analyze_proof.c"]:
-        print("not ok: the analyzer did not report the planted mistake in tests/analyze_proof.c, "
-              "so its silence below would mean nothing:\n" + proof.stderr)
+        result(False, "the analyzer reports the planted mistake in tests/analyze_proof.c",
+               "it did not, so its silence below would mean nothing:\n" + proof.stderr)
         return 1
-    print("ok: the analyzer reports the planted mistake in tests/analyze_proof.c")
+    result(True, "the analyzer reports the planted mistake in tests/analyze_proof.c")
 
-    todo = jobs()
     failed = foreign = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
         runs = [(label, missing, None if missing else pool.submit(analyze, cmd)) for label, cmd, missing in todo]
         for label, missing, run in runs:
             if missing:
                 failed += 1
-                print(f"not ok  {label}: headers missing (apt-get install {missing})")
+                result(False, f"{label}: headers missing (apt-get install {missing})")
                 continue
             r, found, others, seconds = run.result()
             foreign += others
             if r.returncode or found:
                 failed += 1
                 why = f"{len(found)} warnings" if found else f"clang exit status {r.returncode}"
-                print(f"not ok  {label}: {why}\n{report(r.stderr) if found else r.stderr}")
+                result(False, f"{label}: {why}", report(r.stderr) if found else r.stderr)
             else:
-                print(f"ok      {label} ({seconds:.1f} s)")
-    print(f"{len(todo) - failed} analysed clean, {failed} failed"
+                result(True, f"{label} ({seconds:.1f} s)")
+    print(("# " if tap else "") + f"{len(todo) - failed} analysed clean, {failed} failed"
           + (f"; {foreign} warnings in the compiler's or the system's headers, not counted" if foreign else ""))
     return 1 if failed else 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
