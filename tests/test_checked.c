@@ -59,11 +59,15 @@ Test(checked, quarantine_is_at_most_63_resets)
         cr_assert_not_null(ps, "quarantine %u", (unsigned)asked[i]);
         uint32_t want = asked[i] < 63 ? asked[i] : 63;
         uintptr_t first = (uintptr_t)page_stack_push(ps, 100, 16);
+        size_t one_region = page_stack_stats(ps).committed;
         for (uint32_t r = 1; r <= want; r++) {
             page_stack_reset(ps);
             cr_assert_neq((uintptr_t)page_stack_push(ps, 100, 16), first, "quarantine %u: reset %u reused the range",
                           (unsigned)asked[i], (unsigned)r);
         }
+        /* every range keeps its pages, and the stats count each range once, the last of the 64 too */
+        cr_assert_eq(page_stack_stats(ps).committed, (want + 1) * one_region, "quarantine %u: %zu committed",
+                     (unsigned)asked[i], page_stack_stats(ps).committed);
         page_stack_reset(ps);
         cr_assert_eq((uintptr_t)page_stack_push(ps, 100, 16), first, "quarantine %u: the range comes back after %u resets",
                       (unsigned)asked[i], (unsigned)want + 1);
