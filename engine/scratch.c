@@ -335,25 +335,35 @@ PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
  * stacks under it. An end with no scope of its stack open is found at once;
  * otherwise the end's mark must be the innermost scope's, while that is one
  * of the first KeptScopes. No two of those begin at one position (see
- * scratch_begin) unless the stack had no byte left for the step between. */
+ * scratch_begin) unless the stack had no byte left for the step between.
+ *
+ * end_checked is scratch_end_at for the ends its test refuses: each check in turn, each
+ * failure stopping the program with its own message. It ends the scope
+ * when they pass (no end that comes here does), so it is not taken to be
+ * one that never returns, and scratch_end_at reaches it by a tail call
+ * with no stack frame of its own for the calls that stop the program. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline, cold))
 #endif
-OS_VM_NORETURN static void end_refused(const PageStack *stack, size_t pos)
+static void end_checked(PageStack *stack, size_t pos, uint64_t generation)
 {
-    int i = stack == thread_scratch.stacks[1];
-    if (!stack || stack != thread_scratch.stacks[i])
+    ScratchPair *pair = this_thread_pair();
+    int i = stack == pair->stacks[1];
+    if (!stack || stack != pair->stacks[i])
         os_vm_fatal("scratch_end: the mark is not from this thread's scratch_begin; end it on the thread that "
                     "began it (a mark of another stack goes to page_stack_pop_to)");
-    uint32_t open = thread_scratch.open[i];
+    uint32_t open = pair->open[i];
     if (!open)
         os_vm_fatal("scratch_end: every scope of scratch stack \"%s\" on this thread has ended; a scope was "
                     "ended twice: end each scope once",
                     stack->name);
-    os_vm_fatal("scratch_end: the scope that began at pos %zu of scratch stack \"%s\" is not the innermost "
-                "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one "
-                "before an inner one: end each scope once, innermost first",
-                pos, stack->name, thread_scratch.scope_pos[i][open - 1]);
+    if (open <= KeptScopes && pos != pair->scope_pos[i][open - 1])
+        os_vm_fatal("scratch_end: the scope that began at pos %zu of scratch stack \"%s\" is not the innermost "
+                    "one open on this thread, which began at pos %zu; a scope was ended twice, or an outer one "
+                    "before an inner one: end each scope once, innermost first",
+                    pos, stack->name, pair->scope_pos[i][open - 1]);
+    pair->open[i] = open - 1;
+    page_stack_pop_to_pos(stack, pos, generation);
 }
 
 void scratch_end_at(PageStack *stack, size_t pos, uint64_t generation)
@@ -362,8 +372,10 @@ void scratch_end_at(PageStack *stack, size_t pos, uint64_t generation)
     int i = stack == pair->stacks[1];
     uint32_t open = pair->open[i];
     if (PAGE_STACK_UNLIKELY(!stack || stack != pair->stacks[i] || !open ||
-                            (open <= KeptScopes && pos != pair->scope_pos[i][open - 1])))
-        end_refused(stack, pos);
+                            (open <= KeptScopes && pos != pair->scope_pos[i][open - 1]))) {
+        end_checked(stack, pos, generation);
+        return;
+    }
     /* Counted as ended before the pop, which is then a tail call: a cleanup
      * the pop runs that ends this scope again finds it ended. */
     pair->open[i] = open - 1;
