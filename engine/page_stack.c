@@ -218,13 +218,24 @@ _Static_assert(offsetof(PageStack, cursors) + sizeof(uint64_t) <= 128,
 #define CHECK_STATE_AT (((sizeof(PageStack) + 63) / 64) * 64)
 #define HEADER_BYTES (CHECK_STATE_AT + (CHECKED ? sizeof(CheckState) : 0) + NAME_BYTES)
 
-static CheckState *check_state(PageStack *ps)
+/* The small helpers of the pop, the reset, free_last and the push's slow
+ * half: gcc inlines them at -O2, not at -Og or -Os, where each would be a
+ * call (and its callers would save registers around it). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SMALL_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define SMALL_INLINE static __forceinline
+#else
+#define SMALL_INLINE static inline
+#endif
+
+SMALL_INLINE CheckState *check_state(PageStack *ps)
 {
     return (CheckState *)(void *)((char *)ps + CHECK_STATE_AT);
 }
 
 /* check_state for the calls that only read. */
-static const CheckState *check_view(const PageStack *ps)
+SMALL_INLINE const CheckState *check_view(const PageStack *ps)
 {
     return (const CheckState *)(const void *)((const char *)ps + CHECK_STATE_AT);
 }
@@ -254,35 +265,35 @@ static bool round_up(size_t value, size_t step, size_t *out)
 }
 
 /* Where the bytes handed out now start: base, or the current checked region. */
-static uintptr_t region_base(const PageStack *ps)
+SMALL_INLINE uintptr_t region_base(const PageStack *ps)
 {
     return CHECKED ? check_view(ps)->region_base : ps->base;
 }
 
 /* Physical bytes a push can reach from region_base. */
-static size_t capacity(const PageStack *ps)
+SMALL_INLINE size_t capacity(const PageStack *ps)
 {
     return CHECKED ? check_view(ps)->capacity : ps->reserved;
 }
 
 /* The inline push keeps `last`, the address just below the top. */
-static uintptr_t top(const PageStack *ps)
+SMALL_INLINE uintptr_t top(const PageStack *ps)
 {
     return ps->last + 1;
 }
 
-static void set_top(PageStack *ps, uintptr_t top)
+SMALL_INLINE void set_top(PageStack *ps, uintptr_t top)
 {
     ps->last = top - 1;
 }
 
-static size_t pos_of(const PageStack *ps)
+SMALL_INLINE size_t pos_of(const PageStack *ps)
 {
     return CHECKED ? check_view(ps)->lpos : top(ps) - ps->base;
 }
 
 /* Re-arms the inline push after the top or committed changed. */
-static uintptr_t inline_end(const PageStack *ps)
+SMALL_INLINE uintptr_t inline_end(const PageStack *ps)
 {
     bool watched = PAGE_STACK_POISONING || PAGE_STACK_MSAN || CHECKED || (ps->flags & Internal_WatchEveryPush);
 #ifdef PAGE_STACK_CARRY_FREE_END
@@ -294,7 +305,7 @@ static uintptr_t inline_end(const PageStack *ps)
 /* A zeroing push may skip the dirty test below `zero_end` only while every
  * byte above the top reads zero; call after the top went down, the dirty edge
  * moved or `end` changed. Reads the first cache line only. */
-static void rearm(PageStack *ps)
+SMALL_INLINE void rearm(PageStack *ps)
 {
     /* the rule of page_stack_zero_bound, written out: gcc 12 then compiles reset an instruction shorter */
     ps->zero_end = top(ps) >= ps->dirty ? ps->end : 0;
@@ -315,7 +326,7 @@ static void settle(PageStack *ps)
 }
 
 /* Brings the lazily kept high-water marks up to date; call before pos goes down. */
-static void note_high(PageStack *ps)
+SMALL_INLINE void note_high(PageStack *ps)
 {
     size_t pos = pos_of(ps);
     if (pos > ps->high)
@@ -1085,7 +1096,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
 }
 
 /* Whether [p, p + size) is the last push, so that it can move in place. */
-static bool is_last(const PageStack *ps, uintptr_t p, size_t size)
+SMALL_INLINE bool is_last(const PageStack *ps, uintptr_t p, size_t size)
 {
     return CHECKED ? check_view(ps)->last_ptr == p && check_view(ps)->last_size == size
                    : p >= ps->base && p <= top(ps) && top(ps) - p == size;
