@@ -248,8 +248,9 @@ PAGE_STACK_INLINE int in_conflicts(const PageStack *ps, PageStack *const *confli
     return 0;
 }
 
-/* Opens a scope on the thread's stack i at `pos`. */
-static PageStack *open_scope(ScratchPair *pair, int i, size_t pos)
+/* Opens a scope on the thread's stack i at `pos`. Always inline: gcc at
+ * -Og and -Os would call it from scratch_begin_stack's common path. */
+PAGE_STACK_INLINE PageStack *open_scope(ScratchPair *pair, int i, size_t pos)
 {
     uint32_t open = pair->open[i];
     if (open < KeptScopes)
