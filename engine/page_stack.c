@@ -219,8 +219,9 @@ _Static_assert(offsetof(PageStack, cursors) + sizeof(uint64_t) <= 128,
 #define HEADER_BYTES (CHECK_STATE_AT + (CHECKED ? sizeof(CheckState) : 0) + NAME_BYTES)
 
 /* The small helpers of the pop, the reset, free_last and the push's slow
- * half: gcc inlines them at -O2, not at -Og or -Os, where each would be a
- * call (and its callers would save registers around it). */
+ * half: gcc inlines them at -O2, but at -O1, -Og and -Os (clang at -Os,
+ * some) each was a call, with registers saved around it by its callers.
+ * docs/BENCHMARKS.md, "The small helpers at every level". */
 #if defined(__GNUC__) || defined(__clang__)
 #define SMALL_INLINE static inline __attribute__((always_inline))
 #elif defined(_MSC_VER)

@@ -249,7 +249,7 @@ PAGE_STACK_INLINE int in_conflicts(const PageStack *ps, PageStack *const *confli
 }
 
 /* Opens a scope on the thread's stack i at `pos`. Always inline: gcc at
- * -Og and -Os would call it from scratch_begin_stack's common path. */
+ * -Og called it from scratch_begin_stack's common path. */
 PAGE_STACK_INLINE PageStack *open_scope(ScratchPair *pair, int i, size_t pos)
 {
     uint32_t open = pair->open[i];
@@ -338,11 +338,12 @@ PageStack *scratch_begin_stack(PageStack *const *conflicts, size_t count)
  * of the first KeptScopes. No two of those begin at one position (see
  * scratch_begin) unless the stack had no byte left for the step between.
  *
- * end_checked is scratch_end_at for the ends its test refuses: each check in turn, each
- * failure stopping the program with its own message. It ends the scope
- * when they pass (no end that comes here does), so it is not taken to be
- * one that never returns, and scratch_end_at reaches it by a tail call
- * with no stack frame of its own for the calls that stop the program. */
+ * end_checked is scratch_end_at for the ends its test refuses: each check
+ * in turn, each failure stopping the program with its own message. It ends
+ * the scope when they pass (no end that comes here does), so it is not
+ * taken to be one that never returns, and scratch_end_at reaches it by a
+ * tail call, with no stack frame of its own for the calls that stop the
+ * program. */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline, cold))
 #endif

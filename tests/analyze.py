@@ -202,5 +202,6 @@ def main(argv):
           + (f"; {foreign} warnings in the compiler's or the system's headers, not counted" if foreign else ""))
     return 1 if failed else 0
 
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
