@@ -148,9 +148,10 @@
 #define Internal_LogsMarks (1u << 24)      /* in ps->flags: the checked build's, whose marks are logged */
 #define Internal_Valgrind (1u << 23)       /* in ps->flags: made under valgrind, which its client requests tell */
 #define Internal_PopHooks (1u << 22)       /* in ps->flags: it has on_pop or on_reset (see Internal_PopOutOfLine) */
-/* The flags that send a pop or a reset out of line, to its checks and its hooks' calls: one test. (free_last's
- * test leaves out Internal_InCleanup: a cleanup may free_last on its stack.) */
+/* The flags that send a pop or a reset out of line, to its checks and its hooks' calls: one test. free_last's
+ * leave out Internal_InCleanup: a cleanup may free_last on its stack. */
 #define Internal_PopOutOfLine (Internal_CursorOpen | Internal_InHook | Internal_InCleanup | Internal_PopHooks)
+#define Internal_FreeLastOutOfLine (Internal_CursorOpen | Internal_InHook | Internal_PopHooks)
 /* The inline mark goes out of line for a stack need_idle stops and for one
  * that logs its marks: one test of the flags. */
 _Static_assert((Internal_CursorOpen | Internal_InHook | Internal_LogsMarks) == PAGE_STACK_MARK_OUT_OF_LINE_,
@@ -1318,7 +1319,7 @@ static bool free_last_checked(PageStack *ps, void *ptr, size_t size)
 
 bool page_stack_free_last(PageStack *ps, void *ptr, size_t size)
 {
-    if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_PopHooks))))
+    if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & Internal_FreeLastOutOfLine)))
         return free_last_checked(ps, ptr, size);
     return free_last_idle(ps, ptr, size, false);
 }

@@ -325,7 +325,7 @@ struct PageStack {
     uint64_t pushes;
     uintptr_t base;
     uintptr_t dirty; /* bytes at or above this were never handed out since they were committed (they read zero) */
-    size_t peak, high; /* highest pos before the last reset, and since it (both brought up to date lazily) */
+    size_t peak, high; /* highest pos before the last reset (taken from high at the reset), and since it (lazily) */
     /* bytes 64-127: the rest of what reset and pop_to read, and a cursor's begin and end */
     uint64_t generation; /* resets since create: a mark from an earlier generation is stale */
     PageStackCleanup *cleanups; /* newest first; see page_stack_push_cleanup */
