@@ -929,16 +929,23 @@ PAGE_STACK_INLINE bool page_stack_push_cleanup(PageStack *ps, void (*fn)(void *o
 PageStackMark page_stack_mark_slow(PageStack *ps);
 void page_stack_pop_to_pos(PageStack *ps, size_t pos, uint64_t generation);
 
+/* Internal: a struct value built where it is returned, a compound literal
+ * in C and a temporary in C++. */
+#ifdef __cplusplus
+#define PAGE_STACK_VALUE_(T) T
+#else
+#define PAGE_STACK_VALUE_(T) (T)
+#endif
+
 PAGE_STACK_INLINE PageStackMark page_stack_mark(PageStack *ps)
 {
     /* unoptimised code (PAGE_STACK_PUSH_CALL) is shorter with the call alone */
     if (PAGE_STACK_PUSH_CALL || PAGE_STACK_UNLIKELY(!ps || (ps->flags & PAGE_STACK_MARK_OUT_OF_LINE_)))
         return page_stack_mark_slow(ps);
-    PageStackMark mark;
-    mark.stack = ps;
-    mark.pos = (size_t)(ps->last + 1 - ps->base);
-    mark.generation = ps->generation;
-    return mark;
+    /* Built in the return value itself: at gcc's -Og, which keeps a struct in
+     * memory, a local mark returned was three 8-byte stores read back at once
+     * by a 16-byte load, which waits for the stores to reach the cache. */
+    return PAGE_STACK_VALUE_(PageStackMark){ps, (size_t)(ps->last + 1 - ps->base), ps->generation};
 }
 
 /* A mark equal to the top is a no-op. clang's static analyzer reports a
