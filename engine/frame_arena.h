@@ -65,7 +65,8 @@ typedef struct FrameArenaDesc {
     void (*on_budget)(FrameArena *fa, size_t used, void *user); /* once per frame whose peak crosses budget, inside
                                                                    frame_arena_end; may be NULL */
     void *user;                /* passed to on_budget and on_frame */
-    void (*on_frame)(FrameArena *fa, const FrameSample *sample, void *user); /* at each end, with the frame's sample; may be NULL */
+    /* at each end, with the frame's sample; may be NULL */
+    void (*on_frame)(FrameArena *fa, const FrameSample *sample, void *user);
     uint32_t history;          /* per-frame samples kept; default 240 (40 bytes each) */
     uint32_t trim_after;       /* quiet frames before decommitting above the recent high-water; default 300;
                                   UINT32_MAX = never trim (lanes x trim_after x 16 bytes of windows; these
@@ -102,7 +103,8 @@ PageStack *frame_arena_stack(FrameArena *fa, uint32_t frames_ago); /* 0 = curren
  * not kept. It writes nothing: workers may call it at once during a frame. */
 PageStack *frame_arena_lane(FrameArena *fa, uint32_t lane, uint32_t frames_ago);
 uint32_t frame_arena_lanes(const FrameArena *fa); /* desc.lanes, after its default */
-uint64_t frame_arena_frame(const FrameArena *fa); /* number of the current frame, or of the last ended; 0 before the first */
+/* number of the current frame, or of the last ended; 0 before the first */
+uint64_t frame_arena_frame(const FrameArena *fa);
 
 FrameArenaStats frame_arena_stats(const FrameArena *fa);
 void frame_arena_check(const FrameArena *fa); /* page_stack_check on each of its stacks (the checked build) */
@@ -116,7 +118,8 @@ void frame_arena_check(const FrameArena *fa); /* page_stack_check on each of its
  * thread owns it (not while workers push). Returns the bytes given back now;
  * each buffer trimmed, now or at its reset, counts in stats.trims. */
 size_t frame_arena_trim(FrameArena *fa);
-size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max); /* newest min(max, kept), oldest first */
+/* newest min(max, kept), oldest first */
+size_t frame_arena_history(const FrameArena *fa, FrameSample *out, size_t max);
 /* Which frame in flight holds the byte at p: 0 for the current frame (or the
  * one just ended), 1 for the one before, up to frames_in_flight - 1, on any
  * lane (page_stack_holds on each of the arena's stacks); -1 when no frame

@@ -243,14 +243,16 @@ PAGE_STACK_INLINE void page_stack_zero_small(void *p, size_t n)
 typedef struct PageStack PageStack;
 
 typedef enum PageStackFlag {
-    PageStackFlag_Prefault = 1u << 0,  /* commit and touch initial_commit at create: the first frame takes no page faults */
+    PageStackFlag_Prefault = 1u << 0,  /* commit and touch initial_commit at create: the first frame takes no
+                                          page faults */
     PageStackFlag_HugePages = 1u << 1, /* 2 MiB-aligned reservation, transparent huge pages where the OS has them;
                                           commit_size defaults to 2 MiB; silently plain pages elsewhere */
 } PageStackFlag;
 
 typedef struct PageStackDesc {
     const char *name;      /* in every diagnostic and stat; default "page_stack"; copied (its first 63 bytes) */
-    size_t reserve_size;   /* address space reserved; default 1 GiB (64-bit), 64 MiB (32-bit); rounded up to commit_size */
+    size_t reserve_size;   /* address space reserved; default 1 GiB (64-bit), 64 MiB (32-bit); rounded up to
+                              commit_size */
     size_t commit_size;    /* commit step; default 64 KiB (2 MiB with HugePages); rounded up to the page size */
     size_t initial_commit; /* committed at create (touched too with Prefault); never trimmed below; default 0 */
     uint32_t flags;        /* PageStackFlag_*; default 0; other bits are fatal */
@@ -346,7 +348,8 @@ struct PageStack {
     size_t cleanup_floor; /* while its cleanups run: the pos the pop or reset running them goes down to */
 };
 
-PageStack *page_stack_create(const PageStackDesc *desc); /* desc NULL or zeroed: all defaults; NULL if it cannot be made */
+/* desc NULL or zeroed: all defaults; NULL if it cannot be made */
+PageStack *page_stack_create(const PageStackDesc *desc);
 /* Why this thread's last page_stack_create (or frame_arena_create) returned
  * NULL: ReserveFailed (the OS refused the address space), CommitFailed (the
  * OS refused to commit initial_commit or the stack's own fields) or

@@ -61,7 +61,8 @@ typedef enum ScratchError {
     ScratchError_None,
     ScratchError_NoAddressSpace, /* a stack could not be made from the desc: its reservation or initial commit was
                                     refused (page_stack_create_error says which) */
-    ScratchError_NoThreadSlot,   /* no thread key is left to release a thread's stacks at its exit (tried again at the next call) */
+    ScratchError_NoThreadSlot,   /* no thread key is left to release a thread's stacks at its exit (tried again
+                                    at the next call) */
 } ScratchError;
 
 /* Every thread that makes its scratch stacks after this call makes them from
