@@ -286,11 +286,15 @@ private:
     PageStack *stack_;
 };
 
-// Pops back to where it was taken when it goes out of scope.
+// Pops back to where it was taken when it goes out of scope. The two
+// destructors below pass the mark's fields themselves, as page_stack_pop_to
+// and scratch_end do: a compiler that keeps structs in memory (gcc's -Og)
+// would copy the whole mark for those calls' parameter, with a load that
+// waits for the stores that wrote it (docs/BENCHMARKS.md, "A mark at -Og").
 class StackScope {
 public:
     explicit StackScope(PageStack *ps) : mark_(page_stack_mark(ps)) {}
-    ~StackScope() { page_stack_pop_to(mark_); }
+    ~StackScope() { page_stack_pop_to_pos(mark_.stack, mark_.pos, mark_.generation); }
     StackScope(const StackScope &) = delete;
     StackScope &operator=(const StackScope &) = delete;
     PageStack *stack() const { return mark_.stack; }
@@ -306,7 +310,7 @@ public:
         : mark_(scratch_begin(conflicts.begin(), conflicts.size()))
     {
     }
-    ~ScratchScope() { scratch_end(mark_); }
+    ~ScratchScope() { scratch_end_at(mark_.stack, mark_.pos, mark_.generation); }
     ScratchScope(const ScratchScope &) = delete;
     ScratchScope &operator=(const ScratchScope &) = delete;
     PageStack *stack() const { return mark_.stack; }
