@@ -75,12 +75,14 @@ Test(cpp, pop_destroys_only_what_it_passes)
     destroyed.clear();
     PageStack *ps = page_stack_create(nullptr);
     frame_arena::push_new<Tracked>(ps, 10);
+    size_t before = page_stack_pos(ps);
     {
         frame_arena::StackScope scope(ps);
         frame_arena::push_new<Tracked>(ps, 11);
         frame_arena::push_new<Tracked>(ps, 12);
     }
     cr_assert_eq(destroyed, (std::vector<int>{12, 11}));
+    cr_assert_eq(page_stack_pos(ps), before, "the scope pops back to its mark");
     page_stack_destroy(ps);
     cr_assert_eq(destroyed, (std::vector<int>{12, 11, 10}), "destroy runs the rest");
 }
