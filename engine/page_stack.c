@@ -220,24 +220,18 @@ _Static_assert(offsetof(PageStack, cursors) + sizeof(uint64_t) <= 128,
 #define HEADER_BYTES (CHECK_STATE_AT + (CHECKED ? sizeof(CheckState) : 0) + NAME_BYTES)
 
 /* The small helpers of the pop, the reset, free_last and the push's slow
- * half: gcc inlines them at -O2, but at -O1, -Og and -Os (clang at -Os,
- * some) each was a call, with registers saved around it by its callers.
- * docs/BENCHMARKS.md, "The small helpers at every level". */
-#if defined(__GNUC__) || defined(__clang__)
-#define SMALL_INLINE static inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define SMALL_INLINE static __forceinline
-#else
-#define SMALL_INLINE static inline
-#endif
+ * half are always inlined (PAGE_STACK_INLINE, page_stack.h): gcc inlines
+ * them at -O2, but at -O1, -Og and -Os (clang at -Os, some) each was a
+ * call, with registers saved around it by its callers. docs/BENCHMARKS.md,
+ * "The small helpers at every level". */
 
-SMALL_INLINE CheckState *check_state(PageStack *ps)
+PAGE_STACK_INLINE CheckState *check_state(PageStack *ps)
 {
     return (CheckState *)(void *)((char *)ps + CHECK_STATE_AT);
 }
 
 /* check_state for the calls that only read. */
-SMALL_INLINE const CheckState *check_view(const PageStack *ps)
+PAGE_STACK_INLINE const CheckState *check_view(const PageStack *ps)
 {
     return (const CheckState *)(const void *)((const char *)ps + CHECK_STATE_AT);
 }
@@ -267,35 +261,35 @@ static bool round_up(size_t value, size_t step, size_t *out)
 }
 
 /* Where the bytes handed out now start: base, or the current checked region. */
-SMALL_INLINE uintptr_t region_base(const PageStack *ps)
+PAGE_STACK_INLINE uintptr_t region_base(const PageStack *ps)
 {
     return CHECKED ? check_view(ps)->region_base : ps->base;
 }
 
 /* Physical bytes a push can reach from region_base. */
-SMALL_INLINE size_t capacity(const PageStack *ps)
+PAGE_STACK_INLINE size_t capacity(const PageStack *ps)
 {
     return CHECKED ? check_view(ps)->capacity : ps->reserved;
 }
 
 /* The inline push keeps `last`, the address just below the top. */
-SMALL_INLINE uintptr_t top(const PageStack *ps)
+PAGE_STACK_INLINE uintptr_t top(const PageStack *ps)
 {
     return ps->last + 1;
 }
 
-SMALL_INLINE void set_top(PageStack *ps, uintptr_t top)
+PAGE_STACK_INLINE void set_top(PageStack *ps, uintptr_t top)
 {
     ps->last = top - 1;
 }
 
-SMALL_INLINE size_t pos_of(const PageStack *ps)
+PAGE_STACK_INLINE size_t pos_of(const PageStack *ps)
 {
     return CHECKED ? check_view(ps)->lpos : top(ps) - ps->base;
 }
 
 /* Re-arms the inline push after the top or committed changed. */
-SMALL_INLINE uintptr_t inline_end(const PageStack *ps)
+PAGE_STACK_INLINE uintptr_t inline_end(const PageStack *ps)
 {
     bool watched = PAGE_STACK_POISONING || PAGE_STACK_MSAN || CHECKED || (ps->flags & Internal_WatchEveryPush);
 #ifdef PAGE_STACK_CARRY_FREE_END
@@ -307,7 +301,7 @@ SMALL_INLINE uintptr_t inline_end(const PageStack *ps)
 /* A zeroing push may skip the dirty test below `zero_end` only while every
  * byte above the top reads zero; call after the top went down, the dirty edge
  * moved or `end` changed. Reads the first cache line only. */
-SMALL_INLINE void rearm(PageStack *ps)
+PAGE_STACK_INLINE void rearm(PageStack *ps)
 {
     /* the rule of page_stack_zero_bound, written out: gcc 12 then compiles reset an instruction shorter */
     ps->zero_end = top(ps) >= ps->dirty ? ps->end : 0;
@@ -328,7 +322,7 @@ static void settle(PageStack *ps)
 }
 
 /* Brings the lazily kept high-water marks up to date; call before pos goes down. */
-SMALL_INLINE void note_high(PageStack *ps)
+PAGE_STACK_INLINE void note_high(PageStack *ps)
 {
     size_t pos = pos_of(ps);
     if (pos > ps->high)
@@ -398,10 +392,7 @@ OS_VM_NORETURN static void below_cleanup_floor(const PageStack *ps, const char *
  * reset is still walking (its cleanups' records) or undo it. One test of
  * the flags, as need_idle; always inlined, as a call would cost pop_to and
  * reset more than the test. */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((always_inline))
-#endif
-static inline PageStack *need_idle_to(PageStack *ps, const char *fn, size_t to)
+PAGE_STACK_INLINE PageStack *need_idle_to(PageStack *ps, const char *fn, size_t to)
 {
     need_stack(ps, fn);
     if (PAGE_STACK_UNLIKELY(ps->flags & (Internal_CursorOpen | Internal_InHook | Internal_InCleanup)) &&
@@ -1098,7 +1089,7 @@ static void *resize_last(PageStack *ps, uintptr_t p, size_t old_size, size_t new
 }
 
 /* Whether [p, p + size) is the last push, so that it can move in place. */
-SMALL_INLINE bool is_last(const PageStack *ps, uintptr_t p, size_t size)
+PAGE_STACK_INLINE bool is_last(const PageStack *ps, uintptr_t p, size_t size)
 {
     return CHECKED ? check_view(ps)->last_ptr == p && check_view(ps)->last_size == size
                    : p >= ps->base && p <= top(ps) && top(ps) - p == size;
@@ -1244,24 +1235,18 @@ void *page_stack_realloc_call(PageStack *ps, void *ptr, size_t old_size, size_t 
     return page_stack_realloc_inline(ps, ptr, old_size, new_size, align, how);
 }
 
-/* A body shared by two callers and inlined into both: a call to reset_with
- * would add 4 instructions to page_stack_reset (bench/ir.py counts them), one
- * to pop_down would save registers in page_stack_pop_to_pos, and one to
- * free_last_block would in page_stack_free_last. The public pop, reset and
+/* The bodies below are each shared by two callers and inlined into both
+ * (PAGE_STACK_INLINE): a call to reset_with would add 4 instructions to
+ * page_stack_reset (bench/ir.py counts them), one to pop_down would save
+ * registers in page_stack_pop_to_pos, and one to free_last_block would in
+ * page_stack_free_last. The public pop, reset and
  * free_last each test once for every case their checks would stop or that
  * has calls to make, and send those to an out-of-line copy by a tail call:
  * a call to a function that does not return (os_vm_fatal) would make them
  * keep a stack frame on every call (3 to 5 instructions, x86-64). */
-#if defined(__GNUC__) || defined(__clang__)
-#define SHARED_INLINE static inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define SHARED_INLINE static __forceinline
-#else
-#define SHARED_INLINE static inline
-#endif
 
 /* The last push [p, p + size) given back: the top goes down to p. */
-SHARED_INLINE bool free_last_block(PageStack *ps, uintptr_t p, size_t size)
+PAGE_STACK_INLINE bool free_last_block(PageStack *ps, uintptr_t p, size_t size)
 {
     note_high(ps);
     if (CHECKED) {
@@ -1294,7 +1279,7 @@ static bool free_last_calling(PageStack *ps, uintptr_t p, size_t size)
 
 /* page_stack_free_last on a stack need_idle lets through; `hooked` false
  * where the caller knows it has no on_pop. */
-SHARED_INLINE bool free_last_idle(PageStack *ps, void *ptr, size_t size, bool hooked)
+PAGE_STACK_INLINE bool free_last_idle(PageStack *ps, void *ptr, size_t size, bool hooked)
 {
     uintptr_t p = (uintptr_t)ptr;
     if (!ptr || !is_last(ps, p, size))
@@ -1540,7 +1525,7 @@ void page_stack_cursor_close(PageStack *ps, uint64_t serial, uintptr_t last, uin
 
 /* Links a cleanup's record c, pushed, into the list. Always inline: gcc
  * -Og calls it otherwise. */
-SHARED_INLINE bool link_cleanup(PageStack *ps, PageStackCleanup *c, void (*fn)(void *object, size_t count),
+PAGE_STACK_INLINE bool link_cleanup(PageStack *ps, PageStackCleanup *c, void (*fn)(void *object, size_t count),
                                 void *object, size_t count)
 {
     /* Its own top, not the one before it: a pop to a mark taken just before
@@ -1641,7 +1626,7 @@ PageStackMark page_stack_mark_slow(PageStack *ps)
 }
 
 /* A pop's work once its mark is known good: the stack goes down to `to`. */
-SHARED_INLINE void pop_down(PageStack *ps, size_t to)
+PAGE_STACK_INLINE void pop_down(PageStack *ps, size_t to)
 {
     note_high(ps);
     if (CHECKED) {
@@ -1683,7 +1668,7 @@ static void pop_down_calling(PageStack *ps, size_t to, size_t pos)
 
 /* A pop with its checks made in turn, each failure stopping the program
  * with its own message, then its calls (cleanups, on_pop) and the pop. */
-SHARED_INLINE void pop_to_in_turn(PageStack *ps, size_t to, uint64_t generation)
+PAGE_STACK_INLINE void pop_to_in_turn(PageStack *ps, size_t to, uint64_t generation)
 {
     if (!ps)
         os_vm_fatal("page_stack_pop_to: the mark has no stack; take marks with page_stack_mark or scratch_begin");
@@ -1754,7 +1739,7 @@ static void call_on_reset(PageStack *ps)
 }
 
 /* A reset's work once its checks have passed and its calls are made. */
-SHARED_INLINE void reset_down(PageStack *ps, const char *fn)
+PAGE_STACK_INLINE void reset_down(PageStack *ps, const char *fn)
 {
     note_high(ps);
     if (CHECKED) {
@@ -1795,7 +1780,7 @@ static void reset_checked(PageStack *ps, const char *fn)
     reset_down(ps, fn);
 }
 
-SHARED_INLINE void reset_with(PageStack *ps, const char *fn)
+PAGE_STACK_INLINE void reset_with(PageStack *ps, const char *fn)
 {
     /* need_idle_to stops a reset for each of its three flags; the fourth, hooks to call */
     if (PAGE_STACK_UNLIKELY(!ps || (ps->flags & Internal_PopOutOfLine) || ps->cleanups)) {
