@@ -17,8 +17,8 @@ Each block compiles with -Wall -Wextra -pedantic -Werror -fsyntax-only
 one test per block; a block GIVEN does not name, and a GIVEN entry that
 names no block, fail too. A block that includes a header the machine does
 not have (cJSON's) is skipped with that said. One more test: the packages
-the README's quick start says `./dev` installs are those of `packages` in
-./dev.
+the README's quick start says `./dev demo` installs, and the others the
+other commands add, are those of `demo_packages` and `packages` in ./dev.
 """
 import os
 import re
@@ -172,17 +172,32 @@ def normal(text):
     return ' '.join(re.sub(r'/\*.*?\*/|//[^\n]*', ' ', text, flags=re.S).split())
 
 
+# The package lists of ./dev (the variable) and the README quick start's
+# sentence that names each (up to its list in parentheses): the demo's, which
+# `./dev demo` installs alone, and the rest, which every other command adds.
+PACKAGE_LISTS = [
+    ('demo_packages', r'installs\s+only\s+the\s+Debian\s+packages\s+they\s+need', './dev demo'),
+    ('packages', r'and\s+the\s+rest\s+the\s+tests\s+and\s+benchmarks\s+need', 'the other commands'),
+]
+
+
 def package_lists(root):
-    """The packages ./dev installs for every command, and those the README's
-    quick start names (the backquoted words of its sentence "`./dev`
-    installs the Debian packages it needs (...) with `apt-get`")."""
+    """For each of PACKAGE_LISTS: its name, the packages of ./dev's list (its
+    "${...[@]}" items left out, which the lists before give) and those the
+    README names (the backquoted words of the sentence's parentheses); None
+    where either is not found."""
     with open(os.path.join(root, 'dev')) as f:
-        dev = re.search(r'^packages=\((.*?)\)', f.read(), re.M | re.S)
+        dev = f.read()
     with open(os.path.join(root, 'README.md')) as f:
-        readme = re.search(r'`\./dev`\s+installs\s+the\s+Debian\s+packages\s+it\s+needs\s+\((.*?)\)\s+with\s+`apt-get`',
-                           f.read(), re.S)
-    return (set(dev.group(1).split()) if dev else None,
-            set(re.findall(r'`([a-z0-9][a-z0-9.+-]*)`', readme.group(1))) if readme else None)
+        readme = f.read()
+    found = []
+    for var, sentence, what in PACKAGE_LISTS:
+        d = re.search(r'^' + var + r'=\((.*?)\)', dev, re.M | re.S)
+        r = re.search(sentence + r'\s+\((.*?)\)', readme, re.S)
+        found.append((var, sentence, what,
+                      {w for w in d.group(1).split() if not w.startswith('"$')} if d else None,
+                      set(re.findall(r'`([a-z0-9][a-z0-9.+-]*)`', r.group(1))) if r else None))
+    return found
 
 
 def main(argv):
@@ -243,18 +258,19 @@ def main(argv):
     print(('not ok' if unused else 'ok') + f' {len(found) + 1} - every GIVEN entry names a block')
     for g in unused:
         print(f'# no block of {g[0]} begins: {g[1]}')
-    dev, readme = package_lists(root)
-    print(('ok' if dev and dev == readme else 'not ok') +
+    lists = package_lists(root)
+    ok = all(dev and dev == readme for _, _, _, dev, readme in lists)
+    print(('ok' if ok else 'not ok') +
           f' {len(found) + 2} - the README\'s quick start names the packages ./dev installs')
-    if dev is None or readme is None:
-        print('# not found: ' + ('the packages=(...) list of ./dev' if dev is None else
-                                 'the README\'s sentence "`./dev` installs the Debian packages it needs (...) '
-                                 'with `apt-get`"'))
-    else:
+    for var, sentence, what, dev, readme in lists:
+        if dev is None or readme is None:
+            print(f'# not found: the {var}=(...) list of ./dev' if dev is None else
+                  f'# not found: the README\'s sentence /{sentence}/ with its packages in parentheses')
+            continue
         for name in sorted(dev - readme):
-            print(f'# ./dev installs {name}, which the README does not name')
+            print(f'# ./dev installs {name} for {what} ({var}), which the README does not name there')
         for name in sorted(readme - dev):
-            print(f'# the README names {name}, which ./dev does not install')
+            print(f'# the README names {name} for {what}, which ./dev does not install there ({var})')
     return 0
 
 
