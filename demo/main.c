@@ -599,6 +599,9 @@ int main(int argc, char **argv)
            st.trims, st.budget_overruns);
     printf("particles %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count,
            failed_pushes + world.failed, world_checksum(&world));
+    SDL_RendererInfo info;
+    printf("video %s  renderer %s  vsync %s\n", SDL_GetCurrentVideoDriver(),
+           SDL_GetRendererInfo(renderer, &info) == 0 ? info.name : "unknown", vsync ? "on" : "off");
     transient_shutdown(&transient);
     status = 0;
 shut_down:

@@ -11,6 +11,7 @@ import csv
 import os
 import re
 import resource
+import shutil
 import struct
 import subprocess
 import sys
@@ -25,6 +26,10 @@ results = []
 
 def check(ok, name, detail=""):
     results.append((bool(ok), name, detail))
+
+
+def skip(name, reason):
+    results.append((True, f"{name} # SKIP {reason}", ""))
 
 
 # Under ASan a run frees far more than ASan's default quarantine of 256 MB
@@ -269,6 +274,51 @@ no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLA
 proc = run("--frames", "5", timeout=60, env=no_display)
 check(proc.returncode == 1 and "no display available" in proc.stderr and "--headless" in proc.stderr,
       "without a display it says so and suggests --headless", proc.stderr[-500:])
+# A real window, as ./dev demo opens one on a display: an X server with no
+# screen (Xvfb, started by xvfb-run), SDL's x11 video driver and the
+# renderer SDL picks there (OpenGL where Mesa gives one, else software). The
+# same world as a headless run of the same options, and the same picture but
+# for the renderers' rounding: the overlay's graphs drawn, most pixels
+# within a few levels of the software renderer's. Under ASan without
+# LeakSanitizer: libraries a window loads keep memory to the end (D-Bus's,
+# and the GL driver's, unloaded by then); the headless runs check the
+# demo's own.
+window_name = "a real window (Xvfb): x11 video, the same world and picture as headless"
+xvfb = shutil.which("xvfb-run")
+if xvfb:
+    window_args = ["--frames", "60", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2",
+                   "--particles", "20000", "--stats"]
+    with ThreadPoolExecutor(2) as pool:
+        window, twin = pool.map(lambda a: subprocess.run(*a[0], capture_output=True, text=True, timeout=300, env=a[1]), [
+            ([[xvfb, "-a", "-s", "-screen 0 1280x720x24", demo, *window_args, "--screenshot", path("window.bmp")]],
+             dict(no_display, **({"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"] + ":detect_leaks=0"}
+                                 if "ASAN_OPTIONS" in os.environ else {}))),
+            ([[demo, "--headless", *window_args, "--screenshot", path("window_twin.bmp")]],
+             dict(os.environ, SDL_VIDEODRIVER="dummy"))])
+    problems = []
+    if window.returncode != 0 or not re.search(r"^video x11 ", window.stdout, re.M):
+        problems.append(f"exit {window.returncode}, not on x11: {window.stdout[-300:]} {window.stderr[-1000:]}")
+    elif summary(window) != summary(twin) or summary(twin)[1] is None:
+        problems.append(f"checksums: window {summary(window)}, headless {summary(twin)}")
+    elif not (os.path.exists(path("window.bmp")) and os.path.exists(path("window_twin.bmp"))):
+        problems.append("no screenshot")
+    else:
+        w, h, shot = read_bmp(path("window.bmp"))
+        _, _, ref = read_bmp(path("window_twin.bmp"))
+        colours = {shot[y][x * 4: x * 4 + 3] for y in range(0, h, 3) for x in range(0, w, 3)}
+        box = [(x, y) for y in range(140, 198) for x in range(14, 534)]  # the first graph, as above
+        lines = [[sum(pic[y][x * 4: x * 4 + 3] == bgr for x, y in box) for pic in (shot, ref)]
+                 for bgr in (bytes((255, 200, 90)), bytes((60, 160, 255)))]
+        far = sum(max(abs(a - b) for a, b in zip(shot[y][x * 4: x * 4 + 3], ref[y][x * 4: x * 4 + 3])) > 8
+                  for y in range(h) for x in range(w))
+        if len(colours) <= 50 or not all(theirs > 20 and ours * 2 >= theirs for ours, theirs in lines) or \
+                far > w * h // 5:
+            problems.append(f"{len(colours)} colours, graph lines' pixels (window, headless) {lines}, {far} of "
+                            f"{w * h} pixels more than 8 levels from the headless picture's")
+    check(not problems, window_name + " (" + (window.stdout.strip().splitlines() or ["?"])[-1] + ")",
+          "; ".join(problems))
+else:
+    skip(window_name, "xvfb-run is not installed (Debian: xvfb, xauth)")
 # A report file it cannot open: the setup fails and says so, having released
 # what it had made (LeakSanitizer, in the ASan builds, sees what it kept).
 proc = run("--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--report",
