@@ -213,7 +213,8 @@ Test(limits, scratch_thread_init_that_cannot_reserve_returns_the_error)
     cr_assert_eq(scratch_thread_init(&(PageStackDesc){.reserve_size = one_fits}), ScratchError_NoAddressSpace,
                  "the first of the two stacks fits, the second does not");
     cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed, "the second stack's create says why");
-    cr_assert_eq(status_kib("VmSize:"), before, "the failed pairs left nothing reserved");
+    if (!TEST_VALGRIND) /* valgrind maps memory of its own as it goes: VmSize cannot show a leak there */
+        cr_assert_eq(status_kib("VmSize:"), before, "the failed pairs left nothing reserved");
     PageStackMark again = scratch_begin(NULL, 0);
     cr_assert_eq(again.stack, had.stack, "the thread keeps the stacks it had");
     cr_assert_str_eq(kept, "the old scratch stack's data");
