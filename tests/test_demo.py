@@ -42,9 +42,9 @@ if asan_options is not None:
     os.environ["ASAN_OPTIONS"] = asan_options + ":quarantine_size_mb=16"
 
 
-def run(*args, timeout=600, env=None):
+def run(*args, timeout=600, env=None, wrapper=()):
     env = env or dict(os.environ, SDL_VIDEODRIVER="dummy")
-    return subprocess.run([demo, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([*wrapper, demo, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def path(name):
@@ -288,13 +288,14 @@ xvfb = shutil.which("xvfb-run")
 if xvfb:
     window_args = ["--frames", "60", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2",
                    "--particles", "20000", "--stats"]
+    window_env = dict(no_display)
+    if "ASAN_OPTIONS" in os.environ:
+        window_env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":detect_leaks=0"
     with ThreadPoolExecutor(2) as pool:
-        window, twin = pool.map(lambda a: subprocess.run(*a[0], capture_output=True, text=True, timeout=300, env=a[1]), [
-            ([[xvfb, "-a", "-s", "-screen 0 1280x720x24", demo, *window_args, "--screenshot", path("window.bmp")]],
-             dict(no_display, **({"ASAN_OPTIONS": os.environ["ASAN_OPTIONS"] + ":detect_leaks=0"}
-                                 if "ASAN_OPTIONS" in os.environ else {}))),
-            ([[demo, "--headless", *window_args, "--screenshot", path("window_twin.bmp")]],
-             dict(os.environ, SDL_VIDEODRIVER="dummy"))])
+        in_window = pool.submit(run, *window_args, "--screenshot", path("window.bmp"), timeout=300, env=window_env,
+                                wrapper=[xvfb, "-a", "-s", "-screen 0 1280x720x24"])
+        headless = pool.submit(run, "--headless", *window_args, "--screenshot", path("window_twin.bmp"), timeout=300)
+        window, twin = in_window.result(), headless.result()
     problems = []
     if window.returncode != 0 or not re.search(r"^video x11 ", window.stdout, re.M):
         problems.append(f"exit {window.returncode}, not on x11: {window.stdout[-300:]} {window.stderr[-1000:]}")
