@@ -47,6 +47,23 @@ def run(*args, timeout=600, env=None, wrapper=()):
     return subprocess.run([*wrapper, demo, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
+# The first graph of the overlay (overlay.c) draws bytes used (blue) and
+# committed (orange) from the frame arena's history: its box in a 640x360
+# picture, and the lines' colours as a BMP stores them (blue, green, red).
+GRAPH_BOX = [(x, y) for y in range(140, 198) for x in range(14, 534)]
+GRAPH_LINES = {"used": bytes((255, 200, 90)), "committed": bytes((60, 160, 255))}
+
+
+def graph_pixels(pic):
+    """How many pixels of each line of the first graph a picture has."""
+    return {name: sum(pic[y][x * 4: x * 4 + 3] == bgr for x, y in GRAPH_BOX) for name, bgr in GRAPH_LINES.items()}
+
+
+def colours(pic, w, h):
+    """The colours of every third pixel of every third row."""
+    return {pic[y][x * 4: x * 4 + 3] for y in range(0, h, 3) for x in range(0, w, 3)}
+
+
 def path(name):
     return os.path.join(work, name)
 
@@ -214,26 +231,23 @@ check(sum_one is not None and sum_one == sum_malloc, "the malloc backend simulat
 if os.path.exists(path("one.bmp")) and os.path.exists(path("two.bmp")):
     w, h, one = read_bmp(path("one.bmp"))
     _, _, two = read_bmp(path("two.bmp"))
-    colours = {one[y][x * 4: x * 4 + 3] for y in range(0, h, 3) for x in range(0, w, 3)}
-    check(len(colours) > 50, "the screenshot is not blank", f"{len(colours)} colours")
+    sampled = colours(one, w, h)
+    check(len(sampled) > 50, "the screenshot is not blank", f"{len(sampled)} colours")
     region = [(x, y) for y in range(10, 80) for x in range(10, 300)]
     differ = sum(one[y][x * 4: x * 4 + 3] != two[y][x * 4: x * 4 + 3] for x, y in region)
     check(differ > len(region) // 10, "the overlay region differs between --stats and no --stats",
           f"{differ} of {len(region)} pixels differ")
-    # The first graph draws bytes used (blue) and committed (orange) from the
-    # frame arena's history: both lines are in its box (overlay.c).
-    box = [(x, y) for y in range(140, 198) for x in range(14, 534)]
-    lines = {name: sum(one[y][x * 4: x * 4 + 3] == bgr for x, y in box)
-             for name, bgr in [("used", bytes((255, 200, 90))), ("committed", bytes((60, 160, 255)))]}
+    # Both lines of the first graph are in its box.
+    lines = graph_pixels(one)
     check(all(n > 100 for n in lines.values()), "the overlay graphs bytes used and committed per frame", str(lines))
     # Right of the overlay's panel (x 4 to 543), the two pictures are the
     # world alone: drawn from one lane or from two, part after part, the
     # same pixels.
     region = [(x, y) for y in range(h) for x in range(548, w)]
     differ = [(x, y) for x, y in region if one[y][x * 4: x * 4 + 3] != two[y][x * 4: x * 4 + 3]]
-    colours = {one[y][x * 4: x * 4 + 3] for x, y in region}
-    check(not differ and len(colours) > 50, "outside the overlay, 1 and 2 threads draw the same picture",
-          f"{len(differ)} of {len(region)} pixels differ, first at {differ[:3]}; {len(colours)} colours")
+    world = {one[y][x * 4: x * 4 + 3] for x, y in region}
+    check(not differ and len(world) > 50, "outside the overlay, 1 and 2 threads draw the same picture",
+          f"{len(differ)} of {len(region)} pixels differ, first at {differ[:3]}; {len(world)} colours")
 else:
     check(False, "screenshots were written")
 
@@ -306,15 +320,13 @@ if xvfb:
     else:
         w, h, shot = read_bmp(path("window.bmp"))
         _, _, ref = read_bmp(path("window_twin.bmp"))
-        colours = {shot[y][x * 4: x * 4 + 3] for y in range(0, h, 3) for x in range(0, w, 3)}
-        box = [(x, y) for y in range(140, 198) for x in range(14, 534)]  # the first graph, as above
-        lines = [[sum(pic[y][x * 4: x * 4 + 3] == bgr for x, y in box) for pic in (shot, ref)]
-                 for bgr in (bytes((255, 200, 90)), bytes((60, 160, 255)))]
+        sampled = colours(shot, w, h)
+        ours, theirs = graph_pixels(shot), graph_pixels(ref)
+        lines = [(ours[name], theirs[name]) for name in GRAPH_LINES]
         far = sum(max(abs(a - b) for a, b in zip(shot[y][x * 4: x * 4 + 3], ref[y][x * 4: x * 4 + 3])) > 8
                   for y in range(h) for x in range(w))
-        if len(colours) <= 50 or not all(theirs > 20 and ours * 2 >= theirs for ours, theirs in lines) or \
-                far > w * h // 5:
-            problems.append(f"{len(colours)} colours, graph lines' pixels (window, headless) {lines}, {far} of "
+        if len(sampled) <= 50 or not all(t > 20 and o * 2 >= t for o, t in lines) or far > w * h // 5:
+            problems.append(f"{len(sampled)} colours, graph lines' pixels (window, headless) {lines}, {far} of "
                             f"{w * h} pixels more than 8 levels from the headless picture's")
     check(not problems, window_name + " (" + (window.stdout.strip().splitlines() or ["?"])[-1] + ")",
           "; ".join(problems))
