@@ -8,7 +8,8 @@
  * high-water since that reset is its lane's peak in the frame.
  *
  * The trim policy needs, for each lane, the largest peak over the last
- * trim_after frames at every end: a monotonic queue per lane (peaks strictly
+ * trim_after frames at every end (the bytes a frame needed committed: in the
+ * checked build the top of its region, redzones included): a monotonic queue per lane (peaks strictly
  * decreasing from front to back) gives it in amortised O(1) whatever
  * trim_after is.
  */
@@ -275,7 +276,8 @@ static size_t window_high(Lane *lane, uint32_t cap, uint64_t frame, size_t peak)
     return lane->window[lane->window_head].peak;
 }
 
-/* Trims the lane's stack in every slot to its recent high-water. */
+/* Trims the lane's stack in every slot to its recent high-water: the most
+ * that a frame in the window needed committed (page_stack_extent). */
 static void apply_trim_policy(FrameArena *fa, uint32_t lane, size_t high)
 {
     for (uint32_t i = 0; i < fa->count; i++) {
@@ -284,7 +286,8 @@ static void apply_trim_policy(FrameArena *fa, uint32_t lane, size_t high)
         size_t target = high / step * step + (high % step ? step : 0);
         if (target < ps->initial_commit)
             target = ps->initial_commit;
-        if (ps->committed > target && ps->committed - target >= ps->committed / 4)
+        size_t committed = page_stack_most_committed(ps);
+        if (committed > target && committed - target >= committed / 4)
             trim_buffer(fa, ps, target);
     }
 }
@@ -317,7 +320,7 @@ void frame_arena_end(FrameArena *fa)
         s.pushes += (uint32_t)(ps->pushes - fa->lanes[l].pushes_at_begin);
         s.failed_pushes += (uint32_t)(ps->failed_pushes - fa->lanes[l].failed_at_begin);
         if (fa->lanes[l].window)
-            apply_trim_policy(fa, l, window_high(&fa->lanes[l], fa->trim_after, frame, peak));
+            apply_trim_policy(fa, l, window_high(&fa->lanes[l], fa->trim_after, frame, page_stack_extent(ps, peak)));
         page_stack_end_frame(ps);
     }
     if (s.peak > fa->peak_all_time)

@@ -195,6 +195,7 @@ typedef struct CheckState {
         size_t last_end;
     } mark_log[MARK_LOG];
     size_t region_committed[MAX_REGIONS];
+    size_t left_high; /* the highest top, from its region's base, of the regions left since the last reset */
     /* Self-check only (see check_redzones and check_fill): */
     uintptr_t redzone;     /* the newest redzone of a block not yet released; 0 = none */
     uint32_t redzone_push; /* the number of that block: its push since the last reset, counted from 1 */
@@ -768,6 +769,8 @@ static void rotate_region(PageStack *ps, const char *fn)
     size_t used = top(ps) - ck->region_base;
     if (used > ck->region_filled[ck->region])
         ck->region_filled[ck->region] = used;
+    if (used > ck->left_high) /* a pop to 0 leaves the region too */
+        ck->left_high = used;
     ck->region_committed[ck->region] = ps->committed;
     ck->region = (ck->region + 1) % ck->regions;
     ck->region_base = ps->base + (uintptr_t)ck->region * ck->region_span;
@@ -1750,6 +1753,7 @@ PAGE_STACK_INLINE void reset_down(PageStack *ps, const char *fn)
         check_state(ps)->frame = 0;
         check_state(ps)->frame_ended = false;
         rotate_region(ps, fn);
+        check_state(ps)->left_high = 0;
     } else {
         release(ps, ps->base, top(ps));
     }
@@ -1852,6 +1856,26 @@ void page_stack_trim(PageStack *ps, size_t keep)
     }
     settle(ps);
 }
+
+#ifdef FRAME_ARENA_CHECKED
+size_t page_stack_extent(const PageStack *ps, size_t peak)
+{
+    (void)peak; /* the logical one: the regions hold more */
+    const CheckState *ck = check_view(ps);
+    size_t here = top(ps) - ck->region_base;
+    return here > ck->left_high ? here : ck->left_high;
+}
+
+size_t page_stack_most_committed(const PageStack *ps)
+{
+    const CheckState *ck = check_view(ps);
+    size_t most = ps->committed;
+    for (uint32_t r = 0; r < ck->regions; r++)
+        if (r != ck->region && ck->region_committed[r] > most)
+            most = ck->region_committed[r];
+    return most;
+}
+#endif
 
 PageStackStats page_stack_stats(const PageStack *ps)
 {

@@ -45,6 +45,32 @@ static inline size_t page_stack_pos_here(const PageStack *ps)
 #endif
 }
 
+/* For the trim policy of frame_arena_end, which keeps committed what recent
+ * frames needed:
+ * - page_stack_extent: the bytes from the base that the frame since the
+ *   last reset has needed committed, given its high-water mark `peak`. That
+ *   is `peak`, except in the checked build, where it is the highest top of a
+ *   region since the reset: redzones included. Pops there lower no top, but
+ *   a pop to 0 moves to the next region.
+ * - page_stack_most_committed: the most that any region of the stack holds
+ *   committed. That is `committed`, except in the checked build, where the
+ *   regions in quarantine count too.
+ * page_stack_trim trims every region. */
+#ifdef FRAME_ARENA_CHECKED
+size_t page_stack_extent(const PageStack *ps, size_t peak);
+size_t page_stack_most_committed(const PageStack *ps);
+#else
+static inline size_t page_stack_extent(const PageStack *ps, size_t peak)
+{
+    (void)ps;
+    return peak;
+}
+static inline size_t page_stack_most_committed(const PageStack *ps)
+{
+    return ps->committed;
+}
+#endif
+
 /* For frame_arena_stats: floor((hi * 2^64 + lo) / n), for 0 < n and hi < n,
  * which is the mean of n sizes whose sum is lo with hi carries out of 64
  * bits. Long division by 32-bit digits: no step needs more than 64 bits.

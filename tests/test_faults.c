@@ -157,6 +157,55 @@ Test(limits, rlimit_data_makes_commits_fail_cleanly)
     page_stack_destroy(ps);
 }
 
+/* Committed bytes count against RLIMIT_DATA (as, under strict overcommit,
+ * against the system's commit limit) only while they stay committed: a
+ * reservation counts nothing, and what a trim decommits, by a call or by a
+ * frame arena's policy, another stack can commit under the same limit. */
+Test(limits, trimmed_memory_no_longer_counts_against_rlimit_data)
+{
+    if (TEST_VALGRIND)
+        cr_skip_test("valgrind keeps RLIMIT_DATA to itself: the kernel never sees the limit");
+    struct rlimit old;
+    getrlimit(RLIMIT_DATA, &old);
+    struct rlimit tight = {(status_kib("VmData:") + 8 * 1024) * 1024, old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_DATA, &tight), 0);
+    /* 1 GiB each, three of them, under a limit of 8 MiB more than the process has */
+    const uint32_t trim_after = 4;
+    PageStack *ps = page_stack_create(NULL);
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = trim_after});
+    cr_assert(ps && fa, "reservations count against RLIMIT_DATA");
+
+    unsigned char *p;
+    while ((p = page_stack_try_push(ps, 256 * KiB, 16)) != NULL)
+        p[0] = p[256 * KiB - 1] = 1;
+    cr_assert_eq(page_stack_last_error(ps), PageStackError_CommitFailed);
+    size_t charged = page_stack_stats(ps).committed, spike = charged - 512 * KiB;
+    cr_assert_geq(charged, 4 * MiB, "the limit stopped the stack at %zu bytes", charged);
+    PageStack *frame = frame_arena_begin(fa);
+    cr_assert_null(page_stack_try_push(frame, 1 * MiB, 16), "the stack holds the limit");
+    frame_arena_end(fa);
+
+    page_stack_reset(ps);
+    page_stack_trim(ps, 0);
+    cr_assert_eq(page_stack_stats(ps).committed, 0);
+    p = page_stack_try_push(frame_arena_begin(fa), spike, 16);
+    cr_assert_not_null(p, "the bytes the stack's trim decommitted still count against the limit");
+    p[0] = p[spike - 1] = 2;
+    frame_arena_end(fa);
+    for (uint32_t k = 1; k <= trim_after; k++) {
+        cr_assert_null(page_stack_try_push(ps, spike, 16), "the spike frame is trimmed %u frames after it", k);
+        frame_arena_begin(fa);
+        frame_arena_end(fa);
+    }
+    cr_assert_eq(frame_arena_stats(fa).trims, 1, "trims %llu", (unsigned long long)frame_arena_stats(fa).trims);
+    p = page_stack_try_push(ps, spike, 16);
+    cr_assert_not_null(p, "the bytes the arena's trim policy decommitted still count against the limit");
+    p[0] = p[spike - 1] = 3;
+    frame_arena_destroy(fa);
+    page_stack_destroy(ps);
+    cr_assert_eq(setrlimit(RLIMIT_DATA, &old), 0);
+}
+
 Test(limits, rlimit_as_makes_create_return_null_without_leaking)
 {
     if (TEST_VALGRIND)

@@ -723,6 +723,63 @@ Test(trim, a_spike_comes_back_in_every_build)
     frame_arena_destroy(fa);
 }
 
+/* trim_after frames after the spike, not later, whatever the build keeps:
+ * 3 frames is not a whole turn of the checked build's regions (5 per
+ * buffer by default, the regions in quarantine the spike's among them). */
+Test(trim, a_spike_comes_back_trim_after_frames_later_in_every_build)
+{
+    const uint32_t trim_after = 3;
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = trim_after});
+    for (int f = 0; f < 20; f++)
+        run_frame(fa, 100 * KiB);
+    run_frame(fa, 10 * MiB);
+    size_t spiked = frame_arena_stats(fa).committed;
+    for (uint32_t k = 1; k < trim_after; k++) {
+        run_frame(fa, 100 * KiB);
+        cr_assert_eq(frame_arena_stats(fa).committed, spiked, "trimmed %u frames after the spike", k);
+    }
+    run_frame(fa, 100 * KiB);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.trims, 1);
+    cr_assert_leq(st.committed, spiked - 9 * MiB, "%zu committed after the spike's %zu", st.committed, spiked);
+    frame_arena_destroy(fa);
+}
+
+/* Frames of many small pushes: in the checked build each has a redzone
+ * after it, which the frame's commit holds as well. */
+Test(trim, never_in_a_steady_state_of_small_pushes)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 10});
+    for (int f = 0; f < 100; f++) {
+        PageStack *ps = frame_arena_begin(fa);
+        for (int i = 0; i < 10000; i++)
+            cr_assert_not_null(page_stack_push(ps, 16, 16));
+        frame_arena_end(fa);
+    }
+    cr_assert_eq(frame_arena_stats(fa).trims, 0);
+    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 0)).decommits, 0);
+    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 1)).decommits, 0);
+    frame_arena_destroy(fa);
+}
+
+/* Frames that end holding nothing: each one's bytes in a scope popped back
+ * to 0, which in the checked build moves the stack to its next region. */
+Test(trim, never_in_a_steady_state_of_scopes_popped_to_0)
+{
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 10});
+    for (int f = 0; f < 100; f++) {
+        PageStack *ps = frame_arena_begin(fa);
+        PageStackMark m = page_stack_mark(ps);
+        cr_assert_not_null(page_stack_push(ps, 1 * MiB, 16));
+        page_stack_pop_to(m);
+        frame_arena_end(fa);
+    }
+    cr_assert_eq(frame_arena_stats(fa).trims, 0);
+    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 0)).decommits, 0);
+    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 1)).decommits, 0);
+    frame_arena_destroy(fa);
+}
+
 Test(trim, never_in_a_steady_state)
 {
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = 30});
