@@ -118,6 +118,18 @@ static size_t status_kib(const char *field)
     return value;
 }
 
+/* Limits `resource` to what the process has now (`field` of
+ * /proc/self/status) and `more_mib` more; returns the old limit, for the
+ * setrlimit that puts it back. */
+static struct rlimit limit_to_now_and(int resource, const char *field, size_t more_mib)
+{
+    struct rlimit old;
+    getrlimit(resource, &old);
+    struct rlimit tight = {(status_kib(field) + more_mib * 1024) * 1024, old.rlim_max};
+    cr_assert_eq(setrlimit(resource, &tight), 0);
+    return old;
+}
+
 Test(limits, rlimit_data_makes_commits_fail_cleanly)
 {
     if (TEST_VALGRIND)
@@ -126,10 +138,7 @@ Test(limits, rlimit_data_makes_commits_fail_cleanly)
     PageStack *ps = page_stack_create(&(PageStackDesc){.on_fail = count_failure, .user = &fails});
     unsigned char *first = page_stack_push(ps, 64 * KiB, 16);
     memset(first, 0x5A, 64 * KiB);
-    struct rlimit old;
-    getrlimit(RLIMIT_DATA, &old);
-    struct rlimit tight = {(status_kib("VmData:") + 8 * 1024) * 1024, old.rlim_max};
-    cr_assert_eq(setrlimit(RLIMIT_DATA, &tight), 0);
+    struct rlimit old = limit_to_now_and(RLIMIT_DATA, "VmData:", 8);
 
     size_t pushes = 0;
     unsigned char *p;
@@ -165,10 +174,7 @@ Test(limits, trimmed_memory_no_longer_counts_against_rlimit_data)
 {
     if (TEST_VALGRIND)
         cr_skip_test("valgrind keeps RLIMIT_DATA to itself: the kernel never sees the limit");
-    struct rlimit old;
-    getrlimit(RLIMIT_DATA, &old);
-    struct rlimit tight = {(status_kib("VmData:") + 8 * 1024) * 1024, old.rlim_max};
-    cr_assert_eq(setrlimit(RLIMIT_DATA, &tight), 0);
+    struct rlimit old = limit_to_now_and(RLIMIT_DATA, "VmData:", 8);
     /* 1 GiB each, three of them, under a limit of 8 MiB more than the process has */
     const uint32_t trim_after = 4;
     PageStack *ps = page_stack_create(NULL);
@@ -210,10 +216,7 @@ Test(limits, rlimit_as_makes_create_return_null_without_leaking)
 {
     if (TEST_VALGRIND)
         cr_skip_test("valgrind maps memory of its own as it goes: VmSize cannot show a leak");
-    struct rlimit old;
-    getrlimit(RLIMIT_AS, &old);
-    struct rlimit tight = {(status_kib("VmSize:") + 256 * 1024) * 1024, old.rlim_max};
-    cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
+    struct rlimit old = limit_to_now_and(RLIMIT_AS, "VmSize:", 256);
     size_t before = status_kib("VmSize:");
     for (int i = 0; i < 20; i++) {
         cr_assert_null(page_stack_create(NULL), "a 1 GiB reservation under a 256 MiB limit");
@@ -233,10 +236,7 @@ Test(limits, rlimit_as_makes_create_return_null_without_leaking)
  * way to return an error, so a reservation the OS refuses is fatal. */
 Test(limits, scratch_stacks_that_cannot_be_reserved_are_fatal, .signal = SIGABRT)
 {
-    struct rlimit old;
-    getrlimit(RLIMIT_AS, &old);
-    struct rlimit tight = {(status_kib("VmSize:") + 256 * 1024) * 1024, old.rlim_max};
-    cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
+    limit_to_now_and(RLIMIT_AS, "VmSize:", 256); /* for this test's process alone: nothing to put back */
     expect_fatal("scratch: cannot make this thread's scratch stacks: the OS refused to reserve the address space "
                  "(lower reserve_size); scratch_set_defaults can make them smaller");
     scratch_begin(NULL, 0);
@@ -251,10 +251,7 @@ Test(limits, scratch_thread_init_that_cannot_reserve_returns_the_error)
     scratch_end(had); /* no scope may be open across scratch_thread_init */
     char *kept = page_stack_push(had.stack, 64, 1); /* outside a scope: it stays */
     memcpy(kept, "the old scratch stack's data", 29);
-    struct rlimit old;
-    getrlimit(RLIMIT_AS, &old);
-    struct rlimit tight = {(status_kib("VmSize:") + 256 * 1024) * 1024, old.rlim_max};
-    cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
+    struct rlimit old = limit_to_now_and(RLIMIT_AS, "VmSize:", 256);
     size_t before = status_kib("VmSize:");
     cr_assert_eq(scratch_thread_init(NULL), ScratchError_NoAddressSpace);
     size_t one_fits = (TEST_CHECKED ? 20 : 200) * MiB; /* a checked stack reserves ten times as much */

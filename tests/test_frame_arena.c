@@ -723,6 +723,14 @@ Test(trim, a_spike_comes_back_in_every_build)
     frame_arena_destroy(fa);
 }
 
+/* Nothing trimmed, and nothing decommitted in either of the two buffers. */
+static void never_trimmed(FrameArena *fa)
+{
+    cr_assert_eq(frame_arena_stats(fa).trims, 0);
+    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 0)).decommits, 0);
+    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 1)).decommits, 0);
+}
+
 /* trim_after frames after the spike, not later, whatever the build keeps:
  * 3 frames is not a whole turn of the checked build's regions (5 per
  * buffer by default, the regions in quarantine the spike's among them). */
@@ -756,9 +764,7 @@ Test(trim, never_in_a_steady_state_of_small_pushes)
             cr_assert_not_null(page_stack_push(ps, 16, 16));
         frame_arena_end(fa);
     }
-    cr_assert_eq(frame_arena_stats(fa).trims, 0);
-    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 0)).decommits, 0);
-    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 1)).decommits, 0);
+    never_trimmed(fa);
     frame_arena_destroy(fa);
 }
 
@@ -774,9 +780,7 @@ Test(trim, never_in_a_steady_state_of_scopes_popped_to_0)
         page_stack_pop_to(m);
         frame_arena_end(fa);
     }
-    cr_assert_eq(frame_arena_stats(fa).trims, 0);
-    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 0)).decommits, 0);
-    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 1)).decommits, 0);
+    never_trimmed(fa);
     frame_arena_destroy(fa);
 }
 
@@ -786,10 +790,7 @@ Test(trim, never_in_a_steady_state)
     static const size_t pattern[] = {300 * KiB, 10 * KiB, 1 * MiB, 64 * KiB, 700 * KiB, 0, 1 * MiB - 1};
     for (int f = 0; f < 2000; f++)
         run_frame(fa, pattern[f % 7]);
-    FrameArenaStats st = frame_arena_stats(fa);
-    cr_assert_eq(st.trims, 0);
-    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 0)).decommits, 0);
-    cr_assert_eq(page_stack_stats(frame_arena_stack(fa, 1)).decommits, 0);
+    never_trimmed(fa);
     frame_arena_destroy(fa);
 }
 
