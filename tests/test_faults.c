@@ -212,6 +212,42 @@ Test(limits, trimmed_memory_no_longer_counts_against_rlimit_data)
     cr_assert_eq(setrlimit(RLIMIT_DATA, &old), 0);
 }
 
+/* A thread's scratch stacks keep what they committed after the scope that
+ * needed it; scratch_thread_release gives it back, and the next scope makes
+ * the stacks anew. */
+Test(limits, scratch_thread_release_gives_back_what_scratch_committed)
+{
+    if (TEST_VALGRIND)
+        cr_skip_test("valgrind keeps RLIMIT_DATA to itself: the kernel never sees the limit");
+    PageStack *ps = page_stack_create(NULL);
+    scratch_end(scratch_begin(NULL, 0)); /* the thread's stacks, made before the limit */
+    struct rlimit old = limit_to_now_and(RLIMIT_DATA, "VmData:", 8);
+    PageStackMark tmp = scratch_begin(NULL, 0);
+    unsigned char *p;
+    while ((p = page_stack_try_push(tmp.stack, 256 * KiB, 16)) != NULL)
+        p[0] = p[256 * KiB - 1] = 1;
+    cr_assert_eq(page_stack_last_error(tmp.stack), PageStackError_CommitFailed);
+    size_t charged = page_stack_stats(tmp.stack).committed, most = charged - 512 * KiB;
+    cr_assert_geq(charged, 4 * MiB, "the limit stopped scratch at %zu bytes", charged);
+    scratch_end(tmp);
+    cr_assert_null(page_stack_try_push(ps, 1 * MiB, 16), "the scope's end keeps the scratch stack's commit");
+
+    scratch_thread_release();
+    p = page_stack_try_push(ps, most, 16);
+    cr_assert_not_null(p, "the bytes the scratch stacks held still count against the limit");
+    p[0] = p[most - 1] = 2;
+    page_stack_reset(ps);
+    page_stack_trim(ps, 0);
+    tmp = scratch_begin(NULL, 0);
+    p = page_stack_try_push(tmp.stack, most, 16);
+    cr_assert_not_null(p, "the next scope has scratch stacks again, and room");
+    p[0] = p[most - 1] = 3;
+    scratch_end(tmp);
+    scratch_thread_release();
+    page_stack_destroy(ps);
+    cr_assert_eq(setrlimit(RLIMIT_DATA, &old), 0);
+}
+
 Test(limits, rlimit_as_makes_create_return_null_without_leaking)
 {
     if (TEST_VALGRIND)
