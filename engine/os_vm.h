@@ -68,8 +68,9 @@ size_t os_vm_page_size(void);
 
 /* Reserves size bytes of inaccessible address space whose start is a multiple
  * of align (a power of two; below the page size means the page size). NULL if
- * the OS refuses; a size of 0 or not a multiple of the page size, or an align
- * that is not a power of two, is fatal. */
+ * the OS refuses for the size (no address space, or in a process that locks
+ * its future mappings, more than it may lock); a size of 0 or not a multiple
+ * of the page size, or an align that is not a power of two, is fatal. */
 void *os_vm_reserve(size_t size, size_t align, uint32_t flags);
 
 /* Makes [addr, addr+size) readable and writable. Fresh pages read as zero.
@@ -97,9 +98,9 @@ bool os_vm_commit(void *addr, size_t size);
 #define OS_VM_PREFAULT_STEP ((size_t)256 << 10)
 void os_vm_prefault(void *addr, size_t size);
 
-/* Returns the pages to the OS at once and makes the range inaccessible;
- * a later commit of the range reads as zero. A range with pages no
- * reservation holds is fatal. */
+/* Returns the pages to the OS at once, locked ones too (mlock, mlockall),
+ * and makes the range inaccessible; a later commit of the range reads as
+ * zero. A range with pages no reservation holds is fatal. */
 void os_vm_decommit(void *addr, size_t size);
 
 /* Gives the whole reservation back. addr and size as returned and passed to

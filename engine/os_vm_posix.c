@@ -49,10 +49,11 @@ void *os_vm_reserve(size_t size, size_t align, uint32_t flags)
     size_t span = size + slack;
     void *raw = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (raw == MAP_FAILED) {
-        /* The arguments are valid but for the size, so either errno means it
-         * is too large: Linux says ENOMEM, valgrind (and, by POSIX, other
-         * systems may) EINVAL. */
-        if (errno == ENOMEM || errno == EINVAL)
+        /* The arguments are valid but for the size, so each errno here means
+         * it is too large: Linux says ENOMEM, valgrind (and, by POSIX, other
+         * systems may) EINVAL, and EAGAIN in a process that locks its future
+         * mappings (mlockall with MCL_FUTURE), for more than RLIMIT_MEMLOCK. */
+        if (errno == ENOMEM || errno == EINVAL || errno == EAGAIN)
             return NULL;
         os_vm_fatal("os_vm: mmap of %zu bytes of address space failed: %s", span, strerror(errno));
     }
@@ -172,7 +173,19 @@ void os_vm_decommit(void *addr, size_t size)
     if (madvise(addr, size, MADV_DONTNEED) != 0) {
         if (errno == ENOMEM) /* madvise's answer for pages that are not mapped */
             decommit_unreserved(addr, size);
-        os_vm_fatal("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+        /* EINVAL: locked pages (mlock, or mlockall in a process that locks
+         * its mappings), which MADV_DONTNEED does not drop. Fresh
+         * inaccessible pages mapped over the range drop them; a process that
+         * locks its future mappings gets the range locked again, so that a
+         * commit there maps and locks the pages at once, as before. The range
+         * loses a huge-page advice (MADV_HUGEPAGE) it had. */
+        if (errno != EINVAL)
+            os_vm_fatal("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+        if (mmap(addr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) ==
+            MAP_FAILED)
+            os_vm_fatal("os_vm: decommit (mmap over locked pages) of %zu bytes at %p failed: %s", size, addr,
+                        strerror(errno));
+        return;
     }
     if (mprotect(addr, size, PROT_NONE) != 0) {
         int err = errno;

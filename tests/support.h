@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -92,6 +93,20 @@ static inline int take_every_thread_key(pthread_key_t *keys)
     pthread_key_t one_more;
     cr_assert_neq(pthread_key_create(&one_more, NULL), 0, "every key is taken");
     return taken;
+}
+
+/* A field of /proc/self/status in kB ("VmData:", "VmLck:", ...); 0 if absent. */
+static inline size_t status_kib(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t value = 0, n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n))
+            value = strtoull(line + n + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return value;
 }
 
 /* A cleanup (page_stack_push_cleanup) that adds its count to cleanups_run. */

@@ -7,6 +7,10 @@
 #include "os_vm.h"
 #include "scratch.h"
 
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
@@ -105,19 +109,6 @@ Test(inject, every_commit_of_a_multi_frame_scenario_fails_in_turn_with_push)
 
 /* Sanitizers map their own memory as they go: a tight limit breaks them, not us. */
 #if !TEST_ASAN && !defined(__SANITIZE_THREAD__)
-static size_t status_kib(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    size_t value = 0, n = strlen(field);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, field, n))
-            value = strtoull(line + n + 1, NULL, 10);
-    if (f)
-        fclose(f);
-    return value;
-}
-
 /* Limits `resource` to what the process has now (`field` of
  * /proc/self/status) and `more_mib` more; returns the old limit, for the
  * setrlimit that puts it back. */
@@ -246,6 +237,99 @@ Test(limits, scratch_thread_release_gives_back_what_scratch_committed)
     scratch_thread_release();
     page_stack_destroy(ps);
     cr_assert_eq(setrlimit(RLIMIT_DATA, &old), 0);
+}
+
+/* ---------------------------------------------------------------- mlockall */
+
+/* A process that locks its future mappings (mlockall with MCL_FUTURE, as a
+ * game or server may to keep its memory out of swap) has each reservation
+ * counted against RLIMIT_MEMLOCK, unless it holds CAP_IPC_LOCK; committed
+ * pages are mapped and locked at the commit, and MADV_DONTNEED refuses them. */
+
+static size_t rss_kib(void)
+{
+    return status_kib("RssAnon:");
+}
+
+/* Takes CAP_IPC_LOCK out of the calling thread's effective set (root has it),
+ * so that RLIMIT_MEMLOCK applies. */
+static void drop_ipc_lock(void)
+{
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct caps[2];
+    cr_assert_eq(syscall(SYS_capget, &head, caps), 0);
+    caps[CAP_IPC_LOCK / 32].effective &= ~(1u << (CAP_IPC_LOCK % 32));
+    cr_assert_eq(syscall(SYS_capset, &head, caps), 0);
+}
+
+Test(limits, a_reservation_past_rlimit_memlock_under_mlockall_returns_null)
+{
+    if (TEST_VALGRIND)
+        cr_skip_test("valgrind maps memory of its own as it goes, locked too under mlockall");
+    drop_ipc_lock();
+    struct rlimit old;
+    getrlimit(RLIMIT_MEMLOCK, &old);
+    struct rlimit tight = {4 * MiB, old.rlim_max};
+    if (old.rlim_max < tight.rlim_cur)
+        tight = old;
+    cr_assert_eq(setrlimit(RLIMIT_MEMLOCK, &tight), 0);
+    cr_assert_eq(mlockall(MCL_FUTURE), 0);
+    cr_assert_null(page_stack_create(NULL), "1 GiB locked under a limit of %zu bytes", (size_t)tight.rlim_cur);
+    cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed);
+    cr_assert_null(frame_arena_create(NULL));
+    cr_assert_eq(page_stack_create_error(), PageStackError_ReserveFailed);
+    PageStack *small = page_stack_create(&(PageStackDesc){.reserve_size = 256 * KiB});
+    cr_assert_not_null(small, "a reservation under the limit");
+    unsigned char *p = page_stack_push(small, 64 * KiB, 16);
+    p[0] = p[64 * KiB - 1] = 1;
+    page_stack_destroy(small);
+    cr_assert_eq(munlockall(), 0);
+    cr_assert_eq(setrlimit(RLIMIT_MEMLOCK, &old), 0);
+}
+
+/* A trim gives locked pages back (until 2026-12-06 it stopped the program:
+ * "decommit (madvise) ... failed: Invalid argument"); pages committed there
+ * again read zero and are mapped at the commit, locked again. So does a frame
+ * arena's trim policy after a spike. */
+Test(limits, trims_under_mlockall_give_the_pages_back)
+{
+    if (TEST_VALGRIND)
+        cr_skip_test("valgrind maps memory of its own as it goes, locked too under mlockall");
+    cr_assert_eq(mlockall(MCL_FUTURE), 0);
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB});
+    if (!ps) {
+        munlockall();
+        cr_skip_test("locking 64 MiB needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK of 64 MiB");
+    }
+    size_t before = rss_kib();
+    unsigned char *p = page_stack_push(ps, 8 * MiB, 16);
+    memset(p, 0x5A, 8 * MiB);
+    size_t pushed = rss_kib();
+    cr_assert_geq(pushed, before + 8 * 1024);
+    page_stack_reset(ps);
+    page_stack_trim(ps, 0);
+    cr_assert_eq(page_stack_stats(ps).committed, 0);
+    cr_assert_leq(rss_kib(), pushed - 8 * 1024, "%zu KiB resident after the trim, %zu before", rss_kib(), pushed);
+    p = page_stack_push(ps, 8 * MiB, 16);
+    cr_assert_geq(rss_kib(), before + 8 * 1024, "the commit mapped (and locked) the pages at once");
+    for (size_t i = 0; i < 8 * MiB && !TEST_CHECKED; i += 4096) /* the checked build fills a push with 0xCD */
+        cr_assert_eq(p[i], 0, "a page committed again reads zero");
+    page_stack_destroy(ps);
+
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.stack = {.reserve_size = 64 * MiB}, .trim_after = 2});
+    cr_assert_not_null(fa);
+    p = page_stack_push(frame_arena_begin(fa), 8 * MiB, 16);
+    memset(p, 0x5A, 8 * MiB);
+    frame_arena_end(fa);
+    pushed = rss_kib();
+    for (int f = 0; f < 2; f++) {
+        frame_arena_begin(fa);
+        frame_arena_end(fa);
+    }
+    cr_assert_eq(frame_arena_stats(fa).trims, 1);
+    cr_assert_leq(rss_kib(), pushed - 7 * 1024, "%zu KiB resident after the trim, %zu before", rss_kib(), pushed);
+    frame_arena_destroy(fa);
+    cr_assert_eq(munlockall(), 0);
 }
 
 Test(limits, rlimit_as_makes_create_return_null_without_leaking)

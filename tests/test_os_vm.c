@@ -313,19 +313,49 @@ ParameterizedTest(int *c, os_vm, a_prefault_of_pages_not_committed_is_fatal, .si
     death_not_reached();
 }
 
-/* The OS refusing what the library cannot do without is fatal too, with the
- * call, the range and the OS's reason: pages locked in memory cannot be
- * dropped (EINVAL). */
-Test(os_vm, a_decommit_the_os_refuses_is_fatal, .signal = SIGABRT)
+/* Two committed pages, written, the first locked in memory (mlock), which
+ * MADV_DONTNEED refuses to drop (EINVAL). NULL where no page can be locked. */
+static unsigned char *locked_pages(void)
 {
     size_t page = os_vm_page_size();
     unsigned char *p = os_vm_reserve(MiB, 0, 0);
     cr_assert(os_vm_commit(p, 2 * page));
+    memset(p, 0x5A, 2 * page);
     /* The system call itself: the sanitizers make mlock() do nothing. */
-    if (syscall(SYS_mlock, p, page) != 0)
+    if (syscall(SYS_mlock, p, page) != 0) {
+        os_vm_release(p, MiB);
+        return NULL;
+    }
+    return p;
+}
+
+/* A decommit drops locked pages too (until 2026-12-06 it stopped the
+ * program, as a game that locks its memory would have at its first trim):
+ * the lock goes with them, and the pages read zero when committed again. */
+Test(os_vm, a_decommit_drops_locked_pages)
+{
+    size_t page = os_vm_page_size();
+    size_t unlocked = status_kib("VmLck:");
+    unsigned char *p = locked_pages();
+    if (!p)
         cr_skip_test("cannot lock a page here (%s)", strerror(errno));
-    expect_fatalf("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", 2 * page, (void *)p, strerror(EINVAL));
+    cr_assert_eq(status_kib("VmLck:"), unlocked + page / 1024);
     os_vm_decommit(p, 2 * page);
+    cr_assert_eq(status_kib("VmLck:"), unlocked, "the decommit left the page locked");
+    cr_assert(os_vm_commit(p, 2 * page));
+    for (size_t i = 0; i < 2 * page; i++)
+        cr_assert_eq(p[i], 0, "byte %zu of the pages committed again", i);
+    os_vm_release(p, MiB);
+}
+
+Test(os_vm, decommitted_locked_pages_are_inaccessible, .signal = SIGSEGV)
+{
+    volatile unsigned char *p = locked_pages();
+    if (!p)
+        cr_skip_test("cannot lock a page here (%s)", strerror(errno));
+    os_vm_decommit((void *)p, 2 * os_vm_page_size());
+    expect_fault();
+    p[0] = 2;
     death_not_reached();
 }
 
@@ -376,7 +406,43 @@ Test(os_vm, a_release_the_os_refuses_is_fatal, .signal = SIGABRT)
 #endif
 }
 
-/* A decommit whose pages were dropped but whose range cannot be made
+/* The OS refusing what the library cannot do without is fatal too, with the
+ * call, the range and the OS's reason: a decommit whose pages cannot be
+ * dropped, */
+Test(os_vm, a_decommit_the_os_refuses_is_fatal, .signal = SIGABRT)
+{
+#ifdef TEST_SYSCALL_FILTER
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    cr_assert(os_vm_commit(p, page));
+    expect_fatalf("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", page, (void *)p, strerror(EPERM));
+    refuse_syscall(__NR_madvise, 2, MADV_DONTNEED, EPERM);
+    os_vm_decommit(p, page);
+    death_not_reached();
+#else
+    cr_skip_test("no seccomp filter here");
+#endif
+}
+
+/* one whose locked pages cannot be mapped over, */
+Test(os_vm, a_decommit_of_locked_pages_the_os_refuses_is_fatal, .signal = SIGABRT)
+{
+#ifdef TEST_SYSCALL_FILTER
+    size_t page = os_vm_page_size();
+    unsigned char *p = locked_pages();
+    if (!p)
+        cr_skip_test("cannot lock a page here (%s)", strerror(errno));
+    expect_fatalf("os_vm: decommit (mmap over locked pages) of %zu bytes at %p failed: %s", 2 * page, (void *)p,
+                  strerror(EPERM));
+    refuse_syscall(__NR_mmap, 3, MAP_FIXED, EPERM);
+    os_vm_decommit(p, 2 * page);
+    death_not_reached();
+#else
+    cr_skip_test("no seccomp filter here");
+#endif
+}
+
+/* and one whose pages were dropped but whose range cannot be made
  * inaccessible again. */
 Test(os_vm, a_decommit_the_os_cannot_close_is_fatal, .signal = SIGABRT)
 {
