@@ -9,9 +9,9 @@
  *
  * The trim policy needs, for each lane, the largest peak over the last
  * trim_after frames at every end (the bytes a frame needed committed: in the
- * checked build the top of its region, redzones included): a monotonic queue per lane (peaks strictly
- * decreasing from front to back) gives it in amortised O(1) whatever
- * trim_after is.
+ * checked build the highest top of its regions, redzones included). A
+ * monotonic queue per lane (peaks strictly decreasing from front to back)
+ * gives it in amortised O(1) whatever trim_after is.
  */
 #include "frame_arena.h"
 
