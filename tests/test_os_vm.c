@@ -323,7 +323,9 @@ static unsigned char *locked_pages(void)
     memset(p, 0x5A, 2 * page);
     /* The system call itself: the sanitizers make mlock() do nothing. */
     if (syscall(SYS_mlock, p, page) != 0) {
+        int err = errno;
         os_vm_release(p, MiB);
+        errno = err; /* for the caller's skip message */
         return NULL;
     }
     return p;
