@@ -8,7 +8,7 @@
  *     size_t page = os_vm_page_size();
  *     void *base = os_vm_reserve(1 << 30, page, 0); // nothing committed yet
  *     if (os_vm_commit(base, 64 << 10)) { ... }     // false: out of memory
- *     os_vm_decommit(base, 64 << 10);               // back to the OS, inaccessible
+ *     os_vm_decommit(base, 64 << 10, 0);            // back to the OS, inaccessible
  *     os_vm_release(base, 1 << 30);
  *
  * Errors: a commit the OS refuses for lack of memory returns false; any other
@@ -100,8 +100,10 @@ void os_vm_prefault(void *addr, size_t size);
 
 /* Returns the pages to the OS at once, locked ones too (mlock, mlockall),
  * and makes the range inaccessible; a later commit of the range reads as
- * zero. A range with pages no reservation holds is fatal. */
-void os_vm_decommit(void *addr, size_t size);
+ * zero. flags as given to os_vm_reserve: on Linux a decommit of locked pages
+ * maps the range anew, and OsVmFlag_HugePages gives the new mapping the
+ * huge-page advice again. A range with pages no reservation holds is fatal. */
+void os_vm_decommit(void *addr, size_t size, uint32_t flags);
 
 /* Gives the whole reservation back. addr and size as returned and passed to
  * reserve; a range with pages no reservation holds (released already, or

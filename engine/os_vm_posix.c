@@ -164,7 +164,7 @@ OS_VM_NORETURN static void decommit_unreserved(void *addr, size_t size)
                 size, addr);
 }
 
-void os_vm_decommit(void *addr, size_t size)
+void os_vm_decommit(void *addr, size_t size, uint32_t flags)
 {
     os_vm_need_pages("decommit", addr, size);
     if (size == 0)
@@ -177,14 +177,19 @@ void os_vm_decommit(void *addr, size_t size)
          * its mappings), which MADV_DONTNEED does not drop. Fresh
          * inaccessible pages mapped over the range drop them; a process that
          * locks its future mappings gets the range locked again, so that a
-         * commit there maps and locks the pages at once, as before. The range
-         * loses a huge-page advice (MADV_HUGEPAGE) it had. */
+         * commit there maps and locks the pages at once, as before. The new
+         * mapping has none of the reservation's advice: the caller's flags
+         * say whether to give it the huge-page advice again. */
         if (errno != EINVAL)
             os_vm_fatal("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
         if (mmap(addr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) ==
             MAP_FAILED)
             os_vm_fatal("os_vm: decommit (mmap over locked pages) of %zu bytes at %p failed: %s", size, addr,
                         strerror(errno));
+#ifdef MADV_HUGEPAGE
+        if (flags & OsVmFlag_HugePages)
+            (void)madvise(addr, size, MADV_HUGEPAGE); /* as at the reserve */
+#endif
         return;
     }
     if (mprotect(addr, size, PROT_NONE) != 0) {
@@ -200,6 +205,7 @@ void os_vm_decommit(void *addr, size_t size)
     /* Elsewhere MADV_DONTNEED may keep the pages: map fresh inaccessible ones
      * over the range, which must be mapped (MAP_FIXED would map unmapped
      * pages too, making a reservation no one releases). */
+    (void)flags; /* no huge-page advice to give again */
     if (!mapped(addr, size))
         decommit_unreserved(addr, size);
     if (mmap(addr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED)

@@ -195,8 +195,9 @@ void os_vm_prefault(void *addr, size_t size)
     os_vm_touch_pages(addr, size, true); /* top down: see os_vm.h */
 }
 
-void os_vm_decommit(void *addr, size_t size)
+void os_vm_decommit(void *addr, size_t size, uint32_t flags)
 {
+    (void)flags; /* large pages are the reservation's own (os_vm_is_large) */
     os_vm_need_pages("decommit", addr, size);
     if (size == 0)
         return; /* VirtualFree would take a size of 0 at a reservation's base for all of it */

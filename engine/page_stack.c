@@ -1819,7 +1819,7 @@ static size_t trim_region(PageStack *ps, uintptr_t base, size_t committed, size_
         return committed;
     uintptr_t from = base + keep;
     unpoison(from, committed - keep); /* uncommitted memory faults on its own; keep the shadow clean */
-    os_vm_decommit((void *)from, committed - keep);
+    os_vm_decommit((void *)from, committed - keep, ps->flags & PageStackFlag_HugePages ? OsVmFlag_HugePages : 0);
     ps->decommits++;
     if (ps->dirty > from && ps->dirty <= base + committed)
         ps->dirty = from;

@@ -109,6 +109,26 @@ static inline size_t status_kib(const char *field)
     return value;
 }
 
+/* Whether the kernel's VmFlags for the mapping that holds addr
+ * (/proc/self/smaps) include flag: "hg" (huge-page advice), "lo" (locked). */
+static inline bool vm_flag(const void *addr, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512], word[8];
+    snprintf(word, sizeof word, " %s ", flag);
+    bool inside = false, found = false;
+    unsigned long lo, hi;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            inside = lo <= (uintptr_t)addr && (uintptr_t)addr < hi;
+        else if (inside && !strncmp(line, "VmFlags:", 8))
+            found = strstr(line + 8, word) != NULL; /* after "VmFlags:", each flag between spaces */
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 /* A cleanup (page_stack_push_cleanup) that adds its count to cleanups_run. */
 static int cleanups_run;
 

@@ -332,6 +332,40 @@ Test(limits, trims_under_mlockall_give_the_pages_back)
     cr_assert_eq(munlockall(), 0);
 }
 
+/* A huge-page stack trimmed under mlockall: the range the trim maps anew
+ * keeps the stack's huge-page advice (until 2026-12-06 it lost it, so the
+ * pages committed there again came in 4 KiB pages where the kernel gives
+ * huge pages only on advice). */
+Test(limits, a_huge_page_stack_trimmed_under_mlockall_keeps_its_advice)
+{
+    if (TEST_VALGRIND)
+        cr_skip_test("valgrind maps memory of its own as it goes, locked too under mlockall");
+    cr_assert_eq(mlockall(MCL_FUTURE), 0);
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB, .flags = PageStackFlag_HugePages});
+    if (!ps) {
+        munlockall();
+        cr_skip_test("locking 64 MiB needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK of 64 MiB");
+    }
+    void *base = (void *)ps->base;
+    if (!vm_flag(base, "hg")) {
+        page_stack_destroy(ps);
+        munlockall();
+        cr_skip_test("this kernel takes no huge-page advice");
+    }
+    unsigned char *p = page_stack_push(ps, 8 * MiB, 16);
+    memset(p, 0x5A, 8 * MiB);
+    cr_assert(vm_flag(base, "lo"));
+    page_stack_reset(ps);
+    page_stack_trim(ps, 0);
+    cr_assert_eq(page_stack_stats(ps).decommits, 1);
+    cr_assert(vm_flag(base, "hg"), "the trimmed range lost the huge-page advice");
+    cr_assert(vm_flag(base, "lo"), "the trimmed range is no longer locked: a commit there would not map at once");
+    p = page_stack_push(ps, 8 * MiB, 16);
+    p[0] = p[8 * MiB - 1] = 1;
+    page_stack_destroy(ps);
+    cr_assert_eq(munlockall(), 0);
+}
+
 Test(limits, rlimit_as_makes_create_return_null_without_leaking)
 {
     if (TEST_VALGRIND)

@@ -71,7 +71,7 @@ Test(os_vm, committed_memory_reads_zero_and_survives_writes)
         cr_assert_eq(p[i], 0);
     memset(p, 0xAA, MiB);
     cr_assert_eq(p[MiB - 1], 0xAA);
-    os_vm_decommit(p, MiB);
+    os_vm_decommit(p, MiB, 0);
     cr_assert(os_vm_commit(p, MiB));
     cr_assert_eq(p[0], 0, "a decommitted range reads zero when committed again");
     cr_assert_eq(p[MiB - 1], 0);
@@ -147,7 +147,7 @@ Test(os_vm, decommitted_memory_is_inaccessible, .signal = SIGSEGV)
     volatile unsigned char *p = os_vm_reserve(MiB, 0, 0);
     cr_assert(os_vm_commit((void *)p, MiB));
     p[0] = 1;
-    os_vm_decommit((void *)p, MiB);
+    os_vm_decommit((void *)p, MiB, 0);
     expect_fault();
     p[0] = 2;
     death_not_reached();
@@ -159,7 +159,7 @@ Test(os_vm, decommit_gives_the_memory_back)
     unsigned char *p = os_vm_reserve(size, 0, 0);
     cr_assert(os_vm_commit(p, size));
     memset(p, 1, size);
-    os_vm_decommit(p, size);
+    os_vm_decommit(p, size, 0);
     cr_assert(os_vm_commit(p, size));
     long before = minor_faults();
     for (size_t i = 0; i < size; i += os_vm_page_size())
@@ -182,8 +182,8 @@ Test(os_vm, an_empty_range_changes_nothing)
     cr_assert_not(os_vm_commit(p + 4 * page, page), "without using the injected failure");
     os_vm_inject_commit_failure(0);
     os_vm_prefault(p + 8 * page, 0);
-    os_vm_decommit(p, 0);
-    os_vm_decommit(p + page, 0);
+    os_vm_decommit(p, 0, 0);
+    os_vm_decommit(p + page, 0, 0);
     cr_assert(p[0] == 7 && p[page] == 8, "the committed pages kept their bytes");
     os_vm_release(p, MiB);
 }
@@ -263,7 +263,7 @@ ParameterizedTest(int *c, os_vm, pages_no_reservation_holds_are_fatal_to_commit_
                       call, size, (void *)p, call);
     switch (*c / 2) {
     case 0: os_vm_commit(p, size); break;
-    case 1: os_vm_decommit(p, size); break;
+    case 1: os_vm_decommit(p, size, 0); break;
     default: os_vm_release(p, size); break;
     }
     death_not_reached();
@@ -297,7 +297,7 @@ ParameterizedTest(int *c, os_vm, a_prefault_of_pages_not_committed_is_fatal, .si
         break;
     case 1:
         cr_assert(os_vm_commit(p, size));
-        os_vm_decommit(p, size);
+        os_vm_decommit(p, size, 0);
         break;
     case 2:
         os_vm_release(p, 2 * MiB);
@@ -342,7 +342,7 @@ Test(os_vm, a_decommit_drops_locked_pages)
     if (!p)
         cr_skip_test("cannot lock a page here (%s)", strerror(errno));
     cr_assert_eq(status_kib("VmLck:"), unlocked + page / 1024);
-    os_vm_decommit(p, 2 * page);
+    os_vm_decommit(p, 2 * page, 0);
     cr_assert_eq(status_kib("VmLck:"), unlocked, "the decommit left the page locked");
     cr_assert(os_vm_commit(p, 2 * page));
     for (size_t i = 0; i < 2 * page; i++)
@@ -350,12 +350,42 @@ Test(os_vm, a_decommit_drops_locked_pages)
     os_vm_release(p, MiB);
 }
 
+/* The range that a decommit of locked pages maps anew gets the huge-page
+ * advice again when the flags say the reservation had it: the kernel's
+ * VmFlags show it ("hg"), whatever its huge-page mode. Until 2026-12-06 the
+ * decommit took no flags, and the range lost the advice. */
+Test(os_vm, a_decommit_of_locked_pages_keeps_the_huge_page_advice)
+{
+    size_t page = os_vm_page_size();
+    unsigned char *p = os_vm_reserve(4 * MiB, 2 * MiB, OsVmFlag_HugePages);
+    cr_assert_not_null(p);
+    if (!vm_flag(p, "hg")) {
+        os_vm_release(p, 4 * MiB);
+        cr_skip_test("this kernel takes no huge-page advice");
+    }
+    cr_assert(os_vm_commit(p, 2 * page));
+    memset(p, 0x5A, 2 * page);
+    if (syscall(SYS_mlock, p, page) != 0) {
+        int err = errno;
+        os_vm_release(p, 4 * MiB);
+        cr_skip_test("cannot lock a page here (%s)", strerror(err));
+    }
+    cr_assert(vm_flag(p, "lo"));
+    os_vm_decommit(p, 2 * page, OsVmFlag_HugePages);
+    cr_assert(!vm_flag(p, "lo"), "the decommit left the page locked");
+    cr_assert(vm_flag(p, "hg"), "the range the decommit mapped anew lost the huge-page advice");
+    cr_assert(vm_flag(p + 2 * MiB, "hg"), "the rest of the reservation lost the huge-page advice");
+    cr_assert(os_vm_commit(p, 2 * page));
+    cr_assert_eq(p[0], 0);
+    os_vm_release(p, 4 * MiB);
+}
+
 Test(os_vm, decommitted_locked_pages_are_inaccessible, .signal = SIGSEGV)
 {
     volatile unsigned char *p = locked_pages();
     if (!p)
         cr_skip_test("cannot lock a page here (%s)", strerror(errno));
-    os_vm_decommit((void *)p, 2 * os_vm_page_size());
+    os_vm_decommit((void *)p, 2 * os_vm_page_size(), 0);
     expect_fault();
     p[0] = 2;
     death_not_reached();
@@ -419,7 +449,7 @@ Test(os_vm, a_decommit_the_os_refuses_is_fatal, .signal = SIGABRT)
     cr_assert(os_vm_commit(p, page));
     expect_fatalf("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", page, (void *)p, strerror(EPERM));
     refuse_syscall(__NR_madvise, 2, MADV_DONTNEED, EPERM);
-    os_vm_decommit(p, page);
+    os_vm_decommit(p, page, 0);
     death_not_reached();
 #else
     cr_skip_test("no seccomp filter here");
@@ -437,7 +467,7 @@ Test(os_vm, a_decommit_of_locked_pages_the_os_refuses_is_fatal, .signal = SIGABR
     expect_fatalf("os_vm: decommit (mmap over locked pages) of %zu bytes at %p failed: %s", 2 * page, (void *)p,
                   strerror(EPERM));
     refuse_syscall(__NR_mmap, 3, MAP_FIXED, EPERM);
-    os_vm_decommit(p, 2 * page);
+    os_vm_decommit(p, 2 * page, 0);
     death_not_reached();
 #else
     cr_skip_test("no seccomp filter here");
@@ -454,7 +484,7 @@ Test(os_vm, a_decommit_the_os_cannot_close_is_fatal, .signal = SIGABRT)
     cr_assert(os_vm_commit(p, page));
     expect_fatalf("os_vm: decommit (mprotect) of %zu bytes at %p failed: %s", page, (void *)p, strerror(EACCES));
     refuse_syscall(__NR_mprotect, 2, 0, EACCES); /* no bits: every mprotect */
-    os_vm_decommit(p, page);
+    os_vm_decommit(p, page, 0);
     death_not_reached();
 #else
     cr_skip_test("no seccomp filter here");
@@ -504,7 +534,7 @@ ParameterizedTest(int *c, os_vm, ranges_that_are_not_whole_pages_are_fatal, .sig
         os_vm_prefault(addr, size);
         break;
     case 2:
-        os_vm_decommit(addr, size);
+        os_vm_decommit(addr, size, 0);
         break;
     default:
         os_vm_release(addr, size);

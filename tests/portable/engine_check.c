@@ -276,7 +276,7 @@ static void cycle_commit(unsigned char *base, size_t size, int fill)
     EXPECT(os_vm_commit(base, size), "commit %zu bytes", size);
     EXPECT(all_zero(base, size), "fresh pages read zero");
     memset(base, fill, size);
-    os_vm_decommit(base, size);
+    os_vm_decommit(base, size, 0);
     EXPECT(os_vm_commit(base, size), "commit again");
     EXPECT(all_zero(base, size), "decommitted pages read zero when committed again");
 }
@@ -296,8 +296,8 @@ static void check_os_vm_reserve_commit_decommit(void)
     EXPECT(os_vm_commit(base, page) && os_vm_commit(base + 2 * page, 0), "an empty commit succeeds");
     base[0] = 7;
     os_vm_prefault(base + 4 * page, 0);
-    os_vm_decommit(base, 0);
-    os_vm_decommit(base + page, 0);
+    os_vm_decommit(base, 0, 0);
+    os_vm_decommit(base + page, 0, 0);
     EXPECT(base[0] == 7, "the committed page kept its byte after empty prefaults and decommits");
     os_vm_release(base, 4 * MiB);
     EXPECT(!address_in_use(base), "released address space is free");
@@ -1338,7 +1338,7 @@ static void die_decommit_of_released_pages(void)
 {
     unsigned char *p = released_pages();
     if (p)
-        os_vm_decommit(p, os_vm_page_size());
+        os_vm_decommit(p, os_vm_page_size(), 0);
 }
 
 static void die_realloc_of_a_popped_block(void)
