@@ -737,7 +737,11 @@ static void never_trimmed(FrameArena *fa)
 static void spike_comes_back_trim_after_frames_later(uint32_t quarantine)
 {
     const uint32_t trim_after = 3;
-    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.trim_after = trim_after, .stack.quarantine = quarantine});
+    /* 16 MiB reserved: at the most quarantine, the checked build's 64 regions
+     * of a buffer take 2 GiB of address space, where valgrind has not 128 */
+    FrameArena *fa = frame_arena_create(
+        &(FrameArenaDesc){.trim_after = trim_after, .stack = {.quarantine = quarantine, .reserve_size = 16 * MiB}});
+    cr_assert_not_null(fa);
     for (int f = 0; f < 2 * 64 + 20; f++) /* every region of both buffers used: the checked build's commit settles */
         run_frame(fa, 100 * KiB);
     run_frame(fa, 10 * MiB);
