@@ -114,7 +114,7 @@ static inline size_t status_kib(const char *field)
 static inline bool vm_flag(const void *addr, const char *flag)
 {
     FILE *f = fopen("/proc/self/smaps", "r");
-    char line[512], word[8];
+    char line[4096], word[8]; /* a whole line: a mapping's path may be long */
     snprintf(word, sizeof word, " %s ", flag);
     bool inside = false, found = false;
     unsigned long lo, hi;
