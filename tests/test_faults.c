@@ -287,6 +287,19 @@ Test(limits, a_reservation_past_rlimit_memlock_under_mlockall_returns_null)
     cr_assert_eq(setrlimit(RLIMIT_MEMLOCK, &old), 0);
 }
 
+/* A stack of 64 MiB (reserve) with `flags`, made under mlockall(MCL_FUTURE);
+ * skips the test where that much cannot be locked. */
+static PageStack *stack_under_mlockall(uint32_t flags)
+{
+    cr_assert_eq(mlockall(MCL_FUTURE), 0);
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB, .flags = flags});
+    if (!ps) {
+        munlockall();
+        cr_skip_test("locking 64 MiB needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK of 64 MiB");
+    }
+    return ps;
+}
+
 /* A trim gives locked pages back (until 2026-12-06 it stopped the program:
  * "decommit (madvise) ... failed: Invalid argument"); pages committed there
  * again read zero and are mapped at the commit, locked again. So does a frame
@@ -295,12 +308,7 @@ Test(limits, trims_under_mlockall_give_the_pages_back)
 {
     if (TEST_VALGRIND)
         cr_skip_test("valgrind maps memory of its own as it goes, locked too under mlockall");
-    cr_assert_eq(mlockall(MCL_FUTURE), 0);
-    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB});
-    if (!ps) {
-        munlockall();
-        cr_skip_test("locking 64 MiB needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK of 64 MiB");
-    }
+    PageStack *ps = stack_under_mlockall(0);
     size_t before = rss_kib();
     unsigned char *p = page_stack_push(ps, 8 * MiB, 16);
     memset(p, 0x5A, 8 * MiB);
@@ -340,12 +348,7 @@ Test(limits, a_huge_page_stack_trimmed_under_mlockall_keeps_its_advice)
 {
     if (TEST_VALGRIND)
         cr_skip_test("valgrind maps memory of its own as it goes, locked too under mlockall");
-    cr_assert_eq(mlockall(MCL_FUTURE), 0);
-    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB, .flags = PageStackFlag_HugePages});
-    if (!ps) {
-        munlockall();
-        cr_skip_test("locking 64 MiB needs CAP_IPC_LOCK or an RLIMIT_MEMLOCK of 64 MiB");
-    }
+    PageStack *ps = stack_under_mlockall(PageStackFlag_HugePages);
     void *base = (void *)ps->base;
     if (!vm_flag(base, "hg")) {
         page_stack_destroy(ps);

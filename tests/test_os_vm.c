@@ -314,17 +314,19 @@ ParameterizedTest(int *c, os_vm, a_prefault_of_pages_not_committed_is_fatal, .si
 }
 
 /* Two committed pages, written, the first locked in memory (mlock), which
- * MADV_DONTNEED refuses to drop (EINVAL). NULL where no page can be locked. */
-static unsigned char *locked_pages(void)
+ * MADV_DONTNEED refuses to drop (EINVAL), at the start of a reservation of
+ * 4 MiB aligned to 2 MiB (so that huge-page advice can take) made with
+ * `flags`. NULL where no page can be locked. */
+static unsigned char *locked_pages(uint32_t flags)
 {
     size_t page = os_vm_page_size();
-    unsigned char *p = os_vm_reserve(MiB, 0, 0);
+    unsigned char *p = os_vm_reserve(4 * MiB, 2 * MiB, flags);
     cr_assert(os_vm_commit(p, 2 * page));
     memset(p, 0x5A, 2 * page);
     /* The system call itself: the sanitizers make mlock() do nothing. */
     if (syscall(SYS_mlock, p, page) != 0) {
         int err = errno;
-        os_vm_release(p, MiB);
+        os_vm_release(p, 4 * MiB);
         errno = err; /* for the caller's skip message */
         return NULL;
     }
@@ -338,7 +340,7 @@ Test(os_vm, a_decommit_drops_locked_pages)
 {
     size_t page = os_vm_page_size();
     size_t unlocked = status_kib("VmLck:");
-    unsigned char *p = locked_pages();
+    unsigned char *p = locked_pages(0);
     if (!p)
         cr_skip_test("cannot lock a page here (%s)", strerror(errno));
     cr_assert_eq(status_kib("VmLck:"), unlocked + page / 1024);
@@ -347,7 +349,7 @@ Test(os_vm, a_decommit_drops_locked_pages)
     cr_assert(os_vm_commit(p, 2 * page));
     for (size_t i = 0; i < 2 * page; i++)
         cr_assert_eq(p[i], 0, "byte %zu of the pages committed again", i);
-    os_vm_release(p, MiB);
+    os_vm_release(p, 4 * MiB);
 }
 
 /* The range that a decommit of locked pages maps anew gets the huge-page
@@ -357,18 +359,12 @@ Test(os_vm, a_decommit_drops_locked_pages)
 Test(os_vm, a_decommit_of_locked_pages_keeps_the_huge_page_advice)
 {
     size_t page = os_vm_page_size();
-    unsigned char *p = os_vm_reserve(4 * MiB, 2 * MiB, OsVmFlag_HugePages);
-    cr_assert_not_null(p);
+    unsigned char *p = locked_pages(OsVmFlag_HugePages);
+    if (!p)
+        cr_skip_test("cannot lock a page here (%s)", strerror(errno));
     if (!vm_flag(p, "hg")) {
         os_vm_release(p, 4 * MiB);
         cr_skip_test("this kernel takes no huge-page advice");
-    }
-    cr_assert(os_vm_commit(p, 2 * page));
-    memset(p, 0x5A, 2 * page);
-    if (syscall(SYS_mlock, p, page) != 0) {
-        int err = errno;
-        os_vm_release(p, 4 * MiB);
-        cr_skip_test("cannot lock a page here (%s)", strerror(err));
     }
     cr_assert(vm_flag(p, "lo"));
     os_vm_decommit(p, 2 * page, OsVmFlag_HugePages);
@@ -382,7 +378,7 @@ Test(os_vm, a_decommit_of_locked_pages_keeps_the_huge_page_advice)
 
 Test(os_vm, decommitted_locked_pages_are_inaccessible, .signal = SIGSEGV)
 {
-    volatile unsigned char *p = locked_pages();
+    volatile unsigned char *p = locked_pages(0);
     if (!p)
         cr_skip_test("cannot lock a page here (%s)", strerror(errno));
     os_vm_decommit((void *)p, 2 * os_vm_page_size(), 0);
@@ -461,7 +457,7 @@ Test(os_vm, a_decommit_of_locked_pages_the_os_refuses_is_fatal, .signal = SIGABR
 {
 #ifdef TEST_SYSCALL_FILTER
     size_t page = os_vm_page_size();
-    unsigned char *p = locked_pages();
+    unsigned char *p = locked_pages(0);
     if (!p)
         cr_skip_test("cannot lock a page here (%s)", strerror(errno));
     expect_fatalf("os_vm: decommit (mmap over locked pages) of %zu bytes at %p failed: %s", 2 * page, (void *)p,
