@@ -222,11 +222,11 @@ void frame_arena_destroy(FrameArena *fa)
     page_stack_destroy(fa->meta); /* fa itself lives there */
 }
 
-/* page_stack_trim, counted in stats.trims when it gave memory back. */
+/* page_stack_trim to an extent (page_stack_owner.h), counted in stats.trims when it gave memory back. */
 static void trim_buffer(FrameArena *fa, PageStack *ps, size_t keep)
 {
     uint64_t decommits = ps->decommits;
-    page_stack_trim(ps, keep);
+    page_stack_trim_extent(ps, keep);
     if (ps->decommits != decommits)
         fa->trims++;
 }

@@ -205,6 +205,10 @@ typedef struct CheckState {
         uintptr_t from, to;
     } released_log[RELEASED_LOG];
     size_t region_filled[MAX_REGIONS]; /* bytes from a region's base that read 0xDD since it was left */
+    /* A region's last use, for page_stack_trim: its top from its base when
+     * it was left, and the highest logical pos since the reset before that
+     * (at least what the use held, so page_stack_trim trims it no less). */
+    size_t region_top[MAX_REGIONS], region_pos_high[MAX_REGIONS];
     uint64_t frame; /* a frame arena's frame number + 1 since the last reset, to name a block by; 0 = none */
     bool frame_ended; /* frame_arena_end has ended that frame: a push now is a late job's */
 } CheckState;
@@ -771,6 +775,8 @@ static void rotate_region(PageStack *ps, const char *fn)
         ck->region_filled[ck->region] = used;
     if (used > ck->left_high) /* a pop to 0 leaves the region too */
         ck->left_high = used;
+    ck->region_top[ck->region] = used;
+    ck->region_pos_high[ck->region] = ps->high; /* the callers noted the high */
     ck->region_committed[ck->region] = ps->committed;
     ck->region = (ck->region + 1) % ck->regions;
     ck->region_base = ps->base + (uintptr_t)ck->region * ck->region_span;
@@ -1826,7 +1832,26 @@ static size_t trim_region(PageStack *ps, uintptr_t base, size_t committed, size_
     return keep;
 }
 
-void page_stack_trim(PageStack *ps, size_t keep)
+#ifdef FRAME_ARENA_CHECKED
+/* What page_stack_trim keeps of region r besides the target: the pages its
+ * last use reached, if that use's pos fitted in the target. Its redzones
+ * took the pages above the target, and a stack trimmed every frame would
+ * otherwise give them back and commit them again when it came round to r.
+ * The trim policy's target is an extent (page_stack_extent), which counts
+ * the redzones: there, only the target. */
+static size_t last_use_kept(const PageStack *ps, uint32_t r, size_t target, bool by_extent)
+{
+    const CheckState *ck = check_view(ps);
+    size_t used;
+    if (by_extent || ck->region_pos_high[r] > target || !round_up(ck->region_top[r], ps->commit_size, &used) ||
+        used < target)
+        return target;
+    return used;
+}
+#endif
+
+/* page_stack_trim, and (by_extent) page_stack_trim_extent. */
+static void trim_stack(PageStack *ps, size_t keep, bool by_extent)
 {
     need_idle(ps, "page_stack_trim");
     size_t floor = pos_of(ps);
@@ -1838,23 +1863,29 @@ void page_stack_trim(PageStack *ps, size_t keep)
     if (!round_up(floor, ps->commit_size, &target) || target > ps->reserved)
         target = ps->reserved;
     note_high(ps);
-    if (CHECKED) {
-        /* Quarantined regions hold nothing live; the current one keeps its physical top. */
-        CheckState *ck = check_state(ps);
-        for (uint32_t r = 0; r < ck->regions; r++)
-            if (r != ck->region)
-                ck->region_committed[r] =
-                    trim_region(ps, ps->base + (uintptr_t)r * ck->region_span, ck->region_committed[r], target);
-        size_t phys = top(ps) - ck->region_base, keep_here = target;
-        if (phys > keep_here && !round_up(phys, ps->commit_size, &keep_here))
-            keep_here = ps->committed;
-        ps->committed = trim_region(ps, ck->region_base, ps->committed, keep_here);
-        for (uint32_t r = 0; r < ck->regions; r++) /* decommitted bytes read zero when committed again */
-            ck->region_filled[r] = filled(ck, r, r == ck->region ? ps->committed : ck->region_committed[r]);
-    } else {
-        ps->committed = trim_region(ps, ps->base, ps->committed, target);
-    }
+#ifdef FRAME_ARENA_CHECKED
+    /* Quarantined regions hold nothing live; the current one keeps its physical top. */
+    CheckState *ck = check_state(ps);
+    for (uint32_t r = 0; r < ck->regions; r++)
+        if (r != ck->region)
+            ck->region_committed[r] = trim_region(ps, ps->base + (uintptr_t)r * ck->region_span,
+                                                  ck->region_committed[r], last_use_kept(ps, r, target, by_extent));
+    size_t phys = top(ps) - ck->region_base, keep_here = last_use_kept(ps, ck->region, target, by_extent);
+    if (phys > keep_here && !round_up(phys, ps->commit_size, &keep_here))
+        keep_here = ps->committed;
+    ps->committed = trim_region(ps, ck->region_base, ps->committed, keep_here);
+    for (uint32_t r = 0; r < ck->regions; r++) /* decommitted bytes read zero when committed again */
+        ck->region_filled[r] = filled(ck, r, r == ck->region ? ps->committed : ck->region_committed[r]);
+#else
+    (void)by_extent;
+    ps->committed = trim_region(ps, ps->base, ps->committed, target);
+#endif
     settle(ps);
+}
+
+void page_stack_trim(PageStack *ps, size_t keep)
+{
+    trim_stack(ps, keep, false);
 }
 
 #ifdef FRAME_ARENA_CHECKED
@@ -1864,6 +1895,11 @@ size_t page_stack_extent(const PageStack *ps, size_t peak)
     const CheckState *ck = check_view(ps);
     size_t here = top(ps) - ck->region_base;
     return here > ck->left_high ? here : ck->left_high;
+}
+
+void page_stack_trim_extent(PageStack *ps, size_t extent)
+{
+    trim_stack(ps, extent, true);
 }
 
 size_t page_stack_most_committed(const PageStack *ps)

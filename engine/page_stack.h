@@ -978,7 +978,13 @@ size_t page_stack_pos(const PageStack *ps);
  * while another thread pushes to the stack. */
 bool page_stack_holds(const PageStack *ps, const void *p);
 void page_stack_reset(PageStack *ps);              /* O(1): pos = 0, generation + 1 */
-void page_stack_trim(PageStack *ps, size_t keep);  /* decommit above max(pos, keep, initial_commit), in commit steps */
+/* Decommits above max(pos, keep, initial_commit), in commit steps. The
+ * checked build trims each of its regions so, except that a region keeps
+ * what its last use took (redzones included) when that use's pos fitted:
+ * a trim after every frame to a keep that holds the frame gives nothing back
+ * there either. Fatal: a NULL stack, a cursor open on it, a call from its own
+ * tool hook. */
+void page_stack_trim(PageStack *ps, size_t keep);
 
 PageStackStats page_stack_stats(const PageStack *ps);
 /* The checked build without ASan: checks now what its releases check later

@@ -55,10 +55,14 @@ static inline size_t page_stack_pos_here(const PageStack *ps)
  * - page_stack_most_committed: the most that any region of the stack holds
  *   committed. That is `committed`, except in the checked build, where the
  *   regions in quarantine count too.
- * page_stack_trim trims every region. */
+ * - page_stack_trim_extent: page_stack_trim to an extent. That is
+ *   page_stack_trim, except in the checked build, where it trims every region
+ *   in quarantine to the extent, and page_stack_trim spares a region the
+ *   pages its last use took if that use's pos fitted in `keep`. */
 #ifdef FRAME_ARENA_CHECKED
 size_t page_stack_extent(const PageStack *ps, size_t peak);
 size_t page_stack_most_committed(const PageStack *ps);
+void page_stack_trim_extent(PageStack *ps, size_t extent);
 #else
 static inline size_t page_stack_extent(const PageStack *ps, size_t peak)
 {
@@ -68,6 +72,10 @@ static inline size_t page_stack_extent(const PageStack *ps, size_t peak)
 static inline size_t page_stack_most_committed(const PageStack *ps)
 {
     return ps->committed;
+}
+static inline void page_stack_trim_extent(PageStack *ps, size_t extent)
+{
+    page_stack_trim(ps, extent);
 }
 #endif
 

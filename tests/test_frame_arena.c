@@ -769,6 +769,34 @@ Test(trim, a_spike_comes_back_trim_after_frames_later_at_the_most_quarantine)
     spike_comes_back_trim_after_frames_later(63);
 }
 
+/* A spike of small pushes: its pos fits in what the steady frames keep, but
+ * in the checked build its redzones took more pages, which its region in
+ * quarantine still holds when the spike leaves the window. The policy
+ * trims that region too (to the window's extent), trim_after frames on,
+ * not when the regions come round to it a buffer's 64 frames later. */
+Test(trim, a_spike_of_small_pushes_comes_back_from_its_region_in_quarantine)
+{
+    const uint32_t trim_after = 4;
+    FrameArena *fa = frame_arena_create(
+        &(FrameArenaDesc){.trim_after = trim_after, .stack = {.quarantine = 63, .reserve_size = 16 * MiB}});
+    cr_assert_not_null(fa);
+    for (int f = 0; f < 2 * 64 + 20; f++) /* every region of both buffers used */
+        run_frame(fa, 400 * KiB);
+    FrameArenaStats steady = frame_arena_stats(fa);
+    PageStack *ps = frame_arena_begin(fa);
+    for (int i = 0; i < 20000; i++) /* 320,000 bytes: the checked build's redzones double it */
+        cr_assert_not_null(page_stack_push(ps, 16, 16));
+    cr_assert_lt(page_stack_pos(ps), 400 * KiB);
+    frame_arena_end(fa);
+    for (uint32_t f = 0; f < trim_after + 2; f++)
+        run_frame(fa, 400 * KiB);
+    FrameArenaStats st = frame_arena_stats(fa);
+    cr_assert_eq(st.committed, steady.committed, "%zu committed, %zu before the spike", st.committed,
+                 steady.committed);
+    cr_assert_eq(st.trims - steady.trims, TEST_CHECKED ? 1 : 0, "the spike's buffer trimmed once");
+    frame_arena_destroy(fa);
+}
+
 /* Frames of many small pushes: in the checked build each has a redzone
  * after it, which the frame's commit holds as well. */
 Test(trim, never_in_a_steady_state_of_small_pushes)

@@ -3123,6 +3123,55 @@ Test(trim, pages_from_an_earlier_frame_are_kept_to_keep_and_freed_above_it)
     page_stack_destroy(ps);
 }
 
+/* A game that trims after every frame to a keep that holds the frame: the
+ * trims give nothing back, and the frames commit nothing, once the stack
+ * has its pages. In the checked build each frame of 4,000 pushes of 8
+ * bytes takes three steps with its redzones, though its pos of 32,000
+ * bytes fits in the one step kept: a trim there spares a region in
+ * quarantine the pages of its last use when that use's pos fitted in keep,
+ * and took every region down to the one step before, so that each region
+ * committed its pages again when the resets came round to it. */
+Test(trim, after_every_frame_to_a_keep_that_holds_the_frame_gives_nothing_back)
+{
+    const size_t step = 64 * KiB;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.commit_size = step, .quarantine = 2});
+    uint64_t commits = 0, decommits = 0;
+    for (int f = 0; f < 30; f++) {
+        if (f == 10) { /* every region has had its frames */
+            commits = page_stack_stats(ps).commits;
+            decommits = page_stack_stats(ps).decommits;
+        }
+        for (int i = 0; i < 4000; i++)
+            *(uint64_t *)page_stack_push(ps, 8, 8) = (uint64_t)i;
+        cr_assert_leq(page_stack_pos(ps), step, "the frame fits in keep");
+        page_stack_reset(ps);
+        page_stack_trim(ps, step);
+    }
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_eq(st.commits, commits, "frames 10 to 29 committed %llu times",
+                 (unsigned long long)(st.commits - commits));
+    cr_assert_eq(st.decommits, decommits, "trims 10 to 29 gave pages back %llu times",
+                 (unsigned long long)(st.decommits - decommits));
+    page_stack_destroy(ps);
+}
+
+/* The same trim after a frame that did not fit in keep gives its pages back
+ * down to keep: in the checked build from the region in quarantine that
+ * the frame used. */
+Test(trim, after_a_frame_larger_than_keep_gives_its_pages_back)
+{
+    const size_t step = 64 * KiB;
+    PageStack *ps = page_stack_create(&(PageStackDesc){.commit_size = step, .quarantine = 2});
+    unsigned char *p = page_stack_push(ps, MiB, 1);
+    memset(p, 0x5A, MiB);
+    page_stack_reset(ps);
+    page_stack_trim(ps, step);
+    PageStackStats st = page_stack_stats(ps);
+    cr_assert_leq(st.committed, 3 * step, "the frame's MiB went back to keep (%zu KiB kept)", st.committed / KiB);
+    cr_assert_eq(st.decommits, 1);
+    page_stack_destroy(ps);
+}
+
 Test(trim, trimmed_pages_are_inaccessible, .signal = SIGSEGV)
 {
     PageStack *ps = page_stack_create(NULL);

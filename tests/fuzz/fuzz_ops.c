@@ -24,8 +24,9 @@
  *  - free_last gives back the last push, and no other block;
  *  - page_stack_trim leaves exactly max(pos, keep), in whole commit steps,
  *    committed where more was (in the checked build, which counts every
- *    region's pages: no more than before, nor than that in each region
- *    but the current one, whose physical top stays committed), and counts
+ *    region's pages: no more than before, nor than that in each region,
+ *    or what the region's last use took where that use's pos fitted in it,
+ *    and the current one's physical top stays committed), and counts
  *    a decommit when it gave some back (the checked build one for each
  *    region), none if not; a second trim to the same keep changes nothing;
  *  - a frame's sample holds what its lanes hold at its end (used) and the
@@ -245,6 +246,14 @@ static int thorough = 1;
 static size_t history_used[HISTORY], all_time_peak;
 static uint64_t frames_ended;
 static size_t lane_peaks[TRIM_AFTER][2]; /* each lane's peak in the last TRIM_AFTER frames, by frame % TRIM_AFTER */
+/* The model's stack in the checked build: `phys` of its last QUARANTINE + 1
+ * uses of a region, each ended by a reset or a pop to 0, oldest first from
+ * left_next. A cleanup's pop to 0 moves the stack to its next region too,
+ * which the model does not see: such a use counts in the phys of the use it
+ * is part of, so each region's last use took no more than one of these, or
+ * the phys of this one. */
+static size_t left_phys[QUARANTINE + 1];
+static uint32_t left_next;
 
 /* The sample just recorded goes into the model's history; the arena's
  * minimum, mean (rounded down) and maximum over it, and its all-time peak,
@@ -473,6 +482,14 @@ static void took(size_t *phys, size_t size, size_t align)
 static size_t in_steps(size_t n)
 {
     return (n + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
+}
+
+/* The model's stack left its region (a reset, or a pop to 0). */
+static void left_region(Model *m)
+{
+    left_phys[left_next] = m->phys;
+    left_next = (left_next + 1) % (QUARANTINE + 1);
+    m->phys = 0;
 }
 
 static int region_full(size_t phys, size_t size, size_t align)
@@ -921,7 +938,7 @@ static void op(Model *m, uint32_t code)
             if (m->hooked && (from > m->pos ? m->hook_pops == pops || m->hook_pop_pos != m->pos : m->hook_pops != pops))
                 violation("pop_to: on_pop calls, and the pos it was last given", m->hook_pops - pops, m->hook_pop_pos);
             if (m->pos == 0)
-                m->phys = 0;
+                left_region(m);
             if (m->ncleanups && m->cleanups[m->ncleanups - 1].end > m->pos)
                 violation("pop_to left a cleanup whose record it released: record end, pos",
                           m->cleanups[m->ncleanups - 1].end, m->pos);
@@ -945,7 +962,7 @@ static void op(Model *m, uint32_t code)
         if (after.generation != before.generation + 1 || after.pos != 0)
             violation("reset: generation, pos", after.generation - before.generation, after.pos);
         m->pos = 0;
-        m->phys = 0;
+        left_region(m);
         m->nmarks = 0;
         m->last_tracked = 0;
         break;
@@ -1066,12 +1083,16 @@ static void op(Model *m, uint32_t code)
         if (target > RESERVE)
             target = RESERVE;
 #ifdef FRAME_ARENA_CHECKED
-        /* Every region's pages are counted: the others keep no more than the
-         * target, the current one its physical top (at most phys) or the
-         * target, and that one still holds what the pushes since it began
-         * hold (at least pos). */
-        size_t phys = in_steps(m->phys), current = phys > target ? phys : target;
-        if (after > before || after > QUARANTINE * target + current || after < in_steps(m->pos))
+        /* Every region's pages are counted: each keeps no more than the
+         * target, or the top of its last use where that use's pos fitted in
+         * the target (at most one of the last uses' phys, taken as fitting),
+         * the current one its physical top too (at most phys), and that one
+         * still holds what the pushes since it began hold (at least pos). */
+        size_t recent = m->phys;
+        for (uint32_t r = 0; r <= QUARANTINE; r++)
+            recent = left_phys[r] > recent ? left_phys[r] : recent;
+        size_t each = in_steps(recent) > target ? in_steps(recent) : target;
+        if (after > before || after > (QUARANTINE + 1) * each || after < in_steps(m->pos))
             violation("trim kept the wrong bytes: committed before, after", before, after);
 #else
         if (now.decommits - was.decommits > 1)
@@ -1214,6 +1235,7 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
     PageStackStats st = page_stack_stats(shared_stack);
     *m = (Model){.ps = shared_stack, .fa = shared_frames, .data = data, .size = size, .pushes = st.pushes,
                  .failed = st.failed_pushes, .frame = frame_arena_frame(shared_frames)};
+    left_region(m); /* the reset left the region the last run ended in, empty */
     for (uint32_t n = 1; m->at < m->size; n++) {
         op(m, take(m, 1));
         verify_all(m, thorough && n % 16 == 0);
@@ -1221,7 +1243,7 @@ void fuzz_ops_run(const uint8_t *data, size_t size)
     verify_all(m, 1);
     m->release_to = 0; /* the next run starts with a reset: its cleanups run now, in this run's model */
     page_stack_reset(m->ps);
-    m->phys = 0;
+    left_region(m);
     if (m->ncleanups)
         violation("reset left cleanups: pending, newest end", m->ncleanups, m->cleanups[m->ncleanups - 1].end);
     while (m->nscopes) {
