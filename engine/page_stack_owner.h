@@ -57,8 +57,9 @@ static inline size_t page_stack_pos_here(const PageStack *ps)
  *   regions in quarantine count too.
  * - page_stack_trim_extent: page_stack_trim to an extent. That is
  *   page_stack_trim, except in the checked build, where it trims every region
- *   in quarantine to the extent, and page_stack_trim spares a region the
- *   pages its last use took if that use's pos fitted in `keep`. */
+ *   to the extent (the current one no lower than its physical top), while
+ *   page_stack_trim spares a region the pages its last use took if that
+ *   use's pos fitted in `keep`. */
 #ifdef FRAME_ARENA_CHECKED
 size_t page_stack_extent(const PageStack *ps, size_t peak);
 size_t page_stack_most_committed(const PageStack *ps);

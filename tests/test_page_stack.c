@@ -3126,11 +3126,11 @@ Test(trim, pages_from_an_earlier_frame_are_kept_to_keep_and_freed_above_it)
 /* A game that trims after every frame to a keep that holds the frame: the
  * trims give nothing back, and the frames commit nothing, once the stack
  * has its pages. In the checked build each frame of 4,000 pushes of 8
- * bytes takes three steps with its redzones, though its pos of 32,000
- * bytes fits in the one step kept: a trim there spares a region in
- * quarantine the pages of its last use when that use's pos fitted in keep,
- * and took every region down to the one step before, so that each region
- * committed its pages again when the resets came round to it. */
+ * bytes takes two steps with its redzones, though its pos of 32,000 bytes
+ * fits in the one step kept: a trim there spares a region the pages of its
+ * last use when that use's pos fitted in keep. Until 2026-12-06 it took
+ * every region down to the one step, the one just reset to included, and
+ * the next frame there committed the second step again. */
 Test(trim, after_every_frame_to_a_keep_that_holds_the_frame_gives_nothing_back)
 {
     const size_t step = 64 * KiB;
