@@ -39,7 +39,9 @@
  *    called once with its peak; a frame that meets it is not;
  *  - in plain builds, the trim policy leaves no buffer of a lane a quarter
  *    or more above the lane's largest peak of the last TRIM_AFTER frames,
- *    in whole commit steps, and takes none below it;
+ *    in whole commit steps, and takes none below it; in the checked build
+ *    no region of a buffer a quarter or more above the largest of those
+ *    frames' physical tops as the model bounds them;
  *  - frame_arena_trim, in a frame or between two, gives back what it says
  *    and leaves the blocks of the frames in flight as they were;
  *  - a copy of a live block (push_copy, the array macros and their try_
@@ -63,6 +65,9 @@
 #include "frame_arena.h"
 #include "os_vm.h"
 #include "scratch.h"
+#ifdef FRAME_ARENA_CHECKED
+#include "page_stack_owner.h" /* page_stack_most_committed */
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +251,7 @@ static int thorough = 1;
 static size_t history_used[HISTORY], all_time_peak;
 static uint64_t frames_ended;
 static size_t lane_peaks[TRIM_AFTER][2]; /* each lane's peak in the last TRIM_AFTER frames, by frame % TRIM_AFTER */
+static size_t lane_tops[TRIM_AFTER][2];  /* the same frames' lane_phys: at least each one's physical top */
 /* The model's stack in the checked build: `phys` of its last QUARANTINE + 1
  * uses of a region, each ended by a reset or a pop to 0, oldest first from
  * left_next. A cleanup's pop to 0 moves the stack to its next region too,
@@ -800,16 +806,33 @@ static void free_last(Model *m)
     }
 }
 
-/* The trim policy at a frame's end (plain builds; the checked build's regions
- * keep their physical tops): each buffer of a lane holds no more than the
- * lane's largest peak of the last TRIM_AFTER frames, in whole commit steps,
- * unless what it holds above that is under a quarter; and the policy
+/* The trim policy at a frame's end: each buffer of a lane holds no more than
+ * the lane's largest peak of the last TRIM_AFTER frames, in whole commit
+ * steps, unless what it holds above that is under a quarter; and the policy
  * never takes it below that. Before frame TRIM_AFTER - 1 the window also
- * holds the model's zeros from before the first frame, which lower nothing. */
+ * holds the model's zeros from before the first frame, which lower nothing.
+ * The checked build's regions keep their physical tops, which the model
+ * bounds from above only: there no region of a buffer holds more than the
+ * largest of the window's lane_phys, in whole commit steps, unless what it
+ * holds above that is under a quarter (the policy's own target is no
+ * higher, so a buffer it did not trim meets this too). */
 static void check_trim_policy(const Model *m, size_t before[2][2])
 {
 #ifdef FRAME_ARENA_CHECKED
-    (void)m, (void)before;
+    (void)before;
+    for (uint32_t lane = 0; lane < 2; lane++) {
+        size_t high = 0;
+        for (uint32_t f = 0; f < TRIM_AFTER; f++)
+            high = lane_tops[f][lane] > high ? lane_tops[f][lane] : high;
+        size_t target = in_steps(high);
+        for (uint32_t ago = 0; ago < 2; ago++) {
+            PageStack *ps = frame_arena_lane(m->fa, lane, ago);
+            size_t most = ps ? page_stack_most_committed(ps) : 0;
+            if (most > target && most - target >= most / 4)
+                violation("trim policy left a region a quarter or more above the window's highest top: committed, top",
+                          most, target);
+        }
+    }
 #else
     for (uint32_t lane = 0; lane < 2; lane++) {
         size_t high = 0;
@@ -842,6 +865,7 @@ static void end_frame(Model *m)
         used += page_stack_pos(frame_arena_lane(m->fa, lane, 0));
         peak += m->lane_peak[lane];
         lane_peaks[m->frame % TRIM_AFTER][lane] = m->lane_peak[lane];
+        lane_tops[m->frame % TRIM_AFTER][lane] = m->lane_phys[lane];
         for (uint32_t ago = 0; ago < 2; ago++) {
             PageStack *ps = frame_arena_lane(m->fa, lane, ago);
             before[lane][ago] = ps ? page_stack_stats(ps).committed : 0;
