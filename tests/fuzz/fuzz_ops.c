@@ -816,15 +816,20 @@ static void free_last(Model *m)
  * largest of the window's lane_phys, in whole commit steps, unless what it
  * holds above that is under a quarter (the policy's own target is no
  * higher, so a buffer it did not trim meets this too). */
+static size_t window_high(size_t window[TRIM_AFTER][2], uint32_t lane)
+{
+    size_t high = 0;
+    for (uint32_t f = 0; f < TRIM_AFTER; f++)
+        high = window[f][lane] > high ? window[f][lane] : high;
+    return high;
+}
+
 static void check_trim_policy(const Model *m, size_t before[2][2])
 {
 #ifdef FRAME_ARENA_CHECKED
     (void)before;
     for (uint32_t lane = 0; lane < 2; lane++) {
-        size_t high = 0;
-        for (uint32_t f = 0; f < TRIM_AFTER; f++)
-            high = lane_tops[f][lane] > high ? lane_tops[f][lane] : high;
-        size_t target = in_steps(high);
+        size_t target = in_steps(window_high(lane_tops, lane));
         for (uint32_t ago = 0; ago < 2; ago++) {
             PageStack *ps = frame_arena_lane(m->fa, lane, ago);
             size_t most = ps ? page_stack_most_committed(ps) : 0;
@@ -835,10 +840,7 @@ static void check_trim_policy(const Model *m, size_t before[2][2])
     }
 #else
     for (uint32_t lane = 0; lane < 2; lane++) {
-        size_t high = 0;
-        for (uint32_t f = 0; f < TRIM_AFTER; f++)
-            high = lane_peaks[f][lane] > high ? lane_peaks[f][lane] : high;
-        size_t target = in_steps(high);
+        size_t target = in_steps(window_high(lane_peaks, lane));
         for (uint32_t ago = 0; ago < 2; ago++) {
             PageStack *ps = frame_arena_lane(m->fa, lane, ago);
             if (!ps)
