@@ -255,6 +255,32 @@ static void play_inputs(const Options *o, uint64_t frame, SDL_Window *window)
     }
 }
 
+/* The overlay's frames per second: the time from one frame's start to the
+ * next, averaged over about the last 20 frames (0 before the second frame). */
+static double frame_rate(double rate, uint64_t ticks)
+{
+    double fps = (double)SDL_GetPerformanceFrequency() / (double)(ticks ? ticks : 1);
+    return rate > 0 ? rate + (fps - rate) / 20.0 : fps;
+}
+
+/* The frame cap: sleeps until the next frame's start on a schedule of one
+ * start every 1/fps s, and returns that start. SDL_Delay sleeps whole
+ * milliseconds, rounded up here, so a frame starts up to about a millisecond
+ * after its time and never before, and the schedule keeps the rate exact on
+ * average. A frame that ran past its time starts the next one at once and
+ * moves the schedule on, so a slow frame is not followed by a burst of fast
+ * ones. */
+static uint64_t wait_for_next_start(uint64_t deadline, uint64_t frame_start, uint32_t fps)
+{
+    uint64_t period = SDL_GetPerformanceFrequency() / fps;
+    uint64_t next = (deadline ? deadline : frame_start) + period;
+    uint64_t now = SDL_GetPerformanceCounter();
+    if (now >= next)
+        return now;
+    SDL_Delay((Uint32)ceil((double)(next - now) * 1000.0 / (double)SDL_GetPerformanceFrequency()));
+    return next;
+}
+
 static double ms_since(uint64_t start)
 {
     return (double)(SDL_GetPerformanceCounter() - start) * 1000.0 / (double)SDL_GetPerformanceFrequency();
@@ -480,9 +506,19 @@ int main(int argc, char **argv)
     bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false;
     double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0, last_alloc_ms = 0;
     uint64_t failed_pushes = 0, frame = 0, previous = SDL_GetPerformanceCounter();
+    /* The frame cap keeps a schedule of frame starts (a period apart) rather than
+     * sleeping each frame's remainder: SDL_Delay rounds to whole milliseconds, and
+     * sleeping the remainder made a 60 fps cap run at about 62. */
+    uint64_t first_start = 0, last_start = 0, deadline = 0;
+    double rate = 0; /* frames per second, start to start, averaged over the last frames */
 
     while (running && (!opt.frames || (long)frame < opt.frames)) {
         uint64_t frame_start = SDL_GetPerformanceCounter();
+        if (frame == 0)
+            first_start = frame_start;
+        else
+            rate = frame_rate(rate, frame_start - last_start);
+        last_start = frame_start;
         frame_arena_begin(fa);
         transient_begin(&transient, fa, frame);
 
@@ -550,7 +586,7 @@ int main(int argc, char **argv)
         SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
         draw_world(renderer, &transient, &world, workers);
         OverlayInfo info = {
-            .frame = frame, .fps = last_ms > 0 ? (float)(1000.0 / last_ms) : 0, .frame_ms = (float)last_ms,
+            .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms,
             .sim_ms = (float)last_sim_ms, .alloc_ms = (float)last_alloc_ms, .particles = world.count,
             .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,
             .scratch_reserved = world.scratch_reserved, .backend = transient.backend, .paused = paused,
@@ -581,19 +617,18 @@ int main(int argc, char **argv)
         last_ms = frame_ms;
         last_sim_ms = sim_ms;
         frame++;
-        if (opt.fps) {
-            double left = 1000.0 / opt.fps - ms_since(frame_start);
-            if (left > 1.0)
-                SDL_Delay((Uint32)left);
-        }
+        if (opt.fps)
+            deadline = wait_for_next_start(deadline, frame_start, opt.fps);
     }
 
     /* ---------------------------------------------------------------- De-initialization */
     qsort(frame_times, frame_time_count, sizeof *frame_times, compare_doubles);
     FrameArenaStats st = frame_arena_stats(fa);
     size_t p99 = frame_time_count ? (size_t)ceil(0.99 * (double)frame_time_count) - 1 : 0;
-    printf("frames %" PRIu64 "  frame ms: mean %.2f  p99 %.2f  max %.2f\n", frame, frame ? sum_ms / (double)frame : 0,
-           frame_time_count ? frame_times[p99] : 0, max_ms);
+    double run_s = (double)(last_start - first_start) / (double)SDL_GetPerformanceFrequency();
+    printf("frames %" PRIu64 "  frame ms: mean %.2f  p99 %.2f  max %.2f  rate %.2f fps\n", frame,
+           frame ? sum_ms / (double)frame : 0, frame_time_count ? frame_times[p99] : 0, max_ms,
+           frame > 1 && run_s > 0 ? (double)(frame - 1) / run_s : 0);
     printf("arena: peak %.2f MiB  committed %.2f MiB  reserved %.0f MiB  trims %" PRIu64 "  over budget %" PRIu64 "\n",
            (double)st.peak_all_time / 1048576.0, (double)st.committed / 1048576.0, (double)st.reserved / 1048576.0,
            st.trims, st.budget_overruns);

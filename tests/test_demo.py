@@ -183,6 +183,7 @@ small_runs = {
     "target": ["--frames", "120"],
     "escape": ["--frames", "100", "--input", "10:Escape"],
     "vsync": ["--frames", "31", "--input", "0:V"],
+    "capped": ["--frames", "61", "--fps", "60"],  # the later --fps wins
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
@@ -207,6 +208,13 @@ check(m and m.group(1) == "11", "--input: Escape at frame 10 quits after it", sm
 m = re.search(r"^frames \d+\s+frame ms: mean ([0-9.]+)", small_procs["vsync"].stdout, re.M)
 check(m and float(m.group(1)) >= 12, "--input: V turns vsync on: frames wait for the (simulated) refresh",
       small_procs["vsync"].stdout[:300])
+# The frame cap: frames start on a schedule of one every 1/60 s and never
+# before their time, so 61 frames span at least a second. An upper bound on
+# the rate only, which a slow machine cannot break. Sleeping each frame's
+# remainder in whole milliseconds, as the cap did before, ran at about 62.
+m = re.search(r"^frames 61\s.*\srate ([0-9.]+) fps$", small_procs["capped"].stdout, re.M)
+check(m and 0 < float(m.group(1)) <= 60 * 1.01, "--fps 60 caps the frame rate at 60 frames a second",
+      small_procs["capped"].stdout[:300])
 if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help")):
     w, h, plain = read_bmp(path("plain.bmp"))
     stats_panel = [(x, y) for y in range(10, 80) for x in range(10, 300)]
