@@ -64,7 +64,7 @@ static const char usage[] =
     "  --backend arena|malloc   where the transient buffers come from (default arena)\n"
     "  --fps N             frame cap, 0 = none (default 60; vsync does not throttle headless)\n"
     "  --stats             start with the allocation overlay on (F1 toggles)\n"
-    "  --screenshot PATH   save the last frame as a BMP\n"
+    "  --screenshot PATH   save the last frame as a BMP (the --frames count's, or the one that quits)\n"
     "  --report PATH       write a CSV row per frame\n"
     "  --input SCRIPT      play key presses and clicks: FRAME:KEY or FRAME:click@XxY, comma-separated,\n"
     "                      frames from 0, keys as SDL names them (F1, R, Space, =, -, Escape);\n"
@@ -503,7 +503,7 @@ int main(int argc, char **argv)
     World world;
     world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
     Transient transient = {.backend = opt.backend};
-    bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false;
+    bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false, shot_failed = false;
     double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0, last_alloc_ms = 0;
     uint64_t failed_pushes = 0, frame = 0, previous = SDL_GetPerformanceCounter();
     /* The frame cap keeps a schedule of frame starts (a period apart) rather than
@@ -592,8 +592,10 @@ int main(int argc, char **argv)
             .scratch_reserved = world.scratch_reserved, .backend = transient.backend, .paused = paused,
             .vsync = vsync, .show_stats = show_stats, .show_help = show_help};
         overlay_draw(&overlay, renderer, &transient, fa, budget, &info);
-        if (opt.screenshot && opt.frames && (long)frame + 1 == opt.frames)
-            save_screenshot(renderer, opt.screenshot);
+        /* The last frame, however the run ends: its --frames count, or a quit
+         * (Escape, the window closed) taken in this frame's events. */
+        if (opt.screenshot && (!running || (opt.frames && (long)frame + 1 == opt.frames)))
+            shot_failed = !save_screenshot(renderer, opt.screenshot);
         SDL_RenderPresent(renderer);
 
         TransientCounts counts = transient_counts(&transient);
@@ -638,10 +640,15 @@ int main(int argc, char **argv)
     printf("video %s  renderer %s  vsync %s\n", SDL_GetCurrentVideoDriver(),
            SDL_GetRendererInfo(renderer, &info) == 0 ? info.name : "unknown", vsync ? "on" : "off");
     transient_shutdown(&transient);
-    status = 0;
+    status = shot_failed ? 1 : 0;
 shut_down:
-    if (report)
-        fclose(report);
+    if (report) { /* an output asked for and not written whole fails the run */
+        bool unwritten = ferror(report) != 0;
+        if ((fclose(report) != 0 || unwritten) && status == 0) {
+            fprintf(stderr, "frame_arena_demo: cannot write the report to %s\n", opt.report);
+            status = 1;
+        }
+    }
     free(frame_times);
     workers_destroy(workers);
     page_stack_destroy(level);

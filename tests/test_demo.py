@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 demo, work = sys.argv[1], sys.argv[2]
 frames = int(sys.argv[3]) if len(sys.argv) > 3 else 600
 assert frames >= 300, "the checks look at the frames after a warm-up of 200"
-os.makedirs(work, exist_ok=True)
+shutil.rmtree(work, ignore_errors=True)  # no picture or report of an earlier run can pass for this one's
+os.makedirs(work)
 results = []
 
 
@@ -181,7 +182,7 @@ small_runs = {
     "more": ["--frames", "120", "--input", "0:="],
     "fewer": ["--frames", "120", "--input", "0:-"],
     "target": ["--frames", "120"],
-    "escape": ["--frames", "100", "--input", "10:Escape"],
+    "escape": ["--frames", "100", "--input", "10:Escape", "--screenshot", path("escape.bmp")],
     "vsync": ["--frames", "31", "--input", "0:V"],
     "capped": ["--frames", "61", "--fps", "60"],  # the later --fps wins
 }
@@ -202,6 +203,7 @@ check(counts["target"] == 2000 and counts["more"] == 4000 and counts["fewer"] ==
       "--input: + and - double and halve the particle target", str(counts))
 m = re.search(r"^frames (\d+)", small_procs["escape"].stdout, re.M)
 check(m and m.group(1) == "11", "--input: Escape at frame 10 quits after it", small_procs["escape"].stdout[:300])
+check(os.path.exists(path("escape.bmp")), "--screenshot saves the last frame of a run that quits before --frames")
 # Headless, SDL makes vsync wait for a simulated 60 Hz refresh in present,
 # so frames with V on take 16.7 ms however fast the machine: a lower bound
 # only, which a slow machine cannot break (the runs set --fps 0, no cap).
@@ -346,6 +348,18 @@ proc = run("--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "
            path("no-such-directory/r.csv"), timeout=60)
 check(proc.returncode == 1 and "cannot set up (cannot open the report file)" in proc.stderr,
       "a report file it cannot open fails the setup with a message", proc.stderr[-500:])
+# Outputs it cannot write whole: the run goes to its end, says so and exits 1.
+proc = run("--headless", "--frames", "3", "--particles", "1000", "--fps", "0", "--screenshot",
+           path("no-such-directory/s.bmp"), timeout=60)
+check(proc.returncode == 1 and "cannot save the screenshot to" in proc.stderr and "checksum" in proc.stdout,
+      "a screenshot it cannot save fails the run with a message", f"exit {proc.returncode}: {proc.stderr[-500:]}")
+if os.path.exists("/dev/full"):  # every write there fails with ENOSPC
+    proc = run("--headless", "--frames", "3", "--particles", "1000", "--fps", "0", "--report", "/dev/full",
+               timeout=60)
+    check(proc.returncode == 1 and "cannot write the report to /dev/full" in proc.stderr,
+          "a report it cannot write whole fails the run with a message", f"exit {proc.returncode}: {proc.stderr[-500:]}")
+else:
+    skip("a report it cannot write whole fails the run with a message", "no /dev/full")
 # Too little address space for the frame arena's reservations (a stack of
 # 1 GiB for each of its two frames): the setup fails and says so. Not where
 # ASan's shadow memory needs terabytes of address space.
