@@ -128,6 +128,7 @@ static void help_line(Overlay *o, SDL_Renderer *r, const OverlayInfo *info, int 
         "Space             pause the simulation (particles still move frame to frame)",
         "R                 restart the level (resets the level arena, trims the frame arena)",
         "V                 vsync on/off",
+        "H                 this help on/off",
         "Esc               quit",
     };
     int n = (int)(sizeof lines / sizeof lines[0]);
