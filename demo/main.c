@@ -506,11 +506,9 @@ int main(int argc, char **argv)
     bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false, shot_failed = false;
     double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0, last_alloc_ms = 0;
     uint64_t failed_pushes = 0, frame = 0, previous = SDL_GetPerformanceCounter();
-    /* The frame cap keeps a schedule of frame starts (a period apart) rather than
-     * sleeping each frame's remainder: SDL_Delay rounds to whole milliseconds, and
-     * sleeping the remainder made a 60 fps cap run at about 62. */
-    uint64_t first_start = 0, last_start = 0, deadline = 0;
-    double rate = 0; /* frames per second, start to start, averaged over the last frames */
+    uint64_t first_start = 0, last_start = 0; /* the first and the latest frame's start */
+    uint64_t deadline = 0;                     /* the frame cap's latest scheduled start, 0 before the first */
+    double rate = 0;                           /* the overlay's frames per second (frame_rate) */
 
     while (running && (!opt.frames || (long)frame < opt.frames)) {
         uint64_t frame_start = SDL_GetPerformanceCounter();
