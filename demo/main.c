@@ -255,11 +255,11 @@ static void play_inputs(const Options *o, uint64_t frame, SDL_Window *window)
     }
 }
 
-/* The overlay's frames per second: the time from one frame's start to the
- * next, averaged over about the last 20 frames (0 before the second frame). */
-static double frame_rate(double rate, uint64_t ticks)
+/* The overlay's frames per second: the time from one frame to the next
+ * (`elapsed`, in seconds), averaged over about the last 20 frames. */
+static double frame_rate(double rate, double elapsed)
 {
-    double fps = (double)SDL_GetPerformanceFrequency() / (double)(ticks ? ticks : 1);
+    double fps = 1.0 / (elapsed > 1e-9 ? elapsed : 1e-9);
     return rate > 0 ? rate + (fps - rate) / 20.0 : fps;
 }
 
@@ -506,17 +506,12 @@ int main(int argc, char **argv)
     bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false, shot_failed = false;
     double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0, last_alloc_ms = 0;
     uint64_t failed_pushes = 0, frame = 0, previous = SDL_GetPerformanceCounter();
-    uint64_t first_start = 0, last_start = 0; /* the first and the latest frame's start */
-    uint64_t deadline = 0;                     /* the frame cap's latest scheduled start, 0 before the first */
-    double rate = 0;                           /* the overlay's frames per second (frame_rate) */
+    uint64_t first = 0;    /* the first frame's `now` (below); `previous` is the latest one's */
+    uint64_t deadline = 0; /* the frame cap's latest scheduled start, 0 before the first */
+    double rate = 0;       /* the overlay's frames per second (frame_rate), 0 in the first frame */
 
     while (running && (!opt.frames || (long)frame < opt.frames)) {
         uint64_t frame_start = SDL_GetPerformanceCounter();
-        if (frame == 0)
-            first_start = frame_start;
-        else
-            rate = frame_rate(rate, frame_start - last_start);
-        last_start = frame_start;
         frame_arena_begin(fa);
         transient_begin(&transient, fa, frame);
 
@@ -563,6 +558,10 @@ int main(int argc, char **argv)
         uint64_t now = SDL_GetPerformanceCounter();
         double elapsed = (double)(now - previous) / (double)SDL_GetPerformanceFrequency();
         previous = now;
+        if (frame == 0)
+            first = now;
+        else
+            rate = frame_rate(rate, elapsed);
         /* --frames runs on a fixed clock (one step a frame) so runs repeat exactly. */
         accumulator += opt.frames ? STEP_DT : (elapsed > 0.25 ? 0.25 : elapsed);
         uint64_t sim_start = SDL_GetPerformanceCounter();
@@ -625,7 +624,7 @@ int main(int argc, char **argv)
     qsort(frame_times, frame_time_count, sizeof *frame_times, compare_doubles);
     FrameArenaStats st = frame_arena_stats(fa);
     size_t p99 = frame_time_count ? (size_t)ceil(0.99 * (double)frame_time_count) - 1 : 0;
-    double run_s = (double)(last_start - first_start) / (double)SDL_GetPerformanceFrequency();
+    double run_s = (double)(previous - first) / (double)SDL_GetPerformanceFrequency();
     printf("frames %" PRIu64 "  frame ms: mean %.2f  p99 %.2f  max %.2f  rate %.2f fps\n", frame,
            frame ? sum_ms / (double)frame : 0, frame_time_count ? frame_times[p99] : 0, max_ms,
            frame > 1 && run_s > 0 ? (double)(frame - 1) / run_s : 0);
