@@ -452,6 +452,13 @@ int main(int argc, char **argv)
         return 1;
     }
     SDL_RenderSetLogicalSize(renderer, opt.width, opt.height);
+    /* The rate a frame should keep up with: the cap's, or with no cap the
+     * display's refresh rate (0 when SDL cannot tell: the overlay takes 60). */
+    SDL_DisplayMode mode;
+    int display = SDL_GetWindowDisplayIndex(window);
+    float target_fps = opt.fps ? (float)opt.fps
+                       : display >= 0 && SDL_GetCurrentDisplayMode(display, &mode) == 0 ? (float)mode.refresh_rate
+                                                                                          : 0.0f;
     if (TTF_Init() != 0)
         fprintf(stderr, "frame_arena_demo: SDL_ttf: %s\n", TTF_GetError());
     Overlay overlay;
@@ -583,7 +590,7 @@ int main(int argc, char **argv)
         SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
         draw_world(renderer, &transient, &world, workers);
         OverlayInfo info = {
-            .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms,
+            .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms, .target_fps = target_fps,
             .sim_ms = (float)last_sim_ms, .alloc_ms = (float)last_alloc_ms, .particles = world.count,
             .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,
             .scratch_reserved = world.scratch_reserved, .backend = transient.backend, .paused = paused,

@@ -204,13 +204,19 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
             graph_line(r, t, box, committed, count, top, committed_color);
             y += o->line_height + GRAPH_H + 8;
 
-            float worst = 20.0f;
+            /* the red line: a frame's time at the target rate; the top: at
+             * least 20 ms, and a tenth above that line and the slowest frame */
+            float mark = 1000.0f / (info->target_fps > 0 ? info->target_fps : 60.0f);
+            float worst = mark * 1.1f > 20.0f ? mark * 1.1f : 20.0f;
             for (uint32_t i = 0; i < o->len; i++) {
                 values[i] = o->frame_ms[(o->head + OVERLAY_HISTORY - o->len + i) % OVERLAY_HISTORY];
                 worst = values[i] * 1.1f > worst ? values[i] * 1.1f : worst;
             }
-            text(o, r, 12, y, line(t, "frame time (max %.1f ms, red: 16.7 ms)", (double)worst), dim);
-            graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, o->len, worst, 16.667f,
+            text(o, r, 12, y,
+                 line(t, "frame time (max %.1f ms; red: %.1f ms, a frame at %.0f fps)", (double)worst, (double)mark,
+                      1000.0 / (double)mark),
+                 dim);
+            graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, o->len, worst, mark,
                   (SDL_Color){140, 255, 120, 255});
         }
 

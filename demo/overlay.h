@@ -28,6 +28,7 @@ typedef struct Overlay {
 typedef struct OverlayInfo {
     uint64_t frame;
     float fps, frame_ms, sim_ms, alloc_ms;
+    float target_fps; /* the frame-time graph's red line is a frame at this rate */
     uint32_t particles, target, threads;
     size_t scratch_peak, scratch_reserved; /* the particle update's scratch: highest top of any thread's, reserved */
     Backend backend;

@@ -60,6 +60,18 @@ def graph_pixels(pic):
     return {name: sum(pic[y][x * 4: x * 4 + 3] == bgr for x, y in GRAPH_BOX) for name, bgr in GRAPH_LINES.items()}
 
 
+# The overlay's frame-time graph in a 640x360 picture: its box's top row and
+# height, and its red line's colour as a BMP stores it.
+TIME_BOX_TOP, TIME_BOX_H = 224, 64
+RED_LINE = bytes((60, 60, 230))
+
+
+def red_rows(pic, top, height):
+    """The rows of a box that are mostly red line."""
+    return [y for y in range(top, top + height + 1)
+            if sum(pic[y][x * 4: x * 4 + 3] == RED_LINE for x in range(14, 534)) > 400]
+
+
 def colours(pic, w, h):
     """The colours of every third pixel of every third row."""
     return {pic[y][x * 4: x * 4 + 3] for y in range(0, h, 3) for x in range(0, w, 3)}
@@ -185,6 +197,8 @@ small_runs = {
     "escape": ["--frames", "100", "--input", "10:Escape", "--screenshot", path("escape.bmp")],
     "vsync": ["--frames", "31", "--input", "0:V"],
     "capped": ["--frames", "61", "--fps", "60"],  # the later --fps wins
+    "mark30": ["--frames", "10", "--stats", "--fps", "30", "--screenshot", path("mark30.bmp")],
+    "mark60": ["--frames", "10", "--stats", "--fps", "60", "--screenshot", path("mark60.bmp")],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
@@ -217,6 +231,25 @@ check(m and float(m.group(1)) >= 12, "--input: V turns vsync on: frames wait for
 m = re.search(r"^frames 61\s.*\srate ([0-9.]+) fps$", small_procs["capped"].stdout, re.M)
 check(m and 0 < float(m.group(1)) <= 60 * 1.01, "--fps 60 caps the frame rate at 60 frames a second",
       small_procs["capped"].stdout[:300])
+# The frame-time graph's red line is a frame at the --fps cap: 33.3 ms at 30,
+# 16.7 at 60. The graph's top is the largest of 20 ms, a tenth above the line
+# and a tenth above the slowest frame shown, at most the summary's max: so
+# the line's row lies between where a fast run puts it and where the
+# slowest frame would. With frames under 33 ms, a red line left at 16.7 ms
+# whatever the cap, as it was before, misses the 30 fps run's rows.
+for fps in (30, 60):
+    proc, shot = small_procs[f"mark{fps}"], path(f"mark{fps}.bmp")
+    m = re.search(r"^frames \d+\s+frame ms: .*\smax ([0-9.]+)\s", proc.stdout, re.M)
+    if not m or not os.path.exists(shot):
+        check(False, f"--fps {fps}: the run printed its summary and saved its screenshot", proc.stdout[:300])
+        continue
+    mark, slowest = 1000 / fps, float(m.group(1))
+    first = TIME_BOX_TOP + TIME_BOX_H * (1 - mark / max(20, 1.1 * mark))
+    last = TIME_BOX_TOP + TIME_BOX_H * (1 - mark / max(20, 1.1 * mark, 1.1 * slowest))
+    rows = red_rows(read_bmp(shot)[2], TIME_BOX_TOP, TIME_BOX_H)
+    check(len(rows) == 1 and first - 1 <= rows[0] <= last + 0.5,
+          f"--fps {fps}: the frame-time graph's red line is a frame at {fps} fps ({mark:.1f} ms)",
+          f"red rows {rows}, expected from {first:.1f} to {last:.1f} (slowest frame {slowest} ms)")
 if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help")):
     w, h, plain = read_bmp(path("plain.bmp"))
     stats_panel = [(x, y) for y in range(10, 80) for x in range(10, 300)]
