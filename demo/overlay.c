@@ -194,7 +194,7 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
                 committed[i] = (float)hist[i].committed; /* at least what any frame used */
                 top = committed[i] * 1.1f > top ? committed[i] * 1.1f : top;
             }
-            int x = text(o, r, 12, y, line(t, "MiB per frame (max %.2f): ", mib((size_t)top)), dim);
+            int x = text(o, r, 12, y, line(t, "MiB per frame, 0 to %.2f: ", mib((size_t)top)), dim);
             x = text(o, r, x, y, "used", used_color);
             x = text(o, r, x, y, ", ", dim);
             x = text(o, r, x, y, "committed", committed_color);
@@ -207,16 +207,16 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
             /* the red line: a frame's time at the target rate; the top: at
              * least 20 ms, and a tenth above that line and the slowest frame */
             float mark = 1000.0f / (info->target_fps > 0 ? info->target_fps : 60.0f);
-            float worst = mark * 1.1f > 20.0f ? mark * 1.1f : 20.0f;
+            float ms_top = mark * 1.1f > 20.0f ? mark * 1.1f : 20.0f;
             for (uint32_t i = 0; i < o->len; i++) {
                 values[i] = o->frame_ms[(o->head + OVERLAY_HISTORY - o->len + i) % OVERLAY_HISTORY];
-                worst = values[i] * 1.1f > worst ? values[i] * 1.1f : worst;
+                ms_top = values[i] * 1.1f > ms_top ? values[i] * 1.1f : ms_top;
             }
             text(o, r, 12, y,
-                 line(t, "frame time (max %.1f ms; red: %.1f ms, a frame at %.0f fps)", (double)worst, (double)mark,
+                 line(t, "frame time, 0 to %.1f ms (red: %.1f ms, a frame at %.0f fps)", (double)ms_top, (double)mark,
                       1000.0 / (double)mark),
                  dim);
-            graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, o->len, worst, mark,
+            graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, o->len, ms_top, mark,
                   (SDL_Color){140, 255, 120, 255});
         }
 
