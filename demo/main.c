@@ -281,6 +281,12 @@ static uint64_t wait_for_next_start(uint64_t deadline, uint64_t frame_start, uin
     return next;
 }
 
+/* Whether the loop runs frame number `frame`: no quit yet, and within --frames. */
+static bool another_frame(const Options *o, bool running, uint64_t frame)
+{
+    return running && (!o->frames || frame < (uint64_t)o->frames);
+}
+
 static double ms_since(uint64_t start)
 {
     return (double)(SDL_GetPerformanceCounter() - start) * 1000.0 / (double)SDL_GetPerformanceFrequency();
@@ -517,7 +523,7 @@ int main(int argc, char **argv)
     uint64_t deadline = 0; /* the frame cap's latest scheduled start, 0 before the first */
     double rate = 0;       /* the overlay's frames per second (frame_rate), 0 in the first frame */
 
-    while (running && (!opt.frames || (long)frame < opt.frames)) {
+    while (another_frame(&opt, running, frame)) {
         uint64_t frame_start = SDL_GetPerformanceCounter();
         frame_arena_begin(fa);
         transient_begin(&transient, fa, frame);
@@ -623,7 +629,7 @@ int main(int argc, char **argv)
         last_ms = frame_ms;
         last_sim_ms = sim_ms;
         frame++;
-        if (opt.fps)
+        if (opt.fps && another_frame(&opt, running, frame)) /* the last frame ends the run at once */
             deadline = wait_for_next_start(deadline, frame_start, opt.fps);
     }
 

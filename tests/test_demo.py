@@ -15,6 +15,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 demo, work = sys.argv[1], sys.argv[2]
@@ -231,6 +232,16 @@ check(m and float(m.group(1)) >= 12, "--input: V turns vsync on: frames wait for
 m = re.search(r"^frames 61\s.*\srate ([0-9.]+) fps$", small_procs["capped"].stdout, re.M)
 check(m and 0 < float(m.group(1)) <= 60 * 1.01, "--fps 60 caps the frame rate at 60 frames a second",
       small_procs["capped"].stdout[:300])
+# The run ends with its last frame, whether --frames or Escape ends it: the
+# cap does not wait for a frame that will not come. At --fps 1 that wait was
+# a second, so these runs took more than one; they take a few hundredths.
+for what, args in [("a run of --frames 1", []), ("a run quit by Escape", ["--input", "0:Escape"])]:
+    started = time.monotonic()
+    proc = run(*small, "--fps", "1", "--frames", "1" if not args else "5", *args, timeout=60)
+    took = time.monotonic() - started
+    check(proc.returncode == 0 and re.search(r"^frames 1\s", proc.stdout, re.M) and took < 0.75,
+          f"--fps 1: {what} ends after frame 0, with no wait for another frame",
+          f"rc {proc.returncode}, {took:.2f} s: {proc.stdout[:200]}")
 # The frame-time graph's red line is a frame at the --fps cap: 33.3 ms at 30,
 # 16.7 at 60. The graph's top is the largest of 20 ms, a tenth above the line
 # and a tenth above the slowest frame shown, at most the summary's max: so
