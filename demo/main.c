@@ -604,7 +604,7 @@ int main(int argc, char **argv)
         overlay_draw(&overlay, renderer, &transient, fa, budget, &info);
         /* The last frame, however the run ends: its --frames count, or a quit
          * (Escape, the window closed) taken in this frame's events. */
-        if (opt.screenshot && (!running || (opt.frames && (long)frame + 1 == opt.frames)))
+        if (opt.screenshot && !another_frame(&opt, running, frame + 1))
             shot_failed = !save_screenshot(renderer, opt.screenshot);
         SDL_RenderPresent(renderer);
 
