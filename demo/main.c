@@ -638,9 +638,11 @@ int main(int argc, char **argv)
     FrameArenaStats st = frame_arena_stats(fa);
     size_t p99 = frame_time_count ? (size_t)ceil(0.99 * (double)frame_time_count) - 1 : 0;
     double run_s = (double)(previous - first) / (double)SDL_GetPerformanceFrequency();
-    printf("frames %" PRIu64 "  frame ms: mean %.2f  p99 %.2f  max %.2f  rate %.2f fps\n", frame,
-           frame ? sum_ms / (double)frame : 0, frame_time_count ? frame_times[p99] : 0, max_ms,
-           frame > 1 && run_s > 0 ? (double)(frame - 1) / run_s : 0);
+    char run_rate[32] = "-"; /* one frame has no interval to measure a rate by */
+    if (frame > 1 && run_s > 0)
+        snprintf(run_rate, sizeof run_rate, "%.2f fps", (double)(frame - 1) / run_s);
+    printf("frames %" PRIu64 "  frame ms: mean %.2f  p99 %.2f  max %.2f  rate %s\n", frame,
+           frame ? sum_ms / (double)frame : 0, frame_time_count ? frame_times[p99] : 0, max_ms, run_rate);
     printf("arena: peak %.2f MiB  committed %.2f MiB  reserved %.0f MiB  trims %" PRIu64 "  over budget %" PRIu64 "\n",
            (double)st.peak_all_time / 1048576.0, (double)st.committed / 1048576.0, (double)st.reserved / 1048576.0,
            st.trims, st.budget_overruns);

@@ -243,6 +243,8 @@ for what, args in [("a run of --frames 1", ["--frames", "1"]),
     check(proc.returncode == 0 and re.search(r"^frames 1\s", proc.stdout, re.M) and took < 0.75,
           f"--fps 1: {what} ends after frame 0, with no wait for another frame",
           f"rc {proc.returncode}, {took:.2f} s: {proc.stdout[:200]}")
+    check(re.search(r"^frames 1\s.*\srate -$", proc.stdout, re.M),
+          f"{what}: a run of one frame has no rate to print (a dash, not 0 fps)", proc.stdout[:200])
 # The frame-time graph's red line is a frame at the --fps cap: 33.3 ms at 30,
 # 16.7 at 60. The graph's top is the largest of 20 ms, a tenth above the line
 # and a tenth above the slowest frame shown, at most the summary's max: so
