@@ -43,6 +43,8 @@ static void *malloc_block(TransientLane *lane, uint32_t slot_index, size_t size,
     }
     if (align < sizeof(void *))
         align = sizeof(void *);
+    if (size > SIZE_MAX - align) /* as the arena's push: too big fails, not rounded to a small block */
+        return NULL;
     size_t rounded = (size + align - 1) / align * align; /* aligned_alloc wants a multiple */
     void *p = aligned_alloc(align, rounded ? rounded : align);
     if (p)
