@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FONT_PATH "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 #define MAX_THREADS 64
 #define MAX_INPUTS 256
 #define STEP_DT (1.0f / 60.0f)
@@ -47,7 +46,7 @@ typedef struct Options {
     uint64_t seed;
     int width, height;
     Backend backend;
-    const char *screenshot, *report;
+    const char *screenshot, *report, *font; /* font NULL: the overlay looks for DejaVu Sans Mono */
     ScriptedInput inputs[MAX_INPUTS];
     uint32_t input_count;
 } Options;
@@ -66,6 +65,8 @@ static const char usage[] =
     "  --stats             start with the allocation overlay on (F1 toggles)\n"
     "  --screenshot PATH   save the last frame as a BMP (the --frames count's, or the one that quits)\n"
     "  --report PATH       write a CSV row per frame\n"
+    "  --font PATH         the overlay's TrueType font (default: DejaVu Sans Mono where Debian,\n"
+    "                      Fedora or Arch install it)\n"
     "  --input SCRIPT      play key presses and clicks: FRAME:KEY or FRAME:click@XxY, comma-separated,\n"
     "                      frames from 0, keys as SDL names them (F1, R, Space, =, -, Escape);\n"
     "                      e.g. --input 60:F1,120:click@640x360,240:R\n"
@@ -202,10 +203,10 @@ static int parse_options(int argc, char **argv, Options *o)
             else
                 return bad_argument("--backend is arena or malloc (got '%s')", v ? v : "");
             i++;
-        } else if (!strcmp(a, "--screenshot") || !strcmp(a, "--report")) {
+        } else if (!strcmp(a, "--screenshot") || !strcmp(a, "--report") || !strcmp(a, "--font")) {
             if (!v || !*v)
                 return bad_argument("%s needs a file path", a);
-            *(!strcmp(a, "--report") ? &o->report : &o->screenshot) = v, i++;
+            *(!strcmp(a, "--report") ? &o->report : !strcmp(a, "--font") ? &o->font : &o->screenshot) = v, i++;
         } else if (!strcmp(a, "--input")) {
             int rc = parse_inputs(v, o);
             if (rc >= 0)
@@ -468,7 +469,7 @@ int main(int argc, char **argv)
     if (TTF_Init() != 0)
         fprintf(stderr, "frame_arena_demo: SDL_ttf: %s\n", TTF_GetError());
     Overlay overlay;
-    overlay_init(&overlay, FONT_PATH, 13);
+    overlay_init(&overlay, opt.font, 13);
 
     uint64_t overruns = 0;
     const size_t budget = 8u << 20;

@@ -14,18 +14,32 @@ static const SDL_Color dim = {170, 170, 170, 255};
 static const SDL_Color used_color = {90, 200, 255, 255};
 static const SDL_Color committed_color = {255, 160, 60, 255};
 
+/* Where DejaVu Sans Mono is installed: Debian and Ubuntu (fonts-dejavu-core),
+ * Fedora (dejavu-sans-mono-fonts), Arch (ttf-dejavu). */
+static const char *const default_fonts[] = {
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    "/usr/share/fonts/dejavu-sans-mono-fonts/DejaVuSansMono.ttf",
+    "/usr/share/fonts/TTF/DejaVuSansMono.ttf",
+};
+#define DEFAULT_FONTS (sizeof default_fonts / sizeof *default_fonts)
+
 void overlay_init(Overlay *o, const char *font_path, int point_size)
 {
     *o = (Overlay){0};
-    o->font = TTF_WasInit() ? TTF_OpenFont(font_path, point_size) : NULL;
+    for (size_t i = 0; TTF_WasInit() && !o->font && i < (font_path ? 1 : DEFAULT_FONTS); i++)
+        o->font = TTF_OpenFont(font_path ? font_path : default_fonts[i], point_size);
     if (o->font) {
         o->line_height = TTF_FontLineSkip(o->font);
-    } else {
-        o->line_height = point_size + 4;
-        printf("demo: cannot open the overlay font %s (%s); install fonts-dejavu-core. The overlay draws its graphs "
-               "without text and prints its text here once a second.\n",
-               font_path, TTF_GetError());
+        return;
     }
+    o->line_height = point_size + 4;
+    if (font_path)
+        printf("demo: cannot open the overlay font %s (%s).", font_path, TTF_GetError());
+    else
+        printf("demo: found no overlay font: DejaVu Sans Mono is not at %s, %s or %s (%s); install it "
+               "(fonts-dejavu-core) or name a TrueType font with --font PATH.",
+               default_fonts[0], default_fonts[1], default_fonts[2], TTF_GetError());
+    printf(" The overlay draws its graphs without text and prints its text here, once a second.\n");
 }
 
 void overlay_shutdown(Overlay *o)
@@ -236,8 +250,9 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
         }
 
         uint64_t now = SDL_GetTicks64();
-        if (!o->font && now - o->last_print_ms >= 1000) {
+        if (!o->font && (!o->printed || now - o->last_print_ms >= 1000)) {
             o->last_print_ms = now;
+            o->printed = true;
             for (int i = 0; i < n; i++)
                 if (lines[i])
                     printf("%s\n", lines[i]);

@@ -1,10 +1,11 @@
 /* overlay: the on-screen allocation stats (F1) and the help line.
  *
- * Text is drawn with SDL2_ttf and DejaVu Sans Mono. SDL2 has no built-in
- * font, so when the font cannot be opened the overlay still draws its panels
- * and graphs, says so once, and prints its text lines to stdout once a
- * second instead. Every string and point array it builds comes from the
- * frame's transient memory.
+ * Text is drawn with SDL2_ttf, in DejaVu Sans Mono or the font --font names.
+ * SDL2 has no built-in font, so when the font cannot be opened the overlay
+ * still draws its panels and graphs, says so once, and prints its text lines
+ * to stdout instead: at the first frame it is shown, then once a second.
+ * Every string and point array it builds comes from the frame's transient
+ * memory.
  */
 #ifndef DEMO_OVERLAY_H
 #define DEMO_OVERLAY_H
@@ -23,6 +24,7 @@ typedef struct Overlay {
     float frame_ms[OVERLAY_HISTORY]; /* ring, newest at head - 1 */
     uint32_t head, len;
     uint64_t last_print_ms;
+    bool printed; /* without a font: the text has been printed once */
 } Overlay;
 
 typedef struct OverlayInfo {
@@ -35,6 +37,7 @@ typedef struct OverlayInfo {
     bool paused, vsync, show_stats, show_help;
 } OverlayInfo;
 
+/* font_path NULL: DejaVu Sans Mono, where Linux distributions install it. */
 void overlay_init(Overlay *o, const char *font_path, int point_size);
 void overlay_record(Overlay *o, float frame_ms);
 void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info);

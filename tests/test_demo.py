@@ -181,6 +181,12 @@ if len(keys) == 120:
 else:
     check(False, "--input: the scripted run wrote a report row per frame", f"{len(keys)} rows")
 
+# The overlay's font: DejaVu Sans Mono where Debian installs it, or what
+# --font names (here a copy of it, at a path the demo would not look at).
+DEBIAN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+if os.path.exists(DEBIAN_FONT):
+    shutil.copyfile(DEBIAN_FONT, path("own.ttf"))
+
 # Cheap runs of 2,000 particles for the other keys.
 small = ["--headless", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2", "--particles", "2000"]
 small_runs = {
@@ -200,6 +206,8 @@ small_runs = {
     "capped": ["--frames", "61", "--fps", "60"],  # the later --fps wins
     "mark30": ["--frames", "10", "--stats", "--fps", "30", "--screenshot", path("mark30.bmp")],
     "mark60": ["--frames", "10", "--stats", "--fps", "60", "--screenshot", path("mark60.bmp")],
+    "own_font": ["--frames", "10", "--stats", "--font", path("own.ttf"), "--screenshot", path("own_font.bmp")],
+    "no_font": ["--frames", "10", "--stats", "--font", path("missing.ttf"), "--screenshot", path("no_font.bmp")],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
@@ -264,6 +272,34 @@ for fps in (30, 60):
     check(len(rows) == 1 and first - 1 <= rows[0] <= last + 0.5,
           f"--fps {fps}: the frame-time graph's red line is a frame at {fps} fps ({mark:.1f} ms)",
           f"red rows {rows}, expected from {first:.1f} to {last:.1f} (slowest frame {slowest} ms)")
+# Without a font the overlay still draws its graphs, says why once, and
+# prints its text: at the first frame it is shown, then once a second (a run
+# of 10 frames prints it once).
+no_font = small_procs["no_font"].stdout
+check(f"cannot open the overlay font {path('missing.ttf')}" in no_font and "--font PATH" not in no_font,
+      "--font with a file that is not there: the demo says it cannot open that font", no_font[:300])
+OVERLAY_TEXT = r"^committed [0-9.]+ MiB  reserved [0-9]+ MiB"  # a line of the overlay's panel (overlay.c)
+check(len(re.findall(OVERLAY_TEXT, no_font, re.M)) == 1,
+      "without a font the overlay prints its text to stdout, at the first frame", no_font[:600])
+no_font_pic = read_bmp(path("no_font.bmp"))[2] if os.path.exists(path("no_font.bmp")) else None
+check(no_font_pic and len(red_rows(no_font_pic, TIME_BOX_TOP, TIME_BOX_H)) == 1 and
+      graph_pixels(no_font_pic)["committed"] > 10,
+      "without a font the overlay still draws its graphs", str(no_font_pic and graph_pixels(no_font_pic)))
+if os.path.exists(path("own.ttf")):
+    for name, what in [("own_font", "--font with a TrueType file"), ("mark60", "without --font")]:
+        out = small_procs[name].stdout
+        check("overlay font" not in out and not re.search(OVERLAY_TEXT, out, re.M),
+              f"{what}: the overlay opens its font and prints no text to stdout", out[:300])
+    # The world is the same in both runs (same seed, same steps): the text
+    # is what differs, in the panel's first lines.
+    text = [(x, y) for y in range(10, 80) for x in range(10, 300)]
+    own_pic = read_bmp(path("own_font.bmp"))[2] if os.path.exists(path("own_font.bmp")) else None
+    differ = sum(own_pic[y][x * 4: x * 4 + 3] != no_font_pic[y][x * 4: x * 4 + 3] for x, y in text) \
+        if own_pic and no_font_pic else 0
+    check(differ > len(text) // 20, "--font: the overlay draws its text in the font named",
+          f"{differ} of {len(text)} pixels differ from the run without a font")
+else:
+    skip("--font: the overlay draws its text in the font named", f"no {DEBIAN_FONT} to copy")
 if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help")):
     w, h, plain = read_bmp(path("plain.bmp"))
     stats_panel = [(x, y) for y in range(10, 80) for x in range(10, 300)]
@@ -318,6 +354,7 @@ for args, what in [
     (["--size", "-640x480"], "--size needs WxH"),
     (["--backend", "jemalloc"], "--backend is arena or malloc"),
     (["--report"], "--report needs a file path"),
+    (["--font"], "--font needs a file path"),
     (["--bogus"], "unknown option '--bogus'"),
     (["--input"], "--input needs a script"),
     (["--input", "10"], "--input items are FRAME:KEY or FRAME:click@XxY, keys as SDL names them (got '10')"),
