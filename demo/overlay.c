@@ -33,13 +33,16 @@ void overlay_init(Overlay *o, const char *font_path, int point_size)
         return;
     }
     o->line_height = point_size + 4;
-    if (font_path)
+    if (font_path) {
         printf("demo: cannot open the overlay font %s (%s).", font_path, TTF_GetError());
-    else
-        printf("demo: found no overlay font: DejaVu Sans Mono is not at %s, %s or %s (%s); install it "
-               "(fonts-dejavu-core) or name a TrueType font with --font PATH.",
-               default_fonts[0], default_fonts[1], default_fonts[2], TTF_GetError());
-    printf(" The overlay draws its graphs without text and prints its text here, once a second.\n");
+    } else {
+        printf("demo: found no overlay font: DejaVu Sans Mono is not at");
+        for (size_t i = 0; i < DEFAULT_FONTS; i++)
+            printf("%s %s", i == 0 ? "" : i + 1 < DEFAULT_FONTS ? "," : " or", default_fonts[i]);
+        printf(" (%s); install it (fonts-dejavu-core) or name a TrueType font with --font PATH.", TTF_GetError());
+    }
+    printf(" The overlay draws its graphs without text and prints its text here instead, once a second while it "
+           "is shown.\n");
 }
 
 void overlay_shutdown(Overlay *o)
