@@ -61,6 +61,10 @@ def graph_pixels(pic):
     return {name: sum(pic[y][x * 4: x * 4 + 3] == bgr for x, y in GRAPH_BOX) for name, bgr in GRAPH_LINES.items()}
 
 
+# The first lines of the overlay's panel, text on a dim background, in a
+# 640x360 picture.
+PANEL_TEXT = [(x, y) for y in range(10, 80) for x in range(10, 300)]
+
 # The overlay's frame-time graph in a 640x360 picture: its box's top row and
 # height, and its red line's colour as a BMP stores it.
 TIME_BOX_TOP, TIME_BOX_H = 224, 64
@@ -293,19 +297,17 @@ if os.path.exists(path("own.ttf")):
               f"{what}: the overlay opens its font and prints no text to stdout", out[:300])
     # The world is the same in both runs (same seed, same steps): the text
     # is what differs, in the panel's first lines.
-    text = [(x, y) for y in range(10, 80) for x in range(10, 300)]
     own_pic = read_bmp(path("own_font.bmp"))[2] if os.path.exists(path("own_font.bmp")) else None
-    differ = sum(own_pic[y][x * 4: x * 4 + 3] != no_font_pic[y][x * 4: x * 4 + 3] for x, y in text) \
+    differ = sum(own_pic[y][x * 4: x * 4 + 3] != no_font_pic[y][x * 4: x * 4 + 3] for x, y in PANEL_TEXT) \
         if own_pic and no_font_pic else 0
-    check(differ > len(text) // 20, "--font: the overlay draws its text in the font named",
-          f"{differ} of {len(text)} pixels differ from the run without a font")
+    check(differ > len(PANEL_TEXT) // 20, "--font: the overlay draws its text in the font named",
+          f"{differ} of {len(PANEL_TEXT)} pixels differ from the run without a font")
 else:
     skip("--font: the overlay draws its text in the font named", f"no {DEBIAN_FONT} to copy")
 if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help")):
     w, h, plain = read_bmp(path("plain.bmp"))
-    stats_panel = [(x, y) for y in range(10, 80) for x in range(10, 300)]
     help_box = [(x, y) for y in range(h // 2 - 30, h // 2 + 30) for x in range(50, 300)]  # overlay.c: help_line
-    for name, what, panel in [("f1", "F1 shows the overlay", stats_panel), ("help", "H shows the help", help_box)]:
+    for name, what, panel in [("f1", "F1 shows the overlay", PANEL_TEXT), ("help", "H shows the help", help_box)]:
         _, _, shot = read_bmp(path(f"{name}.bmp"))
         differ = sum(shot[y][x * 4: x * 4 + 3] != plain[y][x * 4: x * 4 + 3] for x, y in panel)
         check(differ > len(panel) // 10, f"--input: {what}", f"{differ} of {len(panel)} pixels differ")
@@ -327,10 +329,9 @@ if os.path.exists(path("one.bmp")) and os.path.exists(path("two.bmp")):
     _, _, two = read_bmp(path("two.bmp"))
     sampled = colours(one, w, h)
     check(len(sampled) > 50, "the screenshot is not blank", f"{len(sampled)} colours")
-    region = [(x, y) for y in range(10, 80) for x in range(10, 300)]
-    differ = sum(one[y][x * 4: x * 4 + 3] != two[y][x * 4: x * 4 + 3] for x, y in region)
-    check(differ > len(region) // 10, "the overlay region differs between --stats and no --stats",
-          f"{differ} of {len(region)} pixels differ")
+    differ = sum(one[y][x * 4: x * 4 + 3] != two[y][x * 4: x * 4 + 3] for x, y in PANEL_TEXT)
+    check(differ > len(PANEL_TEXT) // 10, "the overlay region differs between --stats and no --stats",
+          f"{differ} of {len(PANEL_TEXT)} pixels differ")
     # Both lines of the first graph are in its box.
     lines = graph_pixels(one)
     check(all(n > 100 for n in lines.values()), "the overlay graphs bytes used and committed per frame", str(lines))
