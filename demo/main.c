@@ -29,14 +29,20 @@
 
 #define MAX_THREADS 64
 #define MAX_INPUTS 256
+#define MIN_WIDTH 320 /* the window's sizes, --size's and the script's */
+#define MIN_HEIGHT 240
+#define MAX_SIDE 8192
 #define STEP_DT (1.0f / 60.0f)
 
-/* A key press or a click that --input plays at the start of a frame, as if
- * it came from the keyboard or the mouse. */
+/* A key press, a click or a new window size that --input plays at the start
+ * of a frame, as if it came from the keyboard, the mouse or the user
+ * dragging the window's edge. */
+typedef enum InputKind { Input_Key, Input_Click, Input_Size } InputKind;
 typedef struct ScriptedInput {
     long frame;
-    SDL_Keycode key; /* SDLK_UNKNOWN for a click */
-    int x, y;        /* the click, in window coordinates */
+    InputKind kind;
+    SDL_Keycode key; /* a key's */
+    int x, y;        /* a click's, in window coordinates; a size's width and height */
 } ScriptedInput;
 
 typedef struct Options {
@@ -57,7 +63,8 @@ static const char usage[] =
     "  --headless          no window: SDL's dummy video driver and the software renderer\n"
     "  --particles N       particle target (default 20000)\n"
     "  --seed S            world seed (default 1)\n"
-    "  --size WxH          window size (default 1280x720)\n"
+    "  --size WxH          the scene's size, and the window's at the start (default 1280x720);\n"
+    "                      a resized window shows the whole scene, scaled, with bars on two sides\n"
     "  --threads N         worker threads (particle update, quads), each with a lane, 1..64\n"
     "                      (default: the CPU count, at most 8)\n"
     "  --backend arena|malloc   where the transient buffers come from (default arena)\n"
@@ -67,9 +74,9 @@ static const char usage[] =
     "  --report PATH       write a CSV row per frame\n"
     "  --font PATH         the overlay's TrueType font (default: DejaVu Sans Mono where Debian,\n"
     "                      Fedora or Arch install it)\n"
-    "  --input SCRIPT      play key presses and clicks: FRAME:KEY or FRAME:click@XxY, comma-separated,\n"
-    "                      frames from 0, keys as SDL names them (F1, R, Space, =, -, Escape);\n"
-    "                      e.g. --input 60:F1,120:click@640x360,240:R\n"
+    "  --input SCRIPT      play key presses, clicks and window sizes: FRAME:KEY, FRAME:click@XxY or\n"
+    "                      FRAME:size@WxH, comma-separated, frames from 0, keys as SDL names them\n"
+    "                      (F1, R, Space, =, -, Escape); e.g. --input 60:F1,120:click@640x360,240:R\n"
     "  --help              this text\n";
 
 static int bad_argument(const char *fmt, const char *arg)
@@ -110,7 +117,7 @@ static bool parse_pair(const char *s, uint64_t max, int *a, int *b)
     return true;
 }
 
-/* One item of --input: "FRAME:KEY" or "FRAME:click@XxY". */
+/* One item of --input: "FRAME:KEY", "FRAME:click@XxY" or "FRAME:size@WxH". */
 static bool parse_input_item(const char *item, size_t len, ScriptedInput *out)
 {
     char text[64];
@@ -125,9 +132,15 @@ static bool parse_input_item(const char *item, size_t len, ScriptedInput *out)
     *what++ = '\0';
     if (!parse_u64(text, 0, 100000000, &frame))
         return false;
-    *out = (ScriptedInput){.frame = (long)frame};
-    if (!strncmp(what, "click@", 6))
+    *out = (ScriptedInput){.frame = (long)frame, .kind = Input_Key};
+    if (!strncmp(what, "click@", 6)) {
+        out->kind = Input_Click;
         return parse_pair(what + 6, INT_MAX, &out->x, &out->y);
+    }
+    if (!strncmp(what, "size@", 5)) {
+        out->kind = Input_Size;
+        return parse_pair(what + 5, INT_MAX, &out->x, &out->y);
+    }
     out->key = SDL_GetKeyFromName(what);
     return out->key != SDLK_UNKNOWN;
 }
@@ -143,8 +156,8 @@ static int parse_inputs(const char *script, Options *o)
         if (!parse_input_item(item, len, &o->inputs[o->input_count])) {
             char got[80];
             snprintf(got, sizeof got, "%.*s", len < 64 ? (int)len : 64, item);
-            return bad_argument("--input items are FRAME:KEY or FRAME:click@XxY, keys as SDL names them "
-                                "(got '%s')", got);
+            return bad_argument("--input items are FRAME:KEY, FRAME:click@XxY or FRAME:size@WxH, keys as SDL "
+                                "names them (got '%s')", got);
         }
         o->input_count++;
         if (!item[len])
@@ -192,7 +205,7 @@ static int parse_options(int argc, char **argv, Options *o)
             o->fps = (uint32_t)n, i++;
         } else if (!strcmp(a, "--size")) {
             int w = 0, h = 0;
-            if (!parse_pair(v, 8192, &w, &h) || w < 320 || h < 240)
+            if (!parse_pair(v, MAX_SIDE, &w, &h) || w < MIN_WIDTH || h < MIN_HEIGHT)
                 return bad_argument("--size needs WxH, from 320x240 to 8192x8192 (got '%s')", v ? v : "");
             o->width = w, o->height = h, i++;
         } else if (!strcmp(a, "--backend")) {
@@ -224,9 +237,24 @@ static int parse_options(int argc, char **argv, Options *o)
                      o->frames - 1);
             return bad_argument("--input has frame %s", what);
         }
-        if (in->key == SDLK_UNKNOWN && (in->x >= o->width || in->y >= o->height)) {
-            snprintf(what, sizeof what, "%dx%d at frame %ld, outside the %dx%d window", in->x, in->y, in->frame,
-                     o->width, o->height);
+        bool size_in_bounds = in->x >= MIN_WIDTH && in->y >= MIN_HEIGHT && in->x <= MAX_SIDE && in->y <= MAX_SIDE;
+        if (in->kind == Input_Size && !size_in_bounds) {
+            snprintf(what, sizeof what, "%dx%d at frame %ld; sizes are from 320x240 to 8192x8192", in->x, in->y,
+                     in->frame);
+            return bad_argument("--input has a window size of %s", what);
+        }
+        /* A click lands in the window as it is then: the size --size gave,
+         * or the last that the script set before it. */
+        int w = o->width, h = o->height;
+        long latest = -1;
+        for (uint32_t j = 0; j < o->input_count; j++) {
+            const ScriptedInput *size = &o->inputs[j];
+            bool earlier = size->frame < in->frame || (size->frame == in->frame && j < k);
+            if (size->kind == Input_Size && earlier && size->frame >= latest)
+                w = size->x, h = size->y, latest = size->frame;
+        }
+        if (in->kind == Input_Click && (in->x >= w || in->y >= h)) {
+            snprintf(what, sizeof what, "%dx%d at frame %ld, outside the %dx%d window", in->x, in->y, in->frame, w, h);
             return bad_argument("--input has a click at %s", what);
         }
     }
@@ -234,7 +262,9 @@ static int parse_options(int argc, char **argv, Options *o)
 }
 
 /* This frame's scripted presses and clicks, into SDL's queue: the loop
- * handles them with the ones from the keyboard and the mouse. */
+ * handles them with the ones from the keyboard and the mouse. A size is
+ * asked of the window now, as the user's drag asks it; the window's events
+ * then follow (the renderer's letterboxing among them). */
 static void play_inputs(const Options *o, uint64_t frame, SDL_Window *window)
 {
     for (uint32_t k = 0; k < o->input_count; k++) {
@@ -242,7 +272,11 @@ static void play_inputs(const Options *o, uint64_t frame, SDL_Window *window)
         if ((uint64_t)in->frame != frame)
             continue;
         SDL_Event ev = {0};
-        if (in->key != SDLK_UNKNOWN) {
+        if (in->kind == Input_Size) {
+            SDL_SetWindowSize(window, in->x, in->y);
+            continue;
+        }
+        if (in->kind == Input_Key) {
             ev.key = (SDL_KeyboardEvent){.type = SDL_KEYDOWN, .windowID = SDL_GetWindowID(window),
                                          .state = SDL_PRESSED,
                                          .keysym = {.scancode = SDL_GetScancodeFromKey(in->key), .sym = in->key}};
@@ -406,13 +440,19 @@ static void draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *w
     SDL_RenderGeometry(r, NULL, v, (int)nv, idx, (int)ni);
 }
 
+/* The whole window, the bars beside a scene scaled to it included: the
+ * renderer reads its viewport, the scene alone, unless the logical size is
+ * taken off for the read. */
 static bool save_screenshot(SDL_Renderer *r, const char *path)
 {
-    int w, h;
+    int w, h, scene_w, scene_h;
     SDL_GetRendererOutputSize(r, &w, &h);
+    SDL_RenderGetLogicalSize(r, &scene_w, &scene_h);
     SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, w, h, 32, SDL_PIXELFORMAT_ARGB8888);
+    SDL_RenderSetLogicalSize(r, 0, 0);
     bool ok = s && SDL_RenderReadPixels(r, NULL, SDL_PIXELFORMAT_ARGB8888, s->pixels, s->pitch) == 0 &&
               SDL_SaveBMP(s, path) == 0;
+    SDL_RenderSetLogicalSize(r, scene_w, scene_h);
     if (!ok)
         fprintf(stderr, "frame_arena_demo: cannot save the screenshot to %s: %s\n", path, SDL_GetError());
     SDL_FreeSurface(s);
@@ -448,8 +488,14 @@ int main(int argc, char **argv)
         SDL_Quit();
         return 1;
     }
+    /* Resizable: the renderer's logical size (below) keeps the scene whole
+     * and in proportion in any window, and turns clicks into its
+     * coordinates. */
     SDL_Window *window = SDL_CreateWindow("frame_arena demo", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED,
-                                          opt.width, opt.height, opt.headless ? SDL_WINDOW_HIDDEN : 0);
+                                          opt.width, opt.height,
+                                          SDL_WINDOW_RESIZABLE | (opt.headless ? SDL_WINDOW_HIDDEN : 0));
+    if (window)
+        SDL_SetWindowMinimumSize(window, MIN_WIDTH, MIN_HEIGHT);
     SDL_Renderer *renderer = window ? SDL_CreateRenderer(window, -1, SDL_RENDERER_ACCELERATED) : NULL;
     if (window && !renderer)
         renderer = SDL_CreateRenderer(window, -1, SDL_RENDERER_SOFTWARE);
@@ -650,8 +696,11 @@ int main(int argc, char **argv)
     printf("particles %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count,
            failed_pushes + world.failed, world_checksum(&world));
     SDL_RendererInfo info;
-    printf("video %s  renderer %s  vsync %s\n", SDL_GetCurrentVideoDriver(),
-           SDL_GetRendererInfo(renderer, &info) == 0 ? info.name : "unknown", vsync ? "on" : "off");
+    int window_w = 0, window_h = 0; /* in the renderer's pixels, as the screenshot has them */
+    SDL_GetRendererOutputSize(renderer, &window_w, &window_h);
+    printf("video %s  renderer %s  vsync %s  window %dx%d\n", SDL_GetCurrentVideoDriver(),
+           SDL_GetRendererInfo(renderer, &info) == 0 ? info.name : "unknown", vsync ? "on" : "off", window_w,
+           window_h);
     transient_shutdown(&transient);
     status = shot_failed ? 1 : 0;
 shut_down:

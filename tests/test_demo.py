@@ -212,6 +212,12 @@ small_runs = {
     "mark60": ["--frames", "10", "--stats", "--fps", "60", "--screenshot", path("mark60.bmp")],
     "own_font": ["--frames", "10", "--stats", "--font", path("own.ttf"), "--screenshot", path("own_font.bmp")],
     "no_font": ["--frames", "10", "--stats", "--font", path("missing.ttf"), "--screenshot", path("no_font.bmp")],
+    # The window resized (as a drag of its edge would) to another shape, and
+    # to twice the size with a click in the bigger window's coordinates.
+    "letterbox": ["--frames", "30", "--input", "10:size@640x480", "--screenshot", path("letterbox.bmp")],
+    "pillarbox": ["--frames", "30", "--input", "10:size@960x360", "--screenshot", path("pillarbox.bmp")],
+    "click": ["--frames", "30", "--input", "12:click@320x180"],
+    "click_doubled": ["--frames", "30", "--input", "10:size@1280x720,12:click@640x360"],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
@@ -304,6 +310,32 @@ if os.path.exists(path("own.ttf")):
           f"{differ} of {len(PANEL_TEXT)} pixels differ from the run without a font")
 else:
     skip("--font: the overlay draws its text in the font named", f"no {DEBIAN_FONT} to copy")
+# A resized window shows the whole scene, as big as fits and centred, the
+# rest the clear colour: the same pixels as the window of --size's, where
+# the scale is 1. The screenshot is the whole window.
+CLEAR = bytes((20, 12, 12))  # main.c's SDL_RenderClear colour as a BMP stores it
+for name, (w, h), (dx, dy) in [("letterbox", (640, 480), (0, 60)), ("pillarbox", (960, 360), (160, 0))]:
+    problems = []
+    if not (os.path.exists(path(f"{name}.bmp")) and os.path.exists(path("plain.bmp"))):
+        problems.append("no screenshot")
+    else:
+        sw, sh, shot = read_bmp(path(f"{name}.bmp"))
+        _, _, plain = read_bmp(path("plain.bmp"))
+        if (sw, sh) != (w, h) or f"window {w}x{h}" not in small_procs[name].stdout:
+            problems.append(f"a {sw}x{sh} screenshot; {small_procs[name].stdout[-200:]}")
+        else:
+            scene = [(x, y) for y in range(360) for x in range(640)]
+            moved = sum(shot[y + dy][(x + dx) * 4: (x + dx) * 4 + 3] != plain[y][x * 4: x * 4 + 3] for x, y in scene)
+            bars = [(x, y) for y in range(h) for x in range(w) if not (dx <= x < dx + 640 and dy <= y < dy + 360)]
+            drawn = sum(shot[y][x * 4: x * 4 + 3] != CLEAR for x, y in bars)
+            if moved or drawn or not bars:
+                problems.append(f"{moved} pixels of the scene differ from the {640}x{360} window's, {drawn} of "
+                                f"{len(bars)} of the bars are not the clear colour")
+    check(not problems, f"--input: a window resized to {w}x{h} shows the scene unscaled and centred, in bars",
+          "; ".join(problems))
+check(sums["click"] is not None and sums["click_doubled"] == sums["click"] != sums["plain"] and
+      "window 1280x720" in small_procs["click_doubled"].stdout,
+      "--input: in a window of twice the size, a click at twice the coordinates throws the same burst", str(sums))
 if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help")):
     w, h, plain = read_bmp(path("plain.bmp"))
     help_box = [(x, y) for y in range(h // 2 - 30, h // 2 + 30) for x in range(50, 300)]  # overlay.c: help_line
@@ -359,7 +391,8 @@ for args, what in [
     (["--font"], "--font needs a file path"),
     (["--bogus"], "unknown option '--bogus'"),
     (["--input"], "--input needs a script"),
-    (["--input", "10"], "--input items are FRAME:KEY or FRAME:click@XxY, keys as SDL names them (got '10')"),
+    (["--input", "10"], "--input items are FRAME:KEY, FRAME:click@XxY or FRAME:size@WxH, keys as SDL names them "
+                        "(got '10')"),
     (["--input", "10:F1,ten:R"], "(got 'ten:R')"),
     (["--input", "10:NoSuchKey"], "(got '10:NoSuchKey')"),
     (["--input", "10:click@5"], "(got '10:click@5')"),
@@ -367,6 +400,17 @@ for args, what in [
     (["--input", "10:click@640x10"], "--input has a click at 640x10 at frame 10, outside the 640x360 window"),
     (["--input", "10:click@4294967297x10"], "(got '10:click@4294967297x10')"),  # 1 once it wraps to an int
     (["--input", "10:click@-1x10"], "(got '10:click@-1x10')"),
+    (["--input", "10:size@640"], "(got '10:size@640')"),
+    (["--input", "10:size@319x240"], "--input has a window size of 319x240 at frame 10; sizes are from 320x240 to "
+                                     "8192x8192"),
+    (["--input", "10:size@640x8193"], "--input has a window size of 640x8193 at frame 10"),
+    # A click lands in the window of the last size played before it: one
+    # later in the same frame's items does not count, and the script's
+    # order is not the frames'.
+    (["--input", "10:click@640x10,10:size@1280x720"], "--input has a click at 640x10 at frame 10, outside the "
+                                                      "640x360 window"),
+    (["--input", "20:size@800x400,10:size@1280x720,30:click@900x10"], "--input has a click at 900x10 at frame 30, "
+                                                                     "outside the 800x400 window"),
     (["--frames", "30", "--input", "30:F1"], "--input has frame 30, but --frames 30 runs frames 0 to 29"),
     (["--input", ",".join(["1:F1"] * 257)], "--input takes at most 256 items"),
 ]:
@@ -394,6 +438,7 @@ check(proc.returncode == 1 and "no display available" in proc.stderr and "--head
 # and the GL driver's, unloaded by then); the headless runs check the
 # demo's own.
 window_name = "a real window (Xvfb): x11 video, the same world and picture as headless"
+resized_name = "a real window (Xvfb) resized: the scene centred in bars, a click in it the same as headless"
 xvfb = shutil.which("xvfb-run")
 if xvfb:
     window_args = ["--frames", "60", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2",
@@ -406,6 +451,11 @@ if xvfb:
                                 wrapper=[xvfb, "-a", "-s", "-screen 0 1280x720x24"])
         headless = pool.submit(run, "--headless", *window_args, "--screenshot", path("window_twin.bmp"), timeout=300)
         window, twin = in_window.result(), headless.result()
+    # The headless "click" run's world, its click played in a window resized
+    # to another shape first, where the scene is centred.
+    resized = run(*[a for a in small if a != "--headless"], "--frames", "30", "--input",
+                  "10:size@640x480,12:click@320x240", "--screenshot", path("window_resized.bmp"), timeout=120,
+                  env=window_env, wrapper=[xvfb, "-a", "-s", "-screen 0 1280x720x24"])
     problems = []
     if window.returncode != 0 or not re.search(r"^video x11 ", window.stdout, re.M):
         problems.append(f"exit {window.returncode}, not on x11: {window.stdout[-300:]} {window.stderr[-1000:]}")
@@ -426,8 +476,25 @@ if xvfb:
                             f"{w * h} pixels more than 8 levels from the headless picture's")
     check(not problems, window_name + " (" + (window.stdout.strip().splitlines() or ["?"])[-1] + ")",
           "; ".join(problems))
+    problems = []
+    if resized.returncode != 0 or not re.search(r"^video x11 .*  window 640x480$", resized.stdout, re.M):
+        problems.append(f"exit {resized.returncode}: {resized.stdout[-300:]} {resized.stderr[-1000:]}")
+    elif summary(resized)[1] != sums["click"]:
+        problems.append(f"checksum {summary(resized)[1]}, headless {sums['click']}")
+    elif not os.path.exists(path("window_resized.bmp")):
+        problems.append("no screenshot")
+    else:
+        w, h, shot = read_bmp(path("window_resized.bmp"))
+        bars = [(x, y) for y in [*range(60), *range(420, 480)] for x in range(640)] if (w, h) == (640, 480) else []
+        off = sum(max(abs(a - b) for a, b in zip(shot[y][x * 4: x * 4 + 3], CLEAR)) > 8 for x, y in bars)
+        scene = {shot[y][x * 4: x * 4 + 3] for y in range(60, 420, 3) for x in range(0, 640, 3)} if bars else set()
+        if not bars or off or len(scene) <= 50:
+            problems.append(f"a {w}x{h} screenshot, {off} pixels of its bars not the clear colour, {len(scene)} "
+                            f"colours in the scene")
+    check(not problems, resized_name, "; ".join(problems))
 else:
     skip(window_name, "xvfb-run is not installed (Debian: xvfb, xauth)")
+    skip(resized_name, "xvfb-run is not installed (Debian: xvfb, xauth)")
 # A report file it cannot open: the setup fails and says so, having released
 # what it had made (LeakSanitizer, in the ASan builds, sees what it kept).
 proc = run("--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--report",
