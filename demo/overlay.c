@@ -142,6 +142,7 @@ static void help_line(Overlay *o, SDL_Renderer *r, const OverlayInfo *info, int 
         "F2 / --backend    transient buffers from the frame arena or from malloc/free",
         "+ / -             double or halve the particle target",
         "mouse click       spawn a burst of particles",
+        "window edge       drag to resize: the scene scales to fit, in proportion",
         "Space             pause the simulation (particles still move frame to frame)",
         "R                 restart the level (resets the level arena, trims the frame arena)",
         "V                 vsync on/off",
