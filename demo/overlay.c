@@ -159,10 +159,13 @@ static void help_line(Overlay *o, SDL_Renderer *r, const OverlayInfo *info, int 
 
 void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info)
 {
-    int w = 0, h = 0;
-    SDL_RenderGetLogicalSize(r, &w, &h); /* what the drawing below is in, scaled to the window's pixels */
-    if (h == 0)
-        SDL_GetRendererOutputSize(r, &w, &h);
+    /* In the window's own pixels, whatever size the scene is scaled to:
+     * the text as sharp in any window, and the more room the bigger the
+     * window. The scene's logical size is given back at the end. */
+    int w = 0, h = 0, scene_w = 0, scene_h = 0;
+    SDL_RenderGetLogicalSize(r, &scene_w, &scene_h);
+    SDL_RenderSetLogicalSize(r, 0, 0);
+    SDL_GetRendererOutputSize(r, &w, &h);
     SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
     if (info->show_stats) {
         FrameArenaStats st = frame_arena_stats(fa);
@@ -263,4 +266,5 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
         }
     }
     help_line(o, r, info, h);
+    SDL_RenderSetLogicalSize(r, scene_w, scene_h);
 }

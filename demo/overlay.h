@@ -40,6 +40,8 @@ typedef struct OverlayInfo {
 /* font_path NULL: DejaVu Sans Mono, where Linux distributions install it. */
 void overlay_init(Overlay *o, const char *font_path, int point_size);
 void overlay_record(Overlay *o, float frame_ms);
+/* Draws in the window's pixels, not the scene's: a renderer's logical size is
+ * set aside while it draws, and set again after. */
 void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info);
 void overlay_shutdown(Overlay *o);
 

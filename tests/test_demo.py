@@ -218,6 +218,8 @@ small_runs = {
     "pillarbox": ["--frames", "30", "--input", "10:size@960x360", "--screenshot", path("pillarbox.bmp")],
     "click": ["--frames", "30", "--input", "12:click@320x180"],
     "click_doubled": ["--frames", "30", "--input", "10:size@1280x720,12:click@640x360"],
+    "stats_doubled": ["--frames", "30", "--stats", "--input", "10:size@1280x720", "--screenshot",
+                      path("stats_doubled.bmp")],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
@@ -312,8 +314,11 @@ else:
     skip("--font: the overlay draws its text in the font named", f"no {DEBIAN_FONT} to copy")
 # A resized window shows the whole scene, as big as fits and centred, the
 # rest the clear colour: the same pixels as the window of --size's, where
-# the scale is 1. The screenshot is the whole window.
+# the scale is 1. The screenshot is the whole window. The line of keys is
+# the overlay's, drawn in the window's pixels along the window's bottom:
+# its rows are left out.
 CLEAR = bytes((20, 12, 12))  # main.c's SDL_RenderClear colour as a BMP stores it
+KEY_LINE = 30  # rows at the bottom of a window that hold the line of keys (overlay.c: help_line)
 for name, (w, h), (dx, dy) in [("letterbox", (640, 480), (0, 60)), ("pillarbox", (960, 360), (160, 0))]:
     problems = []
     if not (os.path.exists(path(f"{name}.bmp")) and os.path.exists(path("plain.bmp"))):
@@ -324,15 +329,22 @@ for name, (w, h), (dx, dy) in [("letterbox", (640, 480), (0, 60)), ("pillarbox",
         if (sw, sh) != (w, h) or f"window {w}x{h}" not in small_procs[name].stdout:
             problems.append(f"a {sw}x{sh} screenshot; {small_procs[name].stdout[-200:]}")
         else:
-            scene = [(x, y) for y in range(360) for x in range(640)]
+            scene = [(x, y) for y in range(360 - KEY_LINE) for x in range(640) if y + dy < h - KEY_LINE]
             moved = sum(shot[y + dy][(x + dx) * 4: (x + dx) * 4 + 3] != plain[y][x * 4: x * 4 + 3] for x, y in scene)
-            bars = [(x, y) for y in range(h) for x in range(w) if not (dx <= x < dx + 640 and dy <= y < dy + 360)]
+            bars = [(x, y) for y in range(h - KEY_LINE) for x in range(w)
+                    if not (dx <= x < dx + 640 and dy <= y < dy + 360)]
             drawn = sum(shot[y][x * 4: x * 4 + 3] != CLEAR for x, y in bars)
             if moved or drawn or not bars:
                 problems.append(f"{moved} pixels of the scene differ from the {640}x{360} window's, {drawn} of "
                                 f"{len(bars)} of the bars are not the clear colour")
     check(not problems, f"--input: a window resized to {w}x{h} shows the scene unscaled and centred, in bars",
           "; ".join(problems))
+# The overlay is drawn in the window's pixels, not scaled with the scene:
+# in a window of twice the size its graphs are where they are at --size.
+doubled = read_bmp(path("stats_doubled.bmp"))[2] if os.path.exists(path("stats_doubled.bmp")) else None
+check(doubled and graph_pixels(doubled)["committed"] > 20 and len(red_rows(doubled, TIME_BOX_TOP, TIME_BOX_H)) == 1,
+      "--input: in a window of twice the size, the overlay keeps its size and place",
+      str(doubled and (graph_pixels(doubled), red_rows(doubled, TIME_BOX_TOP, TIME_BOX_H))))
 check(sums["click"] is not None and sums["click_doubled"] == sums["click"] != sums["plain"] and
       "window 1280x720" in small_procs["click_doubled"].stdout,
       "--input: in a window of twice the size, a click at twice the coordinates throws the same burst", str(sums))
@@ -485,7 +497,8 @@ if xvfb:
         problems.append("no screenshot")
     else:
         w, h, shot = read_bmp(path("window_resized.bmp"))
-        bars = [(x, y) for y in [*range(60), *range(420, 480)] for x in range(640)] if (w, h) == (640, 480) else []
+        bars = [(x, y) for y in [*range(60), *range(420, 480 - KEY_LINE)] for x in range(640)] \
+            if (w, h) == (640, 480) else []
         off = sum(max(abs(a - b) for a, b in zip(shot[y][x * 4: x * 4 + 3], CLEAR)) > 8 for x, y in bars)
         scene = {shot[y][x * 4: x * 4 + 3] for y in range(60, 420, 3) for x in range(0, 640, 3)} if bars else set()
         if not bars or off or len(scene) <= 50:
