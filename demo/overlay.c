@@ -193,8 +193,14 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
         lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)",
                           mib(info->scratch_peak), mib(info->scratch_reserved));
 
+        /* The rows of bytes per system that fit above the line of keys; in
+         * a window too short for all of them, the last row that fits says
+         * how many are left out. */
         int bars_top = 8 + n * o->line_height + 2 * (GRAPH_H + o->line_height + 8) + 8;
-        SDL_Rect panel = {4, 4, PANEL_W, bars_top + System_Count * o->line_height + 8};
+        int rows = (h - o->line_height - 6 - 8 - bars_top) / o->line_height;
+        rows = rows < 0 ? 0 : rows > System_Count ? System_Count : rows;
+        int shown = rows < System_Count && rows > 0 ? rows - 1 : rows;
+        SDL_Rect panel = {4, 4, PANEL_W, bars_top + rows * o->line_height + 8};
         SDL_SetRenderDrawColor(r, 0, 0, 0, 170);
         SDL_RenderFillRect(r, &panel);
         for (int i = 0; i < n; i++)
@@ -246,7 +252,10 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
         size_t total = 0;
         for (int s = 0; s < System_Count; s++)
             total += counts.bytes[s];
-        for (int s = 0; s < System_Count; s++) {
+        if (shown < rows)
+            text(o, r, 12, bars_top + shown * o->line_height,
+                 line(t, "(bytes per system: %d more rows in a taller window)", System_Count - shown), dim);
+        for (int s = 0; s < shown; s++) {
             int by = bars_top + s * o->line_height;
             int bw = total ? (int)((double)(PANEL_W - 200) * (double)counts.bytes[s] / (double)total) : 0;
             SDL_SetRenderDrawColor(r, (Uint8)(80 + 30 * s), (Uint8)(200 - 25 * s), 160, 255);

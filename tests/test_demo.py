@@ -318,7 +318,7 @@ else:
 # the overlay's, drawn in the window's pixels along the window's bottom:
 # its rows are left out.
 CLEAR = bytes((20, 12, 12))  # main.c's SDL_RenderClear colour as a BMP stores it
-KEY_LINE = 30  # rows at the bottom of a window that hold the line of keys (overlay.c: help_line)
+KEY_LINE = 24  # rows at the bottom of a window that hold the line of keys (overlay.c: help_line; 22 here)
 for name, (w, h), (dx, dy) in [("letterbox", (640, 480), (0, 60)), ("pillarbox", (960, 360), (160, 0))]:
     problems = []
     if not (os.path.exists(path(f"{name}.bmp")) and os.path.exists(path("plain.bmp"))):
@@ -376,6 +376,10 @@ if os.path.exists(path("one.bmp")) and os.path.exists(path("two.bmp")):
     differ = sum(one[y][x * 4: x * 4 + 3] != two[y][x * 4: x * 4 + 3] for x, y in PANEL_TEXT)
     check(differ > len(PANEL_TEXT) // 10, "the overlay region differs between --stats and no --stats",
           f"{differ} of {len(PANEL_TEXT)} pixels differ")
+    # The panel stops above the line of keys, whatever it leaves out: there
+    # the pictures with and without it are the same.
+    differ = sum(one[y] != two[y] for y in range(h - KEY_LINE, h))
+    check(not differ, "the overlay's panel stops above the line of keys", f"{differ} of {KEY_LINE} rows differ")
     # Both lines of the first graph are in its box.
     lines = graph_pixels(one)
     check(all(n > 100 for n in lines.values()), "the overlay graphs bytes used and committed per frame", str(lines))
