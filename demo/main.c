@@ -64,7 +64,7 @@ static const char usage[] =
     "  --particles N       particle target (default 20000)\n"
     "  --seed S            world seed (default 1)\n"
     "  --size WxH          the scene's size, and the window's at the start (default 1280x720);\n"
-    "                      a resized window shows the whole scene, scaled, with bars on two sides\n"
+    "                      a resized window shows the whole scene, scaled to fit, in proportion\n"
     "  --threads N         worker threads (particle update, quads), each with a lane, 1..64\n"
     "                      (default: the CPU count, at most 8)\n"
     "  --backend arena|malloc   where the transient buffers come from (default arena)\n"
