@@ -251,7 +251,9 @@ static int thorough = 1;
 static size_t history_used[HISTORY], all_time_peak;
 static uint64_t frames_ended;
 static size_t lane_peaks[TRIM_AFTER][2]; /* each lane's peak in the last TRIM_AFTER frames, by frame % TRIM_AFTER */
-static size_t lane_tops[TRIM_AFTER][2];  /* the same frames' lane_phys: at least each one's physical top */
+#ifdef FRAME_ARENA_CHECKED
+static size_t lane_tops[TRIM_AFTER][2]; /* the same frames' lane_phys: at least each one's physical top */
+#endif
 /* The model's stack in the checked build: `phys` of its last QUARANTINE + 1
  * uses of a region, each ended by a reset or a pop to 0, oldest first from
  * left_next. A cleanup's pop to 0 moves the stack to its next region too,
@@ -867,7 +869,9 @@ static void end_frame(Model *m)
         used += page_stack_pos(frame_arena_lane(m->fa, lane, 0));
         peak += m->lane_peak[lane];
         lane_peaks[m->frame % TRIM_AFTER][lane] = m->lane_peak[lane];
+#ifdef FRAME_ARENA_CHECKED
         lane_tops[m->frame % TRIM_AFTER][lane] = m->lane_phys[lane];
+#endif
         for (uint32_t ago = 0; ago < 2; ago++) {
             PageStack *ps = frame_arena_lane(m->fa, lane, ago);
             before[lane][ago] = ps ? page_stack_stats(ps).committed : 0;
