@@ -335,7 +335,7 @@ for name, (w, h), (dx, dy) in [("letterbox", (640, 480), (0, 60)), ("pillarbox",
                     if not (dx <= x < dx + 640 and dy <= y < dy + 360)]
             drawn = sum(shot[y][x * 4: x * 4 + 3] != CLEAR for x, y in bars)
             if moved or drawn or not bars:
-                problems.append(f"{moved} pixels of the scene differ from the {640}x{360} window's, {drawn} of "
+                problems.append(f"{moved} pixels of the scene differ from the 640x360 window's, {drawn} of "
                                 f"{len(bars)} of the bars are not the clear colour")
     check(not problems, f"--input: a window resized to {w}x{h} shows the scene unscaled and centred, in bars",
           "; ".join(problems))
@@ -457,6 +457,7 @@ window_name = "a real window (Xvfb): x11 video, the same world and picture as he
 resized_name = "a real window (Xvfb) resized: the scene centred in bars, a click in it the same as headless"
 xvfb = shutil.which("xvfb-run")
 if xvfb:
+    in_xvfb = [xvfb, "-a", "-s", "-screen 0 1280x720x24"]
     window_args = ["--frames", "60", "--fps", "0", "--size", "640x360", "--seed", "7", "--threads", "2",
                    "--particles", "20000", "--stats"]
     window_env = dict(no_display)
@@ -464,14 +465,14 @@ if xvfb:
         window_env["ASAN_OPTIONS"] = os.environ["ASAN_OPTIONS"] + ":detect_leaks=0"
     with ThreadPoolExecutor(2) as pool:
         in_window = pool.submit(run, *window_args, "--screenshot", path("window.bmp"), timeout=300, env=window_env,
-                                wrapper=[xvfb, "-a", "-s", "-screen 0 1280x720x24"])
+                                wrapper=in_xvfb)
         headless = pool.submit(run, "--headless", *window_args, "--screenshot", path("window_twin.bmp"), timeout=300)
         window, twin = in_window.result(), headless.result()
     # The headless "click" run's world, its click played in a window resized
     # to another shape first, where the scene is centred.
     resized = run(*[a for a in small if a != "--headless"], "--frames", "30", "--input",
                   "10:size@640x480,12:click@320x240", "--screenshot", path("window_resized.bmp"), timeout=120,
-                  env=window_env, wrapper=[xvfb, "-a", "-s", "-screen 0 1280x720x24"])
+                  env=window_env, wrapper=in_xvfb)
     problems = []
     if window.returncode != 0 or not re.search(r"^video x11 ", window.stdout, re.M):
         problems.append(f"exit {window.returncode}, not on x11: {window.stdout[-300:]} {window.stderr[-1000:]}")
