@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #define PANEL_W 540
 #define GRAPH_H 64
@@ -129,32 +130,125 @@ static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *valu
     graph_line(r, t, box, values, n, top, color);
 }
 
-static void help_line(Overlay *o, SDL_Renderer *r, const OverlayInfo *info, int h)
+/* The width of s's first n bytes in the overlay's font; 0 without one. */
+static int text_width(Overlay *o, const char *s, size_t n)
 {
-    const char *help = "F1 stats  F2 backend  +/- particles  click burst  Space pause  R restart  V vsync  H help  Esc quit";
+    char buf[256];
+    int w = 0;
+    if (!o->font || n == 0)
+        return 0;
+    n = n < sizeof buf - 1 ? n : sizeof buf - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return TTF_SizeUTF8(o->font, buf, &w, NULL) == 0 ? w : 0;
+}
+
+/* Breaks s into rows (in frame memory) of at most `width` pixels, at the
+ * spaces between its words, at a double space between two items where a
+ * row has one; a word wider than a row has a row to itself. Stores up to
+ * `max` rows in out and returns how many; without a font, s whole. */
+static int wrap(Overlay *o, Transient *t, const char *s, int width, char **out, int max)
+{
+    int n = 0;
+    while (*s == ' ')
+        s++;
+    while (*s && n < max) {
+        size_t len = strlen(s), cut = len;
+        if (text_width(o, s, len) > width) {
+            size_t word = 0, item = 0; /* the last ends of a word and of an item that fit */
+            for (size_t i = 1; i < len; i++) {
+                if (s[i] != ' ' || s[i - 1] == ' ')
+                    continue;
+                if (text_width(o, s, i) > width)
+                    break;
+                word = i;
+                item = s[i + 1] == ' ' ? i : item;
+            }
+            cut = item ? item : word ? word : strcspn(s, " ");
+        }
+        out[n++] = line(t, "%.*s", (int)cut, s);
+        s += cut;
+        while (*s == ' ')
+            s++;
+    }
+    return n;
+}
+
+#define KEY_ROWS 4
+
+/* The line of keys, in as many rows as the window's width needs. */
+typedef struct KeyLine {
+    char *rows[KEY_ROWS];
+    int n, top; /* its band's top edge */
+} KeyLine;
+
+static KeyLine key_line(Overlay *o, Transient *t, int w, int h)
+{
+    KeyLine k = {{0}, 0, 0};
+    k.n = wrap(o, t,
+               "F1 stats  F2 backend  +/- particles  click burst  Space pause  R restart  V vsync  H help  "
+               "Esc quit",
+               w - 16, k.rows, KEY_ROWS);
+    k.top = h - k.n * o->line_height - 6;
+    return k;
+}
+
+static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayInfo *info, const KeyLine *keys, int w,
+                      int h)
+{
     SDL_SetRenderDrawColor(r, 0, 0, 0, 160);
-    SDL_RenderFillRect(r, &(SDL_Rect){0, h - o->line_height - 6, 4000, o->line_height + 6});
-    text(o, r, 8, h - o->line_height - 3, help, dim);
+    SDL_RenderFillRect(r, &(SDL_Rect){0, keys->top, w, h - keys->top});
+    for (int i = 0; i < keys->n; i++)
+        text(o, r, 8, keys->top + 3 + i * o->line_height, keys->rows[i], dim);
     if (!info->show_help)
         return;
-    static const char *const lines[] = {
-        "F1 / --stats      allocation overlay: bytes, pushes, peak, committed, graphs",
-        "F2 / --backend    transient buffers from the frame arena or from malloc/free",
-        "+ / -             double or halve the particle target",
-        "mouse click       spawn a burst of particles",
-        "window edge       drag to resize: the scene scales to fit, in proportion",
-        "Space             pause the simulation (particles still move frame to frame)",
-        "R                 restart the level (resets the level arena, trims the frame arena)",
-        "V                 vsync on/off",
-        "H                 this help on/off",
-        "Esc               quit",
+    static const char *const lines[][2] = {
+        {"F1 / --stats", "allocation overlay: bytes, pushes, peak, committed, graphs"},
+        {"F2 / --backend", "transient buffers from the frame arena or from malloc/free"},
+        {"+ / -", "double or halve the particle target"},
+        {"mouse click", "spawn a burst of particles"},
+        {"window edge", "drag to resize: the scene scales to fit, in proportion"},
+        {"Space", "pause the simulation (particles still move frame to frame)"},
+        {"R", "restart the level (resets the level arena, trims the frame arena)"},
+        {"V", "vsync on/off"},
+        {"H", "this help on/off"},
+        {"Esc", "quit"},
     };
-    int n = (int)(sizeof lines / sizeof lines[0]);
-    SDL_Rect box = {40, h / 2 - n * o->line_height / 2 - 8, 700, n * o->line_height + 16};
+    enum { N = sizeof lines / sizeof lines[0], ROWS_EACH = 4 };
+    /* Keys on the left, what they do on the right, wrapped to fit the
+     * window: the box 40 pixels from the left edge, nearer in a narrow one. */
+    int column = text_width(o, "F1 / --backend    ", 18), widest = 0;
+    for (int i = 0; i < N; i++) {
+        int dw = text_width(o, lines[i][1], strlen(lines[i][1]));
+        widest = dw > widest ? dw : widest;
+    }
+    int need = 10 + column + widest + 10, left = w - need >= 80 ? 40 : 8;
+    int bw = need < w - 2 * left ? need : w - 2 * left;
+    char *rows[N * ROWS_EACH];
+    int first[N + 1], n = 0;
+    for (int i = 0; i < N; i++) {
+        first[i] = n;
+        n += wrap(o, t, lines[i][1], bw - 20 - column, rows + n, ROWS_EACH);
+    }
+    first[N] = n;
+    /* The keys that fit above the line of keys; in a window too short for
+     * all of them, a last row says how many more a bigger one shows. */
+    int room = (keys->top - 8 - 16) / o->line_height, shown = N;
+    while (shown > 0 && first[shown] + (shown < N) > room)
+        shown--;
+    int used = first[shown] + (shown < N);
+    SDL_Rect box = {left, h / 2 - used * o->line_height / 2 - 8, bw, used * o->line_height + 16};
+    box.y = box.y + box.h > keys->top - 4 ? keys->top - 4 - box.h : box.y;
+    box.y = box.y < 4 ? 4 : box.y;
     SDL_SetRenderDrawColor(r, 10, 10, 20, 220);
     SDL_RenderFillRect(r, &box);
-    for (int i = 0; i < n; i++)
-        text(o, r, box.x + 10, box.y + 8 + i * o->line_height, lines[i], white);
+    for (int i = 0; i < shown; i++)
+        text(o, r, box.x + 10, box.y + 8 + first[i] * o->line_height, lines[i][0], white);
+    for (int i = 0; i < first[shown]; i++)
+        text(o, r, box.x + 10 + column, box.y + 8 + i * o->line_height, rows[i], white);
+    if (shown < N)
+        text(o, r, box.x + 10, box.y + 8 + first[shown] * o->line_height,
+             line(t, "(%d more keys in a bigger window)", N - shown), dim);
 }
 
 void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info)
@@ -167,6 +261,7 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
     SDL_RenderSetLogicalSize(r, 0, 0);
     SDL_GetRendererOutputSize(r, &w, &h);
     SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
+    KeyLine keys = key_line(o, t, w, h);
     if (info->show_stats) {
         FrameArenaStats st = frame_arena_stats(fa);
         char *lines[8];
@@ -195,12 +290,18 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
 
         /* The rows of bytes per system that fit above the line of keys; in
          * a window too short for all of them, the last row that fits says
-         * how many are left out. */
+         * how many are left out. In a window narrower than the panel, the
+         * panel and its graphs are narrowed to fit and its text is cut at
+         * its edge; in one too short for the graphs, they are cut above
+         * the line of keys. */
         int bars_top = 8 + n * o->line_height + 2 * (GRAPH_H + o->line_height + 8) + 8;
-        int rows = (h - o->line_height - 6 - 8 - bars_top) / o->line_height;
+        int rows = (keys.top - 8 - bars_top) / o->line_height;
         rows = rows < 0 ? 0 : rows > System_Count ? System_Count : rows;
         int shown = rows < System_Count && rows > 0 ? rows - 1 : rows;
-        SDL_Rect panel = {4, 4, PANEL_W, bars_top + rows * o->line_height + 8};
+        int pw = w - 8 < PANEL_W ? w - 8 : PANEL_W;
+        SDL_Rect panel = {4, 4, pw, bars_top + rows * o->line_height + 8};
+        SDL_Rect above_keys = {panel.x, panel.y, pw, keys.top - panel.y};
+        SDL_RenderSetClipRect(r, &above_keys);
         SDL_SetRenderDrawColor(r, 0, 0, 0, 170);
         SDL_RenderFillRect(r, &panel);
         for (int i = 0; i < n; i++)
@@ -226,7 +327,7 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
             x = text(o, r, x, y, ", ", dim);
             x = text(o, r, x, y, "committed", committed_color);
             text(o, r, x, y, line(t, "; red: budget %.2f", mib(budget)), dim);
-            SDL_Rect box = {12, y + o->line_height, PANEL_W - 16, GRAPH_H};
+            SDL_Rect box = {12, y + o->line_height, pw - 16, GRAPH_H};
             graph(r, t, box, values, count, top, (float)budget, used_color);
             graph_line(r, t, box, committed, count, top, committed_color);
             y += o->line_height + GRAPH_H + 8;
@@ -243,7 +344,7 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
                  line(t, "frame time, 0 to %.1f ms (red: %.1f ms, a frame at %.0f fps)", (double)ms_top, (double)mark,
                       1000.0 / (double)mark),
                  dim);
-            graph(r, t, (SDL_Rect){12, y + o->line_height, PANEL_W - 16, GRAPH_H}, values, o->len, ms_top, mark,
+            graph(r, t, (SDL_Rect){12, y + o->line_height, pw - 16, GRAPH_H}, values, o->len, ms_top, mark,
                   (SDL_Color){140, 255, 120, 255});
         }
 
@@ -257,7 +358,7 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
                  line(t, "(bytes per system: %d more rows in a taller window)", System_Count - shown), dim);
         for (int s = 0; s < shown; s++) {
             int by = bars_top + s * o->line_height;
-            int bw = total ? (int)((double)(PANEL_W - 200) * (double)counts.bytes[s] / (double)total) : 0;
+            int bw = total ? (int)((double)(pw - 200) * (double)counts.bytes[s] / (double)total) : 0;
             SDL_SetRenderDrawColor(r, (Uint8)(80 + 30 * s), (Uint8)(200 - 25 * s), 160, 255);
             SDL_RenderFillRect(r, &(SDL_Rect){190, by + 3, bw > 1 ? bw : 1, o->line_height - 6});
             char *label = line(t, "%-9s %8.1f KiB", system_names[s], (double)counts.bytes[s] / 1024.0);
@@ -274,6 +375,7 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
                     printf("%s\n", lines[i]);
         }
     }
-    help_line(o, r, info, h);
+    SDL_RenderSetClipRect(r, NULL);
+    help_line(o, r, t, info, &keys, w, h);
     SDL_RenderSetLogicalSize(r, scene_w, scene_h);
 }

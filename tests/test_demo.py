@@ -220,6 +220,14 @@ small_runs = {
     "click_doubled": ["--frames", "30", "--input", "10:size@1280x720,12:click@640x360"],
     "stats_doubled": ["--frames", "30", "--stats", "--input", "10:size@1280x720", "--screenshot",
                       path("stats_doubled.bmp")],
+    # Windows narrower than the overlay: a 320x240 scene in a window of 320
+    # by 480 (bars of 120 above and below) and by 400 (80) with the help.
+    "narrow_stats": ["--frames", "30", "--size", "320x240", "--stats", "--input", "0:size@320x480", "--screenshot",
+                     path("narrow_stats.bmp")],
+    "short": ["--frames", "30", "--size", "320x240", "--screenshot", path("short.bmp")],
+    "short_stats": ["--frames", "30", "--size", "320x240", "--stats", "--screenshot", path("short_stats.bmp")],
+    "narrow_help": ["--frames", "30", "--size", "320x240", "--input", "0:size@320x400,29:H", "--screenshot",
+                    path("narrow_help.bmp")],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
@@ -318,7 +326,9 @@ else:
 # the overlay's, drawn in the window's pixels along the window's bottom:
 # its rows are left out.
 CLEAR = bytes((20, 12, 12))  # main.c's SDL_RenderClear colour as a BMP stores it
-KEY_LINE = 24  # rows at the bottom of a window that hold the line of keys (overlay.c: help_line; 22 here)
+# Rows at the bottom of a window that hold the line of keys (overlay.c:
+# key_line): in a window 640 wide, two rows of text of 16 and 6 of margin.
+KEY_LINE = 40
 for name, (w, h), (dx, dy) in [("letterbox", (640, 480), (0, 60)), ("pillarbox", (960, 360), (160, 0))]:
     problems = []
     if not (os.path.exists(path(f"{name}.bmp")) and os.path.exists(path("plain.bmp"))):
@@ -339,12 +349,68 @@ for name, (w, h), (dx, dy) in [("letterbox", (640, 480), (0, 60)), ("pillarbox",
                                 f"{len(bars)} of the bars are not the clear colour")
     check(not problems, f"--input: a window resized to {w}x{h} shows the scene unscaled and centred, in bars",
           "; ".join(problems))
+
+
+def text_pixel(pixel):
+    """Text, in the overlay's boxes: the scene under them is darkened to
+    less than 100 in each channel, and the text is 170 or 235 grey."""
+    return min(pixel[:3]) >= 150
+
+
+# The line of keys wraps into rows that fit the window. In the letterbox
+# run's bottom bar (the clear colour), its band is every row that is not:
+# in a window 640 wide, two rows of 16 and 6 of margin, text in each row.
+if os.path.exists(path("letterbox.bmp")):
+    w, h, shot = read_bmp(path("letterbox.bmp"))
+    band = [y for y in range(h - 60, h) if shot[y][2 * 4: 2 * 4 + 3] != CLEAR]
+    in_rows = [sum(text_pixel(shot[y][x * 4: x * 4 + 4]) for y in range(h - 35 + 16 * i, h - 19 + 16 * i)
+                   for x in range(w)) for i in range(2)]
+    at_edge = sum(text_pixel(shot[y][x * 4: x * 4 + 4]) for y in range(h - 60, h) for x in range(w - 8, w))
+    check(band == list(range(h - 38, h)) and all(n > 50 for n in in_rows) and not at_edge,
+          "the line of keys takes two rows in a window 640 wide, none of it cut at the edge",
+          f"band rows {band[:1]} to {band[-1:]}, text pixels in its rows {in_rows}, {at_edge} at the right edge")
 # The overlay is drawn in the window's pixels, not scaled with the scene:
 # in a window of twice the size its graphs are where they are at --size.
 doubled = read_bmp(path("stats_doubled.bmp"))[2] if os.path.exists(path("stats_doubled.bmp")) else None
 check(doubled and graph_pixels(doubled)["committed"] > 20 and len(red_rows(doubled, TIME_BOX_TOP, TIME_BOX_H)) == 1,
       "--input: in a window of twice the size, the overlay keeps its size and place",
       str(doubled and (graph_pixels(doubled), red_rows(doubled, TIME_BOX_TOP, TIME_BOX_H))))
+# In a window narrower than the overlay's panel, the panel and its graphs
+# are narrowed to fit: the newest frames, at the graphs' right ends, are in
+# the window (at 320 wide, x 12 to 308), not past its edge.
+narrow = read_bmp(path("narrow_stats.bmp"))[2] if os.path.exists(path("narrow_stats.bmp")) else None
+if narrow:
+    newest = sum(narrow[y][x * 4: x * 4 + 3] == GRAPH_LINES["committed"] for y in range(140, 198) for x in range(250, 310))
+    red = [y for y in range(TIME_BOX_TOP, TIME_BOX_TOP + TIME_BOX_H + 1)
+           if sum(narrow[y][x * 4: x * 4 + 3] == RED_LINE for x in range(14, 306)) > 250]
+check(narrow and newest > 10 and len(red) == 1,
+      "--input: in a window 320 wide, the overlay's graphs are narrowed to fit, their newest frames shown",
+      f"{narrow and newest} pixels of the committed line at x 250-309, red line rows {narrow and red}")
+# In a window too short for the panel's graphs, they are cut above the line
+# of keys (at 320x240, three rows of 16 and 6 of margin): there the
+# pictures with and without the overlay are the same.
+if os.path.exists(path("short.bmp")) and os.path.exists(path("short_stats.bmp")):
+    _, h, short = read_bmp(path("short.bmp"))
+    _, _, short_stats = read_bmp(path("short_stats.bmp"))
+    differ = sum(short[y] != short_stats[y] for y in range(h - 54, h))
+    check(short != short_stats and not differ, "--stats in a 320x240 window: the overlay stops above the line of keys",
+          f"{differ} of 54 rows differ")
+else:
+    check(False, "--stats in a 320x240 window: the runs saved their screenshots")
+# The help, wrapped to a narrow window and too tall for it, shows the keys
+# that fit and stops above the line of keys. Down the bottom bar (rows 320
+# to 399 of a 320x400 window) at x 9: the help's box, a gap of the clear
+# colour, then the line of keys' band to the bottom.
+if os.path.exists(path("narrow_help.bmp")):
+    _, _, shot = read_bmp(path("narrow_help.bmp"))
+    column = [shot[y][9 * 4: 9 * 4 + 3] for y in range(320, 400)]
+    # The help's box is bluish (its blue about twice its red; BMP pixels are
+    # blue first), the band darker than the clear colour, its text grey.
+    kinds = "".join("c" if p == CLEAR else "h" if p[0] >= 15 and p[0] > p[2] + 5 else "k" for p in column)
+    check(re.fullmatch(r"h+c+k+", kinds), "--input: H in a window too short for the help shows the keys that fit, "
+          "above the line of keys", f"down the bottom bar: {kinds} (h help, c clear, k line of keys)")
+else:
+    check(False, "--input: the narrow window's run saved its screenshot")
 check(sums["click"] is not None and sums["click_doubled"] == sums["click"] != sums["plain"] and
       "window 1280x720" in small_procs["click_doubled"].stdout,
       "--input: in a window of twice the size, a click at twice the coordinates throws the same burst", str(sums))
@@ -355,6 +421,14 @@ if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help
         _, _, shot = read_bmp(path(f"{name}.bmp"))
         differ = sum(shot[y][x * 4: x * 4 + 3] != plain[y][x * 4: x * 4 + 3] for x, y in panel)
         check(differ > len(panel) // 10, f"--input: {what}", f"{differ} of {len(panel)} pixels differ")
+    # The help's lines wrap to fit the window: its text (where it differs
+    # from the plain run's picture) stops 8 pixels before the right edge.
+    _, _, shot = read_bmp(path("help.bmp"))
+    text = [(x, y) for y in range(h - KEY_LINE) for x in range(w)
+            if shot[y][x * 4: x * 4 + 3] != plain[y][x * 4: x * 4 + 3] and text_pixel(shot[y][x * 4: x * 4 + 4])]
+    right = max((x for x, _ in text), default=None)
+    check(text and right < w - 8, "--input: H shows the help in a window 640 wide, its lines wrapped to fit",
+          f"{len(text)} text pixels, the rightmost at x {right}")
     _, _, off = read_bmp(path("f1_off.bmp"))
     check(off == plain, "--input: F1 after --stats hides the overlay: the same picture as without it")
 else:
