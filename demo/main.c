@@ -494,8 +494,6 @@ int main(int argc, char **argv)
     SDL_Window *window = SDL_CreateWindow("frame_arena demo", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED,
                                           opt.width, opt.height,
                                           SDL_WINDOW_RESIZABLE | (opt.headless ? SDL_WINDOW_HIDDEN : 0));
-    if (window)
-        SDL_SetWindowMinimumSize(window, MIN_WIDTH, MIN_HEIGHT);
     SDL_Renderer *renderer = window ? SDL_CreateRenderer(window, -1, SDL_RENDERER_ACCELERATED) : NULL;
     if (window && !renderer)
         renderer = SDL_CreateRenderer(window, -1, SDL_RENDERER_SOFTWARE);
@@ -504,6 +502,10 @@ int main(int argc, char **argv)
         SDL_Quit();
         return 1;
     }
+    /* After the renderer: on X11, SDL makes the window again to give it
+     * one, and the new window would not tell the window manager the
+     * minimum size given to the old one. */
+    SDL_SetWindowMinimumSize(window, MIN_WIDTH, MIN_HEIGHT);
     SDL_RenderSetLogicalSize(renderer, opt.width, opt.height);
     /* The rate a frame should keep up with: the cap's, or with no cap the
      * display's refresh rate (0 when SDL cannot tell: the overlay takes 60). */

@@ -529,6 +529,7 @@ check(proc.returncode == 1 and "no display available" in proc.stderr and "--head
 # demo's own.
 window_name = "a real window (Xvfb): x11 video, the same world and picture as headless"
 resized_name = "a real window (Xvfb) resized: the scene centred in bars, a click in it the same as headless"
+hints_name = "a real window (Xvfb) tells the window manager it can be resized, down to 320x240"
 xvfb = shutil.which("xvfb-run")
 if xvfb:
     in_xvfb = [xvfb, "-a", "-s", "-screen 0 1280x720x24"]
@@ -584,9 +585,19 @@ if xvfb:
             problems.append(f"a {w}x{h} screenshot, {off} pixels of its bars not the clear colour, {len(scene)} "
                             f"colours in the scene")
     check(not problems, resized_name, "; ".join(problems))
+    # What a user's drag of the window's edge may do is the window
+    # manager's to allow: the window's size hints (WM_NORMAL_HINTS, read by
+    # x11_hints.py as the window is at the run's end) give it a minimum and
+    # no maximum. A window that is not resizable has both, at its size.
+    hinted = run(*[a for a in small if a != "--headless"], "--frames", "60", "--fps", "60", timeout=120,
+                 env=window_env, wrapper=[*in_xvfb, sys.executable,
+                                          os.path.join(os.path.dirname(os.path.abspath(__file__)), "x11_hints.py"),
+                                          "frame_arena demo"])
+    check(hinted.returncode == 0 and "x11 hints: min 320x240 max none" in hinted.stdout, hints_name,
+          hinted.stdout[-300:] + hinted.stderr[-1000:])
 else:
-    skip(window_name, "xvfb-run is not installed (Debian: xvfb, xauth)")
-    skip(resized_name, "xvfb-run is not installed (Debian: xvfb, xauth)")
+    for name in (window_name, resized_name, hints_name):
+        skip(name, "xvfb-run is not installed (Debian: xvfb, xauth)")
 # A report file it cannot open: the setup fails and says so, having released
 # what it had made (LeakSanitizer, in the ASan builds, sees what it kept).
 proc = run("--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--report",
