@@ -322,6 +322,29 @@ static bool another_frame(const Options *o, bool running, uint64_t frame)
     return running && (!o->frames || frame < (uint64_t)o->frames);
 }
 
+/* A backend's time spent allocating in each of the last ALLOC_WINDOW frames
+ * that ran on it alone: the overlay shows both backends' means side by side. */
+#define ALLOC_WINDOW 60
+typedef struct AllocTimes {
+    double ms[ALLOC_WINDOW];
+    uint32_t head, len;
+} AllocTimes;
+
+static void alloc_times_add(AllocTimes *a, double ms)
+{
+    a->ms[a->head] = ms;
+    a->head = (a->head + 1) % ALLOC_WINDOW;
+    a->len += a->len < ALLOC_WINDOW;
+}
+
+static float alloc_times_mean(const AllocTimes *a) /* -1: none yet */
+{
+    double sum = 0;
+    for (uint32_t i = 0; i < a->len; i++)
+        sum += a->ms[i];
+    return a->len ? (float)(sum / a->len) : -1.0f;
+}
+
 static double ms_since(uint64_t start)
 {
     return (double)(SDL_GetPerformanceCounter() - start) * 1000.0 / (double)SDL_GetPerformanceFrequency();
@@ -560,13 +583,18 @@ int main(int argc, char **argv)
         goto shut_down;
     }
     if (report)
-        fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak,lanes_used\n");
+        fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak,lanes_used,backend,"
+                        "alloc_ms\n");
 
     World world;
     world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
     Transient transient = {.backend = opt.backend};
     bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false, shot_failed = false;
-    double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0, last_alloc_ms = 0;
+    double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0;
+    AllocTimes alloc_times[Backend_Count] = {0};
+    /* F2 in frame f: frames f and f + 1 free blocks the other backend
+     * allocated (transient_begin), and f + 2 is the first on one alone. */
+    uint64_t alone_from = 0;
     uint64_t failed_pushes = 0, frame = 0, previous = SDL_GetPerformanceCounter();
     uint64_t first = 0;    /* the first frame's `now` (below); `previous` is the latest one's */
     uint64_t deadline = 0; /* the frame cap's latest scheduled start, 0 before the first */
@@ -592,6 +620,7 @@ int main(int argc, char **argv)
                 case SDLK_F1: show_stats = !show_stats; break;
                 case SDLK_F2:
                     transient.backend = transient.backend == Backend_Arena ? Backend_Malloc : Backend_Arena;
+                    alone_from = frame + TRANSIENT_SLOTS;
                     break;
                 case SDLK_PLUS:
                 case SDLK_EQUALS:
@@ -646,7 +675,8 @@ int main(int argc, char **argv)
         draw_world(renderer, &transient, &world, workers);
         OverlayInfo info = {
             .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms, .target_fps = target_fps,
-            .sim_ms = (float)last_sim_ms, .alloc_ms = (float)last_alloc_ms, .particles = world.count,
+            .sim_ms = (float)last_sim_ms, .particles = world.count,
+            .alloc_ms = {alloc_times_mean(&alloc_times[Backend_Arena]), alloc_times_mean(&alloc_times[Backend_Malloc])},
             .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,
             .scratch_reserved = world.scratch_reserved, .backend = transient.backend, .paused = paused,
             .vsync = vsync, .show_stats = show_stats, .show_help = show_help};
@@ -659,7 +689,9 @@ int main(int argc, char **argv)
 
         TransientCounts counts = transient_counts(&transient);
         failed_pushes += counts.failed;
-        last_alloc_ms = (double)counts.alloc_ticks * 1000.0 / (double)SDL_GetPerformanceFrequency();
+        double alloc_ms = (double)counts.alloc_ticks * 1000.0 / (double)SDL_GetPerformanceFrequency();
+        if (frame >= alone_from)
+            alloc_times_add(&alloc_times[transient.backend], alloc_ms);
         frame_arena_end(fa);
         double frame_ms = ms_since(frame_start);
         FrameArenaStats st = frame_arena_stats(fa);
@@ -667,8 +699,9 @@ int main(int argc, char **argv)
             uint32_t lanes_used = 0; /* lanes whose stack holds something at the frame's end */
             for (uint32_t l = 0; l < frame_arena_lanes(fa); l++)
                 lanes_used += page_stack_stats(frame_arena_lane(fa, l, 0)).pos > 0;
-            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u\n", frame, st.last.used, st.last.peak,
-                    st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak, lanes_used);
+            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f\n", frame, st.last.used,
+                    st.last.peak, st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak,
+                    lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms);
         }
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)

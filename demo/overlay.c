@@ -269,8 +269,15 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
         lines[n++] = line(t, "frame %llu  %.0f fps  %.2f ms  sim %.2f ms%s%s", (unsigned long long)info->frame,
                           (double)info->fps, (double)info->frame_ms, (double)info->sim_ms,
                           info->paused ? "  PAUSED" : "", info->vsync ? "  vsync" : "");
-        lines[n++] = line(t, "backend %s: %.3f ms allocating this frame (F2)",
-                          info->backend == Backend_Arena ? "frame arena" : "malloc/free", (double)info->alloc_ms);
+        char alloc_ms[Backend_Count][24];
+        for (int b = 0; b < Backend_Count; b++) {
+            if (info->alloc_ms[b] < 0)
+                snprintf(alloc_ms[b], sizeof alloc_ms[b], "-");
+            else
+                snprintf(alloc_ms[b], sizeof alloc_ms[b], "%.4f ms", (double)info->alloc_ms[b]);
+        }
+        lines[n++] = line(t, "allocating: frame arena %s, malloc %s (F2: %s)", alloc_ms[Backend_Arena],
+                          alloc_ms[Backend_Malloc], info->backend == Backend_Arena ? "arena" : "malloc");
         size_t lane_min = SIZE_MAX, lane_max = 0; /* this frame's bytes so far in each worker's lane */
         for (uint32_t l = 0; l < frame_arena_lanes(fa); l++) {
             size_t pos = page_stack_stats(frame_arena_lane(fa, l, 0)).pos;

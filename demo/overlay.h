@@ -29,7 +29,10 @@ typedef struct Overlay {
 
 typedef struct OverlayInfo {
     uint64_t frame;
-    float fps, frame_ms, sim_ms, alloc_ms;
+    float fps, frame_ms, sim_ms;
+    /* each backend's mean time spent allocating, in ms a frame, over the last
+     * 60 frames that ran on it alone; -1 before the first */
+    float alloc_ms[Backend_Count];
     float target_fps; /* the frame-time graph's red line is a frame at this rate */
     uint32_t particles, target, threads;
     size_t scratch_peak, scratch_reserved; /* the particle update's scratch: highest top of any thread's, reserved */

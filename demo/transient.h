@@ -36,6 +36,7 @@ extern const char *const system_names[System_Count];
 typedef enum Backend {
     Backend_Arena,
     Backend_Malloc,
+    Backend_Count,
 } Backend;
 
 #define TRANSIENT_SLOTS 2  /* frames in flight: last frame's particles are read this frame */

@@ -179,9 +179,11 @@ if len(keys) == 120:
           "--input: R gives the burst's memory back within a frame",
           f"committed: {committed[44]} before the burst, {committed[74]} at R, {committed[75]}, {committed[76]}")
     arena = [int(r["used"]) > 0 and int(r["pushes"]) > 0 for r in keys]
-    check(all(arena[:90]) and not any(arena[90:105]) and all(arena[105:]),
-          "--input: F2 at frames 90 and 105 switches to malloc and back",
-          f"frames on the arena: {[f for f in range(120) if arena[f]][85:95]}")
+    backends = [r["backend"] for r in keys]
+    check(all(arena[:90]) and not any(arena[90:105]) and all(arena[105:]) and
+          backends == ["arena"] * 90 + ["malloc"] * 15 + ["arena"] * 15,
+          "--input: F2 at frames 90 and 105 switches to malloc and back, and the report says which",
+          f"frames on the arena: {[f for f in range(120) if arena[f]][85:95]}, backends {backends[85:110]}")
 else:
     check(False, "--input: the scripted run wrote a report row per frame", f"{len(keys)} rows")
 
@@ -212,6 +214,10 @@ small_runs = {
     "mark60": ["--frames", "10", "--stats", "--fps", "60", "--screenshot", path("mark60.bmp")],
     "own_font": ["--frames", "10", "--stats", "--font", path("own.ttf"), "--screenshot", path("own_font.bmp")],
     "no_font": ["--frames", "10", "--stats", "--font", path("missing.ttf"), "--screenshot", path("no_font.bmp")],
+    # F2 at frame 10, for 2.5 s: the overlay's text, printed once a second,
+    # gives both backends' time spent allocating.
+    "compare": ["--frames", "150", "--fps", "60", "--stats", "--font", path("missing.ttf"), "--input", "10:F2",
+                "--report", path("compare.csv")],
     # The window resized (as a drag of its edge would) to another shape, and
     # to twice the size with a click in the bigger window's coordinates.
     "letterbox": ["--frames", "30", "--input", "10:size@640x480", "--screenshot", path("letterbox.bmp")],
@@ -302,6 +308,32 @@ OVERLAY_TEXT = r"^committed [0-9.]+ MiB  reserved [0-9]+ MiB"  # a line of the o
 printed = re.findall(r"^frame (\d+)\s", no_font, re.M)
 check(printed and printed[0] == "0" and len(re.findall(OVERLAY_TEXT, no_font, re.M)) == len(printed),
       "without a font the overlay prints its text to stdout, from the first frame", no_font[:600])
+# The overlay's second line gives each backend's mean time spent allocating
+# a frame, over the last 60 frames that ran on it alone: F2 at frame 10
+# leaves frames 10 and 11 to both (they free the arena's frames' malloc
+# blocks, of which there are none, then allocate from malloc), so the arena's
+# mean is frames 0 to 9's and malloc's that of frames 12 on, as the report
+# gives them (to 4 decimals, as the overlay prints them). The line printed
+# before it, "frame N", says which frames had ended; the text is printed
+# once a second, so the 150 frames of at least 1/60 s print it at least
+# twice after frame 12, however slow the build.
+compare = report("compare.csv")
+compare_printed = re.findall(r"^frame (\d+)\s.*\n(allocating: .*)$", small_procs["compare"].stdout, re.M)
+later = [(frame, text) for frame, text in compare_printed if int(frame) > 12]
+problems = [] if len(compare) == 150 and later else [f"{len(compare)} rows, printed {compare_printed}"]
+if not problems:
+    times = [float(r["alloc_ms"]) for r in compare]
+    if compare_printed[0] != ("0", "allocating: frame arena -, malloc - (F2: arena)"):
+        problems.append(f"at frame 0: {compare_printed[0]}")
+    for frame, text in later:
+        window = times[max(12, int(frame) - 60): int(frame)]
+        m = re.fullmatch(r"allocating: frame arena ([0-9.]+) ms, malloc ([0-9.]+) ms \(F2: malloc\)", text)
+        if not m or abs(float(m.group(1)) - sum(times[:10]) / 10) > 2e-4 or \
+                abs(float(m.group(2)) - sum(window) / len(window)) > 2e-4:
+            problems.append(f"at frame {frame}: {text}; the report's means {sum(times[:10]) / 10:.5f} and "
+                            f"{sum(window) / max(len(window), 1):.5f}")
+check(not problems, "F1: the overlay gives both backends' mean time allocating a frame, from frames on each alone",
+      "; ".join(problems))
 no_font_pic = read_bmp(path("no_font.bmp"))[2] if os.path.exists(path("no_font.bmp")) else None
 check(no_font_pic and len(red_rows(no_font_pic, TIME_BOX_TOP, TIME_BOX_H)) == 1 and
       graph_pixels(no_font_pic)["committed"] > 10,
