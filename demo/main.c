@@ -323,11 +323,14 @@ static bool another_frame(const Options *o, bool running, uint64_t frame)
 }
 
 /* A backend's time spent allocating in each of the last ALLOC_WINDOW frames
- * that ran on it alone: the overlay shows both backends' means side by side. */
+ * that ran on it alone, which the overlay shows both backends' means of side
+ * by side, and in all of them, whose means the exit summary gives. */
 #define ALLOC_WINDOW 60
 typedef struct AllocTimes {
     double ms[ALLOC_WINDOW];
     uint32_t head, len;
+    double sum; /* over the run's `frames` */
+    uint64_t frames;
 } AllocTimes;
 
 static void alloc_times_add(AllocTimes *a, double ms)
@@ -335,6 +338,18 @@ static void alloc_times_add(AllocTimes *a, double ms)
     a->ms[a->head] = ms;
     a->head = (a->head + 1) % ALLOC_WINDOW;
     a->len += a->len < ALLOC_WINDOW;
+    a->sum += ms;
+    a->frames++;
+}
+
+/* "0.0031 ms (288 frames)", or "- (0 frames)". */
+static const char *alloc_times_run(const AllocTimes *a, char *buf, size_t size)
+{
+    if (a->frames)
+        snprintf(buf, size, "%.4f ms (%" PRIu64 " frames)", a->sum / (double)a->frames, a->frames);
+    else
+        snprintf(buf, size, "- (0 frames)");
+    return buf;
 }
 
 static float alloc_times_mean(const AllocTimes *a) /* -1: none yet */
@@ -728,6 +743,10 @@ int main(int argc, char **argv)
     printf("arena: peak %.2f MiB  committed %.2f MiB  reserved %.0f MiB  trims %" PRIu64 "  over budget %" PRIu64 "\n",
            (double)st.peak_all_time / 1048576.0, (double)st.committed / 1048576.0, (double)st.reserved / 1048576.0,
            st.trims, st.budget_overruns);
+    char arena_ms[48], malloc_ms[48];
+    printf("allocating a frame: frame arena %s  malloc %s\n",
+           alloc_times_run(&alloc_times[Backend_Arena], arena_ms, sizeof arena_ms),
+           alloc_times_run(&alloc_times[Backend_Malloc], malloc_ms, sizeof malloc_ms));
     printf("particles %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count,
            failed_pushes + world.failed, world_checksum(&world));
     SDL_RendererInfo info;

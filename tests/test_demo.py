@@ -318,11 +318,11 @@ check(printed and printed[0] == "0" and len(re.findall(OVERLAY_TEXT, no_font, re
 # once a second, so the 150 frames of at least 1/60 s print it at least
 # twice after frame 12, however slow the build.
 compare = report("compare.csv")
+times = [float(r["alloc_ms"]) for r in compare]
 compare_printed = re.findall(r"^frame (\d+)\s.*\n(allocating: .*)$", small_procs["compare"].stdout, re.M)
 later = [(frame, text) for frame, text in compare_printed if int(frame) > 12]
 problems = [] if len(compare) == 150 and later else [f"{len(compare)} rows, printed {compare_printed}"]
 if not problems:
-    times = [float(r["alloc_ms"]) for r in compare]
     if compare_printed[0] != ("0", "allocating: frame arena -, malloc - (F2: arena)"):
         problems.append(f"at frame 0: {compare_printed[0]}")
     for frame, text in later:
@@ -334,6 +334,17 @@ if not problems:
                             f"{sum(window) / max(len(window), 1):.5f}")
 check(not problems, "F1: the overlay gives both backends' mean time allocating a frame, from frames on each alone",
       "; ".join(problems))
+# The exit summary gives the means over every frame on each alone, and
+# their counts: frames 0 to 9 and 12 to 149.
+m = re.search(r"^allocating a frame: frame arena ([0-9.]+) ms \(10 frames\)  malloc ([0-9.]+) ms \(138 frames\)$",
+              small_procs["compare"].stdout, re.M)
+check(m and len(compare) == 150 and abs(float(m.group(1)) - sum(times[:10]) / 10) <= 2e-4 and
+      abs(float(m.group(2)) - sum(times[12:]) / 138) <= 2e-4,
+      "the exit summary gives both backends' mean time allocating a frame, over the frames on each alone",
+      small_procs["compare"].stdout[-600:])
+m = re.search(r"^allocating a frame: frame arena [0-9.]+ ms \(30 frames\)  malloc - \(0 frames\)$",
+              small_procs["plain"].stdout, re.M)
+check(m, "the exit summary says when a backend never ran", small_procs["plain"].stdout[-600:])
 no_font_pic = read_bmp(path("no_font.bmp"))[2] if os.path.exists(path("no_font.bmp")) else None
 check(no_font_pic and len(red_rows(no_font_pic, TIME_BOX_TOP, TIME_BOX_H)) == 1 and
       graph_pixels(no_font_pic)["committed"] > 10,
