@@ -42,8 +42,8 @@ void overlay_init(Overlay *o, const char *font_path, int point_size)
             printf("%s %s", i == 0 ? "" : i + 1 < DEFAULT_FONTS ? "," : " or", default_fonts[i]);
         printf(" (%s); install it (fonts-dejavu-core) or name a TrueType font with --font PATH.", TTF_GetError());
     }
-    printf(" The overlay draws its graphs without text and prints its text here instead, once a second while it "
-           "is shown.\n");
+    printf(" The overlay draws its graphs without text and prints its text here instead: the stats once a second "
+           "while they are shown, the help each time H shows it.\n");
 }
 
 void overlay_shutdown(Overlay *o)
@@ -200,6 +200,7 @@ static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayIn
     SDL_RenderFillRect(r, &(SDL_Rect){0, keys->top, w, h - keys->top});
     for (int i = 0; i < keys->n; i++)
         text(o, r, 8, keys->top + 3 + i * o->line_height, keys->rows[i], dim);
+    o->help_printed = o->help_printed && info->show_help;
     if (!info->show_help)
         return;
     static const char *const lines[][2] = {
@@ -215,6 +216,12 @@ static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayIn
         {"Esc", "quit"},
     };
     enum { N = sizeof lines / sizeof lines[0], ROWS_EACH = 4 };
+    if (!o->font) { /* no box to draw the help in: printed once each time H shows it */
+        for (int i = 0; i < N && !o->help_printed; i++)
+            printf("%-18s%s\n", lines[i][0], lines[i][1]);
+        o->help_printed = true;
+        return;
+    }
     /* Keys on the left, what they do on the right, wrapped to fit the
      * window: the box 40 pixels from the left edge, nearer in a narrow one. */
     int column = text_width(o, "F1 / --backend    ", 18), widest = 0;

@@ -3,7 +3,8 @@
  * Text is drawn with SDL2_ttf, in DejaVu Sans Mono or the font --font names.
  * SDL2 has no built-in font, so when the font cannot be opened the overlay
  * still draws its panels and graphs, says so once, and prints its text lines
- * to stdout instead: at the first frame it is shown, then once a second.
+ * to stdout instead: at the first frame it is shown, then once a second. The
+ * help it prints once each time H shows it.
  * Every string and point array it builds comes from the frame's transient
  * memory.
  */
@@ -24,7 +25,8 @@ typedef struct Overlay {
     float frame_ms[OVERLAY_HISTORY]; /* ring, newest at head - 1 */
     uint32_t head, len;
     uint64_t last_print_ms;
-    bool printed; /* without a font: the text has been printed once */
+    bool printed;      /* without a font: the text has been printed once */
+    bool help_printed; /* without a font: the help, since H last showed it */
 } Overlay;
 
 typedef struct OverlayInfo {

@@ -70,6 +70,10 @@ PANEL_TEXT = [(x, y) for y in range(10, 80) for x in range(10, 300)]
 TIME_BOX_TOP, TIME_BOX_H = 224, 64
 RED_LINE = bytes((60, 60, 230))
 
+# Rows at the bottom of a window that hold the line of keys (overlay.c:
+# key_line): in a window 640 wide, two rows of text of 16 and 6 of margin.
+KEY_LINE = 40
+
 
 def red_rows(pic, top, height):
     """The rows of a box that are mostly red line."""
@@ -214,6 +218,8 @@ small_runs = {
     "mark60": ["--frames", "10", "--stats", "--fps", "60", "--screenshot", path("mark60.bmp")],
     "own_font": ["--frames", "10", "--stats", "--font", path("own.ttf"), "--screenshot", path("own_font.bmp")],
     "no_font": ["--frames", "10", "--stats", "--font", path("missing.ttf"), "--screenshot", path("no_font.bmp")],
+    "no_font_help": ["--frames", "30", "--font", path("missing.ttf"), "--input", "5:H,10:H,15:H", "--screenshot",
+                     path("no_font_help.bmp")],
     # F2 at frame 10, for 2.5 s: the overlay's text, printed once a second,
     # gives both backends' time spent allocating.
     "compare": ["--frames", "150", "--fps", "60", "--stats", "--font", path("missing.ttf"), "--input", "10:F2",
@@ -345,6 +351,16 @@ check(m and len(compare) == 150 and abs(float(m.group(1)) - sum(times[:10]) / 10
 m = re.search(r"^allocating a frame: frame arena [0-9.]+ ms \(30 frames\)  malloc - \(0 frames\)$",
               small_procs["plain"].stdout, re.M)
 check(m, "the exit summary says when a backend never ran", small_procs["plain"].stdout[-600:])
+# Without a font the help has no box to be drawn in: it is printed, once
+# each time H shows it (here at frames 5 and 15), and the picture is the
+# plain run's but for the line of keys, whose text is not drawn.
+help_out = small_procs["no_font_help"].stdout
+help_pic = read_bmp(path("no_font_help.bmp")) if os.path.exists(path("no_font_help.bmp")) else None
+plain_pic = read_bmp(path("plain.bmp")) if os.path.exists(path("plain.bmp")) else None
+check(len(re.findall(r"^Esc {15}quit$", help_out, re.M)) == 2 and
+      len(re.findall(r"^F1 / --stats {6}allocation overlay", help_out, re.M)) == 2 and help_pic and plain_pic and
+      help_pic[2][:help_pic[1] - KEY_LINE] == plain_pic[2][:plain_pic[1] - KEY_LINE],
+      "without a font, H prints the help each time it shows it, and draws no empty box", help_out[:600])
 no_font_pic = read_bmp(path("no_font.bmp"))[2] if os.path.exists(path("no_font.bmp")) else None
 check(no_font_pic and len(red_rows(no_font_pic, TIME_BOX_TOP, TIME_BOX_H)) == 1 and
       graph_pixels(no_font_pic)["committed"] > 10,
@@ -369,9 +385,6 @@ else:
 # the overlay's, drawn in the window's pixels along the window's bottom:
 # its rows are left out.
 CLEAR = bytes((20, 12, 12))  # main.c's SDL_RenderClear colour as a BMP stores it
-# Rows at the bottom of a window that hold the line of keys (overlay.c:
-# key_line): in a window 640 wide, two rows of text of 16 and 6 of margin.
-KEY_LINE = 40
 for name, (w, h), (dx, dy) in [("letterbox", (640, 480), (0, 60)), ("pillarbox", (960, 360), (160, 0))]:
     problems = []
     if not (os.path.exists(path(f"{name}.bmp")) and os.path.exists(path("plain.bmp"))):
