@@ -607,8 +607,9 @@ int main(int argc, char **argv)
     bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false, shot_failed = false;
     double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0;
     AllocTimes alloc_times[Backend_Count] = {0};
-    /* F2 in frame f: frames f and f + 1 free blocks the other backend
-     * allocated (transient_begin), and f + 2 is the first on one alone. */
+    /* F2 in frame f: frames f and f + 1 may free blocks the other backend
+     * allocated (transient_begin frees malloc's two frames later), so f + 2
+     * is the first on one alone. */
     uint64_t alone_from = 0;
     uint64_t failed_pushes = 0, frame = 0, previous = SDL_GetPerformanceCounter();
     uint64_t first = 0;    /* the first frame's `now` (below); `previous` is the latest one's */
