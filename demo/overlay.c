@@ -24,6 +24,34 @@ static const char *const default_fonts[] = {
 };
 #define DEFAULT_FONTS (sizeof default_fonts / sizeof *default_fonts)
 
+/* The help (H): each key, and what it does. */
+static const char *const help[][2] = {
+    {"F1 / --stats", "allocation overlay: bytes, pushes, peak, committed, graphs"},
+    {"F2 / --backend", "transient buffers from the frame arena or from malloc/free"},
+    {"+ / -", "double or halve the particle target"},
+    {"mouse click", "spawn a burst of particles"},
+    {"window edge", "drag to resize: the scene scales to fit, in proportion"},
+    {"Space", "pause the simulation (particles still move frame to frame)"},
+    {"R", "restart the level (resets the level arena, trims the frame arena)"},
+    {"V", "vsync on/off"},
+    {"H", "this help on/off"},
+    {"Esc", "quit"},
+};
+#define HELP_KEYS ((int)(sizeof help / sizeof help[0]))
+
+/* The width of s's first n bytes in the overlay's font; 0 without one. */
+static int text_width(Overlay *o, const char *s, size_t n)
+{
+    char buf[256];
+    int w = 0;
+    if (!o->font || n == 0)
+        return 0;
+    n = n < sizeof buf - 1 ? n : sizeof buf - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return TTF_SizeUTF8(o->font, buf, &w, NULL) == 0 ? w : 0;
+}
+
 void overlay_init(Overlay *o, const char *font_path, int point_size)
 {
     *o = (Overlay){0};
@@ -31,6 +59,14 @@ void overlay_init(Overlay *o, const char *font_path, int point_size)
         o->font = TTF_OpenFont(font_path ? font_path : default_fonts[i], point_size);
     if (o->font) {
         o->line_height = TTF_FontLineSkip(o->font);
+        /* The help's layout in this font: a column for the keys, and the
+         * box as wide as its widest line. */
+        o->help_column = text_width(o, "F1 / --backend    ", 18);
+        for (int i = 0; i < HELP_KEYS; i++) {
+            int w = text_width(o, help[i][1], strlen(help[i][1]));
+            o->help_width = w > o->help_width ? w : o->help_width;
+        }
+        o->help_width += 10 + o->help_column + 10;
         return;
     }
     o->line_height = point_size + 4;
@@ -130,19 +166,6 @@ static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *valu
     graph_line(r, t, box, values, n, top, color);
 }
 
-/* The width of s's first n bytes in the overlay's font; 0 without one. */
-static int text_width(Overlay *o, const char *s, size_t n)
-{
-    char buf[256];
-    int w = 0;
-    if (!o->font || n == 0)
-        return 0;
-    n = n < sizeof buf - 1 ? n : sizeof buf - 1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    return TTF_SizeUTF8(o->font, buf, &w, NULL) == 0 ? w : 0;
-}
-
 /* Breaks s into rows (in frame memory) of at most `width` pixels, at the
  * spaces between its words, at a double space between two items where a
  * row has one; a word wider than a row has a row to itself. Stores up to
@@ -203,39 +226,22 @@ static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayIn
     o->help_printed = o->help_printed && info->show_help;
     if (!info->show_help)
         return;
-    static const char *const lines[][2] = {
-        {"F1 / --stats", "allocation overlay: bytes, pushes, peak, committed, graphs"},
-        {"F2 / --backend", "transient buffers from the frame arena or from malloc/free"},
-        {"+ / -", "double or halve the particle target"},
-        {"mouse click", "spawn a burst of particles"},
-        {"window edge", "drag to resize: the scene scales to fit, in proportion"},
-        {"Space", "pause the simulation (particles still move frame to frame)"},
-        {"R", "restart the level (resets the level arena, trims the frame arena)"},
-        {"V", "vsync on/off"},
-        {"H", "this help on/off"},
-        {"Esc", "quit"},
-    };
-    enum { N = sizeof lines / sizeof lines[0], ROWS_EACH = 4 };
+    enum { N = HELP_KEYS, ROWS_EACH = 4 };
     if (!o->font) { /* no box to draw the help in: printed once each time H shows it */
         for (int i = 0; i < N && !o->help_printed; i++)
-            printf("%-18s%s\n", lines[i][0], lines[i][1]);
+            printf("%-18s%s\n", help[i][0], help[i][1]);
         o->help_printed = true;
         return;
     }
     /* Keys on the left, what they do on the right, wrapped to fit the
      * window: the box 40 pixels from the left edge, nearer in a narrow one. */
-    int column = text_width(o, "F1 / --backend    ", 18), widest = 0;
-    for (int i = 0; i < N; i++) {
-        int dw = text_width(o, lines[i][1], strlen(lines[i][1]));
-        widest = dw > widest ? dw : widest;
-    }
-    int need = 10 + column + widest + 10, left = w - need >= 80 ? 40 : 8;
+    int column = o->help_column, need = o->help_width, left = w - need >= 80 ? 40 : 8;
     int bw = need < w - 2 * left ? need : w - 2 * left;
     char *rows[N * ROWS_EACH];
     int first[N + 1], n = 0;
     for (int i = 0; i < N; i++) {
         first[i] = n;
-        n += wrap(o, t, lines[i][1], bw - 20 - column, rows + n, ROWS_EACH);
+        n += wrap(o, t, help[i][1], bw - 20 - column, rows + n, ROWS_EACH);
     }
     first[N] = n;
     /* The keys that fit above the line of keys; in a window too short for
@@ -250,7 +256,7 @@ static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayIn
     SDL_SetRenderDrawColor(r, 10, 10, 20, 220);
     SDL_RenderFillRect(r, &box);
     for (int i = 0; i < shown; i++)
-        text(o, r, box.x + 10, box.y + 8 + first[i] * o->line_height, lines[i][0], white);
+        text(o, r, box.x + 10, box.y + 8 + first[i] * o->line_height, help[i][0], white);
     for (int i = 0; i < first[shown]; i++)
         text(o, r, box.x + 10 + column, box.y + 8 + i * o->line_height, rows[i], white);
     if (shown < N)

@@ -22,6 +22,7 @@
 typedef struct Overlay {
     TTF_Font *font;
     int line_height;
+    int help_column, help_width; /* the help's key column and box, measured in the font once */
     float frame_ms[OVERLAY_HISTORY]; /* ring, newest at head - 1 */
     uint32_t head, len;
     uint64_t last_print_ms;
