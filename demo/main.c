@@ -528,10 +528,12 @@ int main(int argc, char **argv)
     }
     /* Resizable: the renderer's logical size (below) keeps the scene whole
      * and in proportion in any window, and turns clicks into its
-     * coordinates. */
-    SDL_Window *window = SDL_CreateWindow("frame_arena demo", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED,
-                                          opt.width, opt.height,
-                                          SDL_WINDOW_RESIZABLE | (opt.headless ? SDL_WINDOW_HIDDEN : 0));
+     * coordinates. High-DPI: where the display has more pixels than points
+     * (a Wayland output scaled by 2, say), the renderer draws all of them;
+     * the window's size stays in points. */
+    SDL_Window *window = SDL_CreateWindow(
+        "frame_arena demo", SDL_WINDOWPOS_CENTERED, SDL_WINDOWPOS_CENTERED, opt.width, opt.height,
+        SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI | (opt.headless ? SDL_WINDOW_HIDDEN : 0));
     SDL_Renderer *renderer = window ? SDL_CreateRenderer(window, -1, SDL_RENDERER_ACCELERATED) : NULL;
     if (window && !renderer)
         renderer = SDL_CreateRenderer(window, -1, SDL_RENDERER_SOFTWARE);
@@ -751,11 +753,15 @@ int main(int argc, char **argv)
     printf("particles %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count,
            failed_pushes + world.failed, world_checksum(&world));
     SDL_RendererInfo info;
-    int window_w = 0, window_h = 0; /* in the renderer's pixels, as the screenshot has them */
-    SDL_GetRendererOutputSize(renderer, &window_w, &window_h);
-    printf("video %s  renderer %s  vsync %s  window %dx%d\n", SDL_GetCurrentVideoDriver(),
+    int window_w = 0, window_h = 0, pixels_w = 0, pixels_h = 0; /* the pixels as the screenshot has them */
+    SDL_GetWindowSize(window, &window_w, &window_h);
+    SDL_GetRendererOutputSize(renderer, &pixels_w, &pixels_h);
+    char pixels[48] = "";
+    if (pixels_w != window_w || pixels_h != window_h)
+        snprintf(pixels, sizeof pixels, " (%dx%d pixels)", pixels_w, pixels_h);
+    printf("video %s  renderer %s  vsync %s  window %dx%d%s\n", SDL_GetCurrentVideoDriver(),
            SDL_GetRendererInfo(renderer, &info) == 0 ? info.name : "unknown", vsync ? "on" : "off", window_w,
-           window_h);
+           window_h, pixels);
     transient_shutdown(&transient);
     status = shot_failed ? 1 : 0;
 shut_down:

@@ -2,6 +2,7 @@
  * the help line (see overlay.h). */
 #include "overlay.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +40,8 @@ static const char *const help[][2] = {
 };
 #define HELP_KEYS ((int)(sizeof help / sizeof help[0]))
 
-/* The width of s's first n bytes in the overlay's font; 0 without one. */
+/* The width of s's first n bytes in the overlay's font, in points (see
+ * overlay.h); 0 without a font. */
 static int text_width(Overlay *o, const char *s, size_t n)
 {
     char buf[256];
@@ -49,27 +51,38 @@ static int text_width(Overlay *o, const char *s, size_t n)
     n = n < sizeof buf - 1 ? n : sizeof buf - 1;
     memcpy(buf, s, n);
     buf[n] = '\0';
-    return TTF_SizeUTF8(o->font, buf, &w, NULL) == 0 ? w : 0;
+    return TTF_SizeUTF8(o->font, buf, &w, NULL) == 0 ? (int)ceilf((float)w / o->scale) : 0;
+}
+
+/* The font at o->scale pixels a point, and what is measured in it: the line
+ * height, and the help's layout (a column for the keys, and the box as
+ * wide as its widest line). */
+static void measure(Overlay *o)
+{
+    o->help_column = o->help_width = 0;
+    if (!o->font) {
+        o->line_height = o->point_size + 4;
+        return;
+    }
+    if (TTF_SetFontSize(o->font, (int)lroundf((float)o->point_size * o->scale)) != 0)
+        o->scale = 1.0f, (void)TTF_SetFontSize(o->font, o->point_size);
+    o->line_height = (int)ceilf((float)TTF_FontLineSkip(o->font) / o->scale);
+    o->help_column = text_width(o, "F1 / --backend    ", 18);
+    for (int i = 0; i < HELP_KEYS; i++) {
+        int w = text_width(o, help[i][1], strlen(help[i][1]));
+        o->help_width = w > o->help_width ? w : o->help_width;
+    }
+    o->help_width += 10 + o->help_column + 10;
 }
 
 void overlay_init(Overlay *o, const char *font_path, int point_size)
 {
-    *o = (Overlay){0};
+    *o = (Overlay){.point_size = point_size, .scale = 1.0f};
     for (size_t i = 0; TTF_WasInit() && !o->font && i < (font_path ? 1 : DEFAULT_FONTS); i++)
         o->font = TTF_OpenFont(font_path ? font_path : default_fonts[i], point_size);
-    if (o->font) {
-        o->line_height = TTF_FontLineSkip(o->font);
-        /* The help's layout in this font: a column for the keys, and the
-         * box as wide as its widest line. */
-        o->help_column = text_width(o, "F1 / --backend    ", 18);
-        for (int i = 0; i < HELP_KEYS; i++) {
-            int w = text_width(o, help[i][1], strlen(help[i][1]));
-            o->help_width = w > o->help_width ? w : o->help_width;
-        }
-        o->help_width += 10 + o->help_column + 10;
+    measure(o);
+    if (o->font)
         return;
-    }
-    o->line_height = point_size + 4;
     if (font_path) {
         printf("demo: cannot open the overlay font %s (%s).", font_path, TTF_GetError());
     } else {
@@ -97,7 +110,8 @@ void overlay_record(Overlay *o, float frame_ms)
         o->len++;
 }
 
-/* Returns the x where text after it goes. */
+/* Returns the x where text after it goes. The text is rendered in the
+ * window's pixels and drawn at its size in points: as sharp at any scale. */
 static int text(Overlay *o, SDL_Renderer *r, int x, int y, const char *s, SDL_Color c)
 {
     if (!o->font || !s || !*s)
@@ -105,12 +119,13 @@ static int text(Overlay *o, SDL_Renderer *r, int x, int y, const char *s, SDL_Co
     SDL_Surface *surface = TTF_RenderUTF8_Blended(o->font, s, c);
     if (!surface)
         return x;
+    float w = (float)surface->w / o->scale, h = (float)surface->h / o->scale;
     SDL_Texture *texture = SDL_CreateTextureFromSurface(r, surface);
     if (texture) {
-        SDL_RenderCopy(r, texture, NULL, &(SDL_Rect){x, y, surface->w, surface->h});
+        SDL_RenderCopyF(r, texture, NULL, &(SDL_FRect){(float)x, (float)y, w, h});
         SDL_DestroyTexture(texture);
     }
-    int end = x + surface->w;
+    int end = x + (int)ceilf(w);
     SDL_FreeSurface(surface);
     return end;
 }
@@ -166,7 +181,7 @@ static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *valu
     graph_line(r, t, box, values, n, top, color);
 }
 
-/* Breaks s into rows (in frame memory) of at most `width` pixels, at the
+/* Breaks s into rows (in frame memory) of at most `width` points, at the
  * spaces between its words, at a double space between two items where a
  * row has one; a word wider than a row has a row to itself. Stores up to
  * `max` rows in out and returns how many; without a font, s whole. */
@@ -234,7 +249,7 @@ static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayIn
         return;
     }
     /* Keys on the left, what they do on the right, wrapped to fit the
-     * window: the box 40 pixels from the left edge, nearer in a narrow one. */
+     * window: the box 40 points from the left edge, nearer in a narrow one. */
     int column = o->help_column, need = o->help_width, left = w - need >= 80 ? 40 : 8;
     int bw = need < w - 2 * left ? need : w - 2 * left;
     char *rows[N * ROWS_EACH];
@@ -266,13 +281,24 @@ static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayIn
 
 void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info)
 {
-    /* In the window's own pixels, whatever size the scene is scaled to:
+    /* In the window's own points, whatever size the scene is scaled to:
      * the text as sharp in any window, and the more room the bigger the
      * window. The scene's logical size is given back at the end. */
-    int w = 0, h = 0, scene_w = 0, scene_h = 0;
+    int w = 0, h = 0, scene_w = 0, scene_h = 0, points_w = 0, points_h = 0;
     SDL_RenderGetLogicalSize(r, &scene_w, &scene_h);
     SDL_RenderSetLogicalSize(r, 0, 0);
     SDL_GetRendererOutputSize(r, &w, &h);
+    SDL_Window *window = SDL_RenderGetWindow(r);
+    if (window)
+        SDL_GetWindowSize(window, &points_w, &points_h);
+    float scale = points_w > 0 && w > points_w ? (float)w / (float)points_w : 1.0f;
+    scale = scale > 4.0f ? 4.0f : scale;
+    if (scale != o->scale) { /* the first frame on a high-DPI display, or a move to one of another scale */
+        o->scale = scale;
+        measure(o);
+    }
+    SDL_RenderSetScale(r, o->scale, o->scale);
+    w = (int)((float)w / o->scale), h = (int)((float)h / o->scale);
     SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
     KeyLine keys = key_line(o, t, w, h);
     if (info->show_stats) {

@@ -19,10 +19,15 @@
 
 #define OVERLAY_HISTORY 240
 
+/* The overlay is laid out in points: a window's size as SDL gives it. On a
+ * high-DPI display a point is more than one of the renderer's pixels, and
+ * the font is sized to the pixels, so the text is as sharp as the display. */
 typedef struct Overlay {
     TTF_Font *font;
+    int point_size;
+    float scale; /* the renderer's pixels per point: 1 but on a high-DPI display */
     int line_height;
-    int help_column, help_width; /* the help's key column and box, measured in the font once */
+    int help_column, help_width; /* the help's key column and box, measured in the font at each scale */
     float frame_ms[OVERLAY_HISTORY]; /* ring, newest at head - 1 */
     uint32_t head, len;
     uint64_t last_print_ms;
@@ -46,7 +51,7 @@ typedef struct OverlayInfo {
 /* font_path NULL: DejaVu Sans Mono, where Linux distributions install it. */
 void overlay_init(Overlay *o, const char *font_path, int point_size);
 void overlay_record(Overlay *o, float frame_ms);
-/* Draws in the window's pixels, not the scene's: a renderer's logical size is
+/* Draws in the window's points, not the scene's: a renderer's logical size is
  * set aside while it draws, and set again after. The line of keys and the
  * help wrap to the window's width, the stats panel narrows to it, and what
  * is too tall for the window stops above the line of keys. */

@@ -81,6 +81,25 @@ def red_rows(pic, top, height):
             if sum(pic[y][x * 4: x * 4 + 3] == RED_LINE for x in range(14, 534)) > 400]
 
 
+def text_pixels(pic, region):
+    """The pixels of a region (x0, y0, x1, y1) that look like the overlay's
+    text: grey or white, brighter than a scene darkened by its panels."""
+    x0, y0, x1, y1 = region
+    found = set()
+    for y in range(y0, min(y1, len(pic))):
+        for x in range(x0, x1):
+            bgr = pic[y][x * 4: x * 4 + 3]
+            if min(bgr) > 120 and max(bgr) - min(bgr) < 40:
+                found.add((x, y))
+    return found
+
+
+def near(these, those):
+    """The share of these pixels within one pixel of one of those."""
+    return sum(any((x + dx, y + dy) in those for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+               for x, y in these) / max(1, len(these))
+
+
 def colours(pic, w, h):
     """The colours of every third pixel of every third row."""
     return {pic[y][x * 4: x * 4 + 3] for y in range(0, h, 3) for x in range(0, w, 3)}
@@ -654,6 +673,50 @@ if xvfb:
 else:
     for name in (window_name, resized_name, hints_name):
         skip(name, "xvfb-run is not installed (Debian: xvfb, xauth)")
+# A high-DPI display: a Wayland session (Weston's, wayland_session.py) whose
+# output is scaled by 2. The window keeps its size in points, 640x360, and
+# the renderer draws its 1280x720 pixels: the screenshot has them all. The
+# overlay is laid out in points and its font sized to the pixels, so in the
+# picture, halved, its text is where the headless picture has it, in the
+# line of keys and the panel: each picture's text pixels within a pixel of
+# the other's (text drawn at 26 points and halved is not 13 points' pixel
+# for pixel). A click lands where it does in a window of one pixel a point.
+hidpi_name = "a high-DPI window (Wayland, scale 2): every pixel drawn, the overlay at the same size as headless"
+hidpi_click_name = "a high-DPI window (Wayland, scale 2): a click lands in the scene as headless"
+weston = shutil.which("weston")
+if xvfb and weston:
+    in_wayland = [*in_xvfb, sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                        "wayland_session.py"), "2"]
+    hidpi = run(*window_args, "--screenshot", path("hidpi.bmp"), timeout=300, env=window_env, wrapper=in_wayland)
+    problems = []
+    if hidpi.returncode != 0 or not re.search(r"^video wayland .*  window 640x360 \(1280x720 pixels\)$",
+                                              hidpi.stdout, re.M):
+        problems.append(f"exit {hidpi.returncode}: {hidpi.stdout[-300:]} {hidpi.stderr[-1000:]}")
+    elif summary(hidpi) != summary(twin) or summary(twin)[1] is None:
+        problems.append(f"checksums: high-DPI {summary(hidpi)}, headless {summary(twin)}")
+    elif not os.path.exists(path("hidpi.bmp")):
+        problems.append("no screenshot")
+    else:
+        w, h, shot = read_bmp(path("hidpi.bmp"))
+        _, _, ref = read_bmp(path("window_twin.bmp"))
+        halved = [bytes(sum(shot[2 * y + dy][(2 * x + dx) * 4 + c] for dy in (0, 1) for dx in (0, 1)) // 4
+                        for x in range(640) for c in range(4)) for y in range(360)] if (w, h) == (1280, 720) else []
+        for what, region in (("the line of keys", (0, 323, 640, 360)), ("the panel's text", (8, 8, 540, 120))):
+            ours, theirs = text_pixels(halved, region), text_pixels(ref, region)
+            if not halved or min(near(ours, theirs), near(theirs, ours)) < 0.8:
+                problems.append(f"{what}, in a {w}x{h} screenshot halved: {near(ours, theirs):.0%} of its "
+                                f"{len(ours)} text pixels lie within a pixel of the headless picture's, "
+                                f"{near(theirs, ours):.0%} of that picture's {len(theirs)} within a pixel of these")
+    check(not problems, hidpi_name + " (" + (hidpi.stdout.strip().splitlines() or ["?"])[-1] + ")",
+          "; ".join(problems))
+    clicked = run(*[a for a in small if a != "--headless"], *small_runs["click"], timeout=120, env=window_env,
+                  wrapper=in_wayland)
+    check(clicked.returncode == 0 and "(1280x720 pixels)" in clicked.stdout and summary(clicked)[1] == sums["click"],
+          hidpi_click_name, f"exit {clicked.returncode}, checksum {summary(clicked)[1]}, headless {sums['click']}: "
+          f"{clicked.stdout[-300:]} {clicked.stderr[-1000:]}")
+else:
+    for name in (hidpi_name, hidpi_click_name):
+        skip(name, "xvfb-run or weston is not installed (Debian: xvfb, xauth, weston)")
 # A report file it cannot open: the setup fails and says so, having released
 # what it had made (LeakSanitizer, in the ASan builds, sees what it kept).
 proc = run("--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--report",
