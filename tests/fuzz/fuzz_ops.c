@@ -783,14 +783,21 @@ static void push_cleanup(Model *m)
 
 /* free_last of the newest block when it is the last push, of an older one,
  * or of a block of another stack: only the first is given back. Blocks the
- * model cannot place (0 bytes pushed after them, a mark on them) are left. */
+ * model cannot place are left: 0 bytes pushed after them, a mark on them,
+ * or an older block of 0 bytes at the newest one's address (pushed where
+ * the checked build's physical top was, in a region a pop to 0 left and
+ * the quarantine's rotation has come back to), which is the last push to
+ * free_last as much as the newest is. */
 static void free_last(Model *m)
 {
     if (!m->nblocks)
         return;
+    const Block *newest = &m->blocks[m->nblocks - 1];
     Block *b = take(m, 1) % 2 ? &m->blocks[m->nblocks - 1] : &m->blocks[take(m, 1) % m->nblocks];
-    int last = m->last_tracked && b == &m->blocks[m->nblocks - 1];
+    int last = m->last_tracked && b == newest;
     if (b->owner == Owner_Stack && ((!last && b->end == m->pos) || (m->nmarks && m->marks[m->nmarks - 1].seq > b->seq)))
+        return;
+    if (!last && b->p == newest->p && b->size == newest->size)
         return;
     if (last)
         verify_block(b, 1); /* intact until its release */
