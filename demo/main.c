@@ -32,6 +32,9 @@
 #define MIN_WIDTH 320 /* the window's sizes, --size's and the script's */
 #define MIN_HEIGHT 240
 #define MAX_SIDE 8192
+#define STRING_(x) #x
+#define STRING(x) STRING_(x)
+#define SIZE_RANGE "from " STRING(MIN_WIDTH) "x" STRING(MIN_HEIGHT) " to " STRING(MAX_SIDE) "x" STRING(MAX_SIDE)
 #define STEP_DT (1.0f / 60.0f)
 
 /* A key press, a click or a new window size that --input plays at the start
@@ -206,7 +209,7 @@ static int parse_options(int argc, char **argv, Options *o)
         } else if (!strcmp(a, "--size")) {
             int w = 0, h = 0;
             if (!parse_pair(v, MAX_SIDE, &w, &h) || w < MIN_WIDTH || h < MIN_HEIGHT)
-                return bad_argument("--size needs WxH, from 320x240 to 8192x8192 (got '%s')", v ? v : "");
+                return bad_argument("--size needs WxH, " SIZE_RANGE " (got '%s')", v ? v : "");
             o->width = w, o->height = h, i++;
         } else if (!strcmp(a, "--backend")) {
             if (v && !strcmp(v, "arena"))
@@ -239,8 +242,7 @@ static int parse_options(int argc, char **argv, Options *o)
         }
         bool size_in_bounds = in->x >= MIN_WIDTH && in->y >= MIN_HEIGHT && in->x <= MAX_SIDE && in->y <= MAX_SIDE;
         if (in->kind == Input_Size && !size_in_bounds) {
-            snprintf(what, sizeof what, "%dx%d at frame %ld; sizes are from 320x240 to 8192x8192", in->x, in->y,
-                     in->frame);
+            snprintf(what, sizeof what, "%dx%d at frame %ld; sizes are " SIZE_RANGE, in->x, in->y, in->frame);
             return bad_argument("--input has a window size of %s", what);
         }
         /* A click lands in the window as it is then: the size --size gave,
