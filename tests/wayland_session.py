@@ -23,7 +23,7 @@ runtime = tempfile.mkdtemp(prefix="wayland-session-")  # mode 0700, as Weston wa
 socket = "frame-arena-test"
 log = os.path.join(runtime, "weston.log")
 weston = subprocess.Popen(["weston", "--backend=x11-backend.so", "--use-pixman", f"--scale={scale}",
-                           "--width=1600", "--height=1000", f"--socket={socket}", "--idle-time=0", "--no-config",
+                           "--width=800", "--height=450", f"--socket={socket}", "--idle-time=0", "--no-config",
                            f"--log={log}"],
                           env=dict(os.environ, XDG_RUNTIME_DIR=runtime), stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
