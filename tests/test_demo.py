@@ -81,25 +81,6 @@ def red_rows(pic, top, height):
             if sum(pic[y][x * 4: x * 4 + 3] == RED_LINE for x in range(14, 534)) > 400]
 
 
-def text_pixels(pic, region):
-    """The pixels of a region (x0, y0, x1, y1) that look like the overlay's
-    text: grey or white, brighter than a scene darkened by its panels."""
-    x0, y0, x1, y1 = region
-    found = set()
-    for y in range(y0, min(y1, len(pic))):
-        for x in range(x0, x1):
-            bgr = pic[y][x * 4: x * 4 + 3]
-            if min(bgr) > 120 and max(bgr) - min(bgr) < 40:
-                found.add((x, y))
-    return found
-
-
-def near(these, those):
-    """The share of these pixels within one pixel of one of those."""
-    return sum(any((x + dx, y + dy) in those for dx in (-1, 0, 1) for dy in (-1, 0, 1))
-               for x, y in these) / max(1, len(these))
-
-
 def colours(pic, w, h):
     """The colours of every third pixel of every third row."""
     return {pic[y][x * 4: x * 4 + 3] for y in range(0, h, 3) for x in range(0, w, 3)}
@@ -430,6 +411,28 @@ def text_pixel(pixel):
     """Text, in the overlay's boxes: the scene under them is darkened to
     less than 100 in each channel, and the text is 170 or 235 grey."""
     return min(pixel[:3]) >= 150
+
+
+def text_pixels(pic, region):
+    """The pixels of a region (x0, y0, x1, y1) that look like the overlay's
+    text: grey or white, brighter than a scene darkened by its panels. Made
+    for a picture that was halved, whose text's edges average down below
+    text_pixel's 150: it takes dimmer pixels than text_pixel, and only grey
+    ones, so that no coloured particle counts."""
+    x0, y0, x1, y1 = region
+    found = set()
+    for y in range(y0, min(y1, len(pic))):
+        for x in range(x0, x1):
+            bgr = pic[y][x * 4: x * 4 + 3]
+            if min(bgr) > 120 and max(bgr) - min(bgr) < 40:
+                found.add((x, y))
+    return found
+
+
+def near(these, those):
+    """The share of these pixels within one pixel of one of those."""
+    return sum(any((x + dx, y + dy) in those for dx in (-1, 0, 1) for dy in (-1, 0, 1))
+               for x, y in these) / max(1, len(these))
 
 
 # The line of keys wraps into rows that fit the window. In the letterbox
