@@ -10,6 +10,7 @@
 
 #define PANEL_W 540
 #define GRAPH_H 64
+#define GRAPH_MIN_H 24
 
 static const SDL_Color white = {235, 235, 235, 255};
 static const SDL_Color dim = {170, 170, 170, 255};
@@ -181,23 +182,25 @@ static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *valu
     graph_line(r, t, box, values, n, top, color);
 }
 
-/* Breaks s into rows (in frame memory) of at most `width` points, at the
- * spaces between its words, at a double space between two items where a
- * row has one; a word wider than a row has a row to itself. Stores up to
- * `max` rows in out and returns how many; without a font, s whole. */
-static int wrap(Overlay *o, Transient *t, const char *s, int width, char **out, int max)
+/* Breaks s into rows (in frame memory) of at most `width` points, those
+ * after the first `indent` points narrower, at the spaces between its
+ * words, at a double space between two items where a row has one; a word
+ * wider than a row has a row to itself. Stores up to `max` rows in out and
+ * returns how many; without a font, s whole. */
+static int wrap(Overlay *o, Transient *t, const char *s, int width, int indent, char **out, int max)
 {
     int n = 0;
     while (*s == ' ')
         s++;
     while (*s && n < max) {
         size_t len = strlen(s), cut = len;
-        if (text_width(o, s, len) > width) {
+        int room = n ? width - indent : width;
+        if (text_width(o, s, len) > room) {
             size_t word = 0, item = 0; /* the last ends of a word and of an item that fit */
             for (size_t i = 1; i < len; i++) {
                 if (s[i] != ' ' || s[i - 1] == ' ')
                     continue;
-                if (text_width(o, s, i) > width)
+                if (text_width(o, s, i) > room)
                     break;
                 word = i;
                 item = s[i + 1] == ' ' ? i : item;
@@ -226,7 +229,7 @@ static KeyLine key_line(Overlay *o, Transient *t, int w, int h)
     k.n = wrap(o, t,
                "F1 stats  F2 backend  +/- particles  click burst  Space pause  R restart  V vsync  H help  "
                "Esc quit",
-               w - 16, k.rows, KEY_ROWS);
+               w - 16, 0, k.rows, KEY_ROWS);
     k.top = h - k.n * o->line_height - 6;
     return k;
 }
@@ -256,7 +259,7 @@ static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayIn
     int first[N + 1], n = 0;
     for (int i = 0; i < N; i++) {
         first[i] = n;
-        n += wrap(o, t, help[i][1], bw - 20 - column, rows + n, ROWS_EACH);
+        n += wrap(o, t, help[i][1], bw - 20 - column, 0, rows + n, ROWS_EACH);
     }
     first[N] = n;
     /* The keys that fit above the line of keys; in a window too short for
@@ -277,6 +280,177 @@ static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayIn
     if (shown < N)
         text(o, r, box.x + 10, box.y + 8 + first[shown] * o->line_height,
              line(t, "(%d more keys in a bigger window)", N - shown), dim);
+}
+
+#define PANEL_ROWS 32
+#define INDENT 16 /* a wrapped line's rows after its first */
+
+/* Rows of the panel's text: lines wrapped to its width. */
+typedef struct Rows {
+    char *s[PANEL_ROWS];
+    int x[PANEL_ROWS];
+    int n;
+} Rows;
+
+static void add_rows(Overlay *o, Transient *t, Rows *rows, const char *s, int width)
+{
+    if (!s)
+        return;
+    int first = rows->n;
+    rows->n += wrap(o, t, s, width, INDENT, rows->s + first, PANEL_ROWS - first);
+    for (int i = first; i < rows->n; i++)
+        rows->x[i] = i == first ? 0 : INDENT;
+}
+
+static void draw_rows(Overlay *o, SDL_Renderer *r, const Rows *rows, int x, int y, SDL_Color c)
+{
+    for (int i = 0; i < rows->n; i++)
+        text(o, r, x + rows->x[i], y + i * o->line_height, rows->s[i], c);
+}
+
+/* The stats panel (F1), above the line of keys: its lines, wrapped to the
+ * panel's width; graphs of bytes and of frame time, lower in a window too
+ * short for them at full height; and this frame's bytes per system, the
+ * rows that fit. In a window narrower than PANEL_W the panel narrows to
+ * fit, and what is too tall for the window is cut above the line of keys. */
+static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget,
+                        const OverlayInfo *info, const KeyLine *keys, int w)
+{
+    FrameArenaStats st = frame_arena_stats(fa);
+    char *lines[8];
+    int n = 0;
+    lines[n++] = line(t, "frame %llu  %.0f fps  %.2f ms  sim %.2f ms%s%s", (unsigned long long)info->frame,
+                      (double)info->fps, (double)info->frame_ms, (double)info->sim_ms, info->paused ? "  PAUSED" : "",
+                      info->vsync ? "  vsync" : "");
+    char alloc_ms[Backend_Count][24];
+    for (int b = 0; b < Backend_Count; b++) {
+        if (info->alloc_ms[b] < 0)
+            snprintf(alloc_ms[b], sizeof alloc_ms[b], "-");
+        else
+            snprintf(alloc_ms[b], sizeof alloc_ms[b], "%.4f ms", (double)info->alloc_ms[b]);
+    }
+    lines[n++] = line(t, "allocating: frame arena %s, malloc %s (F2: %s)", alloc_ms[Backend_Arena],
+                      alloc_ms[Backend_Malloc], info->backend == Backend_Arena ? "arena" : "malloc");
+    size_t lane_min = SIZE_MAX, lane_max = 0; /* this frame's bytes so far in each worker's lane */
+    for (uint32_t l = 0; l < frame_arena_lanes(fa); l++) {
+        size_t pos = page_stack_stats(frame_arena_lane(fa, l, 0)).pos;
+        lane_min = pos < lane_min ? pos : lane_min;
+        lane_max = pos > lane_max ? pos : lane_max;
+    }
+    lines[n++] = line(t, "particles %u / %u  threads %u  lanes %.2f-%.2f MiB", info->particles, info->target,
+                      info->threads, mib(lane_min), mib(lane_max));
+    lines[n++] = line(t, "last frame: used %.2f MiB  peak %.2f MiB  pushes %u", mib(st.last.used), mib(st.last.peak),
+                      st.last.pushes);
+    lines[n++] = line(t, "committed %.2f MiB  reserved %.0f MiB  all-time peak %.2f MiB", mib(st.committed),
+                      mib(st.reserved), mib(st.peak_all_time));
+    lines[n++] = line(t, "failed pushes %u  trims %llu  over budget %llu", st.last.failed_pushes,
+                      (unsigned long long)st.trims, (unsigned long long)st.budget_overruns);
+    lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)", mib(info->scratch_peak),
+                      mib(info->scratch_reserved));
+    uint64_t now = SDL_GetTicks64();
+    if (!o->font && (!o->printed || now - o->last_print_ms >= 1000)) {
+        o->last_print_ms = now;
+        o->printed = true;
+        for (int i = 0; i < n; i++)
+            if (lines[i])
+                printf("%s\n", lines[i]);
+    }
+
+    /* The graphs' values: bytes used per frame, with the budget line, and
+     * what the frame arena had committed at each end (the trim policy, and
+     * R, at work); frame times, with the red line at a frame's time at the
+     * target rate. Their tops: a quarter above the budget, a tenth above
+     * the most committed; a tenth above the red line and the slowest frame,
+     * and at least 20 ms. */
+    FrameSample *hist = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *hist, alignof(FrameSample));
+    float *used = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *used, alignof(float));
+    float *committed = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *committed, alignof(float));
+    float *ms = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *ms, alignof(float));
+    bool graphs = hist && used && committed && ms;
+    uint32_t count = graphs ? (uint32_t)frame_arena_history(fa, hist, OVERLAY_HISTORY) : 0;
+    float top = (float)budget * 1.25f;
+    for (uint32_t i = 0; i < count; i++) {
+        used[i] = (float)hist[i].used;
+        committed[i] = (float)hist[i].committed; /* at least what any frame used */
+        top = committed[i] * 1.1f > top ? committed[i] * 1.1f : top;
+    }
+    float mark = 1000.0f / (info->target_fps > 0 ? info->target_fps : 60.0f);
+    float ms_top = mark * 1.1f > 20.0f ? mark * 1.1f : 20.0f;
+    for (uint32_t i = 0; graphs && i < o->len; i++) {
+        ms[i] = o->frame_ms[(o->head + OVERLAY_HISTORY - o->len + i) % OVERLAY_HISTORY];
+        ms_top = ms[i] * 1.1f > ms_top ? ms[i] * 1.1f : ms_top;
+    }
+
+    /* The layout, in rows of text: the lines, each wrapped to the panel's
+     * width (text from x 12 to 4 points inside its right edge); the bytes
+     * graph's legend, in two rows where one is too narrow; the frame-time
+     * graph's, wrapped. */
+    int pw = w - 8 < PANEL_W ? w - 8 : PANEL_W, width = pw - 12, lh = o->line_height;
+    Rows rows = {0}, time_legend = {0};
+    for (int i = 0; i < n; i++)
+        add_rows(o, t, &rows, lines[i], width);
+    const char *bytes_head = line(t, "MiB per frame, 0 to %.2f: ", mib((size_t)top));
+    const char *bytes_tail = line(t, "; red: budget %.2f", mib(budget));
+    bool bytes_wraps = bytes_head && bytes_tail &&
+                       text_width(o, bytes_head, strlen(bytes_head)) + text_width(o, "used, committed", 15) +
+                               text_width(o, bytes_tail, strlen(bytes_tail)) >
+                           width;
+    add_rows(o, t, &time_legend,
+             line(t, "frame time, 0 to %.1f ms (red: %.1f ms, a frame at %.0f fps)", (double)ms_top, (double)mark,
+                  1000.0 / (double)mark),
+             width);
+    int legend_rows = 1 + bytes_wraps + (time_legend.n > 0 ? time_legend.n : 1);
+    /* Each graph GRAPH_H high, or less in a window too short for two
+     * (down to GRAPH_MIN_H): the rows of bytes per system come after them. */
+    int graph_h = (keys->top - 8 - (8 + rows.n * lh) - legend_rows * lh - 2 * 8) / 2;
+    graph_h = graph_h > GRAPH_H ? GRAPH_H : graph_h < GRAPH_MIN_H ? GRAPH_MIN_H : graph_h;
+    int bars_top = 8 + rows.n * lh + legend_rows * lh + 2 * (graph_h + 8) + 8;
+    int bar_rows = (keys->top - 8 - bars_top) / lh;
+    bar_rows = bar_rows < 0 ? 0 : bar_rows > System_Count ? System_Count : bar_rows;
+    int shown = bar_rows < System_Count && bar_rows > 0 ? bar_rows - 1 : bar_rows;
+
+    SDL_Rect panel = {4, 4, pw, bars_top + bar_rows * lh + 8};
+    SDL_RenderSetClipRect(r, &(SDL_Rect){panel.x, panel.y, pw, keys->top - panel.y});
+    SDL_SetRenderDrawColor(r, 0, 0, 0, 170);
+    SDL_RenderFillRect(r, &panel);
+    draw_rows(o, r, &rows, 12, 8, white);
+    int y = 8 + rows.n * lh;
+    if (graphs) {
+        int x = text(o, r, 12, y, bytes_head, dim);
+        if (bytes_wraps)
+            x = 12 + INDENT, y += lh;
+        x = text(o, r, x, y, "used", used_color);
+        x = text(o, r, x, y, ", ", dim);
+        x = text(o, r, x, y, "committed", committed_color);
+        text(o, r, x, y, bytes_tail, dim);
+        SDL_Rect box = {12, y + lh, pw - 16, graph_h};
+        graph(r, t, box, used, count, top, (float)budget, used_color);
+        graph_line(r, t, box, committed, count, top, committed_color);
+        y += lh + graph_h + 8;
+        draw_rows(o, r, &time_legend, 12, y, dim);
+        y += (time_legend.n > 0 ? time_legend.n : 1) * lh;
+        graph(r, t, (SDL_Rect){12, y, pw - 16, graph_h}, ms, o->len, ms_top, mark, (SDL_Color){140, 255, 120, 255});
+    }
+
+    /* this frame's bytes per system; in a window too short for every row,
+     * the last row that fits says how many are left out */
+    TransientCounts counts = transient_counts(t);
+    size_t total = 0;
+    for (int s = 0; s < System_Count; s++)
+        total += counts.bytes[s];
+    if (shown < bar_rows)
+        text(o, r, 12, bars_top + shown * lh, line(t, "(%d more systems in a taller window)", System_Count - shown),
+             dim);
+    for (int s = 0; s < shown; s++) {
+        int by = bars_top + s * lh;
+        int bw = total ? (int)((double)(pw - 200) * (double)counts.bytes[s] / (double)total) : 0;
+        SDL_SetRenderDrawColor(r, (Uint8)(80 + 30 * s), (Uint8)(200 - 25 * s), 160, 255);
+        SDL_RenderFillRect(r, &(SDL_Rect){190, by + 3, bw > 1 ? bw : 1, lh - 6});
+        char *label = line(t, "%-9s %8.1f KiB", system_names[s], (double)counts.bytes[s] / 1024.0);
+        if (label)
+            text(o, r, 12, by, label, dim);
+    }
+    SDL_RenderSetClipRect(r, NULL);
 }
 
 void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info)
@@ -301,127 +475,8 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
     w = (int)((float)w / o->scale), h = (int)((float)h / o->scale);
     SDL_SetRenderDrawBlendMode(r, SDL_BLENDMODE_BLEND);
     KeyLine keys = key_line(o, t, w, h);
-    if (info->show_stats) {
-        FrameArenaStats st = frame_arena_stats(fa);
-        char *lines[8];
-        int n = 0;
-        lines[n++] = line(t, "frame %llu  %.0f fps  %.2f ms  sim %.2f ms%s%s", (unsigned long long)info->frame,
-                          (double)info->fps, (double)info->frame_ms, (double)info->sim_ms,
-                          info->paused ? "  PAUSED" : "", info->vsync ? "  vsync" : "");
-        char alloc_ms[Backend_Count][24];
-        for (int b = 0; b < Backend_Count; b++) {
-            if (info->alloc_ms[b] < 0)
-                snprintf(alloc_ms[b], sizeof alloc_ms[b], "-");
-            else
-                snprintf(alloc_ms[b], sizeof alloc_ms[b], "%.4f ms", (double)info->alloc_ms[b]);
-        }
-        lines[n++] = line(t, "allocating: frame arena %s, malloc %s (F2: %s)", alloc_ms[Backend_Arena],
-                          alloc_ms[Backend_Malloc], info->backend == Backend_Arena ? "arena" : "malloc");
-        size_t lane_min = SIZE_MAX, lane_max = 0; /* this frame's bytes so far in each worker's lane */
-        for (uint32_t l = 0; l < frame_arena_lanes(fa); l++) {
-            size_t pos = page_stack_stats(frame_arena_lane(fa, l, 0)).pos;
-            lane_min = pos < lane_min ? pos : lane_min;
-            lane_max = pos > lane_max ? pos : lane_max;
-        }
-        lines[n++] = line(t, "particles %u / %u  threads %u  lanes %.2f-%.2f MiB", info->particles,
-                          info->target, info->threads, mib(lane_min), mib(lane_max));
-        lines[n++] = line(t, "last frame: used %.2f MiB  peak %.2f MiB  pushes %u", mib(st.last.used),
-                          mib(st.last.peak), st.last.pushes);
-        lines[n++] = line(t, "committed %.2f MiB  reserved %.0f MiB  all-time peak %.2f MiB", mib(st.committed),
-                          mib(st.reserved), mib(st.peak_all_time));
-        lines[n++] = line(t, "failed pushes %u  trims %llu  over budget %llu", st.last.failed_pushes,
-                          (unsigned long long)st.trims, (unsigned long long)st.budget_overruns);
-        lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)",
-                          mib(info->scratch_peak), mib(info->scratch_reserved));
-
-        /* The rows of bytes per system that fit above the line of keys; in
-         * a window too short for all of them, the last row that fits says
-         * how many are left out. In a window narrower than the panel, the
-         * panel and its graphs are narrowed to fit and its text is cut at
-         * its edge; in one too short for the graphs, they are cut above
-         * the line of keys. */
-        int bars_top = 8 + n * o->line_height + 2 * (GRAPH_H + o->line_height + 8) + 8;
-        int rows = (keys.top - 8 - bars_top) / o->line_height;
-        rows = rows < 0 ? 0 : rows > System_Count ? System_Count : rows;
-        int shown = rows < System_Count && rows > 0 ? rows - 1 : rows;
-        int pw = w - 8 < PANEL_W ? w - 8 : PANEL_W;
-        SDL_Rect panel = {4, 4, pw, bars_top + rows * o->line_height + 8};
-        SDL_Rect above_keys = {panel.x, panel.y, pw, keys.top - panel.y};
-        SDL_RenderSetClipRect(r, &above_keys);
-        SDL_SetRenderDrawColor(r, 0, 0, 0, 170);
-        SDL_RenderFillRect(r, &panel);
-        for (int i = 0; i < n; i++)
-            if (lines[i])
-                text(o, r, 12, 8 + i * o->line_height, lines[i], white);
-
-        /* bytes used per frame, with the budget line, and what the frame
-         * arena had committed at each end: the trim policy, and R, at work */
-        FrameSample *hist = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *hist, alignof(FrameSample));
-        float *values = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *values, alignof(float));
-        float *committed = transient_alloc(t, System_Overlay, OVERLAY_HISTORY * sizeof *committed, alignof(float));
-        int y = 8 + n * o->line_height;
-        if (hist && values && committed) {
-            uint32_t count = (uint32_t)frame_arena_history(fa, hist, OVERLAY_HISTORY);
-            float top = (float)budget * 1.25f;
-            for (uint32_t i = 0; i < count; i++) {
-                values[i] = (float)hist[i].used;
-                committed[i] = (float)hist[i].committed; /* at least what any frame used */
-                top = committed[i] * 1.1f > top ? committed[i] * 1.1f : top;
-            }
-            int x = text(o, r, 12, y, line(t, "MiB per frame, 0 to %.2f: ", mib((size_t)top)), dim);
-            x = text(o, r, x, y, "used", used_color);
-            x = text(o, r, x, y, ", ", dim);
-            x = text(o, r, x, y, "committed", committed_color);
-            text(o, r, x, y, line(t, "; red: budget %.2f", mib(budget)), dim);
-            SDL_Rect box = {12, y + o->line_height, pw - 16, GRAPH_H};
-            graph(r, t, box, values, count, top, (float)budget, used_color);
-            graph_line(r, t, box, committed, count, top, committed_color);
-            y += o->line_height + GRAPH_H + 8;
-
-            /* the red line: a frame's time at the target rate; the top: at
-             * least 20 ms, and a tenth above that line and the slowest frame */
-            float mark = 1000.0f / (info->target_fps > 0 ? info->target_fps : 60.0f);
-            float ms_top = mark * 1.1f > 20.0f ? mark * 1.1f : 20.0f;
-            for (uint32_t i = 0; i < o->len; i++) {
-                values[i] = o->frame_ms[(o->head + OVERLAY_HISTORY - o->len + i) % OVERLAY_HISTORY];
-                ms_top = values[i] * 1.1f > ms_top ? values[i] * 1.1f : ms_top;
-            }
-            text(o, r, 12, y,
-                 line(t, "frame time, 0 to %.1f ms (red: %.1f ms, a frame at %.0f fps)", (double)ms_top, (double)mark,
-                      1000.0 / (double)mark),
-                 dim);
-            graph(r, t, (SDL_Rect){12, y + o->line_height, pw - 16, GRAPH_H}, values, o->len, ms_top, mark,
-                  (SDL_Color){140, 255, 120, 255});
-        }
-
-        /* this frame's bytes per system */
-        TransientCounts counts = transient_counts(t);
-        size_t total = 0;
-        for (int s = 0; s < System_Count; s++)
-            total += counts.bytes[s];
-        if (shown < rows)
-            text(o, r, 12, bars_top + shown * o->line_height,
-                 line(t, "(bytes per system: %d more rows in a taller window)", System_Count - shown), dim);
-        for (int s = 0; s < shown; s++) {
-            int by = bars_top + s * o->line_height;
-            int bw = total ? (int)((double)(pw - 200) * (double)counts.bytes[s] / (double)total) : 0;
-            SDL_SetRenderDrawColor(r, (Uint8)(80 + 30 * s), (Uint8)(200 - 25 * s), 160, 255);
-            SDL_RenderFillRect(r, &(SDL_Rect){190, by + 3, bw > 1 ? bw : 1, o->line_height - 6});
-            char *label = line(t, "%-9s %8.1f KiB", system_names[s], (double)counts.bytes[s] / 1024.0);
-            if (label)
-                text(o, r, 12, by, label, dim);
-        }
-
-        uint64_t now = SDL_GetTicks64();
-        if (!o->font && (!o->printed || now - o->last_print_ms >= 1000)) {
-            o->last_print_ms = now;
-            o->printed = true;
-            for (int i = 0; i < n; i++)
-                if (lines[i])
-                    printf("%s\n", lines[i]);
-        }
-    }
-    SDL_RenderSetClipRect(r, NULL);
+    if (info->show_stats)
+        stats_panel(o, r, t, fa, budget, info, &keys, w);
     help_line(o, r, t, info, &keys, w, h);
     SDL_RenderSetLogicalSize(r, scene_w, scene_h);
 }

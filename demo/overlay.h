@@ -52,9 +52,10 @@ typedef struct OverlayInfo {
 void overlay_init(Overlay *o, const char *font_path, int point_size);
 void overlay_record(Overlay *o, float frame_ms);
 /* Draws in the window's points, not the scene's: a renderer's logical size is
- * set aside while it draws, and set again after. The line of keys and the
- * help wrap to the window's width, the stats panel narrows to it, and what
- * is too tall for the window stops above the line of keys. */
+ * set aside while it draws, and set again after. The line of keys, the
+ * help and the stats panel's lines wrap to the window's width, the panel
+ * narrows to it, its graphs are lower in a short window, and what is too
+ * tall for the window stops above the line of keys. */
 void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, size_t budget, const OverlayInfo *info);
 void overlay_shutdown(Overlay *o);
 

@@ -233,9 +233,14 @@ small_runs = {
     "stats_doubled": ["--frames", "30", "--stats", "--input", "10:size@1280x720", "--screenshot",
                       path("stats_doubled.bmp")],
     # Windows narrower than the overlay: a 320x240 scene in a window of 320
-    # by 480 (bars of 120 above and below) and by 400 (80) with the help.
+    # by 480 (bars of 120 above and below), and of 640 by 480 to compare,
+    # and by 400 (80) with the help; one too short for the graphs.
     "narrow_stats": ["--frames", "30", "--size", "320x240", "--stats", "--input", "0:size@320x480", "--screenshot",
                      path("narrow_stats.bmp")],
+    "narrow_stats_wide": ["--frames", "30", "--size", "320x240", "--stats", "--input", "0:size@640x480",
+                          "--screenshot", path("narrow_stats_wide.bmp")],
+    "short_graphs": ["--frames", "30", "--size", "480x360", "--stats", "--screenshot", path("short_graphs.bmp")],
+    "short_bars": ["--frames", "30", "--size", "640x400", "--stats", "--screenshot", path("short_bars.bmp")],
     "short": ["--frames", "30", "--size", "320x240", "--screenshot", path("short.bmp")],
     "short_stats": ["--frames", "30", "--size", "320x240", "--stats", "--screenshot", path("short_stats.bmp")],
     "narrow_help": ["--frames", "30", "--size", "320x240", "--input", "0:size@320x400,29:H", "--screenshot",
@@ -453,17 +458,50 @@ doubled = read_bmp(path("stats_doubled.bmp"))[2] if os.path.exists(path("stats_d
 check(doubled and graph_pixels(doubled)["committed"] > 20 and len(red_rows(doubled, TIME_BOX_TOP, TIME_BOX_H)) == 1,
       "--input: in a window of twice the size, the overlay keeps its size and place",
       str(doubled and (graph_pixels(doubled), red_rows(doubled, TIME_BOX_TOP, TIME_BOX_H))))
-# In a window narrower than the overlay's panel, the panel and its graphs
-# are narrowed to fit: the newest frames, at the graphs' right ends, are in
-# the window (at 320 wide, x 12 to 308), not past its edge.
-narrow = read_bmp(path("narrow_stats.bmp"))[2] if os.path.exists(path("narrow_stats.bmp")) else None
-if narrow:
-    newest = sum(narrow[y][x * 4: x * 4 + 3] == GRAPH_LINES["committed"] for y in range(140, 198) for x in range(250, 310))
-    red = [y for y in range(TIME_BOX_TOP, TIME_BOX_TOP + TIME_BOX_H + 1)
-           if sum(narrow[y][x * 4: x * 4 + 3] == RED_LINE for x in range(14, 306)) > 250]
-check(narrow and newest > 10 and len(red) == 1,
-      "--input: in a window 320 wide, the overlay's graphs are narrowed to fit, their newest frames shown",
-      f"{narrow and newest} pixels of the committed line at x 250-309, red line rows {narrow and red}")
+# The top and bottom edges of the overlay's graph boxes: rows of a panel pw
+# wide that are mostly the boxes' grey (each channel 40 to 75, whatever
+# darkened scene is under it); a graph's line crosses some of a row.
+def box_rows(pic, pw):
+    return [y for y, row in enumerate(pic)
+            if sum(all(40 <= c <= 75 for c in row[x * 4: x * 4 + 3]) for x in range(14, pw - 6)) > (pw - 20) * 0.75]
+
+
+# In a window narrower than the overlay's panel (540 points), the panel
+# narrows to fit, its lines wrap to its width and its graphs narrow: at 320
+# wide (the panel from x 4 to 316, its text from 12 to 312), no text in
+# the panel's last 3 columns, the panel's text above the first graph as
+# much of it as in a window 640 wide of the same run (within a tenth: its
+# times' digits vary; cut at the edge it was 72%), and both graphs whole
+# above the line of keys (its top at 426), the newest frames at their right
+# ends (x 250 to 309) shown.
+if os.path.exists(path("narrow_stats.bmp")) and os.path.exists(path("narrow_stats_wide.bmp")):
+    _, h, narrow = read_bmp(path("narrow_stats.bmp"))
+    _, _, wide = read_bmp(path("narrow_stats_wide.bmp"))
+    edges, wide_edges = box_rows(narrow, 312), box_rows(wide, 540)
+    at_edge = sum(text_pixel(narrow[y][x * 4: x * 4 + 4]) for y in range(4, h - 54) for x in range(313, 316))
+    text_in = {name: sum(text_pixel(pic[y][x * 4: x * 4 + 4]) for y in range(4, box[0]) for x in range(4, pw + 4))
+               for name, pic, box, pw in [("narrow", narrow, edges, 312), ("wide", wide, wide_edges, 540)] if box}
+    newest = sum(narrow[y][x * 4: x * 4 + 3] == GRAPH_LINES["committed"] for y in range(*edges[:2])
+                 for x in range(250, 310)) if len(edges) == 4 else 0
+    check(not at_edge and len(text_in) == 2 and text_in["narrow"] >= 0.9 * text_in["wide"],
+          "--input: in a window 320 wide, the overlay's lines wrap to its panel, none of their text cut at its edge",
+          f"{at_edge} text pixels at x 313-315; text above the first graph: {text_in}")
+    check(len(edges) == 4 and edges[-1] < 426 and newest > 10,
+          "--input: in a window 320 wide, the overlay's graphs are narrowed to fit, whole, their newest frames shown",
+          f"box edges at rows {edges}, {newest} pixels of the committed line at x 250-309")
+else:
+    check(False, "--input: the narrow window's runs saved their screenshots")
+# In a window too short for the graphs at full height, they are lower:
+# at 480x360 the lines take 9 rows and the legends 4, and the graphs are
+# 41 high, both whole above the line of keys (its top at 322) where at 64
+# the second would be cut.
+if os.path.exists(path("short_graphs.bmp")):
+    edges = box_rows(read_bmp(path("short_graphs.bmp"))[2], 472)
+    check(len(edges) == 4 and edges[-1] < 322 and edges[1] - edges[0] == edges[3] - edges[2] < 63,
+          "--stats in a 480x360 window: the graphs are lower, to fit above the line of keys",
+          f"box edges at rows {edges}")
+else:
+    check(False, "--stats in a 480x360 window: the run saved its screenshot")
 # In a window too short for the panel's graphs, they are cut above the line
 # of keys (at 320x240, three rows of 16 and 6 of margin): there the
 # pictures with and without the overlay are the same.
@@ -475,6 +513,22 @@ if os.path.exists(path("short.bmp")) and os.path.exists(path("short_stats.bmp"))
           f"{differ} of 54 rows differ")
 else:
     check(False, "--stats in a 320x240 window: the runs saved their screenshots")
+# This frame's bytes per system, a bar each below the graphs in its colour
+# (overlay.c: stats_panel; as a BMP stores it): in a window of 1280x720 all
+# six; in one of 640x400, the two that fit above the line of keys (bars_top
+# 304, its top 362) and a row of text below them that says how many more
+# a taller window shows.
+BARS = [bytes((160, 200 - 25 * s, 80 + 30 * s)) for s in range(6)]
+bars = {}
+for name in ("stats_doubled", "short_bars"):
+    if os.path.exists(path(f"{name}.bmp")):
+        w, h, pic = read_bmp(path(f"{name}.bmp"))
+        bars[name] = [sum(pic[y][x * 4: x * 4 + 3] == bgr for y in range(h) for x in range(190, 550)) for bgr in BARS]
+more = bars.get("short_bars") and sum(text_pixel(pic[y][x * 4: x * 4 + 4]) for y in range(336, 352) for x in range(12, 300))
+check(len(bars) == 2 and all(n >= 5 for n in bars["stats_doubled"]) and all(n >= 5 for n in bars["short_bars"][:2])
+      and not any(bars["short_bars"][2:]) and more > 50,
+      "--stats: the bytes per system, a bar each; in a window too short for all six, those that fit and a row that "
+      "says how many more", f"bar pixels per system {bars}, {more} text pixels in the row below")
 # The help, wrapped to a narrow window and too tall for it, shows the keys
 # that fit and stops above the line of keys. Down the bottom bar (rows 320
 # to 399 of a 320x400 window) at x 9: the help's box, a gap of the clear
