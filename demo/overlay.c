@@ -1,5 +1,5 @@
-/* overlay: stats panel, graphs of the last 240 frames, per-system bars and
- * the help line (see overlay.h). */
+/* overlay: stats panel, graphs of the last 240 frames, per-system bars, the
+ * line of keys and the help (see overlay.h). */
 #include "overlay.h"
 
 #include <math.h>
@@ -234,8 +234,9 @@ static KeyLine key_line(Overlay *o, Transient *t, int w, int h)
     return k;
 }
 
-static void help_line(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayInfo *info, const KeyLine *keys, int w,
-                      int h)
+/* The line of keys, in its band at the bottom, and the help (H) above it. */
+static void keys_and_help(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayInfo *info, const KeyLine *keys,
+                          int w, int h)
 {
     SDL_SetRenderDrawColor(r, 0, 0, 0, 160);
     SDL_RenderFillRect(r, &(SDL_Rect){0, keys->top, w, h - keys->top});
@@ -477,6 +478,6 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
     KeyLine keys = key_line(o, t, w, h);
     if (info->show_stats)
         stats_panel(o, r, t, fa, budget, info, &keys, w);
-    help_line(o, r, t, info, &keys, w, h);
+    keys_and_help(o, r, t, info, &keys, w, h);
     SDL_RenderSetLogicalSize(r, scene_w, scene_h);
 }

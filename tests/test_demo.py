@@ -548,7 +548,7 @@ check(sums["click"] is not None and sums["click_doubled"] == sums["click"] != su
       "--input: in a window of twice the size, a click at twice the coordinates throws the same burst", str(sums))
 if all(os.path.exists(path(f"{n}.bmp")) for n in ("plain", "f1", "f1_off", "help")):
     w, h, plain = read_bmp(path("plain.bmp"))
-    help_box = [(x, y) for y in range(h // 2 - 30, h // 2 + 30) for x in range(50, 300)]  # overlay.c: help_line
+    help_box = [(x, y) for y in range(h // 2 - 30, h // 2 + 30) for x in range(50, 300)]  # overlay.c: keys_and_help
     for name, what, panel in [("f1", "F1 shows the overlay", PANEL_TEXT), ("help", "H shows the help", help_box)]:
         _, _, shot = read_bmp(path(f"{name}.bmp"))
         differ = sum(shot[y][x * 4: x * 4 + 3] != plain[y][x * 4: x * 4 + 3] for x, y in panel)
