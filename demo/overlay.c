@@ -11,6 +11,7 @@
 #define PANEL_W 540
 #define GRAPH_H 64
 #define GRAPH_MIN_H 24
+#define INDENT 16 /* a wrapped line's rows after its first, and what a key does under it */
 
 static const SDL_Color white = {235, 235, 235, 255};
 static const SDL_Color dim = {170, 170, 170, 255};
@@ -253,14 +254,21 @@ static void keys_and_help(Overlay *o, SDL_Renderer *r, Transient *t, const Overl
         return;
     }
     /* Keys on the left, what they do on the right, wrapped to fit the
-     * window: the box 40 points from the left edge, nearer in a narrow one. */
+     * window: the box 40 points from the left edge, nearer in a narrow one.
+     * In a box too narrow for that (what the keys do in a column less than
+     * half as wide again as the keys'), each key has a row to itself, and
+     * what it does is in the rows under it, indented. */
     int column = o->help_column, need = o->help_width, left = w - need >= 80 ? 40 : 8;
     int bw = need < w - 2 * left ? need : w - 2 * left;
-    char *rows[N * ROWS_EACH];
-    int first[N + 1], n = 0;
+    bool stacked = bw - 20 - column < column * 3 / 2;
+    int indent = stacked ? INDENT : column;
+    char *rows[N * (ROWS_EACH + 1)];
+    int first[N + 1], n = 0; /* the row each key is in */
     for (int i = 0; i < N; i++) {
         first[i] = n;
-        n += wrap(o, t, help[i][1], bw - 20 - column, 0, rows + n, ROWS_EACH);
+        if (stacked)
+            rows[n++] = NULL;
+        n += wrap(o, t, help[i][1], bw - 20 - indent, 0, rows + n, ROWS_EACH);
     }
     first[N] = n;
     /* The keys that fit above the line of keys; in a window too short for
@@ -277,14 +285,13 @@ static void keys_and_help(Overlay *o, SDL_Renderer *r, Transient *t, const Overl
     for (int i = 0; i < shown; i++)
         text(o, r, box.x + 10, box.y + 8 + first[i] * o->line_height, help[i][0], white);
     for (int i = 0; i < first[shown]; i++)
-        text(o, r, box.x + 10 + column, box.y + 8 + i * o->line_height, rows[i], white);
+        text(o, r, box.x + 10 + indent, box.y + 8 + i * o->line_height, rows[i], white);
     if (shown < N)
         text(o, r, box.x + 10, box.y + 8 + first[shown] * o->line_height,
              line(t, "(%d more keys in a bigger window)", N - shown), dim);
 }
 
 #define PANEL_ROWS 32
-#define INDENT 16 /* a wrapped line's rows after its first */
 
 /* Rows of the panel's text: lines wrapped to its width. */
 typedef struct Rows {

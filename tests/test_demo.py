@@ -541,6 +541,15 @@ if os.path.exists(path("narrow_help.bmp")):
     kinds = "".join("c" if p == CLEAR else "h" if p[0] >= 15 and p[0] > p[2] + 5 else "k" for p in column)
     check(re.fullmatch(r"h+c+k+", kinds), "--input: H in a window too short for the help shows the keys that fit, "
           "above the line of keys", f"down the bottom bar: {kinds} (h help, c clear, k line of keys)")
+    # In a box this narrow, each key has a row to itself and what it does is
+    # under it, indented: the rows of text that begin at the box's left
+    # edge of text (x 18), above the line of keys (its top at 346), are the
+    # six keys that fit and the row that says how many more, where beside a
+    # column of what they do five fitted.
+    lit = [y for y in range(346) if any(text_pixel(shot[y][x * 4: x * 4 + 4]) for x in range(18, 24))]
+    key_rows = [y for i, y in enumerate(lit) if i == 0 or y - lit[i - 1] > 4]
+    check(len(key_rows) == 7, "--input: in a window 320 wide, the help gives each key a row, what it does under it",
+          f"rows of text from x 18 begin at {key_rows}")
 else:
     check(False, "--input: the narrow window's run saved its screenshot")
 check(sums["click"] is not None and sums["click_doubled"] == sums["click"] != sums["plain"] and
