@@ -326,13 +326,16 @@ static bool another_frame(const Options *o, bool running, uint64_t frame)
 
 /* A backend's time spent allocating in each of the last ALLOC_WINDOW frames
  * that ran on it alone, which the overlay shows both backends' means of side
- * by side, and in all of them, whose means the exit summary gives. */
+ * by side, and in all of them, whose mean, median and 99th percentile the
+ * exit summary gives. */
 #define ALLOC_WINDOW 60
 typedef struct AllocTimes {
     double ms[ALLOC_WINDOW];
     uint32_t head, len;
     double sum; /* over the run's `frames` */
     uint64_t frames;
+    double *all; /* each frame's, for the percentiles: the first `cap` frames */
+    size_t cap, count;
 } AllocTimes;
 
 static void alloc_times_add(AllocTimes *a, double ms)
@@ -342,15 +345,34 @@ static void alloc_times_add(AllocTimes *a, double ms)
     a->len += a->len < ALLOC_WINDOW;
     a->sum += ms;
     a->frames++;
+    if (a->count < a->cap)
+        a->all[a->count++] = ms;
 }
 
-/* "0.0031 ms (288 frames)", or "- (0 frames)". */
-static const char *alloc_times_run(const AllocTimes *a, char *buf, size_t size)
+static int compare_doubles(const void *a, const void *b)
 {
-    if (a->frames)
-        snprintf(buf, size, "%.4f ms (%" PRIu64 " frames)", a->sum / (double)a->frames, a->frames);
-    else
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The nearest-rank percentile q (0 to 1) of sorted[0..n), n > 0. */
+static double percentile(const double *sorted, size_t n, double q)
+{
+    size_t rank = (size_t)ceil(q * (double)n);
+    return sorted[rank > 0 ? rank - 1 : 0];
+}
+
+/* "0.0031 ms (288 frames; median 0.0024, p99 0.0190)", or "- (0 frames)".
+ * Sorts a->all. */
+static const char *alloc_times_run(AllocTimes *a, char *buf, size_t size)
+{
+    if (!a->frames) {
         snprintf(buf, size, "- (0 frames)");
+        return buf;
+    }
+    qsort(a->all, a->count, sizeof *a->all, compare_doubles);
+    snprintf(buf, size, "%.4f ms (%" PRIu64 " frames; median %.4f, p99 %.4f)", a->sum / (double)a->frames, a->frames,
+             percentile(a->all, a->count, 0.5), percentile(a->all, a->count, 0.99));
     return buf;
 }
 
@@ -499,12 +521,6 @@ static bool save_screenshot(SDL_Renderer *r, const char *path)
     return ok;
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     /* ---------------------------------------------------------------- Initialization */
@@ -578,6 +594,7 @@ int main(int argc, char **argv)
     Workers *workers = NULL;
     FILE *report = NULL;
     double *frame_times = NULL;
+    AllocTimes alloc_times[Backend_Count] = {0};
     if (!fa || !level) {
         fprintf(stderr, "frame_arena_demo: cannot make the %s: %s\n", fa ? "level stack" : "frame arena",
                 page_stack_error_string(fa ? page_stack_create_error() : fa_error));
@@ -596,7 +613,13 @@ int main(int argc, char **argv)
     report = opt.report ? fopen(opt.report, "w") : NULL;
     size_t frame_time_cap = opt.frames && opt.frames < 1000000 ? (size_t)opt.frames : 1000000, frame_time_count = 0;
     frame_times = malloc(frame_time_cap * sizeof(double)); /* the summary's percentiles */
-    if (!workers || (opt.report && !report) || !frame_times) {
+    bool have_times = frame_times != NULL;
+    for (int b = 0; b < Backend_Count; b++) {
+        alloc_times[b].all = malloc(frame_time_cap * sizeof(double));
+        alloc_times[b].cap = alloc_times[b].all ? frame_time_cap : 0;
+        have_times = have_times && alloc_times[b].all;
+    }
+    if (!workers || (opt.report && !report) || !have_times) {
         fprintf(stderr, "frame_arena_demo: cannot set up (%s)\n",
                 opt.report && !report ? "cannot open the report file" : "out of memory");
         goto shut_down;
@@ -610,7 +633,6 @@ int main(int argc, char **argv)
     Transient transient = {.backend = opt.backend};
     bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false, shot_failed = false;
     double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0;
-    AllocTimes alloc_times[Backend_Count] = {0};
     /* F2 in frame f: frames f and f + 1 may free blocks the other backend
      * allocated (transient_begin frees malloc's two frames later), so f + 2
      * is the first on one alone. */
@@ -738,17 +760,17 @@ int main(int argc, char **argv)
     /* ---------------------------------------------------------------- De-initialization */
     qsort(frame_times, frame_time_count, sizeof *frame_times, compare_doubles);
     FrameArenaStats st = frame_arena_stats(fa);
-    size_t p99 = frame_time_count ? (size_t)ceil(0.99 * (double)frame_time_count) - 1 : 0;
     double run_s = (double)(previous - first) / (double)SDL_GetPerformanceFrequency();
     char run_rate[32] = "-"; /* one frame has no interval to measure a rate by */
     if (frame > 1 && run_s > 0)
         snprintf(run_rate, sizeof run_rate, "%.2f fps", (double)(frame - 1) / run_s);
     printf("frames %" PRIu64 "  frame ms: mean %.2f  p99 %.2f  max %.2f  rate %s\n", frame,
-           frame ? sum_ms / (double)frame : 0, frame_time_count ? frame_times[p99] : 0, max_ms, run_rate);
+           frame ? sum_ms / (double)frame : 0, frame_time_count ? percentile(frame_times, frame_time_count, 0.99) : 0,
+           max_ms, run_rate);
     printf("arena: peak %.2f MiB  committed %.2f MiB  reserved %.0f MiB  trims %" PRIu64 "  over budget %" PRIu64 "\n",
            (double)st.peak_all_time / 1048576.0, (double)st.committed / 1048576.0, (double)st.reserved / 1048576.0,
            st.trims, st.budget_overruns);
-    char arena_ms[48], malloc_ms[48];
+    char arena_ms[96], malloc_ms[96];
     printf("allocating a frame: frame arena %s  malloc %s\n",
            alloc_times_run(&alloc_times[Backend_Arena], arena_ms, sizeof arena_ms),
            alloc_times_run(&alloc_times[Backend_Malloc], malloc_ms, sizeof malloc_ms));
@@ -775,6 +797,8 @@ shut_down:
         }
     }
     free(frame_times);
+    for (int b = 0; b < Backend_Count; b++)
+        free(alloc_times[b].all);
     workers_destroy(workers);
     page_stack_destroy(level);
     frame_arena_destroy(fa);

@@ -8,6 +8,7 @@ FRAMES (default 600, at least 300) is the length of the three long runs of
 costing them several times as much.
 """
 import csv
+import math
 import os
 import re
 import resource
@@ -345,16 +346,26 @@ if not problems:
                             f"{sum(window) / max(len(window), 1):.5f}")
 check(not problems, "F1: the overlay gives both backends' mean time allocating a frame, from frames on each alone",
       "; ".join(problems))
-# The exit summary gives the means over every frame on each alone, and
-# their counts: frames 0 to 9 and 12 to 149.
-m = re.search(r"^allocating a frame: frame arena ([0-9.]+) ms \(10 frames\)  malloc ([0-9.]+) ms \(138 frames\)$",
-              small_procs["compare"].stdout, re.M)
+# The exit summary gives the means over every frame on each alone, their
+# counts (frames 0 to 9 and 12 to 149), and their medians and 99th
+# percentiles by nearest rank: the report's values at those ranks, which
+# both print to 4 decimals (rounding keeps the order).
+def nearest_rank(values, q):
+    return f"{sorted(values)[max(math.ceil(q * len(values)), 1) - 1]:.4f}"
+
+
+m = re.search(r"^allocating a frame: frame arena ([0-9.]+) ms \(10 frames; median ([0-9.]+), p99 ([0-9.]+)\)  "
+              r"malloc ([0-9.]+) ms \(138 frames; median ([0-9.]+), p99 ([0-9.]+)\)$", small_procs["compare"].stdout, re.M)
 check(m and len(compare) == 150 and abs(float(m.group(1)) - sum(times[:10]) / 10) <= 2e-4 and
-      abs(float(m.group(2)) - sum(times[12:]) / 138) <= 2e-4,
+      abs(float(m.group(4)) - sum(times[12:]) / 138) <= 2e-4,
       "the exit summary gives both backends' mean time allocating a frame, over the frames on each alone",
       small_procs["compare"].stdout[-600:])
-m = re.search(r"^allocating a frame: frame arena [0-9.]+ ms \(30 frames\)  malloc - \(0 frames\)$",
-              small_procs["plain"].stdout, re.M)
+ranks = m and len(compare) == 150 and [nearest_rank(part, q) for part in (times[:10], times[12:]) for q in (0.5, 0.99)]
+check(ranks and ranks == [m.group(2), m.group(3), m.group(5), m.group(6)],
+      "the exit summary gives both backends' median and 99th percentile time allocating a frame",
+      f"the report's {ranks}; {small_procs['compare'].stdout[-600:]}")
+m = re.search(r"^allocating a frame: frame arena [0-9.]+ ms \(30 frames; median [0-9.]+, p99 [0-9.]+\)  "
+              r"malloc - \(0 frames\)$", small_procs["plain"].stdout, re.M)
 check(m, "the exit summary says when a backend never ran", small_procs["plain"].stdout[-600:])
 # Without a font the help has no box to be drawn in: it is printed, once
 # each time H shows it (here at frames 5 and 15), and the picture is the
