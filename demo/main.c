@@ -593,7 +593,7 @@ int main(int argc, char **argv)
     int status = 1;
     Workers *workers = NULL;
     FILE *report = NULL;
-    double *frame_times = NULL;
+    double *frame_times = NULL, *alloc_all = NULL;
     AllocTimes alloc_times[Backend_Count] = {0};
     if (!fa || !level) {
         fprintf(stderr, "frame_arena_demo: cannot make the %s: %s\n", fa ? "level stack" : "frame arena",
@@ -613,13 +613,10 @@ int main(int argc, char **argv)
     report = opt.report ? fopen(opt.report, "w") : NULL;
     size_t frame_time_cap = opt.frames && opt.frames < 1000000 ? (size_t)opt.frames : 1000000, frame_time_count = 0;
     frame_times = malloc(frame_time_cap * sizeof(double)); /* the summary's percentiles */
-    bool have_times = frame_times != NULL;
-    for (int b = 0; b < Backend_Count; b++) {
-        alloc_times[b].all = malloc(frame_time_cap * sizeof(double));
-        alloc_times[b].cap = alloc_times[b].all ? frame_time_cap : 0;
-        have_times = have_times && alloc_times[b].all;
-    }
-    if (!workers || (opt.report && !report) || !have_times) {
+    alloc_all = malloc(Backend_Count * frame_time_cap * sizeof(double));
+    for (int b = 0; alloc_all && b < Backend_Count; b++)
+        alloc_times[b].all = alloc_all + (size_t)b * frame_time_cap, alloc_times[b].cap = frame_time_cap;
+    if (!workers || (opt.report && !report) || !frame_times || !alloc_all) {
         fprintf(stderr, "frame_arena_demo: cannot set up (%s)\n",
                 opt.report && !report ? "cannot open the report file" : "out of memory");
         goto shut_down;
@@ -797,8 +794,7 @@ shut_down:
         }
     }
     free(frame_times);
-    for (int b = 0; b < Backend_Count; b++)
-        free(alloc_times[b].all);
+    free(alloc_all);
     workers_destroy(workers);
     page_stack_destroy(level);
     frame_arena_destroy(fa);
