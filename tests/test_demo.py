@@ -530,12 +530,12 @@ else:
 # 304, its top 362) and a row of text below them that says how many more
 # a taller window shows.
 BARS = [bytes((160, 200 - 25 * s, 80 + 30 * s)) for s in range(6)]
-bars = {}
-for name in ("stats_doubled", "short_bars"):
-    if os.path.exists(path(f"{name}.bmp")):
-        w, h, pic = read_bmp(path(f"{name}.bmp"))
-        bars[name] = [sum(pic[y][x * 4: x * 4 + 3] == bgr for y in range(h) for x in range(190, 550)) for bgr in BARS]
-more = bars.get("short_bars") and sum(text_pixel(pic[y][x * 4: x * 4 + 4]) for y in range(336, 352) for x in range(12, 300))
+bar_pics = {name: read_bmp(path(f"{name}.bmp"))[2] for name in ("stats_doubled", "short_bars")
+            if os.path.exists(path(f"{name}.bmp"))}
+bars = {name: [sum(pic[y][x * 4: x * 4 + 3] == bgr for y in range(len(pic)) for x in range(190, 550)) for bgr in BARS]
+        for name, pic in bar_pics.items()}
+more = "short_bars" in bar_pics and sum(text_pixel(bar_pics["short_bars"][y][x * 4: x * 4 + 4])
+                                        for y in range(336, 352) for x in range(12, 300))
 check(len(bars) == 2 and all(n >= 5 for n in bars["stats_doubled"]) and all(n >= 5 for n in bars["short_bars"][:2])
       and not any(bars["short_bars"][2:]) and more > 50,
       "--stats: the bytes per system, a bar each; in a window too short for all six, those that fit and a row that "
