@@ -771,6 +771,7 @@ int main(int argc, char **argv)
     printf("allocating a frame: frame arena %s  malloc %s\n",
            alloc_times_run(&alloc_times[Backend_Arena], arena_ms, sizeof arena_ms),
            alloc_times_run(&alloc_times[Backend_Malloc], malloc_ms, sizeof malloc_ms));
+    printf("overlay: %" PRIu64 " texts drawn, %" PRIu64 " rendered\n", overlay.draws, overlay.renders);
     printf("particles %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count,
            failed_pushes + world.failed, world_checksum(&world));
     SDL_RendererInfo info;

@@ -56,11 +56,23 @@ static int text_width(Overlay *o, const char *s, size_t n)
     return TTF_SizeUTF8(o->font, buf, &w, NULL) == 0 ? (int)ceilf((float)w / o->scale) : 0;
 }
 
+/* Forgets every text rendered. */
+static void forget_texts(Overlay *o)
+{
+    for (int i = 0; i < OVERLAY_TEXTS; i++) {
+        if (o->texts[i].texture)
+            SDL_DestroyTexture(o->texts[i].texture);
+        o->texts[i].texture = NULL;
+    }
+}
+
 /* The font at o->scale pixels a point, and what is measured in it: the line
  * height, and the help's layout (a column for the keys, and the box as
- * wide as its widest line). */
+ * wide as its widest line). The texts rendered at another size are
+ * forgotten. */
 static void measure(Overlay *o)
 {
+    forget_texts(o);
     o->help_column = o->help_width = 0;
     if (!o->font) {
         o->line_height = o->point_size + 4;
@@ -99,6 +111,7 @@ void overlay_init(Overlay *o, const char *font_path, int point_size)
 
 void overlay_shutdown(Overlay *o)
 {
+    forget_texts(o);
     if (o->font)
         TTF_CloseFont(o->font);
     o->font = NULL;
@@ -112,35 +125,63 @@ void overlay_record(Overlay *o, float frame_ms)
         o->len++;
 }
 
+static bool same_color(SDL_Color a, SDL_Color b)
+{
+    return a.r == b.r && a.g == b.g && a.b == b.b && a.a == b.a;
+}
+
+/* The texture of s in colour c: the one rendered for it before, if it is
+ * among those kept, or one rendered now in place of the least recently
+ * drawn; NULL if SDL cannot make it, or s is longer than any line() makes. */
+static OverlayText *rendered(Overlay *o, SDL_Renderer *r, const char *s, SDL_Color c)
+{
+    OverlayText *oldest = &o->texts[0];
+    for (int i = 0; i < OVERLAY_TEXTS; i++) {
+        OverlayText *e = &o->texts[i];
+        if (e->texture && same_color(e->color, c) && strcmp(e->s, s) == 0)
+            return e;
+        if (!e->texture || (oldest->texture && e->drawn < oldest->drawn))
+            oldest = e;
+    }
+    if (strlen(s) >= OVERLAY_TEXT_MAX)
+        return NULL;
+    SDL_Surface *surface = TTF_RenderUTF8_Blended(o->font, s, c);
+    SDL_Texture *texture = surface ? SDL_CreateTextureFromSurface(r, surface) : NULL;
+    if (texture) {
+        if (oldest->texture)
+            SDL_DestroyTexture(oldest->texture);
+        *oldest = (OverlayText){.color = c, .texture = texture, .w = surface->w, .h = surface->h};
+        memcpy(oldest->s, s, strlen(s) + 1);
+        o->renders++;
+    }
+    SDL_FreeSurface(surface);
+    return texture ? oldest : NULL;
+}
+
 /* Returns the x where text after it goes. The text is rendered in the
  * window's pixels and drawn at its size in points: as sharp at any scale. */
 static int text(Overlay *o, SDL_Renderer *r, int x, int y, const char *s, SDL_Color c)
 {
     if (!o->font || !s || !*s)
         return x;
-    SDL_Surface *surface = TTF_RenderUTF8_Blended(o->font, s, c);
-    if (!surface)
+    OverlayText *e = rendered(o, r, s, c);
+    if (!e)
         return x;
-    float w = (float)surface->w / o->scale, h = (float)surface->h / o->scale;
-    SDL_Texture *texture = SDL_CreateTextureFromSurface(r, surface);
-    if (texture) {
-        SDL_RenderCopyF(r, texture, NULL, &(SDL_FRect){(float)x, (float)y, w, h});
-        SDL_DestroyTexture(texture);
-    }
-    int end = x + (int)ceilf(w);
-    SDL_FreeSurface(surface);
-    return end;
+    e->drawn = ++o->draws;
+    float w = (float)e->w / o->scale, h = (float)e->h / o->scale;
+    SDL_RenderCopyF(r, e->texture, NULL, &(SDL_FRect){(float)x, (float)y, w, h});
+    return x + (int)ceilf(w);
 }
 
 /* A line of text in frame memory. */
 static char *line(Transient *t, const char *fmt, ...)
 {
-    char *s = transient_alloc(t, System_Overlay, 160, 1);
+    char *s = transient_alloc(t, System_Overlay, OVERLAY_TEXT_MAX, 1);
     if (!s)
         return NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s, 160, fmt, ap);
+    vsnprintf(s, OVERLAY_TEXT_MAX, fmt, ap);
     va_end(ap);
     return s;
 }

@@ -1,4 +1,4 @@
-/* overlay: the on-screen allocation stats (F1) and the help line.
+/* overlay: the on-screen allocation stats (F1), the line of keys and the help (H).
  *
  * Text is drawn with SDL2_ttf, in DejaVu Sans Mono or the font --font names.
  * SDL2 has no built-in font, so when the font cannot be opened the overlay
@@ -6,7 +6,9 @@
  * to stdout instead: at the first frame it is shown, then once a second. The
  * help it prints once each time H shows it.
  * Every string and point array it builds comes from the frame's transient
- * memory.
+ * memory. The textures of the texts it draws are kept from frame to frame
+ * (OVERLAY_TEXTS of them): only a text that was not drawn lately, a line
+ * whose numbers changed, is rendered.
  */
 #ifndef DEMO_OVERLAY_H
 #define DEMO_OVERLAY_H
@@ -18,6 +20,18 @@
 #include <stdbool.h>
 
 #define OVERLAY_HISTORY 240
+#define OVERLAY_TEXTS 128
+#define OVERLAY_TEXT_MAX 160 /* bytes of a line of text, its terminating 0 included */
+
+/* A text as drawn: its texture, rendered once and drawn again in each frame
+ * that has the same text in the same colour at the same font size. */
+typedef struct OverlayText {
+    char s[OVERLAY_TEXT_MAX];
+    SDL_Color color;
+    SDL_Texture *texture; /* NULL: a free entry */
+    int w, h;             /* its pixels */
+    uint64_t drawn;       /* the draw count when it was last drawn: the least recent is replaced */
+} OverlayText;
 
 /* The overlay is laid out in points: a window's size as SDL gives it. On a
  * high-DPI display a point is more than one of the renderer's pixels, and
@@ -31,6 +45,8 @@ typedef struct Overlay {
     float frame_ms[OVERLAY_HISTORY]; /* ring, newest at head - 1 */
     uint32_t head, len;
     uint64_t last_print_ms;
+    OverlayText texts[OVERLAY_TEXTS];
+    uint64_t draws, renders; /* texts drawn, and those of them rendered (not in texts[]) */
     bool printed;      /* without a font: the text has been printed once */
     bool help_printed; /* without a font: the help, since H last showed it */
 } Overlay;
