@@ -257,22 +257,47 @@ static int wrap(Overlay *o, Transient *t, const char *s, int width, int indent, 
     return n;
 }
 
+#define PANEL_ROWS 32
 #define KEY_ROWS 4
+
+/* Rows of text: the panel's lines wrapped to its width, each line's rows
+ * after its first indented; the line of keys. */
+typedef struct Rows {
+    char *s[PANEL_ROWS];
+    int x[PANEL_ROWS];
+    int n;
+} Rows;
+
+static void add_rows(Overlay *o, Transient *t, Rows *rows, const char *s, int width)
+{
+    if (!s)
+        return;
+    int first = rows->n;
+    rows->n += wrap(o, t, s, width, INDENT, rows->s + first, PANEL_ROWS - first);
+    for (int i = first; i < rows->n; i++)
+        rows->x[i] = i == first ? 0 : INDENT;
+}
+
+static void draw_rows(Overlay *o, SDL_Renderer *r, const Rows *rows, int x, int y, SDL_Color c)
+{
+    for (int i = 0; i < rows->n; i++)
+        text(o, r, x + rows->x[i], y + i * o->line_height, rows->s[i], c);
+}
 
 /* The line of keys, in as many rows as the window's width needs. */
 typedef struct KeyLine {
-    char *rows[KEY_ROWS];
-    int n, top; /* its band's top edge */
+    Rows rows;
+    int top; /* its band's top edge */
 } KeyLine;
 
 static KeyLine key_line(Overlay *o, Transient *t, int w, int h)
 {
-    KeyLine k = {{0}, 0, 0};
-    k.n = wrap(o, t,
-               "F1 stats  F2 backend  +/- particles  click burst  Space pause  R restart  V vsync  H help  "
-               "Esc quit",
-               w - 16, 0, k.rows, KEY_ROWS);
-    k.top = h - k.n * o->line_height - 6;
+    KeyLine k = {0};
+    k.rows.n = wrap(o, t,
+                    "F1 stats  F2 backend  +/- particles  click burst  Space pause  R restart  V vsync  H help  "
+                    "Esc quit",
+                    w - 16, 0, k.rows.s, KEY_ROWS);
+    k.top = h - k.rows.n * o->line_height - 6;
     return k;
 }
 
@@ -282,8 +307,7 @@ static void keys_and_help(Overlay *o, SDL_Renderer *r, Transient *t, const Overl
 {
     SDL_SetRenderDrawColor(r, 0, 0, 0, 160);
     SDL_RenderFillRect(r, &(SDL_Rect){0, keys->top, w, h - keys->top});
-    for (int i = 0; i < keys->n; i++)
-        text(o, r, 8, keys->top + 3 + i * o->line_height, keys->rows[i], dim);
+    draw_rows(o, r, &keys->rows, 8, keys->top + 3, dim);
     o->help_printed = o->help_printed && info->show_help;
     if (!info->show_help)
         return;
@@ -330,31 +354,6 @@ static void keys_and_help(Overlay *o, SDL_Renderer *r, Transient *t, const Overl
     if (shown < N)
         text(o, r, box.x + 10, box.y + 8 + first[shown] * o->line_height,
              line(t, "(%d more keys in a bigger window)", N - shown), dim);
-}
-
-#define PANEL_ROWS 32
-
-/* Rows of the panel's text: lines wrapped to its width. */
-typedef struct Rows {
-    char *s[PANEL_ROWS];
-    int x[PANEL_ROWS];
-    int n;
-} Rows;
-
-static void add_rows(Overlay *o, Transient *t, Rows *rows, const char *s, int width)
-{
-    if (!s)
-        return;
-    int first = rows->n;
-    rows->n += wrap(o, t, s, width, INDENT, rows->s + first, PANEL_ROWS - first);
-    for (int i = first; i < rows->n; i++)
-        rows->x[i] = i == first ? 0 : INDENT;
-}
-
-static void draw_rows(Overlay *o, SDL_Renderer *r, const Rows *rows, int x, int y, SDL_Color c)
-{
-    for (int i = 0; i < rows->n; i++)
-        text(o, r, x + rows->x[i], y + i * o->line_height, rows->s[i], c);
 }
 
 /* The stats panel (F1), above the line of keys: its lines, wrapped to the
