@@ -325,9 +325,9 @@ static bool another_frame(const Options *o, bool running, uint64_t frame)
 }
 
 /* A backend's time spent allocating in each of the last ALLOC_WINDOW frames
- * that ran on it alone, which the overlay shows both backends' means of side
- * by side, and in all of them, whose mean, median and 99th percentile the
- * exit summary gives. */
+ * that ran on it alone, whose mean, median and slowest the overlay shows for
+ * both backends side by side, and in all of them, whose mean, median and
+ * 99th percentile the exit summary gives. */
 #define ALLOC_WINDOW 60
 typedef struct AllocTimes {
     double ms[ALLOC_WINDOW];
@@ -376,12 +376,18 @@ static const char *alloc_times_run(AllocTimes *a, char *buf, size_t size)
     return buf;
 }
 
-static float alloc_times_mean(const AllocTimes *a) /* -1: none yet */
+/* The last ALLOC_WINDOW frames' mean, median (nearest rank) and slowest. */
+static AllocWindow alloc_times_window(const AllocTimes *a)
 {
-    double sum = 0;
+    double sorted[ALLOC_WINDOW], sum = 0;
+    if (!a->len)
+        return (AllocWindow){0};
+    memcpy(sorted, a->ms, a->len * sizeof *sorted);
+    qsort(sorted, a->len, sizeof *sorted, compare_doubles);
     for (uint32_t i = 0; i < a->len; i++)
-        sum += a->ms[i];
-    return a->len ? (float)(sum / a->len) : -1.0f;
+        sum += sorted[i];
+    return (AllocWindow){.frames = a->len, .mean = sum / a->len, .median = percentile(sorted, a->len, 0.5),
+                         .max = sorted[a->len - 1]};
 }
 
 static double ms_since(uint64_t start)
@@ -715,7 +721,8 @@ int main(int argc, char **argv)
         OverlayInfo info = {
             .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms, .target_fps = target_fps,
             .sim_ms = (float)last_sim_ms, .particles = world.count,
-            .alloc_ms = {alloc_times_mean(&alloc_times[Backend_Arena]), alloc_times_mean(&alloc_times[Backend_Malloc])},
+            .alloc = {alloc_times_window(&alloc_times[Backend_Arena]),
+                      alloc_times_window(&alloc_times[Backend_Malloc])},
             .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,
             .scratch_reserved = world.scratch_reserved, .backend = transient.backend, .paused = paused,
             .vsync = vsync, .show_stats = show_stats, .show_help = show_help};

@@ -365,20 +365,25 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
                         const OverlayInfo *info, const KeyLine *keys, int w)
 {
     FrameArenaStats st = frame_arena_stats(fa);
-    char *lines[8];
+    char *lines[10];
     int n = 0;
     lines[n++] = line(t, "frame %llu  %.0f fps  %.2f ms  sim %.2f ms%s%s", (unsigned long long)info->frame,
                       (double)info->fps, (double)info->frame_ms, (double)info->sim_ms, info->paused ? "  PAUSED" : "",
                       info->vsync ? "  vsync" : "");
-    char alloc_ms[Backend_Count][24];
+    /* each backend's time spent allocating a frame, a row each under the
+     * columns' heads, the one in use marked: 37 characters, a row at 320
+     * points wide */
+    lines[n++] = line(t, "%-13s%8s%8s%8s", "ms allocating", "mean", "median", "max");
     for (int b = 0; b < Backend_Count; b++) {
-        if (info->alloc_ms[b] < 0)
-            snprintf(alloc_ms[b], sizeof alloc_ms[b], "-");
+        const AllocWindow *a = &info->alloc[b];
+        char name[16];
+        snprintf(name, sizeof name, "%s%s", b == Backend_Arena ? "arena" : "malloc",
+                 b == (int)info->backend ? " (on)" : "");
+        if (a->frames)
+            lines[n++] = line(t, "%-13s%8.4f%8.4f%8.4f", name, a->mean, a->median, a->max);
         else
-            snprintf(alloc_ms[b], sizeof alloc_ms[b], "%.4f ms", (double)info->alloc_ms[b]);
+            lines[n++] = line(t, "%-13s%8s%8s%8s", name, "-", "-", "-");
     }
-    lines[n++] = line(t, "allocating: frame arena %s, malloc %s (F2: %s)", alloc_ms[Backend_Arena],
-                      alloc_ms[Backend_Malloc], info->backend == Backend_Arena ? "arena" : "malloc");
     size_t lane_min = SIZE_MAX, lane_max = 0; /* this frame's bytes so far in each worker's lane */
     for (uint32_t l = 0; l < frame_arena_lanes(fa); l++) {
         size_t pos = page_stack_stats(frame_arena_lane(fa, l, 0)).pos;
@@ -457,7 +462,10 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     bar_rows = bar_rows < 0 ? 0 : bar_rows > System_Count ? System_Count : bar_rows;
     int shown = bar_rows < System_Count && bar_rows > 0 ? bar_rows - 1 : bar_rows;
 
-    SDL_Rect panel = {4, 4, pw, bars_top + bar_rows * lh + 8};
+    /* the panel's bottom edge 4 points below its last row of bars, or 8
+     * below the second graph where there are none: above the line of keys */
+    int bottom = bar_rows > 0 ? bars_top + bar_rows * lh + 4 : bars_top - 8;
+    SDL_Rect panel = {4, 4, pw, bottom - 4};
     SDL_RenderSetClipRect(r, &(SDL_Rect){panel.x, panel.y, pw, keys->top - panel.y});
     SDL_SetRenderDrawColor(r, 0, 0, 0, 170);
     SDL_RenderFillRect(r, &panel);

@@ -51,12 +51,17 @@ typedef struct Overlay {
     bool help_printed; /* without a font: the help, since H last showed it */
 } Overlay;
 
+/* A backend's time spent allocating a frame, in ms, over the last frames
+ * that ran on it alone (up to 60 of them; none before the first). */
+typedef struct AllocWindow {
+    uint32_t frames;
+    double mean, median, max;
+} AllocWindow;
+
 typedef struct OverlayInfo {
     uint64_t frame;
     float fps, frame_ms, sim_ms;
-    /* each backend's mean time spent allocating, in ms a frame, over the last
-     * 60 frames that ran on it alone; -1 before the first */
-    float alloc_ms[Backend_Count];
+    AllocWindow alloc[Backend_Count];
     float target_fps; /* the frame-time graph's red line is a frame at this rate */
     uint32_t particles, target, threads;
     size_t scratch_peak, scratch_reserved; /* the particle update's scratch: highest top of any thread's, reserved */

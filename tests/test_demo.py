@@ -50,25 +50,41 @@ def run(*args, timeout=600, env=None, wrapper=()):
     return subprocess.run([*wrapper, demo, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
-# The first graph of the overlay (overlay.c) draws bytes used (blue) and
-# committed (orange) from the frame arena's history: its box in a 640x360
-# picture, and the lines' colours as a BMP stores them (blue, green, red).
-GRAPH_BOX = [(x, y) for y in range(140, 198) for x in range(14, 534)]
+# The overlay's graphs (overlay.c: stats_panel): their boxes' top and bottom
+# edges, rows of a panel pw wide that are mostly the boxes' grey (each
+# channel 40 to 75, whatever darkened scene is under it); a graph's line
+# crosses some of a row. The boxes move with the panel's lines above them,
+# and are lower in a short window.
+def box_rows(pic, pw):
+    return [y for y, row in enumerate(pic)
+            if sum(all(40 <= c <= 75 for c in row[x * 4: x * 4 + 3]) for x in range(14, pw - 6)) > (pw - 20) * 0.75]
+
+
+def graph_boxes(pic, pw=540):
+    """The two graphs' boxes, (top, height) each, or None where the picture has not both."""
+    edges = box_rows(pic, pw)
+    return [(edges[0], edges[1] - edges[0] + 1), (edges[2], edges[3] - edges[2] + 1)] if len(edges) == 4 else None
+
+
+# The first graph draws bytes used (blue) and committed (orange) from the
+# frame arena's history, in these colours as a BMP stores them (blue, green,
+# red).
 GRAPH_LINES = {"used": bytes((255, 200, 90)), "committed": bytes((60, 160, 255))}
 
 
 def graph_pixels(pic):
-    """How many pixels of each line of the first graph a picture has."""
-    return {name: sum(pic[y][x * 4: x * 4 + 3] == bgr for x, y in GRAPH_BOX) for name, bgr in GRAPH_LINES.items()}
+    """How many pixels of each line of the first graph a picture has (none without the graphs)."""
+    boxes = graph_boxes(pic)
+    rows = range(boxes[0][0], boxes[0][0] + boxes[0][1]) if boxes else range(0)
+    return {name: sum(pic[y][x * 4: x * 4 + 3] == bgr for y in rows for x in range(14, 534))
+            for name, bgr in GRAPH_LINES.items()}
 
 
 # The first lines of the overlay's panel, text on a dim background, in a
 # 640x360 picture.
 PANEL_TEXT = [(x, y) for y in range(10, 80) for x in range(10, 300)]
 
-# The overlay's frame-time graph in a 640x360 picture: its box's top row and
-# height, and its red line's colour as a BMP stores it.
-TIME_BOX_TOP, TIME_BOX_H = 224, 64
+# The frame-time graph's red line's colour as a BMP stores it.
 RED_LINE = bytes((60, 60, 230))
 
 # Rows at the bottom of a window that hold the line of keys (overlay.c:
@@ -253,7 +269,7 @@ small_runs = {
     "narrow_stats_wide": ["--frames", "30", "--size", "320x240", "--stats", "--input", "0:size@640x480",
                           "--screenshot", path("narrow_stats_wide.bmp")],
     "short_graphs": ["--frames", "30", "--size", "480x360", "--stats", "--screenshot", path("short_graphs.bmp")],
-    "short_bars": ["--frames", "30", "--size", "640x400", "--stats", "--screenshot", path("short_bars.bmp")],
+    "short_bars": ["--frames", "30", "--size", "640x432", "--stats", "--screenshot", path("short_bars.bmp")],
     "short": ["--frames", "30", "--size", "320x240", "--screenshot", path("short.bmp")],
     "short_stats": ["--frames", "30", "--size", "320x240", "--stats", "--screenshot", path("short_stats.bmp")],
     "narrow_help": ["--frames", "30", "--size", "320x240", "--input", "0:size@320x400,29:H", "--screenshot",
@@ -315,13 +331,15 @@ for fps in (30, 60):
     if not m or not os.path.exists(shot):
         check(False, f"--fps {fps}: the run printed its summary and saved its screenshot", proc.stdout[:300])
         continue
-    mark, slowest = 1000 / fps, float(m.group(1))
-    first = TIME_BOX_TOP + TIME_BOX_H * (1 - mark / max(20, 1.1 * mark))
-    last = TIME_BOX_TOP + TIME_BOX_H * (1 - mark / max(20, 1.1 * mark, 1.1 * slowest))
-    rows = red_rows(read_bmp(shot)[2], TIME_BOX_TOP, TIME_BOX_H)
-    check(len(rows) == 1 and first - 1 <= rows[0] <= last + 0.5,
+    mark, slowest, pic = 1000 / fps, float(m.group(1)), read_bmp(shot)[2]
+    top, height = (graph_boxes(pic) or [None, (0, 0)])[1]
+    first = top + height * (1 - mark / max(20, 1.1 * mark))
+    last = top + height * (1 - mark / max(20, 1.1 * mark, 1.1 * slowest))
+    rows = red_rows(pic, top, height)
+    check(height and len(rows) == 1 and first - 1 <= rows[0] <= last + 0.5,
           f"--fps {fps}: the frame-time graph's red line is a frame at {fps} fps ({mark:.1f} ms)",
-          f"red rows {rows}, expected from {first:.1f} to {last:.1f} (slowest frame {slowest} ms)")
+          f"red rows {rows}, expected from {first:.1f} to {last:.1f} (slowest frame {slowest} ms; the box at "
+          f"{top}, {height} high)")
 # Without a font the overlay still draws its graphs, says why once, and
 # prints its text: at the first frame it is shown, then once a second (so
 # the first text printed is frame 0's, however slow the build).
@@ -332,40 +350,57 @@ OVERLAY_TEXT = r"^committed [0-9.]+ MiB  reserved [0-9]+ MiB"  # a line of the o
 printed = re.findall(r"^frame (\d+)\s", no_font, re.M)
 check(printed and printed[0] == "0" and len(re.findall(OVERLAY_TEXT, no_font, re.M)) == len(printed),
       "without a font the overlay prints its text to stdout, from the first frame", no_font[:600])
-# The overlay's second line gives each backend's mean time spent allocating
-# a frame, over the last 60 frames that ran on it alone: F2 at frame 10
-# leaves frames 10 and 11 to both (they free the arena's frames' malloc
-# blocks, of which there are none, then allocate from malloc), so the arena's
-# mean is frames 0 to 9's and malloc's that of frames 12 on, as the report
-# gives them (to 4 decimals, as the overlay prints them). The line printed
-# before it, "frame N", says which frames had ended; the text is printed
-# once a second, so the 150 frames of at least 1/60 s print it at least
-# twice after frame 12, however slow the build.
+# The overlay gives each backend's time spent allocating a frame, over the
+# last 60 frames that ran on it alone: a row of mean, median (nearest rank)
+# and slowest each, under a row of the columns' heads. F2 at frame 10 leaves
+# frames 10 and 11 to both (they free the arena's frames' malloc blocks, of
+# which there are none, then allocate from malloc), so the arena's row is
+# frames 0 to 9's and malloc's that of frames 12 on, as the report gives them
+# (to 4 decimals, as the overlay prints them: rounding keeps the order, so
+# the median and the slowest are the report's values at their ranks, and
+# the mean within 1e-4 of the report's). The line printed before the rows,
+# "frame N", says which frames had ended; the text is printed once a
+# second, so the 150 frames of at least 1/60 s print it at least twice
+# after frame 12, however slow the build.
 compare = report("compare.csv")
 times = [float(r["alloc_ms"]) for r in compare]
-compare_printed = re.findall(r"^frame (\d+)\s.*\n(allocating: .*)$", small_procs["compare"].stdout, re.M)
-later = [(frame, text) for frame, text in compare_printed if int(frame) > 12]
+compare_printed = re.findall(r"^frame (\d+)\s.*\n(ms allocating .*)\n(arena .*)\n(malloc .*)$",
+                             small_procs["compare"].stdout, re.M)
+later = [(frame, rows) for frame, *rows in compare_printed if int(frame) > 12]
 problems = [] if len(compare) == 150 and later else [f"{len(compare)} rows, printed {compare_printed}"]
-if not problems:
-    if compare_printed[0] != ("0", "allocating: frame arena -, malloc - (F2: arena)"):
-        problems.append(f"at frame 0: {compare_printed[0]}")
-    for frame, text in later:
-        window = times[max(12, int(frame) - 60): int(frame)]
-        m = re.fullmatch(r"allocating: frame arena ([0-9.]+) ms, malloc ([0-9.]+) ms \(F2: malloc\)", text)
-        if not m or abs(float(m.group(1)) - sum(times[:10]) / 10) > 2e-4 or \
-                abs(float(m.group(2)) - sum(window) / len(window)) > 2e-4:
-            problems.append(f"at frame {frame}: {text}; the report's means {sum(times[:10]) / 10:.5f} and "
-                            f"{sum(window) / max(len(window), 1):.5f}")
-check(not problems, "F1: the overlay gives both backends' mean time allocating a frame, from frames on each alone",
-      "; ".join(problems))
-# The exit summary gives the means over every frame on each alone, their
-# counts (frames 0 to 9 and 12 to 149), and their medians and 99th
-# percentiles by nearest rank: the report's values at those ranks, which
-# both print to 4 decimals (rounding keeps the order).
+
+
+def window_row(name, values):
+    """The overlay's row for these frames' times (mean, median, slowest), the mean as a number."""
+    mean = sum(values) / len(values)
+    return name, mean, f"{nearest_rank(values, 0.5)}  {max(values):.4f}"
+
+
 def nearest_rank(values, q):
     return f"{sorted(values)[max(math.ceil(q * len(values)), 1) - 1]:.4f}"
 
 
+if not problems:
+    heads = ["ms allocating    mean  median     max", "arena (on)          -       -       -",
+             "malloc              -       -       -"]
+    if compare_printed[0] != ("0", *heads):
+        problems.append(f"at frame 0: {compare_printed[0]}")
+    for frame, rows in later:
+        expect = [window_row("arena", times[:10]),
+                  window_row("malloc (on)", times[max(12, int(frame) - 60): int(frame)])]
+        if rows[0] != heads[0]:
+            problems.append(f"at frame {frame}: the heads {rows[0]!r}")
+        for row, (name, mean, rest) in zip(rows[1:], expect):
+            m = re.fullmatch(r"(.{13}) *([0-9.]+) +([0-9.]+) +([0-9.]+)", row)
+            if not m or m.group(1).rstrip() != name or abs(float(m.group(2)) - mean) > 1.01e-4 or \
+                    f"{m.group(3)}  {m.group(4)}" != rest or len(row) != len(heads[0]):
+                problems.append(f"at frame {frame}: {row!r}; from the report: mean {mean:.5f}, median and max {rest}")
+check(not problems, "F1: the overlay gives both backends' mean, median and slowest time allocating a frame, "
+      "from frames on each alone", "; ".join(problems))
+# The exit summary gives the means over every frame on each alone, their
+# counts (frames 0 to 9 and 12 to 149), and their medians and 99th
+# percentiles by nearest rank: the report's values at those ranks, which
+# both print to 4 decimals (rounding keeps the order).
 m = re.search(r"^allocating a frame: frame arena ([0-9.]+) ms \(10 frames; median ([0-9.]+), p99 ([0-9.]+)\)  "
               r"malloc ([0-9.]+) ms \(138 frames; median ([0-9.]+), p99 ([0-9.]+)\)$", small_procs["compare"].stdout, re.M)
 check(m and len(compare) == 150 and abs(float(m.group(1)) - sum(times[:10]) / 10) <= 2e-4 and
@@ -390,9 +425,11 @@ check(len(re.findall(r"^Esc {15}quit$", help_out, re.M)) == 2 and
       help_pic[2][:help_pic[1] - KEY_LINE] == plain_pic[2][:plain_pic[1] - KEY_LINE],
       "without a font, H prints the help each time it shows it, and draws no empty box", help_out[:600])
 no_font_pic = read_bmp(path("no_font.bmp"))[2] if os.path.exists(path("no_font.bmp")) else None
-check(no_font_pic and len(red_rows(no_font_pic, TIME_BOX_TOP, TIME_BOX_H)) == 1 and
+no_font_boxes = no_font_pic and graph_boxes(no_font_pic)
+check(no_font_boxes and len(red_rows(no_font_pic, *no_font_boxes[1])) == 1 and
       graph_pixels(no_font_pic)["committed"] > 10,
-      "without a font the overlay still draws its graphs", str(no_font_pic and graph_pixels(no_font_pic)))
+      "without a font the overlay still draws its graphs",
+      str(no_font_pic and (no_font_boxes, graph_pixels(no_font_pic))))
 if os.path.exists(path("own.ttf")):
     for name, what in [("own_font", "--font with a TrueType file"), ("mark60", "without --font")]:
         out = small_procs[name].stdout
@@ -476,19 +513,17 @@ if os.path.exists(path("letterbox.bmp")):
           "the line of keys takes two rows in a window 640 wide, none of it cut at the edge",
           f"band rows {band[:1]} to {band[-1:]}, text pixels in its rows {in_rows}, {at_edge} at the right edge")
 # The overlay is drawn in the window's pixels, not scaled with the scene:
-# in a window of twice the size its graphs are where they are at --size.
+# in a window of twice the size its first graph starts where it does at
+# --size (640x360, where the graphs are lower to fit), and both are
+# GRAPH_H (64) high.
 doubled = read_bmp(path("stats_doubled.bmp"))[2] if os.path.exists(path("stats_doubled.bmp")) else None
-check(doubled and graph_pixels(doubled)["committed"] > 20 and len(red_rows(doubled, TIME_BOX_TOP, TIME_BOX_H)) == 1,
+doubled_boxes = doubled and graph_boxes(doubled)
+at_size = graph_boxes(read_bmp(path("mark60.bmp"))[2]) if os.path.exists(path("mark60.bmp")) else None
+check(doubled_boxes and at_size and doubled_boxes[0][0] == at_size[0][0] and
+      [h for _, h in doubled_boxes] == [64, 64] and graph_pixels(doubled)["committed"] > 20 and
+      len(red_rows(doubled, *doubled_boxes[1])) == 1,
       "--input: in a window of twice the size, the overlay keeps its size and place",
-      str(doubled and (graph_pixels(doubled), red_rows(doubled, TIME_BOX_TOP, TIME_BOX_H))))
-# The top and bottom edges of the overlay's graph boxes: rows of a panel pw
-# wide that are mostly the boxes' grey (each channel 40 to 75, whatever
-# darkened scene is under it); a graph's line crosses some of a row.
-def box_rows(pic, pw):
-    return [y for y, row in enumerate(pic)
-            if sum(all(40 <= c <= 75 for c in row[x * 4: x * 4 + 3]) for x in range(14, pw - 6)) > (pw - 20) * 0.75]
-
-
+      str(doubled and (doubled_boxes, at_size, graph_pixels(doubled))))
 # In a window narrower than the overlay's panel (540 points), the panel
 # narrows to fit, its lines wrap to its width and its graphs narrow: at 320
 # wide (the panel from x 4 to 316, its text from 12 to 312), no text in
@@ -515,8 +550,8 @@ if os.path.exists(path("narrow_stats.bmp")) and os.path.exists(path("narrow_stat
 else:
     check(False, "--input: the narrow window's runs saved their screenshots")
 # In a window too short for the graphs at full height, they are lower:
-# at 480x360 the lines take 9 rows and the legends 4, and the graphs are
-# 41 high, both whole above the line of keys (its top at 322) where at 64
+# at 480x360 the lines take 11 rows and the legends 4, and the graphs are
+# 25 high, both whole above the line of keys (its top at 322) where at 64
 # the second would be cut.
 if os.path.exists(path("short_graphs.bmp")):
     edges = box_rows(read_bmp(path("short_graphs.bmp"))[2], 472)
@@ -538,8 +573,8 @@ else:
     check(False, "--stats in a 320x240 window: the runs saved their screenshots")
 # This frame's bytes per system, a bar each below the graphs in its colour
 # (overlay.c: stats_panel; as a BMP stores it): in a window of 1280x720 all
-# six; in one of 640x400, the two that fit above the line of keys (bars_top
-# 304, its top 362) and a row of text below them that says how many more
+# six; in one of 640x432, the two that fit above the line of keys (bars_top
+# 336, its top 394) and a row of text below them that says how many more
 # a taller window shows.
 BARS = [bytes((160, 200 - 25 * s, 80 + 30 * s)) for s in range(6)]
 bar_pics = {name: read_bmp(path(f"{name}.bmp"))[2] for name in ("stats_doubled", "short_bars")
@@ -547,7 +582,7 @@ bar_pics = {name: read_bmp(path(f"{name}.bmp"))[2] for name in ("stats_doubled",
 bars = {name: [sum(pic[y][x * 4: x * 4 + 3] == bgr for y in range(len(pic)) for x in range(190, 550)) for bgr in BARS]
         for name, pic in bar_pics.items()}
 more = "short_bars" in bar_pics and sum(text_pixel(bar_pics["short_bars"][y][x * 4: x * 4 + 4])
-                                        for y in range(336, 352) for x in range(12, 300))
+                                        for y in range(368, 384) for x in range(12, 300))
 check(len(bars) == 2 and all(n >= 5 for n in bars["stats_doubled"]) and all(n >= 5 for n in bars["short_bars"][:2])
       and not any(bars["short_bars"][2:]) and more > 50,
       "--stats: the bytes per system, a bar each; in a window too short for all six, those that fit and a row that "
