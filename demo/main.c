@@ -37,6 +37,11 @@
 #define SIZE_RANGE "from " STRING(MIN_WIDTH) "x" STRING(MIN_HEIGHT) " to " STRING(MAX_SIDE) "x" STRING(MAX_SIDE)
 #define STEP_DT (1.0f / 60.0f)
 
+static bool size_in_range(int w, int h)
+{
+    return w >= MIN_WIDTH && h >= MIN_HEIGHT && w <= MAX_SIDE && h <= MAX_SIDE;
+}
+
 /* A key press, a click or a new window size that --input plays at the start
  * of a frame, as if it came from the keyboard, the mouse or the user
  * dragging the window's edge. */
@@ -208,7 +213,7 @@ static int parse_options(int argc, char **argv, Options *o)
             o->fps = (uint32_t)n, i++;
         } else if (!strcmp(a, "--size")) {
             int w = 0, h = 0;
-            if (!parse_pair(v, MAX_SIDE, &w, &h) || w < MIN_WIDTH || h < MIN_HEIGHT)
+            if (!parse_pair(v, MAX_SIDE, &w, &h) || !size_in_range(w, h))
                 return bad_argument("--size needs WxH, " SIZE_RANGE " (got '%s')", v ? v : "");
             o->width = w, o->height = h, i++;
         } else if (!strcmp(a, "--backend")) {
@@ -240,8 +245,7 @@ static int parse_options(int argc, char **argv, Options *o)
                      o->frames - 1);
             return bad_argument("--input has frame %s", what);
         }
-        bool size_in_bounds = in->x >= MIN_WIDTH && in->y >= MIN_HEIGHT && in->x <= MAX_SIDE && in->y <= MAX_SIDE;
-        if (in->kind == Input_Size && !size_in_bounds) {
+        if (in->kind == Input_Size && !size_in_range(in->x, in->y)) {
             snprintf(what, sizeof what, "%dx%d at frame %ld; sizes are " SIZE_RANGE, in->x, in->y, in->frame);
             return bad_argument("--input has a window size of %s", what);
         }
