@@ -3,8 +3,9 @@
  * A reservation is an anonymous PROT_NONE mapping with MAP_NORESERVE, so it
  * costs address space only. Commit is mprotect to read/write; decommit drops
  * the pages with MADV_DONTNEED (Linux: the memory goes back at once and reads
- * as zero afterwards) and makes the range PROT_NONE again. Every call's result
- * is checked: ENOMEM from a commit is the caller's to handle, anything else
+ * as zero afterwards) and makes the range PROT_NONE again, or, where madvise
+ * refuses, maps fresh PROT_NONE pages over the range. Every call's result is
+ * checked: ENOMEM from a commit is the caller's to handle, anything else
  * means a bad argument and stops the program.
  */
 #ifndef _DEFAULT_SOURCE
@@ -171,21 +172,25 @@ void os_vm_decommit(void *addr, size_t size, uint32_t flags)
         return; /* mmap, where it decommits, refuses a size of 0 */
 #ifdef __linux__
     if (madvise(addr, size, MADV_DONTNEED) != 0) {
-        if (errno == ENOMEM) /* madvise's answer for pages that are not mapped */
-            decommit_unreserved(addr, size);
+        int refusal = errno;
         /* EINVAL: locked pages (mlock, or mlockall in a process that locks
-         * its mappings), which MADV_DONTNEED does not drop. Fresh
-         * inaccessible pages mapped over the range drop them; a process that
-         * locks its future mappings gets the range locked again, so that a
-         * commit there maps and locks the pages at once, as before. The new
-         * mapping has none of the reservation's advice: the caller's flags
-         * say whether to give it the huge-page advice again. */
-        if (errno != EINVAL)
-            os_vm_fatal("os_vm: decommit (madvise) of %zu bytes at %p failed: %s", size, addr, strerror(errno));
+         * its mappings), which MADV_DONTNEED does not drop; any other errno
+         * but ENOMEM: a kernel or a sandbox (a seccomp filter) that refuses
+         * the advice, which has not looked at the range, so the probe asks
+         * (MAP_FIXED would map unmapped pages too, making a reservation no
+         * one releases). Fresh inaccessible pages mapped over the range drop
+         * them all the same; a process that locks its future mappings gets
+         * the range locked again, so that a commit there maps and locks the
+         * pages at once, as before. The new mapping has none of the
+         * reservation's advice: the caller's flags say whether to give it the
+         * huge-page advice again. */
+        if (refusal == ENOMEM || (refusal != EINVAL && !mapped(addr, size))) /* ENOMEM: pages not mapped */
+            decommit_unreserved(addr, size);
         if (mmap(addr, size, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) ==
             MAP_FAILED)
-            os_vm_fatal("os_vm: decommit (mmap over locked pages) of %zu bytes at %p failed: %s", size, addr,
-                        strerror(errno));
+            os_vm_fatal("os_vm: decommit of %zu bytes at %p: madvise refused (%s), and the mmap over the pages "
+                        "failed: %s",
+                        size, addr, strerror(refusal), strerror(errno));
 #ifdef MADV_HUGEPAGE
         if (flags & OsVmFlag_HugePages)
             (void)madvise(addr, size, MADV_HUGEPAGE); /* as at the reserve */

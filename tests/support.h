@@ -18,11 +18,13 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +130,38 @@ static inline bool vm_flag(const void *addr, const char *flag)
         fclose(f);
     return found;
 }
+
+/* The OS's refusals, made for one test: a seccomp filter, which a test
+ * process installs for itself alone (each test runs in a process of its
+ * own). Little-endian only: the filter reads an argument's low 32 bits. */
+#if defined(__linux__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#define TEST_SYSCALL_FILTER 1
+
+/* From here on this test's process gets `err` from every call of system call
+ * `nr` whose argument `arg`, its low 32 bits masked with `mask`, is `value`
+ * (a mask of 0: every call). Skips the test where the kernel takes no
+ * filter. */
+static inline void refuse_syscall(int nr, int arg, uint32_t mask, uint32_t value, int err)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 4),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)offsetof(struct seccomp_data, args[arg])),
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, mask),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t)err),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        cr_skip_test("this kernel takes no seccomp filter (%s)", strerror(errno));
+}
+#endif
 
 /* A cleanup (page_stack_push_cleanup) that adds its count to cleanups_run. */
 static int cleanups_run;

@@ -369,6 +369,54 @@ Test(limits, a_huge_page_stack_trimmed_under_mlockall_keeps_its_advice)
     cr_assert_eq(munlockall(), 0);
 }
 
+/* A sandbox that refuses every madvise (a seccomp filter; here EPERM): a
+ * stack with the huge-page advice and a prefault is made, pushed to, trimmed
+ * and destroyed all the same. The prefault touches its pages instead, and a
+ * trim's decommit maps fresh pages over the range, which gives the memory
+ * back (until 2026-12-07 the refused MADV_DONTNEED stopped the program at
+ * the first trim). So does a frame arena's trim policy after a spike. */
+Test(limits, stacks_work_where_every_madvise_is_refused)
+{
+#ifdef TEST_SYSCALL_FILTER
+    if (TEST_VALGRIND)
+        cr_skip_test("valgrind maps memory of its own as it goes");
+    refuse_syscall(__NR_madvise, 0, 0, 0, EPERM);
+    cr_assert_eq(madvise(NULL, 0, MADV_NORMAL), -1, "the filter let madvise through");
+    size_t before = rss_kib();
+    PageStack *ps = page_stack_create(&(PageStackDesc){.reserve_size = 64 * MiB, .initial_commit = 4 * MiB,
+                                                       .flags = PageStackFlag_Prefault | PageStackFlag_HugePages});
+    cr_assert_not_null(ps);
+    cr_assert_geq(rss_kib(), before + 4 * 1024, "the prefault touched the initial commit");
+    unsigned char *p = page_stack_push(ps, 16 * MiB, 16);
+    memset(p, 0x5A, 16 * MiB);
+    size_t pushed = rss_kib();
+    page_stack_reset(ps);
+    page_stack_trim(ps, 0);
+    cr_assert_eq(page_stack_stats(ps).committed, 4 * MiB, "the trim kept the initial commit");
+    cr_assert_leq(rss_kib(), pushed - 11 * 1024, "%zu KiB resident after the trim, %zu before", rss_kib(), pushed);
+    p = page_stack_push(ps, 16 * MiB, 16);
+    for (size_t i = 4 * MiB; i < 16 * MiB && !TEST_CHECKED; i += 4096) /* the checked build fills a push with 0xCD */
+        cr_assert_eq(p[i], 0, "a page committed again reads zero");
+    page_stack_destroy(ps);
+
+    FrameArena *fa = frame_arena_create(&(FrameArenaDesc){.stack = {.reserve_size = 64 * MiB}, .trim_after = 2});
+    cr_assert_not_null(fa);
+    p = page_stack_push(frame_arena_begin(fa), 8 * MiB, 16);
+    memset(p, 0x5A, 8 * MiB);
+    frame_arena_end(fa);
+    pushed = rss_kib();
+    for (int f = 0; f < 2; f++) {
+        frame_arena_begin(fa);
+        frame_arena_end(fa);
+    }
+    cr_assert_eq(frame_arena_stats(fa).trims, 1);
+    cr_assert_leq(rss_kib(), pushed - 7 * 1024, "%zu KiB resident after the trim, %zu before", rss_kib(), pushed);
+    frame_arena_destroy(fa);
+#else
+    cr_skip_test("no seccomp filter here");
+#endif
+}
+
 Test(limits, rlimit_as_makes_create_return_null_without_leaking)
 {
     if (TEST_VALGRIND)

@@ -11,13 +11,6 @@
 #include <stdlib.h>
 #include <wchar.h>
 #include <sys/mman.h>
-#if defined(__linux__) && defined(MADV_POPULATE_WRITE) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#define TEST_POPULATE_FILTER 1
-#endif
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -911,18 +904,8 @@ Test(commit, prefault_maps_initial_commit_at_create)
  * answer as an old one would, for this test's process only. */
 Test(commit, prefault_maps_initial_commit_without_madv_populate_write)
 {
-#ifdef TEST_POPULATE_FILTER
-    struct sock_filter code[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_madvise, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])), /* the advice's low half */
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MADV_POPULATE_WRITE, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        cr_skip_test("this kernel takes no seccomp filter (%s)", strerror(errno));
+#if defined(TEST_SYSCALL_FILTER) && defined(MADV_POPULATE_WRITE)
+    refuse_syscall(__NR_madvise, 2, ~0u, MADV_POPULATE_WRITE, EINVAL);
     void *probe = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     cr_assert_neq(probe, MAP_FAILED);
     cr_assert_eq(madvise(probe, 4096, MADV_POPULATE_WRITE), -1, "the filter let MADV_POPULATE_WRITE through");
