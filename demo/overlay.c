@@ -301,9 +301,11 @@ static KeyLine key_line(Overlay *o, Transient *t, int w, int h)
     return k;
 }
 
-/* The line of keys, in its band at the bottom, and the help (H) above it. */
+/* The line of keys, in its band at the bottom, and the help (H) above it:
+ * right of the stats panel where the window is wide enough for both side
+ * by side (panel_right: the panel's right edge, 0 without it). */
 static void keys_and_help(Overlay *o, SDL_Renderer *r, Transient *t, const OverlayInfo *info, const KeyLine *keys,
-                          int w, int h)
+                          int panel_right, int w, int h)
 {
     SDL_SetRenderDrawColor(r, 0, 0, 0, 160);
     SDL_RenderFillRect(r, &(SDL_Rect){0, keys->top, w, h - keys->top});
@@ -319,12 +321,15 @@ static void keys_and_help(Overlay *o, SDL_Renderer *r, Transient *t, const Overl
         return;
     }
     /* Keys on the left, what they do on the right, wrapped to fit the
-     * window: the box 40 points from the left edge, nearer in a narrow one.
+     * window: the box 8 points right of the stats panel where it fits there
+     * whole, else 40 points from the left edge, nearer in a narrow window.
      * In a box too narrow for that (what the keys do in a column less than
      * half as wide again as the keys'), each key has a row to itself, and
      * what it does is in the rows under it, indented. */
     int column = o->help_column, need = o->help_width, left = w - need >= 80 ? 40 : 8;
     int bw = need < w - 2 * left ? need : w - 2 * left;
+    if (panel_right > 0 && panel_right + 8 + need <= w - 8)
+        left = panel_right + 8, bw = need;
     bool stacked = bw - 20 - column < column * 3 / 2;
     int indent = stacked ? INDENT : column;
     char *rows[N * (ROWS_EACH + 1)];
@@ -354,6 +359,13 @@ static void keys_and_help(Overlay *o, SDL_Renderer *r, Transient *t, const Overl
     if (shown < N)
         text(o, r, box.x + 10, box.y + 8 + first[shown] * o->line_height,
              line(t, "(%d more keys in a bigger window)", N - shown), dim);
+}
+
+/* The stats panel's width in a window w points wide: PANEL_W, or the
+ * window's less 4 points each side. */
+static int panel_width(int w)
+{
+    return w - 8 < PANEL_W ? w - 8 : PANEL_W;
 }
 
 /* The stats panel (F1), above the line of keys: its lines, wrapped to the
@@ -438,7 +450,7 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
      * width (text from x 12 to 4 points inside its right edge); the bytes
      * graph's legend, in two rows where one is too narrow; the frame-time
      * graph's, wrapped. */
-    int pw = w - 8 < PANEL_W ? w - 8 : PANEL_W, width = pw - 12, lh = o->line_height;
+    int pw = panel_width(w), width = pw - 12, lh = o->line_height;
     Rows rows = {0}, time_legend = {0};
     for (int i = 0; i < n; i++)
         add_rows(o, t, &rows, lines[i], width);
@@ -533,6 +545,6 @@ void overlay_draw(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *fa, siz
     KeyLine keys = key_line(o, t, w, h);
     if (info->show_stats)
         stats_panel(o, r, t, fa, budget, info, &keys, w);
-    keys_and_help(o, r, t, info, &keys, w, h);
+    keys_and_help(o, r, t, info, &keys, info->show_stats ? 4 + panel_width(w) : 0, w, h);
     SDL_RenderSetLogicalSize(r, scene_w, scene_h);
 }

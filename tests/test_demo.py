@@ -261,6 +261,8 @@ small_runs = {
     "click_doubled": ["--frames", "30", "--input", "10:size@1280x720,12:click@640x360"],
     "stats_doubled": ["--frames", "30", "--stats", "--input", "10:size@1280x720", "--screenshot",
                       path("stats_doubled.bmp")],
+    "stats_help_doubled": ["--frames", "30", "--stats", "--input", "10:size@1280x720,29:H", "--screenshot",
+                           path("stats_help_doubled.bmp")],
     # Windows narrower than the overlay: a 320x240 scene in a window of 320
     # by 480 (bars of 120 above and below), and of 640 by 480 to compare,
     # and by 400 (80) with the help; one too short for the graphs.
@@ -587,6 +589,21 @@ check(len(bars) == 2 and all(n >= 5 for n in bars["stats_doubled"]) and all(n >=
       and not any(bars["short_bars"][2:]) and more > 50,
       "--stats: the bytes per system, a bar each; in a window too short for all six, those that fit and a row that "
       "says how many more", f"bar pixels per system {bars}, {more} text pixels in the row below")
+# With the stats panel on, in a window wide enough for both side by side
+# (1280 wide: the panel from x 4 to 543), the help's box is 8 points right
+# of the panel, not over it: right of the panel the run with H and the one
+# without differ first at x 552. Over the panel, at x 40 as in a narrower
+# window, the first difference would be at its edge, 544.
+if all(os.path.exists(path(f"{n}.bmp")) for n in ("stats_doubled", "stats_help_doubled")):
+    w, h, without = read_bmp(path("stats_doubled.bmp"))
+    _, _, with_help = read_bmp(path("stats_help_doubled.bmp"))
+    differ = [x for y in range(h - KEY_LINE) for x in range(544, w)
+              if with_help[y][x * 4: x * 4 + 3] != without[y][x * 4: x * 4 + 3]]
+    check(len(differ) > 10000 and min(differ) == 552,
+          "--stats and H in a window 1280 wide: the help beside the stats panel, not over it",
+          f"{len(differ)} pixels right of the panel differ, the leftmost at x {min(differ, default=None)}")
+else:
+    check(False, "--stats and H in a window 1280 wide: the runs saved their screenshots")
 # The help, wrapped to a narrow window and too tall for it, shows the keys
 # that fit and stops above the line of keys. Down the bottom bar (rows 320
 # to 399 of a 320x400 window) at x 9: the help's box, a gap of the clear
