@@ -29,7 +29,7 @@ static const char *const default_fonts[] = {
 
 /* The help (H): each key, and what it does. */
 static const char *const help[][2] = {
-    {"F1 / --stats", "allocation overlay: bytes, pushes, peak, committed, graphs"},
+    {"F1 / --stats", "allocation overlay: times, bytes, pushes, peak, committed, graphs"},
     {"F2 / --backend", "transient buffers from the frame arena or from malloc/free"},
     {"+ / -", "double or halve the particle target"},
     {"mouse click", "spawn a burst of particles"},
