@@ -42,14 +42,15 @@ static bool size_in_range(int w, int h)
     return w >= MIN_WIDTH && h >= MIN_HEIGHT && w <= MAX_SIDE && h <= MAX_SIDE;
 }
 
-/* A key press, a click or a new window size that --input plays at the start
- * of a frame, as if it came from the keyboard, the mouse or the user
- * dragging the window's edge. */
+/* A key press, a held key's repeat, a click or a new window size that
+ * --input plays at the start of a frame, as if it came from the keyboard,
+ * the mouse or the user dragging the window's edge. */
 typedef enum InputKind { Input_Key, Input_Click, Input_Size } InputKind;
 typedef struct ScriptedInput {
     long frame;
     InputKind kind;
     SDL_Keycode key; /* a key's */
+    bool repeat;     /* a key's: the repeat the keyboard sends while the key is held down */
     int x, y;        /* a click's, in window coordinates; a size's width and height */
 } ScriptedInput;
 
@@ -82,8 +83,9 @@ static const char usage[] =
     "  --report PATH       write a CSV row per frame\n"
     "  --font PATH         the overlay's TrueType font (default: DejaVu Sans Mono where Debian,\n"
     "                      Fedora or Arch install it)\n"
-    "  --input SCRIPT      play key presses, clicks and window sizes: FRAME:KEY, FRAME:click@XxY or\n"
-    "                      FRAME:size@WxH, comma-separated, frames from 0, keys as SDL names them\n"
+    "  --input SCRIPT      play key presses, clicks and window sizes: FRAME:KEY, FRAME:held@KEY (the\n"
+    "                      repeat of a key held down), FRAME:click@XxY or FRAME:size@WxH,\n"
+    "                      comma-separated, frames from 0, keys as SDL names them\n"
     "                      (F1, R, Space, =, -, Escape); e.g. --input 60:F1,120:click@640x360,240:R\n"
     "  --help              this text\n";
 
@@ -125,7 +127,8 @@ static bool parse_pair(const char *s, uint64_t max, int *a, int *b)
     return true;
 }
 
-/* One item of --input: "FRAME:KEY", "FRAME:click@XxY" or "FRAME:size@WxH". */
+/* One item of --input: "FRAME:KEY", "FRAME:held@KEY", "FRAME:click@XxY" or
+ * "FRAME:size@WxH". */
 static bool parse_input_item(const char *item, size_t len, ScriptedInput *out)
 {
     char text[64];
@@ -149,6 +152,10 @@ static bool parse_input_item(const char *item, size_t len, ScriptedInput *out)
         out->kind = Input_Size;
         return parse_pair(what + 5, INT_MAX, &out->x, &out->y);
     }
+    if (!strncmp(what, "held@", 5)) {
+        out->repeat = true;
+        what += 5;
+    }
     out->key = SDL_GetKeyFromName(what);
     return out->key != SDLK_UNKNOWN;
 }
@@ -164,8 +171,8 @@ static int parse_inputs(const char *script, Options *o)
         if (!parse_input_item(item, len, &o->inputs[o->input_count])) {
             char got[80];
             snprintf(got, sizeof got, "%.*s", len < 64 ? (int)len : 64, item);
-            return bad_argument("--input items are FRAME:KEY, FRAME:click@XxY or FRAME:size@WxH, keys as SDL "
-                                "names them (got '%s')", got);
+            return bad_argument("--input items are FRAME:KEY, FRAME:held@KEY, FRAME:click@XxY or FRAME:size@WxH, "
+                                "keys as SDL names them (got '%s')", got);
         }
         o->input_count++;
         if (!item[len])
@@ -284,7 +291,7 @@ static void play_inputs(const Options *o, uint64_t frame, SDL_Window *window)
         }
         if (in->kind == Input_Key) {
             ev.key = (SDL_KeyboardEvent){.type = SDL_KEYDOWN, .windowID = SDL_GetWindowID(window),
-                                         .state = SDL_PRESSED,
+                                         .state = SDL_PRESSED, .repeat = in->repeat,
                                          .keysym = {.scancode = SDL_GetScancodeFromKey(in->key), .sym = in->key}};
         } else {
             ev.button = (SDL_MouseButtonEvent){.type = SDL_MOUSEBUTTONDOWN, .windowID = SDL_GetWindowID(window),
@@ -663,7 +670,9 @@ int main(int argc, char **argv)
             } else if (ev.type == SDL_MOUSEBUTTONDOWN) {
                 world.burst_at = (vec2s){{(float)ev.button.x, (float)ev.button.y}};
                 world.burst += 3000;
-            } else if (ev.type == SDL_KEYDOWN) {
+            } else if (ev.type == SDL_KEYDOWN && !ev.key.repeat) {
+                /* once a press: a key held down repeats, and each repeat
+                 * would toggle, double or restart again */
                 switch (ev.key.keysym.sym) {
                 case SDLK_ESCAPE: running = false; break;
                 case SDLK_F1: show_stats = !show_stats; break;

@@ -238,6 +238,9 @@ small_runs = {
     "forty": ["--frames", "40"],
     "sixty": ["--frames", "60"],
     "more": ["--frames", "120", "--input", "0:="],
+    # A key held down: its repeats do nothing more than its press.
+    "held": ["--frames", "120", "--input", "0:=,1:held@=,2:held@=,60:Space,61:held@Space"],
+    "pressed": ["--frames", "120", "--input", "0:=,60:Space"],
     "fewer": ["--frames", "120", "--input", "0:-"],
     "target": ["--frames", "120"],
     "escape": ["--frames", "100", "--input", "10:Escape", "--screenshot", path("escape.bmp")],
@@ -292,6 +295,14 @@ for name, proc in small_procs.items():
     counts[name] = int(m.group(1)) if m else None
 check(counts["target"] == 2000 and counts["more"] == 4000 and counts["fewer"] == 1000,
       "--input: + and - double and halve the particle target", str(counts))
+# A key held down sends repeats, which change nothing more: + held for two
+# repeats doubles the target once, and Space held pauses (the same world as
+# the press alone, and not that of the run never paused).
+check(sums["held"] is not None and sums["held"] == sums["pressed"] != sums["more"] and
+      counts["held"] == counts["pressed"],
+      "--input: a key held down acts once, at its press, not again at each repeat",
+      f"checksums {sums['held']}, {sums['pressed']} (pressed), {sums['more']} (never paused); "
+      f"particles {counts['held']}, {counts['pressed']}")
 m = re.search(r"^frames (\d+)", small_procs["escape"].stdout, re.M)
 check(m and m.group(1) == "11", "--input: Escape at frame 10 quits after it", small_procs["escape"].stdout[:300])
 check(os.path.exists(path("escape.bmp")), "--screenshot saves the last frame of a run that quits before --frames")
@@ -697,10 +708,12 @@ for args, what in [
     (["--font"], "--font needs a file path"),
     (["--bogus"], "unknown option '--bogus'"),
     (["--input"], "--input needs a script"),
-    (["--input", "10"], "--input items are FRAME:KEY, FRAME:click@XxY or FRAME:size@WxH, keys as SDL names them "
-                        "(got '10')"),
+    (["--input", "10"], "--input items are FRAME:KEY, FRAME:held@KEY, FRAME:click@XxY or FRAME:size@WxH, keys as "
+                        "SDL names them (got '10')"),
     (["--input", "10:F1,ten:R"], "(got 'ten:R')"),
     (["--input", "10:NoSuchKey"], "(got '10:NoSuchKey')"),
+    (["--input", "10:held@NoSuchKey"], "(got '10:held@NoSuchKey')"),
+    (["--input", "10:held@"], "(got '10:held@')"),
     (["--input", "10:click@5"], "(got '10:click@5')"),
     (["--input", "10:F1,,11:R"], "(got '')"),
     (["--input", "10:click@640x10"], "--input has a click at 640x10 at frame 10, outside the 640x360 window"),
