@@ -464,40 +464,52 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
              line(t, "frame time, 0 to %.1f ms (red: %.1f ms, a frame at %.0f fps)", (double)ms_top, (double)mark,
                   1000.0 / (double)mark),
              width);
-    int legend_rows = 1 + bytes_wraps + (time_legend.n > 0 ? time_legend.n : 1);
+    int time_rows = time_legend.n > 0 ? time_legend.n : 1, legend_rows = 1 + bytes_wraps + time_rows;
     /* Each graph GRAPH_H high, or less in a window too short for two
-     * (down to GRAPH_MIN_H): the rows of bytes per system come after them. */
+     * (down to GRAPH_MIN_H): the rows of bytes per system come after them.
+     * Where two do not fit above the line of keys even so, the bytes graph
+     * alone takes the room left (up to GRAPH_H), and the frame-time graph
+     * is left out with its legend; where not even one fits, both are. */
     int graph_h = (keys->top - 8 - (8 + rows.n * lh) - legend_rows * lh - 2 * 8) / 2;
     graph_h = graph_h > GRAPH_H ? GRAPH_H : graph_h < GRAPH_MIN_H ? GRAPH_MIN_H : graph_h;
-    int bars_top = 8 + rows.n * lh + legend_rows * lh + 2 * (graph_h + 8) + 8;
-    int bar_rows = (keys->top - 8 - bars_top) / lh;
+    int lines_end = 8 + rows.n * lh, bytes_box = lines_end + (1 + bytes_wraps) * lh;
+    int time_box = bytes_box + graph_h + 8 + time_rows * lh, limit = keys->top - 8;
+    int shown_graphs = !graphs ? 0 : time_box + graph_h <= limit ? 2 : limit - bytes_box >= GRAPH_MIN_H ? 1 : 0;
+    int bytes_h = shown_graphs == 1 ? (limit - bytes_box < GRAPH_H ? limit - bytes_box : GRAPH_H) : graph_h;
+    int bars_top = time_box + graph_h + 16;
+    int bar_rows = shown_graphs == 2 ? (limit - bars_top) / lh : 0;
     bar_rows = bar_rows < 0 ? 0 : bar_rows > System_Count ? System_Count : bar_rows;
     int shown = bar_rows < System_Count && bar_rows > 0 ? bar_rows - 1 : bar_rows;
 
     /* the panel's bottom edge 4 points below its last row of bars, or 8
-     * below the second graph where there are none: above the line of keys */
-    int bottom = bar_rows > 0 ? bars_top + bar_rows * lh + 4 : bars_top - 8;
+     * below the last graph shown, or 4 below its lines: above the line of
+     * keys, unless the lines alone are too tall for the window */
+    int bottom = lines_end + 4;
+    if (bar_rows > 0)
+        bottom = bars_top + bar_rows * lh + 4;
+    else if (shown_graphs > 0)
+        bottom = (shown_graphs == 2 ? time_box + graph_h : bytes_box + bytes_h) + 8;
     SDL_Rect panel = {4, 4, pw, bottom - 4};
     SDL_RenderSetClipRect(r, &(SDL_Rect){panel.x, panel.y, pw, keys->top - panel.y});
     SDL_SetRenderDrawColor(r, 0, 0, 0, 170);
     SDL_RenderFillRect(r, &panel);
     draw_rows(o, r, &rows, 12, 8, white);
-    int y = 8 + rows.n * lh;
-    if (graphs) {
-        int x = text(o, r, 12, y, bytes_head, dim);
+    if (shown_graphs >= 1) {
+        int x = text(o, r, 12, lines_end, bytes_head, dim), y = bytes_box - lh;
         if (bytes_wraps)
-            x = 12 + INDENT, y += lh;
+            x = 12 + INDENT;
         x = text(o, r, x, y, "used", used_color);
         x = text(o, r, x, y, ", ", dim);
         x = text(o, r, x, y, "committed", committed_color);
         text(o, r, x, y, bytes_tail, dim);
-        SDL_Rect box = {12, y + lh, pw - 16, graph_h};
+        SDL_Rect box = {12, bytes_box, pw - 16, bytes_h};
         graph(r, t, box, used, count, top, (float)budget, used_color);
         graph_line(r, t, box, committed, count, top, committed_color);
-        y += lh + graph_h + 8;
-        draw_rows(o, r, &time_legend, 12, y, dim);
-        y += (time_legend.n > 0 ? time_legend.n : 1) * lh;
-        graph(r, t, (SDL_Rect){12, y, pw - 16, graph_h}, ms, o->len, ms_top, mark, (SDL_Color){140, 255, 120, 255});
+    }
+    if (shown_graphs == 2) {
+        draw_rows(o, r, &time_legend, 12, bytes_box + graph_h + 8, dim);
+        graph(r, t, (SDL_Rect){12, time_box, pw - 16, graph_h}, ms, o->len, ms_top, mark,
+              (SDL_Color){140, 255, 120, 255});
     }
 
     /* this frame's bytes per system; in a window too short for every row,

@@ -279,6 +279,10 @@ small_runs = {
     "short_stats": ["--frames", "30", "--size", "320x240", "--stats", "--screenshot", path("short_stats.bmp")],
     "narrow_help": ["--frames", "30", "--size", "320x240", "--input", "0:size@320x400,29:H", "--screenshot",
                     path("narrow_help.bmp")],
+    "short_panel": ["--frames", "30", "--size", "320x240", "--stats", "--input", "0:size@320x400", "--screenshot",
+                    path("short_panel.bmp")],
+    "short_panel_plain": ["--frames", "30", "--size", "320x240", "--input", "0:size@320x400", "--screenshot",
+                          path("short_panel_plain.bmp")],
 }
 with ThreadPoolExecutor(max_workers=2) as pool:
     small_procs = dict(zip(small_runs, pool.map(lambda a: run(*small, *a, timeout=120), small_runs.values())))
@@ -573,6 +577,23 @@ if os.path.exists(path("short_graphs.bmp")):
           f"box edges at rows {edges}")
 else:
     check(False, "--stats in a 480x360 window: the run saved its screenshot")
+# In a window too short for both graphs even at their lowest (24), the
+# bytes graph alone takes the room left, up to 64, and the frame-time graph
+# is left out with its legend: at 320x400 one box, over 24 high, whole
+# above the line of keys (three rows there: its top at 346), and below the
+# panel's bottom edge (8 under the box) the picture is the one without the
+# overlay. With both kept at 24, the second was cut and its legend stood
+# alone above the line of keys.
+if os.path.exists(path("short_panel.bmp")) and os.path.exists(path("short_panel_plain.bmp")):
+    _, h, short_panel = read_bmp(path("short_panel.bmp"))
+    _, _, short_plain = read_bmp(path("short_panel_plain.bmp"))
+    edges = box_rows(short_panel, 312)
+    below = [y for y in range(edges[-1] + 9 if edges else 0, 346) if short_panel[y] != short_plain[y]]
+    check(len(edges) == 2 and edges[1] - edges[0] > 24 and edges[1] < 346 - 8 and not below,
+          "--stats in a 320x400 window: the bytes graph alone, as high as fits, and nothing of the other below it",
+          f"box edges at rows {edges}; rows below the panel that differ from the run without it: {below[:8]}")
+else:
+    check(False, "--stats in a 320x400 window: the runs saved their screenshots")
 # In a window too short for the panel's graphs, they are cut above the line
 # of keys (at 320x240, three rows of 16 and 6 of margin): there the
 # pictures with and without the overlay are the same.
