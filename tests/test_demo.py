@@ -585,7 +585,7 @@ else:
 # overlay. With both kept at 24, the second was cut and its legend stood
 # alone above the line of keys.
 if os.path.exists(path("short_panel.bmp")) and os.path.exists(path("short_panel_plain.bmp")):
-    _, h, short_panel = read_bmp(path("short_panel.bmp"))
+    _, _, short_panel = read_bmp(path("short_panel.bmp"))
     _, _, short_plain = read_bmp(path("short_panel_plain.bmp"))
     edges = box_rows(short_panel, 312)
     below = [y for y in range(edges[-1] + 9 if edges else 0, 346) if short_panel[y] != short_plain[y]]
@@ -594,9 +594,10 @@ if os.path.exists(path("short_panel.bmp")) and os.path.exists(path("short_panel_
           f"box edges at rows {edges}; rows below the panel that differ from the run without it: {below[:8]}")
 else:
     check(False, "--stats in a 320x400 window: the runs saved their screenshots")
-# In a window too short for the panel's graphs, they are cut above the line
-# of keys (at 320x240, three rows of 16 and 6 of margin): there the
-# pictures with and without the overlay are the same.
+# In a window too short for even one graph, both are left out and the
+# panel's lines are cut above the line of keys (at 320x240, three rows of
+# 16 and 6 of margin): there the pictures with and without the overlay are
+# the same.
 if os.path.exists(path("short.bmp")) and os.path.exists(path("short_stats.bmp")):
     _, h, short = read_bmp(path("short.bmp"))
     _, _, short_stats = read_bmp(path("short_stats.bmp"))
