@@ -640,13 +640,15 @@ int main(int argc, char **argv)
     }
     if (report)
         fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak,lanes_used,backend,"
-                        "alloc_ms\n");
+                        "alloc_ms,alloc_bytes,allocs\n");
 
     World world;
     world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
     Transient transient = {.backend = opt.backend};
     bool running = true, paused = false, vsync = false, show_stats = opt.stats, show_help = false, shot_failed = false;
     double accumulator = 0, sum_ms = 0, max_ms = 0, last_ms = 0, last_sim_ms = 0;
+    TransientCounts last_counts = {0}; /* the last ended frame's, for the overlay */
+    Backend last_backend = opt.backend;
     /* F2 in frame f: frames f and f + 1 may free blocks the other backend
      * allocated (transient_begin frees malloc's two frames later), so f + 2
      * is the first on one alone. */
@@ -738,7 +740,8 @@ int main(int argc, char **argv)
                       alloc_times_window(&alloc_times[Backend_Malloc])},
             .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,
             .scratch_reserved = world.scratch_reserved, .backend = transient.backend, .paused = paused,
-            .vsync = vsync, .show_stats = show_stats, .show_help = show_help};
+            .vsync = vsync, .show_stats = show_stats, .show_help = show_help, .last_backend = last_backend,
+            .last = last_counts};
         overlay_draw(&overlay, renderer, &transient, fa, budget, &info);
         /* The last frame, however the run ends: its --frames count, or a quit
          * (Escape, the window closed) taken in this frame's events. */
@@ -758,9 +761,13 @@ int main(int argc, char **argv)
             uint32_t lanes_used = 0; /* lanes whose stack holds something at the frame's end */
             for (uint32_t l = 0; l < frame_arena_lanes(fa); l++)
                 lanes_used += page_stack_stats(frame_arena_lane(fa, l, 0)).pos > 0;
-            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f\n", frame, st.last.used,
+            size_t alloc_bytes = 0; /* what the frame asked either backend for, padding left out */
+            for (int s = 0; s < System_Count; s++)
+                alloc_bytes += counts.bytes[s];
+            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f,%zu,%u\n", frame, st.last.used,
                     st.last.peak, st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak,
-                    lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms);
+                    lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms, alloc_bytes,
+                    counts.allocs);
         }
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)
@@ -769,6 +776,8 @@ int main(int argc, char **argv)
         max_ms = frame_ms > max_ms ? frame_ms : max_ms;
         last_ms = frame_ms;
         last_sim_ms = sim_ms;
+        last_counts = counts;
+        last_backend = transient.backend;
         frame++;
         if (opt.fps && another_frame(&opt, running, frame)) /* the last frame ends the run at once */
             deadline = wait_for_next_start(deadline, frame_start, opt.fps);

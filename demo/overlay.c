@@ -396,19 +396,38 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
         else
             lines[n++] = line(t, "%-13s%8s%8s%8s", name, "-", "-", "-");
     }
-    size_t lane_min = SIZE_MAX, lane_max = 0; /* this frame's bytes so far in each worker's lane */
+    /* this frame's bytes so far in each worker's lane: its stack's top, or
+     * on malloc what the lane asked for */
+    size_t lane_min = SIZE_MAX, lane_max = 0;
     for (uint32_t l = 0; l < frame_arena_lanes(fa); l++) {
-        size_t pos = page_stack_stats(frame_arena_lane(fa, l, 0)).pos;
-        lane_min = pos < lane_min ? pos : lane_min;
-        lane_max = pos > lane_max ? pos : lane_max;
+        size_t bytes = 0;
+        if (info->backend == Backend_Arena)
+            bytes = page_stack_stats(frame_arena_lane(fa, l, 0)).pos;
+        else
+            for (int s = 0; l < t->lanes && s < System_Count; s++)
+                bytes += t->lane[l].counts.bytes[s];
+        lane_min = bytes < lane_min ? bytes : lane_min;
+        lane_max = bytes > lane_max ? bytes : lane_max;
     }
     lines[n++] = line(t, "particles %u / %u  threads %u  lanes %.2f-%.2f MiB", info->particles, info->target,
                       info->threads, mib(lane_min), mib(lane_max));
-    lines[n++] = line(t, "last frame: used %.2f MiB  peak %.2f MiB  pushes %u", mib(st.last.used), mib(st.last.peak),
-                      st.last.pushes);
+    /* The last frame's allocations as its backend had them: the frame
+     * arena's sample, or, on malloc, the blocks and their bytes (the arena
+     * idle: its figures would read 0). */
+    size_t last_bytes = 0;
+    for (int s = 0; s < System_Count; s++)
+        last_bytes += info->last.bytes[s];
+    if (info->last_backend == Backend_Arena)
+        lines[n++] = line(t, "last frame: used %.2f MiB  peak %.2f MiB  pushes %u", mib(st.last.used),
+                          mib(st.last.peak), st.last.pushes);
+    else
+        lines[n++] = line(t, "last frame: malloc %.2f MiB in %u blocks (the arena idle)", mib(last_bytes),
+                          info->last.allocs);
     lines[n++] = line(t, "committed %.2f MiB  reserved %.0f MiB  all-time peak %.2f MiB", mib(st.committed),
                       mib(st.reserved), mib(st.peak_all_time));
-    lines[n++] = line(t, "failed pushes %u  trims %llu  over budget %llu", st.last.failed_pushes,
+    lines[n++] = line(t, "failed %s %u  trims %llu  over budget %llu",
+                      info->last_backend == Backend_Arena ? "pushes" : "mallocs",
+                      info->last_backend == Backend_Arena ? st.last.failed_pushes : info->last.failed,
                       (unsigned long long)st.trims, (unsigned long long)st.budget_overruns);
     lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)", mib(info->scratch_peak),
                       mib(info->scratch_reserved));

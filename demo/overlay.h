@@ -66,6 +66,8 @@ typedef struct OverlayInfo {
     uint32_t particles, target, threads;
     size_t scratch_peak, scratch_reserved; /* the particle update's scratch: highest top of any thread's, reserved */
     Backend backend;
+    Backend last_backend; /* the one the last ended frame ran on (F2 may have switched since) */
+    TransientCounts last; /* the last ended frame's allocations, summed over the lanes; zeroed before the first */
     bool paused, vsync, show_stats, show_help;
 } OverlayInfo;
 

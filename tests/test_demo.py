@@ -193,6 +193,18 @@ check(len(two) == frames and max(int(r["committed"]) for r in two[200:]) == int(
 malloc_rows = report("malloc.csv")
 check(len(malloc_rows) == frames and all(int(r["used"]) == 0 and int(r["lanes_used"]) == 0 for r in malloc_rows),
       "the malloc backend pushes nothing to the frame arena", f"{len(malloc_rows)} rows")
+# The report's alloc_bytes and allocs count what the frame asked its backend
+# for. On the arena each block is one push, and its bytes are the stack's
+# top less the padding; the same world on two threads asks malloc for the
+# same blocks, frame by frame.
+asked = [(r.get("alloc_bytes"), r.get("allocs")) for r in two]
+check(len(two) == frames and all(r.get("allocs") == r["pushes"] and 0 < int(r.get("alloc_bytes") or 0) <= int(r["used"])
+                                 for r in two),
+      "two.csv: a push for each block asked for, and the bytes asked for within the stack's top",
+      str([(r["pushes"], r["used"], r.get("allocs"), r.get("alloc_bytes")) for r in two[:3]]))
+check(len(malloc_rows) == frames and [(r.get("alloc_bytes"), r.get("allocs")) for r in malloc_rows] == asked,
+      "the malloc backend is asked for the same blocks as the arena, frame by frame",
+      str([(r.get("alloc_bytes"), r.get("allocs")) for r in malloc_rows[:3]]) + f" against {asked[:3]}")
 
 keys = report("keys.csv")
 if len(keys) == 120:
@@ -414,6 +426,31 @@ if not problems:
                 problems.append(f"at frame {frame}: {row!r}; from the report: mean {mean:.5f}, median and max {rest}")
 check(not problems, "F1: the overlay gives both backends' mean, median and slowest time allocating a frame, "
       "from frames on each alone", "; ".join(problems))
+# The panel's lines on the last frame's allocations follow the backend it
+# ran on (F2 at frame 10 makes it frame 10's): the frame arena's sample,
+# then malloc's blocks and bytes (the arena's would read 0), as the report
+# has them for the frame before the one printed. The bytes in each worker's
+# lane so far are the stack's top, or on malloc what the lane asked for:
+# both workers have some in each frame printed on malloc.
+problems = [] if len(compare) == 150 else [f"{len(compare)} rows"]
+last_printed = re.findall(r"^frame (\d+)\s.*\n(?:.*\n){3}particles .* lanes ([0-9.]+)-[0-9.]+ MiB\n"
+                          r"(last frame: .*)\n.*\n(failed .*)$", small_procs["compare"].stdout, re.M)
+for frame, lane_min, last, failed in last_printed if not problems else []:
+    if int(frame) > 12 and float(lane_min) == 0:
+        problems.append(f"at frame {frame}: a lane with 0.00 MiB")
+    before = compare[int(frame) - 1] if int(frame) > 0 else dict.fromkeys(["used", "peak", "pushes"], "0")
+    mib = lambda key: f"{int(before[key]) / 1048576:.2f}"
+    if int(frame) <= 10:
+        expect = (f"last frame: used {mib('used')} MiB  peak {mib('peak')} MiB  pushes {before['pushes']}",
+                  "failed pushes 0")
+    else:
+        expect = (f"last frame: malloc {mib('alloc_bytes')} MiB in {before['allocs']} blocks (the arena idle)",
+                  "failed mallocs 0")
+    if last != expect[0] or not failed.startswith(expect[1] + "  "):
+        problems.append(f"at frame {frame}: {last!r}, {failed!r}; expected {expect}")
+check(not problems and any(int(f) <= 10 for f, *_ in last_printed) and any(int(f) > 12 for f, *_ in last_printed),
+      "F1: the overlay gives the last frame's allocations as its backend had them",
+      "; ".join(problems) or str(last_printed))
 # The exit summary gives the means over every frame on each alone, their
 # counts (frames 0 to 9 and 12 to 149), and their medians and 99th
 # percentiles by nearest rank: the report's values at those ranks, which
