@@ -761,13 +761,10 @@ int main(int argc, char **argv)
             uint32_t lanes_used = 0; /* lanes whose stack holds something at the frame's end */
             for (uint32_t l = 0; l < frame_arena_lanes(fa); l++)
                 lanes_used += page_stack_stats(frame_arena_lane(fa, l, 0)).pos > 0;
-            size_t alloc_bytes = 0; /* what the frame asked either backend for, padding left out */
-            for (int s = 0; s < System_Count; s++)
-                alloc_bytes += counts.bytes[s];
             fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f,%zu,%u\n", frame, st.last.used,
                     st.last.peak, st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak,
-                    lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms, alloc_bytes,
-                    counts.allocs);
+                    lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms,
+                    transient_bytes(&counts), counts.allocs);
         }
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)

@@ -400,12 +400,8 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
      * on malloc what the lane asked for */
     size_t lane_min = SIZE_MAX, lane_max = 0;
     for (uint32_t l = 0; l < frame_arena_lanes(fa); l++) {
-        size_t bytes = 0;
-        if (info->backend == Backend_Arena)
-            bytes = page_stack_stats(frame_arena_lane(fa, l, 0)).pos;
-        else
-            for (int s = 0; l < t->lanes && s < System_Count; s++)
-                bytes += t->lane[l].counts.bytes[s];
+        size_t bytes = info->backend == Backend_Arena ? page_stack_stats(frame_arena_lane(fa, l, 0)).pos
+                       : l < t->lanes ? transient_bytes(&t->lane[l].counts) : 0;
         lane_min = bytes < lane_min ? bytes : lane_min;
         lane_max = bytes > lane_max ? bytes : lane_max;
     }
@@ -414,15 +410,12 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     /* The last frame's allocations as its backend had them: the frame
      * arena's sample, or, on malloc, the blocks and their bytes (the arena
      * idle: its figures would read 0). */
-    size_t last_bytes = 0;
-    for (int s = 0; s < System_Count; s++)
-        last_bytes += info->last.bytes[s];
     if (info->last_backend == Backend_Arena)
         lines[n++] = line(t, "last frame: used %.2f MiB  peak %.2f MiB  pushes %u", mib(st.last.used),
                           mib(st.last.peak), st.last.pushes);
     else
-        lines[n++] = line(t, "last frame: malloc %.2f MiB in %u blocks (the arena idle)", mib(last_bytes),
-                          info->last.allocs);
+        lines[n++] = line(t, "last frame: malloc %.2f MiB in %u blocks (the arena idle)",
+                          mib(transient_bytes(&info->last)), info->last.allocs);
     lines[n++] = line(t, "committed %.2f MiB  reserved %.0f MiB  all-time peak %.2f MiB", mib(st.committed),
                       mib(st.reserved), mib(st.peak_all_time));
     lines[n++] = line(t, "failed %s %u  trims %llu  over budget %llu",
@@ -534,9 +527,7 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     /* this frame's bytes per system; in a window too short for every row,
      * the last row that fits says how many are left out */
     TransientCounts counts = transient_counts(t);
-    size_t total = 0;
-    for (int s = 0; s < System_Count; s++)
-        total += counts.bytes[s];
+    size_t total = transient_bytes(&counts);
     if (shown < bar_rows)
         text(o, r, 12, bars_top + shown * lh, line(t, "(%d more systems in a taller window)", System_Count - shown),
              dim);

@@ -111,6 +111,14 @@ TransientCounts transient_counts(const Transient *t)
     return sum;
 }
 
+size_t transient_bytes(const TransientCounts *c)
+{
+    size_t sum = 0;
+    for (int s = 0; s < System_Count; s++)
+        sum += c->bytes[s];
+    return sum;
+}
+
 void transient_shutdown(Transient *t)
 {
     for (uint32_t l = 0; l < TRANSIENT_LANES; l++)

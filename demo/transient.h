@@ -88,6 +88,9 @@ void *transient_copy(Transient *t, System sys, const void *src, size_t size, siz
 /* This frame's counts summed over the lanes: read once the workers are done. */
 TransientCounts transient_counts(const Transient *t);
 
+/* The bytes c counts, over every system. */
+size_t transient_bytes(const TransientCounts *c);
+
 /* Frees everything the malloc backend still holds. */
 void transient_shutdown(Transient *t);
 
