@@ -3113,29 +3113,34 @@ Test(trim, pages_from_an_earlier_frame_are_kept_to_keep_and_freed_above_it)
  * fits in the one step kept: a trim there spares a region the pages of its
  * last use when that use's pos fitted in keep. Until 2026-12-06 it took
  * every region down to the one step, the one just reset to included, and
- * the next frame there committed the second step again. */
+ * the next frame there committed the second step again. A frame of 8,192
+ * such pushes fills keep exactly (its pos is 65,536 bytes, and with its
+ * redzones it takes four steps): it fits too. */
 Test(trim, after_every_frame_to_a_keep_that_holds_the_frame_gives_nothing_back)
 {
     const size_t step = 64 * KiB;
-    PageStack *ps = page_stack_create(&(PageStackDesc){.commit_size = step, .quarantine = 2});
-    uint64_t commits = 0, decommits = 0;
-    for (int f = 0; f < 30; f++) {
-        if (f == 10) { /* every region has had its frames */
-            commits = page_stack_stats(ps).commits;
-            decommits = page_stack_stats(ps).decommits;
+    static const int pushes[] = {4000, 8192};
+    for (size_t k = 0; k < sizeof pushes / sizeof *pushes; k++) {
+        PageStack *ps = page_stack_create(&(PageStackDesc){.commit_size = step, .quarantine = 2});
+        uint64_t commits = 0, decommits = 0;
+        for (int f = 0; f < 30; f++) {
+            if (f == 10) { /* every region has had its frames */
+                commits = page_stack_stats(ps).commits;
+                decommits = page_stack_stats(ps).decommits;
+            }
+            for (int i = 0; i < pushes[k]; i++)
+                *(uint64_t *)page_stack_push(ps, 8, 8) = (uint64_t)i;
+            cr_assert_leq(page_stack_pos(ps), step, "the frame fits in keep");
+            page_stack_reset(ps);
+            page_stack_trim(ps, step);
         }
-        for (int i = 0; i < 4000; i++)
-            *(uint64_t *)page_stack_push(ps, 8, 8) = (uint64_t)i;
-        cr_assert_leq(page_stack_pos(ps), step, "the frame fits in keep");
-        page_stack_reset(ps);
-        page_stack_trim(ps, step);
+        PageStackStats st = page_stack_stats(ps);
+        cr_assert_eq(st.commits, commits, "%d pushes a frame: frames 10 to 29 committed %llu times", pushes[k],
+                     (unsigned long long)(st.commits - commits));
+        cr_assert_eq(st.decommits, decommits, "%d pushes a frame: trims 10 to 29 gave pages back %llu times",
+                     pushes[k], (unsigned long long)(st.decommits - decommits));
+        page_stack_destroy(ps);
     }
-    PageStackStats st = page_stack_stats(ps);
-    cr_assert_eq(st.commits, commits, "frames 10 to 29 committed %llu times",
-                 (unsigned long long)(st.commits - commits));
-    cr_assert_eq(st.decommits, decommits, "trims 10 to 29 gave pages back %llu times",
-                 (unsigned long long)(st.decommits - decommits));
-    page_stack_destroy(ps);
 }
 
 /* The same trim after a frame that did not fit in keep gives its pages back
