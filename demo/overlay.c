@@ -410,7 +410,8 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     /* The last frame's allocations as its backend had them: the frame
      * arena's sample, or, on malloc, the blocks and their bytes (the arena
      * idle: its figures would read 0). */
-    if (info->last_backend == Backend_Arena)
+    bool last_on_arena = info->last_backend == Backend_Arena;
+    if (last_on_arena)
         lines[n++] = line(t, "last frame: used %.2f MiB  peak %.2f MiB  pushes %u", mib(st.last.used),
                           mib(st.last.peak), st.last.pushes);
     else
@@ -418,10 +419,9 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
                           mib(transient_bytes(&info->last)), info->last.allocs);
     lines[n++] = line(t, "committed %.2f MiB  reserved %.0f MiB  all-time peak %.2f MiB", mib(st.committed),
                       mib(st.reserved), mib(st.peak_all_time));
-    lines[n++] = line(t, "failed %s %u  trims %llu  over budget %llu",
-                      info->last_backend == Backend_Arena ? "pushes" : "mallocs",
-                      info->last_backend == Backend_Arena ? st.last.failed_pushes : info->last.failed,
-                      (unsigned long long)st.trims, (unsigned long long)st.budget_overruns);
+    lines[n++] = line(t, "failed %s %u  trims %llu  over budget %llu", last_on_arena ? "pushes" : "mallocs",
+                      last_on_arena ? st.last.failed_pushes : info->last.failed, (unsigned long long)st.trims,
+                      (unsigned long long)st.budget_overruns);
     lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)", mib(info->scratch_peak),
                       mib(info->scratch_reserved));
     uint64_t now = SDL_GetTicks64();
