@@ -59,6 +59,7 @@ typedef struct Options {
     bool headless, stats;
     uint32_t particles, threads, fps;
     uint64_t seed;
+    size_t frame_reserve; /* bytes each of the frame arena's stacks reserves; 0: the engine's default */
     int width, height;
     Backend backend;
     const char *screenshot, *report, *font; /* font NULL: the overlay looks for DejaVu Sans Mono */
@@ -77,6 +78,9 @@ static const char usage[] =
     "  --threads N         worker threads (particle update, quads), each with a lane, 1..64\n"
     "                      (default: the CPU count, at most 8)\n"
     "  --backend arena|malloc   where the transient buffers come from (default arena)\n"
+    "  --frame-reserve MIB the address space each of the frame arena's stacks reserves, 1..65536\n"
+    "                      (default 1024; 64 on 32-bit): a frame that needs more has pushes fail\n"
+    "                      and goes on without what they were for\n"
     "  --fps N             frame cap, 0 = none (default 60; vsync does not throttle headless)\n"
     "  --stats             start with the allocation overlay on (F1 toggles)\n"
     "  --screenshot PATH   save the last frame as a BMP (the --frames count's, or the one that quits)\n"
@@ -223,6 +227,10 @@ static int parse_options(int argc, char **argv, Options *o)
             if (!parse_pair(v, MAX_SIDE, &w, &h) || !size_in_range(w, h))
                 return bad_argument("--size needs WxH, " SIZE_RANGE " (got '%s')", v ? v : "");
             o->width = w, o->height = h, i++;
+        } else if (!strcmp(a, "--frame-reserve")) {
+            if (!parse_u64(v, 1, SIZE_MAX >> 20 < 65536 ? SIZE_MAX >> 20 : 65536, &n))
+                return bad_argument("--frame-reserve needs a number of MiB from 1 to 65536 (got '%s')", v ? v : "");
+            o->frame_reserve = (size_t)n << 20, i++;
         } else if (!strcmp(a, "--backend")) {
             if (v && !strcmp(v, "arena"))
                 o->backend = Backend_Arena;
@@ -600,9 +608,12 @@ int main(int argc, char **argv)
      * (draw_world). Each frame's first MiB, split over its lanes (64 KiB at
      * least), is prefaulted, so the first frames take few page faults. */
     size_t lane_prefault = ((1u << 20) / opt.threads + 0xFFFF) & ~(size_t)0xFFFF;
+    if (opt.frame_reserve && lane_prefault > opt.frame_reserve)
+        lane_prefault = opt.frame_reserve;
     FrameArena *fa = frame_arena_create(&(FrameArenaDesc){
         .name = "frame", .budget = budget, .on_budget = on_budget, .user = &overruns,
-        .stack = {.initial_commit = lane_prefault, .flags = PageStackFlag_Prefault}, .lanes = opt.threads});
+        .stack = {.reserve_size = opt.frame_reserve, .initial_commit = lane_prefault, .flags = PageStackFlag_Prefault},
+        .lanes = opt.threads});
     PageStackError fa_error = page_stack_create_error();
     PageStack *level = page_stack_create(&(PageStackDesc){.name = "level", .reserve_size = 16u << 20});
     /* A setup that fails from here on goes to shut_down, which releases what
@@ -640,7 +651,7 @@ int main(int argc, char **argv)
     }
     if (report)
         fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak,lanes_used,backend,"
-                        "alloc_ms,alloc_bytes,allocs\n");
+                        "alloc_ms,alloc_bytes,allocs,failed\n");
 
     World world;
     world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
@@ -761,10 +772,10 @@ int main(int argc, char **argv)
             uint32_t lanes_used = 0; /* lanes whose stack holds something at the frame's end */
             for (uint32_t l = 0; l < frame_arena_lanes(fa); l++)
                 lanes_used += page_stack_stats(frame_arena_lane(fa, l, 0)).pos > 0;
-            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f,%zu,%u\n", frame, st.last.used,
+            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f,%zu,%u,%u\n", frame, st.last.used,
                     st.last.peak, st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak,
                     lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms,
-                    transient_bytes(&counts), counts.allocs);
+                    transient_bytes(&counts), counts.allocs, counts.failed);
         }
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)
@@ -798,8 +809,8 @@ int main(int argc, char **argv)
            alloc_times_run(&alloc_times[Backend_Arena], arena_ms, sizeof arena_ms),
            alloc_times_run(&alloc_times[Backend_Malloc], malloc_ms, sizeof malloc_ms));
     printf("overlay: %" PRIu64 " texts drawn, %" PRIu64 " rendered\n", overlay.draws, overlay.renders);
-    printf("particles %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count,
-           failed_pushes + world.failed, world_checksum(&world));
+    printf("particles %u  drops %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count, world.failed,
+           failed_pushes, world_checksum(&world));
     SDL_RendererInfo info;
     int window_w = 0, window_h = 0, pixels_w = 0, pixels_h = 0; /* the pixels as the screenshot has them */
     SDL_GetWindowSize(window, &window_w, &window_h);

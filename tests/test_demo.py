@@ -112,6 +112,12 @@ def summary(proc):
     return (int(m.group(1)), m.group(2)) if m else (None, None)
 
 
+def drops(proc):
+    """The exit summary's count of the steps that lost the particles for want of frame memory."""
+    m = re.search(r"^particles \d+  drops (\d+)  failed pushes", proc.stdout, re.M)
+    return int(m.group(1)) if m else None
+
+
 def read_bmp(p):
     data = open(p, "rb").read()
     offset = struct.unpack_from("<I", data, 10)[0]
@@ -143,7 +149,7 @@ for name, proc in procs.items():
     check(proc.returncode == 0, f"{name}: {runs[name][runs[name].index('--frames') + 1]} headless frames exit 0",
           proc.stderr[-2000:])
     failed, _ = summary(proc)
-    check(failed == 0, f"{name}: 0 failed pushes", proc.stdout[-2000:])
+    check(failed == 0 and drops(proc) == 0, f"{name}: 0 failed pushes, 0 drops", proc.stdout[-2000:])
 
 
 
@@ -268,6 +274,15 @@ small_runs = {
     # gives both backends' time spent allocating.
     "compare": ["--frames", "150", "--fps", "60", "--stats", "--font", path("missing.ttf"), "--input", "10:F2",
                 "--report", path("compare.csv")],
+    # Frames that need more than the frame arena's stacks reserve (1 MiB
+    # each). With 20,000 particles lane 0 cannot take its half of the
+    # particles' quads (1 MiB, besides the particles and the sort keys) in
+    # every frame from about the 23rd on; with 60,000 the update's pushes
+    # fail too, and the world drops its particles. The overlay's text is
+    # printed as in "compare".
+    "tight": ["--frames", "150", "--fps", "60", "--particles", "20000", "--frame-reserve", "1", "--stats", "--font",
+              path("missing.ttf"), "--report", path("tight.csv")],
+    "drops": ["--frames", "150", "--particles", "60000", "--frame-reserve", "1", "--report", path("drops.csv")],
     # The window resized (as a drag of its edge would) to another shape, and
     # to twice the size with a click in the bigger window's coordinates.
     "letterbox": ["--frames", "30", "--input", "10:size@640x480", "--screenshot", path("letterbox.bmp")],
@@ -451,6 +466,39 @@ for frame, lane_min, last, failed in last_printed if not problems else []:
 check(not problems and any(int(f) <= 10 for f, *_ in last_printed) and any(int(f) > 12 for f, *_ in last_printed),
       "F1: the overlay gives the last frame's allocations as its backend had them",
       "; ".join(problems) or str(last_printed))
+# When a frame runs out of memory the demo goes on (both runs exit 0, with
+# the others above): a failed push is counted once, in the report's
+# `failed` (a NULL for the demo) and in the frame arena's stats, which the
+# overlay prints for the frame before; the exit summary's failed pushes are
+# the report's. Each drop empties the world at the end of its frame (the
+# report's particles 0: the step spawns none), and the emitters bring the
+# particles back. The frame arena reserves its 2 buffers x 2 lanes of
+# 1 MiB, no more.
+problems = []
+for name in ("tight", "drops"):
+    rows, proc = report(f"{name}.csv"), small_procs[name]
+    failed = [int(r["failed"]) for r in rows]
+    m = re.search(r"^arena: .*  reserved (\d+) MiB", proc.stdout, re.M)
+    if len(rows) != 150 or summary(proc)[0] != sum(failed) or not m or m.group(1) != "4":
+        problems.append(f"{name}: {len(rows)} rows, {sum(failed)} failed in the report; {proc.stdout[-600:]}")
+    elif sum(f > 0 for f in failed[30:]) < (120 if name == "tight" else 60):
+        problems.append(f"{name}: pushes failed in {sum(f > 0 for f in failed[30:])} of frames 30 to 149")
+    emptied = [i for i, r in enumerate(rows) if r["particles"] == "0"]
+    if name == "tight" and (emptied or drops(proc) != 0):
+        problems.append(f"tight: frames {emptied} with no particles, {drops(proc)} drops")
+    if name == "drops" and (len(emptied) != drops(proc) or len(emptied) < 2 or any(failed[i] == 0 for i in emptied)
+                            or int(rows[-1]["particles"]) <= 0 or emptied[-1] == 149):
+        problems.append(f"drops: frames {emptied} with no particles, failed pushes in them "
+                        f"{[failed[i] for i in emptied]}, {drops(proc)} drops, at the end {rows[-1]['particles']}")
+tight = report("tight.csv")
+tight_printed = [(int(f), int(n)) for f, n in re.findall(r"^frame (\d+)\s(?:.*\n)+?failed pushes (\d+)  ",
+                                                        small_procs["tight"].stdout, re.M)]
+later = [(f, n) for f, n in tight_printed if f > 30]
+if len(tight) == 150 and (not later or any(n != int(tight[f - 1]["failed"]) or n == 0 for f, n in later)):
+    problems.append(f"tight: the overlay printed {tight_printed}; the report's failed "
+                    f"{[tight[f - 1]['failed'] for f, _ in tight_printed if f > 0]}")
+check(not problems, "--frame-reserve: frames that run out of frame memory fail their pushes, are counted, "
+      "drop the particles when the update cannot have its memory, and the demo goes on", "; ".join(problems))
 # The exit summary gives the means over every frame on each alone, their
 # counts (frames 0 to 9 and 12 to 149), and their medians and 99th
 # percentiles by nearest rank: the report's values at those ranks, which
@@ -763,6 +811,10 @@ for args, what in [
     (["--size", "640x480x2"], "--size needs WxH"),
     (["--size", "-640x480"], "--size needs WxH"),
     (["--backend", "jemalloc"], "--backend is arena or malloc"),
+    (["--frame-reserve", "0"], "--frame-reserve needs a number of MiB from 1 to 65536 (got '0')"),
+    (["--frame-reserve", "65537"], "(got '65537')"),
+    (["--frame-reserve", "1.5"], "(got '1.5')"),
+    (["--frame-reserve"], "(got '')"),
     (["--report"], "--report needs a file path"),
     (["--font"], "--font needs a file path"),
     (["--bogus"], "unknown option '--bogus'"),
