@@ -228,8 +228,11 @@ static int parse_options(int argc, char **argv, Options *o)
                 return bad_argument("--size needs WxH, " SIZE_RANGE " (got '%s')", v ? v : "");
             o->width = w, o->height = h, i++;
         } else if (!strcmp(a, "--frame-reserve")) {
-            if (!parse_u64(v, 1, SIZE_MAX >> 20 < 65536 ? SIZE_MAX >> 20 : 65536, &n))
-                return bad_argument("--frame-reserve needs a number of MiB from 1 to 65536 (got '%s')", v ? v : "");
+            bool wide = SIZE_MAX >> 20 >= 65536; /* 32-bit: up to 4095 MiB, which a size_t can count */
+            if (!parse_u64(v, 1, wide ? 65536 : SIZE_MAX >> 20, &n))
+                return bad_argument(wide ? "--frame-reserve needs a number of MiB from 1 to 65536 (got '%s')"
+                                         : "--frame-reserve needs a number of MiB from 1 to 4095 (got '%s')",
+                                    v ? v : "");
             o->frame_reserve = (size_t)n << 20, i++;
         } else if (!strcmp(a, "--backend")) {
             if (v && !strcmp(v, "arena"))
