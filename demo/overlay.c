@@ -17,6 +17,7 @@ static const SDL_Color white = {235, 235, 235, 255};
 static const SDL_Color dim = {170, 170, 170, 255};
 static const SDL_Color used_color = {90, 200, 255, 255};
 static const SDL_Color committed_color = {255, 160, 60, 255};
+static const SDL_Color alert_color = {255, 90, 80, 255}; /* a line that reports a failure */
 
 /* Where DejaVu Sans Mono is installed: Debian and Ubuntu (fonts-dejavu-core),
  * Fedora (dejavu-sans-mono-fonts), Arch (ttf-dejavu). */
@@ -265,23 +266,26 @@ static int wrap(Overlay *o, Transient *t, const char *s, int width, int indent, 
 typedef struct Rows {
     char *s[PANEL_ROWS];
     int x[PANEL_ROWS];
+    bool alert[PANEL_ROWS]; /* drawn in alert_color, not the rows' colour */
     int n;
 } Rows;
 
-static void add_rows(Overlay *o, Transient *t, Rows *rows, const char *s, int width)
+static void add_rows(Overlay *o, Transient *t, Rows *rows, const char *s, int width, bool alert)
 {
     if (!s)
         return;
     int first = rows->n;
     rows->n += wrap(o, t, s, width, INDENT, rows->s + first, PANEL_ROWS - first);
-    for (int i = first; i < rows->n; i++)
+    for (int i = first; i < rows->n; i++) {
         rows->x[i] = i == first ? 0 : INDENT;
+        rows->alert[i] = alert;
+    }
 }
 
 static void draw_rows(Overlay *o, SDL_Renderer *r, const Rows *rows, int x, int y, SDL_Color c)
 {
     for (int i = 0; i < rows->n; i++)
-        text(o, r, x + rows->x[i], y + i * o->line_height, rows->s[i], c);
+        text(o, r, x + rows->x[i], y + i * o->line_height, rows->s[i], rows->alert[i] ? alert_color : c);
 }
 
 /* The line of keys, in as many rows as the window's width needs. */
@@ -419,9 +423,11 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
                           mib(transient_bytes(&info->last)), info->last.allocs);
     lines[n++] = line(t, "committed %.2f MiB  reserved %.0f MiB  all-time peak %.2f MiB", mib(st.committed),
                       mib(st.reserved), mib(st.peak_all_time));
-    lines[n++] = line(t, "failed %s %u  trims %llu  over budget %llu", last_on_arena ? "pushes" : "mallocs",
-                      last_on_arena ? st.last.failed_pushes : info->last.failed, (unsigned long long)st.trims,
-                      (unsigned long long)st.budget_overruns);
+    /* in red while the last frame had failures */
+    uint32_t failed = last_on_arena ? st.last.failed_pushes : info->last.failed;
+    int failed_line = failed ? n : -1;
+    lines[n++] = line(t, "failed %s %u  trims %llu  over budget %llu", last_on_arena ? "pushes" : "mallocs", failed,
+                      (unsigned long long)st.trims, (unsigned long long)st.budget_overruns);
     lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)", mib(info->scratch_peak),
                       mib(info->scratch_reserved));
     uint64_t now = SDL_GetTicks64();
@@ -465,7 +471,7 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     int pw = panel_width(w), width = pw - 12, lh = o->line_height;
     Rows rows = {0}, time_legend = {0};
     for (int i = 0; i < n; i++)
-        add_rows(o, t, &rows, lines[i], width);
+        add_rows(o, t, &rows, lines[i], width, i == failed_line);
     const char *bytes_head = line(t, "MiB per frame, 0 to %.2f: ", mib((size_t)top));
     const char *bytes_tail = line(t, "; red: budget %.2f", mib(budget));
     bool bytes_wraps = bytes_head && bytes_tail &&
@@ -475,7 +481,7 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     add_rows(o, t, &time_legend,
              line(t, "frame time, 0 to %.1f ms (red: %.1f ms, a frame at %.0f fps)", (double)ms_top, (double)mark,
                   1000.0 / (double)mark),
-             width);
+             width, false);
     int time_rows = time_legend.n > 0 ? time_legend.n : 1, legend_rows = 1 + bytes_wraps + time_rows;
     /* Each graph GRAPH_H high, or less in a window too short for two
      * (down to GRAPH_MIN_H): the rows of bytes per system come after them.

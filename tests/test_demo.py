@@ -284,6 +284,9 @@ small_runs = {
               path("missing.ttf"), "--report", path("tight.csv")],
     "drops": ["--frames", "150", "--particles", "60000", "--frame-reserve", "1", "--report", path("drops.csv")],
     "drops_malloc": ["--frames", "60", "--particles", "60000", "--frame-reserve", "1", "--backend", "malloc"],
+    # The panel drawn after frames whose pushes failed (from about frame 23).
+    "tight_shot": ["--frames", "40", "--particles", "20000", "--frame-reserve", "1", "--stats", "--screenshot",
+                   path("tight_shot.bmp")],
     # The window resized (as a drag of its edge would) to another shape, and
     # to twice the size with a click in the bigger window's coordinates.
     "letterbox": ["--frames", "30", "--input", "10:size@640x480", "--screenshot", path("letterbox.bmp")],
@@ -500,6 +503,25 @@ if len(tight) == 150 and (not later or any(n != int(tight[f - 1]["failed"]) or n
                     f"{[tight[f - 1]['failed'] for f, _ in tight_printed if f > 0]}")
 check(not problems, "--frame-reserve: frames that run out of frame memory fail their pushes, are counted, "
       "drop the particles when the update cannot have its memory, and the demo goes on", "; ".join(problems))
+# The line of failures is drawn in red while the last frame had some, in
+# the panel's white otherwise: red text pixels (as a BMP stores them: blue,
+# green, red) above the first graph after frames that failed, none in a
+# panel after frames that did not. (The legend's orange "committed" has
+# green above 110 wherever its red is above 200.)
+
+
+def alert_pixels(pic):
+    boxes = graph_boxes(pic)
+    return boxes and sum(1 for y in range(boxes[0][0]) for x in range(10, 540)
+                         if pic[y][x * 4 + 2] > 200 and pic[y][x * 4 + 1] < 110 and pic[y][x * 4] < 110)
+
+
+if os.path.exists(path("tight_shot.bmp")) and os.path.exists(path("mark60.bmp")):
+    red = [alert_pixels(read_bmp(path(name))[2]) for name in ("tight_shot.bmp", "mark60.bmp")]
+    check(red[0] and red[0] > 100 and red[1] == 0, "F1: the line of failures is red after a frame with failures",
+          f"red text pixels: {red[0]} after failures, {red[1]} without")
+else:
+    check(False, "F1: the line of failures is red after a frame with failures", "no screenshot")
 # The reservation is the frame arena's: on malloc the same world has all
 # its memory (60,000 particles from about frame 39 on).
 proc = small_procs["drops_malloc"]
