@@ -764,6 +764,12 @@ int main(int argc, char **argv)
         SDL_RenderPresent(renderer);
 
         TransientCounts counts = transient_counts(&transient);
+        if (counts.failed && failed_pushes == 0) /* as the budget's overruns: the first is reported */
+            printf("demo: frame %" PRIu64 ": %u allocation%s failed, %s (reported once; the overlay and the exit "
+                   "summary count them)\n", frame, counts.failed, counts.failed == 1 ? "" : "s",
+                   transient.backend == Backend_Arena
+                       ? "out of the frame arena's reservation (--frame-reserve) or of memory"
+                       : "malloc returned NULL");
         failed_pushes += counts.failed;
         double alloc_ms = (double)counts.alloc_ticks * 1000.0 / (double)SDL_GetPerformanceFrequency();
         if (frame >= alone_from)

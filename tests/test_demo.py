@@ -284,6 +284,9 @@ small_runs = {
               path("missing.ttf"), "--report", path("tight.csv")],
     "drops": ["--frames", "150", "--particles", "60000", "--frame-reserve", "1", "--report", path("drops.csv")],
     "drops_malloc": ["--frames", "60", "--particles", "60000", "--frame-reserve", "1", "--backend", "malloc"],
+    # Frames over the 8 MiB budget, from about frame 29 (a soft limit:
+    # nothing fails).
+    "budget": ["--frames", "60", "--particles", "80000", "--report", path("budget.csv")],
     # The panel drawn after frames whose pushes failed (from about frame 23).
     "tight_shot": ["--frames", "40", "--particles", "20000", "--frame-reserve", "1", "--stats", "--screenshot",
                    path("tight_shot.bmp")],
@@ -494,6 +497,12 @@ for name in ("tight", "drops"):
                             or int(rows[-1]["particles"]) <= 0 or emptied[-1] == 149):
         problems.append(f"drops: frames {emptied} with no particles, failed pushes in them "
                         f"{[failed[i] for i in emptied]}, {drops(proc)} drops, at the end {rows[-1]['particles']}")
+    # The first frame with failures is reported on stdout, once.
+    said = re.findall(r"^demo: frame (\d+): (\d+) allocations? failed, out of the frame arena's reservation "
+                      r"\(--frame-reserve\) or of memory \(reported once", proc.stdout, re.M)
+    first = next((i for i, f in enumerate(failed) if f), None)
+    if said != [(str(first), str(failed[first] if first is not None else None))]:
+        problems.append(f"{name}: the first frame with failures, {first}, reported as {said}")
 tight = report("tight.csv")
 tight_printed = [(int(f), int(n)) for f, n in re.findall(r"^frame (\d+)\s(?:.*\n)+?failed pushes (\d+)  ",
                                                         small_procs["tight"].stdout, re.M)]
@@ -522,10 +531,22 @@ if os.path.exists(path("tight_shot.bmp")) and os.path.exists(path("mark60.bmp"))
           f"red text pixels: {red[0]} after failures, {red[1]} without")
 else:
     check(False, "F1: the line of failures is red after a frame with failures", "no screenshot")
+# A frame over the frame arena's soft budget (8 MiB) is reported once, with
+# its peak, and the exit summary counts each one: the report's frames with
+# a peak above it.
+rows, proc = report("budget.csv"), small_procs["budget"]
+over = [r for r in rows if int(r["peak"]) > 8 << 20]
+said = re.findall(r"^demo: a frame used ([0-9.]+) MiB, over the frame budget \(reported once", proc.stdout, re.M)
+m = re.search(r"^arena: .*  over budget (\d+)$", proc.stdout, re.M)
+check(len(rows) == 60 and over and said == [f"{int(over[0]['peak']) / 1048576:.2f}"] and m and
+      int(m.group(1)) == len(over) and summary(proc)[0] == 0,
+      "a frame over the budget is reported once, and the exit summary counts every one",
+      f"{len(over)} of {len(rows)} frames over, reported {said}; {proc.stdout[-400:]}")
 # The reservation is the frame arena's: on malloc the same world has all
 # its memory (60,000 particles from about frame 39 on).
 proc = small_procs["drops_malloc"]
-check(summary(proc)[0] == 0 and drops(proc) == 0 and re.search(r"^particles 60000  ", proc.stdout, re.M),
+check(summary(proc)[0] == 0 and drops(proc) == 0 and re.search(r"^particles 60000  ", proc.stdout, re.M) and
+      not re.search(r"^demo: frame \d+: .* failed", proc.stdout, re.M),
       "--frame-reserve limits the frame arena, not malloc", proc.stdout[-600:])
 # The exit summary gives the means over every frame on each alone, their
 # counts (frames 0 to 9 and 12 to 149), and their medians and 99th
