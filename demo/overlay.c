@@ -401,7 +401,7 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
             lines[n++] = line(t, "%-13s%8s%8s%8s", name, "-", "-", "-");
     }
     /* this frame's bytes so far in each worker's lane: its stack's top, or
-     * on malloc what the lane asked for */
+     * on malloc what the lane got from it */
     size_t lane_min = SIZE_MAX, lane_max = 0;
     for (uint32_t l = 0; l < frame_arena_lanes(fa); l++) {
         size_t bytes = info->backend == Backend_Arena ? page_stack_stats(frame_arena_lane(fa, l, 0)).pos

@@ -52,15 +52,18 @@ static void *malloc_block(TransientLane *lane, uint32_t slot_index, size_t size,
     return p;
 }
 
-/* Charges one allocation of size bytes, started at `start`, to the lane;
- * returns p. */
+/* Charges one allocation of size bytes, started at `start`, to the lane:
+ * its time, and its bytes and block if the backend gave them (p), else a
+ * failure; returns p. */
 static void *counted(TransientLane *lane, System sys, size_t size, uint64_t start, void *p)
 {
     lane->counts.alloc_ticks += SDL_GetPerformanceCounter() - start;
-    lane->counts.bytes[sys] += size;
-    lane->counts.allocs++;
-    if (!p)
+    if (p) {
+        lane->counts.bytes[sys] += size;
+        lane->counts.allocs++;
+    } else {
         lane->counts.failed++;
+    }
     return p;
 }
 

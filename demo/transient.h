@@ -48,8 +48,8 @@ typedef struct MallocSlot {
 } MallocSlot;
 
 typedef struct TransientCounts {
-    size_t bytes[System_Count]; /* requested this frame, per system */
-    uint32_t allocs, failed;    /* this frame */
+    size_t bytes[System_Count]; /* given this frame, per system (a block the backend refused is in `failed` alone) */
+    uint32_t allocs, failed;    /* this frame: the blocks given, and those refused */
     uint64_t alloc_ticks;       /* this frame, in SDL performance-counter ticks */
 } TransientCounts;
 

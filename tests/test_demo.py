@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Headless runs of frame_arena_demo, reported as TAP.
 
-usage: test_demo.py DEMO_BINARY WORK_DIR [FRAMES]
+usage: test_demo.py DEMO_BINARY WORK_DIR [FRAMES [--fail-alloc SHIM]]
 
 FRAMES (default 600, at least 300) is the length of the three long runs of
 20,000 particles: the sanitizer and checked builds run 300, each frame
-costing them several times as much.
+costing them several times as much. SHIM (tests/fail_aligned_alloc.c, built
+where there is no sanitizer) makes the malloc backend's large blocks fail;
+without it that run is skipped.
 """
 import csv
 import math
@@ -21,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 demo, work = sys.argv[1], sys.argv[2]
 frames = int(sys.argv[3]) if len(sys.argv) > 3 else 600
+fail_alloc = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--fail-alloc" else None
 assert frames >= 300, "the checks look at the frames after a warm-up of 200"
 shutil.rmtree(work, ignore_errors=True)  # no picture or report of an earlier run can pass for this one's
 os.makedirs(work)
@@ -199,10 +202,10 @@ check(len(two) == frames and max(int(r["committed"]) for r in two[200:]) == int(
 malloc_rows = report("malloc.csv")
 check(len(malloc_rows) == frames and all(int(r["used"]) == 0 and int(r["lanes_used"]) == 0 for r in malloc_rows),
       "the malloc backend pushes nothing to the frame arena", f"{len(malloc_rows)} rows")
-# The report's alloc_bytes and allocs count what the frame asked its backend
-# for. On the arena each block is one push, and its bytes are the stack's
-# top less the padding; the same world on two threads asks malloc for the
-# same blocks, frame by frame.
+# The report's alloc_bytes and allocs count what the frame got from its
+# backend. On the arena each block is one push, and its bytes are the
+# stack's top less the padding; the same world on two threads gets the same
+# blocks from malloc, frame by frame.
 asked = [(r.get("alloc_bytes"), r.get("allocs")) for r in two]
 check(len(two) == frames and all(r.get("allocs") == r["pushes"] and 0 < int(r.get("alloc_bytes") or 0) <= int(r["used"])
                                  for r in two),
@@ -490,6 +493,11 @@ for name in ("tight", "drops"):
         problems.append(f"{name}: {len(rows)} rows, {sum(failed)} failed in the report; {proc.stdout[-600:]}")
     elif sum(f > 0 for f in failed[30:]) < (120 if name == "tight" else 60):
         problems.append(f"{name}: pushes failed in {sum(f > 0 for f in failed[30:])} of frames 30 to 149")
+    # a block refused counts in `failed` alone: the blocks and bytes are
+    # those the stack took, as without failures
+    given = [(r["pushes"], r["used"], r["allocs"], r["alloc_bytes"]) for r in rows]
+    if any(a != p or int(b) > int(u) for p, u, a, b in given):
+        problems.append(f"{name}: (pushes, used, allocs, alloc_bytes) {given[20:40]}")
     emptied = [i for i, r in enumerate(rows) if r["particles"] == "0"]
     if name == "tight" and (emptied or drops(proc) != 0):
         problems.append(f"tight: frames {emptied} with no particles, {drops(proc)} drops")
@@ -548,6 +556,35 @@ proc = small_procs["drops_malloc"]
 check(summary(proc)[0] == 0 and drops(proc) == 0 and re.search(r"^particles 60000  ", proc.stdout, re.M) and
       not re.search(r"^demo: frame \d+: .* failed", proc.stdout, re.M),
       "--frame-reserve limits the frame arena, not malloc", proc.stdout[-600:])
+# A malloc that fails: the shim refuses every block above 1 MiB. The same
+# world as "drops", on malloc: a lane's quads fail from about 26,000
+# particles, the update's array from about 44,000, when the particles are
+# dropped. Each failure is counted once, the first is reported, the run
+# ends at its last frame, and the overlay's line of failures is red after
+# frame MALLOC_FAIL_FRAMES - 2, which failed.
+MALLOC_FAIL_FRAMES = 80
+NAME = "a malloc that fails: counted once, the first reported, the line red, the particles dropped, the demo goes on"
+if fail_alloc:
+    # (gcc's ASan wants its runtime first among the libraries loaded; the
+    # shim comes first, and its aligned_alloc calls ASan's)
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", LD_PRELOAD=fail_alloc, FAIL_ALIGNED_ALLOC_ABOVE=str(1 << 20),
+               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    proc = run(*small, "--frames", str(MALLOC_FAIL_FRAMES), "--particles", "60000", "--backend", "malloc", "--stats",
+               "--report", path("malloc_fail.csv"), "--screenshot", path("malloc_fail.bmp"), timeout=120, env=env)
+    rows = report("malloc_fail.csv")
+    failed = [int(r["failed"]) for r in rows]
+    emptied = [i for i, r in enumerate(rows) if r["particles"] == "0"]
+    first = next((i for i, f in enumerate(failed) if f), None)
+    said = re.findall(r"^demo: frame (\d+): (\d+) allocations? failed, malloc returned NULL \(reported once",
+                      proc.stdout, re.M)
+    red = alert_pixels(read_bmp(path("malloc_fail.bmp"))[2]) if os.path.exists(path("malloc_fail.bmp")) else None
+    check(proc.returncode == 0 and len(rows) == MALLOC_FAIL_FRAMES and summary(proc)[0] == sum(failed) > 0 and
+          said == [(str(first), str(failed[first] if first is not None else None))] and
+          len(emptied) == drops(proc) > 0 and int(rows[-1]["particles"]) > 0 and failed[-2] > 0 and red and red > 100,
+          NAME, f"exit {proc.returncode}, {len(rows)} rows, failed {failed}, frames {emptied} with no particles, "
+          f"first reported {said}, {red} red pixels; {proc.stderr[-300:]} {proc.stdout[-500:]}")
+else:
+    skip(NAME, "no shim: a sanitizer's aligned_alloc linked into the program, which the shim cannot come before")
 # The exit summary gives the means over every frame on each alone, their
 # counts (frames 0 to 9 and 12 to 149), and their medians and 99th
 # percentiles by nearest rank: the report's values at those ranks, which
