@@ -2,8 +2,9 @@
  * aligned_alloc that refuses, as malloc does when it has no memory (NULL,
  * errno ENOMEM), every block of more than FAIL_ALIGNED_ALLOC_ABOVE bytes, and
  * hands every other to the C library's. The demo's malloc backend is the
- * only caller of aligned_alloc in the process (SDL, SDL_ttf and FreeType
- * call malloc), so its buffers, and only they, can be made to fail. */
+ * only caller of aligned_alloc in the process (no library the demo links
+ * imports it: SDL, SDL_ttf and FreeType call malloc), so its buffers, and
+ * only they, can be made to fail. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
