@@ -285,11 +285,11 @@ small_runs = {
     # printed as in "compare".
     "tight": ["--frames", "150", "--fps", "60", "--particles", "20000", "--frame-reserve", "1", "--stats", "--font",
               path("missing.ttf"), "--report", path("tight.csv")],
-    "drops": ["--frames", "150", "--particles", "60000", "--frame-reserve", "1", "--report", path("drops.csv")],
-    "drops_malloc": ["--frames", "60", "--particles", "60000", "--frame-reserve", "1", "--backend", "malloc"],
+    "drops": ["--frames", "90", "--particles", "60000", "--frame-reserve", "1", "--report", path("drops.csv")],
+    "drops_malloc": ["--frames", "45", "--particles", "60000", "--frame-reserve", "1", "--backend", "malloc"],
     # Frames over the 8 MiB budget, from about frame 29 (a soft limit:
     # nothing fails).
-    "budget": ["--frames", "60", "--particles", "80000", "--report", path("budget.csv")],
+    "budget": ["--frames", "40", "--particles", "80000", "--report", path("budget.csv")],
     # The panel drawn after frames whose pushes failed (from about frame 23).
     "tight_shot": ["--frames", "40", "--particles", "20000", "--frame-reserve", "1", "--stats", "--screenshot",
                    path("tight_shot.bmp")],
@@ -489,10 +489,11 @@ for name in ("tight", "drops"):
     rows, proc = report(f"{name}.csv"), small_procs[name]
     failed = [int(r["failed"]) for r in rows]
     m = re.search(r"^arena: .*  reserved (\d+) MiB", proc.stdout, re.M)
-    if len(rows) != 150 or summary(proc)[0] != sum(failed) or not m or m.group(1) != "4":
+    length = 150 if name == "tight" else 90
+    if len(rows) != length or summary(proc)[0] != sum(failed) or not m or m.group(1) != "4":
         problems.append(f"{name}: {len(rows)} rows, {sum(failed)} failed in the report; {proc.stdout[-600:]}")
-    elif sum(f > 0 for f in failed[30:]) < (120 if name == "tight" else 60):
-        problems.append(f"{name}: pushes failed in {sum(f > 0 for f in failed[30:])} of frames 30 to 149")
+    elif sum(f > 0 for f in failed[30:]) < (120 if name == "tight" else 30):
+        problems.append(f"{name}: pushes failed in {sum(f > 0 for f in failed[30:])} of frames 30 to {length - 1}")
     # a block refused counts in `failed` alone: the blocks and bytes are
     # those the stack took, as without failures
     given = [(r["pushes"], r["used"], r["allocs"], r["alloc_bytes"]) for r in rows]
@@ -546,7 +547,7 @@ rows, proc = report("budget.csv"), small_procs["budget"]
 over = [r for r in rows if int(r["peak"]) > 8 << 20]
 said = re.findall(r"^demo: a frame used ([0-9.]+) MiB, over the frame budget \(reported once", proc.stdout, re.M)
 m = re.search(r"^arena: .*  over budget (\d+)$", proc.stdout, re.M)
-check(len(rows) == 60 and over and said == [f"{int(over[0]['peak']) / 1048576:.2f}"] and m and
+check(len(rows) == 40 and over and said == [f"{int(over[0]['peak']) / 1048576:.2f}"] and m and
       int(m.group(1)) == len(over) and summary(proc)[0] == 0,
       "a frame over the budget is reported once, and the exit summary counts every one",
       f"{len(over)} of {len(rows)} frames over, reported {said}; {proc.stdout[-400:]}")
@@ -562,7 +563,7 @@ check(summary(proc)[0] == 0 and drops(proc) == 0 and re.search(r"^particles 6000
 # dropped. Each failure is counted once, the first is reported, the run
 # ends at its last frame, and the overlay's line of failures is red after
 # frame MALLOC_FAIL_FRAMES - 2, which failed.
-MALLOC_FAIL_FRAMES = 80
+MALLOC_FAIL_FRAMES = 50
 NAME = "a malloc that fails: counted once, the first reported, the line red, the particles dropped, the demo goes on"
 if fail_alloc:
     # (gcc's ASan wants its runtime first among the libraries loaded; the
