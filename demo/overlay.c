@@ -192,6 +192,14 @@ static double mib(size_t bytes)
     return (double)bytes / (1024.0 * 1024.0);
 }
 
+/* Where value i of n (oldest first) goes across box: the newest on its
+ * right edge (the column box.x + box.w - 1, as SDL_RenderDrawRect draws
+ * it), one frame of OVERLAY_HISTORY apart. */
+static float graph_x(SDL_Rect box, uint32_t n, uint32_t i)
+{
+    return (float)box.x + (float)(box.w - 1) * (float)(OVERLAY_HISTORY - n + i) / (float)(OVERLAY_HISTORY - 1);
+}
+
 /* values[0..n) oldest first, as a line in box, scaled so that `top` is its
  * top edge. */
 static void graph_line(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *values, uint32_t n, float top,
@@ -204,7 +212,7 @@ static void graph_line(SDL_Renderer *r, Transient *t, SDL_Rect box, const float 
         return;
     for (uint32_t i = 0; i < n; i++) {
         float v = values[i] > top ? top : values[i];
-        pts[i].x = (float)box.x + (float)box.w * (float)(OVERLAY_HISTORY - n + i) / (float)(OVERLAY_HISTORY - 1);
+        pts[i].x = graph_x(box, n, i);
         pts[i].y = (float)box.y + (float)box.h * (1.0f - v / top);
     }
     SDL_SetRenderDrawColor(r, color.r, color.g, color.b, 255);
@@ -220,7 +228,7 @@ static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *valu
     if (mark > 0 && mark <= top) {
         float y = (float)box.y + (float)box.h * (1.0f - mark / top);
         SDL_SetRenderDrawColor(r, 230, 60, 60, 255);
-        SDL_RenderDrawLineF(r, (float)box.x, y, (float)(box.x + box.w), y);
+        SDL_RenderDrawLineF(r, (float)box.x, y, (float)(box.x + box.w - 1), y);
     }
     graph_line(r, t, box, values, n, top, color);
 }
@@ -523,6 +531,12 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
         SDL_Rect box = {12, bytes_box, pw - 16, bytes_h};
         graph(r, t, box, used, count, top, (float)budget, used_color);
         graph_line(r, t, box, committed, count, top, committed_color);
+        /* a red tick down from the top edge over each frame whose pushes failed */
+        SDL_SetRenderDrawColor(r, 230, 60, 60, 255);
+        for (uint32_t i = 0; i < count; i++)
+            if (hist[i].failed_pushes)
+                SDL_RenderDrawLineF(r, graph_x(box, count, i), (float)box.y + 1, graph_x(box, count, i),
+                                    (float)box.y + 6);
     }
     if (shown_graphs == 2) {
         draw_rows(o, r, &time_legend, 12, bytes_box + graph_h + 8, dim);

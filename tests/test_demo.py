@@ -292,7 +292,7 @@ small_runs = {
     "budget": ["--frames", "40", "--particles", "80000", "--report", path("budget.csv")],
     # The panel drawn after frames whose pushes failed (from about frame 23).
     "tight_shot": ["--frames", "40", "--particles", "20000", "--frame-reserve", "1", "--stats", "--screenshot",
-                   path("tight_shot.bmp")],
+                   path("tight_shot.bmp"), "--report", path("tight_shot.csv")],
     # The window resized (as a drag of its edge would) to another shape, and
     # to twice the size with a click in the bigger window's coordinates.
     "letterbox": ["--frames", "30", "--input", "10:size@640x480", "--screenshot", path("letterbox.bmp")],
@@ -534,12 +534,30 @@ def alert_pixels(pic):
                          if pic[y][x * 4 + 2] > 200 and pic[y][x * 4 + 1] < 110 and pic[y][x * 4] < 110)
 
 
+# The bytes graph has a red tick down from its top edge over each frame
+# whose pushes failed: a column of red line in the box's rows 1 to 6 for
+# each frame the report gives failures (frames 0 to 38 are shown; the
+# frames are 2.2 points apart), none where there were none.
+
+
+def tick_columns(pic):
+    boxes = graph_boxes(pic)
+    return boxes and [x for x in range(14, 540) if all(pic[y][x * 4: x * 4 + 3] == RED_LINE
+                                                       for y in range(boxes[0][0] + 1, boxes[0][0] + 7))]
+
+
 if os.path.exists(path("tight_shot.bmp")) and os.path.exists(path("mark60.bmp")):
-    red = [alert_pixels(read_bmp(path(name))[2]) for name in ("tight_shot.bmp", "mark60.bmp")]
+    pics = [read_bmp(path(name))[2] for name in ("tight_shot.bmp", "mark60.bmp")]
+    red = [alert_pixels(pic) for pic in pics]
     check(red[0] and red[0] > 100 and red[1] == 0, "F1: the line of failures is red after a frame with failures",
           f"red text pixels: {red[0]} after failures, {red[1]} without")
+    ticks, failing = [tick_columns(pic) for pic in pics], [r for r in report("tight_shot.csv")[:39] if r["failed"] != "0"]
+    check(ticks[0] and len(ticks[0]) == len(failing) > 0 and ticks[1] == [],
+          "F1: the bytes graph marks each frame whose pushes failed",
+          f"tick columns {ticks[0]} after frames {[r['frame'] for r in failing]} failed; {ticks[1]} without failures")
 else:
-    check(False, "F1: the line of failures is red after a frame with failures", "no screenshot")
+    check(False, "F1: the line of failures is red, and the graph marks the frames, after frames with failures",
+          "no screenshot")
 # A frame over the frame arena's soft budget (8 MiB) is reported once, with
 # its peak, and the exit summary counts each one: the report's frames with
 # a peak above it.
