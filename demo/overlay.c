@@ -18,6 +18,7 @@ static const SDL_Color dim = {170, 170, 170, 255};
 static const SDL_Color used_color = {90, 200, 255, 255};
 static const SDL_Color committed_color = {255, 160, 60, 255};
 static const SDL_Color alert_color = {255, 90, 80, 255}; /* a line that reports a failure */
+static const SDL_Color mark_color = {230, 60, 60, 255};  /* a graph's limit line, and its ticks of failures */
 
 /* Where DejaVu Sans Mono is installed: Debian and Ubuntu (fonts-dejavu-core),
  * Fedora (dejavu-sans-mono-fonts), Arch (ttf-dejavu). */
@@ -227,7 +228,7 @@ static void graph(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *valu
     SDL_RenderDrawRect(r, &box);
     if (mark > 0 && mark <= top) {
         float y = (float)box.y + (float)box.h * (1.0f - mark / top);
-        SDL_SetRenderDrawColor(r, 230, 60, 60, 255);
+        SDL_SetRenderDrawColor(r, mark_color.r, mark_color.g, mark_color.b, 255);
         SDL_RenderDrawLineF(r, (float)box.x, y, (float)(box.x + box.w - 1), y);
     }
     graph_line(r, t, box, values, n, top, color);
@@ -532,11 +533,12 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
         graph(r, t, box, used, count, top, (float)budget, used_color);
         graph_line(r, t, box, committed, count, top, committed_color);
         /* a red tick down from the top edge over each frame whose pushes failed */
-        SDL_SetRenderDrawColor(r, 230, 60, 60, 255);
+        SDL_SetRenderDrawColor(r, mark_color.r, mark_color.g, mark_color.b, 255);
         for (uint32_t i = 0; i < count; i++)
-            if (hist[i].failed_pushes)
-                SDL_RenderDrawLineF(r, graph_x(box, count, i), (float)box.y + 1, graph_x(box, count, i),
-                                    (float)box.y + 6);
+            if (hist[i].failed_pushes) {
+                float x = graph_x(box, count, i);
+                SDL_RenderDrawLineF(r, x, (float)box.y + 1, x, (float)box.y + 6);
+            }
     }
     if (shown_graphs == 2) {
         draw_rows(o, r, &time_legend, 12, bytes_box + graph_h + 8, dim);
