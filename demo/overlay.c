@@ -466,12 +466,19 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
         committed[i] = (float)hist[i].committed; /* at least what any frame used */
         top = committed[i] * 1.1f > top ? committed[i] * 1.1f : top;
     }
+    /* The frame-time graph's top: a tenth above the slowest frame shown, at
+     * least 20 ms and a tenth above the red line, at most three frames at the
+     * red line's time (or 20 ms). A slower frame, a hitch, is drawn at the top
+     * edge: a scale that took it in would squash every other frame, and the
+     * red line, against the bottom edge until the hitch left the graph. */
     float mark = 1000.0f / (info->target_fps > 0 ? info->target_fps : 60.0f);
     float ms_top = mark * 1.1f > 20.0f ? mark * 1.1f : 20.0f;
     for (uint32_t i = 0; graphs && i < o->len; i++) {
         ms[i] = o->frame_ms[(o->head + OVERLAY_HISTORY - o->len + i) % OVERLAY_HISTORY];
         ms_top = ms[i] * 1.1f > ms_top ? ms[i] * 1.1f : ms_top;
     }
+    float ms_cap = 3.0f * mark > 20.0f ? 3.0f * mark : 20.0f;
+    ms_top = ms_top > ms_cap ? ms_cap : ms_top;
 
     /* The layout, in rows of text: the lines, each wrapped to the panel's
      * width (text from x 12 to 4 points inside its right edge); the bytes
