@@ -202,7 +202,8 @@ static float graph_x(SDL_Rect box, uint32_t n, uint32_t i)
 }
 
 /* values[0..n) oldest first, as a line in box, scaled so that `top` is its
- * top edge. */
+ * top edge; a value at `top` (the frame-time graph's cap) goes a row under
+ * that edge, so that a run of them leaves the box's frame whole. */
 static void graph_line(SDL_Renderer *r, Transient *t, SDL_Rect box, const float *values, uint32_t n, float top,
                        SDL_Color color)
 {
@@ -213,8 +214,9 @@ static void graph_line(SDL_Renderer *r, Transient *t, SDL_Rect box, const float 
         return;
     for (uint32_t i = 0; i < n; i++) {
         float v = values[i] > top ? top : values[i];
+        float y = (float)box.y + (float)box.h * (1.0f - v / top);
         pts[i].x = graph_x(box, n, i);
-        pts[i].y = (float)box.y + (float)box.h * (1.0f - v / top);
+        pts[i].y = y < (float)box.y + 1.0f ? (float)box.y + 1.0f : y;
     }
     SDL_SetRenderDrawColor(r, color.r, color.g, color.b, 255);
     SDL_RenderDrawLinesF(r, pts, (int)n);
@@ -468,9 +470,9 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     }
     /* The frame-time graph's top: a tenth above the slowest frame shown, at
      * least 20 ms and a tenth above the red line, at most three frames at the
-     * red line's time (or 20 ms). A slower frame, a hitch, is drawn at the top
-     * edge: a scale that took it in would squash every other frame, and the
-     * red line, against the bottom edge until the hitch left the graph. */
+     * red line's time (or 20 ms). A slower frame, a hitch, is drawn just under
+     * the top edge: a scale that took it in would squash every other frame,
+     * and the red line, against the bottom edge until the hitch left the graph. */
     float mark = 1000.0f / (info->target_fps > 0 ? info->target_fps : 60.0f);
     float ms_top = mark * 1.1f > 20.0f ? mark * 1.1f : 20.0f;
     for (uint32_t i = 0; graphs && i < o->len; i++) {
