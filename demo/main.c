@@ -59,7 +59,8 @@ typedef struct Options {
     bool headless, stats;
     uint32_t particles, threads, fps;
     uint64_t seed;
-    size_t frame_reserve; /* bytes each of the frame arena's stacks reserves; 0: the engine's default */
+    size_t frame_reserve;   /* bytes each of the frame arena's stacks reserves; 0: the engine's default */
+    size_t scratch_reserve; /* bytes each of every thread's two scratch stacks reserves */
     int width, height;
     Backend backend;
     const char *screenshot, *report, *font; /* font NULL: the overlay looks for DejaVu Sans Mono */
@@ -81,6 +82,9 @@ static const char usage[] =
     "  --frame-reserve MIB the address space each of the frame arena's stacks reserves, 1..65536\n"
     "                      (default 1024; 64 on 32-bit): a frame that needs more has pushes fail\n"
     "                      and goes on without what they were for\n"
+    "  --scratch-reserve MIB  the address space each of every thread's two scratch stacks\n"
+    "                      reserves, 1..65536 (default 128; 4095 at most on 32-bit): a part of the\n"
+    "                      particle update that needs more is compacted in place instead\n"
     "  --fps N             frame cap, 0 = none (default 60; vsync does not throttle headless)\n"
     "  --stats             start with the allocation overlay on (F1 toggles)\n"
     "  --screenshot PATH   save the last frame as a BMP (the --frames count's, or the one that quits)\n"
@@ -190,7 +194,7 @@ static int parse_options(int argc, char **argv, Options *o)
 {
     int cpus = SDL_GetCPUCount();
     *o = (Options){.particles = 20000, .threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (uint32_t)cpus, .fps = 60, .seed = 1,
-                   .width = 1280, .height = 720};
+                   .width = 1280, .height = 720, .scratch_reserve = (size_t)128 << 20};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -227,13 +231,14 @@ static int parse_options(int argc, char **argv, Options *o)
             if (!parse_pair(v, MAX_SIDE, &w, &h) || !size_in_range(w, h))
                 return bad_argument("--size needs WxH, " SIZE_RANGE " (got '%s')", v ? v : "");
             o->width = w, o->height = h, i++;
-        } else if (!strcmp(a, "--frame-reserve")) {
+        } else if (!strcmp(a, "--frame-reserve") || !strcmp(a, "--scratch-reserve")) {
             bool wide = SIZE_MAX >> 20 >= 65536; /* 32-bit: up to 4095 MiB, which a size_t can count */
-            if (!parse_u64(v, 1, wide ? 65536 : SIZE_MAX >> 20, &n))
-                return bad_argument(wide ? "--frame-reserve needs a number of MiB from 1 to 65536 (got '%s')"
-                                         : "--frame-reserve needs a number of MiB from 1 to 4095 (got '%s')",
-                                    v ? v : "");
-            o->frame_reserve = (size_t)n << 20, i++;
+            if (!parse_u64(v, 1, wide ? 65536 : SIZE_MAX >> 20, &n)) {
+                fprintf(stderr, "frame_arena_demo: %s needs a number of MiB from 1 to %s (got '%s')\n%s", a,
+                        wide ? "65536" : "4095", v ? v : "", usage);
+                return 2;
+            }
+            *(a[2] == 'f' ? &o->frame_reserve : &o->scratch_reserve) = (size_t)n << 20, i++;
         } else if (!strcmp(a, "--backend")) {
             if (v && !strcmp(v, "arena"))
                 o->backend = Backend_Arena;
@@ -633,14 +638,24 @@ int main(int argc, char **argv)
     }
     /* Every thread's scratch stacks, the workers' and this one's, which the
      * particle update compacts through: their first MiB prefaulted like the
-     * frame arena's, so the first steps take no page faults there, and
-     * 128 MiB of address space, room for the largest update (2,000,000
-     * particles of 24 bytes on one thread). */
-    ScratchError scratch = scratch_set_defaults(&(PageStackDesc){
-        .name = "particles", .reserve_size = 128u << 20, .initial_commit = 1u << 20, .flags = PageStackFlag_Prefault});
-    if (scratch != ScratchError_None)
-        fprintf(stderr, "frame_arena_demo: scratch stacks keep the default size (cannot reserve 128 MiB)\n");
-    workers = workers_create(opt.threads);
+     * frame arena's, so the first steps take no page faults there, and by
+     * default 128 MiB of address space each (--scratch-reserve), room for the
+     * largest update (2,000,000 particles of 24 bytes on one thread). Each
+     * thread makes its own now, this one here and the workers as they start
+     * (workers_create), so that address space it cannot have fails the setup
+     * with a message rather than the first scratch scope with a fatal one. */
+    const char *scratch_failed = scratch_failure(scratch_set_defaults(&(PageStackDesc){
+        .name = "particles", .reserve_size = opt.scratch_reserve, .initial_commit = 1u << 20,
+        .flags = PageStackFlag_Prefault}));
+    if (!scratch_failed)
+        scratch_failed = scratch_failure(scratch_thread_init(NULL));
+    if (!scratch_failed)
+        workers = workers_create(opt.threads, &scratch_failed);
+    if (scratch_failed) {
+        fprintf(stderr, "frame_arena_demo: cannot make the scratch stacks (two of %zu MiB for each of %u threads, "
+                        "--scratch-reserve): %s\n", opt.scratch_reserve >> 20, opt.threads, scratch_failed);
+        goto shut_down;
+    }
     report = opt.report ? fopen(opt.report, "w") : NULL;
     size_t frame_time_cap = opt.frames && opt.frames < 1000000 ? (size_t)opt.frames : 1000000, frame_time_count = 0;
     frame_times = malloc(frame_time_cap * sizeof(double)); /* the summary's percentiles */
@@ -820,6 +835,8 @@ int main(int argc, char **argv)
     printf("overlay: %" PRIu64 " texts drawn, %" PRIu64 " rendered\n", overlay.draws, overlay.renders);
     printf("particles %u  drops %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count, world.failed,
            failed_pushes, world_checksum(&world));
+    printf("scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)  parts compacted in place %" PRIu64
+           "\n", (double)world.scratch_peak / 1048576.0, (double)world.scratch_reserved / 1048576.0, world.in_place);
     SDL_RendererInfo info;
     int window_w = 0, window_h = 0, pixels_w = 0, pixels_h = 0; /* the pixels as the screenshot has them */
     SDL_GetWindowSize(window, &window_w, &window_h);

@@ -130,6 +130,7 @@ typedef struct StepJob {
     uint32_t n;
     Particle *out;
     uint32_t kept[64];
+    bool in_place[64]; /* the part's scratch could not hold it: compacted in the output instead */
     size_t scratch_peak[64], scratch_reserved[64]; /* of the scratch stack each part used */
     float dt;
 } StepJob;
@@ -166,22 +167,29 @@ static bool update_particle(Particle *p, const World *w, const Grid *g, float dt
 }
 
 /* One part of the update: survivors go to the thread's own scratch, then to
- * this part's place in the output (which cannot overlap another part's). */
+ * this part's place in the output (which cannot overlap another part's).
+ * A part its scratch cannot hold (--scratch-reserve) is not an error: its
+ * survivors go straight to that place, which gives the same particles in
+ * the same order (the output is this frame's, the input last frame's). */
 static void step_part(void *ctx, uint32_t part, uint32_t parts)
 {
     StepJob *job = ctx;
     uint32_t begin = (uint32_t)((uint64_t)job->n * part / parts);
     uint32_t end = (uint32_t)((uint64_t)job->n * (part + 1) / parts);
     PageStackMark tmp = scratch_begin(NULL, 0);
-    Particle *kept = push_array_no_zero(tmp.stack, Particle, end - begin);
+    Particle *scratch = page_stack_push_array_with(tmp.stack, end - begin, sizeof(Particle), alignof(Particle),
+                                                   PageStackPush_Try);
+    Particle *kept = scratch ? scratch : job->out + begin;
     uint32_t k = 0;
     for (uint32_t i = begin; i < end; i++) {
         Particle p = job->in[i];
         if (update_particle(&p, job->w, job->grid, job->dt))
             kept[k++] = p;
     }
-    memcpy(job->out + begin, kept, k * sizeof *kept);
+    if (scratch)
+        memcpy(job->out + begin, scratch, k * sizeof *scratch);
     job->kept[part] = k;
+    job->in_place[part] = !scratch;
     PageStackStats st = page_stack_stats(tmp.stack);
     job->scratch_peak[part] = st.peak;
     job->scratch_reserved[part] = st.reserved;
@@ -245,11 +253,13 @@ void world_step(World *w, Transient *t, Workers *workers, float dt)
     StepJob job = {.w = w, .grid = &grid, .in = w->particles, .n = w->count, .out = out, .dt = dt};
     uint32_t parts = workers_count(workers);
     workers_run(workers, step_part, &job);
-    for (uint32_t part = 0; part < parts; part++)
+    for (uint32_t part = 0; part < parts; part++) {
+        w->in_place += job.in_place[part];
         if (job.scratch_peak[part] > w->scratch_peak) {
             w->scratch_peak = job.scratch_peak[part];
             w->scratch_reserved = job.scratch_reserved[part];
         }
+    }
     uint32_t n = job.kept[0];
     for (uint32_t part = 1; part < parts; part++) {
         uint32_t begin = (uint32_t)((uint64_t)job.n * part / parts);

@@ -9,8 +9,9 @@
  *    particle pool and no free list: compaction comes from copying forward.
  * Every step also builds a spatial hash grid of the obstacles and a spawn
  * list in frame memory. The particle update is split across worker threads,
- * each compacting its part through its own scratch stack; the result does not
- * depend on the number of threads.
+ * each compacting its part through its own scratch stack (or in place, where
+ * that cannot hold it); the result depends on neither the number of threads
+ * nor the scratch's size.
  */
 #ifndef DEMO_SIM_H
 #define DEMO_SIM_H
@@ -53,6 +54,7 @@ typedef struct World {
     uint32_t burst;      /* particles to spawn at burst_at on the next step */
     uint32_t failed;     /* steps that could not get their memory */
     size_t scratch_peak, scratch_reserved; /* the highest top any thread's scratch stack reached; its reservation */
+    uint64_t in_place;   /* update parts their thread's scratch could not hold, compacted in place */
 } World;
 
 /* level: the PageStack for entities. Places entities from seed. */

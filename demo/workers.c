@@ -1,7 +1,9 @@
 /* workers: persistent SDL threads woken by a semaphore each; one shared
- * semaphore counts finished parts. Each worker thread gets its own scratch
- * stacks from the engine the first time its job asks (made from the scratch
- * defaults main.c sets), and they are released when the thread ends. */
+ * semaphore counts finished parts. Each worker thread makes its own scratch
+ * stacks as it starts (scratch_thread_init, from the scratch defaults main.c
+ * sets), so that a failure to reserve them is the pool's failure to start,
+ * with its reason, and not a fatal error at the thread's first scratch
+ * scope; they are released when the thread ends. */
 #include "workers.h"
 
 #include "scratch.h"
@@ -15,6 +17,7 @@ typedef struct Worker {
     uint32_t part;
     SDL_Thread *thread;
     SDL_sem *go;
+    const char *failed; /* why the thread could not make its scratch stacks; NULL: it made them */
 } Worker;
 
 struct Workers {
@@ -29,6 +32,10 @@ struct Workers {
 static int worker_main(void *arg)
 {
     Worker *self = arg;
+    self->failed = scratch_failure(scratch_thread_init(NULL));
+    SDL_SemPost(self->pool->done); /* started: workers_create reads `failed` */
+    if (self->failed)
+        return 0;
     for (;;) {
         SDL_SemWait(self->go);
         if (self->pool->quit)
@@ -40,8 +47,19 @@ static int worker_main(void *arg)
     return 0;
 }
 
-Workers *workers_create(uint32_t threads)
+const char *scratch_failure(ScratchError err)
 {
+    switch (err) {
+    case ScratchError_None: return NULL;
+    case ScratchError_NoAddressSpace: return page_stack_error_string(page_stack_create_error()); /* this thread's */
+    case ScratchError_NoThreadSlot: return "no thread key is left to release them at the thread's exit";
+    }
+    return "unknown error";
+}
+
+Workers *workers_create(uint32_t threads, const char **scratch_failed)
+{
+    *scratch_failed = NULL;
     Workers *w = calloc(1, sizeof *w);
     if (!w || threads == 0)
         return free(w), NULL;
@@ -62,6 +80,13 @@ Workers *workers_create(uint32_t threads)
             return workers_destroy(w), NULL;
         }
     }
+    for (uint32_t i = 1; i < threads; i++)
+        SDL_SemWait(w->done);
+    for (uint32_t i = 1; i < threads; i++)
+        if (w->workers[i].failed) {
+            *scratch_failed = w->workers[i].failed;
+            return workers_destroy(w), NULL; /* the ones that failed have ended: a post wakes nothing */
+        }
     return w;
 }
 

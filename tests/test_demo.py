@@ -289,6 +289,11 @@ small_runs = {
               path("missing.ttf"), "--report", path("tight.csv")],
     "drops": ["--frames", "90", "--particles", "60000", "--frame-reserve", "1", "--report", path("drops.csv")],
     "drops_malloc": ["--frames", "45", "--particles", "60000", "--frame-reserve", "1", "--backend", "malloc"],
+    # An update on one thread whose scratch stack (1 MiB) cannot hold it
+    # from about 43,700 particles (frame 29) on, and the same world with the
+    # default 128 MiB.
+    "scratch_small": ["--frames", "45", "--particles", "60000", "--threads", "1", "--scratch-reserve", "1"],
+    "scratch_default": ["--frames", "45", "--particles", "60000", "--threads", "1"],
     # Frames over the 8 MiB budget, from about frame 29 (a soft limit:
     # nothing fails).
     "budget": ["--frames", "40", "--particles", "80000", "--report", path("budget.csv")],
@@ -614,6 +619,19 @@ proc = small_procs["drops_malloc"]
 check(summary(proc)[0] == 0 and drops(proc) == 0 and re.search(r"^particles 60000  ", proc.stdout, re.M) and
       not re.search(r"^demo: frame \d+: .* failed", proc.stdout, re.M),
       "--frame-reserve limits the frame arena, not malloc", proc.stdout[-600:])
+# A part of the update that its thread's scratch cannot hold is compacted
+# in place: the same particles, no drop, and the exit summary counts it.
+in_place = {name: re.search(r"^scratch: peak [0-9.]+ MiB of (\d+) MiB reserved \(the fullest thread's\)  "
+                            r"parts compacted in place (\d+)$", small_procs[name].stdout, re.M)
+            for name in ("scratch_small", "scratch_default")}
+check(in_place["scratch_small"] and in_place["scratch_default"] and
+      in_place["scratch_small"].groups()[0] == "1" and int(in_place["scratch_small"].groups()[1]) > 0 and
+      in_place["scratch_default"].groups() == ("128", "0") and
+      sums["scratch_small"] is not None and sums["scratch_small"] == sums["scratch_default"] and
+      drops(small_procs["scratch_small"]) == 0 and summary(small_procs["scratch_small"])[0] == 0,
+      "--scratch-reserve: an update its scratch cannot hold is compacted in place, to the same world",
+      f"{sums['scratch_small']} {sums['scratch_default']}; " +
+      "; ".join(small_procs[n].stdout[-300:] for n in ("scratch_small", "scratch_default")))
 # A malloc that fails: the shim refuses every block above 1 MiB. The same
 # world as "drops", on malloc: a lane's quads fail from about 26,000
 # particles, the update's array from about 44,000, when the particles are
@@ -959,6 +977,10 @@ for args, what in [
     (["--frame-reserve", "65537"], "(got '65537')"),
     (["--frame-reserve", "1.5"], "(got '1.5')"),
     (["--frame-reserve"], "(got '')"),
+    (["--scratch-reserve", "0"], "--scratch-reserve needs a number of MiB from 1 to 65536 (got '0')"),
+    (["--scratch-reserve", "65537"], "(got '65537')"),
+    (["--scratch-reserve", "-1"], "(got '-1')"),
+    (["--scratch-reserve"], "(got '')"),
     (["--report"], "--report needs a file path"),
     (["--font"], "--font needs a file path"),
     (["--bogus"], "unknown option '--bogus'"),
@@ -1145,8 +1167,9 @@ if os.path.exists("/dev/full"):  # every write there fails with ENOSPC
 else:
     skip("a report it cannot write whole fails the run with a message", "no /dev/full")
 # Too little address space for the frame arena's reservations (a stack of
-# 1 GiB for each of its two frames): the setup fails and says so. Not where
-# ASan's shadow memory needs terabytes of address space.
+# 1 GiB for each of its two frames), or for the scratch stacks: the setup
+# fails and says so. Not where ASan's shadow memory needs terabytes of
+# address space.
 with open(demo, "rb") as binary:
     asan = b"__asan_init" in binary.read()
 if not asan:
@@ -1155,6 +1178,24 @@ if not asan:
                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, resource.RLIM_INFINITY)))
     check(proc.returncode == 1 and "cannot make the frame arena: the OS refused to reserve the address space"
           in proc.stderr, "a frame arena it cannot reserve fails the setup with a message", proc.stderr[-500:])
+    # With the frame arena's stacks at 64 MiB it fits, and the scratch
+    # stacks of 4 threads (2 x 128 MiB each) do not: one thread's failure
+    # fails the setup with a message, whichever thread it is; with 16 MiB
+    # they fit.
+    for scratch in ([], ["--scratch-reserve", "16"]):
+        proc = subprocess.run([demo, "--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--threads",
+                               "4", "--frame-reserve", "64", *scratch], capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, SDL_VIDEODRIVER="dummy"),
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS,
+                                                                    (1 << 30, resource.RLIM_INFINITY)))
+        if scratch:
+            check(proc.returncode == 0 and "cannot" not in proc.stderr,
+                  "scratch stacks that fit the address space (--scratch-reserve 16) run", proc.stderr[-500:])
+        else:
+            check(proc.returncode == 1 and proc.stderr.startswith(
+                      "frame_arena_demo: cannot make the scratch stacks (two of 128 MiB for each of 4 threads, "
+                      "--scratch-reserve): the OS refused to reserve the address space"),
+                  "scratch stacks it cannot reserve fail the setup with a message", proc.stderr[-500:])
 proc = run("--help", timeout=30)
 check(proc.returncode == 0 and "--screenshot PATH" in proc.stdout, "--help prints the usage and exits 0")
 
