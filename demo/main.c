@@ -238,7 +238,7 @@ static int parse_options(int argc, char **argv, Options *o)
                         wide ? "65536" : "4095", v ? v : "", usage);
                 return 2;
             }
-            *(a[2] == 'f' ? &o->frame_reserve : &o->scratch_reserve) = (size_t)n << 20, i++;
+            *(!strcmp(a, "--frame-reserve") ? &o->frame_reserve : &o->scratch_reserve) = (size_t)n << 20, i++;
         } else if (!strcmp(a, "--backend")) {
             if (v && !strcmp(v, "arena"))
                 o->backend = Backend_Arena;

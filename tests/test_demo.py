@@ -1173,29 +1173,28 @@ else:
 with open(demo, "rb") as binary:
     asan = b"__asan_init" in binary.read()
 if not asan:
-    proc = subprocess.run([demo, "--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--threads", "1"],
-                          capture_output=True, text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"),
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, resource.RLIM_INFINITY)))
+    def run_limited(*args):
+        """A headless run of 5 frames in 1 GiB of address space."""
+        return subprocess.run([demo, "--headless", "--frames", "5", "--particles", "1000", "--fps", "0", *args],
+                              capture_output=True, text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"),
+                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS,
+                                                                    (1 << 30, resource.RLIM_INFINITY)))
+
+    proc = run_limited("--threads", "1")
     check(proc.returncode == 1 and "cannot make the frame arena: the OS refused to reserve the address space"
           in proc.stderr, "a frame arena it cannot reserve fails the setup with a message", proc.stderr[-500:])
     # With the frame arena's stacks at 64 MiB it fits, and the scratch
     # stacks of 4 threads (2 x 128 MiB each) do not: one thread's failure
     # fails the setup with a message, whichever thread it is; with 16 MiB
     # they fit.
-    for scratch in ([], ["--scratch-reserve", "16"]):
-        proc = subprocess.run([demo, "--headless", "--frames", "5", "--particles", "1000", "--fps", "0", "--threads",
-                               "4", "--frame-reserve", "64", *scratch], capture_output=True, text=True, timeout=60,
-                              env=dict(os.environ, SDL_VIDEODRIVER="dummy"),
-                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS,
-                                                                    (1 << 30, resource.RLIM_INFINITY)))
-        if scratch:
-            check(proc.returncode == 0 and "cannot" not in proc.stderr,
-                  "scratch stacks that fit the address space (--scratch-reserve 16) run", proc.stderr[-500:])
-        else:
-            check(proc.returncode == 1 and proc.stderr.startswith(
-                      "frame_arena_demo: cannot make the scratch stacks (two of 128 MiB for each of 4 threads, "
-                      "--scratch-reserve): the OS refused to reserve the address space"),
-                  "scratch stacks it cannot reserve fail the setup with a message", proc.stderr[-500:])
+    proc = run_limited("--threads", "4", "--frame-reserve", "64")
+    check(proc.returncode == 1 and proc.stderr.startswith(
+              "frame_arena_demo: cannot make the scratch stacks (two of 128 MiB for each of 4 threads, "
+              "--scratch-reserve): the OS refused to reserve the address space"),
+          "scratch stacks it cannot reserve fail the setup with a message", proc.stderr[-500:])
+    proc = run_limited("--threads", "4", "--frame-reserve", "64", "--scratch-reserve", "16")
+    check(proc.returncode == 0 and "cannot" not in proc.stderr,
+          "scratch stacks that fit the address space (--scratch-reserve 16) run", proc.stderr[-500:])
 proc = run("--help", timeout=30)
 check(proc.returncode == 0 and "--screenshot PATH" in proc.stdout, "--help prints the usage and exits 0")
 
