@@ -448,7 +448,8 @@ static SDL_Color particle_color(const Particle *p)
 
 /* The quads of one part of the sorted particles, built by one worker into
  * its own lane of the frame arena: vertices and indices of its own, drawn
- * once every part is built. */
+ * once every part is built. A lane that cannot hold its part's quads draws
+ * the fastest it can hold (transient_fit): the part's last keys. */
 typedef struct QuadJob {
     Transient *t;
     const World *w;
@@ -456,20 +457,29 @@ typedef struct QuadJob {
     size_t quads;
     SDL_Vertex *v[MAX_THREADS];
     int *idx[MAX_THREADS];
-    size_t built[MAX_THREADS]; /* quads in part p's arrays; 0 if its pushes failed */
+    size_t built[MAX_THREADS]; /* quads in part p's arrays; 0 if not even its fallback had room */
 } QuadJob;
+
+enum { QuadBytes = 4 * sizeof(SDL_Vertex) + 6 * sizeof(int) }; /* one block: the vertices, then the indices */
 
 static void build_quads(void *ctx, uint32_t part, uint32_t parts)
 {
     QuadJob *job = ctx;
     size_t begin = job->quads * part / parts, end = job->quads * (part + 1) / parts, n = end - begin;
-    SDL_Vertex *v = transient_lane_alloc(job->t, part, System_Vertices, (n * 4 + 1) * sizeof *v, alignof(SDL_Vertex));
-    int *idx = transient_lane_alloc(job->t, part, System_Vertices, (n * 6 + 1) * sizeof *idx, alignof(int));
+    _Static_assert(sizeof(SDL_Vertex) % alignof(int) == 0, "the indices follow the vertices");
+    job->built[part] = 0;
+    SDL_Vertex *v = transient_lane_alloc(job->t, part, System_Vertices, n * QuadBytes + 1, alignof(SDL_Vertex));
+    if (!v) {
+        size_t fit = transient_fit(job->t, part, n, QuadBytes);
+        begin = end - fit;
+        n = fit;
+        v = transient_lane_alloc(job->t, part, System_Vertices, n * QuadBytes + 1, alignof(SDL_Vertex));
+        if (!v)
+            return;
+    }
+    int *idx = (int *)(v + n * 4);
     job->v[part] = v;
     job->idx[part] = idx;
-    job->built[part] = 0;
-    if (!v || !idx)
-        return;
     for (size_t k = 0; k < n; k++) {
         const Particle *p = &job->w->particles[job->keys[begin + k] & 0xFFFFFFFFu];
         SDL_Color c = particle_color(p);
@@ -489,13 +499,14 @@ static void build_quads(void *ctx, uint32_t part, uint32_t parts)
 /* Sort keys on this thread, then the particles' quads on every worker, each
  * into its lane (build_quads), drawn part after part so that the order, and
  * the picture, do not depend on the number of threads; the entities last,
- * from lane 0. All of it frame memory. */
-static void draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *workers)
+ * from lane 0. All of it frame memory. Returns the particles drawn. */
+static size_t draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *workers)
 {
     enum { CircleSegments = 20 };
     size_t quads = w->count;
     size_t verts = (size_t)w->entity_count * (CircleSegments + 1);
     size_t indices = (size_t)w->entity_count * CircleSegments * 3;
+    size_t drawn = 0;
     uint64_t *keys = transient_alloc(t, System_Sort, (quads + 1) * sizeof *keys, alignof(uint64_t));
     if (keys) {
         /* Slow particles first, fast ones on top. */
@@ -508,14 +519,16 @@ static void draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *w
         QuadJob job = {.t = t, .w = w, .keys = keys, .quads = quads};
         workers_run(workers, build_quads, &job);
         for (uint32_t part = 0; part < workers_count(workers); part++)
-            if (job.built[part])
+            if (job.built[part]) {
                 SDL_RenderGeometry(r, NULL, job.v[part], (int)job.built[part] * 4, job.idx[part],
                                    (int)job.built[part] * 6);
+                drawn += job.built[part];
+            }
     }
     SDL_Vertex *v = transient_alloc(t, System_Vertices, (verts + 1) * sizeof *v, alignof(SDL_Vertex));
     int *idx = transient_alloc(t, System_Vertices, (indices + 1) * sizeof *idx, alignof(int));
     if (!v || !idx)
-        return;
+        return drawn;
     size_t nv = 0, ni = 0;
     static const SDL_Color kinds[] = {{255, 210, 60, 255}, {90, 230, 120, 255}, {110, 110, 130, 255}};
     for (uint32_t e = 0; e < w->entity_count; e++) {
@@ -533,6 +546,7 @@ static void draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *w
         }
     }
     SDL_RenderGeometry(r, NULL, v, (int)nv, idx, (int)ni);
+    return drawn;
 }
 
 /* The whole window, the bars beside a scene scaled to it included: the
@@ -669,7 +683,7 @@ int main(int argc, char **argv)
     }
     if (report)
         fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak,lanes_used,backend,"
-                        "alloc_ms,alloc_bytes,allocs,failed\n");
+                        "alloc_ms,alloc_bytes,allocs,failed,shed,held,drawn\n");
 
     World world;
     world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
@@ -745,6 +759,7 @@ int main(int argc, char **argv)
         /* --frames runs on a fixed clock (one step a frame) so runs repeat exactly. */
         accumulator += opt.frames ? STEP_DT : (elapsed > 0.25 ? 0.25 : elapsed);
         uint64_t sim_start = SDL_GetPerformanceCounter();
+        uint64_t shed_before = world.shed, held_before = world.held;
         int steps = 0;
         while (accumulator >= STEP_DT - 1e-6 && steps < 4) {
             accumulator -= STEP_DT;
@@ -761,10 +776,11 @@ int main(int argc, char **argv)
         SDL_SetRenderDrawColor(renderer, 12, 12, 20, 255);
         SDL_RenderClear(renderer);
         SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
-        draw_world(renderer, &transient, &world, workers);
+        size_t drawn = draw_world(renderer, &transient, &world, workers);
         OverlayInfo info = {
             .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms, .target_fps = target_fps,
-            .sim_ms = (float)last_sim_ms, .particles = world.count,
+            .sim_ms = (float)last_sim_ms, .particles = world.count, .drawn = drawn,
+            .shed = world.shed - shed_before, .held = world.held - held_before,
             .alloc = {alloc_times_window(&alloc_times[Backend_Arena]),
                       alloc_times_window(&alloc_times[Backend_Malloc])},
             .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,
@@ -796,10 +812,12 @@ int main(int argc, char **argv)
             uint32_t lanes_used = 0; /* lanes whose stack holds something at the frame's end */
             for (uint32_t l = 0; l < frame_arena_lanes(fa); l++)
                 lanes_used += page_stack_stats(frame_arena_lane(fa, l, 0)).pos > 0;
-            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f,%zu,%u,%u\n", frame, st.last.used,
-                    st.last.peak, st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count, world.scratch_peak,
-                    lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms,
-                    transient_bytes(&counts), counts.allocs, counts.failed);
+            fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f,%zu,%u,%u,%" PRIu64 ",%" PRIu64
+                            ",%zu\n",
+                    frame, st.last.used, st.last.peak, st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count,
+                    world.scratch_peak, lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms,
+                    transient_bytes(&counts), counts.allocs, counts.failed, world.shed - shed_before,
+                    world.held - held_before, drawn);
         }
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)
@@ -833,8 +851,9 @@ int main(int argc, char **argv)
            alloc_times_run(&alloc_times[Backend_Arena], arena_ms, sizeof arena_ms),
            alloc_times_run(&alloc_times[Backend_Malloc], malloc_ms, sizeof malloc_ms));
     printf("overlay: %" PRIu64 " texts drawn, %" PRIu64 " rendered\n", overlay.draws, overlay.renders);
-    printf("particles %u  drops %u  failed pushes %" PRIu64 "  checksum %016" PRIx64 "\n", world.count, world.failed,
-           failed_pushes, world_checksum(&world));
+    printf("particles %u  drops %u  shed %" PRIu64 "  held back %" PRIu64 "  failed pushes %" PRIu64
+           "  checksum %016" PRIx64 "\n",
+           world.count, world.failed, world.shed, world.held, failed_pushes, world_checksum(&world));
     printf("scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)  parts compacted in place %" PRIu64
            "\n", (double)world.scratch_peak / 1048576.0, (double)world.scratch_reserved / 1048576.0, world.in_place);
     SDL_RendererInfo info;

@@ -64,6 +64,8 @@ typedef struct OverlayInfo {
     AllocWindow alloc[Backend_Count];
     float target_fps; /* the frame-time graph's red line is a frame at this rate */
     uint32_t particles, target, threads;
+    size_t drawn;         /* this frame: the particles drawn */
+    uint64_t shed, held;  /* this frame: the particles the update left out for want of frame memory (sim.h) */
     size_t scratch_peak, scratch_reserved; /* the particle update's scratch: highest top of any thread's, reserved */
     Backend backend;
     Backend last_backend; /* the one the last ended frame ran on (F2 may have switched since) */

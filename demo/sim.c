@@ -216,6 +216,26 @@ static void drop_particles(World *w)
     w->count = 0;
 }
 
+/* What a step can keep of *n particles and spawn of *spawns within lane 0's
+ * room, beside TRANSIENT_SPARE for the rest of the frame (all of both on
+ * malloc, which cannot tell): each particle takes its place in the new
+ * array and its sort key, pushed by the draw; a spawn its place in the
+ * spawn list besides. The spawns are held back first, then the oldest
+ * particles shed. */
+static void fit_step(const Transient *t, uint32_t *n, uint32_t *spawns)
+{
+    size_t room = transient_room(t, 0);
+    if (room == SIZE_MAX)
+        return;
+    room = room > TRANSIENT_SPARE ? room - TRANSIENT_SPARE : 0;
+    const size_t each = sizeof(Particle) + sizeof(uint64_t), spawn_each = each + sizeof(Particle);
+    if (room / each < *n)
+        *n = (uint32_t)(room / each);
+    room -= *n * each;
+    if (room / spawn_each < *spawns)
+        *spawns = (uint32_t)(room / spawn_each);
+}
+
 void world_step(World *w, Transient *t, Workers *workers, float dt)
 {
     move_entities(w, dt);
@@ -233,24 +253,34 @@ void world_step(World *w, Transient *t, Workers *workers, float dt)
         want = want < per_step ? want : per_step;
     }
     uint32_t spawn_count = want + w->burst;
-    Particle *spawn = transient_alloc(t, System_Spawn, (spawn_count + 1) * sizeof(Particle), alignof(Particle));
-    if (!spawn) {
-        drop_particles(w);
-        return;
-    }
-    for (uint32_t i = 0; i < want; i++)
-        spawn[i] = spawn_one(w, w->entities[ATTRACTORS + i % EMITTERS].pos, 160.0f);
-    for (uint32_t i = want; i < spawn_count; i++)
-        spawn[i] = spawn_one(w, w->burst_at, 320.0f);
     w->burst = 0;
-
-    Particle *out = transient_alloc(t, System_Particles, ((size_t)w->count + spawn_count + 1) * sizeof(Particle),
-                                    alignof(Particle));
+    uint32_t n = w->count, spawns = spawn_count;
+    fit_step(t, &n, &spawns);
+    Particle *spawn = transient_alloc(t, System_Spawn, (spawns + 1) * sizeof(Particle), alignof(Particle));
+    if (!spawn)
+        spawns = 0;
+    Particle *out = NULL;
+    for (int attempt = 0; !out && attempt < 2; attempt++) {
+        if (attempt) { /* refused all the same (malloc, or the OS would not commit the room): half of it */
+            uint32_t half = (uint32_t)(((size_t)n + spawns) / 2);
+            spawns = half > n ? half - n : 0;
+            n = half < n ? half : n;
+        }
+        out = transient_alloc(t, System_Particles, ((size_t)n + spawns + 1) * sizeof(Particle), alignof(Particle));
+    }
     if (!out) {
         drop_particles(w);
         return;
     }
-    StepJob job = {.w = w, .grid = &grid, .in = w->particles, .n = w->count, .out = out, .dt = dt};
+    for (uint32_t i = 0; i < spawns; i++)
+        spawn[i] = spawn_one(w, i < want ? w->entities[ATTRACTORS + i % EMITTERS].pos : w->burst_at,
+                             i < want ? 160.0f : 320.0f);
+    w->shed += w->count - n;
+    w->held += spawn_count - spawns;
+    const Particle *in = w->particles;
+    if (n < w->count) /* the newest are kept */
+        in += w->count - n;
+    StepJob job = {.w = w, .grid = &grid, .in = in, .n = n, .out = out, .dt = dt};
     uint32_t parts = workers_count(workers);
     workers_run(workers, step_part, &job);
     for (uint32_t part = 0; part < parts; part++) {
@@ -260,27 +290,37 @@ void world_step(World *w, Transient *t, Workers *workers, float dt)
             w->scratch_reserved = job.scratch_reserved[part];
         }
     }
-    uint32_t n = job.kept[0];
+    uint32_t kept = job.kept[0];
     for (uint32_t part = 1; part < parts; part++) {
         uint32_t begin = (uint32_t)((uint64_t)job.n * part / parts);
-        memmove(out + n, out + begin, job.kept[part] * sizeof *out);
-        n += job.kept[part];
+        memmove(out + kept, out + begin, job.kept[part] * sizeof *out);
+        kept += job.kept[part];
     }
-    memcpy(out + n, spawn, spawn_count * sizeof *out);
+    if (spawns)
+        memcpy(out + kept, spawn, spawns * sizeof *out);
     w->particles = out;
-    w->count = n + spawn_count;
+    w->count = kept + spawns;
     w->steps++;
 }
 
 void world_carry(World *w, Transient *t)
 {
-    Particle *out = transient_copy(t, System_Particles, w->particles, (size_t)w->count * sizeof(Particle),
-                                   alignof(Particle));
+    uint32_t n = w->count, spawns = 0;
+    fit_step(t, &n, &spawns);
+    Particle *out = NULL;
+    for (int attempt = 0; !out && attempt < 2; attempt++) { /* the newest n, then half of them as a step */
+        if (attempt)
+            n /= 2;
+        out = transient_copy(t, System_Particles, n ? w->particles + (w->count - n) : NULL,
+                             (size_t)n * sizeof(Particle), alignof(Particle));
+    }
     if (!out) {
         drop_particles(w);
         return;
     }
+    w->shed += w->count - n;
     w->particles = out;
+    w->count = n;
 }
 
 static uint64_t fnv(uint64_t h, uint32_t word)

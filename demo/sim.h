@@ -12,6 +12,12 @@
  * each compacting its part through its own scratch stack (or in place, where
  * that cannot hold it); the result depends on neither the number of threads
  * nor the scratch's size.
+ *
+ * A frame short of memory (a small --frame-reserve, a failing malloc)
+ * degrades the world rather than losing it: the particles' array takes as
+ * many as fit with their sort keys, the spawns held back first and then the
+ * oldest particles shed (World.held, World.shed). Only a step that cannot
+ * have even that, or its grid, drops every particle (World.failed).
  */
 #ifndef DEMO_SIM_H
 #define DEMO_SIM_H
@@ -52,7 +58,8 @@ typedef struct World {
     float width, height;
     vec2s burst_at;
     uint32_t burst;      /* particles to spawn at burst_at on the next step */
-    uint32_t failed;     /* steps that could not get their memory */
+    uint32_t failed;     /* steps that could not get their memory: every particle dropped */
+    uint64_t shed, held; /* particles left out for want of frame memory: the oldest, and spawns not made */
     size_t scratch_peak, scratch_reserved; /* the highest top any thread's scratch stack reached; its reservation */
     uint64_t in_place;   /* update parts their thread's scratch could not hold, compacted in place */
 } World;

@@ -67,12 +67,17 @@ static void *counted(TransientLane *lane, System sys, size_t size, uint64_t star
     return p;
 }
 
-void *transient_lane_alloc(Transient *t, uint32_t lane_index, System sys, size_t size, size_t align)
+static void check_lane(const Transient *t, uint32_t lane)
 {
-    if (lane_index >= t->lanes) {
-        fprintf(stderr, "transient: lane %u of %u\n", (unsigned)lane_index, (unsigned)t->lanes);
+    if (lane >= t->lanes) {
+        fprintf(stderr, "transient: lane %u of %u\n", (unsigned)lane, (unsigned)t->lanes);
         abort();
     }
+}
+
+void *transient_lane_alloc(Transient *t, uint32_t lane_index, System sys, size_t size, size_t align)
+{
+    check_lane(t, lane_index);
     TransientLane *lane = &t->lane[lane_index];
     uint64_t start = SDL_GetPerformanceCounter();
     void *p = t->backend == Backend_Arena ? page_stack_try_push(lane->frame, size, align)
@@ -98,6 +103,24 @@ void *transient_copy(Transient *t, System sys, const void *src, size_t size, siz
             memcpy(p, src, size);
     }
     return counted(lane, sys, size, start, p);
+}
+
+size_t transient_room(const Transient *t, uint32_t lane)
+{
+    check_lane(t, lane);
+    if (t->backend != Backend_Arena)
+        return SIZE_MAX;
+    PageStackStats st = page_stack_stats(t->lane[lane].frame);
+    return st.reserved - st.pos;
+}
+
+size_t transient_fit(const Transient *t, uint32_t lane, size_t asked, size_t item_bytes)
+{
+    size_t room = transient_room(t, lane);
+    if (room == SIZE_MAX)
+        return asked / 2;
+    size_t fit = room > TRANSIENT_SPARE ? (room - TRANSIENT_SPARE) / item_bytes : 0;
+    return fit < asked ? fit : asked / 2;
 }
 
 TransientCounts transient_counts(const Transient *t)

@@ -85,6 +85,23 @@ void *transient_lane_alloc(Transient *t, uint32_t lane, System sys, size_t size,
  * counts as allocation time on either backend. */
 void *transient_copy(Transient *t, System sys, const void *src, size_t size, size_t align);
 
+/* The bytes a block on lane `lane` (below t->lanes) could still have this
+ * frame, as far as the backend can tell: on the arena, what the lane's
+ * stack reserves above its top (the OS may yet refuse to commit them);
+ * SIZE_MAX on malloc, which cannot tell. For a fallback after a refused
+ * block: ask for what fits instead. */
+size_t transient_room(const Transient *t, uint32_t lane);
+
+/* What a fallback leaves free on a lane for the rest of the frame (the
+ * entities' vertices and the overlay take about 40 KiB of lane 0). */
+#define TRANSIENT_SPARE ((size_t)64 << 10)
+
+/* After a block of `asked` items of item_bytes each was refused on the
+ * lane: how many to ask for instead. On the arena, what the lane's room
+ * holds beside TRANSIENT_SPARE; half of `asked` where the room was there
+ * (the OS refused to commit it) and on malloc, which cannot tell. */
+size_t transient_fit(const Transient *t, uint32_t lane, size_t asked, size_t item_bytes);
+
 /* This frame's counts summed over the lanes: read once the workers are done. */
 TransientCounts transient_counts(const Transient *t);
 

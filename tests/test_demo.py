@@ -117,10 +117,11 @@ def summary(proc):
     return (int(m.group(1)), m.group(2)) if m else (None, None)
 
 
-def drops(proc):
-    """The exit summary's count of the steps that lost the particles for want of frame memory."""
-    m = re.search(r"^particles \d+  drops (\d+)  failed pushes", proc.stdout, re.M)
-    return int(m.group(1)) if m else None
+def losses(proc):
+    """The exit summary's counts of what the world lost for want of frame memory: the steps that dropped every
+    particle, the particles shed and the spawns held back."""
+    m = re.search(r"^particles \d+  drops (\d+)  shed (\d+)  held back (\d+)  failed pushes", proc.stdout, re.M)
+    return tuple(int(g) for g in m.groups()) if m else None
 
 
 def read_bmp(p):
@@ -154,7 +155,8 @@ for name, proc in procs.items():
     check(proc.returncode == 0, f"{name}: {runs[name][runs[name].index('--frames') + 1]} headless frames exit 0",
           proc.stderr[-2000:])
     failed, _ = summary(proc)
-    check(failed == 0 and drops(proc) == 0, f"{name}: 0 failed pushes, 0 drops", proc.stdout[-2000:])
+    check(failed == 0 and losses(proc) == (0, 0, 0), f"{name}: 0 failed pushes, nothing dropped, shed or held back",
+          proc.stdout[-2000:])
 
 
 
@@ -172,6 +174,11 @@ check(m and frames <= int(m.group(2)) <= int(m.group(1)) / 2,
 
 def report(name):
     return list(csv.DictReader(open(path(name)))) if os.path.exists(path(name)) else []
+
+
+def column(rows, key):
+    """A report's column as numbers, -1 where a row has none."""
+    return [int(r.get(key) or -1) for r in rows]
 
 
 rows = report("one.csv")
@@ -282,13 +289,16 @@ small_runs = {
     # Frames that need more than the frame arena's stacks reserve (1 MiB
     # each). With 20,000 particles lane 0 cannot take its half of the
     # particles' quads (1 MiB, besides the particles and the sort keys) in
-    # every frame from about the 23rd on; with 60,000 the update's pushes
-    # fail too, and the world drops its particles. The overlay's text is
-    # printed as in "compare".
+    # every frame from about the 23rd on, and draws what it can hold; with
+    # 60,000 the world stops growing where lane 0 can no longer hold the
+    # particles and their sort keys. The overlay's text is printed as in
+    # "compare".
     "tight": ["--frames", "150", "--fps", "60", "--particles", "20000", "--frame-reserve", "1", "--stats", "--font",
               path("missing.ttf"), "--report", path("tight.csv")],
-    "drops": ["--frames", "90", "--particles", "60000", "--frame-reserve", "1", "--report", path("drops.csv")],
-    "drops_malloc": ["--frames", "45", "--particles", "60000", "--frame-reserve", "1", "--backend", "malloc"],
+    "crowded": ["--frames", "90", "--particles", "60000", "--frame-reserve", "1", "--report", path("crowded.csv")],
+    # 60,000 particles on malloc, then on the arena from frame 45 (F2).
+    "switch": ["--frames", "60", "--particles", "60000", "--frame-reserve", "1", "--backend", "malloc", "--input",
+               "45:F2", "--report", path("switch.csv")],
     # An update on one thread whose scratch stack (1 MiB) cannot hold it
     # from about 43,700 particles (frame 29) on, and the same world with the
     # default 128 MiB.
@@ -523,32 +533,43 @@ check(not problems and any(int(f) <= 10 for f, *_ in last_printed) and any(int(f
 # the others above): a failed push is counted once, in the report's
 # `failed` (a NULL for the demo) and in the frame arena's stats, which the
 # overlay prints for the frame before; the exit summary's failed pushes are
-# the report's. Each drop empties the world at the end of its frame (the
-# report's particles 0: the step spawns none), and the emitters bring the
-# particles back. The frame arena reserves its 2 buffers x 2 lanes of
-# 1 MiB, no more.
+# the report's. The frame arena reserves its 2 buffers x 2 lanes of
+# 1 MiB, no more. What is short degrades, and nothing empties the world:
+# a lane that cannot hold its part of the quads draws fewer of them (in
+# "tight", lane 0 some of its half and lane 1 all of its), and in
+# "crowded" the world stops growing below its target of 60,000, the
+# emitters holding back their spawns in each frame (the report's `held`,
+# summed in the exit summary), while every particle it has is kept and
+# lane 1 draws its part.
 problems = []
-for name in ("tight", "drops"):
+for name in ("tight", "crowded"):
     rows, proc = report(f"{name}.csv"), small_procs[name]
     failed = [int(r["failed"]) for r in rows]
     m = re.search(r"^arena: .*  reserved (\d+) MiB", proc.stdout, re.M)
     length = 150 if name == "tight" else 90
     if len(rows) != length or summary(proc)[0] != sum(failed) or not m or m.group(1) != "4":
         problems.append(f"{name}: {len(rows)} rows, {sum(failed)} failed in the report; {proc.stdout[-600:]}")
-    elif sum(f > 0 for f in failed[30:]) < (120 if name == "tight" else 30):
+        continue
+    if sum(f > 0 for f in failed[30:]) < (120 if name == "tight" else 60):
         problems.append(f"{name}: pushes failed in {sum(f > 0 for f in failed[30:])} of frames 30 to {length - 1}")
     # a block refused counts in `failed` alone: the blocks and bytes are
     # those the stack took, as without failures
     given = [(r["pushes"], r["used"], r["allocs"], r["alloc_bytes"]) for r in rows]
     if any(a != p or int(b) > int(u) for p, u, a, b in given):
         problems.append(f"{name}: (pushes, used, allocs, alloc_bytes) {given[20:40]}")
-    emptied = [i for i, r in enumerate(rows) if r["particles"] == "0"]
-    if name == "tight" and (emptied or drops(proc) != 0):
-        problems.append(f"tight: frames {emptied} with no particles, {drops(proc)} drops")
-    if name == "drops" and (len(emptied) != drops(proc) or len(emptied) < 2 or any(failed[i] == 0 for i in emptied)
-                            or int(rows[-1]["particles"]) <= 0):
-        problems.append(f"drops: frames {emptied} with no particles, failed pushes in them "
-                        f"{[failed[i] for i in emptied]}, {drops(proc)} drops, at the end {rows[-1]['particles']}")
+    particles, drawn, held, shed = (column(rows, k) for k in ("particles", "drawn", "held", "shed"))
+    if 0 in particles or any(shed) or losses(proc) != (0, 0, sum(held)):
+        problems.append(f"{name}: particles {particles[::10]}, shed {shed[::10]}, "
+                        f"held {held[::10]}; the exit summary's drops, shed and held back {losses(proc)}")
+    before = next((i for i, f in enumerate(failed) if f), length)
+    least = (lambda p: p // 2) if name == "tight" else (lambda p: 0)
+    if drawn[:before] != particles[:before] or any(not least(p) < d < p for p, d in zip(particles[30:], drawn[30:])):
+        problems.append(f"{name}: the first failure at frame {before}; (particles, drawn) "
+                        f"{list(zip(particles, drawn))[::10]}")
+    if name == "tight" and (sum(held) or particles[-1] < 19000):
+        problems.append(f"tight: {sum(held)} held back, {particles[-1]} particles at the end")
+    if name == "crowded" and (not 20000 < min(particles[30:]) <= max(particles[30:]) < 50000 or 0 in held[30:]):
+        problems.append(f"crowded: particles {particles[30::10]}, held back {held[30::10]}")
     # The first frame with failures is reported on stdout, once.
     said = re.findall(r"^demo: frame (\d+): (\d+) allocations? failed, out of the frame arena's reservation "
                       r"\(--frame-reserve\) or of memory \(reported once", proc.stdout, re.M)
@@ -562,8 +583,21 @@ later = [(f, n) for f, n in tight_printed if f > 30]
 if len(tight) == 150 and (not later or any(n != int(tight[f - 1]["failed"]) or n == 0 for f, n in later)):
     problems.append(f"tight: the overlay printed {tight_printed}; the report's failed "
                     f"{[tight[f - 1]['failed'] for f, _ in tight_printed if f > 0]}")
-check(not problems, "--frame-reserve: frames that run out of frame memory fail their pushes, are counted, "
-      "drop the particles when the update cannot have its memory, and the demo goes on", "; ".join(problems))
+# The overlay says what the frame left out, in the frame that did: in
+# "tight" the particles drawn, as the report has them, from the first frame
+# that could not draw them all; never in "compare", which has the memory.
+blocks = {int(f): b for f, b in re.findall(r"^frame (\d+)  (.*\n(?:(?!frame \d+  ).*\n)*)",
+                                           small_procs["tight"].stdout, re.M)}
+short = {f: re.search(r"^short of frame memory: drawn (\d+)  held back 0  shed 0$", b, re.M) for f, b in blocks.items()}
+if len(tight) == 150 and (not [f for f in short if f > 30] or
+                          any(bool(m) != (int(tight[f]["drawn"]) < int(tight[f]["particles"])) or
+                              (m and m.group(1) != tight[f]["drawn"]) for f, m in short.items())):
+    problems.append(f"tight: the overlay printed {[(f, m and m.group(0)) for f, m in short.items()]}; the report's "
+                    f"drawn {[(f, tight[f]['drawn'], tight[f]['particles']) for f in short]}")
+if "short of frame memory" in small_procs["compare"].stdout:
+    problems.append("compare: the overlay says the frame was short of memory")
+check(not problems, "--frame-reserve: frames that run out of frame memory fail their pushes, are counted, draw "
+      "what fits, hold back spawns that do not, and the demo goes on", "; ".join(problems))
 # The line of failures is drawn in red while the last frame had some, in
 # the panel's white otherwise: red text pixels (as a BMP stores them: blue,
 # green, red) above the first graph after frames that failed, none in a
@@ -614,11 +648,22 @@ check(len(rows) == 40 and over and said == [f"{int(over[0]['peak']) / 1048576:.2
       "a frame over the budget is reported once, and the exit summary counts every one",
       f"{len(over)} of {len(rows)} frames over, reported {said}; {proc.stdout[-400:]}")
 # The reservation is the frame arena's: on malloc the same world has all
-# its memory (60,000 particles from about frame 39 on).
-proc = small_procs["drops_malloc"]
-check(summary(proc)[0] == 0 and drops(proc) == 0 and re.search(r"^particles 60000  ", proc.stdout, re.M) and
-      not re.search(r"^demo: frame \d+: .* failed", proc.stdout, re.M),
-      "--frame-reserve limits the frame arena, not malloc", proc.stdout[-600:])
+# its memory (60,000 particles from about frame 39 on), and nothing fails.
+# On the arena from frame 45 (F2), that frame's step keeps the newest
+# particles that lane 0 holds with their sort keys and sheds the others
+# (the report's `shed`, in that frame alone; the exit summary sums it);
+# the world goes on from there.
+rows, proc = report("switch.csv"), small_procs["switch"]
+on_malloc, on_arena = rows[:45], rows[45:]
+particles, shed = column(rows, "particles"), column(rows, "shed")
+check(len(rows) == 60 and all(r["backend"] == "malloc" and r["failed"] == "0" for r in on_malloc) and
+      particles[44] == 60000 and all(r["backend"] == "arena" for r in on_arena) and
+      20000 < particles[45] < 50000 and shed[45] >= 60000 - particles[45] and not any(shed[:45] + shed[46:]) and
+      min(particles[45:]) > 20000 and losses(proc)[:2] == (0, shed[45]) and
+      re.findall(r"^demo: frame (\d+): .* failed", proc.stdout, re.M) in ([], ["45"]),
+      "--frame-reserve limits the frame arena, not malloc; switched to it, the world sheds its oldest particles",
+      f"(backend, particles, shed, failed) {[(r['backend'], r['particles'], r.get('shed'), r['failed']) for r in rows[40:50]]}"
+      f"; {proc.stdout[-600:]}")
 # A part of the update that its thread's scratch cannot hold is compacted
 # in place: the same particles, no drop, and the exit summary counts it.
 in_place = {name: re.search(r"^scratch: peak [0-9.]+ MiB of (\d+) MiB reserved \(the fullest thread's\)  "
@@ -628,39 +673,55 @@ check(in_place["scratch_small"] and in_place["scratch_default"] and
       in_place["scratch_small"].groups()[0] == "1" and int(in_place["scratch_small"].groups()[1]) > 0 and
       in_place["scratch_default"].groups() == ("128", "0") and
       sums["scratch_small"] is not None and sums["scratch_small"] == sums["scratch_default"] and
-      drops(small_procs["scratch_small"]) == 0 and summary(small_procs["scratch_small"])[0] == 0,
+      losses(small_procs["scratch_small"]) == (0, 0, 0) and summary(small_procs["scratch_small"])[0] == 0,
       "--scratch-reserve: an update its scratch cannot hold is compacted in place, to the same world",
       f"{sums['scratch_small']} {sums['scratch_default']}; " +
       "; ".join(small_procs[n].stdout[-300:] for n in ("scratch_small", "scratch_default")))
 # A malloc that fails: the shim refuses every block above 1 MiB. The same
-# world as "drops", on malloc: a lane's quads fail from about 26,000
-# particles, the update's array from about 44,000, when the particles are
-# dropped. Each failure is counted once, the first is reported, the run
-# ends at its last frame, and the overlay's line of failures is red after
-# frame MALLOC_FAIL_FRAMES - 2, which failed.
+# world as "crowded", on malloc: a lane's quads fail from about 20,000
+# particles (that lane then asks for half of them, and draws those where
+# they fit), the update's array from about 44,000, when the step asks for
+# half of it, keeping the newest particles: the rest are shed (the report's
+# `shed`, summed in the exit summary), and the world never empties. Each
+# failure is counted once, the first is reported, the run ends at its last
+# frame, and the overlay's line of failures is red after frame
+# MALLOC_FAIL_FRAMES - 2, which failed. With every block above 256 bytes
+# refused, no step can have its grid: each drops every particle (`drops`),
+# and the demo goes on.
 MALLOC_FAIL_FRAMES = 50
-NAME = "a malloc that fails: counted once, the first reported, the line red, the particles dropped, the demo goes on"
+NAME = "a malloc that fails: counted once, the first reported, the line red, the oldest particles shed, the demo goes on"
 if fail_alloc:
     # (gcc's ASan wants its runtime first among the libraries loaded; the
     # shim comes first, and its aligned_alloc calls ASan's)
-    env = dict(os.environ, SDL_VIDEODRIVER="dummy", LD_PRELOAD=fail_alloc, FAIL_ALIGNED_ALLOC_ABOVE=str(1 << 20),
-               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    def refusing(above):
+        return dict(os.environ, SDL_VIDEODRIVER="dummy", LD_PRELOAD=fail_alloc, FAIL_ALIGNED_ALLOC_ABOVE=str(above),
+                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
     proc = run(*small, "--frames", str(MALLOC_FAIL_FRAMES), "--particles", "60000", "--backend", "malloc", "--stats",
-               "--report", path("malloc_fail.csv"), "--screenshot", path("malloc_fail.bmp"), timeout=120, env=env)
+               "--report", path("malloc_fail.csv"), "--screenshot", path("malloc_fail.bmp"), timeout=120,
+               env=refusing(1 << 20))
     rows = report("malloc_fail.csv")
-    failed = [int(r["failed"]) for r in rows]
-    emptied = [i for i, r in enumerate(rows) if r["particles"] == "0"]
+    failed, particles, shed = (column(rows, k) for k in ("failed", "particles", "shed"))
+    halved = [i for i, n in enumerate(shed) if n]
     first = next((i for i, f in enumerate(failed) if f), None)
     said = re.findall(r"^demo: frame (\d+): (\d+) allocations? failed, malloc returned NULL \(reported once",
                       proc.stdout, re.M)
     red = alert_pixels(read_bmp(path("malloc_fail.bmp"))[2]) if os.path.exists(path("malloc_fail.bmp")) else None
     check(proc.returncode == 0 and len(rows) == MALLOC_FAIL_FRAMES and summary(proc)[0] == sum(failed) > 0 and
           said == [(str(first), str(failed[first] if first is not None else None))] and
-          len(emptied) == drops(proc) > 0 and int(rows[-1]["particles"]) > 0 and failed[-2] > 0 and red and red > 100,
-          NAME, f"exit {proc.returncode}, {len(rows)} rows, failed {failed}, frames {emptied} with no particles, "
-          f"first reported {said}, {red} red pixels; {proc.stderr[-300:]} {proc.stdout[-500:]}")
+          halved and all(particles[i] <= particles[i - 1] // 2 + 2000 for i in halved) and 0 not in particles and
+          losses(proc)[:2] == (0, sum(shed)) and failed[-2] > 0 and red and red > 100,
+          NAME, f"exit {proc.returncode}, {len(rows)} rows, failed {failed}, shed in frames {halved}, particles "
+          f"{particles[::5]}, first reported {said}, {red} red pixels; {proc.stderr[-300:]} {proc.stdout[-500:]}")
+    proc = run(*small, "--frames", "30", "--backend", "malloc", "--report", path("malloc_grid.csv"), timeout=120,
+               env=refusing(256))
+    rows = report("malloc_grid.csv")
+    check(proc.returncode == 0 and len(rows) == 30 and all(r["particles"] == "0" for r in rows) and
+          losses(proc) and losses(proc)[0] == 30 and summary(proc)[0] == sum(int(r["failed"]) for r in rows) > 30,
+          "a malloc that refuses the grid: each step drops every particle, counted, and the demo goes on",
+          f"exit {proc.returncode}, {len(rows)} rows; {proc.stdout[-400:]}")
 else:
     skip(NAME, "no shim: a sanitizer's aligned_alloc linked into the program, which the shim cannot come before")
+    skip("a malloc that refuses the grid: each step drops every particle, counted, and the demo goes on", "no shim")
 # The exit summary gives the means over every frame on each alone, their
 # counts (frames 0 to 9 and 12 to 149), and their medians and 99th
 # percentiles by nearest rank: the report's values at those ranks, which
