@@ -272,7 +272,7 @@ void world_step(World *w, Transient *t, Workers *workers, float dt)
         drop_particles(w);
         return;
     }
-    for (uint32_t i = 0; i < spawns; i++)
+    for (uint32_t i = 0; spawn && i < spawns; i++) /* (spawns is 0 without a spawn list) */
         spawn[i] = spawn_one(w, i < want ? w->entities[ATTRACTORS + i % EMITTERS].pos : w->burst_at,
                              i < want ? 160.0f : 320.0f);
     w->shed += w->count - n;
@@ -296,7 +296,7 @@ void world_step(World *w, Transient *t, Workers *workers, float dt)
         memmove(out + kept, out + begin, job.kept[part] * sizeof *out);
         kept += job.kept[part];
     }
-    if (spawns)
+    if (spawn && spawns)
         memcpy(out + kept, spawn, spawns * sizeof *out);
     w->particles = out;
     w->count = kept + spawns;
