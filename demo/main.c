@@ -759,7 +759,7 @@ int main(int argc, char **argv)
         /* --frames runs on a fixed clock (one step a frame) so runs repeat exactly. */
         accumulator += opt.frames ? STEP_DT : (elapsed > 0.25 ? 0.25 : elapsed);
         uint64_t sim_start = SDL_GetPerformanceCounter();
-        uint64_t shed_before = world.shed, held_before = world.held;
+        uint64_t shed_before = world.shed, held_before = world.held, in_place_before = world.in_place;
         int steps = 0;
         while (accumulator >= STEP_DT - 1e-6 && steps < 4) {
             accumulator -= STEP_DT;
@@ -781,6 +781,7 @@ int main(int argc, char **argv)
             .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms, .target_fps = target_fps,
             .sim_ms = (float)last_sim_ms, .particles = world.count, .drawn = drawn,
             .shed = world.shed - shed_before, .held = world.held - held_before,
+            .in_place = world.in_place - in_place_before,
             .alloc = {alloc_times_window(&alloc_times[Backend_Arena]),
                       alloc_times_window(&alloc_times[Backend_Malloc])},
             .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,

@@ -442,8 +442,11 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     int failed_line = failed ? n : -1;
     lines[n++] = line(t, "failed %s %u  trims %llu  over budget %llu", last_on_arena ? "pushes" : "mallocs", failed,
                       (unsigned long long)st.trims, (unsigned long long)st.budget_overruns);
-    lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)", mib(info->scratch_peak),
-                      mib(info->scratch_reserved));
+    char in_place[48] = "";
+    if (info->in_place)
+        snprintf(in_place, sizeof in_place, "  in place %llu", (unsigned long long)info->in_place);
+    lines[n++] = line(t, "scratch: peak %.2f MiB of %.0f MiB reserved (the fullest thread's)%s",
+                      mib(info->scratch_peak), mib(info->scratch_reserved), in_place);
     uint64_t now = SDL_GetTicks64();
     if (!o->font && (!o->printed || now - o->last_print_ms >= 1000)) {
         o->last_print_ms = now;

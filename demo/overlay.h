@@ -67,6 +67,7 @@ typedef struct OverlayInfo {
     size_t drawn;         /* this frame: the particles drawn */
     uint64_t shed, held;  /* this frame: the particles the update left out for want of frame memory (sim.h) */
     size_t scratch_peak, scratch_reserved; /* the particle update's scratch: highest top of any thread's, reserved */
+    uint64_t in_place; /* this frame: parts of the update their thread's scratch could not hold (sim.h) */
     Backend backend;
     Backend last_backend; /* the one the last ended frame ran on (F2 may have switched since) */
     TransientCounts last; /* the last ended frame's allocations, summed over the lanes; zeroed before the first */

@@ -124,6 +124,11 @@ def losses(proc):
     return tuple(int(g) for g in m.groups()) if m else None
 
 
+def overlay_text(proc):
+    """The overlay's text as printed without a font: {the frame it was printed in: its lines}."""
+    return {int(f): b for f, b in re.findall(r"^frame (\d+)  (.*\n(?:(?!frame \d+  ).*\n)*)", proc.stdout, re.M)}
+
+
 def read_bmp(p):
     data = open(p, "rb").read()
     offset = struct.unpack_from("<I", data, 10)[0]
@@ -302,8 +307,11 @@ small_runs = {
     # An update on one thread whose scratch stack (1 MiB) cannot hold it
     # from about 43,700 particles (frame 29) on, and the same world with the
     # default 128 MiB.
-    "scratch_small": ["--frames", "45", "--particles", "60000", "--threads", "1", "--scratch-reserve", "1"],
-    "scratch_default": ["--frames", "45", "--particles", "60000", "--threads", "1"],
+    # F1 at frame 40 prints the overlay's text (no font) in that frame.
+    "scratch_small": ["--frames", "45", "--particles", "60000", "--threads", "1", "--scratch-reserve", "1",
+                      "--font", path("missing.ttf"), "--input", "40:F1"],
+    "scratch_default": ["--frames", "45", "--particles", "60000", "--threads", "1", "--font", path("missing.ttf"),
+                        "--input", "40:F1"],
     # Frames over the 8 MiB budget, from about frame 29 (a soft limit:
     # nothing fails).
     "budget": ["--frames", "40", "--particles", "80000", "--report", path("budget.csv")],
@@ -586,9 +594,8 @@ if len(tight) == 150 and (not later or any(n != int(tight[f - 1]["failed"]) or n
 # The overlay says what the frame left out, in the frame that did: in
 # "tight" the particles drawn, as the report has them, from the first frame
 # that could not draw them all; never in "compare", which has the memory.
-blocks = {int(f): b for f, b in re.findall(r"^frame (\d+)  (.*\n(?:(?!frame \d+  ).*\n)*)",
-                                           small_procs["tight"].stdout, re.M)}
-short = {f: re.search(r"^short of frame memory: drawn (\d+)  held back 0  shed 0$", b, re.M) for f, b in blocks.items()}
+short = {f: re.search(r"^short of frame memory: drawn (\d+)  held back 0  shed 0$", b, re.M)
+         for f, b in overlay_text(small_procs["tight"]).items()}
 if len(tight) == 150 and (not [f for f in short if f > 30] or
                           any(bool(m) != (int(tight[f]["drawn"]) < int(tight[f]["particles"])) or
                               (m and m.group(1) != tight[f]["drawn"]) for f, m in short.items())):
@@ -665,17 +672,22 @@ check(len(rows) == 60 and all(r["backend"] == "malloc" and r["failed"] == "0" fo
       f"(backend, particles, shed, failed) {[(r['backend'], r['particles'], r.get('shed'), r['failed']) for r in rows[40:50]]}"
       f"; {proc.stdout[-600:]}")
 # A part of the update that its thread's scratch cannot hold is compacted
-# in place: the same particles, no drop, and the exit summary counts it.
+# in place: the same particles, no drop, and the exit summary counts it,
+# as the overlay does for its frame (frame 40: the one part of one thread).
 in_place = {name: re.search(r"^scratch: peak [0-9.]+ MiB of (\d+) MiB reserved \(the fullest thread's\)  "
                             r"parts compacted in place (\d+)$", small_procs[name].stdout, re.M)
             for name in ("scratch_small", "scratch_default")}
+overlay_in_place = [m and m.group(1) for m in (re.search(r"^scratch: .*\(the fullest thread's\)(.*)$",
+                                                         overlay_text(small_procs[n]).get(40, ""), re.M)
+                                               for n in ("scratch_small", "scratch_default"))]
 check(in_place["scratch_small"] and in_place["scratch_default"] and
       in_place["scratch_small"].groups()[0] == "1" and int(in_place["scratch_small"].groups()[1]) > 0 and
       in_place["scratch_default"].groups() == ("128", "0") and
       sums["scratch_small"] is not None and sums["scratch_small"] == sums["scratch_default"] and
-      losses(small_procs["scratch_small"]) == (0, 0, 0) and summary(small_procs["scratch_small"])[0] == 0,
-      "--scratch-reserve: an update its scratch cannot hold is compacted in place, to the same world",
-      f"{sums['scratch_small']} {sums['scratch_default']}; " +
+      losses(small_procs["scratch_small"]) == (0, 0, 0) and summary(small_procs["scratch_small"])[0] == 0 and
+      overlay_in_place == ["  in place 1", ""],
+      "--scratch-reserve: an update its scratch cannot hold is compacted in place, to the same world, and counted",
+      f"{sums['scratch_small']} {sums['scratch_default']}; the overlay's {overlay_in_place}; " +
       "; ".join(small_procs[n].stdout[-300:] for n in ("scratch_small", "scratch_default")))
 # A malloc that fails: the shim refuses every block above 1 MiB. The same
 # world as "crowded", on malloc: a lane's quads fail from about 20,000
