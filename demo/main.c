@@ -575,12 +575,13 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &opt);
     if (rc >= 0)
         return rc;
-    if (opt.headless) {
-        SDL_SetHint(SDL_HINT_VIDEODRIVER, "dummy");
-        SDL_SetHint(SDL_HINT_RENDER_DRIVER, "software");
+    if (opt.headless) { /* over SDL_VIDEODRIVER and SDL_RENDER_DRIVER too, which a plain hint gives way to */
+        SDL_SetHintWithPriority(SDL_HINT_VIDEODRIVER, "dummy", SDL_HINT_OVERRIDE);
+        SDL_SetHintWithPriority(SDL_HINT_RENDER_DRIVER, "software", SDL_HINT_OVERRIDE);
     }
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-        fprintf(stderr, "frame_arena_demo: no display available (SDL: %s); run with --headless\n", SDL_GetError());
+        fprintf(stderr, "frame_arena_demo: %s (SDL: %s)%s\n", opt.headless ? "cannot start SDL" : "no display available",
+                SDL_GetError(), opt.headless ? "" : "; run with --headless");
         return 1;
     }
     const char *driver = SDL_GetCurrentVideoDriver();

@@ -1097,6 +1097,12 @@ no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLA
 proc = run("--frames", "5", timeout=60, env=no_display)
 check(proc.returncode == 1 and "no display available" in proc.stderr and "--headless" in proc.stderr,
       "without a display it says so and suggests --headless", proc.stderr[-500:])
+# --headless is SDL's dummy driver and software renderer, whatever the
+# environment asks for (a plain hint gives way to SDL_VIDEODRIVER).
+proc = run("--headless", "--frames", "2", "--fps", "0", "--size", "640x360", timeout=60,
+           env=dict(os.environ, SDL_VIDEODRIVER="nosuch", SDL_RENDER_DRIVER="opengl"))
+check(proc.returncode == 0 and re.search(r"^video dummy  renderer software  ", proc.stdout, re.M),
+      "--headless runs on the dummy driver whatever SDL_VIDEODRIVER names", proc.stderr[-300:] + proc.stdout[-300:])
 # A real window, as ./dev demo opens one on a display: an X server with no
 # screen (Xvfb, started by xvfb-run), SDL's x11 video driver and the
 # renderer SDL picks there (OpenGL where Mesa gives one, else software). The
