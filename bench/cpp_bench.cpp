@@ -31,9 +31,18 @@
 //     cpp_bench --check                      TAP: every competitor computes the same
 //                                            sums; no page fault in a steady frame of
 //                                            the two page stacks
-//     cpp_bench --only NAME --workload W --frames N   N frames of one, untimed
-//                                            (for callgrind: bench/cpp_ir.py)
+//     cpp_bench --only NAME --workload W [--warm K] --frames N
+//                                            K frames of one, then N, untimed; under
+//                                            callgrind with --collect-atstart=no it
+//                                            counts the N alone (bench/cpp_ir.py)
 #include "frame_arena.hpp"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define CPP_BENCH_CALLGRIND 1
+#endif
+#endif
 
 #include <algorithm>
 #include <cinttypes>
@@ -415,16 +424,29 @@ int race(int rounds)
     return 0;
 }
 
-int only(const char *name, const char *workload, long frames)
+// Callgrind's collection on or off (nothing outside valgrind): only the
+// frames measured are counted.
+void toggle_collect()
+{
+#ifdef CPP_BENCH_CALLGRIND
+    CALLGRIND_TOGGLE_COLLECT;
+#endif
+}
+
+int only(const char *name, const char *workload, long warm, long frames)
 {
     Competitors all = competitors();
     for (Competitor &c : all)
         for (int w = 0; w < kWorkloadCount; w++)
             if (!std::strcmp(c.name, name) && !std::strcmp(kWorkloads[w], workload)) {
                 uint64_t sum = 0;
+                for (long f = 0; f < warm; f++)
+                    sum += c.frame[w](c.state);
+                toggle_collect();
                 for (long f = 0; f < frames; f++)
                     sum += c.frame[w](c.state);
-                std::printf("%s %s: %ld frames, sum %" PRIu64 "\n", name, workload, frames, sum);
+                toggle_collect();
+                std::printf("%s %s: %ld frames and %ld, sum %" PRIu64 "\n", name, workload, warm, frames, sum);
                 return 0;
             }
     std::fprintf(stderr, "cpp_bench: no competitor %s or workload %s\n", name, workload);
@@ -438,7 +460,7 @@ int main(int argc, char **argv)
     make_inputs();
     int rounds = 400;
     const char *name = nullptr, *workload = "vectors";
-    long frames = 100;
+    long frames = 100, warm = 0;
     for (int i = 1; i < argc; i++) {
         bool more = i + 1 < argc;
         if (!std::strcmp(argv[i], "--check"))
@@ -453,14 +475,16 @@ int main(int argc, char **argv)
             workload = argv[++i];
         else if (!std::strcmp(argv[i], "--frames") && more)
             frames = std::atol(argv[++i]);
+        else if (!std::strcmp(argv[i], "--warm") && more)
+            warm = std::atol(argv[++i]);
         else {
             std::fprintf(stderr, "usage: cpp_bench [--quick | --rounds N | --check | --only NAME [--workload "
-                                 "vectors|map|lists|objects|arrays] [--frames N]]\n");
+                                 "vectors|map|lists|objects|arrays] [--warm K] [--frames N]]\n");
             return 2;
         }
     }
-    if (rounds <= 0 || frames <= 0) {
-        std::fprintf(stderr, "cpp_bench: rounds and frames must be above 0\n");
+    if (rounds <= 0 || frames <= 0 || warm < 0) {
+        std::fprintf(stderr, "cpp_bench: rounds and frames must be above 0, warm frames at least 0\n");
         return 2;
     }
     // glibc reads it at the program's start: with it (1 to 255; glibc ignores other values), operator new's
@@ -475,5 +499,5 @@ int main(int argc, char **argv)
                      perturb);
         return 2;
     }
-    return name ? only(name, workload, frames) : race(rounds);
+    return name ? only(name, workload, warm, frames) : race(rounds);
 }

@@ -5,15 +5,17 @@
     python3 bench/cpp_ir.py --tap --compiler gcc|clang build/bench/cpp_bench
 
 For each workload and competitor it runs `cpp_bench --only NAME --workload W
---frames N` under `valgrind --tool=callgrind` with N = 50 and N = 150 and
-prints (Ir(150) - Ir(50)) / 100: the instructions of one steady frame, the
-program's start, its inputs and its first frames cancelled out. Instruction
-counts do not move with the machine's load, as times do.
+--warm 50 --frames 100` under `valgrind --tool=callgrind --collect-atstart=no`,
+which counts only the 100 frames after the 50 (cpp_bench turns callgrind's
+collection on and off around them), and prints that count over 100: the
+instructions of one steady frame, without the program's start, its inputs
+and its first frames. Instruction counts do not move with the machine's
+load, as times do.
 
-With --tap it counts stack_allocator and std_allocator only, with N = 10 and
-N = 30 (the same difference: every steady frame runs the same instructions),
-and prints as TAP the checks of CEILINGS and BELOW_STD for the compiler that
-built CPP_BENCH: the test bench_cpp_instructions.
+With --tap it counts stack_allocator and std_allocator only, 20 frames after
+10 (every steady frame runs the same instructions), and prints as TAP the
+checks of CEILINGS and BELOW_STD for the compiler that built CPP_BENCH: the
+test bench_cpp_instructions.
 """
 import os
 import re
@@ -52,35 +54,36 @@ WHAT = {
 BELOW_STD = ['map', 'lists', 'objects', 'arrays']
 
 
-def instructions(binary, name, workload, frames):
+def instructions(binary, name, workload, warm, frames):
+    """The instructions of the frames after the warm ones, one callgrind run."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'callgrind.out')
-        subprocess.run(['valgrind', '--tool=callgrind', f'--callgrind-out-file={out}', binary, '--only', name,
-                        '--workload', workload, '--frames', str(frames)],
+        subprocess.run(['valgrind', '--tool=callgrind', '--collect-atstart=no', f'--callgrind-out-file={out}', binary,
+                        '--only', name, '--workload', workload, '--warm', str(warm), '--frames', str(frames)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        env=without_malloc_perturb(os.environ))
         with open(out) as f:
             for line in f:
                 m = re.match(r'(?:summary|totals):\s+(\d+)', line)
-                if m:
+                if m and int(m.group(1)) > 0:
                     return int(m.group(1))
-    raise SystemExit(f'cpp_ir: no instruction total in the callgrind output of {name} {workload}')
+    raise SystemExit(f'cpp_ir: no instructions counted in the callgrind output of {name} {workload} (a cpp_bench '
+                     'built without valgrind/callgrind.h cannot turn the collection on)')
 
 
-def per_frame_table(binary, competitors, first, last):
+def per_frame_table(binary, competitors, warm, frames):
     """{workload: {competitor: instructions a frame}}, with as many callgrind
     runs at a time as there are cores: each is a process of its own, whose
     count does not depend on what runs beside it."""
-    runs = [(c, w, n) for w in WORKLOADS for c in competitors for n in (first, last)]
+    runs = [(c, w) for w in WORKLOADS for c in competitors]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counts = dict(zip(runs, pool.map(lambda run: instructions(binary, *run), runs)))
-    return {w: {c: (counts[c, w, last] - counts[c, w, first]) / (last - first) for c in competitors}
-            for w in WORKLOADS}
+        counts = dict(zip(runs, pool.map(lambda run: instructions(binary, *run, warm, frames), runs)))
+    return {w: {c: counts[c, w] / frames for c in competitors} for w in WORKLOADS}
 
 
 def tap(binary, compiler):
     ceilings = CEILINGS[compiler]
-    table = per_frame_table(binary, ('stack_allocator', 'std_allocator'), 10, 30)
+    table = per_frame_table(binary, ('stack_allocator', 'std_allocator'), 10, 20)
     lines = []
     for w in WORKLOADS:
         ours = table[w]['stack_allocator']
@@ -104,9 +107,9 @@ def main():
     if len(args) != 1:
         raise SystemExit(__doc__)
     binary = args[0]
-    print('instructions per frame (callgrind: the difference of 150 and 50 frames, over 100)')
+    print('instructions per frame (callgrind: 100 frames after 50, over 100)')
     print(f'  {"competitor":22} ' + ' '.join(f'{w:>12} {"ratio":>6}' for w in WORKLOADS))
-    table = per_frame_table(binary, COMPETITORS, 50, 150)
+    table = per_frame_table(binary, COMPETITORS, 50, 100)
     for c in COMPETITORS:
         cells = [f'{table[w][c]:12,.0f} {table[w][c] / table[w][COMPETITORS[0]]:6.2f}' for w in WORKLOADS]
         print(f'  {c:22} ' + ' '.join(cells))
