@@ -664,11 +664,18 @@ int main(int argc, char **argv)
         .flags = PageStackFlag_Prefault}));
     if (!scratch_failed)
         scratch_failed = scratch_failure(scratch_thread_init(NULL));
-    if (!scratch_failed)
+    if (!scratch_failed) {
+        SDL_ClearError(); /* what workers_create's failure leaves there is its own */
         workers = workers_create(opt.threads, &scratch_failed);
+    }
     if (scratch_failed) {
         fprintf(stderr, "frame_arena_demo: cannot make the scratch stacks (two of %zu MiB for each of %u threads, "
                         "--scratch-reserve): %s\n", opt.scratch_reserve >> 20, opt.threads, scratch_failed);
+        goto shut_down;
+    }
+    if (!workers) { /* a thread, its semaphore or the pool's memory refused */
+        fprintf(stderr, "frame_arena_demo: cannot start %u worker thread%s (--threads %u): %s\n", opt.threads - 1,
+                opt.threads == 2 ? "" : "s", opt.threads, *SDL_GetError() ? SDL_GetError() : "out of memory");
         goto shut_down;
     }
     report = opt.report ? fopen(opt.report, "w") : NULL;
@@ -677,7 +684,7 @@ int main(int argc, char **argv)
     alloc_all = malloc(Backend_Count * frame_time_cap * sizeof(double));
     for (int b = 0; alloc_all && b < Backend_Count; b++)
         alloc_times[b].all = alloc_all + (size_t)b * frame_time_cap, alloc_times[b].cap = frame_time_cap;
-    if (!workers || (opt.report && !report) || !frame_times || !alloc_all) {
+    if ((opt.report && !report) || !frame_times || !alloc_all) {
         fprintf(stderr, "frame_arena_demo: cannot set up (%s)\n",
                 opt.report && !report ? "cannot open the report file" : "out of memory");
         goto shut_down;

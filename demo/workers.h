@@ -13,7 +13,9 @@ typedef struct Workers Workers;
 
 /* threads >= 1, the caller included. Each thread makes its scratch stacks
  * as it starts. NULL on failure; when a thread could not make them,
- * *scratch_failed says why (else it is NULL). */
+ * *scratch_failed says why (else it is NULL, and SDL_GetError says why a
+ * thread or a semaphore could not be made, or nothing for a refused
+ * calloc). */
 Workers *workers_create(uint32_t threads, const char **scratch_failed);
 void workers_run(Workers *w, WorkerJob job, void *ctx);
 uint32_t workers_count(const Workers *w);

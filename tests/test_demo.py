@@ -1097,6 +1097,14 @@ no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLA
 proc = run("--frames", "5", timeout=60, env=no_display)
 check(proc.returncode == 1 and "no display available" in proc.stderr and "--headless" in proc.stderr,
       "without a display it says so and suggests --headless", proc.stderr[-500:])
+# Worker threads the system will not start (SDL's threads asked for stacks
+# of 100 TB): the setup fails with a line that says so, and no frame runs.
+proc = run("--headless", "--frames", "2", "--fps", "0", "--threads", "4", timeout=60,
+           env=dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_THREAD_STACK_SIZE=str(10 ** 14)))
+check(proc.returncode == 1 and re.search(r"^frame_arena_demo: cannot start 3 worker threads \(--threads 4\): \S",
+                                         proc.stderr, re.M) and "frames " not in proc.stdout,
+      "worker threads that cannot start fail the setup with a line that says so",
+      f"exit {proc.returncode}: {proc.stderr[-300:]} {proc.stdout[-200:]}")
 # --headless is SDL's dummy driver and software renderer, whatever the
 # environment asks for (a plain hint gives way to SDL_VIDEODRIVER).
 proc = run("--headless", "--frames", "2", "--fps", "0", "--size", "640x360", timeout=60,
