@@ -701,7 +701,8 @@ check(in_place["scratch_small"] and in_place["scratch_default"] and
 # refused, no step can have its grid: each drops every particle (`drops`),
 # and the demo goes on.
 MALLOC_FAIL_FRAMES = 50
-NAME = "a malloc that fails: counted once, the first reported, the line red, the oldest particles shed, the demo goes on"
+NAME = ("a malloc that fails: counted once, the first reported, the line red, half the quads drawn, the oldest "
+        "particles shed, the demo goes on")
 if fail_alloc:
     # (gcc's ASan wants its runtime first among the libraries loaded; the
     # shim comes first, and its aligned_alloc calls ASan's)
@@ -712,8 +713,11 @@ if fail_alloc:
                "--report", path("malloc_fail.csv"), "--screenshot", path("malloc_fail.bmp"), timeout=120,
                env=refusing(1 << 20))
     rows = report("malloc_fail.csv")
-    failed, particles, shed = (column(rows, k) for k in ("failed", "particles", "shed"))
+    failed, particles, shed, drawn = (column(rows, k) for k in ("failed", "particles", "shed", "drawn"))
     halved = [i for i, n in enumerate(shed) if n]
+    # between about 20,200 and 40,300 particles each lane's quads are
+    # refused and half of them fit: each lane draws half of its part
+    lanes_halved = [(p, d) for p, d in zip(particles, drawn) if 21000 < p < 40000]
     first = next((i for i, f in enumerate(failed) if f), None)
     said = re.findall(r"^demo: frame (\d+): (\d+) allocations? failed, malloc returned NULL \(reported once",
                       proc.stdout, re.M)
@@ -721,8 +725,10 @@ if fail_alloc:
     check(proc.returncode == 0 and len(rows) == MALLOC_FAIL_FRAMES and summary(proc)[0] == sum(failed) > 0 and
           said == [(str(first), str(failed[first] if first is not None else None))] and
           halved and all(particles[i] <= particles[i - 1] // 2 + 2000 for i in halved) and 0 not in particles and
+          lanes_halved and all(d == p // 2 // 2 + (p - p // 2) // 2 for p, d in lanes_halved) and
           losses(proc)[:2] == (0, sum(shed)) and failed[-2] > 0 and red and red > 100,
-          NAME, f"exit {proc.returncode}, {len(rows)} rows, failed {failed}, shed in frames {halved}, particles "
+          NAME, f"exit {proc.returncode}, {len(rows)} rows, failed {failed}, shed in frames {halved}, (particles, "
+          f"drawn) {lanes_halved[:8]}, particles "
           f"{particles[::5]}, first reported {said}, {red} red pixels; {proc.stderr[-300:]} {proc.stdout[-500:]}")
     proc = run(*small, "--frames", "30", "--backend", "malloc", "--report", path("malloc_grid.csv"), timeout=120,
                env=refusing(256))
