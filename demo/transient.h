@@ -92,8 +92,9 @@ void *transient_copy(Transient *t, System sys, const void *src, size_t size, siz
  * block: ask for what fits instead. */
 size_t transient_room(const Transient *t, uint32_t lane);
 
-/* What a fallback leaves free on a lane for the rest of the frame (the
- * entities' vertices and the overlay take about 40 KiB of lane 0). */
+/* What a fallback leaves free on a lane for the rest of the frame: the
+ * grid, the entities' vertices and the overlay with its stats took 30 KiB
+ * of lane 0 in a frame of one particle (the report's `used`, 640x360). */
 #define TRANSIENT_SPARE ((size_t)64 << 10)
 
 /* After a block of `asked` items of item_bytes each was refused on the
