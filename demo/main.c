@@ -779,6 +779,9 @@ int main(int argc, char **argv)
         if (steps == 0)
             world_carry(&world, &transient);
         double sim_ms = ms_since(sim_start);
+        /* this frame's: what its steps left out for want of frame memory, and compacted in place */
+        uint64_t shed = world.shed - shed_before, held = world.held - held_before;
+        uint64_t in_place = world.in_place - in_place_before;
 
         /* ------------------------------------------------------------ Draw */
         SDL_SetRenderDrawColor(renderer, 12, 12, 20, 255);
@@ -788,8 +791,7 @@ int main(int argc, char **argv)
         OverlayInfo info = {
             .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms, .target_fps = target_fps,
             .sim_ms = (float)last_sim_ms, .particles = world.count, .drawn = drawn,
-            .shed = world.shed - shed_before, .held = world.held - held_before,
-            .in_place = world.in_place - in_place_before,
+            .shed = shed, .held = held, .in_place = in_place,
             .alloc = {alloc_times_window(&alloc_times[Backend_Arena]),
                       alloc_times_window(&alloc_times[Backend_Malloc])},
             .target = world.target, .threads = opt.threads, .scratch_peak = world.scratch_peak,
@@ -825,8 +827,7 @@ int main(int argc, char **argv)
                             ",%zu\n",
                     frame, st.last.used, st.last.peak, st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count,
                     world.scratch_peak, lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms,
-                    transient_bytes(&counts), counts.allocs, counts.failed, world.shed - shed_before,
-                    world.held - held_before, drawn);
+                    transient_bytes(&counts), counts.allocs, counts.failed, shed, held, drawn);
         }
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)
