@@ -580,8 +580,9 @@ int main(int argc, char **argv)
         SDL_SetHintWithPriority(SDL_HINT_RENDER_DRIVER, "software", SDL_HINT_OVERRIDE);
     }
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-        fprintf(stderr, "frame_arena_demo: %s (SDL: %s)%s\n", opt.headless ? "cannot start SDL" : "no display available",
-                SDL_GetError(), opt.headless ? "" : "; run with --headless");
+        fprintf(stderr, "frame_arena_demo: %s (SDL: %s)%s\n",
+                opt.headless ? "cannot start SDL" : "no display available", SDL_GetError(),
+                opt.headless ? "" : "; run with --headless");
         return 1;
     }
     const char *driver = SDL_GetCurrentVideoDriver();
