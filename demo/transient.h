@@ -88,8 +88,9 @@ void *transient_copy(Transient *t, System sys, const void *src, size_t size, siz
 /* The bytes a block on lane `lane` (below t->lanes) could still have this
  * frame, as far as the backend can tell: on the arena, what the lane's
  * stack reserves above its top (the OS may yet refuse to commit them);
- * SIZE_MAX on malloc, which cannot tell. For a fallback after a refused
- * block: ask for what fits instead. */
+ * SIZE_MAX on malloc, which cannot tell. To size a block before it is
+ * asked for (the particle update's), or after one was refused
+ * (transient_fit). */
 size_t transient_room(const Transient *t, uint32_t lane);
 
 /* What a fallback leaves free on a lane for the rest of the frame: the
