@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Headless runs of frame_arena_demo, reported as TAP.
 
-usage: test_demo.py DEMO_BINARY WORK_DIR [FRAMES [--fail-alloc SHIM]]
+usage: test_demo.py DEMO_BINARY WORK_DIR [FRAMES [--fail-alloc SHIM] [--fail-sdl-init SHIM]]
 
 FRAMES (default 600, at least 300) is the length of the three long runs of
 20,000 particles: the sanitizer and checked builds run 300, each frame
-costing them several times as much. SHIM (tests/fail_aligned_alloc.c, built
-where no sanitizer's runtime is linked into the program) makes the malloc
-backend's large blocks fail; without it that run is skipped.
+costing them several times as much. The shims are built where no
+sanitizer's runtime is linked into the program: --fail-alloc's
+(tests/fail_aligned_alloc.c) makes the malloc backend's large blocks fail,
+--fail-sdl-init's (tests/fail_sdl_init.c) SDL_Init; without one, its run is
+skipped.
 """
 import csv
 import math
@@ -24,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 demo, work = sys.argv[1], sys.argv[2]
 frames = int(sys.argv[3]) if len(sys.argv) > 3 else 600
-fail_alloc = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--fail-alloc" else None
+shims = dict(zip(sys.argv[4::2], sys.argv[5::2]))
+fail_alloc, fail_sdl_init = shims.get("--fail-alloc"), shims.get("--fail-sdl-init")
 assert frames >= 300, "the checks look at the frames after a warm-up of 200"
 shutil.rmtree(work, ignore_errors=True)  # no picture or report of an earlier run can pass for this one's
 os.makedirs(work)
@@ -1111,6 +1114,20 @@ check(proc.returncode == 1 and re.search(r"^frame_arena_demo: cannot start 3 wor
                                          proc.stderr, re.M) and "frames " not in proc.stdout,
       "worker threads that cannot start fail the setup with a line that says so",
       f"exit {proc.returncode}: {proc.stderr[-300:]} {proc.stdout[-200:]}")
+# SDL that cannot start under --headless (its dummy driver never fails: an
+# SDL_Init preloaded that does): a line that says so and why, with no
+# suggestion of --headless, exit status 1, and no frame run.
+if fail_sdl_init:
+    proc = run("--headless", "--frames", "2", "--fps", "0", timeout=60,
+               env=dict(os.environ, LD_PRELOAD=fail_sdl_init, FAIL_SDL_INIT="no video device (injected)",
+                        ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"))
+    check(proc.returncode == 1 and proc.stderr == "frame_arena_demo: cannot start SDL (SDL: no video device "
+          "(injected))\n" and proc.stdout == "",
+          "--headless: SDL that cannot start fails the setup with a line that says so and why",
+          f"exit {proc.returncode}: {proc.stderr[-300:]} {proc.stdout[-200:]}")
+else:
+    skip("--headless: SDL that cannot start fails the setup with a line that says so and why",
+         "no SDL_Init shim in this build")
 # --headless is SDL's dummy driver and software renderer, whatever the
 # environment asks for (a plain hint gives way to SDL_VIDEODRIVER).
 proc = run("--headless", "--frames", "2", "--fps", "0", "--size", "640x360", timeout=60,
