@@ -605,7 +605,8 @@ int main(int argc, char **argv)
     if (window && !renderer)
         renderer = SDL_CreateRenderer(window, -1, SDL_RENDERER_SOFTWARE);
     if (!renderer) {
-        fprintf(stderr, "frame_arena_demo: cannot open a window (SDL: %s); run with --headless\n", SDL_GetError());
+        fprintf(stderr, "frame_arena_demo: cannot open a window (SDL: %s)%s\n", SDL_GetError(),
+                opt.headless ? "" : "; run with --headless");
         SDL_Quit();
         return 1;
     }

@@ -99,7 +99,9 @@ void overlay_init(Overlay *o, const char *font_path, int point_size)
     measure(o);
     if (o->font)
         return;
-    if (font_path) {
+    if (!TTF_WasInit()) { /* main.c has said why */
+        printf("demo: no overlay font without SDL_ttf.");
+    } else if (font_path) {
         printf("demo: cannot open the overlay font %s (%s).", font_path, TTF_GetError());
     } else {
         printf("demo: found no overlay font: DejaVu Sans Mono is not at");

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Headless runs of frame_arena_demo, reported as TAP.
 
-usage: test_demo.py DEMO_BINARY WORK_DIR [FRAMES [--fail-alloc SHIM] [--fail-sdl-init SHIM]]
+usage: test_demo.py DEMO_BINARY WORK_DIR [FRAMES [--fail-alloc SHIM] [--fail-sdl SHIM]]
 
 FRAMES (default 600, at least 300) is the length of the three long runs of
 20,000 particles: the sanitizer and checked builds run 300, each frame
 costing them several times as much. The shims are built where no
 sanitizer's runtime is linked into the program: --fail-alloc's
 (tests/fail_aligned_alloc.c) makes the malloc backend's large blocks fail,
---fail-sdl-init's (tests/fail_sdl_init.c) SDL_Init; without one, its run is
-skipped.
+--fail-sdl's (tests/fail_sdl.c) one of SDL's setup calls; without one, its
+runs are skipped.
 """
 import csv
 import math
@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 demo, work = sys.argv[1], sys.argv[2]
 frames = int(sys.argv[3]) if len(sys.argv) > 3 else 600
 shims = dict(zip(sys.argv[4::2], sys.argv[5::2]))
-fail_alloc, fail_sdl_init = shims.get("--fail-alloc"), shims.get("--fail-sdl-init")
+fail_alloc, fail_sdl = shims.get("--fail-alloc"), shims.get("--fail-sdl")
 assert frames >= 300, "the checks look at the frames after a warm-up of 200"
 shutil.rmtree(work, ignore_errors=True)  # no picture or report of an earlier run can pass for this one's
 os.makedirs(work)
@@ -1114,20 +1114,49 @@ check(proc.returncode == 1 and re.search(r"^frame_arena_demo: cannot start 3 wor
                                          proc.stderr, re.M) and "frames " not in proc.stdout,
       "worker threads that cannot start fail the setup with a line that says so",
       f"exit {proc.returncode}: {proc.stderr[-300:]} {proc.stdout[-200:]}")
-# SDL that cannot start under --headless (its dummy driver never fails: an
-# SDL_Init preloaded that does): a line that says so and why, with no
-# suggestion of --headless, exit status 1, and no frame run.
-if fail_sdl_init:
-    proc = run("--headless", "--frames", "2", "--fps", "0", timeout=60,
-               env=dict(os.environ, LD_PRELOAD=fail_sdl_init, FAIL_SDL_INIT="no video device (injected)",
-                        ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"))
-    check(proc.returncode == 1 and proc.stderr == "frame_arena_demo: cannot start SDL (SDL: no video device "
-          "(injected))\n" and proc.stdout == "",
-          "--headless: SDL that cannot start fails the setup with a line that says so and why",
-          f"exit {proc.returncode}: {proc.stderr[-300:]} {proc.stdout[-200:]}")
+# SDL's setup calls that fail under --headless, whose dummy driver and
+# software renderer never do (tests/fail_sdl.c, preloaded, fails the one
+# FAIL_SDL names): SDL that cannot start, a window or a renderer that
+# cannot be made fail the setup with a line that says so and why, with no
+# suggestion of --headless, exit status 1 and no frame run (and, under
+# LeakSanitizer, nothing kept); a renderer refused only where it is asked
+# to be accelerated gives way to the software one, and SDL_ttf that cannot
+# start to the overlay printed without a font.
+SETUP_FAILS = {"SDL_Init": "cannot start SDL", "SDL_CreateWindow": "cannot open a window",
+               "SDL_CreateRenderer": "cannot open a window"}
+
+
+def failing(call, why="no such device (tests/fail_sdl.c)"):
+    return dict(os.environ, SDL_VIDEODRIVER="dummy", LD_PRELOAD=fail_sdl, FAIL_SDL=call, FAIL_SDL_WHY=why,
+                ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+
+
+SETUP_NAMES = ["--headless: SDL that cannot start, or a window or renderer that cannot be made, fails the setup "
+               "with a line that says so and why",
+               "--headless: a renderer refused where it is asked to be accelerated gives way to the software one",
+               "--headless: SDL_ttf that cannot start leaves the overlay printed without a font, and says so"]
+if fail_sdl:
+    problems = []
+    for call, says in SETUP_FAILS.items():
+        proc = run("--headless", "--frames", "2", "--fps", "0", timeout=60, env=failing(call))
+        if proc.returncode != 1 or proc.stderr != f"frame_arena_demo: {says} (SDL: no such device " \
+                                                  "(tests/fail_sdl.c))\n" or proc.stdout:
+            problems.append(f"{call}: exit {proc.returncode}: {proc.stderr[-300:]} {proc.stdout[-200:]}")
+    check(not problems, SETUP_NAMES[0], "; ".join(problems))
+    proc = run("--headless", "--frames", "2", "--fps", "0", "--size", "640x360", timeout=60,
+               env=failing("SDL_CreateRenderer_accelerated"))
+    check(proc.returncode == 0 and re.search(r"^video dummy  renderer software  ", proc.stdout, re.M)
+          and not proc.stderr, SETUP_NAMES[1], proc.stderr[-300:] + proc.stdout[-300:])
+    proc = run("--headless", "--frames", "3", "--fps", "0", "--stats", timeout=60,
+               env=failing("TTF_Init", "no fonts today"))
+    check(proc.returncode == 0 and proc.stderr == "frame_arena_demo: SDL_ttf: no fonts today\n"
+          and proc.stdout.startswith("demo: no overlay font without SDL_ttf. The overlay draws its graphs without "
+                                     "text and prints its text here instead")
+          and 0 in overlay_text(proc), SETUP_NAMES[2],
+          f"exit {proc.returncode}: {proc.stderr[-300:]} {proc.stdout[-300:]}")
 else:
-    skip("--headless: SDL that cannot start fails the setup with a line that says so and why",
-         "no SDL_Init shim in this build")
+    for name in SETUP_NAMES:
+        skip(name, "no shim of SDL's calls in this build")
 # --headless is SDL's dummy driver and software renderer, whatever the
 # environment asks for (a plain hint gives way to SDL_VIDEODRIVER).
 proc = run("--headless", "--frames", "2", "--fps", "0", "--size", "640x360", timeout=60,
