@@ -57,6 +57,13 @@ def run(*args, timeout=600, env=None, wrapper=()):
     return subprocess.run([*wrapper, demo, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def preloaded(shim, **settings):
+    """run()'s environment with a shim preloaded (LD_PRELOAD) and its settings. gcc's ASan wants its runtime
+    first among the libraries loaded; the shim comes first, and what it calls on to is ASan's or the library's."""
+    return dict(os.environ, SDL_VIDEODRIVER="dummy", LD_PRELOAD=shim,
+                ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0", **settings)
+
+
 # The overlay's graphs (overlay.c: stats_panel): their boxes' top and bottom
 # edges, rows of a panel pw wide that are mostly the boxes' grey (each
 # channel 40 to 75, whatever darkened scene is under it); a graph's line
@@ -707,11 +714,8 @@ MALLOC_FAIL_FRAMES = 50
 NAME = ("a malloc that fails: counted once, the first reported, the line red, half the quads drawn, the oldest "
         "particles shed, the demo goes on")
 if fail_alloc:
-    # (gcc's ASan wants its runtime first among the libraries loaded; the
-    # shim comes first, and its aligned_alloc calls ASan's)
     def refusing(above):
-        return dict(os.environ, SDL_VIDEODRIVER="dummy", LD_PRELOAD=fail_alloc, FAIL_ALIGNED_ALLOC_ABOVE=str(above),
-                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+        return preloaded(fail_alloc, FAIL_ALIGNED_ALLOC_ABOVE=str(above))
     proc = run(*small, "--frames", str(MALLOC_FAIL_FRAMES), "--particles", "60000", "--backend", "malloc", "--stats",
                "--report", path("malloc_fail.csv"), "--screenshot", path("malloc_fail.bmp"), timeout=120,
                env=refusing(1 << 20))
@@ -1127,8 +1131,7 @@ SETUP_FAILS = {"SDL_Init": "cannot start SDL", "SDL_CreateWindow": "cannot open 
 
 
 def failing(call, why="no such device (tests/fail_sdl.c)"):
-    return dict(os.environ, SDL_VIDEODRIVER="dummy", LD_PRELOAD=fail_sdl, FAIL_SDL=call, FAIL_SDL_WHY=why,
-                ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    return preloaded(fail_sdl, FAIL_SDL=call, FAIL_SDL_WHY=why)
 
 
 SETUP_NAMES = ["--headless: SDL that cannot start, or a window or renderer that cannot be made, fails the setup "
