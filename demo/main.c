@@ -448,8 +448,9 @@ static SDL_Color particle_color(const Particle *p)
 
 /* The quads of one part of the sorted particles, built by one worker into
  * its own lane of the frame arena: vertices and indices of its own, drawn
- * once every part is built. A lane that cannot hold its part's quads draws
- * the fastest it can hold (transient_fit): the part's last keys. */
+ * once every part is built. A lane that cannot hold its part's quads builds
+ * the fastest it can hold (transient_fit): the part's last keys; the main
+ * thread draws the rest in batches (draw_batches). */
 typedef struct QuadJob {
     Transient *t;
     const World *w;
@@ -457,31 +458,20 @@ typedef struct QuadJob {
     size_t quads;
     SDL_Vertex *v[MAX_THREADS];
     int *idx[MAX_THREADS];
-    size_t built[MAX_THREADS]; /* quads in part p's arrays; 0 if not even its fallback had room */
+    size_t built[MAX_THREADS]; /* quads in part p's arrays, the last of its keys; 0 if its fallback had no room */
 } QuadJob;
 
 enum { QuadBytes = 4 * sizeof(SDL_Vertex) + 6 * sizeof(int) }; /* one block: the vertices, then the indices */
 
-static void build_quads(void *ctx, uint32_t part, uint32_t parts)
+/* The quads of the particles that keys[0..n) name into one block at v of
+ * n * QuadBytes bytes: 4 vertices each, then 6 indices each. Returns the
+ * indices. */
+static int *fill_quads(const World *w, const uint64_t *keys, size_t n, SDL_Vertex *v)
 {
-    QuadJob *job = ctx;
-    size_t begin = job->quads * part / parts, end = job->quads * (part + 1) / parts, n = end - begin;
     _Static_assert(sizeof(SDL_Vertex) % alignof(int) == 0, "the indices follow the vertices");
-    job->built[part] = 0;
-    SDL_Vertex *v = transient_lane_alloc(job->t, part, System_Vertices, n * QuadBytes + 1, alignof(SDL_Vertex));
-    if (!v) {
-        size_t fit = transient_fit(job->t, part, n, QuadBytes);
-        begin = end - fit;
-        n = fit;
-        v = transient_lane_alloc(job->t, part, System_Vertices, n * QuadBytes + 1, alignof(SDL_Vertex));
-        if (!v)
-            return;
-    }
     int *idx = (int *)(v + n * 4);
-    job->v[part] = v;
-    job->idx[part] = idx;
     for (size_t k = 0; k < n; k++) {
-        const Particle *p = &job->w->particles[job->keys[begin + k] & 0xFFFFFFFFu];
+        const Particle *p = &w->particles[keys[k] & 0xFFFFFFFFu];
         SDL_Color c = particle_color(p);
         float s = 1.5f;
         SDL_Vertex *q = &v[k * 4];
@@ -493,20 +483,82 @@ static void build_quads(void *ctx, uint32_t part, uint32_t parts)
         for (int i = 0; i < 6; i++)
             idx[k * 6 + (size_t)i] = (int)(k * 4) + quad[i];
     }
+    return idx;
+}
+
+static void build_quads(void *ctx, uint32_t part, uint32_t parts)
+{
+    QuadJob *job = ctx;
+    size_t begin = job->quads * part / parts, end = job->quads * (part + 1) / parts, n = end - begin;
+    job->built[part] = 0;
+    SDL_Vertex *v = transient_lane_alloc(job->t, part, System_Vertices, n * QuadBytes + 1, alignof(SDL_Vertex));
+    if (!v) {
+        size_t fit = transient_fit(job->t, part, n, QuadBytes);
+        begin = end - fit;
+        n = fit;
+        v = transient_lane_alloc(job->t, part, System_Vertices, n * QuadBytes + 1, alignof(SDL_Vertex));
+        if (!v)
+            return;
+    }
+    job->v[part] = v;
+    job->idx[part] = fill_quads(job->w, job->keys + begin, n, v);
     job->built[part] = n;
 }
 
+/* The buffer that the quads the lanes could not hold are drawn from, in
+ * batches, as a renderer flushes a fixed vertex buffer: one block on lane 0
+ * of at most BatchQuads quads (208 KiB), fewer where fewer are missing or
+ * lane 0 has less room, pushed once a frame and filled again for each batch
+ * (SDL_RenderGeometry copies what it is given). A block that is refused is
+ * asked for again at half the size, down to BatchLeast quads, or all that
+ * are missing if fewer; below that, none are drawn in batches. */
+enum { BatchQuads = 2048, BatchLeast = 64 };
+
+typedef struct Batches {
+    SDL_Vertex *v; /* NULL if lane 0 could not have one */
+    size_t quads;  /* the most a batch holds */
+} Batches;
+
+static Batches batch_buffer(Transient *t, size_t missing)
+{
+    size_t room = transient_room(t, 0);
+    size_t fits = room > alignof(SDL_Vertex) ? (room - alignof(SDL_Vertex)) / QuadBytes : 0;
+    size_t least = missing < BatchLeast ? missing : BatchLeast;
+    size_t size = missing < BatchQuads ? missing : BatchQuads;
+    for (size = size < fits ? size : fits; size && size >= least; size /= 2) {
+        SDL_Vertex *v = transient_alloc(t, System_Vertices, size * QuadBytes, alignof(SDL_Vertex));
+        if (v)
+            return (Batches){v, size};
+    }
+    return (Batches){NULL, 0};
+}
+
+/* Draws the quads of keys[0..n) in order, in batches of b's size. */
+static void draw_batches(SDL_Renderer *r, const World *w, Batches b, const uint64_t *keys, size_t n)
+{
+    for (size_t done = 0; done < n; done += b.quads) {
+        size_t size = n - done < b.quads ? n - done : b.quads;
+        int *idx = fill_quads(w, keys + done, size, b.v);
+        SDL_RenderGeometry(r, NULL, b.v, (int)size * 4, idx, (int)size * 6);
+    }
+}
+
 /* Sort keys on this thread, then the particles' quads on every worker, each
- * into its lane (build_quads), drawn part after part so that the order, and
- * the picture, do not depend on the number of threads; the entities last,
- * from lane 0. All of it frame memory. Returns the particles drawn. */
-static size_t draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *workers)
+ * into its lane (build_quads), drawn part after part, each part's quads
+ * that its lane could not hold in batches first (draw_batches): the order,
+ * and the picture, depend neither on the number of threads nor on the
+ * frame memory, as long as lane 0 has room for a batch buffer (popped once
+ * the particles are drawn). The entities last, from lane 0. All of it frame
+ * memory. Returns the particles drawn; *batched those of
+ * them drawn in batches. */
+static size_t draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *workers, size_t *batched)
 {
     enum { CircleSegments = 20 };
     size_t quads = w->count;
     size_t verts = (size_t)w->entity_count * (CircleSegments + 1);
     size_t indices = (size_t)w->entity_count * CircleSegments * 3;
     size_t drawn = 0;
+    *batched = 0;
     uint64_t *keys = transient_alloc(t, System_Sort, (quads + 1) * sizeof *keys, alignof(uint64_t));
     if (keys) {
         /* Slow particles first, fast ones on top. */
@@ -518,12 +570,28 @@ static size_t draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers 
         qsort(keys, quads, sizeof *keys, compare_keys);
         QuadJob job = {.t = t, .w = w, .keys = keys, .quads = quads};
         workers_run(workers, build_quads, &job);
-        for (uint32_t part = 0; part < workers_count(workers); part++)
+        uint32_t parts = workers_count(workers);
+        size_t missing = quads;
+        for (uint32_t part = 0; part < parts; part++)
+            missing -= job.built[part];
+        TransientMark mark = transient_mark(t);
+        Batches batches = missing ? batch_buffer(t, missing) : (Batches){NULL, 0};
+        for (uint32_t part = 0; part < parts; part++) {
+            size_t begin = quads * part / parts, end = quads * (part + 1) / parts;
+            if (batches.v) {
+                size_t n = end - begin - job.built[part];
+                draw_batches(r, w, batches, keys + begin, n);
+                *batched += n;
+                drawn += n;
+            }
             if (job.built[part]) {
                 SDL_RenderGeometry(r, NULL, job.v[part], (int)job.built[part] * 4, job.idx[part],
                                    (int)job.built[part] * 6);
                 drawn += job.built[part];
             }
+        }
+        if (batches.v)
+            transient_pop(t, mark);
     }
     SDL_Vertex *v = transient_alloc(t, System_Vertices, (verts + 1) * sizeof *v, alignof(SDL_Vertex));
     int *idx = transient_alloc(t, System_Vertices, (indices + 1) * sizeof *idx, alignof(int));
@@ -693,7 +761,7 @@ int main(int argc, char **argv)
     }
     if (report)
         fprintf(report, "frame,used,peak,committed,pushes,sim_ms,frame_ms,particles,scratch_peak,lanes_used,backend,"
-                        "alloc_ms,alloc_bytes,allocs,failed,shed,held,drawn\n");
+                        "alloc_ms,alloc_bytes,allocs,failed,shed,held,drawn,batched\n");
 
     World world;
     world_init(&world, level, opt.seed, (float)opt.width, (float)opt.height, opt.particles);
@@ -789,10 +857,11 @@ int main(int argc, char **argv)
         SDL_SetRenderDrawColor(renderer, 12, 12, 20, 255);
         SDL_RenderClear(renderer);
         SDL_SetRenderDrawBlendMode(renderer, SDL_BLENDMODE_BLEND);
-        size_t drawn = draw_world(renderer, &transient, &world, workers);
+        size_t batched;
+        size_t drawn = draw_world(renderer, &transient, &world, workers, &batched);
         OverlayInfo info = {
             .frame = frame, .fps = (float)rate, .frame_ms = (float)last_ms, .target_fps = target_fps,
-            .sim_ms = (float)last_sim_ms, .particles = world.count, .drawn = drawn,
+            .sim_ms = (float)last_sim_ms, .particles = world.count, .drawn = drawn, .batched = batched,
             .shed = shed, .held = held, .in_place = in_place,
             .alloc = {alloc_times_window(&alloc_times[Backend_Arena]),
                       alloc_times_window(&alloc_times[Backend_Malloc])},
@@ -826,10 +895,10 @@ int main(int argc, char **argv)
             for (uint32_t l = 0; l < frame_arena_lanes(fa); l++)
                 lanes_used += page_stack_stats(frame_arena_lane(fa, l, 0)).pos > 0;
             fprintf(report, "%" PRIu64 ",%zu,%zu,%zu,%u,%.3f,%.3f,%u,%zu,%u,%s,%.4f,%zu,%u,%u,%" PRIu64 ",%" PRIu64
-                            ",%zu\n",
+                            ",%zu,%zu\n",
                     frame, st.last.used, st.last.peak, st.last.committed, st.last.pushes, sim_ms, frame_ms, world.count,
                     world.scratch_peak, lanes_used, transient.backend == Backend_Arena ? "arena" : "malloc", alloc_ms,
-                    transient_bytes(&counts), counts.allocs, counts.failed, shed, held, drawn);
+                    transient_bytes(&counts), counts.allocs, counts.failed, shed, held, drawn, batched);
         }
         overlay_record(&overlay, (float)frame_ms);
         if (frame_time_count < frame_time_cap)

@@ -424,9 +424,9 @@ static void stats_panel(Overlay *o, SDL_Renderer *r, Transient *t, FrameArena *f
     }
     lines[n++] = line(t, "particles %u / %u  threads %u  lanes %.2f-%.2f MiB", info->particles, info->target,
                       info->threads, mib(lane_min), mib(lane_max));
-    if (info->drawn < info->particles || info->shed || info->held)
-        lines[n++] = line(t, "short of frame memory: drawn %zu  held back %llu  shed %llu", info->drawn,
-                          (unsigned long long)info->held, (unsigned long long)info->shed);
+    if (info->drawn < info->particles || info->batched || info->shed || info->held)
+        lines[n++] = line(t, "short of frame memory: drawn %zu (%zu in batches)  held back %llu  shed %llu",
+                          info->drawn, info->batched, (unsigned long long)info->held, (unsigned long long)info->shed);
     /* The last frame's allocations as its backend had them: the frame
      * arena's sample, or, on malloc, the blocks and their bytes (the arena
      * idle: its figures would read 0). */

@@ -64,7 +64,7 @@ typedef struct OverlayInfo {
     AllocWindow alloc[Backend_Count];
     float target_fps; /* the frame-time graph's red line is a frame at this rate */
     uint32_t particles, target, threads;
-    size_t drawn;         /* this frame: the particles drawn */
+    size_t drawn, batched; /* this frame: the particles drawn, and those of them drawn in batches from lane 0 */
     uint64_t shed, held;  /* this frame: the particles the update left out for want of frame memory (sim.h) */
     size_t scratch_peak, scratch_reserved; /* the particle update's scratch: highest top of any thread's, reserved */
     uint64_t in_place; /* this frame: parts of the update their thread's scratch could not hold (sim.h) */

@@ -105,6 +105,28 @@ void *transient_copy(Transient *t, System sys, const void *src, size_t size, siz
     return counted(lane, sys, size, start, p);
 }
 
+TransientMark transient_mark(Transient *t)
+{
+    TransientLane *lane = &t->lane[0];
+    if (t->backend == Backend_Arena)
+        return (TransientMark){.arena = page_stack_mark(lane->frame)};
+    return (TransientMark){.blocks = lane->slots[t->slot].count};
+}
+
+void transient_pop(Transient *t, TransientMark m)
+{
+    TransientLane *lane = &t->lane[0];
+    uint64_t start = SDL_GetPerformanceCounter();
+    if (t->backend == Backend_Arena) {
+        page_stack_pop_to(m.arena);
+    } else {
+        MallocSlot *slot = &lane->slots[t->slot];
+        while (slot->count > m.blocks)
+            free(slot->blocks[--slot->count]);
+    }
+    lane->counts.alloc_ticks += SDL_GetPerformanceCounter() - start;
+}
+
 size_t transient_room(const Transient *t, uint32_t lane)
 {
     check_lane(t, lane);

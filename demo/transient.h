@@ -85,6 +85,21 @@ void *transient_lane_alloc(Transient *t, uint32_t lane, System sys, size_t size,
  * counts as allocation time on either backend. */
 void *transient_copy(Transient *t, System sys, const void *src, size_t size, size_t align);
 
+/* Lane 0's allocations so far, for transient_pop: the arena stack's mark,
+ * or the malloc backend's count of this frame's blocks. */
+typedef struct TransientMark {
+    PageStackMark arena;
+    size_t blocks;
+} TransientMark;
+
+TransientMark transient_mark(Transient *t);
+
+/* Gives back lane 0's blocks allocated since m, taken in this frame, as
+ * the draw gives back its batch buffer once it is done: the arena pops its
+ * stack to m, malloc frees them. They stay counted as given this frame
+ * (bytes, blocks); the time counts as allocation time. */
+void transient_pop(Transient *t, TransientMark m);
+
 /* The bytes a block on lane `lane` (below t->lanes) could still have this
  * frame, as far as the backend can tell: on the arena, what the lane's
  * stack reserves above its top (the OS may yet refuse to commit them);
@@ -95,7 +110,9 @@ size_t transient_room(const Transient *t, uint32_t lane);
 
 /* What a fallback leaves free on a lane for the rest of the frame: the
  * grid, the entities' vertices and the overlay with its stats took 30 KiB
- * of lane 0 in a frame of one particle (the report's `used`, 640x360). */
+ * of lane 0 in a frame of one particle (the report's `used`, 640x360); on
+ * lane 0 the rest is room for the buffer that the quads the lanes could
+ * not hold are drawn from in batches, popped before the entities (main.c). */
 #define TRANSIENT_SPARE ((size_t)64 << 10)
 
 /* After a block of `asked` items of item_bytes each was refused on the

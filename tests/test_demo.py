@@ -29,6 +29,7 @@ frames = int(sys.argv[3]) if len(sys.argv) > 3 else 600
 shims = dict(zip(sys.argv[4::2], sys.argv[5::2]))
 fail_alloc, fail_sdl = shims.get("--fail-alloc"), shims.get("--fail-sdl")
 assert frames >= 300, "the checks look at the frames after a warm-up of 200"
+QUAD_BYTES = 4 * 20 + 6 * 4  # a particle's quad in demo/main.c: 4 SDL_Vertex of 20 bytes, 6 int indices
 shutil.rmtree(work, ignore_errors=True)  # no picture or report of an earlier run can pass for this one's
 os.makedirs(work)
 results = []
@@ -304,10 +305,10 @@ small_runs = {
     # Frames that need more than the frame arena's stacks reserve (1 MiB
     # each). With 20,000 particles lane 0 cannot take its half of the
     # particles' quads (1 MiB, besides the particles and the sort keys) in
-    # every frame from about the 23rd on, and draws what it can hold; with
-    # 60,000 the world stops growing where lane 0 can no longer hold the
-    # particles and their sort keys. The overlay's text is printed as in
-    # "compare".
+    # every frame from about the 23rd on: it builds what it can hold, and
+    # the rest are drawn in batches; with 60,000 the world stops growing
+    # where lane 0 can no longer hold the particles and their sort keys.
+    # The overlay's text is printed as in "compare".
     "tight": ["--frames", "150", "--fps", "60", "--particles", "20000", "--frame-reserve", "1", "--stats", "--font",
               path("missing.ttf"), "--report", path("tight.csv")],
     "crowded": ["--frames", "90", "--particles", "60000", "--frame-reserve", "1", "--report", path("crowded.csv")],
@@ -328,6 +329,11 @@ small_runs = {
     # The panel drawn after frames whose pushes failed (from about frame 23).
     "tight_shot": ["--frames", "40", "--particles", "20000", "--frame-reserve", "1", "--stats", "--screenshot",
                    path("tight_shot.bmp"), "--report", path("tight_shot.csv")],
+    # The same world's picture, the overlay off, with 1 MiB stacks (quads
+    # drawn in batches from about frame 23) and with the default 64 MiB.
+    "batched_shot": ["--frames", "40", "--particles", "20000", "--frame-reserve", "1", "--screenshot",
+                     path("batched_shot.bmp"), "--report", path("batched_shot.csv")],
+    "roomy_shot": ["--frames", "40", "--particles", "20000", "--screenshot", path("roomy_shot.bmp")],
     # The window resized (as a drag of its edge would) to another shape, and
     # to twice the size with a click in the bigger window's coordinates.
     "letterbox": ["--frames", "30", "--input", "10:size@640x480", "--screenshot", path("letterbox.bmp")],
@@ -553,12 +559,14 @@ check(not problems and any(int(f) <= 10 for f, *_ in last_printed) and any(int(f
 # overlay prints for the frame before; the exit summary's failed pushes are
 # the report's. The frame arena reserves its 2 buffers x 2 lanes of
 # 1 MiB, no more. What is short degrades, and nothing empties the world:
-# a lane that cannot hold its part of the quads draws fewer of them (in
-# "tight", lane 0 some of its half and lane 1 all of its), and in
-# "crowded" the world stops growing below its target of 60,000, the
-# emitters holding back their spawns in each frame (the report's `held`,
-# summed in the exit summary), while every particle it has is kept and
-# lane 1 draws its part.
+# a lane that cannot hold its part of the quads builds what it can hold,
+# and lane 0 draws the rest in batches from one buffer, popped after (the
+# report's `batched`: in "tight", lane 0's part of its half, and in
+# "crowded" all of lane 0's half and part of lane 1's); every particle is
+# drawn. In "crowded" the world stops growing below its target of 60,000,
+# the emitters holding back their spawns in each frame (the report's
+# `held`, summed in the exit summary), while every particle it has is
+# kept.
 problems = []
 for name in ("tight", "crowded"):
     rows, proc = report(f"{name}.csv"), small_procs[name]
@@ -571,19 +579,24 @@ for name in ("tight", "crowded"):
     if sum(f > 0 for f in failed[30:]) < (120 if name == "tight" else 60):
         problems.append(f"{name}: pushes failed in {sum(f > 0 for f in failed[30:])} of frames 30 to {length - 1}")
     # a block refused counts in `failed` alone: the blocks and bytes are
-    # those the stack took, as without failures
-    given = [(r["pushes"], r["used"], r["allocs"], r["alloc_bytes"]) for r in rows]
-    if any(a != p or int(b) > int(u) for p, u, a, b in given):
-        problems.append(f"{name}: (pushes, used, allocs, alloc_bytes) {given[20:40]}")
-    particles, drawn, held, shed = (column(rows, k) for k in ("particles", "drawn", "held", "shed"))
+    # those the stack took, as without failures, the batch buffer's among
+    # them though it was popped (at most QUAD_BYTES for each quad drawn in
+    # batches)
+    given = [(r["pushes"], r["used"], r["allocs"], r["alloc_bytes"], r.get("batched") or "0") for r in rows]
+    if any(a != p or int(b) - QUAD_BYTES * int(q) > int(u) for p, u, a, b, q in given):
+        problems.append(f"{name}: (pushes, used, allocs, alloc_bytes, batched) {given[20:40]}")
+    particles, drawn, held, shed, batched = (column(rows, k) for k in ("particles", "drawn", "held", "shed",
+                                                                        "batched"))
     if 0 in particles or any(shed) or losses(proc) != (0, 0, sum(held)):
         problems.append(f"{name}: particles {particles[::10]}, shed {shed[::10]}, "
                         f"held {held[::10]}; the exit summary's drops, shed and held back {losses(proc)}")
     before = next((i for i, f in enumerate(failed) if f), length)
-    least = (lambda p: p // 2) if name == "tight" else (lambda p: 0)
-    if drawn[:before] != particles[:before] or any(not least(p) < d < p for p, d in zip(particles[30:], drawn[30:])):
-        problems.append(f"{name}: the first failure at frame {before}; (particles, drawn) "
-                        f"{list(zip(particles, drawn))[::10]}")
+    # lane 0's part of its half (tight), or all of it and part of lane 1's
+    batches = (lambda p, b: 0 < b < p // 2) if name == "tight" else (lambda p, b: p // 2 < b < p)
+    if drawn != particles or any(batched[:before]) or \
+            any(not batches(p, b) for p, b in zip(particles[30:], batched[30:])):
+        problems.append(f"{name}: the first failure at frame {before}; (particles, drawn, batched) "
+                        f"{list(zip(particles, drawn, batched))[::10]}")
     if name == "tight" and (sum(held) or particles[-1] < 19000):
         problems.append(f"tight: {sum(held)} held back, {particles[-1]} particles at the end")
     if name == "crowded" and (not 20000 < min(particles[30:]) <= max(particles[30:]) < 50000 or 0 in held[30:]):
@@ -601,20 +614,30 @@ later = [(f, n) for f, n in tight_printed if f > 30]
 if len(tight) == 150 and (not later or any(n != int(tight[f - 1]["failed"]) or n == 0 for f, n in later)):
     problems.append(f"tight: the overlay printed {tight_printed}; the report's failed "
                     f"{[tight[f - 1]['failed'] for f, _ in tight_printed if f > 0]}")
-# The overlay says what the frame left out, in the frame that did: in
-# "tight" the particles drawn, as the report has them, from the first frame
-# that could not draw them all; never in "compare", which has the memory.
-short = {f: re.search(r"^short of frame memory: drawn (\d+)  held back 0  shed 0$", b, re.M)
+# The overlay says how the frame made do, in the frame that did: in
+# "tight" the particles drawn and those in batches, as the report has them,
+# from the first frame that drew some in batches; never in "compare", which
+# has the memory.
+short = {f: re.search(r"^short of frame memory: drawn (\d+) \((\d+) in batches\)  held back 0  shed 0$", b, re.M)
          for f, b in overlay_text(small_procs["tight"]).items()}
 if len(tight) == 150 and (not [f for f in short if f > 30] or
-                          any(bool(m) != (int(tight[f]["drawn"]) < int(tight[f]["particles"])) or
-                              (m and m.group(1) != tight[f]["drawn"]) for f, m in short.items())):
+                          any(bool(m) != (tight[f].get("batched", "0") != "0") or
+                              (m and m.groups() != (tight[f]["drawn"], tight[f].get("batched"))) for f, m in short.items())):
     problems.append(f"tight: the overlay printed {[(f, m and m.group(0)) for f, m in short.items()]}; the report's "
-                    f"drawn {[(f, tight[f]['drawn'], tight[f]['particles']) for f in short]}")
+                    f"drawn and batched {[(f, tight[f]['drawn'], tight[f].get('batched')) for f in short]}")
 if "short of frame memory" in small_procs["compare"].stdout:
     problems.append("compare: the overlay says the frame was short of memory")
 check(not problems, "--frame-reserve: frames that run out of frame memory fail their pushes, are counted, draw "
-      "what fits, hold back spawns that do not, and the demo goes on", "; ".join(problems))
+      "every particle, in batches what a lane cannot hold, hold back spawns that do not fit, and the demo goes on",
+      "; ".join(problems))
+# Batches draw in the order the lanes would have: the picture of a world
+# whose quads are partly drawn in batches is the same as with room for all.
+rows = report("batched_shot.csv")
+shots = [path(f"{name}_shot.bmp") for name in ("batched", "roomy")]
+check(len(rows) == 40 and int(rows[-1].get("batched") or 0) > 1000 and all(map(os.path.exists, shots)) and
+      open(shots[0], "rb").read() == open(shots[1], "rb").read(),
+      "--frame-reserve: quads drawn in batches give the same picture as with room for all of them",
+      f"{len(rows)} rows, the last {rows[-1] if rows else None}; screenshots {list(map(os.path.exists, shots))}")
 # The line of failures is drawn in red while the last frame had some, in
 # the panel's white otherwise: red text pixels (as a BMP stores them: blue,
 # green, red) above the first graph after frames that failed, none in a
@@ -711,8 +734,8 @@ check(in_place["scratch_small"] and in_place["scratch_default"] and
 # refused, no step can have its grid: each drops every particle (`drops`),
 # and the demo goes on.
 MALLOC_FAIL_FRAMES = 50
-NAME = ("a malloc that fails: counted once, the first reported, the line red, half the quads drawn, the oldest "
-        "particles shed, the demo goes on")
+NAME = ("a malloc that fails: counted once, the first reported, the line red, half the quads drawn in batches, "
+        "the oldest particles shed, the demo goes on")
 if fail_alloc:
     def refusing(above):
         return preloaded(fail_alloc, FAIL_ALIGNED_ALLOC_ABOVE=str(above))
@@ -720,11 +743,13 @@ if fail_alloc:
                "--report", path("malloc_fail.csv"), "--screenshot", path("malloc_fail.bmp"), timeout=120,
                env=refusing(1 << 20))
     rows = report("malloc_fail.csv")
-    failed, particles, shed, drawn = (column(rows, k) for k in ("failed", "particles", "shed", "drawn"))
+    failed, particles, shed, drawn, batched = (column(rows, k) for k in ("failed", "particles", "shed", "drawn",
+                                                                         "batched"))
     halved = [i for i, n in enumerate(shed) if n]
     # between about 20,200 and 40,300 particles each lane's quads are
-    # refused and half of them fit: each lane draws half of its part
-    lanes_halved = [(p, d) for p, d in zip(particles, drawn) if 21000 < p < 40000]
+    # refused and half of them fit: each lane builds half of its part, and
+    # the other halves are drawn in batches (of 2,048 quads, 208 KiB)
+    lanes_halved = [(p, d, b) for p, d, b in zip(particles, drawn, batched) if 21000 < p < 40000]
     first = next((i for i, f in enumerate(failed) if f), None)
     said = re.findall(r"^demo: frame (\d+): (\d+) allocations? failed, malloc returned NULL \(reported once",
                       proc.stdout, re.M)
@@ -732,10 +757,10 @@ if fail_alloc:
     check(proc.returncode == 0 and len(rows) == MALLOC_FAIL_FRAMES and summary(proc)[0] == sum(failed) > 0 and
           said == [(str(first), str(failed[first] if first is not None else None))] and
           halved and all(particles[i] <= particles[i - 1] // 2 + 2000 for i in halved) and 0 not in particles and
-          lanes_halved and all(d == p // 2 // 2 + (p - p // 2) // 2 for p, d in lanes_halved) and
+          lanes_halved and all(d == p and b == p - p // 2 // 2 - (p - p // 2) // 2 for p, d, b in lanes_halved) and
           losses(proc)[:2] == (0, sum(shed)) and failed[-2] > 0 and red and red > 100,
           NAME, f"exit {proc.returncode}, {len(rows)} rows, failed {failed}, shed in frames {halved}, (particles, "
-          f"drawn) {lanes_halved[:8]}, particles "
+          f"drawn, batched) {lanes_halved[:8]}, particles "
           f"{particles[::5]}, first reported {said}, {red} red pixels; {proc.stderr[-300:]} {proc.stdout[-500:]}")
     proc = run(*small, "--frames", "30", "--backend", "malloc", "--report", path("malloc_grid.csv"), timeout=120,
                env=refusing(256))
@@ -744,9 +769,36 @@ if fail_alloc:
           losses(proc) and losses(proc)[0] == 30 and summary(proc)[0] == sum(int(r["failed"]) for r in rows) > 30,
           "a malloc that refuses the grid: each step drops every particle, counted, and the demo goes on",
           f"exit {proc.returncode}, {len(rows)} rows; {proc.stdout[-400:]}")
+    # Above 8 KiB, on one thread: the world keeps 198 to 330 particles. Of
+    # 198 or 330, the lane is refused their quads (20 KiB or more) and half
+    # of them, and so is a batch buffer for them all and one for half; one
+    # for fewer than 64 quads is not asked for, and none is drawn. Of 264,
+    # a buffer for a quarter (66 quads, 7 KiB) is given, and all are drawn
+    # in four batches. Each refusal is counted, the overlay (printed at frame 29, F1)
+    # says what was drawn, and the demo goes on.
+    proc = run(*small, "--frames", "30", "--threads", "1", "--backend", "malloc", "--report",
+               path("malloc_batch.csv"), "--font", path("missing.ttf"), "--input", "29:F1", timeout=120,
+               env=refusing(8 << 10))
+    rows = report("malloc_batch.csv")
+    failed, particles, drawn, batched, held, shed = (column(rows, k) for k in ("failed", "particles", "drawn",
+                                                                               "batched", "held", "shed"))
+    none = [i for i in range(5, len(rows)) if drawn[i] < particles[i]]
+    said = overlay_text(proc).get(29, "")
+    m = re.search(r"^short of frame memory: drawn (\d+) \((\d+) in batches\)  held back (\d+)  shed (\d+)$", said,
+                  re.M)
+    check(proc.returncode == 0 and len(rows) == 30 and len(none) >= 10 and
+          all(drawn[i] == 0 < particles[i] and failed[i] >= 4 for i in none) and
+          all(drawn[i] == batched[i] == particles[i] for i in range(5, 30) if i not in none) and
+          summary(proc)[0] == sum(failed) and m and
+          m.groups() == tuple(str(c[29]) for c in (drawn, batched, held, shed)),
+          "a malloc that refuses even a small batch: the quads are not drawn, counted, and the demo goes on",
+          f"exit {proc.returncode}, {len(rows)} rows, frames drawing none {none}, (particles, drawn, batched, failed) "
+          f"{list(zip(particles, drawn, batched, failed))[5::3]}, the overlay's {m and m.group(0)}; "
+          f"{proc.stdout[-400:]}")
 else:
     skip(NAME, "no shim: a sanitizer's aligned_alloc linked into the program, which the shim cannot come before")
     skip("a malloc that refuses the grid: each step drops every particle, counted, and the demo goes on", "no shim")
+    skip("a malloc that refuses even a small batch: the quads are not drawn, counted, and the demo goes on", "no shim")
 # The exit summary gives the means over every frame on each alone, their
 # counts (frames 0 to 9 and 12 to 149), and their medians and 99th
 # percentiles by nearest rank: the report's values at those ranks, which
