@@ -549,8 +549,8 @@ static void draw_batches(SDL_Renderer *r, const World *w, Batches b, const uint6
  * and the picture, depend neither on the number of threads nor on the
  * frame memory, as long as lane 0 has room for a batch buffer (popped once
  * the particles are drawn). The entities last, from lane 0. All of it frame
- * memory. Returns the particles drawn; *batched those of
- * them drawn in batches. */
+ * memory. Returns the particles drawn; *batched those of them drawn in
+ * batches. */
 static size_t draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers *workers, size_t *batched)
 {
     enum { CircleSegments = 20 };
