@@ -622,7 +622,8 @@ short = {f: re.search(r"^short of frame memory: drawn (\d+) \((\d+) in batches\)
          for f, b in overlay_text(small_procs["tight"]).items()}
 if len(tight) == 150 and (not [f for f in short if f > 30] or
                           any(bool(m) != (tight[f].get("batched", "0") != "0") or
-                              (m and m.groups() != (tight[f]["drawn"], tight[f].get("batched"))) for f, m in short.items())):
+                              (m and m.groups() != (tight[f]["drawn"], tight[f].get("batched")))
+                              for f, m in short.items())):
     problems.append(f"tight: the overlay printed {[(f, m and m.group(0)) for f, m in short.items()]}; the report's "
                     f"drawn and batched {[(f, tight[f]['drawn'], tight[f].get('batched')) for f in short]}")
 if "short of frame memory" in small_procs["compare"].stdout:
