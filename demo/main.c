@@ -515,12 +515,14 @@ static void build_quads(void *ctx, uint32_t part, uint32_t parts)
 enum { BatchQuads = 2048, BatchLeast = 64 };
 
 typedef struct Batches {
-    SDL_Vertex *v; /* NULL if lane 0 could not have one */
-    size_t quads;  /* the most a batch holds */
+    SDL_Vertex *v;      /* NULL if lane 0 could not have one */
+    size_t quads;       /* the most a batch holds */
+    TransientMark mark; /* lane 0 before the buffer: transient_pop gives it back */
 } Batches;
 
 static Batches batch_buffer(Transient *t, size_t missing)
 {
+    TransientMark mark = transient_mark(t);
     size_t room = transient_room(t, 0);
     size_t fits = room > alignof(SDL_Vertex) ? (room - alignof(SDL_Vertex)) / QuadBytes : 0;
     size_t least = missing < BatchLeast ? missing : BatchLeast;
@@ -528,9 +530,9 @@ static Batches batch_buffer(Transient *t, size_t missing)
     for (size = size < fits ? size : fits; size && size >= least; size /= 2) {
         SDL_Vertex *v = transient_alloc(t, System_Vertices, size * QuadBytes, alignof(SDL_Vertex));
         if (v)
-            return (Batches){v, size};
+            return (Batches){v, size, mark};
     }
-    return (Batches){NULL, 0};
+    return (Batches){.v = NULL};
 }
 
 /* Draws the quads of keys[0..n) in order, in batches of b's size. */
@@ -574,8 +576,7 @@ static size_t draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers 
         size_t missing = quads;
         for (uint32_t part = 0; part < parts; part++)
             missing -= job.built[part];
-        TransientMark mark = transient_mark(t);
-        Batches batches = missing ? batch_buffer(t, missing) : (Batches){NULL, 0};
+        Batches batches = missing ? batch_buffer(t, missing) : (Batches){.v = NULL};
         for (uint32_t part = 0; part < parts; part++) {
             size_t begin = quads * part / parts, end = quads * (part + 1) / parts;
             if (batches.v) {
@@ -591,7 +592,7 @@ static size_t draw_world(SDL_Renderer *r, Transient *t, const World *w, Workers 
             }
         }
         if (batches.v)
-            transient_pop(t, mark);
+            transient_pop(t, batches.mark);
     }
     SDL_Vertex *v = transient_alloc(t, System_Vertices, (verts + 1) * sizeof *v, alignof(SDL_Vertex));
     int *idx = transient_alloc(t, System_Vertices, (indices + 1) * sizeof *idx, alignof(int));
